@@ -1,0 +1,165 @@
+package audit
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// queue is the bounded buffer between Log and the batcher. Producers append
+// under a mutex; the batcher takes everything queued at once, so that the
+// two contend once per batch rather than once per record.
+type queue struct {
+	max, batch int
+	wake       chan struct{} // capacity 1: the batcher has work
+
+	mu       sync.Mutex
+	buf      []Record
+	spare    []Record      // a taken buffer, given back for reuse
+	space    chan struct{} // closed when the batcher takes records
+	closed   bool
+	accepted uint64
+
+	inflight atomic.Int64 // records taken and not yet handled
+}
+
+func newQueue(max, batch int) *queue {
+	return &queue{max: max, batch: batch, wake: make(chan struct{}, 1), space: make(chan struct{})}
+}
+
+// push appends r. When the queue is full it waits for room up to timeout
+// if block is set, then returns ErrQueueFull.
+func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
+	var timer *time.Timer
+	q.mu.Lock()
+	for {
+		if q.closed {
+			q.mu.Unlock()
+			return ErrClosed
+		}
+		if len(q.buf) < q.max {
+			q.buf = append(q.buf, *r)
+			q.accepted++
+			n := len(q.buf)
+			q.mu.Unlock()
+			if n == 1 || n == q.batch {
+				select {
+				case q.wake <- struct{}{}:
+				default:
+				}
+			}
+			return nil
+		}
+		space := q.space
+		q.mu.Unlock()
+		if !block || timeout <= 0 {
+			return ErrQueueFull
+		}
+		if timer == nil {
+			timer = time.NewTimer(timeout)
+			defer timer.Stop()
+		}
+		select {
+		case <-space:
+		case <-timer.C:
+			return ErrQueueFull
+		}
+		q.mu.Lock()
+	}
+}
+
+// take returns everything queued and empties the queue. Give the slice
+// back with give once its records are handled.
+func (q *queue) take() []Record {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := q.buf
+	q.buf, q.spare = q.spare[:0], nil
+	q.inflight.Add(int64(len(b)))
+	close(q.space)
+	q.space = make(chan struct{})
+	return b
+}
+
+func (q *queue) give(b []Record) {
+	q.inflight.Add(-int64(len(b)))
+	clear(b)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.spare == nil {
+		q.spare = b[:0]
+	}
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.buf)
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+}
+
+func (q *queue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+// stats returns the records waiting or being written, and the count of
+// records ever accepted.
+func (q *queue) stats() (depth int, accepted uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.buf) + int(q.inflight.Load()), q.accepted
+}
+
+// run is the batcher, the only writer of Async records. It sleeps until a
+// first record is queued, waits up to FlushInterval for a batch to fill
+// (producers wake it when one has), then writes everything queued. Under
+// load it neither sleeps nor arms a timer.
+func (l *Logger) run() {
+	defer close(l.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-l.q.wake:
+		case req := <-l.flushReq:
+			l.writeQueued()
+			close(req)
+			continue
+		case <-l.stop:
+			l.writeQueued() // the queue is closed: this is all
+			return
+		}
+		if l.q.len() < l.cfg.BatchSize {
+			timer.Reset(l.cfg.FlushInterval)
+			select {
+			case <-l.q.wake:
+			case <-timer.C:
+			case req := <-l.flushReq:
+				l.writeQueued()
+				close(req)
+			case <-l.stop:
+				timer.Stop()
+				l.writeQueued()
+				return
+			}
+			timer.Stop()
+		}
+		l.writeQueued()
+	}
+}
+
+// writeQueued writes everything queued now, in batches.
+func (l *Logger) writeQueued() {
+	rs := l.q.take()
+	for i := 0; i < len(rs); i += l.cfg.BatchSize {
+		l.deliver(rs[i:min(i+l.cfg.BatchSize, len(rs))])
+	}
+	l.q.give(rs)
+}

@@ -1,0 +1,190 @@
+package audit
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Action names what was done, as "domain.verb" ("user.login",
+// "resource.update"). The constants below cover the common cases;
+// applications may use their own action strings too.
+type Action string
+
+// Actions of users on their own accounts.
+const (
+	ActionUserLogin          Action = "user.login"
+	ActionUserLogout         Action = "user.logout"
+	ActionUserRegister       Action = "user.register"
+	ActionUserPasswordChange Action = "user.password_change"
+	ActionUserProfileUpdate  Action = "user.profile_update"
+	ActionUserDeleteAccount  Action = "user.delete_account"
+)
+
+// Actions on application resources.
+const (
+	ActionResourceCreate Action = "resource.create"
+	ActionResourceRead   Action = "resource.read"
+	ActionResourceUpdate Action = "resource.update"
+	ActionResourceDelete Action = "resource.delete"
+)
+
+// Actions on permissions and credentials.
+const (
+	ActionPermissionGrant  Action = "permission.grant"
+	ActionPermissionRevoke Action = "permission.revoke"
+	ActionAPIKeyCreate     Action = "api_key.create"
+	ActionAPIKeyRevoke     Action = "api_key.revoke"
+)
+
+// Actions of the audit log itself: reading the log leaves a trace, and so do
+// retention runs and the start and stop of a Logger.
+const (
+	ActionAuditLogRead      Action = "audit_log.read"
+	ActionAuditLogExport    Action = "audit_log.export"
+	ActionAuditRetentionRun Action = "audit.retention_run"
+	ActionAuditLoggerStart  Action = "audit.logger_start"
+	ActionAuditLoggerStop   Action = "audit.logger_stop"
+)
+
+// Status is the outcome of an audited action.
+type Status string
+
+// The three outcomes of an action. Failure means the action was refused or
+// did not succeed for a reason the application expected (wrong password,
+// permission denied); Error means something broke (a panic, a database
+// error).
+const (
+	StatusSuccess Status = "success"
+	StatusFailure Status = "failure"
+	StatusError   Status = "error"
+)
+
+// Valid reports whether s is one of StatusSuccess, StatusFailure and
+// StatusError.
+func (s Status) Valid() bool {
+	return s == StatusSuccess || s == StatusFailure || s == StatusError
+}
+
+// Event is what an application records: who did what, to which resource,
+// from where, when, and with what result.
+//
+// Only Action, ResourceType and Status are required. The Logger fills ID and
+// OccurredAt when they are zero, and fills the request fields (RequestID,
+// IPAddress, UserAgent, SessionID) and the actor (UserID, UserEmail) from
+// the context when they are empty; see WithRequestInfo and WithActor.
+//
+// The Logger never keeps a reference to Details or Changes after Log
+// returns: they are cleaned and encoded during the call, so the caller may
+// reuse its maps.
+type Event struct {
+	// ID identifies the event. Leave it zero to have the Logger assign a
+	// UUIDv7; set it yourself to make your own retries idempotent (a store
+	// ignores an ID it already holds).
+	ID uuid.UUID
+	// OccurredAt is when the action happened. Zero means now, by the
+	// Logger's clock. It is stored in UTC with microsecond precision.
+	OccurredAt time.Time
+
+	UserID    string     // who: the acting user's stable id
+	UserEmail string     // who: the acting user's email, for humans
+	IPAddress netip.Addr // from where: the client address
+	UserAgent string     // from where: the client's User-Agent
+
+	Action       Action // what was done
+	ResourceType string // to what kind of thing ("document", "user", "api_key")
+	ResourceID   string // to which one
+
+	// Details is any JSON object worth keeping: values must be encodable as
+	// JSON (values that are not are replaced by a note, never dropped
+	// silently). Keys that look like secrets are redacted.
+	Details map[string]any
+	// Changes holds the before and after value of each changed field; Diff
+	// builds it from two values.
+	Changes map[string]Change
+
+	RequestID string // the request this happened in
+	SessionID string // the session this happened in
+
+	Status       Status // success, failure or error
+	ErrorMessage string // why it failed, when it did
+}
+
+// Change is the value of one field before and after an action. A nil
+// Before means the field was added; a nil After means it was removed.
+type Change struct {
+	Before any `json:"before"`
+	After  any `json:"after"`
+}
+
+// Actor is who acts: the authenticated user behind a request.
+type Actor struct {
+	UserID string
+	Email  string
+}
+
+// RequestInfo is what is known about the request an action happens in.
+// Middleware puts it in the context with WithRequestInfo.
+type RequestInfo struct {
+	RequestID string
+	IPAddress netip.Addr
+	UserAgent string
+	SessionID string
+}
+
+type (
+	actorKey       struct{}
+	requestInfoKey struct{}
+)
+
+// WithActor returns a copy of ctx that carries a. Events logged with the
+// returned context and no user of their own are attributed to a.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the Actor in ctx, or the zero Actor.
+func ActorFrom(ctx context.Context) Actor {
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	return a
+}
+
+// WithRequestInfo returns a copy of ctx that carries ri. Events logged with
+// the returned context take their request id, client address, user agent
+// and session id from ri where they have none of their own.
+func WithRequestInfo(ctx context.Context, ri RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, ri)
+}
+
+// RequestInfoFrom returns the RequestInfo in ctx, or the zero RequestInfo.
+func RequestInfoFrom(ctx context.Context) RequestInfo {
+	ri, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
+	return ri
+}
+
+// fillFromContext sets the empty request and actor fields of e from ctx.
+func (e *Event) fillFromContext(ctx context.Context) {
+	if e.UserID == "" && e.UserEmail == "" {
+		if a := ActorFrom(ctx); a != (Actor{}) {
+			e.UserID, e.UserEmail = a.UserID, a.Email
+		}
+	}
+	ri := RequestInfoFrom(ctx)
+	if ri == (RequestInfo{}) {
+		return
+	}
+	if e.RequestID == "" {
+		e.RequestID = ri.RequestID
+	}
+	if !e.IPAddress.IsValid() {
+		e.IPAddress = ri.IPAddress
+	}
+	if e.UserAgent == "" {
+		e.UserAgent = ri.UserAgent
+	}
+	if e.SessionID == "" {
+		e.SessionID = ri.SessionID
+	}
+}

@@ -1,0 +1,125 @@
+package audit_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+)
+
+// benchDetails is the details map of a typical event: what the caller
+// builds, outside of what Log costs.
+var benchDetails = map[string]any{"title": "Quarterly report", "size": 1234, "tags": []string{"a", "b"}}
+
+func benchEvent(details map[string]any) audit.Event {
+	return audit.Event{
+		UserID: "user-42", UserEmail: "ada@example.com", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)",
+		Action: audit.ActionResourceUpdate, ResourceType: "document", ResourceID: "doc-7",
+		Details: details, RequestID: "req-1", Status: audit.StatusSuccess,
+	}
+}
+
+func newBenchLogger(b *testing.B, s audit.Store, opts ...audit.Option) *audit.Logger {
+	b.Helper()
+	l, err := audit.New(s, append([]audit.Option{audit.WithLifecycleEvents(false)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close(context.Background()) })
+	return l
+}
+
+// BenchmarkLogAsync measures what Log costs the caller when the event is
+// queued: validation, cleaning, encoding Details, ID and clock, and the
+// queue. The batcher writes into the memory store meanwhile, on the other
+// core; every half queue the timer stops while it catches up, so that the
+// queue never fills (the sustained rate is BenchmarkThroughput's).
+func BenchmarkLogAsync(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		details map[string]any
+	}{{"minimal", nil}, {"details", benchDetails}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const queue = 16384
+			l := newBenchLogger(b, memory.New(), audit.WithAsync(audit.AsyncConfig{QueueSize: queue}))
+			ctx := context.Background()
+			ev := benchEvent(bc.details)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if i%(queue/2) == queue/2-1 {
+					b.StopTimer()
+					if err := l.Flush(ctx); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				if err := l.Log(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLogSync writes each event before Log returns.
+func BenchmarkLogSync(b *testing.B) {
+	l := newBenchLogger(b, memory.New(), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	ctx := context.Background()
+	ev := benchEvent(benchDetails)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Log(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkThroughput is the sustained rate from Log to records in the
+// memory store: the clock runs until the last event is written.
+func BenchmarkThroughput(b *testing.B) {
+	s := memory.New()
+	l := newBenchLogger(b, s)
+	ctx := context.Background()
+	ev := benchEvent(benchDetails)
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		if err := l.Log(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := l.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(s.Len())/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkBaseline runs, in the same process, work of the same size that
+// every Go service already pays for: encoding the same details with
+// encoding/json, and one slog JSON line with the same fields.
+func BenchmarkBaseline(b *testing.B) {
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(benchDetails); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("slog.JSONHandler", func(b *testing.B) {
+		lg := slog.New(slog.NewJSONHandler(io.Discard, nil))
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			lg.LogAttrs(ctx, slog.LevelInfo, "resource.update",
+				slog.String("user_id", "user-42"), slog.String("resource_type", "document"),
+				slog.String("resource_id", "doc-7"), slog.Any("details", benchDetails))
+		}
+	})
+}

@@ -1,0 +1,1031 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Redaction says which keys of Details and Changes hold secrets and what
+// replaces their values. The zero value redacts the default keys and
+// replaces values with "[REDACTED]".
+//
+// A key matches when, lowercased and with '-', '_', '.' and spaces
+// removed, it contains one of the fragments: "X-Api-Key", "api_key" and
+// "userApiKey" all contain "apikey". Matching is recursive: it applies to
+// the keys of nested objects, of values in arrays, and of the fields of
+// Changes (whose before and after values are then both redacted).
+type Redaction struct {
+	// Keys are fragments redacted in addition to DefaultRedactedKeys.
+	Keys []string
+	// NoDefaults drops DefaultRedactedKeys, leaving only Keys.
+	NoDefaults bool
+	// HashKey, when set, replaces a secret with a keyed hash of it
+	// ("hmac-sha256:" and 32 hex digits of HMAC-SHA256 over the value's
+	// canonical JSON) instead of "[REDACTED]", so that equal values can be
+	// correlated without being revealed. Keep it secret and out of the
+	// database.
+	HashKey []byte
+}
+
+// DefaultRedactedKeys are the key fragments redacted unless
+// Redaction.NoDefaults is set.
+func DefaultRedactedKeys() []string {
+	return []string{
+		"password", "passwd", "passphrase", "secret", "token", "apikey",
+		"authorization", "cookie", "privatekey", "credential", "creditcard",
+		"cardnumber", "cvv", "sessionkey", "signature",
+	}
+}
+
+// Redacted is the value that replaces a secret when Redaction.HashKey is
+// not set.
+const Redacted = "[REDACTED]"
+
+// Limits caps the size of what an event may store. Zero fields take their
+// defaults. What exceeds a limit is truncated with a visible marker, never
+// dropped: who, what and when are always kept.
+type Limits struct {
+	// MaxFieldBytes caps each string field of an event (user id, email,
+	// user agent, resource id, error message, …). Default 1 KiB; the error
+	// message and user agent may use four times as much.
+	MaxFieldBytes int
+	// MaxStringBytes caps each string inside Details and Changes.
+	// Default 8 KiB.
+	MaxStringBytes int
+	// MaxJSONBytes caps the encoded size of Details, and separately of
+	// Changes. Default 64 KiB; at least 16 KiB. Keys that do not fit are
+	// omitted and listed under the "_audit" key.
+	MaxJSONBytes int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFieldBytes == 0 {
+		l.MaxFieldBytes = 1 << 10
+	}
+	if l.MaxStringBytes == 0 {
+		l.MaxStringBytes = 8 << 10
+	}
+	if l.MaxJSONBytes == 0 {
+		l.MaxJSONBytes = 64 << 10
+	}
+	return l
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.MaxFieldBytes < 64:
+		return fmt.Errorf("audit: Limits.MaxFieldBytes must be at least 64, got %d", l.MaxFieldBytes)
+	case l.MaxStringBytes < 64:
+		return fmt.Errorf("audit: Limits.MaxStringBytes must be at least 64, got %d", l.MaxStringBytes)
+	case l.MaxJSONBytes < 16<<10:
+		return fmt.Errorf("audit: Limits.MaxJSONBytes must be at least 16384, got %d", l.MaxJSONBytes)
+	}
+	return nil
+}
+
+// MetaKey is the key under which the Logger notes, inside Details, what it
+// had to change in an event: values it could not encode, strings it
+// repaired, keys it omitted to respect Limits. A Details key of the same
+// name given by the application is kept as "_audit_app".
+const MetaKey = "_audit"
+
+const (
+	maxDepth      = 32
+	maxNotes      = 16
+	maxNoteBytes  = 256
+	truncMarker   = "…[truncated]"
+	maxNumberText = 400
+)
+
+// cleaner holds a Logger's cleaning configuration.
+type cleaner struct {
+	byFirst   [256][][]byte // redaction fragments by their first byte
+	hasFrags  bool
+	hashKey   []byte
+	limits    Limits
+	pool      sync.Pool // *encoder
+}
+
+func newCleaner(r Redaction, l Limits) *cleaner {
+	c := &cleaner{hashKey: bytes.Clone(r.HashKey), limits: l.withDefaults()}
+	keys := r.Keys
+	if !r.NoDefaults {
+		keys = append(DefaultRedactedKeys(), keys...)
+	}
+	for _, k := range keys {
+		if n := normalizeKey(nil, k); len(n) > 0 {
+			c.byFirst[n[0]] = append(c.byFirst[n[0]], n)
+			c.hasFrags = true
+		}
+	}
+	c.pool.New = func() any { return &encoder{c: c} }
+	return c
+}
+
+// normalizeKey appends k lowercased and without separators to dst.
+func normalizeKey(dst []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		b := k[i]
+		switch {
+		case b == '-' || b == '_' || b == '.' || b == ' ':
+			continue
+		case 'A' <= b && b <= 'Z':
+			b += 'a' - 'A'
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// secret reports whether the key k names a secret.
+func (c *cleaner) secret(e *encoder, k string) bool {
+	if !c.hasFrags {
+		return false
+	}
+	e.scratch = normalizeKey(e.scratch[:0], k)
+	n := e.scratch
+	for i, b := range n {
+		for _, f := range c.byFirst[b] {
+			if bytes.HasPrefix(n[i:], f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clean validates ev and turns it into a Record. It never keeps a
+// reference to ev.Details or ev.Changes.
+func (c *cleaner) clean(ev *Event) (Record, error) {
+	if strings.TrimSpace(string(ev.Action)) == "" {
+		return Record{}, eventError("action", "is required")
+	}
+	if strings.TrimSpace(ev.ResourceType) == "" {
+		return Record{}, eventError("resource_type", "is required")
+	}
+	if ev.Status == "" {
+		return Record{}, eventError("status", "is required (success, failure or error)")
+	}
+	if !ev.Status.Valid() {
+		return Record{}, eventError("status", fmt.Sprintf("must be success, failure or error, got %q", cleanString(string(ev.Status), 64)))
+	}
+	if ev.OccurredAt.Before(minTime) || !ev.OccurredAt.Before(maxTime) {
+		return Record{}, eventError("timestamp", fmt.Sprintf("year %d is out of range 1–9999", ev.OccurredAt.UTC().Year()))
+	}
+	max := c.limits.MaxFieldBytes
+	r := Record{
+		ID:           ev.ID,
+		OccurredAt:   truncMicro(ev.OccurredAt),
+		UserID:       cleanString(ev.UserID, max),
+		UserEmail:    cleanString(ev.UserEmail, max),
+		IPAddress:    cleanAddr(ev.IPAddress),
+		UserAgent:    cleanString(ev.UserAgent, 4*max),
+		Action:       Action(cleanString(string(ev.Action), max)),
+		ResourceType: cleanString(ev.ResourceType, max),
+		ResourceID:   cleanString(ev.ResourceID, max),
+		RequestID:    cleanString(ev.RequestID, max),
+		SessionID:    cleanString(ev.SessionID, max),
+		Status:       ev.Status,
+		ErrorMessage: cleanString(ev.ErrorMessage, 4*max),
+	}
+	if len(ev.Details) == 0 && len(ev.Changes) == 0 {
+		return r, nil
+	}
+	e := c.pool.Get().(*encoder)
+	defer e.release()
+	e.reset()
+	if len(ev.Changes) > 0 {
+		e.root = "changes"
+		encodeTop(e, ev.Changes, false, (*encoder).encodeChange, &e.changes)
+	}
+	nc := len(e.buf)
+	if len(ev.Details) > 0 {
+		e.root = "details"
+		encodeTop(e, ev.Details, true, (*encoder).encodeMember, &e.members)
+	}
+	out := make([]byte, len(e.buf))
+	copy(out, e.buf)
+	if nc > 0 {
+		r.Changes = out[:nc:nc]
+	}
+	if len(out) > nc {
+		r.Details = out[nc:]
+	}
+	if len(e.notes) > 0 || len(e.omitted) > 0 {
+		d, err := e.annotate(r.Details)
+		if err != nil {
+			return Record{}, err
+		}
+		r.Details = d
+	}
+	return r, nil
+}
+
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// truncMicro returns t in UTC, truncated to the microsecond, without a
+// monotonic clock reading.
+func truncMicro(t time.Time) time.Time {
+	t = t.UTC().Round(0)
+	return t.Add(-time.Duration(t.Nanosecond() % 1000))
+}
+
+// cleanAddr unmaps IPv4-mapped IPv6 addresses and drops zones, which
+// PostgreSQL's inet type cannot hold.
+func cleanAddr(a netip.Addr) netip.Addr {
+	if !a.IsValid() || a.Is4() || a.Zone() == "" && !a.Is4In6() {
+		return a
+	}
+	return a.Unmap().WithZone("")
+}
+
+func eventError(field, msg string) error {
+	return &FieldError{Field: field, Msg: msg, kind: ErrInvalidEvent}
+}
+
+// cleanString repairs invalid UTF-8 and NUL bytes in s and caps it at max
+// bytes, marking a cut with "…[truncated]". It returns s itself, without
+// allocating, when s needs neither.
+func cleanString(s string, max int) string {
+	if len(s) <= max && clean(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len(truncMarker)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + truncMarker
+}
+
+// clean reports whether s is valid UTF-8 without NUL bytes. ASCII is
+// checked eight bytes at a time.
+func clean(s string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (w-lo)&^w&hi != 0 || w&hi != 0 { // a zero byte, or a non-ASCII one
+			return utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0
+		}
+	}
+	for ; i < len(s); i++ {
+		if b := s[i]; b == 0 || b >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0
+		}
+	}
+	return true
+}
+
+// pathElem is one step of the path to the value being encoded.
+type pathElem struct {
+	key string
+	idx int // used when key is ""
+}
+
+// encoder writes canonical JSON: objects with sorted keys, no
+// insignificant white space, numbers in plain decimal notation, strings
+// with minimal escaping. Its output decodes and re-encodes to itself, and
+// survives PostgreSQL jsonb.
+type encoder struct {
+	c        *cleaner
+	buf      []byte
+	members  []pair[any]    // stack of object members being sorted
+	strs     []pair[string] // the same, for map[string]string
+	changes  []pair[Change]
+	path     []pathElem
+	visiting []unsafe.Pointer
+	scratch  []byte
+	notes    []string
+	omitted  []string
+	root     string
+	limit    int  // when len(buf) passes limit, encoding stops
+	overflow bool // set when it did
+	canon    bool // re-encoding stored JSON: redact nothing, note nothing
+}
+
+func (e *encoder) reset() {
+	e.buf = e.buf[:0]
+	e.members, e.strs, e.changes = e.members[:0], e.strs[:0], e.changes[:0]
+	e.path = e.path[:0]
+	e.visiting = e.visiting[:0]
+	e.notes = e.notes[:0]
+	e.omitted = e.omitted[:0]
+	e.overflow = false
+	e.limit = math.MaxInt
+	e.canon = false
+}
+
+func (e *encoder) release() {
+	if cap(e.buf) > 1<<20 {
+		e.buf = nil
+	}
+	clear(e.members[:cap(e.members)])
+	clear(e.strs[:cap(e.strs)])
+	clear(e.changes[:cap(e.changes)])
+	clear(e.path[:cap(e.path)])
+	clear(e.visiting[:cap(e.visiting)])
+	e.notes, e.omitted = nil, nil
+	e.c.pool.Put(e)
+}
+
+func (e *encoder) note(msg string) {
+	if e.canon || len(e.notes) >= maxNotes {
+		return
+	}
+	var sb strings.Builder
+	sb.WriteString(e.root)
+	for _, p := range e.path {
+		sb.WriteByte('.')
+		if p.key != "" {
+			sb.WriteString(p.key)
+		} else {
+			sb.WriteString(strconv.Itoa(p.idx))
+		}
+	}
+	sb.WriteString(": ")
+	sb.WriteString(msg)
+	e.notes = append(e.notes, cleanString(sb.String(), maxNoteBytes))
+}
+
+// appKey is where an application's own MetaKey value goes.
+const appKey = MetaKey + "_app"
+
+// pair is a member of an object being encoded.
+type pair[V any] struct {
+	k string
+	v V
+}
+
+func cmpPair[V any](a, b pair[V]) int { return strings.Compare(a.k, b.k) }
+
+// encodeTop encodes a top-level object (Details or Changes) within
+// Limits.MaxJSONBytes, omitting the members that do not fit. With reserve,
+// the member named MetaKey is written as appKey. stack is the encoder's
+// scratch for members of type V.
+func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*encoder, string, V), stack *[]pair[V]) {
+	start := len(e.buf)
+	budget := e.c.limits.MaxJSONBytes - 6<<10 // room for the notes
+	base := len(*stack)
+	var meta V
+	hasMeta, hasApp := false, false
+	for k, v := range m {
+		if reserve && k == MetaKey {
+			meta, hasMeta = v, true
+			continue
+		}
+		hasApp = hasApp || reserve && k == appKey
+		*stack = append(*stack, pair[V]{k, v})
+	}
+	if hasMeta {
+		if hasApp {
+			e.note(MetaKey + " is reserved and " + appKey + " is taken; its value was dropped")
+		} else {
+			*stack = append(*stack, pair[V]{appKey, meta})
+		}
+	}
+	end := len(*stack)
+	slices.SortFunc((*stack)[base:end], cmpPair[V])
+	e.buf = append(e.buf, '{')
+	first := true
+	for i := base; i < end; i++ {
+		p := (*stack)[i]
+		mark := len(e.buf)
+		if !first {
+			e.buf = append(e.buf, ',')
+		}
+		e.limit = start + budget
+		member(e, p.k, p.v)
+		if e.overflow {
+			e.buf = e.buf[:mark]
+			e.overflow = false
+			if len(e.omitted) < maxNotes {
+				e.omitted = append(e.omitted, cleanString(e.root+"."+p.k, maxNoteBytes))
+			}
+			continue
+		}
+		first = false
+	}
+	e.buf = append(e.buf, '}')
+	clear((*stack)[base:])
+	*stack = (*stack)[:base]
+	e.limit = math.MaxInt
+}
+
+func (e *encoder) encodeMember(k string, v any) {
+	e.writeString(k, e.keyMax())
+	e.buf = append(e.buf, ':')
+	e.path = append(e.path, pathElem{key: k})
+	if !e.canon && e.c.secret(e, k) {
+		e.redact(v)
+	} else {
+		e.encodeValue(v, 0)
+	}
+	e.path = e.path[:len(e.path)-1]
+}
+
+func (e *encoder) encodeChange(k string, ch Change) {
+	e.writeString(k, e.keyMax())
+	e.buf = append(e.buf, ':')
+	e.path = append(e.path, pathElem{key: k})
+	secret := !e.canon && e.c.secret(e, k)
+	e.buf = append(e.buf, `{"after":`...)
+	e.path = append(e.path, pathElem{key: "after"})
+	if secret {
+		e.redact(ch.After)
+	} else {
+		e.encodeValue(ch.After, 1)
+	}
+	e.path[len(e.path)-1].key = "before"
+	e.buf = append(e.buf, `,"before":`...)
+	if secret {
+		e.redact(ch.Before)
+	} else {
+		e.encodeValue(ch.Before, 1)
+	}
+	e.buf = append(e.buf, '}')
+	e.path = e.path[:len(e.path)-2]
+}
+
+// redact writes the replacement of a secret value v.
+func (e *encoder) redact(v any) {
+	if e.c.hashKey == nil {
+		e.buf = append(e.buf, `"`+Redacted+`"`...)
+		return
+	}
+	start := len(e.buf)
+	limit := e.limit
+	e.limit = math.MaxInt
+	saved := e.canon
+	e.canon = true // hash the value as given, without notes
+	e.encodeValue(v, 0)
+	e.canon = saved
+	e.limit = limit
+	m := hmac.New(sha256.New, e.c.hashKey)
+	m.Write(e.buf[start:])
+	var sum [sha256.Size]byte
+	e.buf = e.buf[:start]
+	e.buf = append(e.buf, `"hmac-sha256:`...)
+	e.buf = hex.AppendEncode(e.buf, m.Sum(sum[:0])[:16])
+	e.buf = append(e.buf, '"')
+}
+
+func (e *encoder) check() bool {
+	if len(e.buf) > e.limit {
+		e.overflow = true
+	}
+	return !e.overflow
+}
+
+// encodeValue writes v as canonical JSON.
+func (e *encoder) encodeValue(v any, depth int) {
+	if !e.check() {
+		return
+	}
+	if depth > maxDepth {
+		e.note(fmt.Sprintf("nested deeper than %d levels; replaced", maxDepth))
+		e.buf = append(e.buf, `"[too deep]"`...)
+		return
+	}
+	switch v := v.(type) {
+	case nil:
+		e.buf = append(e.buf, "null"...)
+	case string:
+		e.writeString(v, e.c.limits.MaxStringBytes)
+	case bool:
+		e.buf = strconv.AppendBool(e.buf, v)
+	case int:
+		e.buf = strconv.AppendInt(e.buf, int64(v), 10)
+	case int8:
+		e.buf = strconv.AppendInt(e.buf, int64(v), 10)
+	case int16:
+		e.buf = strconv.AppendInt(e.buf, int64(v), 10)
+	case int32:
+		e.buf = strconv.AppendInt(e.buf, int64(v), 10)
+	case int64:
+		e.buf = strconv.AppendInt(e.buf, v, 10)
+	case uint:
+		e.buf = strconv.AppendUint(e.buf, uint64(v), 10)
+	case uint8:
+		e.buf = strconv.AppendUint(e.buf, uint64(v), 10)
+	case uint16:
+		e.buf = strconv.AppendUint(e.buf, uint64(v), 10)
+	case uint32:
+		e.buf = strconv.AppendUint(e.buf, uint64(v), 10)
+	case uint64:
+		e.buf = strconv.AppendUint(e.buf, v, 10)
+	case float64:
+		e.writeFloat(v, 64)
+	case float32:
+		e.writeFloat(float64(v), 32)
+	case json.Number:
+		e.writeNumber(string(v))
+	case time.Time:
+		e.writeString(v.UTC().Format(time.RFC3339Nano), math.MaxInt)
+	case map[string]any:
+		if v == nil {
+			e.buf = append(e.buf, "null"...)
+			return
+		}
+		if e.enter(unsafe.Pointer(reflect.ValueOf(v).Pointer())) {
+			writeObject(e, v, depth, (*encoder).encodeValue, &e.members)
+			e.leave()
+		}
+	case map[string]string:
+		if v == nil {
+			e.buf = append(e.buf, "null"...)
+			return
+		}
+		writeObject(e, v, depth, (*encoder).encodeString, &e.strs)
+	case []any:
+		if v == nil {
+			e.buf = append(e.buf, "null"...)
+			return
+		}
+		if e.enter(unsafe.Pointer(unsafe.SliceData(v))) {
+			e.buf = append(e.buf, '[')
+			for i, x := range v {
+				if i > 0 {
+					e.buf = append(e.buf, ',')
+				}
+				e.path = append(e.path, pathElem{idx: i})
+				e.encodeValue(x, depth+1)
+				e.path = e.path[:len(e.path)-1]
+			}
+			e.buf = append(e.buf, ']')
+			e.leave()
+		}
+	case []string:
+		if v == nil {
+			e.buf = append(e.buf, "null"...)
+			return
+		}
+		e.buf = append(e.buf, '[')
+		for i, x := range v {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.writeString(x, e.c.limits.MaxStringBytes)
+		}
+		e.buf = append(e.buf, ']')
+	case json.RawMessage:
+		e.encodeRaw(v, depth)
+	case []byte:
+		if v == nil {
+			e.buf = append(e.buf, "null"...)
+			return
+		}
+		e.writeString(base64.StdEncoding.EncodeToString(v), e.c.limits.MaxStringBytes)
+	case Change:
+		e.buf = append(e.buf, `{"after":`...)
+		e.encodeValue(v.After, depth+1)
+		e.buf = append(e.buf, `,"before":`...)
+		e.encodeValue(v.Before, depth+1)
+		e.buf = append(e.buf, '}')
+	case json.Marshaler:
+		e.encodeMarshaler(v, depth)
+	case encoding.TextMarshaler:
+		t, err := safeMarshalText(v)
+		if err != nil {
+			e.unencodable(v, err)
+			return
+		}
+		e.writeString(string(t), e.c.limits.MaxStringBytes)
+	case error:
+		e.writeString(safeErrorString(v), e.c.limits.MaxStringBytes)
+	default:
+		e.encodeReflect(v, depth)
+	}
+}
+
+// enter notes that the map or slice at p is being encoded; it returns false,
+// writing a placeholder, when p is already being encoded: a cycle.
+func (e *encoder) enter(p unsafe.Pointer) bool {
+	if p != nil && slices.Contains(e.visiting, p) {
+		e.note("cycle; replaced")
+		e.buf = append(e.buf, `"[cycle]"`...)
+		return false
+	}
+	e.visiting = append(e.visiting, p)
+	return true
+}
+
+func (e *encoder) leave() { e.visiting = e.visiting[:len(e.visiting)-1] }
+
+// writeObject writes m with sorted keys, writing values with enc. stack is
+// the encoder's scratch for members of type V.
+func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder, V, int), stack *[]pair[V]) {
+	base := len(*stack)
+	for k, v := range m {
+		*stack = append(*stack, pair[V]{k, v})
+	}
+	end := len(*stack)
+	slices.SortFunc((*stack)[base:end], cmpPair[V])
+	e.buf = append(e.buf, '{')
+	for i := base; i < end; i++ {
+		if i > base {
+			e.buf = append(e.buf, ',')
+		}
+		p := (*stack)[i]
+		e.writeString(p.k, e.keyMax())
+		e.buf = append(e.buf, ':')
+		e.path = append(e.path, pathElem{key: p.k})
+		if !e.canon && e.c.secret(e, p.k) {
+			e.redact(p.v)
+		} else {
+			enc(e, p.v, depth+1)
+		}
+		e.path = e.path[:len(e.path)-1]
+		if e.overflow {
+			break
+		}
+	}
+	e.buf = append(e.buf, '}')
+	clear((*stack)[base:])
+	*stack = (*stack)[:base]
+}
+
+func (e *encoder) encodeString(s string, _ int) { e.writeString(s, e.c.limits.MaxStringBytes) }
+
+// keyMax is the longest object key written; keys of stored JSON are kept
+// as they are.
+func (e *encoder) keyMax() int {
+	if e.canon {
+		return math.MaxInt
+	}
+	return 256
+}
+
+func (e *encoder) writeFloat(f float64, bits int) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.note(fmt.Sprintf("%v is not a JSON number; stored as a string", f))
+		e.writeString(strconv.FormatFloat(f, 'g', -1, 64), math.MaxInt)
+		return
+	}
+	if f == 0 {
+		e.buf = append(e.buf, '0')
+		return
+	}
+	start := len(e.buf)
+	e.buf = strconv.AppendFloat(e.buf, f, 'f', -1, bits)
+	if len(e.buf)-start > maxNumberText {
+		e.buf = e.buf[:start]
+		e.note("number too large; stored as a string")
+		e.writeString(strconv.FormatFloat(f, 'g', -1, bits), math.MaxInt)
+	}
+}
+
+// writeNumber writes the JSON number text s in canonical form: plain
+// decimal notation, no exponent, no leading zeros, no trailing zeros in
+// the fraction, no negative zero. That is the form PostgreSQL's numeric
+// type prints back, so jsonb keeps it exactly.
+func (e *encoder) writeNumber(s string) {
+	if !isJSONNumber(s) {
+		e.note("not a valid JSON number; stored as a string")
+		e.writeString(s, e.c.limits.MaxStringBytes)
+		return
+	}
+	orig := s
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	mant, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant = s[:i]
+		x, err := strconv.Atoi(s[i+1:])
+		if err != nil || x > maxNumberText || x < -maxNumberText {
+			e.note("number out of range; stored as a string")
+			e.writeString(orig, e.c.limits.MaxStringBytes)
+			return
+		}
+		exp = x
+	}
+	intPart, frac := mant, ""
+	if i := strings.IndexByte(mant, '.'); i >= 0 {
+		intPart, frac = mant[:i], mant[i+1:]
+	}
+	// digits d with the decimal point after position p (p may be outside d).
+	e.scratch = append(append(e.scratch[:0], intPart...), frac...)
+	d := e.scratch
+	p := len(intPart) + exp
+	// strip leading zeros
+	for len(d) > 0 && d[0] == '0' {
+		d = d[1:]
+		p--
+	}
+	for len(d) > 0 && d[len(d)-1] == '0' && len(d) > p {
+		d = d[:len(d)-1]
+	}
+	if len(d) == 0 {
+		e.buf = append(e.buf, '0')
+		return
+	}
+	if p > len(d)+maxNumberText || -p > maxNumberText {
+		e.note("number out of range; stored as a string")
+		e.writeString(orig, e.c.limits.MaxStringBytes)
+		return
+	}
+	if neg {
+		e.buf = append(e.buf, '-')
+	}
+	switch {
+	case p <= 0:
+		e.buf = append(e.buf, "0."...)
+		for range -p {
+			e.buf = append(e.buf, '0')
+		}
+		e.buf = append(e.buf, d...)
+	case p >= len(d):
+		e.buf = append(e.buf, d...)
+		for range p - len(d) {
+			e.buf = append(e.buf, '0')
+		}
+	default:
+		e.buf = append(e.buf, d[:p]...)
+		e.buf = append(e.buf, '.')
+		e.buf = append(e.buf, d[p:]...)
+	}
+}
+
+// isJSONNumber reports whether s is a number in JSON syntax.
+func isJSONNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '-' {
+		s = s[1:]
+		if s == "" {
+			return false
+		}
+	}
+	switch {
+	case s[0] == '0':
+		s = s[1:]
+	case '1' <= s[0] && s[0] <= '9':
+		s = s[1:]
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	default:
+		return false
+	}
+	if len(s) >= 2 && s[0] == '.' && '0' <= s[1] && s[1] <= '9' {
+		s = s[2:]
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	}
+	if len(s) >= 2 && (s[0] == 'e' || s[0] == 'E') {
+		s = s[1:]
+		if s[0] == '+' || s[0] == '-' {
+			s = s[1:]
+			if s == "" {
+				return false
+			}
+		}
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	}
+	return s == ""
+}
+
+// writeString writes s as a JSON string, repairing invalid UTF-8 and NUL
+// bytes and cutting it at max bytes.
+func (e *encoder) writeString(s string, max int) {
+	if len(s) > max {
+		cut := max - len(truncMarker)
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		if !e.canon {
+			e.note(fmt.Sprintf("string of %d bytes truncated to %d", len(s), max))
+		}
+		e.writeString(s[:cut]+truncMarker, math.MaxInt)
+		return
+	}
+	e.buf = append(e.buf, '"')
+	repaired := false
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				e.buf = append(e.buf, s[start:i]...)
+				e.buf = append(e.buf, "\uFFFD"...)
+				repaired = true
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if b >= 0x20 && b != '"' && b != '\\' {
+			i++
+			continue
+		}
+		e.buf = append(e.buf, s[start:i]...)
+		switch b {
+		case '"', '\\':
+			e.buf = append(e.buf, '\\', b)
+		case '\n':
+			e.buf = append(e.buf, '\\', 'n')
+		case '\r':
+			e.buf = append(e.buf, '\\', 'r')
+		case '\t':
+			e.buf = append(e.buf, '\\', 't')
+		case 0:
+			e.buf = append(e.buf, "\uFFFD"...)
+			repaired = true
+		default:
+			e.buf = append(e.buf, '\\', 'u', '0', '0', hexDigit[b>>4], hexDigit[b&0xF])
+		}
+		i++
+		start = i
+	}
+	e.buf = append(e.buf, s[start:]...)
+	e.buf = append(e.buf, '"')
+	if repaired {
+		e.note("invalid UTF-8 or NUL bytes replaced by U+FFFD")
+	}
+}
+
+const hexDigit = "0123456789abcdef"
+
+// encodeRaw re-encodes JSON text canonically.
+func (e *encoder) encodeRaw(raw []byte, depth int) {
+	if raw == nil {
+		e.buf = append(e.buf, "null"...)
+		return
+	}
+	var v any
+	if err := unmarshalNumber(raw, &v); err != nil {
+		e.unencodable(raw, err)
+		return
+	}
+	e.encodeValue(v, depth)
+}
+
+func (e *encoder) encodeMarshaler(m json.Marshaler, depth int) {
+	if rv := reflect.ValueOf(m); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		e.buf = append(e.buf, "null"...)
+		return
+	}
+	raw, err := safeMarshal(m)
+	if err != nil {
+		e.unencodable(m, err)
+		return
+	}
+	e.encodeRaw(raw, depth)
+}
+
+// encodeReflect encodes any other value the way encoding/json would, then
+// canonically, so that secrets in struct fields are redacted too.
+func (e *encoder) encodeReflect(v any, depth int) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		e.unencodable(v, fmt.Errorf("unsupported type %T", v))
+		return
+	}
+	raw, err := safeMarshal(v)
+	if err != nil {
+		e.unencodable(v, err)
+		return
+	}
+	e.encodeRaw(raw, depth)
+}
+
+func (e *encoder) unencodable(v any, err error) {
+	e.note(fmt.Sprintf("cannot encode %T: %v; replaced", v, err))
+	e.writeString(fmt.Sprintf("[unencodable %T]", v), 256)
+}
+
+// annotate adds the notes and omitted keys to details, under MetaKey.
+func (e *encoder) annotate(details []byte) ([]byte, error) {
+	m := map[string]any{}
+	if len(details) > 0 {
+		var err error
+		if m, err = decodeObject(details); err != nil {
+			return nil, fmt.Errorf("audit: internal error re-reading details: %w", err)
+		}
+	}
+	meta := map[string]any{}
+	if len(e.notes) > 0 {
+		meta["notes"] = slices.Clone(e.notes)
+	}
+	if len(e.omitted) > 0 {
+		meta["omitted"] = slices.Clone(e.omitted)
+		meta["limit_bytes"] = e.c.limits.MaxJSONBytes
+	}
+	m[MetaKey] = meta
+	return canonicalValue(m)
+}
+
+// CanonicalJSON re-encodes JSON text in the canonical form the Logger
+// stores: sorted object keys, no insignificant white space, numbers in
+// plain decimal notation. It is what makes a record read back from any
+// store (PostgreSQL jsonb reorders keys and rewrites white space) compare
+// and hash exactly like the original. nil or empty input yields nil.
+func CanonicalJSON(raw []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	var v any
+	if err := unmarshalNumber(raw, &v); err != nil {
+		return nil, fmt.Errorf("audit: canonical JSON: %w", err)
+	}
+	return canonicalValue(v)
+}
+
+var canonCleaner = sync.OnceValue(func() *cleaner {
+	return newCleaner(Redaction{NoDefaults: true}, Limits{MaxStringBytes: math.MaxInt, MaxJSONBytes: math.MaxInt})
+})
+
+// canonicalValue encodes a decoded JSON value canonically.
+func canonicalValue(v any) ([]byte, error) {
+	c := canonCleaner()
+	e := c.pool.Get().(*encoder)
+	defer e.release()
+	e.reset()
+	e.canon = true
+	e.encodeValue(v, -1<<20)
+	return bytes.Clone(e.buf), nil
+}
+
+func unmarshalNumber(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("unexpected data after JSON value")
+	}
+	return nil
+}
+
+func decodeObject(raw []byte) (map[string]any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := unmarshalNumber(raw, &m); err != nil {
+		return nil, fmt.Errorf("audit: decode details: %w", err)
+	}
+	return m, nil
+}
+
+func safeMarshal(v any) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return json.Marshal(v)
+}
+
+func safeMarshalText(v encoding.TextMarshaler) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return v.MarshalText()
+}
+
+func safeErrorString(err error) (s string) {
+	defer func() {
+		if p := recover(); p != nil {
+			s = fmt.Sprintf("[Error() panicked: %v]", p)
+		}
+	}()
+	return err.Error()
+}

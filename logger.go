@@ -1,0 +1,666 @@
+package audit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Delivery is how the Logger writes an event: before Log returns, or later
+// in a batch.
+type Delivery uint8
+
+const (
+	// DefaultDelivery stands for the policy's default in Policy.Actions.
+	DefaultDelivery Delivery = iota
+	// Sync writes the event before Log returns and returns the store's
+	// error: if the event cannot be recorded, the caller knows
+	// (fail-closed).
+	Sync
+	// Async queues the event and returns at once; a background batcher
+	// writes it with retries. Log fails only when the queue is full
+	// (fail-open, but never silent: see Logger).
+	Async
+)
+
+func (d Delivery) String() string {
+	switch d {
+	case Sync:
+		return "sync"
+	case Async:
+		return "async"
+	}
+	return "default"
+}
+
+// SecurityActions are the actions delivered Sync unless a Policy says
+// otherwise: logins, password changes, account deletion, permission and
+// key changes, reads and exports of the audit log, and retention runs.
+func SecurityActions() []Action {
+	return []Action{
+		ActionUserLogin, ActionUserPasswordChange, ActionUserDeleteAccount,
+		ActionPermissionGrant, ActionPermissionRevoke,
+		ActionAPIKeyCreate, ActionAPIKeyRevoke,
+		ActionAuditLogRead, ActionAuditLogExport, ActionAuditRetentionRun,
+	}
+}
+
+// Policy chooses the delivery of each action. The zero value delivers
+// SecurityActions Sync and everything else Async.
+type Policy struct {
+	// Default is the delivery of actions not named otherwise; zero means
+	// Async.
+	Default Delivery
+	// Actions sets the delivery of single actions ("user.login") or, with
+	// a key ending in ".", of every action with that prefix ("user.").
+	// Exact names win over prefixes, longer prefixes over shorter ones,
+	// and both over SecurityActions.
+	Actions map[Action]Delivery
+	// NoSecurityDefaults stops SecurityActions from defaulting to Sync.
+	NoSecurityDefaults bool
+	// SyncTimeout bounds a Sync write, retries included. Default 5s.
+	SyncTimeout time.Duration
+}
+
+// Overflow is what Log does with an Async event when the queue is full.
+type Overflow uint8
+
+const (
+	// OverflowBlock waits up to AsyncConfig.BlockTimeout for room, then
+	// returns ErrQueueFull.
+	OverflowBlock Overflow = iota
+	// OverflowDrop returns ErrQueueFull at once.
+	OverflowDrop
+)
+
+// AsyncConfig tunes Async delivery. The zero value is the default.
+type AsyncConfig struct {
+	// QueueSize bounds the events waiting to be written. Default 16384.
+	QueueSize int
+	// BatchSize is the most records written in one Store.Append.
+	// Default 512.
+	BatchSize int
+	// FlushInterval is the longest a record waits for its batch to fill.
+	// Default 100ms.
+	FlushInterval time.Duration
+	// Overflow is what happens when the queue is full. Default
+	// OverflowBlock.
+	Overflow Overflow
+	// BlockTimeout is how long Log waits for room with OverflowBlock.
+	// Default 1s.
+	BlockTimeout time.Duration
+	// WriteTimeout bounds one Store.Append. Default 10s.
+	WriteTimeout time.Duration
+	// RetryFor is how long a batch is retried after transient errors
+	// before its records are reported as failed. Default 2m. While a
+	// batch is retried the queue fills: that is the back-pressure.
+	RetryFor time.Duration
+	// MinBackoff and MaxBackoff bound the wait between retries, which
+	// doubles from MinBackoff; each wait is jittered down by up to half.
+	// Defaults 50ms and 5s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+func (c AsyncConfig) withDefaults() AsyncConfig {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 16384
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 512
+	}
+	def(&c.FlushInterval, 100*time.Millisecond)
+	def(&c.BlockTimeout, time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.RetryFor, 2*time.Minute)
+	def(&c.MinBackoff, 50*time.Millisecond)
+	def(&c.MaxBackoff, 5*time.Second)
+	return c
+}
+
+func (c AsyncConfig) validate() error {
+	switch {
+	case c.QueueSize < 1:
+		return fmt.Errorf("audit: AsyncConfig.QueueSize must be positive, got %d", c.QueueSize)
+	case c.BatchSize < 1:
+		return fmt.Errorf("audit: AsyncConfig.BatchSize must be positive, got %d", c.BatchSize)
+	case c.FlushInterval < 0, c.BlockTimeout < 0, c.WriteTimeout < 0, c.RetryFor < 0, c.MinBackoff < 0:
+		return errors.New("audit: AsyncConfig durations must not be negative")
+	case c.MaxBackoff < c.MinBackoff:
+		return errors.New("audit: AsyncConfig.MaxBackoff must be at least MinBackoff")
+	case c.Overflow > OverflowDrop:
+		return fmt.Errorf("audit: unknown AsyncConfig.Overflow %d", c.Overflow)
+	}
+	return nil
+}
+
+// DropReason says why records were not written.
+type DropReason string
+
+// The reasons a record is not written. QueueFull events were never
+// accepted (Log returned ErrQueueFull); the others were accepted and then
+// reported to the ErrorHandler in a *DeliveryError.
+const (
+	ReasonQueueFull        DropReason = "queue_full"        // Log found the queue full
+	ReasonShutdown         DropReason = "shutdown"          // still queued when Close's context ended
+	ReasonRejected         DropReason = "rejected"          // the store refused it (Permanent error)
+	ReasonRetriesExhausted DropReason = "retries_exhausted" // transient errors outlasted RetryFor
+)
+
+// Stats counts what a Logger did since New. Alert on Failed, Dropped and
+// a growing QueueDepth: each means audit records are at risk.
+type Stats struct {
+	Accepted uint64 // events Log accepted: validated, then written (Sync) or queued (Async)
+	Written  uint64 // records the store confirmed
+	Failed   uint64 // accepted records the store refused or retries could not deliver
+	Retried  uint64 // Store.Append calls repeated after an error
+	Invalid  uint64 // events Log refused as invalid
+	// Dropped counts events by the reason they were not written:
+	// ReasonQueueFull (never accepted) and ReasonShutdown. Records that
+	// failed are counted in Failed.
+	Dropped       map[DropReason]uint64
+	QueueDepth    int // records waiting in the queue now
+	QueueCapacity int // AsyncConfig.QueueSize
+}
+
+// Option configures a Logger.
+type Option func(*Logger)
+
+// WithClock sets the clock that stamps OccurredAt and IDs. Default
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(l *Logger) { l.now = now } }
+
+// WithIDGenerator sets the source of event IDs. Default: UUIDv7 from the
+// Logger's clock and a ChaCha8 generator seeded from crypto/rand.
+func WithIDGenerator(f func() uuid.UUID) Option { return func(l *Logger) { l.newID = f } }
+
+// WithErrorHandler sets the function told of every event that is not
+// written without Log returning an error: records that failed and records
+// dropped at shutdown, as a *DeliveryError; and of every ErrQueueFull. It
+// is called from the Logger's goroutines and from Log, must be safe for
+// concurrent use, and should return quickly. The default prints to
+// standard error.
+func WithErrorHandler(h func(error)) Option { return func(l *Logger) { l.onError = h } }
+
+// WithPolicy sets the delivery of each action.
+func WithPolicy(p Policy) Option { return func(l *Logger) { l.policy = p } }
+
+// WithAsync tunes Async delivery.
+func WithAsync(c AsyncConfig) Option { return func(l *Logger) { l.cfg = c } }
+
+// WithRedaction sets how secrets in Details and Changes are redacted.
+func WithRedaction(r Redaction) Option { return func(l *Logger) { l.redaction = r } }
+
+// WithLimits sets size limits on events.
+func WithLimits(lim Limits) Option { return func(l *Logger) { l.limits = lim } }
+
+// WithLifecycleEvents sets whether the Logger records its own start and
+// stop (ActionAuditLoggerStart and ActionAuditLoggerStop). Default true.
+func WithLifecycleEvents(on bool) Option { return func(l *Logger) { l.lifecycle = on } }
+
+// Logger records events in a Store.
+//
+// Log validates and cleans an event, then delivers it by the action's
+// Policy: Sync events are written before Log returns, and Log returns the
+// store's error; Async events are queued, and a background goroutine
+// writes them in batches, retrying transient errors. An accepted event is
+// never lost silently: it is written, or it is reported to the
+// ErrorHandler and counted in Stats. What can be lost, and when:
+//
+//   - Async, queue full: Log returns ErrQueueFull (after BlockTimeout with
+//     OverflowBlock) and the event is not accepted. Counted as
+//     ReasonQueueFull; the ErrorHandler is told.
+//   - Async, the store keeps failing for RetryFor, or refuses a record:
+//     the records go to the ErrorHandler as a *DeliveryError. A record the
+//     store refuses is isolated: the rest of its batch is written.
+//   - Async, the process dies: what is queued and not yet written is lost,
+//     at most QueueSize events or FlushInterval's worth. Call Close on
+//     shutdown; use Sync for events you cannot lose.
+//   - Close's context ends before the queue is drained: the rest go to the
+//     ErrorHandler with ReasonShutdown.
+//
+// A Logger is safe for concurrent use. Writes do not inherit the
+// cancellation of the context given to Log: an event logged for a request
+// whose client has gone is still written.
+type Logger struct {
+	store     Store
+	clean     *cleaner
+	now       func() time.Time
+	newID     func() uuid.UUID
+	onError   func(error)
+	policy    Policy
+	cfg       AsyncConfig
+	redaction Redaction
+	limits    Limits
+	lifecycle bool
+	instance  uuid.UUID
+
+	exact    map[Action]Delivery
+	prefixes []prefixRule
+	def      Delivery
+
+	q        *queue
+	flushReq chan chan struct{}
+	stop     chan struct{} // closed by Close: drain and exit
+	abort    context.Context
+	abandon  context.CancelFunc // called when Close's context ends
+	done     chan struct{}      // closed when the batcher exits
+	closing  sync.Once
+	closeErr error
+
+	accepted, written, failed, retried, invalid atomic.Uint64
+	queueFull, shutdown                         atomic.Uint64
+	rng                                         sync.Pool // *mrand.ChaCha8
+}
+
+type prefixRule struct {
+	prefix string
+	d      Delivery
+}
+
+// New returns a Logger that writes to store and starts its batcher. It
+// panics if store is nil, and returns an error for invalid options. Call
+// Close when done.
+func New(store Store, opts ...Option) (*Logger, error) {
+	if store == nil {
+		panic("audit: New called with a nil Store")
+	}
+	l := &Logger{store: store, now: time.Now, lifecycle: true}
+	for _, o := range opts {
+		o(l)
+	}
+	l.cfg = l.cfg.withDefaults()
+	if err := l.cfg.validate(); err != nil {
+		return nil, err
+	}
+	l.limits = l.limits.withDefaults()
+	if err := l.limits.validate(); err != nil {
+		return nil, err
+	}
+	if err := l.compilePolicy(); err != nil {
+		return nil, err
+	}
+	if l.onError == nil {
+		l.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }
+	}
+	if l.now == nil {
+		return nil, errors.New("audit: WithClock(nil)")
+	}
+	l.rng.New = func() any {
+		var seed [32]byte
+		rand.Read(seed[:])
+		return mrand.NewChaCha8(seed)
+	}
+	l.clean = newCleaner(l.redaction, l.limits)
+	l.instance = l.uuidV7(l.now())
+	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize)
+	l.flushReq = make(chan chan struct{})
+	l.stop = make(chan struct{})
+	l.done = make(chan struct{})
+	l.abort, l.abandon = context.WithCancel(context.Background())
+	go l.run()
+	if l.lifecycle {
+		host, _ := os.Hostname()
+		err := l.Log(context.Background(), Event{
+			Action: ActionAuditLoggerStart, ResourceType: "audit_logger", ResourceID: l.instance.String(),
+			Status: StatusSuccess, Details: map[string]any{"host": host, "pid": os.Getpid()},
+		})
+		if err != nil {
+			l.lifecycle = false
+			l.Close(context.Background())
+			return nil, fmt.Errorf("audit: recording logger start: %w", err)
+		}
+	}
+	return l, nil
+}
+
+func (l *Logger) compilePolicy() error {
+	p := l.policy
+	if p.Default > Async {
+		return fmt.Errorf("audit: Policy.Default: unknown delivery %d", p.Default)
+	}
+	l.def = p.Default
+	if l.def == DefaultDelivery {
+		l.def = Async
+	}
+	if p.SyncTimeout < 0 {
+		return errors.New("audit: Policy.SyncTimeout must not be negative")
+	}
+	if p.SyncTimeout == 0 {
+		l.policy.SyncTimeout = 5 * time.Second
+	}
+	l.exact = make(map[Action]Delivery)
+	var secure []Action
+	if !p.NoSecurityDefaults {
+		secure = SecurityActions()
+	}
+	for _, a := range secure {
+		l.exact[a] = Sync
+	}
+	for a, d := range p.Actions {
+		if d > Async {
+			return fmt.Errorf("audit: Policy.Actions[%q]: unknown delivery %d", a, d)
+		}
+		if d == DefaultDelivery {
+			d = l.def
+		}
+		if strings.HasSuffix(string(a), ".") {
+			l.prefixes = append(l.prefixes, prefixRule{string(a), d})
+			for _, s := range secure {
+				if _, set := p.Actions[s]; !set && strings.HasPrefix(string(s), string(a)) {
+					delete(l.exact, s) // an explicit prefix beats the security default
+				}
+			}
+			continue
+		}
+		l.exact[a] = d
+	}
+	// longest prefix first
+	for i := range l.prefixes {
+		for j := i + 1; j < len(l.prefixes); j++ {
+			if len(l.prefixes[j].prefix) > len(l.prefixes[i].prefix) {
+				l.prefixes[i], l.prefixes[j] = l.prefixes[j], l.prefixes[i]
+			}
+		}
+	}
+	return nil
+}
+
+// DeliveryFor returns how events with action a are delivered.
+func (l *Logger) DeliveryFor(a Action) Delivery {
+	if d, ok := l.exact[a]; ok {
+		return d
+	}
+	for _, p := range l.prefixes {
+		if strings.HasPrefix(string(a), p.prefix) {
+			return p.d
+		}
+	}
+	return l.def
+}
+
+// uuidV7 makes a version 7 UUID for the time now.
+func (l *Logger) uuidV7(now time.Time) uuid.UUID {
+	r := l.rng.Get().(*mrand.ChaCha8)
+	lo, hi := r.Uint64(), r.Uint64()
+	l.rng.Put(r)
+	var u uuid.UUID
+	ms := uint64(max(now.UnixMilli(), 0))
+	binary.BigEndian.PutUint64(u[0:8], ms<<16|hi&0x0fff|0x7000)
+	binary.BigEndian.PutUint64(u[8:16], lo&^(3<<62)|1<<63)
+	return u
+}
+
+// Log records ev. It fills ID and OccurredAt when they are zero and the
+// request and actor fields from ctx, validates ev (an error wrapping
+// ErrInvalidEvent names the field), cleans it, and delivers it as the
+// Policy says for ev.Action:
+//
+//   - Sync: the record is written before Log returns, retrying transient
+//     errors up to Policy.SyncTimeout; Log returns the store's error.
+//   - Async: the record is queued; Log returns ErrQueueFull if it cannot be.
+//
+// Log returns ErrClosed after Close. The cancellation of ctx does not stop
+// a write.
+func (l *Logger) Log(ctx context.Context, ev Event) error {
+	rec, err := l.prepare(ctx, &ev)
+	if err != nil {
+		return err
+	}
+	if l.DeliveryFor(rec.Action) == Sync {
+		return l.writeSync(ctx, l.store, rec, true)
+	}
+	return l.enqueue(&rec)
+}
+
+// LogTo records ev synchronously in s rather than in the Logger's store,
+// in one attempt and within ctx (not detached from it): use it with a
+// store bound to an application transaction, so that the record commits or
+// rolls back with the business change. Validation, cleaning and redaction
+// apply as in Log; the Policy does not.
+func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
+	rec, err := l.prepare(ctx, &ev)
+	if err != nil {
+		return err
+	}
+	if l.isClosed() {
+		return ErrClosed
+	}
+	l.accepted.Add(1)
+	if err := s.Append(ctx, rec); err != nil {
+		l.failed.Add(1)
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	l.written.Add(1)
+	return nil
+}
+
+func (l *Logger) isClosed() bool { return l.q.isClosed() }
+
+func (l *Logger) prepare(ctx context.Context, ev *Event) (Record, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ev.fillFromContext(ctx)
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = l.now()
+		if ev.ID == (uuid.UUID{}) && l.newID == nil {
+			ev.ID = l.uuidV7(ev.OccurredAt)
+		}
+	}
+	if ev.ID == (uuid.UUID{}) {
+		if l.newID != nil {
+			ev.ID = l.newID()
+		} else {
+			ev.ID = l.uuidV7(l.now())
+		}
+	}
+	rec, err := l.clean.clean(ev)
+	if err != nil {
+		l.invalid.Add(1)
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+func (l *Logger) writeSync(ctx context.Context, s Store, rec Record, retry bool) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	l.accepted.Add(1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.policy.SyncTimeout)
+	defer cancel()
+	backoff := l.cfg.MinBackoff
+	for {
+		err := s.Append(ctx, rec)
+		if err == nil {
+			l.written.Add(1)
+			return nil
+		}
+		if !retry || IsPermanent(err) || ctx.Err() != nil {
+			l.failed.Add(1)
+			return fmt.Errorf("audit: append %s: %w", rec.Action, err)
+		}
+		l.retried.Add(1)
+		if !sleepCtx(ctx, l.jitter(backoff)) {
+			l.failed.Add(1)
+			return fmt.Errorf("audit: append %s: gave up after %v: %w", rec.Action, l.policy.SyncTimeout, err)
+		}
+		backoff = min(2*backoff, l.cfg.MaxBackoff)
+	}
+}
+
+func (l *Logger) enqueue(rec *Record) error {
+	err := l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
+	if err == ErrQueueFull {
+		l.queueFull.Add(1)
+		l.onError(&DeliveryError{Reason: ReasonQueueFull, Records: []Record{*rec}, Err: ErrQueueFull})
+	}
+	return err
+}
+
+// Flush writes everything queued before it was called, and returns when
+// that is done or ctx ends. Records that fail are reported to the
+// ErrorHandler as usual; Flush returns nil once they have been handled.
+func (l *Logger) Flush(ctx context.Context) error {
+	req := make(chan struct{})
+	select {
+	case l.flushReq <- req:
+	case <-l.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("audit: flush: %w", ctx.Err())
+	}
+	select {
+	case <-req:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: flush: %w", ctx.Err())
+	}
+}
+
+// Close records the Logger's stop, stops accepting events, and writes
+// everything queued. If ctx ends first, the in-flight write is cancelled
+// and the records not yet written go to the ErrorHandler with
+// ReasonShutdown; Close then returns ctx's error. Close stops the
+// Logger's goroutine before it returns. Later calls wait for the first to
+// finish and return its result.
+func (l *Logger) Close(ctx context.Context) error {
+	l.closing.Do(func() {
+		if l.lifecycle {
+			s := l.Stats()
+			err := l.Log(context.Background(), Event{
+				Action: ActionAuditLoggerStop, ResourceType: "audit_logger", ResourceID: l.instance.String(),
+				Status: StatusSuccess, Details: map[string]any{
+					"accepted": s.Accepted, "written": s.Written, "failed": s.Failed,
+					"dropped_queue_full": s.Dropped[ReasonQueueFull],
+				},
+			})
+			if err != nil {
+				l.onError(fmt.Errorf("audit: recording logger stop: %w", err))
+			}
+		}
+		l.q.close()
+		close(l.stop)
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			l.abandon()
+			<-l.done
+			l.closeErr = fmt.Errorf("audit: close: %w", ctx.Err())
+		}
+		l.abandon()
+	})
+	<-l.done
+	return l.closeErr
+}
+
+// Stats returns the Logger's counters.
+func (l *Logger) Stats() Stats {
+	depth, accepted := l.q.stats()
+	return Stats{
+		Accepted: l.accepted.Load() + accepted,
+		Written:  l.written.Load(),
+		Failed:   l.failed.Load(),
+		Retried:  l.retried.Load(),
+		Invalid:  l.invalid.Load(),
+		Dropped: map[DropReason]uint64{
+			ReasonQueueFull: l.queueFull.Load(),
+			ReasonShutdown:  l.shutdown.Load(),
+		},
+		QueueDepth:    depth,
+		QueueCapacity: l.cfg.QueueSize,
+	}
+}
+
+// deliver writes a batch, retrying transient errors and isolating the
+// records the store refuses.
+func (l *Logger) deliver(batch []Record) {
+	deadline := time.Now().Add(l.cfg.RetryFor)
+	backoff := l.cfg.MinBackoff
+	for {
+		if l.abort.Err() != nil {
+			l.drop(batch, ReasonShutdown, nil)
+			return
+		}
+		ctx, cancel := context.WithTimeout(l.abort, l.cfg.WriteTimeout)
+		err := l.store.Append(ctx, batch...)
+		cancel()
+		if err == nil {
+			l.written.Add(uint64(len(batch)))
+			return
+		}
+		if l.abort.Err() != nil {
+			l.drop(batch, ReasonShutdown, err)
+			return
+		}
+		if IsPermanent(err) {
+			if len(batch) == 1 {
+				l.drop(batch, ReasonRejected, err)
+				return
+			}
+			half := len(batch) / 2
+			l.deliver(batch[:half])
+			l.deliver(batch[half:])
+			return
+		}
+		if !time.Now().Before(deadline) {
+			l.drop(batch, ReasonRetriesExhausted, err)
+			return
+		}
+		l.retried.Add(1)
+		wait := min(l.jitter(backoff), time.Until(deadline))
+		backoff = min(2*backoff, l.cfg.MaxBackoff)
+		sleepCtx(l.abort, wait)
+	}
+}
+
+func (l *Logger) drop(batch []Record, reason DropReason, err error) {
+	if reason == ReasonShutdown {
+		l.shutdown.Add(uint64(len(batch)))
+	} else {
+		l.failed.Add(uint64(len(batch)))
+	}
+	l.onError(&DeliveryError{Reason: reason, Records: append([]Record(nil), batch...), Err: err})
+}
+
+// jitter returns a random duration in [d/2, d].
+func (l *Logger) jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	r := l.rng.Get().(*mrand.ChaCha8)
+	n := r.Uint64()
+	l.rng.Put(r)
+	return d/2 + time.Duration(n%uint64(d/2+1))
+}
+
+// sleepCtx sleeps for d or until ctx ends; it reports whether it slept the
+// whole time.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

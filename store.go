@@ -1,0 +1,128 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Record is an Event as a Store holds it: cleaned, with its ID and
+// OccurredAt filled, and Details and Changes encoded as canonical JSON
+// objects (see Canonical). The Logger hands Records to a Store; queries
+// return them.
+//
+// A Record read from a store is a copy: changing it changes nothing stored.
+type Record struct {
+	ID         uuid.UUID `json:"id"`
+	OccurredAt time.Time `json:"timestamp"`
+	// RecordedAt is when the store accepted the record, by the store's own
+	// clock. Stores set it; Append ignores the value it is given.
+	RecordedAt time.Time `json:"recorded_at"`
+
+	UserID    string     `json:"user_id"`
+	UserEmail string     `json:"user_email"`
+	IPAddress netip.Addr `json:"ip_address"`
+	UserAgent string     `json:"user_agent"`
+
+	Action       Action `json:"action"`
+	ResourceType string `json:"resource_type"`
+	ResourceID   string `json:"resource_id"`
+
+	// Details is a JSON object, or nil.
+	Details json.RawMessage `json:"details"`
+	// Changes is a JSON object {"field": {"before": …, "after": …}}, or nil.
+	Changes json.RawMessage `json:"changes"`
+
+	RequestID string `json:"request_id"`
+	SessionID string `json:"session_id"`
+
+	Status       Status `json:"status"`
+	ErrorMessage string `json:"error_message"`
+}
+
+// DecodeDetails decodes r.Details into a map. Numbers decode as
+// json.Number, so that they keep their exact text.
+func (r *Record) DecodeDetails() (map[string]any, error) {
+	return decodeObject(r.Details)
+}
+
+// DecodeChanges decodes r.Changes.
+func (r *Record) DecodeChanges() (map[string]Change, error) {
+	if len(r.Changes) == 0 {
+		return nil, nil
+	}
+	var m map[string]Change
+	if err := unmarshalNumber(r.Changes, &m); err != nil {
+		return nil, fmt.Errorf("audit: decode changes: %w", err)
+	}
+	return m, nil
+}
+
+// Clone returns a copy of r that shares no memory with it.
+func (r Record) Clone() Record {
+	r.Details = cloneBytes(r.Details)
+	r.Changes = cloneBytes(r.Changes)
+	return r
+}
+
+func cloneBytes(b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return nil
+	}
+	return append(json.RawMessage(nil), b...)
+}
+
+// Store is where records go. It is the one thing a backend must implement;
+// everything else a backend can do is an optional interface (Querier,
+// Getter, Purger) that callers discover with a type assertion.
+//
+// Append stores records, which the Logger has already validated and
+// cleaned. It must be idempotent by ID: appending a record whose ID is
+// already stored is a no-op, never a duplicate, and not an error, so that a
+// batch retried after a lost connection is safe. Append is either all or
+// nothing for the records it is given, as far as the backend allows; on a
+// partial failure a retry of the whole batch must be safe (it is, by
+// idempotency).
+//
+// A Store reports errors that retrying cannot fix (a record the backend
+// refuses) by wrapping them with Permanent; any other error is taken as
+// transient and retried. Append must be safe for concurrent use.
+type Store interface {
+	Append(ctx context.Context, records ...Record) error
+}
+
+// Querier is a Store that can answer queries.
+type Querier interface {
+	// Query returns the records that match f, newest first (by OccurredAt,
+	// then ID, both descending), at most f.Limit of them, and a cursor for
+	// the next page. It returns an error wrapping ErrInvalidFilter when f
+	// is not valid (see Filter.Validate).
+	Query(ctx context.Context, f Filter) (Page, error)
+}
+
+// Getter is a Store that can look one record up by ID.
+type Getter interface {
+	// Get returns the record with the given ID, or an error wrapping
+	// ErrNotFound.
+	Get(ctx context.Context, id uuid.UUID) (Record, error)
+}
+
+// Purger is a Store that can delete old records.
+type Purger interface {
+	// Purge deletes the records whose OccurredAt is before cutoff and
+	// returns how many it deleted. It never deletes a record at or after
+	// cutoff. Concurrent calls must be safe.
+	Purge(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// Page is one page of query results.
+type Page struct {
+	Records []Record `json:"items"`
+	// NextCursor is the cursor for the next page; empty when this is the
+	// last one.
+	NextCursor string `json:"next_cursor"`
+}

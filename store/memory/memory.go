@@ -1,0 +1,263 @@
+// Package memory is an in-memory audit.Store for tests, demos and
+// short-lived tools. It has the semantics of the PostgreSQL store
+// (idempotency by ID, newest-first keyset pagination, the same filters)
+// and passes the same conformance suite, storetest. Everything is lost
+// when the process exits, and memory grows with every record until Purge.
+//
+// A Store is safe for concurrent use; it keeps copies of what it is given
+// and returns copies, never its own records.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+)
+
+// chunkMax is the most records a chunk holds. Records live in sorted
+// chunks so that appending never copies what is already stored.
+const chunkMax = 1024
+
+// Store keeps records in memory, ordered by (OccurredAt, ID).
+type Store struct {
+	now func() time.Time
+
+	mu     sync.RWMutex
+	chunks [][]audit.Record       // each sorted and non-empty; all in order
+	byID   map[uuid.UUID]time.Time // ID → OccurredAt
+	arena  []byte                  // backing store for small JSON values
+}
+
+var (
+	_ audit.Store   = (*Store)(nil)
+	_ audit.Querier = (*Store)(nil)
+	_ audit.Getter  = (*Store)(nil)
+	_ audit.Purger  = (*Store)(nil)
+)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock that stamps RecordedAt. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// New returns an empty Store.
+func New(opts ...Option) *Store {
+	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+type key struct {
+	t  time.Time
+	id uuid.UUID
+}
+
+func cmpKey(r *audit.Record, k key) int {
+	if c := r.OccurredAt.Compare(k.t); c != 0 {
+		return c
+	}
+	return audit.CompareIDs(r.ID, k.id)
+}
+
+// pos is a position among the records: chunk c, index i.
+type pos struct{ c, i int }
+
+// seek returns the position of the first record at or after k.
+func (s *Store) seek(k key) pos {
+	c, _ := slices.BinarySearchFunc(s.chunks, k, func(ch []audit.Record, k key) int {
+		// a chunk is "before" k when its last record is
+		if cmpKey(&ch[len(ch)-1], k) < 0 {
+			return -1
+		}
+		return 1
+	})
+	if c == len(s.chunks) {
+		return pos{c, 0}
+	}
+	i, _ := slices.BinarySearchFunc(s.chunks[c], k, func(r audit.Record, k key) int { return cmpKey(&r, k) })
+	return pos{c, i}
+}
+
+// prev returns the position before p, or false at the start.
+func (s *Store) prev(p pos) (pos, bool) {
+	if p.i > 0 {
+		return pos{p.c, p.i - 1}, true
+	}
+	for c := p.c - 1; c >= 0; c-- {
+		if n := len(s.chunks[c]); n > 0 {
+			return pos{c, n - 1}, true
+		}
+	}
+	return pos{}, false
+}
+
+// keep copies b into the arena, so that small records cost no allocation
+// of their own.
+func (s *Store) keep(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if len(b) > 4<<10 {
+		return slices.Clone(b)
+	}
+	if cap(s.arena)-len(s.arena) < len(b) {
+		s.arena = make([]byte, 0, 256<<10)
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	return s.arena[start:len(s.arena):len(s.arena)]
+}
+
+// Append stores copies of the records whose IDs it does not hold yet.
+func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range records {
+		r := records[i]
+		if _, dup := s.byID[r.ID]; dup {
+			continue
+		}
+		r.Details, r.Changes = s.keep(r.Details), s.keep(r.Changes)
+		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
+		r.RecordedAt = now
+		s.byID[r.ID] = r.OccurredAt
+		s.insert(r)
+	}
+	return nil
+}
+
+func (s *Store) insert(r audit.Record) {
+	k := key{r.OccurredAt, r.ID}
+	n := len(s.chunks)
+	if n == 0 || cmpKey(&s.chunks[n-1][len(s.chunks[n-1])-1], k) < 0 {
+		// the common case: newer than everything
+		if n == 0 || len(s.chunks[n-1]) == chunkMax {
+			s.chunks = append(s.chunks, make([]audit.Record, 0, chunkMax))
+			n++
+		}
+		s.chunks[n-1] = append(s.chunks[n-1], r)
+		return
+	}
+	p := s.seek(k)
+	ch := s.chunks[p.c]
+	if len(ch) == chunkMax {
+		// split the full chunk in two
+		hi := make([]audit.Record, chunkMax/2, chunkMax)
+		copy(hi, ch[chunkMax/2:])
+		clear(ch[chunkMax/2:])
+		lo := ch[:chunkMax/2]
+		s.chunks[p.c] = lo
+		s.chunks = slices.Insert(s.chunks, p.c+1, hi)
+		if p.i > len(lo) {
+			p = pos{p.c + 1, p.i - len(lo)}
+		}
+		ch = s.chunks[p.c]
+	}
+	s.chunks[p.c] = slices.Insert(ch, p.i, r)
+}
+
+// Query returns the records that match f, newest first.
+func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
+	if err := f.Validate(); err != nil {
+		return audit.Page{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return audit.Page{}, err
+	}
+	limit := f.PageSize()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	// p is one past the newest candidate.
+	p := pos{len(s.chunks), 0}
+	if f.Cursor != "" {
+		c, _ := audit.DecodeCursor(f.Cursor) // validated above
+		p = s.seek(key{c.OccurredAt, c.ID})
+	}
+	if !f.Until.IsZero() {
+		if u := s.seek(key{f.Until.Truncate(time.Microsecond), uuid.UUID{}}); u.c < p.c || u.c == p.c && u.i < p.i {
+			p = u
+		}
+	}
+	since := f.Since.Truncate(time.Microsecond)
+	var page audit.Page
+	for {
+		var ok bool
+		if p, ok = s.prev(p); !ok {
+			break
+		}
+		r := &s.chunks[p.c][p.i]
+		if !f.Since.IsZero() && r.OccurredAt.Before(since) {
+			break
+		}
+		if !f.Match(r) {
+			continue
+		}
+		if len(page.Records) == limit {
+			page.NextCursor = audit.CursorAfter(&page.Records[limit-1]).String()
+			break
+		}
+		page.Records = append(page.Records, r.Clone())
+	}
+	return page, nil
+}
+
+// Get returns the record with the given ID.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return audit.Record{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.byID[id]
+	if !ok {
+		return audit.Record{}, fmt.Errorf("audit: memory: get %s: %w", id, audit.ErrNotFound)
+	}
+	p := s.seek(key{t, id})
+	return s.chunks[p.c][p.i].Clone(), nil
+}
+
+// Purge deletes the records that occurred before cutoff.
+func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.seek(key{cutoff.Truncate(time.Microsecond), uuid.UUID{}})
+	var n int64
+	for c := 0; c <= p.c && c < len(s.chunks); c++ {
+		end := len(s.chunks[c])
+		if c == p.c {
+			end = p.i
+		}
+		for _, r := range s.chunks[c][:end] {
+			delete(s.byID, r.ID)
+		}
+		n += int64(end)
+	}
+	if p.c < len(s.chunks) && p.i > 0 {
+		s.chunks[p.c] = slices.Delete(s.chunks[p.c], 0, p.i)
+	}
+	s.chunks = slices.Delete(s.chunks, 0, p.c)
+	return n, nil
+}
+
+// Len returns the number of records held.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.byID)
+}
