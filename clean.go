@@ -115,11 +115,11 @@ const (
 
 // cleaner holds a Logger's cleaning configuration.
 type cleaner struct {
-	byFirst   [256][][]byte // redaction fragments by their first byte
-	hasFrags  bool
-	hashKey   []byte
-	limits    Limits
-	pool      sync.Pool // *encoder
+	byFirst  [256][][]byte // redaction fragments by their first byte
+	hasFrags bool
+	hashKey  []byte
+	limits   Limits
+	pool     sync.Pool // *encoder
 }
 
 func newCleaner(r Redaction, l Limits) *cleaner {
@@ -420,7 +420,7 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 		}
 		e.limit = start + budget
 		member(e, p.k, p.v)
-		if e.overflow {
+		if e.check(); e.overflow {
 			e.buf = e.buf[:mark]
 			e.overflow = false
 			if len(e.omitted) < maxNotes {

@@ -427,6 +427,29 @@ func (l *Logger) Log(ctx context.Context, ev Event) error {
 	return l.enqueue(&rec)
 }
 
+// LogUserAction records action taken by the user userID on their own
+// account (resource type "user", resource id userID). result is the
+// action's outcome: nil records StatusSuccess, an error StatusFailure with
+// its message.
+func (l *Logger) LogUserAction(ctx context.Context, userID string, action Action, result error, details map[string]any) error {
+	e := Event{Action: action, ResourceType: "user", ResourceID: userID, UserID: userID, Details: details, Status: StatusSuccess}
+	if result != nil {
+		e.Status, e.ErrorMessage = StatusFailure, safeErrorString(result)
+	}
+	return l.Log(ctx, e)
+}
+
+// LogResourceChange records a successful action on a resource with the
+// field-level changes from before to after (see Diff). The actor comes
+// from ctx.
+func (l *Logger) LogResourceChange(ctx context.Context, action Action, resourceType, resourceID string, before, after any) error {
+	changes, err := Diff(before, after)
+	if err != nil {
+		return err
+	}
+	return l.Log(ctx, Event{Action: action, ResourceType: resourceType, ResourceID: resourceID, Changes: changes, Status: StatusSuccess})
+}
+
 // LogTo records ev synchronously in s rather than in the Logger's store,
 // in one attempt and within ctx (not detached from it): use it with a
 // store bound to an application transaction, so that the record commits or

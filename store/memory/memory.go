@@ -29,7 +29,7 @@ type Store struct {
 	now func() time.Time
 
 	mu     sync.RWMutex
-	chunks [][]audit.Record       // each sorted and non-empty; all in order
+	chunks [][]audit.Record        // each sorted and non-empty; all in order
 	byID   map[uuid.UUID]time.Time // ID → OccurredAt
 	arena  []byte                  // backing store for small JSON values
 }

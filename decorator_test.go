@@ -1,0 +1,235 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+)
+
+type doc struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Size  int    `json:"size"`
+}
+
+var errNotFound = errors.New("not found")
+
+func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
+	s := memory.New()
+	l := newLogger(t, s, audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	get := audit.Wrap1(l, audit.Op[string, *doc]{
+		Action: audit.ActionResourceRead, ResourceType: "document",
+		ResourceID: func(id string, _ *doc) string { return id },
+		Details:    func(id string, d *doc) map[string]any { return map[string]any{"title": d.Title} }, // panics on nil d
+	}, func(ctx context.Context, id string) (*doc, error) {
+		if id == "missing" {
+			return nil, errNotFound
+		}
+		return &doc{ID: id, Title: "T"}, nil
+	})
+	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u1"})
+	d, err := get(ctx, "d1")
+	if err != nil || d.Title != "T" {
+		t.Fatalf("wrapped call: %v, %v", d, err)
+	}
+	if _, err := get(ctx, "missing"); !errors.Is(err, errNotFound) {
+		t.Fatalf("wrapped call: error %v, want the function's own", err)
+	}
+	rs := all(t, s)
+	if len(rs) != 2 {
+		t.Fatalf("got %d records, want 2", len(rs))
+	}
+	fail, ok := rs[0], rs[1]
+	if ok.Status != audit.StatusSuccess || ok.ResourceID != "d1" || ok.UserID != "u1" || string(ok.Details) != `{"title":"T"}` {
+		t.Errorf("success record: %+v %s", ok, ok.Details)
+	}
+	if fail.Status != audit.StatusFailure || fail.ErrorMessage != "not found" || fail.ResourceID != "missing" {
+		t.Errorf("failure record: %+v", fail)
+	}
+	// the Details hook panicked on the nil result: noted, not fatal
+	if !strings.Contains(string(fail.Details), "Details panicked") {
+		t.Errorf("hook panic not noted: %s", fail.Details)
+	}
+}
+
+func TestWrapChangesAndStatus(t *testing.T) {
+	s := memory.New()
+	l := newLogger(t, s, audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	db := map[string]doc{"d1": {ID: "d1", Title: "old", Size: 1}}
+	update := audit.Wrap1(l, audit.Op[doc, doc]{
+		Action: audit.ActionResourceUpdate, ResourceType: "document",
+		ResourceID: func(d doc, _ doc) string { return d.ID },
+		Before: func(_ context.Context, d doc) (any, error) {
+			old, ok := db[d.ID]
+			if !ok {
+				return nil, errNotFound
+			}
+			return old, nil
+		},
+		Status: func(err error) audit.Status { return audit.StatusError },
+	}, func(_ context.Context, d doc) (doc, error) {
+		if d.Size < 0 {
+			return doc{}, errors.New("negative size")
+		}
+		db[d.ID] = d
+		return d, nil
+	})
+	if _, err := update(context.Background(), doc{ID: "d1", Title: "new", Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := update(context.Background(), doc{ID: "d1", Size: -1}); err == nil {
+		t.Fatal("want the function's error")
+	}
+	if _, err := update(context.Background(), doc{ID: "nope"}); !errors.Is(err, errNotFound) || !strings.HasPrefix(err.Error(), "audit: ") {
+		t.Fatalf("Before failing: %v, want its error, and the function not called", err)
+	}
+	if _, ok := db["nope"]; ok {
+		t.Errorf("the function ran although Before failed")
+	}
+	rs := all(t, s)
+	if len(rs) != 2 {
+		t.Fatalf("got %d records, want 2", len(rs))
+	}
+	if got := string(rs[1].Changes); got != `{"title":{"after":"new","before":"old"}}` {
+		t.Errorf("changes = %s", got)
+	}
+	if rs[0].Status != audit.StatusError || rs[0].ErrorMessage != "negative size" {
+		t.Errorf("Status hook not applied: %+v", rs[0])
+	}
+}
+
+func TestWrapPanicIsRecordedAndReraised(t *testing.T) {
+	s := memory.New()
+	l := newLogger(t, s, audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	boom := audit.Wrap(l, audit.Op[struct{}, int]{Action: "job.run", ResourceType: "job"},
+		func(context.Context) (int, error) { explode(); return 0, nil })
+	var stack string
+	func() {
+		defer func() {
+			p := recover()
+			if p != "kaboom" {
+				t.Errorf("recovered %v, want the original panic value", p)
+			}
+			buf := make([]byte, 1<<16)
+			stack = string(buf[:runtime.Stack(buf, false)])
+		}()
+		boom(context.Background())
+	}()
+	if !strings.Contains(stack, "audit_test.explode") {
+		t.Errorf("the re-raised panic lost the stack of the panicking function:\n%s", stack)
+	}
+	rs := all(t, s)
+	if len(rs) != 1 || rs[0].Status != audit.StatusError || rs[0].ErrorMessage != "panic: kaboom" {
+		t.Fatalf("records %+v, want one with status error and the panic", rs)
+	}
+}
+
+func explode() { panic("kaboom") }
+
+func TestWrapFailClosed(t *testing.T) {
+	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(errors.New("store down")) })
+	var e errs
+	l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(fastAsync()))
+	ran := 0
+	op := func(a audit.Action) func(context.Context) (string, error) {
+		return audit.Wrap(l, audit.Op[struct{}, string]{Action: a, ResourceType: "key"},
+			func(context.Context) (string, error) { ran++; return "k1", nil })
+	}
+	// Sync action: the caller learns that the operation is unaudited
+	got, err := op(audit.ActionAPIKeyCreate)(context.Background())
+	if got != "k1" || !errors.Is(err, audit.ErrNotRecorded) || !strings.Contains(err.Error(), "store down") {
+		t.Errorf("sync action, store down: got %q, %v; want the result and ErrNotRecorded", got, err)
+	}
+	// Async action: the call succeeds; the failure goes to the ErrorHandler
+	got, err = op(audit.ActionResourceRead)(context.Background())
+	if got != "k1" || err != nil {
+		t.Errorf("async action, store down: got %q, %v; want success", got, err)
+	}
+	l.Close(context.Background())
+	if len(e.deliveryErrors()[audit.ReasonRejected]) != 1 {
+		t.Errorf("the async failure was not reported: %v", e.list())
+	}
+	if ran != 2 {
+		t.Errorf("function ran %d times, want 2", ran)
+	}
+}
+
+func TestWrapPanicsOnMisuse(t *testing.T) {
+	l := newLogger(t, memory.New())
+	fn := func(context.Context, int) (int, error) { return 0, nil }
+	for name, f := range map[string]func(){
+		"nil logger": func() { audit.Wrap1(nil, audit.Op[int, int]{Action: "a", ResourceType: "r"}, fn) },
+		"nil fn":     func() { audit.Wrap1[int, int](l, audit.Op[int, int]{Action: "a", ResourceType: "r"}, nil) },
+		"no action":  func() { audit.Wrap1(l, audit.Op[int, int]{ResourceType: "r"}, fn) },
+		"no type":    func() { audit.Wrap1(l, audit.Op[int, int]{Action: "a"}, fn) },
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p == nil || !strings.HasPrefix(p.(string), "audit: ") {
+					t.Errorf("%s: panic %v, want an audit: message", name, p)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestDiff(t *testing.T) {
+	type user struct {
+		Name  string         `json:"name"`
+		Email string         `json:"email,omitempty"`
+		Age   int            `json:"age"`
+		Tags  []string       `json:"tags"`
+		Meta  map[string]any `json:"meta"`
+	}
+	tests := []struct {
+		name          string
+		before, after any
+		want          map[string]audit.Change
+	}{
+		{"equal", user{Name: "a"}, user{Name: "a"}, nil},
+		{"field", user{Name: "a", Age: 1}, user{Name: "b", Age: 1}, map[string]audit.Change{"name": {Before: "a", After: "b"}}},
+		{"omitempty added", user{}, user{Email: "x@y"}, map[string]audit.Change{"email": {After: "x@y"}}},
+		{"nested whole", user{Meta: map[string]any{"k": 1}}, user{Meta: map[string]any{"k": 2}}, map[string]audit.Change{"meta": {Before: map[string]any{"k": 1}, After: map[string]any{"k": 2}}}},
+		{"create", nil, map[string]any{"a": 1}, map[string]audit.Change{"a": {After: 1}}},
+		{"delete", map[string]any{"a": 1}, (*user)(nil), map[string]audit.Change{"a": {Before: 1}}},
+		{"numbers by value", map[string]any{"n": 1}, map[string]any{"n": 1.0}, nil},
+		{"pointer", &user{Name: "a"}, &user{Name: "b"}, map[string]audit.Change{"name": {Before: "a", After: "b"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := audit.Diff(tt.before, tt.after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for k, w := range tt.want {
+				g, ok := got[k]
+				if !ok || !sameJSON(t, g.Before, w.Before) || !sameJSON(t, g.After, w.After) {
+					t.Errorf("field %q: got %+v, want %+v", k, g, w)
+				}
+			}
+		})
+	}
+	for _, bad := range []any{42, "s", []int{1}, make(chan int)} {
+		if _, err := audit.Diff(bad, nil); err == nil || !strings.HasPrefix(err.Error(), "audit: diff") {
+			t.Errorf("Diff(%T): %v, want an error", bad, err)
+		}
+	}
+}
+
+func sameJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	d, err := audit.Diff(map[string]any{"v": a}, map[string]any{"v": b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d == nil
+}

@@ -1,0 +1,98 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+)
+
+func ExampleNew() {
+	store := memory.New()
+	logger, err := audit.New(store,
+		audit.WithPolicy(audit.Policy{
+			// login, permission and key changes are Sync already;
+			// make every billing action Sync too
+			Actions: map[audit.Action]audit.Delivery{"billing.": audit.Sync},
+		}),
+		audit.WithAsync(audit.AsyncConfig{QueueSize: 10000, FlushInterval: 50 * time.Millisecond}),
+		audit.WithErrorHandler(func(err error) { fmt.Println("ALERT:", err) }),
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer logger.Close(context.Background()) // drains the queue
+
+	fmt.Println(logger.DeliveryFor(audit.ActionUserLogin), logger.DeliveryFor("billing.refund"), logger.DeliveryFor(audit.ActionResourceRead))
+	// Output: sync sync async
+}
+
+func ExampleLogger_Log() {
+	store := memory.New()
+	logger, _ := audit.New(store, audit.WithLifecycleEvents(false))
+	defer logger.Close(context.Background())
+
+	// middleware usually puts these in the request context
+	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u-42", Email: "ada@example.com"})
+	ctx = audit.WithRequestInfo(ctx, audit.RequestInfo{RequestID: "req-1", IPAddress: netip.MustParseAddr("192.0.2.10")})
+
+	err := logger.Log(ctx, audit.Event{
+		Action:       audit.ActionUserLogin, // Sync: written before Log returns
+		ResourceType: "user",
+		ResourceID:   "u-42",
+		Status:       audit.StatusSuccess,
+		Details:      map[string]any{"method": "password", "password": "hunter2"},
+	})
+	if err != nil {
+		fmt.Println("login not recorded, refusing it:", err)
+		return
+	}
+	page, _ := store.Query(ctx, audit.Filter{UserID: "u-42"})
+	r := page.Records[0]
+	fmt.Println(r.Action, r.Status, r.IPAddress, r.RequestID, string(r.Details))
+	// Output: user.login success 192.0.2.10 req-1 {"method":"password","password":"[REDACTED]"}
+}
+
+func ExampleWrap1() {
+	store := memory.New()
+	logger, _ := audit.New(store, audit.WithLifecycleEvents(false))
+	defer logger.Close(context.Background())
+
+	type Key struct{ ID, Owner string }
+	createKey := audit.Wrap1(logger, audit.Op[string, Key]{
+		Action:       audit.ActionAPIKeyCreate,
+		ResourceType: "api_key",
+		ResourceID:   func(_ string, k Key) string { return k.ID },
+	}, func(ctx context.Context, owner string) (Key, error) {
+		if owner == "" {
+			return Key{}, errors.New("owner required")
+		}
+		return Key{ID: "key-1", Owner: owner}, nil
+	})
+
+	ctx := context.Background()
+	createKey(ctx, "u-42")
+	createKey(ctx, "")
+	for _, st := range []audit.Status{audit.StatusSuccess, audit.StatusFailure} {
+		page, _ := store.Query(ctx, audit.Filter{Action: audit.ActionAPIKeyCreate, Status: st})
+		r := page.Records[0]
+		fmt.Printf("%s %q %s %q\n", r.Action, r.ResourceID, r.Status, r.ErrorMessage)
+	}
+	// Output:
+	// api_key.create "key-1" success ""
+	// api_key.create "" failure "owner required"
+}
+
+func ExampleDiff() {
+	type Profile struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	changes, _ := audit.Diff(Profile{"Ada", "ada@old.example"}, Profile{"Ada", "ada@new.example"})
+	fmt.Println(changes["email"].Before, "->", changes["email"].After, len(changes))
+	// Output: ada@old.example -> ada@new.example 1
+}

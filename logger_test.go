@@ -1,0 +1,718 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/goleak"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeStore wraps a memory store; fail decides, per call, whether Append
+// fails instead.
+type fakeStore struct {
+	*memory.Store
+	calls atomic.Int64
+	fail  func(call int64, rs []audit.Record) error
+	block chan struct{} // when set, Append waits for it or the context
+}
+
+func newFake(fail func(int64, []audit.Record) error) *fakeStore {
+	return &fakeStore{Store: memory.New(), fail: fail}
+}
+
+func (s *fakeStore) Append(ctx context.Context, rs ...audit.Record) error {
+	n := s.calls.Add(1)
+	if s.block != nil {
+		select {
+		case <-s.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.fail != nil {
+		if err := s.fail(n, rs); err != nil {
+			return err
+		}
+	}
+	return s.Store.Append(ctx, rs...)
+}
+
+// errs collects what the error handler is told.
+type errs struct {
+	mu  sync.Mutex
+	all []error
+}
+
+func (e *errs) handle(err error) { e.mu.Lock(); e.all = append(e.all, err); e.mu.Unlock() }
+func (e *errs) list() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.all...)
+}
+
+// deliveryErrors returns the records reported per reason.
+func (e *errs) deliveryErrors() map[audit.DropReason][]audit.Record {
+	out := map[audit.DropReason][]audit.Record{}
+	for _, err := range e.list() {
+		var de *audit.DeliveryError
+		if errors.As(err, &de) {
+			out[de.Reason] = append(out[de.Reason], de.Records...)
+		}
+	}
+	return out
+}
+
+func newLogger(t *testing.T, s audit.Store, opts ...audit.Option) *audit.Logger {
+	t.Helper()
+	l, err := audit.New(s, append([]audit.Option{audit.WithLifecycleEvents(false)}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	return l
+}
+
+func ev(action audit.Action) audit.Event {
+	return audit.Event{Action: action, ResourceType: "document", ResourceID: "d1", Status: audit.StatusSuccess}
+}
+
+func all(t *testing.T, s audit.Store) []audit.Record {
+	t.Helper()
+	return storetest.QueryAll(t, s.(audit.Querier), audit.Filter{Limit: audit.MaxLimit})
+}
+
+func fastAsync() audit.AsyncConfig {
+	return audit.AsyncConfig{FlushInterval: 5 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+}
+
+func TestLogFillsFields(t *testing.T) {
+	now := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("CEST", 2*3600))
+	s := memory.New()
+	l := newLogger(t, s, audit.WithClock(func() time.Time { return now }), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u1", Email: "u1@example.com"})
+	ctx = audit.WithRequestInfo(ctx, audit.RequestInfo{
+		RequestID: "req-9", IPAddress: netip.MustParseAddr("2001:db8::7"), UserAgent: "curl/8", SessionID: "s-1",
+	})
+	if err := l.Log(ctx, ev(audit.ActionResourceRead)); err != nil {
+		t.Fatal(err)
+	}
+	// fields set on the event win over the context
+	own := ev(audit.ActionResourceRead)
+	own.UserID, own.RequestID = "u2", "req-own"
+	own.OccurredAt = now.Add(-time.Hour)
+	if err := l.Log(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	rs := all(t, s)
+	if len(rs) != 2 {
+		t.Fatalf("got %d records, want 2", len(rs))
+	}
+	r := rs[0]
+	switch {
+	case r.UserID != "u1" || r.UserEmail != "u1@example.com":
+		t.Errorf("actor not filled: %q %q", r.UserID, r.UserEmail)
+	case r.RequestID != "req-9" || r.SessionID != "s-1" || r.UserAgent != "curl/8" || r.IPAddress.String() != "2001:db8::7":
+		t.Errorf("request info not filled: %+v", r)
+	case !r.OccurredAt.Equal(now.Truncate(time.Microsecond)) || r.OccurredAt.Location() != time.UTC:
+		t.Errorf("OccurredAt = %v, want %v in UTC", r.OccurredAt, now.Truncate(time.Microsecond))
+	case r.ID.Version() != 7 || r.ID.Variant() != uuid.RFC4122:
+		t.Errorf("ID %v is not a UUIDv7", r.ID)
+	}
+	if sec, nsec := r.ID.Time().UnixTime(); time.Unix(sec, nsec).UnixMilli() != now.UnixMilli() {
+		t.Errorf("UUIDv7 time %v, want the Logger's clock %v", time.Unix(sec, nsec), now)
+	}
+	o := rs[1]
+	if o.UserID != "u2" || o.UserEmail != "" || o.RequestID != "req-own" || !o.OccurredAt.Equal(now.Add(-time.Hour).Truncate(time.Microsecond)) {
+		t.Errorf("the event's own fields were overridden: %+v", o)
+	}
+}
+
+func TestIDGenerator(t *testing.T) {
+	s := memory.New()
+	id := uuid.MustParse("018f0000-0000-7000-8000-000000000001")
+	l := newLogger(t, s, audit.WithIDGenerator(func() uuid.UUID { return id }), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	for range 3 {
+		if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rs := all(t, s); len(rs) != 1 || rs[0].ID != id {
+		t.Errorf("got %d records, want 1 with the injected ID (idempotent)", len(rs))
+	}
+	// an ID the caller sets makes its own retries idempotent
+	e := ev(audit.ActionResourceRead)
+	e.ID = uuid.New()
+	e.OccurredAt = time.Now()
+	l.Log(context.Background(), e)
+	l.Log(context.Background(), e)
+	if rs := all(t, s); len(rs) != 2 {
+		t.Errorf("got %d records after logging one event twice, want 2", len(rs))
+	}
+}
+
+func TestUUIDsUnique(t *testing.T) {
+	s := memory.New()
+	l := newLogger(t, s, audit.WithAsync(fastAsync()))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Len(); n != 8000 {
+		t.Errorf("stored %d records, want 8000 (IDs must be unique)", n)
+	}
+}
+
+func TestDeliveryPolicy(t *testing.T) {
+	l := newLogger(t, memory.New(), audit.WithPolicy(audit.Policy{
+		Actions: map[audit.Action]audit.Delivery{
+			"user.":                  audit.Async, // beats the security default of user.login
+			"user.password_change":   audit.DefaultDelivery,
+			"billing.":               audit.Sync,
+			"billing.invoice.":       audit.Async,
+			"billing.invoice.void":   audit.Sync,
+			audit.ActionResourceRead: audit.Async,
+			audit.ActionAPIKeyRevoke: audit.Async,
+			"resource.write":         audit.Sync,
+		},
+	}))
+	tests := []struct {
+		action audit.Action
+		want   audit.Delivery
+	}{
+		{audit.ActionUserLogin, audit.Async},
+		{audit.ActionUserPasswordChange, audit.Async}, // DefaultDelivery: the policy default
+		{audit.ActionPermissionGrant, audit.Sync},     // security default
+		{audit.ActionAPIKeyCreate, audit.Sync},
+		{audit.ActionAPIKeyRevoke, audit.Async},
+		{audit.ActionAuditLogExport, audit.Sync},
+		{"billing.charge", audit.Sync},
+		{"billing.invoice.create", audit.Async},
+		{"billing.invoice.void", audit.Sync},
+		{"other.thing", audit.Async},
+		{"resource.write", audit.Sync},
+	}
+	for _, tt := range tests {
+		if got := l.DeliveryFor(tt.action); got != tt.want {
+			t.Errorf("DeliveryFor(%q) = %v, want %v", tt.action, got, tt.want)
+		}
+	}
+	def := newLogger(t, memory.New())
+	for _, a := range audit.SecurityActions() {
+		if def.DeliveryFor(a) != audit.Sync {
+			t.Errorf("default policy: %s is not Sync", a)
+		}
+	}
+	if def.DeliveryFor(audit.ActionResourceRead) != audit.Async {
+		t.Errorf("default policy: resource.read is not Async")
+	}
+	nosec := newLogger(t, memory.New(), audit.WithPolicy(audit.Policy{NoSecurityDefaults: true}))
+	if nosec.DeliveryFor(audit.ActionUserLogin) != audit.Async {
+		t.Errorf("NoSecurityDefaults: user.login still Sync")
+	}
+}
+
+func TestSyncReturnsStoreError(t *testing.T) {
+	bad := errors.New("disk on fire")
+	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(bad) })
+	l := newLogger(t, s)
+	err := l.Log(context.Background(), ev(audit.ActionUserLogin))
+	if !errors.Is(err, bad) || !strings.HasPrefix(err.Error(), "audit: ") {
+		t.Fatalf("got %v, want the store's error wrapped with an audit: prefix", err)
+	}
+	if n := s.calls.Load(); n != 1 {
+		t.Errorf("a permanent error was retried: %d calls", n)
+	}
+	st := l.Stats()
+	if st.Accepted != 1 || st.Failed != 1 || st.Written != 0 {
+		t.Errorf("stats %+v, want 1 accepted, 1 failed", st)
+	}
+}
+
+func TestSyncRetriesTransient(t *testing.T) {
+	s := newFake(func(n int64, _ []audit.Record) error {
+		if n < 3 {
+			return errors.New("connection reset")
+		}
+		return nil
+	})
+	l := newLogger(t, s, audit.WithAsync(fastAsync()))
+	if err := l.Log(context.Background(), ev(audit.ActionUserLogin)); err != nil {
+		t.Fatalf("Log: %v", err)
+	}
+	if st := l.Stats(); st.Retried != 2 || st.Written != 1 {
+		t.Errorf("stats %+v, want 2 retries and 1 written", st)
+	}
+}
+
+func TestSyncDeadline(t *testing.T) {
+	s := newFake(nil)
+	s.block = make(chan struct{}) // never answers
+	l := newLogger(t, s, audit.WithPolicy(audit.Policy{SyncTimeout: 50 * time.Millisecond}))
+	// a cancelled caller context does not cancel the write; the deadline does
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	err := l.Log(ctx, ev(audit.ActionUserLogin))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Log took %v with a 50ms SyncTimeout", d)
+	}
+}
+
+func TestCancelledContextStillRecorded(t *testing.T) {
+	s := memory.New()
+	l := newLogger(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client went away
+	if err := l.Log(ctx, ev(audit.ActionUserLogin)); err != nil {
+		t.Fatalf("sync Log with a cancelled context: %v", err)
+	}
+	if err := l.Log(ctx, ev(audit.ActionResourceRead)); err != nil {
+		t.Fatalf("async Log with a cancelled context: %v", err)
+	}
+	l.Flush(context.Background())
+	if n := s.Len(); n != 2 {
+		t.Errorf("stored %d records, want 2", n)
+	}
+}
+
+func TestAsyncBatchesBySize(t *testing.T) {
+	var sizes []int
+	var mu sync.Mutex
+	s := newFake(func(_ int64, rs []audit.Record) error {
+		mu.Lock()
+		sizes = append(sizes, len(rs))
+		mu.Unlock()
+		return nil
+	})
+	l := newLogger(t, s, audit.WithAsync(audit.AsyncConfig{BatchSize: 10, FlushInterval: time.Hour}))
+	log := func(n int) {
+		for range n {
+			if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// less than a batch waits for FlushInterval (or Flush)
+	log(5)
+	time.Sleep(30 * time.Millisecond)
+	if n := s.Len(); n != 0 {
+		t.Errorf("%d records written before the batch filled or the interval passed", n)
+	}
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Len(); n != 5 {
+		t.Errorf("after Flush: %d records, want 5", n)
+	}
+	// a full batch is written without waiting
+	log(35)
+	waitFor(t, func() bool { return s.Len() >= 35 })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range sizes {
+		if n > 10 {
+			t.Errorf("batch of %d records, BatchSize is 10", n)
+		}
+	}
+}
+
+func TestAsyncFlushesByInterval(t *testing.T) {
+	s := memory.New()
+	l := newLogger(t, s, audit.WithAsync(audit.AsyncConfig{FlushInterval: 20 * time.Millisecond}))
+	l.Log(context.Background(), ev(audit.ActionResourceRead))
+	waitFor(t, func() bool { return s.Len() == 1 })
+	if st := l.Stats(); st.Written != 1 || st.QueueDepth != 0 {
+		t.Errorf("stats %+v, want 1 written, empty queue", st)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestAsyncRetriesWithoutDuplicates(t *testing.T) {
+	// the store writes the batch, then reports an error: the classic lost
+	// acknowledgement
+	var s *fakeStore
+	s = newFake(func(n int64, rs []audit.Record) error {
+		if n%2 == 1 {
+			s.Store.Append(context.Background(), rs...)
+			return errors.New("connection reset during COMMIT")
+		}
+		return nil
+	})
+	var e errs
+	l := newLogger(t, s, audit.WithAsync(fastAsync()), audit.WithErrorHandler(e.handle))
+	for range 500 {
+		l.Log(context.Background(), ev(audit.ActionResourceRead))
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := l.Stats()
+	if n := s.Len(); n != 500 || st.Written != 500 || st.Retried == 0 {
+		t.Errorf("stored %d, stats %+v; want 500 written after retries", n, st)
+	}
+	if len(e.list()) != 0 {
+		t.Errorf("error handler called: %v", e.list())
+	}
+}
+
+func TestAsyncIsolatesRejectedRecords(t *testing.T) {
+	bad := map[string]bool{"poison-1": true, "poison-2": true}
+	s := newFake(func(_ int64, rs []audit.Record) error {
+		for _, r := range rs {
+			if bad[r.ResourceID] {
+				return audit.Permanent(fmt.Errorf("invalid input for %s", r.ResourceID))
+			}
+		}
+		return nil
+	})
+	var e errs
+	l := newLogger(t, s, audit.WithAsync(fastAsync()), audit.WithErrorHandler(e.handle))
+	for i := range 100 {
+		x := ev(audit.ActionResourceRead)
+		switch i {
+		case 17:
+			x.ResourceID = "poison-1"
+		case 60:
+			x.ResourceID = "poison-2"
+		}
+		l.Log(context.Background(), x)
+	}
+	l.Close(context.Background())
+	if n := s.Len(); n != 98 {
+		t.Errorf("stored %d records, want 98: one bad record must not lose its batch", n)
+	}
+	rej := e.deliveryErrors()[audit.ReasonRejected]
+	if len(rej) != 2 || !bad[rej[0].ResourceID] || !bad[rej[1].ResourceID] {
+		t.Errorf("rejected records reported: %v, want the two poison records", rej)
+	}
+	if st := l.Stats(); st.Failed != 2 || st.Written != 98 || st.Accepted != 100 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestAsyncRetriesExhausted(t *testing.T) {
+	s := newFake(func(int64, []audit.Record) error { return errors.New("down") })
+	var e errs
+	cfg := fastAsync()
+	cfg.RetryFor = 30 * time.Millisecond
+	l := newLogger(t, s, audit.WithAsync(cfg), audit.WithErrorHandler(e.handle))
+	for range 3 {
+		l.Log(context.Background(), ev(audit.ActionResourceRead))
+	}
+	l.Close(context.Background())
+	got := e.deliveryErrors()[audit.ReasonRetriesExhausted]
+	if len(got) != 3 {
+		t.Fatalf("reported %d records as retries_exhausted, want 3 (errors: %v)", len(got), e.list())
+	}
+	var de *audit.DeliveryError
+	errors.As(e.list()[0], &de)
+	if de.Err == nil || !strings.Contains(de.Error(), "down") {
+		t.Errorf("DeliveryError %v does not carry the store error", de)
+	}
+	if st := l.Stats(); st.Failed != 3 || st.Retried == 0 {
+		t.Errorf("stats %+v, want 3 failed after retries", st)
+	}
+}
+
+func TestOverflowDrop(t *testing.T) {
+	s := newFake(nil)
+	s.block = make(chan struct{})
+	var e errs
+	l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(audit.AsyncConfig{
+		QueueSize: 4, BatchSize: 2, FlushInterval: time.Millisecond, Overflow: audit.OverflowDrop,
+	}))
+	var full int
+	for range 20 {
+		if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); errors.Is(err, audit.ErrQueueFull) {
+			full++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := l.Stats()
+	if full == 0 || st.Dropped[audit.ReasonQueueFull] != uint64(full) || st.Accepted != uint64(20-full) {
+		t.Errorf("%d ErrQueueFull, stats %+v", full, st)
+	}
+	if got := len(e.deliveryErrors()[audit.ReasonQueueFull]); got != full {
+		t.Errorf("error handler told of %d drops, want %d", got, full)
+	}
+	close(s.block)
+	l.Close(context.Background())
+	if n := s.Len(); uint64(n) != st.Accepted {
+		t.Errorf("stored %d, accepted %d", n, st.Accepted)
+	}
+}
+
+func TestOverflowBlock(t *testing.T) {
+	s := newFake(nil)
+	s.block = make(chan struct{})
+	var e errs
+	l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(audit.AsyncConfig{
+		QueueSize: 2, BatchSize: 1, FlushInterval: time.Millisecond, BlockTimeout: 30 * time.Millisecond,
+	}))
+	// fill: one record held by the blocked store, two queued
+	for range 3 {
+		if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	err := l.Log(context.Background(), ev(audit.ActionResourceRead))
+	if !errors.Is(err, audit.ErrQueueFull) || time.Since(start) < 25*time.Millisecond {
+		t.Errorf("got %v after %v, want ErrQueueFull after blocking ~30ms", err, time.Since(start))
+	}
+	// room appears while Log waits: the event is accepted
+	done := make(chan error)
+	go func() { done <- l.Log(context.Background(), ev(audit.ActionResourceRead)) }()
+	time.Sleep(5 * time.Millisecond)
+	close(s.block)
+	if err := <-done; err != nil {
+		t.Errorf("Log blocked on a full queue then got room: %v", err)
+	}
+	l.Close(context.Background())
+	if n := s.Len(); n != 4 {
+		t.Errorf("stored %d, want 4", n)
+	}
+}
+
+func TestCloseDrainsAndRefuses(t *testing.T) {
+	s := memory.New()
+	l, err := audit.New(s, audit.WithAsync(audit.AsyncConfig{FlushInterval: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		l.Log(context.Background(), ev(audit.ActionResourceRead))
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); !errors.Is(err, audit.ErrClosed) {
+		t.Errorf("Log after Close: %v, want ErrClosed", err)
+	}
+	if err := l.Log(context.Background(), ev(audit.ActionUserLogin)); !errors.Is(err, audit.ErrClosed) {
+		t.Errorf("sync Log after Close: %v, want ErrClosed", err)
+	}
+	if err := l.Flush(context.Background()); !errors.Is(err, audit.ErrClosed) {
+		t.Errorf("Flush after Close: %v, want ErrClosed", err)
+	}
+	rs := all(t, s)
+	if len(rs) != 1002 {
+		t.Fatalf("stored %d, want 1000 and the logger's start and stop", len(rs))
+	}
+	if rs[0].Action != audit.ActionAuditLoggerStop || rs[len(rs)-1].Action != audit.ActionAuditLoggerStart {
+		t.Errorf("lifecycle: newest %s, oldest %s", rs[0].Action, rs[len(rs)-1].Action)
+	}
+	if rs[0].ResourceID != rs[len(rs)-1].ResourceID || rs[0].ResourceType != "audit_logger" {
+		t.Errorf("start and stop do not name the same logger instance")
+	}
+}
+
+func TestCloseDeadline(t *testing.T) {
+	s := newFake(nil)
+	s.block = make(chan struct{}) // the store hangs
+	var e errs
+	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithErrorHandler(e.handle),
+		audit.WithAsync(audit.AsyncConfig{FlushInterval: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		l.Log(context.Background(), ev(audit.ActionResourceRead))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = l.Close(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("Close: %v after %v, want DeadlineExceeded promptly", err, time.Since(start))
+	}
+	st := l.Stats()
+	lost := e.deliveryErrors()[audit.ReasonShutdown]
+	if len(lost) != 10 || st.Dropped[audit.ReasonShutdown] != 10 {
+		t.Errorf("shutdown drops: %d reported, stats %+v; want 10", len(lost), st)
+	}
+	if err2 := l.Close(context.Background()); !errors.Is(err2, context.DeadlineExceeded) {
+		t.Errorf("second Close: %v, want the first one's result", err2)
+	}
+}
+
+// TestNoSilentLoss hammers a flaky store with sync and async events from
+// many goroutines while Close races them: every accepted event is written
+// or reported.
+func TestNoSilentLoss(t *testing.T) {
+	var s *fakeStore
+	s = newFake(func(n int64, rs []audit.Record) error {
+		switch n % 7 {
+		case 3:
+			return errors.New("transient")
+		case 5:
+			s.Store.Append(context.Background(), rs...)
+			return errors.New("ack lost")
+		}
+		return nil
+	})
+	var e errs
+	cfg := fastAsync()
+	cfg.QueueSize, cfg.BatchSize, cfg.Overflow = 64, 16, audit.OverflowDrop
+	l, err := audit.New(s, audit.WithErrorHandler(e.handle), audit.WithAsync(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ok, refused atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				a := audit.ActionResourceRead
+				if (g+i)%5 == 0 {
+					a = audit.ActionUserLogin // sync
+				}
+				if err := l.Log(context.Background(), ev(a)); err == nil {
+					ok.Add(1)
+				} else {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	st := l.Stats()
+	reported := 0
+	for _, rs := range e.deliveryErrors() {
+		reported += len(rs)
+	}
+	stored := uint64(s.Len())
+	if st.Accepted != st.Written+st.Failed+st.Dropped[audit.ReasonShutdown] {
+		t.Errorf("accepted %d != written %d + failed %d + shutdown %d", st.Accepted, st.Written, st.Failed, st.Dropped[audit.ReasonShutdown])
+	}
+	if stored != st.Written {
+		t.Errorf("stored %d, written %d", stored, st.Written)
+	}
+	// Log returned nil for every accepted event but the logger's own two
+	if uint64(ok.Load())+2 < st.Accepted-st.Failed {
+		t.Errorf("ok %d, accepted %d", ok.Load(), st.Accepted)
+	}
+	if int(st.Dropped[audit.ReasonQueueFull]+st.Failed+st.Dropped[audit.ReasonShutdown]) > reported {
+		t.Errorf("drops %+v not all reported (%d reported)", st, reported)
+	}
+}
+
+func TestInvalidEventsAreCounted(t *testing.T) {
+	l := newLogger(t, memory.New())
+	err := l.Log(context.Background(), audit.Event{ResourceType: "x", Status: audit.StatusSuccess})
+	if !errors.Is(err, audit.ErrInvalidEvent) || !strings.Contains(err.Error(), "action") {
+		t.Errorf("got %v, want ErrInvalidEvent naming action", err)
+	}
+	if st := l.Stats(); st.Invalid != 1 || st.Accepted != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestLogTo(t *testing.T) {
+	main, other := memory.New(), memory.New()
+	l := newLogger(t, main)
+	e := ev(audit.ActionResourceRead)
+	e.Details = map[string]any{"password": "x"}
+	if err := l.LogTo(context.Background(), other, e); err != nil {
+		t.Fatal(err)
+	}
+	if main.Len() != 0 || other.Len() != 1 {
+		t.Fatalf("main %d, other %d; want the record in other only", main.Len(), other.Len())
+	}
+	if r := all(t, other)[0]; string(r.Details) != `{"password":"[REDACTED]"}` {
+		t.Errorf("LogTo skipped cleaning: %s", r.Details)
+	}
+	failing := newFake(func(int64, []audit.Record) error { return errors.New("tx aborted") })
+	if err := l.LogTo(context.Background(), failing, e); err == nil || failing.calls.Load() != 1 {
+		t.Errorf("LogTo: %v after %d calls; want the error after one attempt", err, failing.calls.Load())
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  audit.Option
+		want string
+	}{
+		{"queue", audit.WithAsync(audit.AsyncConfig{QueueSize: -1}), "QueueSize"},
+		{"batch", audit.WithAsync(audit.AsyncConfig{BatchSize: -5}), "BatchSize"},
+		{"backoff", audit.WithAsync(audit.AsyncConfig{MinBackoff: time.Second, MaxBackoff: time.Millisecond}), "MaxBackoff"},
+		{"overflow", audit.WithAsync(audit.AsyncConfig{Overflow: 9}), "Overflow"},
+		{"limits", audit.WithLimits(audit.Limits{MaxJSONBytes: 100}), "MaxJSONBytes"},
+		{"delivery", audit.WithPolicy(audit.Policy{Default: 7}), "Default"},
+		{"action delivery", audit.WithPolicy(audit.Policy{Actions: map[audit.Action]audit.Delivery{"x": 9}}), "Actions"},
+		{"sync timeout", audit.WithPolicy(audit.Policy{SyncTimeout: -1}), "SyncTimeout"},
+		{"clock", audit.WithClock(nil), "WithClock"},
+	}
+	for _, tt := range tests {
+		_, err := audit.New(memory.New(), tt.opt)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "audit: ") {
+			t.Errorf("%s: got %v, want an error naming %s", tt.name, err, tt.want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Errorf("New(nil) did not panic")
+		}
+	}()
+	audit.New(nil)
+}
+
+func TestStartFailsWhenStartCannotBeRecorded(t *testing.T) {
+	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(errors.New("read-only")) })
+	_, err := audit.New(s, audit.WithPolicy(audit.Policy{Actions: map[audit.Action]audit.Delivery{audit.ActionAuditLoggerStart: audit.Sync}}))
+	if err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("New: %v, want the store error for a Sync logger_start", err)
+	}
+}
