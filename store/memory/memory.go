@@ -32,6 +32,14 @@ type Store struct {
 	chunks [][]audit.Record        // each sorted and non-empty; all in order
 	byID   map[uuid.UUID]time.Time // ID → OccurredAt
 	arena  []byte                  // backing store for small JSON values
+
+	// the hash chain (see seal.go), guarded by mu; sealMu admits one
+	// sealer at a time
+	sealMu  sync.Mutex
+	arrival []uuid.UUID // IDs not sealed yet, in the order they were appended
+	seals   []audit.Seal
+	sealed  map[uuid.UUID]bool
+	cps     []audit.Checkpoint
 }
 
 var (
@@ -39,6 +47,9 @@ var (
 	_ audit.Querier = (*Store)(nil)
 	_ audit.Getter  = (*Store)(nil)
 	_ audit.Purger  = (*Store)(nil)
+
+	_ audit.SealStore   = (*Store)(nil)
+	_ audit.ChainPurger = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -49,7 +60,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns an empty Store.
 func New(opts ...Option) *Store {
-	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time)}
+	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), sealed: make(map[uuid.UUID]bool)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -134,6 +145,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
 		r.RecordedAt = now
 		s.byID[r.ID] = r.OccurredAt
+		s.arrival = append(s.arrival, r.ID)
 		s.insert(r)
 	}
 	return nil

@@ -11,3 +11,10 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) audit.Store { return memory.New() })
 }
+
+func TestChain(t *testing.T) {
+	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
+		s := memory.New()
+		return s, memory.Tamper{S: s}
+	}, 1000)
+}

@@ -1,0 +1,178 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// ChainFormat names the format ExportChain writes.
+const ChainFormat = "trailmark.chain.v1"
+
+// chainLine is one line of a chain export.
+type chainLine struct {
+	Type        string       `json:"type"` // header, seal, unsealed
+	Format      string       `json:"format,omitempty"`
+	ExportedAt  *time.Time   `json:"exported_at,omitempty"`
+	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
+	Seal        *Seal        `json:"seal,omitempty"`
+	Record      *Record      `json:"record,omitempty"`
+}
+
+// ExportStats counts what ExportChain wrote.
+type ExportStats struct {
+	Seals, Records, Unsealed uint64
+}
+
+// ExportChain writes everything Verify needs from src as NDJSON, so that
+// an auditor can verify a copy without access to the database: a header
+// line with the stored checkpoints, one line per seal with the record it
+// seals (null if retention removed it), in chain order, and one line per
+// record not sealed yet. It streams: memory use does not grow with the
+// chain. Verify the copy with NewExportSource, and keep the exported
+// checkpoints (WriteCheckpoint) apart from it.
+func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats, error) {
+	var st ExportStats
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	cps, err := src.Checkpoints(ctx)
+	if err != nil {
+		return st, fmt.Errorf("audit: export chain: %w", err)
+	}
+	now := time.Now().UTC()
+	if err := enc.Encode(chainLine{Type: "header", Format: ChainFormat, ExportedAt: &now, Checkpoints: cps}); err != nil {
+		return st, fmt.Errorf("audit: export chain: %w", err)
+	}
+	err = src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
+		st.Seals++
+		if r != nil {
+			st.Records++
+		}
+		return enc.Encode(chainLine{Type: "seal", Seal: &s, Record: r})
+	})
+	if err != nil {
+		return st, fmt.Errorf("audit: export chain: %w", err)
+	}
+	err = src.ScanUnsealed(ctx, func(r *Record) error {
+		st.Unsealed++
+		return enc.Encode(chainLine{Type: "unsealed", Record: r})
+	})
+	if err != nil {
+		return st, fmt.Errorf("audit: export chain: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return st, fmt.Errorf("audit: export chain: %w", err)
+	}
+	return st, nil
+}
+
+// NewExportSource returns a ChainSource that reads an export written by
+// ExportChain. open is called once per pass over the export (Verify makes
+// three), and must return it from the start each time: os.Open of the
+// file, for instance.
+func NewExportSource(open func() (io.ReadCloser, error)) ChainSource {
+	return exportSource{open}
+}
+
+type exportSource struct {
+	open func() (io.ReadCloser, error)
+}
+
+// scan calls fn for each line of the export.
+func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool, err error)) (err error) {
+	rc, err := e.open()
+	if err != nil {
+		return fmt.Errorf("audit: opening export: %w", err)
+	}
+	defer func() {
+		if cerr := rc.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	dec := json.NewDecoder(bufio.NewReaderSize(rc, 256<<10))
+	for n := 1; ; n++ {
+		var l chainLine
+		if err := dec.Decode(&l); errors.Is(err, io.EOF) {
+			if n == 1 {
+				return errors.New("audit: export is empty")
+			}
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("audit: export line %d: %w", n, err)
+		}
+		if n == 1 && (l.Type != "header" || l.Format != ChainFormat) {
+			return fmt.Errorf("audit: not a %s export (first line: type %q, format %q)", ChainFormat, l.Type, l.Format)
+		}
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		stop, err := fn(&l)
+		if err != nil || stop {
+			return err
+		}
+	}
+}
+
+func (e exportSource) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
+	var cps []Checkpoint
+	err := e.scan(ctx, func(l *chainLine) (bool, error) {
+		cps = l.Checkpoints
+		return true, nil
+	})
+	return cps, err
+}
+
+func (e exportSource) ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error {
+	return e.scan(ctx, func(l *chainLine) (bool, error) {
+		switch {
+		case l.Type == "seal" && l.Seal == nil:
+			return false, errors.New("audit: export: seal line without a seal")
+		case l.Type == "seal" && l.Seal.Seq >= from:
+			return false, fn(*l.Seal, l.Record)
+		}
+		return false, nil
+	})
+}
+
+func (e exportSource) ScanUnsealed(ctx context.Context, fn func(r *Record) error) error {
+	return e.scan(ctx, func(l *chainLine) (bool, error) {
+		if l.Type == "unsealed" && l.Record != nil {
+			return false, fn(l.Record)
+		}
+		return false, nil
+	})
+}
+
+// WriteCheckpoint appends c to w as one line of JSON: the form in which to
+// keep checkpoints off the database. ReadCheckpoints reads them back.
+func WriteCheckpoint(w io.Writer, c Checkpoint) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("audit: write checkpoint: %w", err)
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("audit: write checkpoint: %w", err)
+	}
+	return nil
+}
+
+// ReadCheckpoints reads the checkpoints WriteCheckpoint wrote.
+func ReadCheckpoints(r io.Reader) ([]Checkpoint, error) {
+	var cps []Checkpoint
+	dec := json.NewDecoder(r)
+	for {
+		var c Checkpoint
+		if err := dec.Decode(&c); errors.Is(err, io.EOF) {
+			return cps, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("audit: read checkpoints: entry %d: %w", len(cps)+1, err)
+		}
+		cps = append(cps, c)
+	}
+}

@@ -1,0 +1,245 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Retention periods.
+const (
+	// DefaultMaxAge is how long records are kept by default: 90 days.
+	DefaultMaxAge = 90 * 24 * time.Hour
+	// PCIMaxAge keeps a year of history, as PCI DSS 10.5.1 requires.
+	PCIMaxAge = 365 * 24 * time.Hour
+)
+
+// ArchiveFunc receives records before retention removes them, in batches
+// of up to MaxLimit, newest first, with their seals when the store keeps
+// a chain (seals[i] seals recs[i]; nil for a record not sealed). If it
+// fails, nothing is removed.
+type ArchiveFunc func(ctx context.Context, recs []Record, seals []*Seal) error
+
+// RetentionConfig configures Retention. The zero value removes records
+// older than 90 days once a day.
+type RetentionConfig struct {
+	// MaxAge is how long records are kept. Default DefaultMaxAge.
+	MaxAge time.Duration
+	// Interval is how often Run runs. Default 24h.
+	Interval time.Duration
+	// Archive, when set, gets the records before they go.
+	Archive ArchiveFunc
+	// Sealer is required when the store keeps a hash chain: retention
+	// seals what is waiting and writes a signed checkpoint at the purge
+	// boundary, so that Verify still passes after the purge. Its
+	// SealerConfig needs a Signer.
+	Sealer *Sealer
+	// Logger records each run as ActionAuditRetentionRun. Optional.
+	Logger *Logger
+	// OnError is told of the errors of Run's runs. Default: ignored.
+	OnError func(error)
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// RetentionResult says what a retention run did.
+type RetentionResult struct {
+	Cutoff   time.Time // records that occurred before it were removed
+	Archived int64     // records handed to Archive
+	Purged   int64     // records removed
+	// Boundary is the newest seal removed with its records (0 for none);
+	// a checkpoint at Boundary keeps the chain verifiable.
+	Boundary    uint64
+	SealsPurged int64
+}
+
+// Retention removes old records from a store.
+type Retention struct {
+	store Purger
+	chain SealStore // nil when the store keeps no chain
+	cfg   RetentionConfig
+	runMu chan struct{}
+}
+
+// NewRetention returns a Retention for store, which must implement
+// Purger. A store that keeps a hash chain (SealStore) needs cfg.Sealer
+// with a Signer, and must implement ChainPurger.
+func NewRetention(store Store, cfg RetentionConfig) (*Retention, error) {
+	p, ok := store.(Purger)
+	if !ok {
+		return nil, fmt.Errorf("audit: retention: %T cannot purge", store)
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	if cfg.MaxAge < 0 {
+		return nil, errors.New("audit: retention: MaxAge must be positive")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OnError == nil {
+		cfg.OnError = func(error) {}
+	}
+	r := &Retention{store: p, cfg: cfg, runMu: make(chan struct{}, 1)}
+	if ss, ok := store.(SealStore); ok {
+		if cfg.Sealer == nil || cfg.Sealer.cfg.Signer == nil {
+			return nil, errors.New("audit: retention: the store keeps a hash chain: set RetentionConfig.Sealer, with a Signer, so that the chain stays verifiable")
+		}
+		if _, ok := store.(ChainPurger); !ok {
+			return nil, fmt.Errorf("audit: retention: %T keeps a chain but cannot purge seals", store)
+		}
+		r.chain = ss
+	}
+	return r, nil
+}
+
+// Run runs retention now and then every Interval until ctx ends, and
+// returns ctx's error. Errors of single runs go to OnError.
+func (r *Retention) Run(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.OnError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce removes the records older than MaxAge: it seals what is
+// waiting, archives the records, writes a checkpoint at the purge
+// boundary, removes the records, then the seals the checkpoint covers,
+// and records the run. Records at or after the cutoff are never removed.
+// Concurrent calls on one Retention run one after the other; runs in
+// other processes are safe too (the store's purge is).
+func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
+	select {
+	case r.runMu <- struct{}{}:
+		defer func() { <-r.runMu }()
+	case <-ctx.Done():
+		return RetentionResult{}, ctx.Err()
+	}
+	res := RetentionResult{Cutoff: truncMicro(r.cfg.Now().Add(-r.cfg.MaxAge))}
+	err := r.run(ctx, &res)
+	if r.cfg.Logger != nil {
+		ev := Event{
+			Action: ActionAuditRetentionRun, ResourceType: "audit_log", Status: StatusSuccess,
+			Details: map[string]any{
+				"cutoff": res.Cutoff, "max_age": r.cfg.MaxAge.String(), "purged": res.Purged,
+				"archived": res.Archived, "boundary_seq": res.Boundary, "seals_purged": res.SealsPurged,
+			},
+		}
+		if err != nil {
+			ev.Status, ev.ErrorMessage = StatusError, err.Error()
+		}
+		if lerr := r.cfg.Logger.Log(ctx, ev); lerr != nil && err == nil {
+			err = fmt.Errorf("audit: retention: recording the run: %w", lerr)
+		}
+	}
+	return res, err
+}
+
+func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
+	cutoff := res.Cutoff
+	var boundary Seal
+	if r.chain != nil {
+		if _, err := r.cfg.Sealer.SealOnce(ctx); err != nil {
+			return fmt.Errorf("audit: retention: %w", err)
+		}
+		// the boundary: the longest prefix of the chain whose records are
+		// all older than the cutoff
+		err := r.chain.ScanChain(ctx, 0, func(s Seal, _ *Record) error {
+			if !s.EventTime.Before(cutoff) {
+				return errStop
+			}
+			boundary = s
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return fmt.Errorf("audit: retention: %w", err)
+		}
+	}
+	if r.cfg.Archive != nil {
+		n, err := r.archive(ctx, cutoff)
+		res.Archived = n
+		if err != nil {
+			return fmt.Errorf("audit: retention: archive: %w", err)
+		}
+	}
+	if r.chain != nil {
+		// first the checkpoint, so that a crash after it leaves records
+		// the checkpoint allows to be missing, never the reverse
+		if _, err := r.cfg.Sealer.checkpointAt(ctx, boundary, cutoff); err != nil {
+			return fmt.Errorf("audit: retention: %w", err)
+		}
+		res.Boundary = boundary.Seq
+	}
+	n, err := r.store.Purge(ctx, cutoff)
+	res.Purged = n
+	if err != nil {
+		return fmt.Errorf("audit: retention: purge: %w", err)
+	}
+	if r.chain != nil && boundary.Seq > 0 {
+		n, err := r.chain.(ChainPurger).PurgeSeals(ctx, boundary.Seq)
+		res.SealsPurged = n
+		if err != nil {
+			return fmt.Errorf("audit: retention: purge seals: %w", err)
+		}
+	}
+	return nil
+}
+
+var errStop = errors.New("stop")
+
+// archive hands the records older than cutoff to Archive, oldest first.
+func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error) {
+	q, ok := r.store.(Querier)
+	if !ok {
+		return 0, fmt.Errorf("%T cannot be queried", r.store)
+	}
+	var seals map[[16]byte]*Seal
+	if r.chain != nil {
+		seals = map[[16]byte]*Seal{}
+		err := r.chain.ScanChain(ctx, 0, func(s Seal, _ *Record) error {
+			if s.EventTime.Before(cutoff) {
+				seals[s.EventID] = &s
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	var total int64
+	f := Filter{Until: cutoff, Limit: MaxLimit}
+	for {
+		p, err := q.Query(ctx, f)
+		if err != nil {
+			return total, err
+		}
+		if len(p.Records) > 0 {
+			ss := make([]*Seal, len(p.Records))
+			for j := range p.Records {
+				ss[j] = seals[p.Records[j].ID]
+			}
+			if err := r.cfg.Archive(ctx, p.Records, ss); err != nil {
+				return total, err
+			}
+			total += int64(len(p.Records))
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		f.Cursor = p.NextCursor
+	}
+	return total, nil
+}

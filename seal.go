@@ -1,0 +1,398 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Tamper evidence.
+//
+// Every stored record gets a position in one sequence and a seal. A seal
+// links the record to the one before it:
+//
+//	digest_n = SHA-256(canonical(record_n))
+//	hash_n   = HMAC-SHA256(key, hash_{n-1} ‖ seq_n ‖ id_n ‖ time_n ‖ digest_n)
+//
+// with hash_0 all zeros. The key lives outside the database; whoever can
+// change the database but not read the key cannot change, remove, insert
+// or reorder a record without breaking the chain. Checkpoints (a sequence
+// number and its hash) are signed with Ed25519 and kept off the database
+// too, so that removing the newest records and their seals is detected
+// as well.
+
+// Seal is the chain link of one record.
+type Seal struct {
+	Seq       uint64    `json:"seq"`        // position in the chain, from 1
+	EventID   uuid.UUID `json:"event_id"`   // the sealed record
+	EventTime time.Time `json:"event_time"` // its OccurredAt: says whether retention may have removed it
+	Digest    []byte    `json:"digest"`     // SHA-256 of the record's canonical form
+	KeyID     string    `json:"key_id"`     // the HMAC key that made Hash
+	Hash      []byte    `json:"hash"`       // the chain value after this record
+	SealedAt  time.Time `json:"sealed_at"`  // when the sealer wrote it
+}
+
+// Checkpoint is a signed statement of the chain's state: the hash after
+// record Seq, and that records older than PurgedBefore may have been
+// removed by retention. Verification starts at the oldest checkpoint a
+// store keeps, and checks the newest exported one against the store, so
+// that deleting the newest records is detected.
+type Checkpoint struct {
+	Seq          uint64    `json:"seq"`
+	Hash         []byte    `json:"hash"`
+	At           time.Time `json:"at"`
+	PurgedBefore time.Time `json:"purged_before,omitzero"`
+	SignerID     string    `json:"signer_id"`
+	Signature    []byte    `json:"signature"`
+}
+
+// HMACKey is a chain key with its ID. Keep keys out of the database; keep
+// every key ever used, since verification needs the key of each seal.
+type HMACKey struct {
+	ID     string
+	Secret []byte // at least 32 bytes
+}
+
+// Signer signs checkpoints.
+type Signer struct {
+	ID  string
+	Key ed25519.PrivateKey
+}
+
+// SealStore is a Store that keeps a hash chain over its records. The
+// Sealer writes the chain; Verify reads it.
+type SealStore interface {
+	Store
+	// SealNext runs one sealing step as the only sealer: within the
+	// store's sealing lock it calls fn with the newest seal (Seq 0 if
+	// none) and up to max committed records that have no seal yet, in the
+	// order they must be sealed, and stores the seals fn returns, all or
+	// nothing. It returns how many it stored; 0, without calling fn, when
+	// nothing is waiting or another sealer holds the lock.
+	SealNext(ctx context.Context, max int, fn func(last Seal, recs []Record) ([]Seal, error)) (int, error)
+	// ScanChain calls fn for every seal with Seq >= from, in order, with
+	// the record it seals, or nil if the store does not hold it.
+	ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error
+	// ScanUnsealed calls fn for every record that has no seal.
+	ScanUnsealed(ctx context.Context, fn func(r *Record) error) error
+	// AppendCheckpoint stores a checkpoint.
+	AppendCheckpoint(ctx context.Context, c Checkpoint) error
+	// Checkpoints returns the stored checkpoints, oldest first.
+	Checkpoints(ctx context.Context) ([]Checkpoint, error)
+}
+
+// ChainPurger is a SealStore that can remove the oldest seals once a
+// checkpoint covers them. Only retention calls it.
+type ChainPurger interface {
+	// PurgeSeals deletes the seals with Seq <= through and returns how
+	// many it deleted. The store must hold a checkpoint at Seq through.
+	PurgeSeals(ctx context.Context, through uint64) (int64, error)
+}
+
+const (
+	recordDomain     = "trailmark.record.v1\n"
+	checkpointDomain = "trailmark.checkpoint.v1\n"
+)
+
+// Digest returns the SHA-256 of r's canonical form: every field of the
+// record in a fixed order, Details and Changes in canonical JSON, times
+// in microseconds. A record read back from any store (PostgreSQL jsonb
+// reorders keys and rewrites white space) has the digest it had when it
+// was written.
+func Digest(r *Record) ([]byte, error) {
+	h := sha256.New()
+	if err := writeCanonical(h, r); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+func writeCanonical(h hash.Hash, r *Record) error {
+	var n [8]byte
+	field := func(b []byte) {
+		binary.BigEndian.PutUint32(n[:4], uint32(len(b)))
+		h.Write(n[:4])
+		h.Write(b)
+	}
+	str := func(s string) { field([]byte(s)) }
+	micros := func(t time.Time) {
+		binary.BigEndian.PutUint64(n[:], uint64(t.UnixMicro()))
+		field(n[:])
+	}
+	h.Write([]byte(recordDomain))
+	field(r.ID[:])
+	micros(r.OccurredAt)
+	micros(r.RecordedAt)
+	str(r.UserID)
+	str(r.UserEmail)
+	if r.IPAddress.IsValid() {
+		str(r.IPAddress.Unmap().String())
+	} else {
+		str("")
+	}
+	str(r.UserAgent)
+	str(string(r.Action))
+	str(r.ResourceType)
+	str(r.ResourceID)
+	for _, j := range []json.RawMessage{r.Details, r.Changes} {
+		c, err := CanonicalJSON(j)
+		if err != nil {
+			return fmt.Errorf("audit: digest of %s: %w", r.ID, err)
+		}
+		field(c)
+	}
+	str(r.RequestID)
+	str(r.SessionID)
+	str(string(r.Status))
+	str(r.ErrorMessage)
+	return nil
+}
+
+// link computes hash_n from the previous hash and the seal's fields.
+func link(key []byte, prev []byte, s *Seal) []byte {
+	return linkWith(hmac.New(sha256.New, key), prev, s)
+}
+
+// signedBytes is what a checkpoint signature covers.
+func (c *Checkpoint) signedBytes() []byte {
+	var buf bytes.Buffer
+	buf.WriteString(checkpointDomain)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], c.Seq)
+	buf.Write(b[:])
+	buf.Write(c.Hash)
+	binary.BigEndian.PutUint64(b[:], uint64(c.At.UnixMicro()))
+	buf.Write(b[:])
+	var purged int64
+	if !c.PurgedBefore.IsZero() {
+		purged = c.PurgedBefore.UnixMicro()
+	}
+	binary.BigEndian.PutUint64(b[:], uint64(purged))
+	buf.Write(b[:])
+	buf.WriteString(c.SignerID)
+	return buf.Bytes()
+}
+
+// Sign signs c with s.
+func (s Signer) Sign(c *Checkpoint) {
+	c.SignerID = s.ID
+	c.Signature = ed25519.Sign(s.Key, c.signedBytes())
+}
+
+// VerifyCheckpoint reports whether c carries a valid signature by one of
+// keys (by signer ID).
+func VerifyCheckpoint(c *Checkpoint, keys map[string]ed25519.PublicKey) error {
+	pub, ok := keys[c.SignerID]
+	if !ok {
+		return fmt.Errorf("audit: checkpoint %d: unknown signer %q", c.Seq, c.SignerID)
+	}
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, c.signedBytes(), c.Signature) {
+		return fmt.Errorf("audit: checkpoint %d: bad signature", c.Seq)
+	}
+	return nil
+}
+
+// SealerConfig configures a Sealer. Zero fields take their defaults.
+type SealerConfig struct {
+	// Key is the current chain key. Required. To rotate, start sealers
+	// with a new key (and a new ID); keep the old one for Verify.
+	Key HMACKey
+	// Signer signs checkpoints. Without one, the Sealer writes none.
+	Signer *Signer
+	// Interval is how often Run looks for records to seal. Default 1s.
+	Interval time.Duration
+	// BatchSize is the most records sealed in one step. Default 1000.
+	BatchSize int
+	// CheckpointEvery is how often Run writes a checkpoint, when records
+	// were sealed since the last one. Default 1m.
+	CheckpointEvery time.Duration
+	// Export, when set, receives each checkpoint Run writes, to keep it
+	// off the database (a file, object storage, another system). An
+	// error is reported to OnError; the checkpoint stays in the store.
+	Export func(ctx context.Context, c Checkpoint) error
+	// OnError is told of errors in Run. Default: ignored (Run retries at
+	// the next interval); see Stats.
+	OnError func(error)
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Sealer seals the records of a SealStore into a hash chain. Run one in
+// every instance of a service: the store lets one seal at a time (in
+// PostgreSQL, by an advisory lock), the others wait their turn.
+//
+// A record stays unsealed from its commit until the next sealing step, at
+// most Interval, unless the store holds it back: PostgreSQL seals in an
+// order that commits cannot overtake, so a transaction that is still open
+// holds back the records committed after it began, until it ends. Verify
+// reports unsealed records older than its SealWindow.
+type Sealer struct {
+	store SealStore
+	cfg   SealerConfig
+}
+
+// NewSealer returns a Sealer for store.
+func NewSealer(store SealStore, cfg SealerConfig) (*Sealer, error) {
+	if store == nil {
+		return nil, errors.New("audit: NewSealer: nil store")
+	}
+	if cfg.Key.ID == "" || len(cfg.Key.Secret) < 32 {
+		return nil, errors.New("audit: SealerConfig.Key needs an ID and a secret of at least 32 bytes")
+	}
+	if cfg.Signer != nil && (cfg.Signer.ID == "" || len(cfg.Signer.Key) != ed25519.PrivateKeySize) {
+		return nil, errors.New("audit: SealerConfig.Signer needs an ID and an Ed25519 private key")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OnError == nil {
+		cfg.OnError = func(error) {}
+	}
+	return &Sealer{store: store, cfg: cfg}, nil
+}
+
+// SealOnce seals every record waiting now, in steps of BatchSize, and
+// returns how many it sealed. It returns early, with what it sealed, when
+// another sealer holds the lock.
+func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.store.SealNext(ctx, s.cfg.BatchSize, s.seal)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("audit: seal: %w", err)
+		}
+		if n < s.cfg.BatchSize {
+			return total, nil
+		}
+	}
+}
+
+func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
+	prev := last.Hash
+	if last.Seq == 0 {
+		prev = make([]byte, sha256.Size)
+	}
+	now := truncMicro(s.cfg.Now())
+	seals := make([]Seal, len(recs))
+	for i := range recs {
+		d, err := Digest(&recs[i])
+		if err != nil {
+			return nil, err
+		}
+		sl := &seals[i]
+		*sl = Seal{
+			Seq: last.Seq + uint64(i) + 1, EventID: recs[i].ID, EventTime: truncMicro(recs[i].OccurredAt),
+			Digest: d, KeyID: s.cfg.Key.ID, SealedAt: now,
+		}
+		sl.Hash = link(s.cfg.Key.Secret, prev, sl)
+		prev = sl.Hash
+	}
+	return seals, nil
+}
+
+// Checkpoint signs and stores a checkpoint at the newest seal, after
+// sealing what is waiting. purgedBefore is the retention cutoff to state
+// (zero for none beyond the previous checkpoint's). It needs a Signer.
+func (s *Sealer) Checkpoint(ctx context.Context, purgedBefore time.Time) (Checkpoint, error) {
+	if s.cfg.Signer == nil {
+		return Checkpoint{}, errors.New("audit: checkpoint: the Sealer has no Signer")
+	}
+	if _, err := s.SealOnce(ctx); err != nil {
+		return Checkpoint{}, err
+	}
+	last, err := lastSeal(ctx, s.store)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	cps, err := s.store.Checkpoints(ctx)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
+	}
+	if n := len(cps); n > 0 && cps[n-1].PurgedBefore.After(purgedBefore) {
+		purgedBefore = cps[n-1].PurgedBefore
+	}
+	return s.checkpointAt(ctx, last, purgedBefore)
+}
+
+func (s *Sealer) checkpointAt(ctx context.Context, at Seal, purgedBefore time.Time) (Checkpoint, error) {
+	c := Checkpoint{Seq: at.Seq, Hash: at.Hash, At: truncMicro(s.cfg.Now()), PurgedBefore: purgedBefore}
+	if c.Seq == 0 {
+		c.Hash = make([]byte, sha256.Size)
+	}
+	if !purgedBefore.IsZero() {
+		c.PurgedBefore = truncMicro(purgedBefore)
+	}
+	s.cfg.Signer.Sign(&c)
+	if err := s.store.AppendCheckpoint(ctx, c); err != nil {
+		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
+	}
+	return c, nil
+}
+
+// lastSeal returns the newest seal of store, by sealing nothing.
+func lastSeal(ctx context.Context, store SealStore) (Seal, error) {
+	var last Seal
+	_, err := store.SealNext(ctx, 0, func(l Seal, _ []Record) ([]Seal, error) {
+		last = l
+		return nil, nil
+	})
+	if err != nil {
+		return Seal{}, fmt.Errorf("audit: reading the newest seal: %w", err)
+	}
+	return last, nil
+}
+
+// Run seals every Interval and writes a checkpoint every CheckpointEvery
+// (when a Signer is set and records were sealed), until ctx ends. It
+// returns ctx's error.
+func (s *Sealer) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	lastCP := s.cfg.Now()
+	sealed := 0
+	for {
+		n, err := s.SealOnce(ctx)
+		sealed += n
+		if err != nil && ctx.Err() == nil {
+			s.cfg.OnError(err)
+		}
+		if s.cfg.Signer != nil && sealed > 0 && s.cfg.Now().Sub(lastCP) >= s.cfg.CheckpointEvery {
+			c, err := s.Checkpoint(ctx, time.Time{})
+			if err != nil {
+				s.cfg.OnError(err)
+			} else {
+				lastCP, sealed = s.cfg.Now(), 0
+				if s.cfg.Export != nil {
+					if err := s.cfg.Export(ctx, c); err != nil {
+						s.cfg.OnError(fmt.Errorf("audit: exporting checkpoint %d: %w", c.Seq, err))
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+)
+
+// SealNext seals records in the order they were appended.
+func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.sealMu.Lock()
+	defer s.sealMu.Unlock()
+
+	s.mu.RLock()
+	var last audit.Seal
+	if n := len(s.seals); n > 0 {
+		last = s.seals[n-1]
+	} else if n := len(s.cps); n > 0 {
+		// every seal was purged: the chain continues from the checkpoint
+		last = audit.Seal{Seq: s.cps[n-1].Seq, Hash: s.cps[n-1].Hash}
+	}
+	var recs []audit.Record
+	consumed := 0
+	for _, id := range s.arrival {
+		if len(recs) >= max {
+			break
+		}
+		consumed++
+		if r, ok := s.get(id); ok {
+			recs = append(recs, r.Clone())
+		}
+	}
+	s.mu.RUnlock()
+	if max > 0 && len(recs) == 0 && consumed == 0 {
+		return 0, nil
+	}
+	if max == 0 {
+		_, err := fn(last, nil)
+		return 0, err
+	}
+	seals, err := fn(last, recs)
+	if err != nil {
+		return 0, err
+	}
+	if len(seals) != len(recs) {
+		return 0, fmt.Errorf("audit: memory: sealer returned %d seals for %d records", len(seals), len(recs))
+	}
+	for i := range seals {
+		if seals[i].Seq != last.Seq+uint64(i)+1 || seals[i].EventID != recs[i].ID {
+			return 0, fmt.Errorf("audit: memory: seal %d does not continue the chain", seals[i].Seq)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sl := range seals {
+		sl.Digest, sl.Hash = slices.Clone(sl.Digest), slices.Clone(sl.Hash)
+		s.seals = append(s.seals, sl)
+		s.sealed[sl.EventID] = true
+	}
+	s.arrival = s.arrival[consumed:]
+	return len(seals), nil
+}
+
+// get returns the record with id; the caller holds mu.
+func (s *Store) get(id uuid.UUID) (*audit.Record, bool) {
+	t, ok := s.byID[id]
+	if !ok {
+		return nil, false
+	}
+	p := s.seek(key{t, id})
+	return &s.chunks[p.c][p.i], true
+}
+
+// ScanChain calls fn for each seal from seq from, in order.
+func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+	s.mu.RLock()
+	seals := s.seals // append-only; purges make a new slice
+	s.mu.RUnlock()
+	i, _ := slices.BinarySearchFunc(seals, from, func(sl audit.Seal, seq uint64) int {
+		return cmpUint(sl.Seq, seq)
+	})
+	for _, sl := range seals[i:] {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var rec *audit.Record
+		s.mu.RLock()
+		if r, ok := s.get(sl.EventID); ok && r.OccurredAt.Equal(sl.EventTime) {
+			c := r.Clone()
+			rec = &c
+		}
+		s.mu.RUnlock()
+		sl.Digest, sl.Hash = slices.Clone(sl.Digest), slices.Clone(sl.Hash)
+		if err := fn(sl, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ScanUnsealed calls fn for each record without a seal.
+func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) error {
+	var out []audit.Record
+	s.mu.RLock()
+	for _, ch := range s.chunks {
+		for i := range ch {
+			if !s.sealed[ch[i].ID] {
+				out = append(out, ch[i].Clone())
+			}
+		}
+	}
+	s.mu.RUnlock()
+	for i := range out {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(&out[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppendCheckpoint stores a checkpoint.
+func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Hash, c.Signature = slices.Clone(c.Hash), slices.Clone(c.Signature)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cps = append(s.cps, c)
+	return nil
+}
+
+// Checkpoints returns the stored checkpoints, oldest first.
+func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]audit.Checkpoint, len(s.cps))
+	for i, c := range s.cps {
+		c.Hash, c.Signature = slices.Clone(c.Hash), slices.Clone(c.Signature)
+		out[i] = c
+	}
+	return out, nil
+}
+
+// PurgeSeals deletes the seals up to and including seq through, which a
+// stored checkpoint must cover, and the checkpoints before it.
+func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.ContainsFunc(s.cps, func(c audit.Checkpoint) bool { return c.Seq == through }) {
+		return 0, fmt.Errorf("audit: memory: purge seals through %d: no checkpoint there", through)
+	}
+	n := 0
+	for n < len(s.seals) && s.seals[n].Seq <= through {
+		delete(s.sealed, s.seals[n].EventID)
+		n++
+	}
+	s.seals = slices.Clone(s.seals[n:])
+	s.cps = slices.DeleteFunc(slices.Clone(s.cps), func(c audit.Checkpoint) bool { return c.Seq < through })
+	return int64(n), nil
+}

@@ -1,0 +1,621 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+)
+
+// Tamperer changes a store as someone with write access to its storage
+// could: around the Logger, the Sealer and any guard the store has.
+type Tamperer interface {
+	UpdateRecord(ctx context.Context, id uuid.UUID, mutate func(*audit.Record)) error
+	DeleteRecord(ctx context.Context, id uuid.UUID) error
+	// InsertRecord adds r as it is, RecordedAt included, without a seal.
+	InsertRecord(ctx context.Context, r audit.Record) error
+	UpdateSeal(ctx context.Context, seq uint64, mutate func(*audit.Seal)) error
+	DeleteSeal(ctx context.Context, seq uint64) error
+	InsertSeal(ctx context.Context, s audit.Seal) error
+}
+
+// ChainFactory returns a new, empty store that keeps a chain, and a
+// Tamperer for it.
+type ChainFactory func(t *testing.T) (audit.SealStore, Tamperer)
+
+// Keys used by the chain suite.
+var (
+	key1   = audit.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{1}, 32)}
+	key2   = audit.HMACKey{ID: "k2", Secret: bytes.Repeat([]byte{2}, 32)}
+	signer = audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32))}
+)
+
+func verifyOpts(trusted ...audit.Checkpoint) audit.VerifyOptions {
+	return audit.VerifyOptions{
+		Keys:       map[string][]byte{key1.ID: key1.Secret, key2.ID: key2.Secret},
+		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
+		Trusted:    trusted,
+		SealWindow: time.Minute,
+		// long after: records not sealed by now never will be
+		Now: func() time.Time { return time.Now().Add(time.Hour) },
+	}
+}
+
+func newSealer(t testing.TB, s audit.SealStore, k audit.HMACKey) *audit.Sealer {
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: k, Signer: &signer, BatchSize: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl
+}
+
+// RunChain runs the chain suite: sealing, checkpoints, retention and
+// verification, then trials randomized trials in which a random,
+// well-formed log (sealed with rotating keys, sometimes purged) must
+// verify, and must fail verification after one random act of tampering.
+func RunChain(t *testing.T, newChain ChainFactory, trials int) {
+	t.Run("SealAndVerify", func(t *testing.T) { t.Parallel(); testSealAndVerify(t, newChain) })
+	t.Run("ConcurrentSealers", func(t *testing.T) { t.Parallel(); testConcurrentSealers(t, newChain) })
+	t.Run("RetentionKeepsProof", func(t *testing.T) { t.Parallel(); testRetentionKeepsProof(t, newChain) })
+	t.Run("OfflineExport", func(t *testing.T) { t.Parallel(); testOfflineExport(t, newChain) })
+	t.Run("Tampering", func(t *testing.T) { t.Parallel(); testTamperKinds(t, newChain) })
+	t.Run("RandomTampering", func(t *testing.T) {
+		t.Parallel()
+		seed := uint64(time.Now().UnixNano())
+		t.Logf("seed %d", seed)
+		rnd := rand.New(rand.NewPCG(seed, 7))
+		kinds := map[string]int{}
+		found := map[audit.ProblemKind]int{}
+		for i := range trials {
+			kind, probs := trial(t, newChain, rnd, i)
+			kinds[kind]++
+			for _, p := range probs {
+				found[p.Kind]++
+			}
+			if t.Failed() {
+				return
+			}
+		}
+		t.Logf("%d trials, all detected; tampering done: %v; problems reported: %v", trials, kinds, found)
+	})
+}
+
+// appendRecords appends n records occurring at the given times.
+func appendRecords(t testing.TB, s audit.Store, times ...time.Time) []audit.Record {
+	t.Helper()
+	rs := make([]audit.Record, len(times))
+	for i, at := range times {
+		rs[i] = Record(i)
+		rs[i].ID = uuid.New()
+		rs[i].OccurredAt = at.UTC().Truncate(time.Microsecond)
+	}
+	if err := s.Append(context.Background(), rs...); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return rs
+}
+
+func recent(n int) []time.Time {
+	out := make([]time.Time, n)
+	now := time.Now()
+	for i := range out {
+		out[i] = now.Add(-time.Duration(n-i) * time.Minute)
+	}
+	return out
+}
+
+func mustVerify(t testing.TB, s audit.ChainSource, opts audit.VerifyOptions) audit.Report {
+	t.Helper()
+	rep, err := audit.Verify(context.Background(), s, opts)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return rep
+}
+
+func wantOK(t testing.TB, rep audit.Report, what string) {
+	t.Helper()
+	if !rep.OK() {
+		t.Fatalf("%s: false alarm: %v", what, rep.Problems)
+	}
+}
+
+func testSealAndVerify(t *testing.T, newChain ChainFactory) {
+	s, _ := newChain(t)
+	ctx := context.Background()
+	appendRecords(t, s, recent(20)...)
+	sl := newSealer(t, s, key1)
+	if n, err := sl.SealOnce(ctx); err != nil || n != 20 {
+		t.Fatalf("SealOnce: %d, %v; want 20", n, err)
+	}
+	if n, err := sl.SealOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("second SealOnce: %d, %v; want 0", n, err)
+	}
+	// rotate the key: the chain goes on
+	appendRecords(t, s, recent(5)...)
+	if n, err := newSealer(t, s, key2).SealOnce(ctx); err != nil || n != 5 {
+		t.Fatalf("SealOnce with a new key: %d, %v", n, err)
+	}
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Seq != 25 {
+		t.Errorf("checkpoint at %d, want 25", cp.Seq)
+	}
+	rep := mustVerify(t, s, verifyOpts(cp))
+	wantOK(t, rep, "untouched chain")
+	if rep.Seals != 25 || rep.Records != 25 || rep.FirstSeq != 1 || rep.LastSeq != 25 || rep.Checkpoints < 1 {
+		t.Errorf("report %+v", rep)
+	}
+	// without the rotated-out key, its seals cannot be checked
+	opts := verifyOpts(cp)
+	delete(opts.Keys, key1.ID)
+	if rep := mustVerify(t, s, opts); rep.OK() || rep.Problems[0].Kind != audit.ProblemUnknownKey {
+		t.Errorf("verify without key k1: %v", rep.Problems)
+	}
+	// a fresh record is unsealed but within the window: not a problem
+	appendRecords(t, s, recent(1)...)
+	o := verifyOpts(cp)
+	o.Now = time.Now
+	if rep := mustVerify(t, s, o); !rep.OK() || rep.Unsealed != 1 {
+		t.Errorf("fresh unsealed record: %+v", rep)
+	}
+	// and reported once it is older than the window
+	if rep := mustVerify(t, s, verifyOpts(cp)); rep.OK() || rep.Problems[0].Kind != audit.ProblemUnsealed {
+		t.Errorf("old unsealed record: %v", rep.Problems)
+	}
+}
+
+func testConcurrentSealers(t *testing.T, newChain ChainFactory) {
+	s, _ := newChain(t)
+	ctx := context.Background()
+	done := make(chan error)
+	stop := make(chan struct{})
+	for range 3 {
+		go func() {
+			sl := newSealer(t, s, key1)
+			for {
+				if _, err := sl.SealOnce(ctx); err != nil {
+					done <- err
+					return
+				}
+				select {
+				case <-stop:
+					_, err := sl.SealOnce(ctx)
+					done <- err
+					return
+				default:
+				}
+			}
+		}()
+	}
+	for range 20 {
+		appendRecords(t, s, recent(10)...)
+	}
+	close(stop)
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Errorf("sealer: %v", err)
+		}
+	}
+	rep := mustVerify(t, s, verifyOpts())
+	wantOK(t, rep, "three sealers at once")
+	if rep.Seals != 200 {
+		t.Errorf("%d seals, want 200", rep.Seals)
+	}
+}
+
+func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
+	s, _ := newChain(t)
+	ctx := context.Background()
+	now := time.Now()
+	var times []time.Time
+	for i := range 30 {
+		times = append(times, now.AddDate(0, 0, -120+4*i)) // 120 days ago to now
+	}
+	recs := appendRecords(t, s, times...)
+	// a backdated record arrives late: sealed after newer ones
+	late := appendRecords(t, s, now.AddDate(0, 0, -100))
+	sl := newSealer(t, s, key1)
+	var archived []audit.Record
+	var archivedSeals int
+	r, err := audit.NewRetention(s, audit.RetentionConfig{
+		Sealer: sl,
+		Archive: func(_ context.Context, rs []audit.Record, ss []*audit.Seal) error {
+			archived = append(archived, rs...)
+			for _, x := range ss {
+				if x != nil {
+					archivedSeals++
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.RunOnce(ctx)
+	if err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+	var want int64
+	for _, x := range append(recs, late...) {
+		if x.OccurredAt.Before(res.Cutoff) {
+			want++
+		}
+	}
+	if res.Purged != want || int64(len(archived)) != want || archivedSeals != int(want) {
+		t.Errorf("purged %d, archived %d (%d seals); want %d", res.Purged, len(archived), archivedSeals, want)
+	}
+	if res.Boundary == 0 || res.SealsPurged != int64(res.Boundary) {
+		t.Errorf("boundary %d, seals purged %d", res.Boundary, res.SealsPurged)
+	}
+	cps, _ := s.Checkpoints(ctx)
+	wantOK(t, mustVerify(t, s, verifyOpts(cps...)), "after retention")
+	// nothing younger than the cutoff went
+	rest := QueryAll(t, s.(audit.Querier), audit.Filter{})
+	if int64(len(rest)) != int64(len(recs)+1)-want {
+		t.Errorf("%d records left, want %d", len(rest), int64(len(recs)+1)-want)
+	}
+	for _, x := range rest {
+		if x.OccurredAt.Before(res.Cutoff) {
+			t.Errorf("record older than the cutoff kept: %v", x.OccurredAt)
+		}
+	}
+	// more records, a second purge, and the chain still verifies
+	appendRecords(t, s, recent(5)...)
+	r2, _ := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, MaxAge: 30 * 24 * time.Hour})
+	if _, err := r2.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, mustVerify(t, s, verifyOpts(cp)), "after two retention runs")
+	// deleting a record younger than the cutoff is still detected
+	if _, err := audit.NewRetention(s, audit.RetentionConfig{}); err == nil {
+		t.Errorf("NewRetention on a chain store without a Sealer: no error")
+	}
+}
+
+func testOfflineExport(t *testing.T, newChain ChainFactory) {
+	s, tam := newChain(t)
+	ctx := context.Background()
+	appendRecords(t, s, recent(40)...)
+	sl := newSealer(t, s, key1)
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRecords(t, s, recent(2)...) // unsealed, exported as such
+	var buf bytes.Buffer
+	st, err := audit.ExportChain(ctx, s, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Seals != 40 || st.Unsealed != 2 {
+		t.Errorf("export stats %+v", st)
+	}
+	src := audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	o := verifyOpts(cp)
+	o.Now = time.Now
+	wantOK(t, mustVerify(t, src, o), "offline export")
+
+	// an edited export fails
+	lines := strings.Split(buf.String(), "\n")
+	lines[5] = strings.Replace(lines[5], `"user_id":"user-`, `"user_id":"xser-`, 1)
+	bad := []byte(strings.Join(lines, "\n"))
+	src = audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(bad)), nil })
+	if rep := mustVerify(t, src, o); rep.OK() {
+		t.Errorf("edited export verified")
+	}
+	// a truncated export fails against the checkpoint
+	cut := []byte(strings.Join(lines[:30], "\n"))
+	src = audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(cut)), nil })
+	if rep := mustVerify(t, src, o); rep.OK() {
+		t.Errorf("truncated export verified")
+	}
+	_ = tam
+}
+
+// testTamperKinds checks that each kind of tampering is reported as what
+// it is.
+func testTamperKinds(t *testing.T, newChain ChainFactory) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, tam Tamperer, recs []audit.Record)
+		want   audit.ProblemKind
+	}{
+		{"update record", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+			check(t, tam.UpdateRecord(ctx, recs[5].ID, func(r *audit.Record) { r.Status = audit.StatusSuccess; r.UserID = "mallory" }))
+		}, audit.ProblemModifiedEvent},
+		{"update details", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+			check(t, tam.UpdateRecord(ctx, recs[5].ID, func(r *audit.Record) { r.Details = []byte(`{"i":5}`) }))
+		}, audit.ProblemModifiedEvent},
+		{"delete record", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+			check(t, tam.DeleteRecord(ctx, recs[3].ID))
+		}, audit.ProblemDeletedEvent},
+		{"insert record", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+			r := Record(99)
+			r.RecordedAt = recs[2].OccurredAt
+			check(t, tam.InsertRecord(ctx, r))
+		}, audit.ProblemUnsealed},
+		{"insert record and seal", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+			r := Record(99)
+			r.RecordedAt = time.Now()
+			check(t, tam.InsertRecord(ctx, r))
+			d, _ := audit.Digest(&r)
+			check(t, tam.InsertSeal(ctx, audit.Seal{Seq: 11, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: bytes.Repeat([]byte{9}, 32), SealedAt: time.Now()}))
+		}, audit.ProblemForgedEvent},
+		{"swap seals", func(t *testing.T, tam Tamperer, _ []audit.Record) {
+			var a, b audit.Seal
+			check(t, tam.UpdateSeal(ctx, 4, func(s *audit.Seal) { a = *s }))
+			check(t, tam.UpdateSeal(ctx, 5, func(s *audit.Seal) { b = *s; s.EventID, s.EventTime, s.Digest = a.EventID, a.EventTime, a.Digest }))
+			check(t, tam.UpdateSeal(ctx, 4, func(s *audit.Seal) { s.EventID, s.EventTime, s.Digest = b.EventID, b.EventTime, b.Digest }))
+		}, audit.ProblemReordered},
+		{"delete seal", func(t *testing.T, tam Tamperer, _ []audit.Record) {
+			check(t, tam.DeleteSeal(ctx, 6))
+		}, audit.ProblemDeletedSeal},
+		{"modify seal hash", func(t *testing.T, tam Tamperer, _ []audit.Record) {
+			check(t, tam.UpdateSeal(ctx, 6, func(s *audit.Seal) { s.Hash[0] ^= 1 }))
+		}, audit.ProblemModifiedSeal},
+		{"truncate tail", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+			for seq := uint64(10); seq >= 8; seq-- {
+				check(t, tam.DeleteSeal(ctx, seq))
+				check(t, tam.DeleteRecord(ctx, recs[seq-1].ID))
+			}
+		}, audit.ProblemTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, tam := newChain(t)
+			recs := appendRecords(t, s, recent(10)...)
+			sl := newSealer(t, s, key1)
+			cp, err := sl.Checkpoint(ctx, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOK(t, mustVerify(t, s, verifyOpts(cp)), "before tampering")
+			tt.tamper(t, tam, recs)
+			rep := mustVerify(t, s, verifyOpts(cp))
+			if rep.OK() {
+				t.Fatalf("tampering not detected")
+			}
+			if rep.Problems[0].Kind != tt.want {
+				t.Errorf("first problem %v, want kind %s (all: %v)", rep.Problems[0], tt.want, rep.Problems)
+			}
+		})
+	}
+}
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// trial builds a random, well-formed chain, checks it verifies, tampers
+// with it once, and checks that Verify notices.
+func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, []audit.Problem) {
+	ctx := context.Background()
+	s, tam := newChain(t)
+	now := time.Now()
+	keys := []audit.HMACKey{key1, key2}
+	sealer := newSealer(t, s, keys[rnd.IntN(2)])
+	var trusted []audit.Checkpoint
+	// a history over 200 days, appended and sealed in a few rounds
+	for round := range 1 + rnd.IntN(3) {
+		n := 1 + rnd.IntN(15)
+		times := make([]time.Time, n)
+		for j := range times {
+			times[j] = now.Add(-time.Duration(rnd.Int64N(int64(200 * 24 * time.Hour))))
+		}
+		appendRecords(t, s, times...)
+		if rnd.IntN(2) == 0 {
+			sealer = newSealer(t, s, keys[rnd.IntN(2)]) // key rotation
+		}
+		if _, err := sealer.SealOnce(ctx); err != nil {
+			t.Fatalf("trial %d round %d: seal: %v", i, round, err)
+		}
+	}
+	purgedBefore := time.Time{}
+	if rnd.IntN(2) == 0 {
+		r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sealer, MaxAge: time.Duration(30+rnd.IntN(150)) * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.RunOnce(ctx)
+		if err != nil {
+			t.Fatalf("trial %d: retention: %v", i, err)
+		}
+		purgedBefore = res.Cutoff
+		// records after the purge are younger than its cutoff
+		appendRecords(t, s, recent(1+rnd.IntN(5))...)
+	}
+	cp, err := sealer.Checkpoint(ctx, time.Time{})
+	if err != nil {
+		t.Fatalf("trial %d: checkpoint: %v", i, err)
+	}
+	trusted = append(trusted, cp)
+	opts := verifyOpts(trusted...)
+	if rep := mustVerify(t, s, opts); !rep.OK() {
+		t.Fatalf("trial %d: false alarm on an untouched log: %v", i, rep.Problems)
+	}
+
+	// what is there to tamper with
+	var seals []audit.Seal
+	var present []audit.Seal // seals whose record is present
+	err = s.ScanChain(ctx, 0, func(sl audit.Seal, r *audit.Record) error {
+		seals = append(seals, sl)
+		if r != nil {
+			present = append(present, sl)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []string{"insert", "insert_sealed", "modify_seal"}
+	if len(present) > 0 {
+		kinds = append(kinds, "update", "delete")
+	}
+	if len(seals) > 1 {
+		kinds = append(kinds, "swap_seals", "delete_seal", "truncate")
+	}
+	if len(present) > 1 {
+		kinds = append(kinds, "swap_records")
+	}
+	kind := kinds[rnd.IntN(len(kinds))]
+	pick := func(ss []audit.Seal) audit.Seal { return ss[rnd.IntN(len(ss))] }
+	last := cp.Seq
+	if len(seals) > 0 {
+		last = seals[len(seals)-1].Seq
+	}
+	switch kind {
+	case "update":
+		target := pick(present)
+		field := rnd.IntN(7)
+		check(t, tam.UpdateRecord(ctx, target.EventID, func(r *audit.Record) {
+			switch field {
+			case 0:
+				r.UserID += "x"
+			case 1:
+				r.Details = []byte(`{"tampered":true}`)
+			case 2:
+				r.Status = map[audit.Status]audit.Status{audit.StatusSuccess: audit.StatusFailure}[r.Status]
+				if r.Status == "" {
+					r.Status = audit.StatusSuccess
+				}
+			case 3:
+				r.ErrorMessage = ""
+				r.ResourceID += "y"
+			case 4:
+				if ip := netip.MustParseAddr("198.51.100.1"); r.IPAddress != ip {
+					r.IPAddress = ip
+				} else {
+					r.IPAddress = netip.Addr{}
+				}
+			case 5:
+				if r.Action == audit.ActionUserLogout {
+					r.Action = audit.ActionUserLogin
+				} else {
+					r.Action = audit.ActionUserLogout
+				}
+			case 6:
+				r.Changes = nil
+			}
+		}))
+	case "delete":
+		target := pick(present)
+		if target.EventTime.Before(purgedBefore) {
+			// retention may remove it: a legitimate absence; delete a seal instead
+			kind = "delete_seal"
+			check(t, tam.DeleteSeal(ctx, target.Seq))
+			break
+		}
+		check(t, tam.DeleteRecord(ctx, target.EventID))
+	case "insert":
+		r := Record(1000 + i)
+		r.ID = uuid.New()
+		r.OccurredAt = now.Add(-time.Duration(rnd.Int64N(int64(24 * time.Hour)))).Truncate(time.Microsecond)
+		r.RecordedAt = r.OccurredAt
+		check(t, tam.InsertRecord(ctx, r))
+	case "insert_sealed":
+		r := Record(2000 + i)
+		r.ID = uuid.New()
+		r.RecordedAt = now
+		check(t, tam.InsertRecord(ctx, r))
+		d, _ := audit.Digest(&r)
+		h := make([]byte, 32)
+		for j := range h {
+			h[j] = byte(rnd.IntN(256))
+		}
+		check(t, tam.InsertSeal(ctx, audit.Seal{Seq: last + 1, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: h, SealedAt: now}))
+	case "modify_seal":
+		if len(seals) == 0 {
+			kind = "insert"
+			r := Record(3000 + i)
+			r.RecordedAt = now.Add(-time.Hour)
+			check(t, tam.InsertRecord(ctx, r))
+			break
+		}
+		target := pick(seals)
+		what := rnd.IntN(4)
+		check(t, tam.UpdateSeal(ctx, target.Seq, func(sl *audit.Seal) {
+			switch what {
+			case 0:
+				sl.Hash[rnd.IntN(len(sl.Hash))] ^= byte(1 + rnd.IntN(255))
+			case 1:
+				sl.Digest[rnd.IntN(len(sl.Digest))] ^= byte(1 + rnd.IntN(255))
+			case 2:
+				sl.EventTime = sl.EventTime.Add(-time.Microsecond)
+			case 3:
+				sl.EventID = uuid.New()
+			}
+		}))
+	case "swap_seals":
+		a := rnd.IntN(len(seals) - 1)
+		b := a + 1
+		if rnd.IntN(2) == 0 {
+			b = a + 1 + rnd.IntN(len(seals)-a-1)
+		}
+		sa, sb := seals[a], seals[b]
+		if sa.EventID == sb.EventID || bytes.Equal(sa.Digest, sb.Digest) && sa.EventTime.Equal(sb.EventTime) {
+			kind = "delete_seal"
+			check(t, tam.DeleteSeal(ctx, sa.Seq))
+			break
+		}
+		check(t, tam.UpdateSeal(ctx, sa.Seq, func(sl *audit.Seal) { sl.EventID, sl.EventTime, sl.Digest = sb.EventID, sb.EventTime, sb.Digest }))
+		check(t, tam.UpdateSeal(ctx, sb.Seq, func(sl *audit.Seal) { sl.EventID, sl.EventTime, sl.Digest = sa.EventID, sa.EventTime, sa.Digest }))
+	case "swap_records":
+		x := rnd.Perm(len(present))
+		a, b := present[x[0]], present[x[1]]
+		var ra, rb audit.Record
+		check(t, tam.UpdateRecord(ctx, a.EventID, func(r *audit.Record) { ra = r.Clone() }))
+		check(t, tam.UpdateRecord(ctx, b.EventID, func(r *audit.Record) { rb = r.Clone() }))
+		if Equal(withID(ra, rb.ID, rb.OccurredAt), rb) == "" {
+			kind = "update"
+			check(t, tam.UpdateRecord(ctx, a.EventID, func(r *audit.Record) { r.UserID += "z" }))
+			break
+		}
+		check(t, tam.UpdateRecord(ctx, a.EventID, func(r *audit.Record) { *r = withID(rb, ra.ID, ra.OccurredAt) }))
+		check(t, tam.UpdateRecord(ctx, b.EventID, func(r *audit.Record) { *r = withID(ra, rb.ID, rb.OccurredAt) }))
+	case "delete_seal":
+		check(t, tam.DeleteSeal(ctx, pick(seals).Seq))
+	case "truncate":
+		k := 1 + rnd.IntN(min(len(seals), 4))
+		for _, sl := range seals[len(seals)-k:] {
+			check(t, tam.DeleteSeal(ctx, sl.Seq))
+			if slices.ContainsFunc(present, func(p audit.Seal) bool { return p.Seq == sl.Seq }) {
+				check(t, tam.DeleteRecord(ctx, sl.EventID))
+			}
+		}
+	}
+	rep := mustVerify(t, s, opts)
+	if rep.OK() {
+		t.Fatalf("trial %d: tampering %q not detected (seals %d, purged before %v)", i, kind, len(seals), purgedBefore)
+	}
+	return kind, rep.Problems
+}
+
+// withID returns r with another identity: the content of one record under
+// the key of another.
+func withID(r audit.Record, id uuid.UUID, at time.Time) audit.Record {
+	r = r.Clone()
+	r.ID, r.OccurredAt = id, at
+	return r
+}

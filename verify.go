@@ -1,0 +1,421 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ChainSource is what Verify reads: a SealStore, or an export of one (see
+// ExportChain and NewExportSource).
+type ChainSource interface {
+	ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error
+	ScanUnsealed(ctx context.Context, fn func(r *Record) error) error
+	Checkpoints(ctx context.Context) ([]Checkpoint, error)
+}
+
+// ProblemKind names a kind of tampering (or failure) Verify found.
+type ProblemKind string
+
+// The problems Verify reports.
+const (
+	// A record's content differs from what was sealed.
+	ProblemModifiedEvent ProblemKind = "modified_event"
+	// A sealed record is missing, and retention did not remove it.
+	ProblemDeletedEvent ProblemKind = "deleted_event"
+	// A record carries a seal that no key made: it was inserted, or its
+	// seal was forged.
+	ProblemForgedEvent ProblemKind = "forged_event"
+	// Records are sealed in another order than the chain says.
+	ProblemReordered ProblemKind = "reordered"
+	// Seals are missing from the chain.
+	ProblemDeletedSeal ProblemKind = "deleted_seal"
+	// A seal was changed.
+	ProblemModifiedSeal ProblemKind = "modified_seal"
+	// The chain ends before a checkpoint said it reached: the newest
+	// records were removed.
+	ProblemTruncated ProblemKind = "truncated"
+	// A record has no seal although it is older than the sealing window:
+	// it was inserted around the chain, or the sealer is not running.
+	ProblemUnsealed ProblemKind = "unsealed"
+	// A checkpoint is not validly signed, or contradicts the chain.
+	ProblemBadCheckpoint ProblemKind = "bad_checkpoint"
+	// A seal names a key Verify was not given.
+	ProblemUnknownKey ProblemKind = "unknown_key"
+)
+
+// Problem is one finding of Verify.
+type Problem struct {
+	Kind    ProblemKind `json:"kind"`
+	Seq     uint64      `json:"seq,omitempty"` // position in the chain, when known
+	EventID uuid.UUID   `json:"event_id,omitzero"`
+	Detail  string      `json:"detail"`
+}
+
+func (p Problem) String() string {
+	s := string(p.Kind)
+	if p.Seq != 0 {
+		s += fmt.Sprintf(" at seq %d", p.Seq)
+	}
+	if p.EventID != (uuid.UUID{}) {
+		s += fmt.Sprintf(" (event %s)", p.EventID)
+	}
+	return s + ": " + p.Detail
+}
+
+// VerifyOptions configures Verify.
+type VerifyOptions struct {
+	// Keys are the chain keys by ID: every key that sealed a record.
+	Keys map[string][]byte
+	// PublicKeys verify checkpoint signatures, by signer ID. Checkpoints
+	// that do not verify are reported and not trusted.
+	PublicKeys map[string]ed25519.PublicKey
+	// Trusted are checkpoints kept off the database (exported by the
+	// Sealer). Verify checks the chain reaches each with the same hash:
+	// this is what detects removal of the newest records.
+	Trusted []Checkpoint
+	// SealWindow is how long a record may stay unsealed before it is
+	// reported. Default 5m.
+	SealWindow time.Duration
+	// Now is the clock for SealWindow. Default time.Now.
+	Now func() time.Time
+	// Progress, when set, is called every 100000 seals and at the end.
+	Progress func(Report)
+	// MaxProblems caps the problems kept in the Report (they are all
+	// counted). Default 1000.
+	MaxProblems int
+}
+
+// Report is the result of Verify.
+type Report struct {
+	FirstSeq, LastSeq uint64 // the range of seals checked
+	Seals             uint64 // seals checked
+	Records           uint64 // records checked against their seals
+	Purged            uint64 // seals whose records retention removed
+	Unsealed          uint64 // records not sealed yet, within the window
+	Checkpoints       int    // valid checkpoints matched against the chain
+	ProblemCount      uint64
+	Problems          []Problem // the first MaxProblems problems
+}
+
+// OK reports whether Verify found no problem.
+func (r *Report) OK() bool { return r.ProblemCount == 0 }
+
+// Verify checks a chain: that every seal links to the one before with a
+// known key, that every sealed record is present (or older than what
+// retention removed) and unchanged, that no record is older than the
+// sealing window without a seal, and that the chain agrees with every
+// validly signed checkpoint, stored or Trusted. It walks from the oldest
+// checkpoint the source holds (or from the first seal) to the newest
+// seal, reading each seal and record once.
+//
+// Verify returns an error only when it could not read the source; what
+// it finds is in the Report.
+func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, error) {
+	v := &verifier{opts: opts, macs: map[string]hash.Hash{}}
+	if v.opts.SealWindow <= 0 {
+		v.opts.SealWindow = 5 * time.Minute
+	}
+	if v.opts.Now == nil {
+		v.opts.Now = time.Now
+	}
+	if v.opts.MaxProblems <= 0 {
+		v.opts.MaxProblems = 1000
+	}
+	stored, err := src.Checkpoints(ctx)
+	if err != nil {
+		return v.rep, fmt.Errorf("audit: verify: reading checkpoints: %w", err)
+	}
+	v.checkpoints(stored, false)
+	v.checkpoints(opts.Trusted, true)
+
+	err = src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		v.push(s, r)
+		return nil
+	})
+	if err != nil {
+		return v.rep, fmt.Errorf("audit: verify: reading the chain: %w", err)
+	}
+	v.flush()
+	v.finish()
+
+	horizon := v.opts.Now().Add(-v.opts.SealWindow)
+	err = src.ScanUnsealed(ctx, func(r *Record) error {
+		if r.RecordedAt.Before(horizon) {
+			v.problem(ProblemUnsealed, 0, r.ID, fmt.Sprintf("recorded %s and not sealed within %s", r.RecordedAt.Format(time.RFC3339), v.opts.SealWindow))
+		} else {
+			v.rep.Unsealed++
+		}
+		return nil
+	})
+	if err != nil {
+		return v.rep, fmt.Errorf("audit: verify: reading unsealed records: %w", err)
+	}
+	if v.opts.Progress != nil {
+		v.opts.Progress(v.rep)
+	}
+	return v.rep, nil
+}
+
+type pending struct {
+	s Seal
+	r *Record
+}
+
+type verifier struct {
+	opts VerifyOptions
+	rep  Report
+	macs map[string]hash.Hash
+
+	byCP      map[uint64][]byte // valid checkpoints: seq → hash
+	trusted   []Checkpoint      // valid trusted checkpoints
+	purged    time.Time         // retention removed records older than this
+	started   bool
+	prev      []byte // hash after the last seal
+	prevSeq   uint64
+	lookahead []pending // seals read but not yet checked (at most 2)
+}
+
+func (v *verifier) problem(k ProblemKind, seq uint64, id uuid.UUID, detail string) {
+	v.rep.ProblemCount++
+	if len(v.rep.Problems) < v.opts.MaxProblems {
+		v.rep.Problems = append(v.rep.Problems, Problem{Kind: k, Seq: seq, EventID: id, Detail: detail})
+	}
+}
+
+// checkpoints keeps the validly signed checkpoints.
+func (v *verifier) checkpoints(cps []Checkpoint, trusted bool) {
+	if v.byCP == nil {
+		v.byCP = map[uint64][]byte{}
+	}
+	for i := range cps {
+		c := &cps[i]
+		if err := VerifyCheckpoint(c, v.opts.PublicKeys); err != nil {
+			v.problem(ProblemBadCheckpoint, c.Seq, uuid.UUID{}, err.Error())
+			continue
+		}
+		if h, ok := v.byCP[c.Seq]; ok && !bytes.Equal(h, c.Hash) {
+			v.problem(ProblemBadCheckpoint, c.Seq, uuid.UUID{}, "two validly signed checkpoints disagree on the hash")
+		}
+		v.byCP[c.Seq] = c.Hash
+		if c.PurgedBefore.After(v.purged) {
+			v.purged = c.PurgedBefore
+		}
+		if trusted {
+			v.trusted = append(v.trusted, *c)
+		}
+	}
+}
+
+func (v *verifier) mac(keyID string) hash.Hash {
+	if m, ok := v.macs[keyID]; ok {
+		m.Reset()
+		return m
+	}
+	key, ok := v.opts.Keys[keyID]
+	if !ok {
+		return nil
+	}
+	m := hmac.New(sha256.New, key)
+	v.macs[keyID] = m
+	return m
+}
+
+// linkOK reports whether s.Hash follows from prev, and the hash that does.
+func (v *verifier) linkOK(prev []byte, s *Seal) (bool, []byte) {
+	m := v.mac(s.KeyID)
+	if m == nil {
+		return false, nil
+	}
+	h := linkWith(m, prev, s)
+	return hmac.Equal(h, s.Hash), h
+}
+
+// push queues a seal; seals are checked with one seal of lookahead, which
+// tells a changed seal from a reordered or forged one.
+func (v *verifier) push(s Seal, r *Record) {
+	v.lookahead = append(v.lookahead, pending{s, r})
+	if len(v.lookahead) == 2 {
+		v.check()
+	}
+}
+
+func (v *verifier) flush() {
+	for len(v.lookahead) > 0 {
+		v.check()
+	}
+}
+
+// check verifies the first queued seal, with the next one, if any, as
+// lookahead.
+func (v *verifier) check() {
+	cur := v.pop()
+	var next *pending
+	if len(v.lookahead) > 0 {
+		next = &v.lookahead[0]
+	}
+	s := &cur.s
+	if _, ok := v.opts.Keys[s.KeyID]; !ok {
+		v.problem(ProblemUnknownKey, s.Seq, s.EventID, fmt.Sprintf("no key %q", s.KeyID))
+		v.prev = s.Hash
+		v.atCheckpoint(s)
+		return
+	}
+	if v.prev == nil { // after a gap: take the seal's word for it
+		v.prev = s.Hash
+		v.atCheckpoint(s)
+		return
+	}
+	ok, h := v.linkOK(v.prev, s)
+	switch {
+	case ok:
+		v.prev = h
+		v.atCheckpoint(s)
+		return
+	case next != nil && v.swapped(cur, next):
+		return
+	case next != nil && v.follows(h, &next.s):
+		// the chain goes on from the right value: only this hash changed
+		v.problem(ProblemModifiedSeal, s.Seq, s.EventID, "the seal's hash was changed")
+		v.prev = h
+		v.atCheckpoint(s)
+		return
+	case next != nil && v.follows(s.Hash, &next.s):
+		v.problem(ProblemModifiedSeal, s.Seq, s.EventID, "the seal's fields were changed")
+	case cur.r != nil:
+		v.problem(ProblemForgedEvent, s.Seq, s.EventID, "no key made this seal")
+	default:
+		v.problem(ProblemModifiedSeal, s.Seq, s.EventID, "the seal does not link to the one before")
+	}
+	v.prev = s.Hash
+	v.atCheckpoint(s)
+}
+
+// pop takes the first queued seal and checks its position and record.
+func (v *verifier) pop() pending {
+	p := v.lookahead[0]
+	v.lookahead = v.lookahead[1:]
+	s, r := &p.s, p.r
+	v.rep.Seals++
+	if v.opts.Progress != nil && v.rep.Seals%100000 == 0 {
+		v.opts.Progress(v.rep)
+	}
+	if !v.started {
+		v.start(s)
+	}
+	v.rep.LastSeq = s.Seq
+	switch want := v.prevSeq + 1; {
+	case s.Seq > want:
+		v.problem(ProblemDeletedSeal, want, uuid.UUID{}, fmt.Sprintf("seals %d to %d are missing", want, s.Seq-1))
+		v.prev = nil // unknown: resynchronise on this seal
+	case s.Seq < want:
+		v.problem(ProblemModifiedSeal, s.Seq, s.EventID, fmt.Sprintf("seal out of sequence after %d", v.prevSeq))
+	}
+	v.prevSeq = max(v.prevSeq, s.Seq)
+	switch {
+	case r == nil && s.EventTime.Before(v.purged):
+		v.rep.Purged++
+	case r == nil:
+		v.problem(ProblemDeletedEvent, s.Seq, s.EventID, "the sealed record is missing")
+	default:
+		v.rep.Records++
+		d, err := Digest(r)
+		if err != nil {
+			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, err.Error())
+		} else if !bytes.Equal(d, s.Digest) {
+			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, "the record differs from what was sealed")
+		}
+	}
+	return p
+}
+
+// swapped reports, and consumes, a pair of adjacent seals that link in
+// the other order: a reordering.
+func (v *verifier) swapped(cur pending, next *pending) bool {
+	b := next.s
+	b.Seq = cur.s.Seq
+	ok, hb := v.linkOK(v.prev, &Seal{Seq: b.Seq, EventID: b.EventID, EventTime: b.EventTime, Digest: b.Digest, KeyID: b.KeyID, Hash: cur.s.Hash})
+	if !ok {
+		ok, hb = v.linkOK(v.prev, &Seal{Seq: b.Seq, EventID: b.EventID, EventTime: b.EventTime, Digest: b.Digest, KeyID: b.KeyID, Hash: next.s.Hash})
+	}
+	if !ok {
+		return false
+	}
+	a := cur.s
+	a.Seq = next.s.Seq
+	m := v.mac(a.KeyID)
+	if m == nil {
+		return false
+	}
+	v.problem(ProblemReordered, cur.s.Seq, cur.s.EventID, fmt.Sprintf("the records sealed at %d and %d were swapped", cur.s.Seq, next.s.Seq))
+	v.pop()
+	v.prev = linkWith(m, hb, &a)
+	return true
+}
+
+func (v *verifier) follows(prev []byte, next *Seal) bool {
+	ok, _ := v.linkOK(prev, next)
+	return ok
+}
+
+func (v *verifier) atCheckpoint(s *Seal) {
+	if h, ok := v.byCP[s.Seq]; ok {
+		if !bytes.Equal(h, v.prev) {
+			v.problem(ProblemBadCheckpoint, s.Seq, s.EventID, "the chain differs from a signed checkpoint: it was rewritten")
+		} else {
+			v.rep.Checkpoints++
+		}
+	}
+}
+
+// start anchors the chain at its first seal: genesis, or a checkpoint.
+func (v *verifier) start(s *Seal) {
+	v.started = true
+	v.rep.FirstSeq = s.Seq
+	if s.Seq == 1 {
+		v.prev = make([]byte, sha256.Size)
+		return
+	}
+	if h, ok := v.byCP[s.Seq-1]; ok {
+		v.prev = h
+		v.prevSeq = s.Seq - 1
+		v.rep.Checkpoints++
+		return
+	}
+	v.problem(ProblemDeletedSeal, 1, uuid.UUID{}, fmt.Sprintf("the chain starts at seal %d with no checkpoint at %d", s.Seq, s.Seq-1))
+	v.prevSeq = s.Seq - 1
+}
+
+// finish checks the end of the chain against the checkpoints.
+func (v *verifier) finish() {
+	last := v.prevSeq
+	for seq := range v.byCP {
+		if seq > last {
+			v.problem(ProblemTruncated, seq, uuid.UUID{}, fmt.Sprintf("a signed checkpoint is at seal %d, but the chain ends at %d", seq, last))
+		}
+	}
+}
+
+func linkWith(m hash.Hash, prev []byte, s *Seal) []byte {
+	m.Reset()
+	var b [8]byte
+	m.Write(prev)
+	binary.BigEndian.PutUint64(b[:], s.Seq)
+	m.Write(b[:])
+	m.Write(s.EventID[:])
+	binary.BigEndian.PutUint64(b[:], uint64(s.EventTime.UnixMicro()))
+	m.Write(b[:])
+	m.Write(s.Digest)
+	return m.Sum(nil)
+}
