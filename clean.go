@@ -399,7 +399,7 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 			continue
 		}
 		hasApp = hasApp || reserve && k == appKey
-		*stack = append(*stack, pair[V]{k, v})
+		*stack = append(*stack, pair[V]{e.key(k), v})
 	}
 	if hasMeta {
 		if hasApp {
@@ -414,6 +414,10 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 	first := true
 	for i := base; i < end; i++ {
 		p := (*stack)[i]
+		if i > base && p.k == (*stack)[i-1].k {
+			e.note("two keys are the same once repaired; the second was dropped")
+			continue
+		}
 		mark := len(e.buf)
 		if !first {
 			e.buf = append(e.buf, ',')
@@ -641,16 +645,20 @@ func (e *encoder) leave() { e.visiting = e.visiting[:len(e.visiting)-1] }
 func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder, V, int), stack *[]pair[V]) {
 	base := len(*stack)
 	for k, v := range m {
-		*stack = append(*stack, pair[V]{k, v})
+		*stack = append(*stack, pair[V]{e.key(k), v})
 	}
 	end := len(*stack)
 	slices.SortFunc((*stack)[base:end], cmpPair[V])
 	e.buf = append(e.buf, '{')
 	for i := base; i < end; i++ {
+		p := (*stack)[i]
+		if i > base && p.k == (*stack)[i-1].k {
+			e.note("two keys are the same once repaired; the second was dropped")
+			continue
+		}
 		if i > base {
 			e.buf = append(e.buf, ',')
 		}
-		p := (*stack)[i]
 		e.writeString(p.k, e.keyMax())
 		e.buf = append(e.buf, ':')
 		e.path = append(e.path, pathElem{key: p.k})
@@ -670,6 +678,16 @@ func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder
 }
 
 func (e *encoder) encodeString(s string, _ int) { e.writeString(s, e.c.limits.MaxStringBytes) }
+
+// key returns k repaired and capped, as it will be written, so that keys
+// sort as written.
+func (e *encoder) key(k string) string {
+	if len(k) <= e.keyMax() && clean(k) {
+		return k
+	}
+	e.note("key repaired or truncated")
+	return cleanString(k, e.keyMax())
+}
 
 // keyMax is the longest object key written; keys of stored JSON are kept
 // as they are.
@@ -955,6 +973,19 @@ func (e *encoder) annotate(details []byte) ([]byte, error) {
 // store (PostgreSQL jsonb reorders keys and rewrites white space) compare
 // and hash exactly like the original. nil or empty input yields nil.
 func CanonicalJSON(raw []byte) ([]byte, error) {
+	c, err := canonicalBytes(raw)
+	if err != nil || len(c) == 0 || &c[0] != &raw[0] {
+		return c, err
+	}
+	return bytes.Clone(c), nil
+}
+
+// canonicalBytes is CanonicalJSON, returning raw itself when it is
+// canonical already.
+func canonicalBytes(raw []byte) ([]byte, error) {
+	if isCanonical(raw) {
+		return raw, nil
+	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}

@@ -145,7 +145,7 @@ func writeCanonical(h hash.Hash, r *Record) error {
 	str(r.ResourceType)
 	str(r.ResourceID)
 	for _, j := range []json.RawMessage{r.Details, r.Changes} {
-		c, err := CanonicalJSON(j)
+		c, err := canonicalBytes(j)
 		if err != nil {
 			return fmt.Errorf("audit: digest of %s: %w", r.ID, err)
 		}

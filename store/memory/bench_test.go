@@ -31,3 +31,60 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	_ = audit.Record{}
 }
+
+func chainStore(b *testing.B, n int) (*memory.Store, *audit.Sealer) {
+	b.Helper()
+	s := memory.New()
+	rs := storetest.Records(0, n)
+	for i := range rs {
+		rs[i].ID = uuid.New()
+	}
+	for i := 0; i < n; i += 1000 {
+		if err := s.Append(context.Background(), rs[i:min(i+1000, n)]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, sl
+}
+
+// BenchmarkSeal measures sealing throughput: digest, HMAC link and store.
+func BenchmarkSeal(b *testing.B) {
+	const n = 100000
+	b.ReportAllocs()
+	var total float64
+	for b.Loop() {
+		b.StopTimer()
+		s, sl := chainStore(b, n)
+		b.StartTimer()
+		start := time.Now()
+		if got, err := sl.SealOnce(context.Background()); err != nil || got != n {
+			b.Fatalf("sealed %d, %v", got, err)
+		}
+		total += time.Since(start).Seconds()
+		_ = s
+	}
+	b.ReportMetric(float64(n*b.N)/total, "events/s")
+}
+
+// BenchmarkVerify measures verification throughput over a sealed chain.
+func BenchmarkVerify(b *testing.B) {
+	const n = 100000
+	s, sl := chainStore(b, n)
+	if _, err := sl.SealOnce(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	opts := audit.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}}
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		rep, err := audit.Verify(context.Background(), s, opts)
+		if err != nil || !rep.OK() || rep.Records != n {
+			b.Fatalf("verify: %+v %v", rep, err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "events/s")
+}
