@@ -1,0 +1,245 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/trailmark/audit"
+)
+
+// Append stores records, ignoring those whose (OccurredAt, ID) is already
+// stored. One record is inserted with one statement. More are copied with
+// COPY straight into the table, in one transaction; if that meets a record
+// already stored (what a retried batch does) or a deadlock, it is rolled
+// back and the batch goes again through a staging table, from which
+// INSERT … ON CONFLICT DO NOTHING moves only the new records. Either way
+// the batch is stored all or nothing, and a batch retried after any
+// failure, even a lost connection during COMMIT, stores each record once.
+//
+// A record that PostgreSQL cannot store (see RecordError), or that the
+// database refuses for its data, fails the whole call with an error marked
+// audit.Permanent; other errors are transient.
+func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
+	return s.append(ctx, nil, records)
+}
+
+// append writes records in tx, or in transactions of its own when tx is
+// nil.
+func (s *Store) append(ctx context.Context, tx *sqlx.Tx, records []audit.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	if err := validate(records); err != nil {
+		return appendErr(err, records, records)
+	}
+	if tx != nil {
+		// In the caller's transaction: no partitions are made (that would
+		// hold the caller up on locks and take a second connection), and
+		// a failed COPY cannot be rolled back alone, so batches take the
+		// staging path at once.
+		if len(records) == 1 {
+			return s.insertOne(ctx, tx, records)
+		}
+		return s.viaStaging(ctx, tx, records)
+	}
+	if need := s.parts.missing(records); len(need) > 0 {
+		s.ensurePartitions(ctx, need)
+	}
+	if len(records) == 1 {
+		return s.insertOne(ctx, s.db, records)
+	}
+	err := s.inTx(ctx, records, func(tx *sqlx.Tx) error {
+		return s.copyRows(ctx, tx, s.sql.copyTable, records)
+	})
+	if pe := pq.As(err, pqerror.UniqueViolation, pqerror.TRDeadlockDetected); pe == nil {
+		return err
+	}
+	return s.inTx(ctx, records, func(tx *sqlx.Tx) error { return s.viaStaging(ctx, tx, records) })
+}
+
+func (s *Store) insertOne(ctx context.Context, ex sqlx.ExecerContext, records []audit.Record) error {
+	args := make([]any, len(columns))
+	if _, err := ex.ExecContext(ctx, s.sql.insertOne, rowArgs(args, &records[0])...); err != nil {
+		return appendErr(err, records, records)
+	}
+	return nil
+}
+
+// inTx runs f in a transaction of its own.
+func (s *Store) inTx(ctx context.Context, records []audit.Record, f func(*sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return appendErr(err, records, records)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return appendErr(err, records, records)
+	}
+	return nil
+}
+
+// viaStaging copies records into the staging table and moves those not
+// stored yet into the audit table, within tx.
+func (s *Store) viaStaging(ctx context.Context, tx *sqlx.Tx, records []audit.Record) error {
+	if _, err := tx.ExecContext(ctx, s.sql.createStaging); err != nil {
+		return appendErr(err, records, records)
+	}
+	if err := s.copyRows(ctx, tx, s.sql.copyStaging, records); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.sql.fromStaging); err != nil {
+		return appendErr(err, records, records)
+	}
+	return nil
+}
+
+// copyRows copies records with the COPY statement copy, within tx, in
+// ("timestamp", id) order: concurrent batches that share records then
+// take their locks in one order, and cannot deadlock.
+func (s *Store) copyRows(ctx context.Context, tx *sqlx.Tx, copy string, records []audit.Record) error {
+	rows := inKeyOrder(records)
+	stmt, err := tx.PrepareContext(ctx, copy)
+	if err != nil {
+		return appendErr(err, records, rows)
+	}
+	args := make([]any, len(columns))
+	for i := range rows {
+		if _, err := stmt.ExecContext(ctx, rowArgs(args, &rows[i])...); err != nil {
+			stmt.Close()
+			return appendErr(err, records, rows)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil { // ends the COPY
+		stmt.Close()
+		return appendErr(err, records, rows)
+	}
+	if err := stmt.Close(); err != nil {
+		return appendErr(err, records, rows)
+	}
+	return nil
+}
+
+// inKeyOrder returns records sorted by ("timestamp", id): records itself
+// when it is, as batches of the Logger mostly are, or a sorted copy.
+func inKeyOrder(records []audit.Record) []audit.Record {
+	cmp := func(a, b *audit.Record) int {
+		if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+			return c
+		}
+		return audit.CompareIDs(a.ID, b.ID)
+	}
+	for i := 1; i < len(records); i++ {
+		if cmp(&records[i-1], &records[i]) > 0 {
+			rows := slices.Clone(records)
+			slices.SortFunc(rows, func(a, b audit.Record) int { return cmp(&a, &b) })
+			return rows
+		}
+	}
+	return records
+}
+
+// rowArgs fills args with the column values of r, in the order of
+// columns, and returns it. Empty strings are stored as NULL.
+func rowArgs(args []any, r *audit.Record) []any {
+	str := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	var ip, details, changes any
+	if r.IPAddress.IsValid() {
+		ip = r.IPAddress.String()
+	}
+	if len(r.Details) > 0 {
+		details = string(r.Details)
+	}
+	if len(r.Changes) > 0 {
+		changes = string(r.Changes)
+	}
+	args[0] = r.ID.String()
+	args[1] = r.OccurredAt.UTC()
+	args[2] = str(r.UserID)
+	args[3] = str(r.UserEmail)
+	args[4] = ip
+	args[5] = str(r.UserAgent)
+	args[6] = string(r.Action)
+	args[7] = r.ResourceType
+	args[8] = str(r.ResourceID)
+	args[9] = details
+	args[10] = changes
+	args[11] = str(r.RequestID)
+	args[12] = str(r.SessionID)
+	args[13] = string(r.Status)
+	args[14] = str(r.ErrorMessage)
+	return args
+}
+
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// validate checks what PostgreSQL would refuse or mangle, so that a bad
+// record is named in a clear error before anything is sent. The Logger's
+// cleaning makes every check pass; Append may be called directly.
+func validate(records []audit.Record) error {
+	for i := range records {
+		r := &records[i]
+		bad := func(field, msg string) error {
+			return &RecordError{Index: i, ID: r.ID, Field: field, Msg: msg}
+		}
+		switch {
+		case r.ID == uuid.Nil:
+			return bad("id", "is the nil UUID")
+		case r.OccurredAt.Before(minTime) || !r.OccurredAt.Before(maxTime):
+			return bad("timestamp", fmt.Sprintf("year %d is out of range 1–9999", r.OccurredAt.UTC().Year()))
+		case strings.TrimSpace(string(r.Action)) == "":
+			return bad("action", "is required")
+		case strings.TrimSpace(r.ResourceType) == "":
+			return bad("resource_type", "is required")
+		case !r.Status.Valid():
+			return bad("status", "must be success, failure or error")
+		case r.IPAddress.Zone() != "":
+			return bad("ip_address", "has a zone, which PostgreSQL's inet cannot hold")
+		}
+		for _, f := range [...]struct{ name, v string }{
+			{"user_id", r.UserID}, {"user_email", r.UserEmail}, {"user_agent", r.UserAgent},
+			{"action", string(r.Action)}, {"resource_type", r.ResourceType}, {"resource_id", r.ResourceID},
+			{"request_id", r.RequestID}, {"session_id", r.SessionID}, {"error_message", r.ErrorMessage},
+		} {
+			if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
+				return bad(f.name, "must be valid UTF-8 without NUL bytes")
+			}
+		}
+		for _, f := range [...]struct {
+			name string
+			v    json.RawMessage
+		}{{"details", r.Details}, {"changes", r.Changes}} {
+			if len(f.v) == 0 {
+				continue
+			}
+			if !utf8.Valid(f.v) || !json.Valid(f.v) {
+				return bad(f.name, "must be valid JSON in UTF-8")
+			}
+			if t := bytes.TrimLeft(f.v, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+				return bad(f.name, "must be a JSON object")
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storetest"
+)
+
+// TestBadRecordsFailWhole appends batches with one record that PostgreSQL
+// refuses although it passes the Store's own checks: the whole call fails
+// with a permanent error and writes nothing.
+func TestBadRecordsFailWhole(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	s := newStore(t)
+	ctx := testCtx(t)
+	var noise [8 << 10]byte
+	rand.Read(noise[:])
+	tests := []struct {
+		name   string
+		change func(r *audit.Record)
+		code   string
+		named  bool // the error names the record
+	}{
+		{"NUL escape in details", func(r *audit.Record) { r.Details = json.RawMessage(`{"a":"x\u0000y"}`) }, "22P05", true},
+		{"index entry too large", func(r *audit.Record) { r.UserID = base64.StdEncoding.EncodeToString(noise[:]) }, "54000", false},
+	}
+	for _, tt := range tests {
+		for _, n := range []int{1, 5} {
+			rs := storetest.Records(0, n)
+			bad := n / 2
+			tt.change(&rs[bad])
+			err := s.Append(ctx, rs...)
+			if !audit.IsPermanent(err) || pqCode(err) != tt.code {
+				t.Errorf("%s, %d records: got %v, want a permanent error %s", tt.name, n, err, tt.code)
+				continue
+			}
+			if tt.named && n > 1 && !strings.Contains(err.Error(), fmt.Sprintf("record %d (id %s)", bad, rs[bad].ID)) {
+				t.Errorf("%s: got %q, want it to name record %d", tt.name, err, bad)
+			}
+			if got := storetest.QueryAll(t, s, audit.Filter{}); len(got) != 0 {
+				t.Errorf("%s, %d records: %d written, want none", tt.name, n, len(got))
+			}
+		}
+	}
+}
+
+// poison is a Store that corrupts one record on its way to PostgreSQL, so
+// that the database refuses it.
+type poison struct {
+	audit.Store
+	id uuid.UUID
+}
+
+func (p poison) Append(ctx context.Context, rs ...audit.Record) error {
+	out := make([]audit.Record, len(rs))
+	copy(out, rs)
+	for i := range out {
+		if out[i].ID == p.id {
+			out[i].Details = json.RawMessage(`{"a":"\u0000"}`)
+		}
+	}
+	return p.Store.Append(ctx, out...)
+}
+
+// TestLoggerIsolatesBadRecord: the Logger bisects a batch that fails
+// permanently; the bad record alone is reported, the rest written.
+func TestLoggerIsolatesBadRecord(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	s := newStore(t)
+	ctx := testCtx(t)
+	bad := uuid.Must(uuid.NewV7())
+	var mu sync.Mutex
+	var reported []*audit.DeliveryError
+	l, err := audit.New(poison{s, bad}, audit.WithLifecycleEvents(false),
+		audit.WithAsync(audit.AsyncConfig{BatchSize: 64, FlushInterval: time.Hour}),
+		audit.WithErrorHandler(func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			var de *audit.DeliveryError
+			if !errors.As(err, &de) {
+				t.Errorf("error handler: %v", err)
+				return
+			}
+			reported = append(reported, de)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := range n {
+		ev := audit.Event{Action: audit.ActionResourceRead, ResourceType: "document", ResourceID: fmt.Sprint(i), Status: audit.StatusSuccess}
+		if i == 77 {
+			ev.ID = bad
+		}
+		if err := l.Log(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(reported) != 1 || reported[0].Reason != audit.ReasonRejected || len(reported[0].Records) != 1 || reported[0].Records[0].ID != bad {
+		t.Fatalf("reported %v, want the bad record alone, rejected", reported)
+	}
+	if !strings.Contains(reported[0].Error(), "audit: postgres: append record "+bad.String()) {
+		t.Errorf("reported %q, want it to name the record", reported[0])
+	}
+	if got := storetest.QueryAll(t, s, audit.Filter{Limit: 1000}); len(got) != n-1 {
+		t.Errorf("%d records written, want %d", len(got), n-1)
+	}
+	if st := l.Stats(); st.Written != n-1 || st.Failed != 1 {
+		t.Errorf("stats: written %d, failed %d; want %d, 1", st.Written, st.Failed, n-1)
+	}
+}
+
+// TestHostileEventsThroughLogger logs what an attacker or a bug may send:
+// NUL bytes and invalid UTF-8 everywhere, SQL in every field, 1 MB of
+// details, the last representable microsecond. All is stored safely and
+// found again by the same values.
+func TestHostileEventsThroughLogger(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	s := newStore(t)
+	ctx := testCtx(t)
+	l, err := audit.New(s, audit.WithLifecycleEvents(false),
+		audit.WithPolicy(audit.Policy{Default: audit.Sync}),
+		audit.WithLimits(audit.Limits{MaxStringBytes: 2 << 20, MaxJSONBytes: 4 << 20}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	sqlish := `x'); DROP TABLE audit_logs; -- %_\`
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	far := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	events := []audit.Event{
+		{UserID: "a\x00b", UserEmail: "\xff@example.com", UserAgent: "ua\x00\xfe", Action: "user.\x00login",
+			ResourceType: "doc\xff", ResourceID: "r\x00", RequestID: "req\x00", SessionID: "\xc3", Status: audit.StatusFailure,
+			ErrorMessage: "boom\x00", Details: map[string]any{"k\x00": "v\xff", "nested": map[string]any{"\xfe": []any{"\x00"}}}},
+		{UserID: sqlish, UserEmail: sqlish, UserAgent: sqlish, Action: audit.Action(sqlish), ResourceType: sqlish,
+			ResourceID: sqlish, RequestID: sqlish, SessionID: sqlish, Status: audit.StatusSuccess, ErrorMessage: sqlish,
+			Details: map[string]any{sqlish: sqlish}},
+		{Action: audit.ActionResourceUpdate, ResourceType: "blob", Status: audit.StatusSuccess, Details: map[string]any{"data": big}},
+		{Action: audit.ActionResourceUpdate, ResourceType: "future", Status: audit.StatusSuccess, OccurredAt: far},
+	}
+	for i, ev := range events {
+		if err := l.Log(ctx, ev); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	all := storetest.QueryAll(t, s, audit.Filter{})
+	if len(all) != len(events) {
+		t.Fatalf("got %d records, want %d", len(all), len(events))
+	}
+	for _, f := range []audit.Filter{
+		{UserID: sqlish}, {Action: audit.Action(sqlish)}, {ActionPrefix: sqlish}, {ActionPrefix: sqlish[:5]},
+		{ResourceType: sqlish, ResourceID: sqlish}, {ResourceID: sqlish}, {RequestID: sqlish},
+	} {
+		if got := storetest.QueryAll(t, s, f); len(got) != 1 || got[0].UserID != sqlish {
+			t.Errorf("Query(%+v): got %d records, want the one with SQL in it", f, len(got))
+		}
+	}
+	for _, r := range all {
+		switch r.ResourceType {
+		case "blob":
+			d, err := r.DecodeDetails()
+			if err != nil || d["data"] != big {
+				t.Errorf("1 MiB details: got %d bytes back, %v", len(r.Details), err)
+			}
+		case "future":
+			if want := far.Truncate(time.Microsecond); !r.OccurredAt.Equal(want) {
+				t.Errorf("far future: got %v, want %v", r.OccurredAt, want)
+			}
+		case "doc\uFFFD":
+			if r.UserID != "a\uFFFDb" || strings.ContainsRune(r.ErrorMessage, 0) {
+				t.Errorf("cleaned strings: got user %q, error %q", r.UserID, r.ErrorMessage)
+			}
+		}
+	}
+}
+
+func TestAppendOneMegabyteDirectly(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	s := newStore(t)
+	ctx := testCtx(t)
+	rs := storetest.Records(0, 3)
+	big, _ := json.Marshal(map[string]string{"data": strings.Repeat("x", 1<<20)})
+	rs[1].Details = big
+	if err := s.Append(ctx, rs...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, rs[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := storetest.Equal(got, rs[1]); d != "" {
+		t.Errorf("1 MiB details: %s", d[:min(len(d), 200)])
+	}
+}

@@ -1,0 +1,114 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+	"go.uber.org/goleak"
+
+	"github.com/trailmark/audit/store/postgres"
+)
+
+// envDSN names the environment variable that points the tests at a
+// PostgreSQL server. Tests that need one skip without it.
+const envDSN = "AUDIT_TEST_DATABASE_URL"
+
+// shared is the connection pool of the tests that do not need their own,
+// set by TestMain when envDSN is set.
+var shared *sqlx.DB
+
+func TestMain(m *testing.M) {
+	if dsn := os.Getenv(envDSN); dsn != "" {
+		db, err := sqlx.Open("postgres", dsn)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		db.SetMaxOpenConns(30)
+		db.SetMaxIdleConns(30)
+		shared = db
+	}
+	code := m.Run()
+	if shared != nil {
+		shared.Close()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// dsn returns the test server's connection string, or skips t.
+func dsn(t testing.TB) string {
+	t.Helper()
+	d := os.Getenv(envDSN)
+	if d == "" {
+		t.Skipf("%s not set: no PostgreSQL to test against", envDSN)
+	}
+	return d
+}
+
+// testDB returns the shared pool, or skips t.
+func testDB(t testing.TB) *sqlx.DB {
+	t.Helper()
+	dsn(t)
+	return shared
+}
+
+// randomName returns a fresh identifier starting with prefix.
+func randomName(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// newSchema returns the name of a schema for t alone, dropped with
+// everything in it when t ends.
+func newSchema(t testing.TB) string {
+	t.Helper()
+	db := testDB(t)
+	schema := randomName("trailmark_test_")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// newStore returns a migrated Store on the shared pool, in a schema of its
+// own.
+func newStore(t testing.TB, opts ...postgres.Option) *postgres.Store {
+	t.Helper()
+	db := testDB(t)
+	schema := newSchema(t)
+	opts = append([]postgres.Option{postgres.WithSchema(schema), postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) })}, opts...)
+	s, err := postgres.New(db, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+
+	"github.com/lib/pq"
+)
+
+// names are the database objects of one audit table, quoted for SQL.
+// Schema and table names are validated identifiers, so the raw forms are
+// safe inside comments and string literals too.
+type names struct {
+	Name string // schema.table, unquoted, for comments and messages
+
+	Table, Default, Migrations                  string // qualified, quoted
+	Guard, EnsurePartitions, DropPartitions     string // qualified, quoted functions
+	PurgeRows                                   string
+	PKey, UserIndex, ActionIndex, ResourceIndex string // unqualified, quoted
+	RequestIndex, IDIndex                       string
+
+	SchemaLit, TableLit                    string // string literals of the raw names
+	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
+	PurgeRowsName, DropPartitionsName      string // qualified, unquoted, for messages
+	LockMigrate, LockPartitions, LockPurge int64  // advisory lock keys
+}
+
+func newNames(schema, table string) names {
+	q := func(name string) string { return pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(name) }
+	n := names{
+		Name:               schema + "." + table,
+		Table:              q(table),
+		Default:            q(table + "_default"),
+		Migrations:         q(table + "_migrations"),
+		Guard:              q(table + "_guard"),
+		EnsurePartitions:   q(table + "_ensure_partitions"),
+		DropPartitions:     q(table + "_drop_partitions"),
+		PurgeRows:          q(table + "_purge_rows"),
+		PKey:               pq.QuoteIdentifier(table + "_pkey"),
+		UserIndex:          pq.QuoteIdentifier(table + "_user_idx"),
+		ActionIndex:        pq.QuoteIdentifier(table + "_action_idx"),
+		ResourceIndex:      pq.QuoteIdentifier(table + "_resource_idx"),
+		RequestIndex:       pq.QuoteIdentifier(table + "_request_idx"),
+		IDIndex:            pq.QuoteIdentifier(table + "_id_idx"),
+		SchemaLit:          pq.QuoteLiteral(schema),
+		TableLit:           pq.QuoteLiteral(table),
+		PurgeRowsName:      schema + "." + table + "_purge_rows",
+		DropPartitionsName: schema + "." + table + "_drop_partitions",
+		LockMigrate:        lockKey(schema, table, "migrate"),
+		LockPartitions:     lockKey(schema, table, "partitions"),
+		LockPurge:          lockKey(schema, table, "purge"),
+	}
+	n.TableQLit = pq.QuoteLiteral(n.Table)
+	n.DefaultQLit = pq.QuoteLiteral(n.Default)
+	n.GuardQLit = pq.QuoteLiteral(n.Guard)
+	return n
+}
+
+// lockKey is the advisory lock key of one kind of maintenance on one
+// table: a 64-bit FNV-1a hash, the same in every process.
+func lockKey(schema, table, what string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("trailmark/audit:" + schema + "." + table + ":" + what))
+	return int64(h.Sum64())
+}
+
+// columns are the columns Append writes, in order; recorded_at is set by
+// the database.
+var columns = []string{
+	"id", `"timestamp"`, "user_id", "user_email", "ip_address", "user_agent",
+	"action", "resource_type", "resource_id", "details", "changes",
+	"request_id", "session_id", "status", "error_message",
+}
+
+// selectList reads a Record's columns, empty strings for NULLs, in the
+// order scanRecord expects.
+const selectList = `id, "timestamp", recorded_at, COALESCE(user_id, ''), COALESCE(user_email, ''),
+COALESCE(host(ip_address), ''), COALESCE(user_agent, ''), action, resource_type, COALESCE(resource_id, ''),
+details, changes, COALESCE(request_id, ''), COALESCE(session_id, ''), status, COALESCE(error_message, '')`
+
+// stagingTable is the temporary table a batch is copied into. It lives as
+// long as its session, is emptied at each commit, and is the same for
+// every audit table (its columns do not depend on the table's name).
+const stagingTable = "pg_temp.trailmark_audit_staging_v1"
+
+// statements are the SQL texts of a Store, built once.
+type statements struct {
+	names
+	insertOne     string
+	createStaging string
+	copyStaging   string
+	copyTable     string
+	fromStaging   string
+	query         string // SELECT … FROM table, without WHERE
+	get           string
+	ensure        string
+	drop          string
+	purgeRows     string
+}
+
+func buildStatements(c config) statements {
+	n := newNames(c.schema, c.table)
+	cols := strings.Join(columns, ", ")
+	params := make([]string, len(columns))
+	for i := range params {
+		params[i] = "$" + strconv.Itoa(i+1)
+	}
+	return statements{
+		names:     n,
+		insertOne: "INSERT INTO " + n.Table + " (" + cols + ") VALUES (" + strings.Join(params, ", ") + ") ON CONFLICT DO NOTHING",
+		createStaging: "CREATE TEMPORARY TABLE IF NOT EXISTS " + stagingTable + ` (
+	id uuid, "timestamp" timestamptz, user_id text, user_email text, ip_address inet, user_agent text,
+	action text, resource_type text, resource_id text, details jsonb, changes jsonb,
+	request_id text, session_id text, status text, error_message text
+) ON COMMIT DELETE ROWS`,
+		copyStaging: "COPY " + stagingTable + " (" + cols + ") FROM STDIN",
+		copyTable:   "COPY " + n.Table + " (" + cols + ") FROM STDIN",
+		// The DELETE empties the staging table for the next batch of the
+		// same transaction (Tx); the ORDER BY takes locks in one global
+		// order, so that concurrent batches that share records cannot
+		// deadlock.
+		fromStaging: "WITH batch AS (DELETE FROM " + stagingTable + " RETURNING *) INSERT INTO " + n.Table +
+			" (" + cols + ") SELECT " + cols + ` FROM batch ORDER BY "timestamp", id ON CONFLICT DO NOTHING`,
+		query:     "SELECT " + selectList + " FROM " + n.Table,
+		get:       "SELECT " + selectList + " FROM " + n.Table + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`,
+		ensure:    "SELECT " + n.EnsurePartitions + "($1::date[])",
+		drop:      "SELECT " + n.DropPartitions + "($1)",
+		purgeRows: "SELECT " + n.PurgeRows + "($1, $2)",
+	}
+}

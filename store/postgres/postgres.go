@@ -1,0 +1,214 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/trailmark/audit"
+)
+
+// The schema and table of a Store without WithSchema or WithTable.
+const (
+	DefaultSchema = "public"
+	DefaultTable  = "audit_logs"
+)
+
+// Defaults of the other options.
+const (
+	defaultPast      = 24 // months before the current one with partitions on demand
+	defaultAhead     = 3  // months after the current one created ahead
+	defaultPurgeRows = 10000
+)
+
+var (
+	_ audit.Store   = (*Store)(nil)
+	_ audit.Querier = (*Store)(nil)
+	_ audit.Getter  = (*Store)(nil)
+	_ audit.Purger  = (*Store)(nil)
+)
+
+// Store is an audit.Store in PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	db    *sqlx.DB
+	owned bool // Close closes db
+	sql   statements
+	cfg   config
+	parts *partitions
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// config is what the options set.
+type config struct {
+	schema, table string
+	past, ahead   int
+	purgeRows     int
+	now           func() time.Time
+	onError       func(error)
+}
+
+// Option configures a Store.
+type Option func(*config)
+
+// WithSchema sets the schema of the audit table. Default "public". The name
+// must be a lower-case SQL identifier: letters, digits and '_', not
+// starting with a digit, at most 63 bytes.
+func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+
+// WithTable sets the name of the audit table. Default "audit_logs". The
+// name must be a lower-case SQL identifier of at most 40 bytes; the
+// partitions, indexes and functions of the table are named after it.
+func WithTable(name string) Option { return func(c *config) { c.table = name } }
+
+// WithPartitions sets which months get a partition of their own: the
+// current month and the ahead months after it are created by Migrate,
+// EnsurePartitions and Append; months from past months before the current
+// one are created when Append first meets an event of theirs. Events of
+// other months go to the default partition. Defaults 24 and 3; negative
+// values are errors.
+func WithPartitions(past, ahead int) Option {
+	return func(c *config) { c.past, c.ahead = past, ahead }
+}
+
+// WithPurgeBatch sets how many records Purge deletes per transaction where
+// it cannot drop whole partitions. Default 10000.
+func WithPurgeBatch(rows int) Option { return func(c *config) { c.purgeRows = rows } }
+
+// WithClock sets the clock that decides which month is current, for
+// partition management. Default time.Now. RecordedAt is stamped by the
+// database's clock, not by this one.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithErrorHandler sets the function told of errors that do not fail a
+// call: creating partitions ahead is best effort, and an event without its
+// partition is stored in the default partition. The default prints to
+// standard error. It must be safe for concurrent use.
+func WithErrorHandler(h func(error)) Option { return func(c *config) { c.onError = h } }
+
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+func newConfig(opts []Option) (config, error) {
+	c := config{
+		schema: DefaultSchema, table: DefaultTable,
+		past: defaultPast, ahead: defaultAhead, purgeRows: defaultPurgeRows,
+		now:     time.Now,
+		onError: func(err error) { fmt.Fprintln(os.Stderr, err) },
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	switch {
+	case !identRE.MatchString(c.schema) || len(c.schema) > 63:
+		return c, fmt.Errorf("audit: postgres: schema %q: want a lower-case SQL identifier of at most 63 bytes", c.schema)
+	case !identRE.MatchString(c.table) || len(c.table) > 40:
+		return c, fmt.Errorf("audit: postgres: table %q: want a lower-case SQL identifier of at most 40 bytes", c.table)
+	case c.past < 0 || c.ahead < 0:
+		return c, fmt.Errorf("audit: postgres: WithPartitions(%d, %d): months must not be negative", c.past, c.ahead)
+	case c.purgeRows < 1:
+		return c, fmt.Errorf("audit: postgres: WithPurgeBatch(%d): must be positive", c.purgeRows)
+	case c.now == nil:
+		return c, errors.New("audit: postgres: WithClock(nil)")
+	case c.onError == nil:
+		return c, errors.New("audit: postgres: WithErrorHandler(nil)")
+	}
+	return c, nil
+}
+
+// New returns a Store that uses db, which must be a lib/pq connection pool
+// to a database migrated with Migrate (or with the SQL of MigrationSQL).
+// The Store does not own db: Close leaves it open.
+func New(db *sqlx.DB, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("audit: postgres: New called with a nil *sqlx.DB")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, cfg: c, sql: buildStatements(c), parts: newPartitions(c)}, nil
+}
+
+// Open connects to the database at dsn (a lib/pq connection string or URL)
+// and returns a Store that owns its connection pool; Close closes it. Open
+// checks the connection within ctx. It does not migrate: call Migrate.
+//
+// Connections are established within the context of the call that needs
+// them, including the start-up handshake; unless dsn sets
+// connect_timeout, establishing one takes at most 30 seconds.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: open: %w", err)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 30 * time.Second
+	}
+	conn, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: open: %w", err)
+	}
+	conn.Dialer(handshakeDialer{})
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	s, err := New(db, opts...)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.owned = true
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("audit: postgres: open: %w", err)
+	}
+	return s, nil
+}
+
+// DB returns the connection pool the Store uses, to begin transactions for
+// Tx or to tune the pool.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close closes the connection pool if Open made it, and does nothing if
+// it was given to New. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.owned {
+			if err := s.db.Close(); err != nil {
+				s.closeErr = fmt.Errorf("audit: postgres: close: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// Tx returns a Store that appends inside tx, the application's own
+// transaction: the records commit or roll back with it. Use it with
+// audit.Logger.LogTo, so that validation, cleaning and redaction apply:
+//
+//	err := logger.LogTo(ctx, store.Tx(tx), event)
+//
+// Appends are idempotent within the transaction too. An error from Append
+// leaves tx failed, as any statement error does in PostgreSQL: roll it
+// back. Like tx, the returned Store is not for concurrent use, and it is
+// valid only until tx ends. tx must be a lib/pq transaction on the
+// database of s.
+func (s *Store) Tx(tx *sqlx.Tx) audit.Store { return &txStore{s: s, tx: tx} }
+
+// txStore appends within an application transaction.
+type txStore struct {
+	s  *Store
+	tx *sqlx.Tx
+}
+
+// Append appends records inside the transaction.
+func (t *txStore) Append(ctx context.Context, records ...audit.Record) error {
+	return t.s.append(ctx, t.tx, records)
+}

@@ -1,0 +1,65 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// purgeLockWait bounds how long dropping partitions waits for the lock on
+// the audit table, behind queries and writes in progress, so that a purge
+// does not stall everyone queued behind it.
+const purgeLockWait = 5 * time.Second
+
+// Purge deletes the records that occurred before cutoff (at microsecond
+// precision) and returns how many it deleted. It drops the monthly
+// partitions that hold only such records, in one transaction that locks
+// the table briefly; then it deletes the rest (in the partition that
+// holds cutoff, and in the default partition) in transactions of at most
+// WithPurgeBatch records. Concurrent purges, from this process or others,
+// take turns and never count a record twice.
+//
+// Purge goes through the functions <table>_drop_partitions and
+// <table>_purge_rows, which run with the rights of the table's owner; the
+// role of the Store needs EXECUTE on them (see the package
+// documentation).
+func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
+	cutoff = micro(cutoff)
+	var total int64
+	err := func() error {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", purgeLockWait.Milliseconds())); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.QueryRowContext(ctx, s.sql.drop, cutoff).Scan(&n); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		total += n
+		return nil
+	}()
+	// Forget the partitions whether or not the drop committed: a
+	// partition missing from memory costs one more call, a partition
+	// remembered but dropped sends records to the default partition.
+	s.parts.forget()
+	if err != nil {
+		return total, fmt.Errorf("audit: postgres: purge before %v: dropping partitions: %w", cutoff, err)
+	}
+	for {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, s.sql.purgeRows, cutoff, s.cfg.purgeRows).Scan(&n); err != nil {
+			return total, fmt.Errorf("audit: postgres: purge before %v: deleting records: %w", cutoff, err)
+		}
+		total += n
+		if n < int64(s.cfg.purgeRows) {
+			return total, nil
+		}
+	}
+}
