@@ -20,6 +20,10 @@ type Op[A, T any] struct {
 	ResourceID func(arg A, result T) string
 	// Details returns details to record with the call.
 	Details func(arg A, result T) map[string]any
+	// Actor, when set, names who acted from the argument or result (a
+	// login, say, whose user is known only from its argument); a zero
+	// Actor leaves the one in the context.
+	Actor func(arg A, result T) Actor
 	// Before and After, when set, capture the resource's state before and
 	// after the call; the record's Changes are Diff(before, after). If
 	// Before fails, the function is not called and the wrapper returns
@@ -133,6 +137,13 @@ func (op *Op[A, T]) event(ctx context.Context, arg A, result T, err error, befor
 	}
 	if op.ResourceID != nil {
 		hook("ResourceID", func() { ev.ResourceID = op.ResourceID(arg, result) })
+	}
+	if op.Actor != nil {
+		hook("Actor", func() {
+			if a := op.Actor(arg, result); a != (Actor{}) {
+				ev.UserID, ev.UserEmail = a.UserID, a.Email
+			}
+		})
 	}
 	if op.Details != nil {
 		hook("Details", func() {

@@ -26,6 +26,12 @@ func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
 		Action: audit.ActionResourceRead, ResourceType: "document",
 		ResourceID: func(id string, _ *doc) string { return id },
 		Details:    func(id string, d *doc) map[string]any { return map[string]any{"title": d.Title} }, // panics on nil d
+		Actor: func(id string, _ *doc) audit.Actor {
+			if id == "missing" {
+				return audit.Actor{UserID: "u-from-arg"}
+			}
+			return audit.Actor{}
+		},
 	}, func(ctx context.Context, id string) (*doc, error) {
 		if id == "missing" {
 			return nil, errNotFound
@@ -48,7 +54,7 @@ func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
 	if ok.Status != audit.StatusSuccess || ok.ResourceID != "d1" || ok.UserID != "u1" || string(ok.Details) != `{"title":"T"}` {
 		t.Errorf("success record: %+v %s", ok, ok.Details)
 	}
-	if fail.Status != audit.StatusFailure || fail.ErrorMessage != "not found" || fail.ResourceID != "missing" {
+	if fail.Status != audit.StatusFailure || fail.ErrorMessage != "not found" || fail.ResourceID != "missing" || fail.UserID != "u-from-arg" {
 		t.Errorf("failure record: %+v", fail)
 	}
 	// the Details hook panicked on the nil result: noted, not fatal

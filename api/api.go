@@ -1,0 +1,372 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+)
+
+// Errors an Authorize function returns (or wraps) to refuse a caller.
+var (
+	// ErrUnauthenticated means the caller is not known: 401.
+	ErrUnauthenticated = errors.New("audit: unauthenticated")
+	// ErrForbidden means the caller is known and may not do this: 403.
+	ErrForbidden = errors.New("audit: forbidden")
+)
+
+// ResourceType is the resource type of the events the API records.
+const ResourceType = "audit_log"
+
+// Config configures a Handler. Store, Logger and Authorize are required;
+// the zero value of every other field is its default.
+type Config struct {
+	// Store answers the queries. /{id} needs it to implement audit.Getter
+	// too, and answers 501 Not Implemented if it does not.
+	Store audit.Querier
+	// Logger records every request to the API (see the package
+	// documentation). Its Policy decides whether reads fail closed: the
+	// default delivers ActionAuditLogRead and ActionAuditLogExport Sync.
+	Logger *audit.Logger
+	// Authorize says who the caller is and whether they may use the API.
+	// It returns the caller, or an error that wraps ErrUnauthenticated
+	// (answered 401) or ErrForbidden (403, and return the caller too, so
+	// that the refusal names them). Any other error is answered 500. A nil
+	// error with the zero Actor is taken as ErrUnauthenticated: every read
+	// of the log is attributed to someone. The error's text is recorded,
+	// so keep secrets out of it.
+	//
+	// Authorize runs after routing: r.Pattern and r.PathValue tell it what
+	// is asked (ActionFor maps the request to the action). It is called
+	// concurrently and must be safe for that.
+	Authorize func(r *http.Request) (audit.Actor, error)
+	// BasePath is where the API lives. Default "/audit-logs". Mount the
+	// Handler at BasePath and at BasePath+"/".
+	BasePath string
+	// WWWAuthenticate is the challenge sent with a 401. Default
+	// `Bearer realm="audit"`.
+	WWWAuthenticate string
+	// Now is the clock that /users/{user_id}?days= counts back from.
+	// Default time.Now.
+	Now func() time.Time
+	// OnError is told of failures the client cannot be told of: a record
+	// that could not be written after the response was decided, a store
+	// error during an export. It must be safe for concurrent use. Default:
+	// print to standard error.
+	OnError func(error)
+}
+
+// Handler serves the audit log query API. Build it with New; it is safe
+// for concurrent use.
+type Handler struct {
+	store     audit.Querier
+	getter    audit.Getter // nil if the store cannot look records up by ID
+	logger    *audit.Logger
+	auth      func(*http.Request) (audit.Actor, error)
+	base      string
+	challenge string
+	now       func() time.Time
+	onError   func(error)
+	mux       *http.ServeMux
+	pageSize  int // export page size; audit.MaxLimit but for tests
+}
+
+// New returns a Handler for cfg. It returns an error if Store, Logger or
+// Authorize is nil — the API is never served without an authorization
+// check — or if BasePath is not a clean absolute path.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Authorize == nil:
+		return nil, errors.New("audit: api: Config.Authorize is required: the audit log is never served without an authorization check")
+	case cfg.Store == nil:
+		return nil, errors.New("audit: api: Config.Store is required")
+	case cfg.Logger == nil:
+		return nil, errors.New("audit: api: Config.Logger is required: reads of the audit log are audited")
+	}
+	h := &Handler{
+		store:     cfg.Store,
+		logger:    cfg.Logger,
+		auth:      cfg.Authorize,
+		base:      cfg.BasePath,
+		challenge: cfg.WWWAuthenticate,
+		now:       cfg.Now,
+		onError:   cfg.OnError,
+		pageSize:  audit.MaxLimit,
+	}
+	h.getter, _ = cfg.Store.(audit.Getter)
+	if h.base == "" {
+		h.base = "/audit-logs"
+	}
+	if !strings.HasPrefix(h.base, "/") || h.base == "/" || path.Clean(h.base) != h.base || strings.ContainsAny(h.base, "{}*? \t\r\n%") {
+		return nil, fmt.Errorf("audit: api: BasePath %q must be a clean absolute path such as /audit-logs", cfg.BasePath)
+	}
+	if h.challenge == "" {
+		h.challenge = `Bearer realm="audit"`
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.onError == nil {
+		h.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }
+	}
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("GET "+h.base, h.list)
+	h.mux.HandleFunc("GET "+h.base+"/export", h.export)
+	h.mux.HandleFunc("GET "+h.base+"/users/{user_id}", h.user)
+	h.mux.HandleFunc("GET "+h.base+"/{id}", h.get)
+	h.mux.HandleFunc(h.base, h.other)
+	h.mux.HandleFunc(h.base+"/", h.other)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, "not part of the audit log API", "")
+	})
+	return h, nil
+}
+
+// ServeHTTP serves the API. Every response is marked Cache-Control:
+// no-store.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	h.mux.ServeHTTP(w, r)
+}
+
+// ActionFor returns the action a request to the API is recorded as:
+// ActionAuditLogExport for the export, ActionAuditLogRead for anything
+// else. Authorize functions may use it to require more for exports.
+func (h *Handler) ActionFor(r *http.Request) audit.Action {
+	if r.URL.Path == h.base+"/export" {
+		return audit.ActionAuditLogExport
+	}
+	return audit.ActionAuditLogRead
+}
+
+// authorize checks the caller. When it refuses them, it records the
+// refusal, answers 401, 403 or 500, and returns false.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (audit.Actor, bool) {
+	a, err := h.auth(r)
+	if err == nil && a == (audit.Actor{}) {
+		err = fmt.Errorf("%w: Authorize returned no actor", ErrUnauthenticated)
+	}
+	if err == nil {
+		return a, true
+	}
+	status, st, reason, detail := http.StatusInternalServerError, audit.StatusError, "error", "authorization failed"
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		status, st, reason, detail = http.StatusUnauthorized, audit.StatusFailure, "unauthenticated", "authentication required"
+		w.Header().Set("WWW-Authenticate", h.challenge)
+	case errors.Is(err, ErrForbidden):
+		status, st, reason, detail = http.StatusForbidden, audit.StatusFailure, "forbidden", "not allowed to read the audit log"
+	}
+	action := h.ActionFor(r)
+	if status == http.StatusForbidden && action == audit.ActionAuditLogExport {
+		detail = "not allowed to export the audit log"
+	}
+	ev := h.event(r, a, action, st, err.Error())
+	ev.Details["refused"] = reason
+	ev.Details["http_status"] = status
+	if lerr := h.logger.Log(r.Context(), ev); lerr != nil {
+		// The refusal stands whether or not it is recorded.
+		h.onError(fmt.Errorf("audit: api: recording a refused %s: %w", ev.Action, lerr))
+	}
+	writeProblem(w, r, status, detail, "")
+	return a, false
+}
+
+// event returns the event that records a request to the API by a.
+func (h *Handler) event(r *http.Request, a audit.Actor, action audit.Action, st audit.Status, msg string) audit.Event {
+	return audit.Event{
+		UserID:       a.UserID,
+		UserEmail:    a.Email,
+		Action:       action,
+		ResourceType: ResourceType,
+		Status:       st,
+		ErrorMessage: msg,
+		Details:      map[string]any{"method": r.Method, "path": r.URL.Path},
+	}
+}
+
+// refuse records a request refused for a bad parameter and answers 400.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, a audit.Actor, action audit.Action, perr *paramError) {
+	ev := h.event(r, a, action, audit.StatusFailure, perr.Error())
+	ev.Details["parameter"] = perr.Param
+	ev.Details["query"] = r.URL.RawQuery
+	if err := h.logger.Log(r.Context(), ev); err != nil {
+		h.onError(fmt.Errorf("audit: api: recording a refused %s: %w", action, err))
+	}
+	writeProblem(w, r, http.StatusBadRequest, perr.Param+" "+perr.Msg, perr.Param)
+}
+
+// failed records and answers a store error: 400 for a filter the store
+// refuses, 500 for anything else. A request whose client has gone is
+// recorded and not answered.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, a audit.Actor, action audit.Action, q *query, err error) {
+	if errors.Is(err, audit.ErrInvalidFilter) {
+		h.refuse(w, r, a, action, filterParamError(err))
+		return
+	}
+	st, status := audit.StatusError, http.StatusInternalServerError
+	if r.Context().Err() != nil {
+		st, status = audit.StatusFailure, 0
+	}
+	ev := h.event(r, a, action, st, err.Error())
+	if q != nil {
+		ev.Details["query"] = q.params
+	}
+	if lerr := h.logger.Log(r.Context(), ev); lerr != nil {
+		h.onError(fmt.Errorf("audit: api: recording a failed %s: %w", action, lerr))
+	}
+	if status == 0 {
+		return
+	}
+	h.onError(fmt.Errorf("audit: api: %s: %w", action, err))
+	writeProblem(w, r, status, "the audit log could not be read", "")
+}
+
+// recordRead records a successful read before its data is sent. If the
+// record cannot be written it answers 503 and returns false: the data is
+// not sent (fail closed).
+func (h *Handler) recordRead(w http.ResponseWriter, r *http.Request, ev audit.Event) bool {
+	err := h.logger.Log(r.Context(), ev)
+	if err == nil {
+		return true
+	}
+	h.onError(fmt.Errorf("audit: api: %s refused, it could not be recorded: %w", ev.Action, err))
+	writeProblem(w, r, http.StatusServiceUnavailable,
+		"this read of the audit log could not itself be recorded, so no data is returned; try again later", "")
+	return false
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.authorize(w, r)
+	if !ok {
+		return
+	}
+	q, perr := parseQuery(endpointList, r.URL.RawQuery, h.now())
+	if perr != nil {
+		h.refuse(w, r, a, audit.ActionAuditLogRead, perr)
+		return
+	}
+	h.serveQuery(w, r, a, &q)
+}
+
+func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.authorize(w, r)
+	if !ok {
+		return
+	}
+	q, perr := parseQuery(endpointUser, r.URL.RawQuery, h.now())
+	if perr == nil {
+		q.filter.UserID = r.PathValue("user_id")
+		if err := q.filter.Validate(); err != nil {
+			perr = filterParamError(err)
+		}
+	}
+	if perr != nil {
+		h.refuse(w, r, a, audit.ActionAuditLogRead, perr)
+		return
+	}
+	h.serveQuery(w, r, a, &q)
+}
+
+// serveQuery answers one page of q, recorded before it is sent.
+func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a audit.Actor, q *query) {
+	page, err := h.store.Query(r.Context(), q.filter)
+	if err != nil {
+		h.failed(w, r, a, audit.ActionAuditLogRead, q, err)
+		return
+	}
+	if page.Records == nil {
+		page.Records = []audit.Record{}
+	}
+	body, err := json.Marshal(page)
+	if err != nil {
+		h.failed(w, r, a, audit.ActionAuditLogRead, q, fmt.Errorf("encoding: %w", err))
+		return
+	}
+	ev := h.event(r, a, audit.ActionAuditLogRead, audit.StatusSuccess, "")
+	ev.Details["query"] = q.params
+	if q.filter.UserID != "" {
+		ev.Details["user_id"] = q.filter.UserID
+	}
+	ev.Details["returned"] = len(page.Records)
+	ev.Details["more"] = page.NextCursor != ""
+	if !h.recordRead(w, r, ev) {
+		return
+	}
+	writeJSON(w, body)
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.authorize(w, r)
+	if !ok {
+		return
+	}
+	action := audit.ActionAuditLogRead
+	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.now()); perr != nil {
+		h.refuse(w, r, a, action, perr)
+		return
+	}
+	raw := r.PathValue("id")
+	id, err := uuid.Parse(raw)
+	if err != nil || len(raw) != 36 {
+		h.refuse(w, r, a, action, badParam("id", "must be a UUID such as 0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f"))
+		return
+	}
+	if h.getter == nil {
+		writeProblem(w, r, http.StatusNotImplemented, "this store cannot look records up by id", "")
+		return
+	}
+	rec, err := h.getter.Get(r.Context(), id)
+	if errors.Is(err, audit.ErrNotFound) {
+		ev := h.event(r, a, action, audit.StatusFailure, "not found")
+		ev.ResourceID = id.String()
+		if lerr := h.logger.Log(r.Context(), ev); lerr != nil {
+			h.onError(fmt.Errorf("audit: api: recording a failed %s: %w", action, lerr))
+		}
+		writeProblem(w, r, http.StatusNotFound, "no audit record has this id", "")
+		return
+	}
+	if err != nil {
+		h.failed(w, r, a, action, nil, err)
+		return
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		h.failed(w, r, a, action, nil, fmt.Errorf("encoding: %w", err))
+		return
+	}
+	ev := h.event(r, a, action, audit.StatusSuccess, "")
+	ev.ResourceID = id.String()
+	if !h.recordRead(w, r, ev) {
+		return
+	}
+	writeJSON(w, body)
+}
+
+// other answers what no route matches, for a caller Authorize accepts.
+func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.authorize(w, r)
+	if !ok {
+		return
+	}
+	status, detail := http.StatusNotFound, "no such endpoint of the audit log API"
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		status, detail = http.StatusMethodNotAllowed, "the audit log API is read-only"
+		w.Header().Set("Allow", "GET, HEAD")
+	}
+	ev := h.event(r, a, h.ActionFor(r), audit.StatusFailure, http.StatusText(status))
+	if err := h.logger.Log(r.Context(), ev); err != nil {
+		h.onError(fmt.Errorf("audit: api: recording a refused %s: %w", ev.Action, err))
+	}
+	writeProblem(w, r, status, detail, "")
+}

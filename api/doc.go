@@ -1,0 +1,72 @@
+// Package api is the HTTP API for reading an audit log: queries, single
+// records and streamed exports, for administrators and auditors.
+//
+//	GET /audit-logs?user_id=&action=&resource_type=&resource_id=&status=&request_id=&start_date=&end_date=&limit=&cursor=
+//	GET /audit-logs/users/{user_id}?days=30&limit=&cursor=
+//	GET /audit-logs/{id}
+//	GET /audit-logs/export?format=ndjson|csv&<the filters of /audit-logs>&cursor=
+//
+// Lists answer {"items": [...], "next_cursor": "..."}, newest first; each
+// item is an audit.Record in its JSON form, every field present. action
+// matches exactly, or by prefix when it ends in "." or "*" ("user." and
+// "user.*" match every user action). start_date and end_date are RFC 3339
+// timestamps bounding the time of the event, start inclusive, end
+// exclusive. limit is 1 to 1000, default 100; pass next_cursor back as
+// cursor for the next page. days is 1 to 90, default 30.
+//
+// # Errors
+//
+// Every error is an RFC 9457 problem document (application/problem+json;
+// see Problem). A bad query — an unknown or repeated parameter, an empty
+// value, a date that does not parse, an end before the start, a limit out
+// of range, a cursor this API did not issue, an unknown format — is a 400
+// whose "parameter" member names the parameter. Input never causes a 500.
+//
+// # Authorization
+//
+// New refuses to build a Handler without Config.Authorize. Every request
+// goes through it, after routing and before anything else is looked at:
+// an error wrapping ErrUnauthenticated is answered 401, ErrForbidden 403,
+// and every refusal is recorded as an event (action audit_log.read or
+// audit_log.export, status failure) naming the caller when known. Rate
+// limit the API in front if unauthenticated callers can reach it: each
+// refusal is a write to the audit store.
+//
+// # Reading the log leaves a trace
+//
+// Every answered request is recorded with the Logger, attributed to the
+// caller Authorize returned: reads as audit_log.read (the query, the
+// number of records returned), exports as audit_log.export (the query, the
+// format, and at the end the row count). A read is recorded after the
+// store has answered and before the answer is sent; if the record cannot
+// be written the read fails closed: 503, no data. With the default Policy
+// both actions are delivered Sync, so this holds; a Policy that makes them
+// Async makes reads fail open instead (they succeed once the record is
+// queued). Bad requests and refusals are recorded too, but a failure to
+// record them does not change the answer.
+//
+// An export is recorded twice: phase "start" before the first record is
+// read (fail closed, as above) and phase "end" with the row count and
+// outcome, linked by start_event_id. The export is streamed a page at a
+// time (constant memory, whatever its size) and flushed as it goes. If the
+// store fails after the response has started, the connection is aborted,
+// so that the client sees a broken transfer, not a short file.
+//
+// NDJSON is exact: one record's JSON per line. CSV has a header row and
+// every field; cells that a spreadsheet would evaluate as formulas are
+// prefixed with a quote (see SafeCell), so CSV is for people and NDJSON
+// for programs.
+//
+// # What a client can forge
+//
+// Query parameters are the caller's and are validated, never trusted; the
+// caller's identity is what Authorize says. The records themselves hold
+// values that clients of the audited application chose (user agents,
+// request ids, resource ids, details): they are served as JSON, with
+// Content-Type set and X-Content-Type-Options: nosniff, never as HTML.
+//
+// # Concurrency
+//
+// A Handler is safe for concurrent use. Authorize and OnError are called
+// concurrently.
+package api

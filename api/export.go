@@ -1,0 +1,259 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+)
+
+// csvHeader returns the first row of a CSV export: every field of a
+// record, named and ordered as in its JSON form.
+func csvHeader() []string {
+	return []string{
+		"id", "timestamp", "recorded_at", "user_id", "user_email", "ip_address", "user_agent",
+		"action", "resource_type", "resource_id", "details", "changes",
+		"request_id", "session_id", "status", "error_message",
+	}
+}
+
+// export streams every record that matches the query, page by page: it
+// holds one page of records (audit.MaxLimit) and a 64 KiB buffer at a
+// time, whatever the size of the result.
+//
+// It records two events, linked by the first one's ID: before any data is
+// read, phase "start" (who, format, query), written as the Logger's Policy
+// says — Sync by default, and if it cannot be written the export is
+// refused with 503; after the stream, phase "end", with the row count and
+// the outcome. A store error in mid-stream aborts the connection, so that
+// the client sees a truncated transfer rather than a short file that looks
+// complete.
+func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.authorize(w, r)
+	if !ok {
+		return
+	}
+	const action = audit.ActionAuditLogExport
+	q, perr := parseQuery(endpointExport, r.URL.RawQuery, h.now())
+	if perr != nil {
+		h.refuse(w, r, a, action, perr)
+		return
+	}
+	if r.Method == http.MethodHead {
+		h.exportHeaders(w, q.format)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	startID, err := uuid.NewV7()
+	if err != nil {
+		h.failed(w, r, a, action, &q, err)
+		return
+	}
+	start := h.event(r, a, action, audit.StatusSuccess, "")
+	start.ID = startID
+	start.Details["phase"] = "start"
+	start.Details["format"] = q.format
+	start.Details["query"] = q.params
+	if !h.recordRead(w, r, start) {
+		return
+	}
+	end := h.event(r, a, action, audit.StatusSuccess, "")
+	end.Details["phase"] = "end"
+	end.Details["start_event_id"] = startID.String()
+	end.Details["format"] = q.format
+
+	ctx := r.Context()
+	f := q.filter
+	f.Limit = h.pageSize
+	page, err := h.store.Query(ctx, f)
+	if err != nil {
+		h.endExport(r, end, 0, nil, err)
+		if errors.Is(err, audit.ErrInvalidFilter) {
+			perr := filterParamError(err)
+			writeProblem(w, r, http.StatusBadRequest, perr.Param+" "+perr.Msg, perr.Param)
+		} else if ctx.Err() == nil {
+			writeProblem(w, r, http.StatusInternalServerError, "the audit log could not be read", "")
+		}
+		return
+	}
+
+	h.exportHeaders(w, q.format)
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	rw := newRowWriter(q.format, bw)
+	rc := http.NewResponseController(w)
+	rows := 0
+	var werr, qerr error
+	for {
+		for i := range page.Records {
+			if werr = rw.write(&page.Records[i]); werr != nil {
+				break
+			}
+			rows++
+		}
+		if werr == nil {
+			werr = rw.flush()
+		}
+		if werr == nil {
+			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				werr = err
+			}
+		}
+		if werr != nil || page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+		if page, qerr = h.store.Query(ctx, f); qerr != nil {
+			break
+		}
+	}
+	h.endExport(r, end, rows, werr, qerr)
+	if qerr != nil && ctx.Err() == nil {
+		// The status line has gone: abort the connection so that the
+		// client cannot take a truncated export for a complete one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// endExport records the end of an export: rows written, and why it
+// stopped early if it did (werr: writing to the client; qerr: the store).
+func (h *Handler) endExport(r *http.Request, ev audit.Event, rows int, werr, qerr error) {
+	ev.Details["rows"] = rows
+	switch {
+	case r.Context().Err() != nil:
+		ev.Status, ev.ErrorMessage = audit.StatusFailure, "client went away: "+r.Context().Err().Error()
+	case werr != nil:
+		ev.Status, ev.ErrorMessage = audit.StatusFailure, "writing to the client: "+werr.Error()
+	case qerr != nil:
+		ev.Status, ev.ErrorMessage = audit.StatusError, "reading the store: "+qerr.Error()
+		h.onError(fmt.Errorf("audit: api: export: %w", qerr))
+	}
+	if err := h.logger.Log(r.Context(), ev); err != nil {
+		h.onError(fmt.Errorf("audit: api: recording the end of an export (%d rows): %w", rows, err))
+	}
+}
+
+func (h *Handler) exportHeaders(w http.ResponseWriter, format string) {
+	ct, ext := "application/x-ndjson", "ndjson"
+	if format == formatCSV {
+		ct, ext = "text/csv; charset=utf-8", "csv"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Disposition",
+		fmt.Sprintf(`attachment; filename="audit-logs-%s.%s"`, h.now().UTC().Format("20060102T150405Z"), ext))
+}
+
+// rowWriter writes records in one export format.
+type rowWriter interface {
+	write(r *audit.Record) error
+	flush() error
+}
+
+func newRowWriter(format string, bw *bufio.Writer) rowWriter {
+	if format == formatCSV {
+		hdr := csvHeader()
+		w := &csvWriter{bw: bw, cw: csv.NewWriter(bw), row: make([]string, len(hdr))}
+		w.cw.Write(hdr) // an error is kept by the csv.Writer and returned by flush
+		return w
+	}
+	return &ndjsonWriter{bw: bw, enc: json.NewEncoder(bw)}
+}
+
+// ndjsonWriter writes one record's JSON per line, exactly as the list
+// endpoint returns it.
+type ndjsonWriter struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+func (w *ndjsonWriter) write(r *audit.Record) error { return w.enc.Encode(r) }
+func (w *ndjsonWriter) flush() error                { return w.bw.Flush() }
+
+// csvWriter writes one record per row, with every cell made safe to open
+// in a spreadsheet (see SafeCell).
+type csvWriter struct {
+	bw  *bufio.Writer
+	cw  *csv.Writer
+	row []string
+	buf bytes.Buffer // for compacting JSON
+}
+
+func (w *csvWriter) write(r *audit.Record) error {
+	ip := ""
+	if r.IPAddress.IsValid() {
+		ip = r.IPAddress.String()
+	}
+	row := w.row
+	row[0] = r.ID.String()
+	row[1] = r.OccurredAt.UTC().Format(time.RFC3339Nano)
+	row[2] = r.RecordedAt.UTC().Format(time.RFC3339Nano)
+	row[3] = r.UserID
+	row[4] = r.UserEmail
+	row[5] = ip
+	row[6] = r.UserAgent
+	row[7] = string(r.Action)
+	row[8] = r.ResourceType
+	row[9] = r.ResourceID
+	row[10] = w.compact(r.Details)
+	row[11] = w.compact(r.Changes)
+	row[12] = r.RequestID
+	row[13] = r.SessionID
+	row[14] = string(r.Status)
+	row[15] = r.ErrorMessage
+	for i := range row {
+		row[i] = SafeCell(row[i])
+	}
+	return w.cw.Write(row)
+}
+
+// compact returns raw JSON without insignificant whitespace, as NDJSON
+// has it (PostgreSQL's jsonb adds some).
+func (w *csvWriter) compact(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	w.buf.Reset()
+	if json.Compact(&w.buf, raw) != nil {
+		return string(raw)
+	}
+	return w.buf.String()
+}
+
+func (w *csvWriter) flush() error {
+	w.cw.Flush()
+	if err := w.cw.Error(); err != nil {
+		return err
+	}
+	return w.bw.Flush()
+}
+
+// SafeCell returns s made safe for a spreadsheet cell, after the OWASP
+// guidance on CSV injection: a value that begins with =, +, -, @, a tab or
+// a carriage return (or the fullwidth ＝ ＋ － ＠, which some spreadsheets
+// fold to ASCII) is prefixed with a single quote, so that a spreadsheet
+// shows it as text instead of evaluating it as a formula. Quoting of
+// commas, quotes and line breaks is left to encoding/csv. The NDJSON
+// export is exact; use it where the values must survive unchanged.
+func SafeCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	switch r, _ := utf8.DecodeRuneInString(s); r {
+	case '＝', '＋', '－', '＠':
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,626 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/api"
+	"github.com/trailmark/audit/middleware"
+)
+
+// backend is what the service needs of a store: writing, and queries for
+// the audit log API.
+type backend interface {
+	audit.Store
+	audit.Querier
+}
+
+// Permissions a user can hold.
+const (
+	permAdmin       = "admin"        // may grant permissions
+	permAuditRead   = "audit:read"   // may read the audit log
+	permAuditExport = "audit:export" // may export the audit log
+)
+
+// Errors of the service's operations, mapped to HTTP statuses by
+// writeError.
+var (
+	errBadCredentials = errors.New("wrong email or password")
+	errForbidden      = errors.New("not allowed")
+	errNotFound       = errors.New("not found")
+	errBadRequest     = errors.New("bad request")
+)
+
+// appConfig configures the service.
+type appConfig struct {
+	Store          backend
+	TrustedProxies []netip.Prefix
+	// Log receives the Logger's delivery errors. Default io.Discard.
+	Log io.Writer
+	// LoggerOptions are extra options for the audit Logger (tests use
+	// them for a clock).
+	LoggerOptions []audit.Option
+}
+
+// app is the demo service: accounts, sessions, permissions and API keys in
+// memory, every change audited.
+//
+// DEMO ONLY: passwords are fixed and hashed with plain SHA-256, sessions
+// live in a map, nothing is persisted but the audit log. Do not copy the
+// authentication; copy the auditing.
+type app struct {
+	logger  *audit.Logger
+	handler http.Handler
+
+	mu       sync.Mutex
+	users    map[string]*user    // by id
+	byEmail  map[string]string   // email → id
+	sessions map[string]*session // by token
+	keys     map[string]*apiKey  // by id
+
+	// The operations, wrapped by audit.Wrap1: each call is recorded.
+	login  func(context.Context, loginRequest) (*session, error)
+	logout func(context.Context, string) (*session, error)
+	update func(context.Context, profileUpdate) (profile, error)
+	grant  func(context.Context, grantRequest) ([]string, error)
+	create func(context.Context, string) (newKey, error)
+	revoke func(context.Context, string) (string, error)
+}
+
+type user struct {
+	ID, Email, Name string
+	PasswordHash    [32]byte
+	Permissions     map[string]bool
+}
+
+type session struct {
+	ID     string // recorded in the audit log
+	token  string // the bearer secret, never recorded
+	UserID string
+}
+
+type apiKey struct {
+	ID, Name, Owner string
+	Hash            [32]byte // of the key, which is shown once
+	Revoked         bool
+}
+
+// profile is what PATCH /me changes; its fields are diffed into the
+// audit record's changes.
+type profile struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// newApp builds the service over cfg.Store. Call close when done.
+func newApp(cfg appConfig) (*app, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	opts := append([]audit.Option{
+		audit.WithErrorHandler(func(err error) { fmt.Fprintln(cfg.Log, "audit:", err) }),
+	}, cfg.LoggerOptions...)
+	logger, err := audit.New(cfg.Store, opts...)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{
+		logger:   logger,
+		users:    map[string]*user{},
+		byEmail:  map[string]string{},
+		sessions: map[string]*session{},
+		keys:     map[string]*apiKey{},
+	}
+	// DEMO ONLY: two fixed accounts.
+	a.addUser("u-alice", "alice@example.com", "Alice", "alice-demo-password", permAdmin, permAuditRead, permAuditExport)
+	a.addUser("u-bob", "bob@example.com", "Bob", "bob-demo-password")
+	a.wrapOperations()
+
+	auditAPI, err := api.New(api.Config{
+		Store:     cfg.Store,
+		Logger:    logger,
+		Authorize: a.authorizeAuditAPI,
+		OnError:   func(err error) { fmt.Fprintln(cfg.Log, err) },
+	})
+	if err != nil {
+		logger.Close(context.Background())
+		return nil, err
+	}
+	mw, err := middleware.New(middleware.Config{
+		TrustedProxies: cfg.TrustedProxies,
+		Actor:          a.actorOf,
+		SessionID:      a.sessionIDOf,
+		Events:         middleware.EventsMutating,
+		Logger:         logger,
+		OnError:        func(err error) { fmt.Fprintln(cfg.Log, err) },
+	})
+	if err != nil {
+		logger.Close(context.Background())
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("POST /login", a.handleLogin)
+	mux.HandleFunc("POST /logout", a.handleLogout)
+	mux.HandleFunc("GET /me", a.handleMe)
+	mux.HandleFunc("PATCH /me", a.handleUpdateProfile)
+	mux.HandleFunc("POST /users/{id}/permissions", a.handleGrant)
+	mux.HandleFunc("POST /api-keys", a.handleCreateKey)
+	mux.HandleFunc("DELETE /api-keys/{id}", a.handleRevokeKey)
+	mux.Handle("/audit-logs", auditAPI)
+	mux.Handle("/audit-logs/", auditAPI)
+	a.handler = mw(mux)
+	return a, nil
+}
+
+// close records the Logger's stop and writes what is queued.
+func (a *app) close(ctx context.Context) error { return a.logger.Close(ctx) }
+
+func (a *app) addUser(id, email, name, password string, perms ...string) {
+	u := &user{ID: id, Email: email, Name: name, PasswordHash: sha256.Sum256([]byte(password)), Permissions: map[string]bool{}}
+	for _, p := range perms {
+		u.Permissions[p] = true
+	}
+	a.users[id] = u
+	a.byEmail[email] = id
+}
+
+// randomID returns prefix and 16 random bytes in hex.
+func randomID(prefix string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// sessionOf returns the session of the request's bearer token, or nil.
+func (a *app) sessionOf(r *http.Request) *session {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sessions[token]
+}
+
+// actorOf is the middleware's Actor hook: the user of the bearer token.
+func (a *app) actorOf(r *http.Request) audit.Actor {
+	s := a.sessionOf(r)
+	if s == nil {
+		return audit.Actor{}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u := a.users[s.UserID]
+	return audit.Actor{UserID: u.ID, Email: u.Email}
+}
+
+// sessionIDOf is the middleware's SessionID hook: the session's id, never
+// its token.
+func (a *app) sessionIDOf(r *http.Request) string {
+	if s := a.sessionOf(r); s != nil {
+		return s.ID
+	}
+	return ""
+}
+
+// currentUser returns the user the middleware found for the request.
+func (a *app) currentUser(ctx context.Context) (*user, bool) {
+	id := audit.ActorFrom(ctx).UserID
+	if id == "" {
+		return nil, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u, ok := a.users[id]
+	return u, ok
+}
+
+func (a *app) hasPermission(userID, perm string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u, ok := a.users[userID]
+	return ok && u.Permissions[perm]
+}
+
+// authorizeAuditAPI lets users with audit:read read the log, and those
+// with audit:export export it too.
+func (a *app) authorizeAuditAPI(r *http.Request) (audit.Actor, error) {
+	actor := audit.ActorFrom(r.Context()) // set by the middleware's Actor hook
+	if actor.UserID == "" {
+		return actor, api.ErrUnauthenticated
+	}
+	need := permAuditRead
+	if strings.HasSuffix(r.URL.Path, "/export") {
+		need = permAuditExport
+	}
+	if !a.hasPermission(actor.UserID, need) {
+		return actor, fmt.Errorf("%w: needs %s", api.ErrForbidden, need)
+	}
+	return actor, nil
+}
+
+// statusOf classifies an operation's error for its audit record: refusals
+// are failures, anything else an error.
+func statusOf(err error) audit.Status {
+	for _, e := range []error{errBadCredentials, errForbidden, errNotFound, errBadRequest} {
+		if errors.Is(err, e) {
+			return audit.StatusFailure
+		}
+	}
+	return audit.StatusError
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type profileUpdate struct {
+	UserID string  `json:"-"`
+	Name   *string `json:"name"`
+	Email  *string `json:"email"`
+}
+
+type grantRequest struct {
+	UserID     string `json:"-"`
+	Permission string `json:"permission"`
+}
+
+type newKey struct {
+	ID  string `json:"id"`
+	Key string `json:"key"` // shown once, never recorded
+}
+
+// wrapOperations wraps each operation with audit.Wrap1, so that every call
+// is recorded with its outcome.
+func (a *app) wrapOperations() {
+	a.login = audit.Wrap1(a.logger, audit.Op[loginRequest, *session]{
+		Action: audit.ActionUserLogin, ResourceType: "session",
+		ResourceID: func(_ loginRequest, s *session) string {
+			if s == nil {
+				return ""
+			}
+			return s.ID
+		},
+		Status: statusOf,
+	}, a.doLogin)
+
+	a.logout = audit.Wrap1(a.logger, audit.Op[string, *session]{
+		Action: audit.ActionUserLogout, ResourceType: "session",
+		ResourceID: func(_ string, s *session) string {
+			if s == nil {
+				return ""
+			}
+			return s.ID
+		},
+		Status: statusOf,
+	}, a.doLogout)
+
+	a.update = audit.Wrap1(a.logger, audit.Op[profileUpdate, profile]{
+		Action: audit.ActionUserProfileUpdate, ResourceType: "user",
+		ResourceID: func(u profileUpdate, _ profile) string { return u.UserID },
+		// Before and After make the record's changes: {"name": {"before": …, "after": …}}.
+		Before: func(_ context.Context, u profileUpdate) (any, error) { return a.profileOf(u.UserID) },
+		After:  func(_ context.Context, u profileUpdate, _ profile) (any, error) { return a.profileOf(u.UserID) },
+		Status: statusOf,
+	}, a.doUpdateProfile)
+
+	a.grant = audit.Wrap1(a.logger, audit.Op[grantRequest, []string]{
+		Action: audit.ActionPermissionGrant, ResourceType: "user",
+		ResourceID: func(g grantRequest, _ []string) string { return g.UserID },
+		Details:    func(g grantRequest, _ []string) map[string]any { return map[string]any{"permission": g.Permission} },
+		Status:     statusOf,
+	}, a.doGrant)
+
+	a.create = audit.Wrap1(a.logger, audit.Op[string, newKey]{
+		Action: audit.ActionAPIKeyCreate, ResourceType: "api_key",
+		ResourceID: func(_ string, k newKey) string { return k.ID },
+		Details:    func(name string, _ newKey) map[string]any { return map[string]any{"name": name} },
+		Status:     statusOf,
+	}, a.doCreateKey)
+
+	a.revoke = audit.Wrap1(a.logger, audit.Op[string, string]{
+		Action: audit.ActionAPIKeyRevoke, ResourceType: "api_key",
+		ResourceID: func(id string, _ string) string { return id },
+		Status:     statusOf,
+	}, a.doRevokeKey)
+}
+
+func (a *app) doLogin(_ context.Context, req loginRequest) (*session, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u, ok := a.users[a.byEmail[req.Email]]
+	given := sha256.Sum256([]byte(req.Password))
+	if !ok || subtle.ConstantTimeCompare(given[:], u.PasswordHash[:]) != 1 {
+		return nil, errBadCredentials
+	}
+	s := &session{ID: randomID("s-")[:18], token: randomID("tok_"), UserID: u.ID}
+	a.sessions[s.token] = s
+	return s, nil
+}
+
+func (a *app) doLogout(_ context.Context, token string) (*session, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.sessions[token]
+	if !ok {
+		return nil, errNotFound
+	}
+	delete(a.sessions, token)
+	return s, nil
+}
+
+func (a *app) profileOf(userID string) (profile, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u, ok := a.users[userID]
+	if !ok {
+		return profile{}, errNotFound
+	}
+	return profile{Name: u.Name, Email: u.Email}, nil
+}
+
+func (a *app) doUpdateProfile(_ context.Context, p profileUpdate) (profile, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u, ok := a.users[p.UserID]
+	if !ok {
+		return profile{}, errNotFound
+	}
+	if p.Name != nil {
+		if *p.Name == "" || len(*p.Name) > 100 {
+			return profile{}, fmt.Errorf("%w: name must be 1 to 100 bytes", errBadRequest)
+		}
+		u.Name = *p.Name
+	}
+	if p.Email != nil && *p.Email != u.Email {
+		if !strings.Contains(*p.Email, "@") || len(*p.Email) > 200 {
+			return profile{}, fmt.Errorf("%w: not an email address", errBadRequest)
+		}
+		if _, taken := a.byEmail[*p.Email]; taken {
+			return profile{}, fmt.Errorf("%w: email taken", errBadRequest)
+		}
+		delete(a.byEmail, u.Email)
+		u.Email = *p.Email
+		a.byEmail[u.Email] = u.ID
+	}
+	return profile{Name: u.Name, Email: u.Email}, nil
+}
+
+// doGrant adds a permission; only admins may. ctx carries the acting user.
+func (a *app) doGrant(ctx context.Context, g grantRequest) ([]string, error) {
+	if !a.hasPermission(audit.ActorFrom(ctx).UserID, permAdmin) {
+		return nil, fmt.Errorf("%w: only admins grant permissions", errForbidden)
+	}
+	switch g.Permission {
+	case permAdmin, permAuditRead, permAuditExport:
+	default:
+		return nil, fmt.Errorf("%w: unknown permission", errBadRequest)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u, ok := a.users[g.UserID]
+	if !ok {
+		return nil, errNotFound
+	}
+	u.Permissions[g.Permission] = true
+	return slices.Sorted(maps.Keys(u.Permissions)), nil
+}
+
+func (a *app) ungrant(g grantRequest) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if u, ok := a.users[g.UserID]; ok {
+		delete(u.Permissions, g.Permission)
+	}
+}
+
+func (a *app) doCreateKey(ctx context.Context, name string) (newKey, error) {
+	if name == "" || len(name) > 100 {
+		return newKey{}, fmt.Errorf("%w: name must be 1 to 100 bytes", errBadRequest)
+	}
+	k := newKey{ID: randomID("key_")[:20], Key: randomID("tmk_")}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.keys[k.ID] = &apiKey{ID: k.ID, Name: name, Owner: audit.ActorFrom(ctx).UserID, Hash: sha256.Sum256([]byte(k.Key))}
+	return k, nil
+}
+
+func (a *app) doRevokeKey(ctx context.Context, id string) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k, ok := a.keys[id]
+	if !ok || k.Revoked || k.Owner != audit.ActorFrom(ctx).UserID {
+		return "", errNotFound
+	}
+	k.Revoked = true
+	return id, nil
+}
+
+// setKeyRevoked undoes a creation (true) or a revocation (false) that
+// could not be recorded.
+func (a *app) setKeyRevoked(id string, revoked bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if k, ok := a.keys[id]; ok {
+		k.Revoked = revoked
+	}
+}
+
+// Handlers.
+
+func (a *app) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	// The login is attributed to the account it claims, known or not.
+	actor := audit.Actor{Email: req.Email}
+	a.mu.Lock()
+	if id, ok := a.byEmail[req.Email]; ok {
+		actor.UserID = id
+	}
+	a.mu.Unlock()
+	s, err := a.login(audit.WithActor(r.Context(), actor), req)
+	if errors.Is(err, audit.ErrNotRecorded) && s != nil {
+		a.doLogout(r.Context(), s.token) // fail closed: no session that the log does not know of
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSONResponse(w, http.StatusOK, map[string]string{"token": s.token, "user_id": s.UserID, "session_id": s.ID})
+}
+
+func (a *app) handleLogout(w http.ResponseWriter, r *http.Request) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// A logout that could not be recorded stands: ending a session is the
+	// safe direction.
+	if _, err := a.logout(r.Context(), token); err != nil && !errors.Is(err, audit.ErrNotRecorded) {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *app) handleMe(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.currentUser(r.Context())
+	if !ok {
+		writeError(w, errBadCredentials)
+		return
+	}
+	p, _ := a.profileOf(u.ID)
+	writeJSONResponse(w, http.StatusOK, p)
+}
+
+func (a *app) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.currentUser(r.Context())
+	if !ok {
+		writeError(w, errBadCredentials)
+		return
+	}
+	upd := profileUpdate{UserID: u.ID}
+	if !readJSON(w, r, &upd) {
+		return
+	}
+	upd.UserID = u.ID
+	p, err := a.update(r.Context(), upd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSONResponse(w, http.StatusOK, p)
+}
+
+func (a *app) handleGrant(w http.ResponseWriter, r *http.Request) {
+	if _, ok := a.currentUser(r.Context()); !ok {
+		writeError(w, errBadCredentials)
+		return
+	}
+	var g grantRequest
+	if !readJSON(w, r, &g) {
+		return
+	}
+	g.UserID = r.PathValue("id")
+	perms, err := a.grant(r.Context(), g)
+	if errors.Is(err, audit.ErrNotRecorded) && perms != nil {
+		a.ungrant(g) // fail closed: a grant that is not in the log is undone
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSONResponse(w, http.StatusOK, map[string]any{"user_id": g.UserID, "permissions": perms})
+}
+
+func (a *app) handleCreateKey(w http.ResponseWriter, r *http.Request) {
+	if _, ok := a.currentUser(r.Context()); !ok {
+		writeError(w, errBadCredentials)
+		return
+	}
+	var req struct {
+		Name string `json:"name"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	k, err := a.create(r.Context(), req.Name)
+	if errors.Is(err, audit.ErrNotRecorded) && k.ID != "" {
+		a.setKeyRevoked(k.ID, true) // fail closed
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSONResponse(w, http.StatusCreated, k)
+}
+
+func (a *app) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
+	if _, ok := a.currentUser(r.Context()); !ok {
+		writeError(w, errBadCredentials)
+		return
+	}
+	id, err := a.revoke(r.Context(), r.PathValue("id"))
+	if errors.Is(err, audit.ErrNotRecorded) && id != "" {
+		a.setKeyRevoked(id, false) // fail closed: the key stays valid and the client is told
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// readJSON decodes a small JSON body into v, or answers 400.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, fmt.Errorf("%w: body: %v", errBadRequest, err))
+		return false
+	}
+	return true
+}
+
+func writeJSONResponse(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers an operation's error as an RFC 9457 problem.
+func writeError(w http.ResponseWriter, err error) {
+	status, detail := http.StatusInternalServerError, "internal error"
+	switch {
+	case errors.Is(err, audit.ErrNotRecorded):
+		status, detail = http.StatusServiceUnavailable, "the change could not be recorded in the audit log and was undone"
+	case errors.Is(err, errBadCredentials):
+		status, detail = http.StatusUnauthorized, err.Error()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="demo"`)
+	case errors.Is(err, errForbidden):
+		status, detail = http.StatusForbidden, err.Error()
+	case errors.Is(err, errNotFound):
+		status, detail = http.StatusNotFound, err.Error()
+	case errors.Is(err, errBadRequest):
+		status, detail = http.StatusBadRequest, err.Error()
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(api.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+}
