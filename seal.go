@@ -78,7 +78,10 @@ type SealStore interface {
 	// none) and up to max committed records that have no seal yet, in the
 	// order they must be sealed, and stores the seals fn returns, all or
 	// nothing. It returns how many it stored; 0, without calling fn, when
-	// nothing is waiting or another sealer holds the lock.
+	// nothing is waiting or another sealer holds the lock. With max 0 it
+	// calls fn with the newest seal and no records. When seals newer than
+	// a stored checkpoint are missing, it must refuse with an error rather
+	// than seal again over records that may have changed.
 	SealNext(ctx context.Context, max int, fn func(last Seal, recs []Record) ([]Seal, error)) (int, error)
 	// ScanChain calls fn for every seal with Seq >= from, in order, with
 	// the record it seals, or nil if the store does not hold it.

@@ -22,6 +22,12 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	var last audit.Seal
 	if n := len(s.seals); n > 0 {
 		last = s.seals[n-1]
+		for _, c := range s.cps {
+			if c.Seq > last.Seq {
+				s.mu.RUnlock()
+				return 0, fmt.Errorf("audit: memory: refusing to seal: the chain ends at seal %d, before the checkpoint at %d: seals were removed; run Verify", last.Seq, c.Seq)
+			}
+		}
 	} else if n := len(s.cps); n > 0 {
 		// every seal was purged: the chain continues from the checkpoint
 		last = audit.Seal{Seq: s.cps[n-1].Seq, Hash: s.cps[n-1].Hash}
@@ -166,7 +172,7 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 }
 
 // PurgeSeals deletes the seals up to and including seq through, which a
-// stored checkpoint must cover, and the checkpoints before it.
+// stored checkpoint must cover.
 func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -182,6 +188,5 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 		n++
 	}
 	s.seals = slices.Clone(s.seals[n:])
-	s.cps = slices.DeleteFunc(slices.Clone(s.cps), func(c audit.Checkpoint) bool { return c.Seq < through })
 	return int64(n), nil
 }

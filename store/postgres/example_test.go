@@ -82,6 +82,11 @@ func ExampleMigrationSQL() {
 	// CREATE FUNCTION "audit"."audit_logs_ensure_partitions"(months date[]) RETURNS integer
 	// CREATE FUNCTION "audit"."audit_logs_drop_partitions"(cutoff timestamptz) RETURNS bigint
 	// CREATE FUNCTION "audit"."audit_logs_purge_rows"(cutoff timestamptz, max_rows integer) RETURNS bigint
+	// -- trailmark audit migration 2: chain
+	// CREATE TABLE "audit"."audit_logs_seals" (
+	// CREATE TABLE "audit"."audit_logs_checkpoints" (
+	// CREATE FUNCTION "audit"."audit_logs_chain_guard"() RETURNS trigger
+	// CREATE FUNCTION "audit"."audit_logs_purge_seals"(through bigint) RETURNS bigint
 }
 
 // Remove the records older than a year, as a retention job would.

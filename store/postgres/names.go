@@ -20,6 +20,12 @@ type names struct {
 	PKey, UserIndex, ActionIndex, ResourceIndex string // unqualified, quoted
 	RequestIndex, IDIndex                       string
 
+	// the hash chain (migration 2)
+	Seals, Checkpoints, ChainGuard, PurgeSeals string // qualified, quoted
+	XidIndex, SealEventIndex                   string // unqualified, quoted
+	PurgeSealsName                             string // qualified, unquoted, for messages
+	LockSeal                                   int64
+
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
 	PurgeRowsName, DropPartitionsName      string // qualified, unquoted, for messages
@@ -50,6 +56,14 @@ func newNames(schema, table string) names {
 		LockMigrate:        lockKey(schema, table, "migrate"),
 		LockPartitions:     lockKey(schema, table, "partitions"),
 		LockPurge:          lockKey(schema, table, "purge"),
+		Seals:              q(table + "_seals"),
+		Checkpoints:        q(table + "_checkpoints"),
+		ChainGuard:         q(table + "_chain_guard"),
+		PurgeSeals:         q(table + "_purge_seals"),
+		XidIndex:           pq.QuoteIdentifier(table + "_xid_idx"),
+		SealEventIndex:     pq.QuoteIdentifier(table + "_seals_event_idx"),
+		PurgeSealsName:     schema + "." + table + "_purge_seals",
+		LockSeal:           lockKey(schema, table, "seal"),
 	}
 	n.TableQLit = pq.QuoteLiteral(n.Table)
 	n.DefaultQLit = pq.QuoteLiteral(n.Default)

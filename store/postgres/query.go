@@ -146,16 +146,19 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
 }
 
 // scanRecord reads the columns of selectList.
-func scanRecord(rows *sql.Rows) (audit.Record, error) {
+func scanRecord(rows *sql.Rows) (audit.Record, error) { return scanRecordWith(rows) }
+
+// scanRecordWith reads lead, then the columns of selectList.
+func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	var (
 		r                audit.Record
 		ip               string
 		action, status   string
 		details, changes []byte
 	)
-	err := rows.Scan(&r.ID, &r.OccurredAt, &r.RecordedAt, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
+	err := rows.Scan(append(lead, &r.ID, &r.OccurredAt, &r.RecordedAt, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
 		&action, &r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID,
-		&status, &r.ErrorMessage)
+		&status, &r.ErrorMessage)...)
 	if err != nil {
 		return audit.Record{}, err
 	}

@@ -1,0 +1,310 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trailmark/audit"
+)
+
+var (
+	_ audit.SealStore   = (*Store)(nil)
+	_ audit.ChainPurger = (*Store)(nil)
+)
+
+// errRewound is returned by SealNext when seals newer than a checkpoint
+// are missing: sealing on would rebuild the chain over records that may
+// have been changed.
+var errRewound = errors.New("refusing to seal")
+
+// sealCols are the columns of a seal, in the order scanSeal reads them.
+const sealCols = `seq, event_id, event_time, digest, key_id, hash, sealed_at`
+
+// chainRecordList reads a record's columns from the alias e of an outer
+// join, where they may all be NULL.
+const chainRecordList = `e.id, COALESCE(e."timestamp", 'epoch'), COALESCE(e.recorded_at, 'epoch'),
+COALESCE(e.user_id, ''), COALESCE(e.user_email, ''), COALESCE(host(e.ip_address), ''), COALESCE(e.user_agent, ''),
+COALESCE(e.action, ''), COALESCE(e.resource_type, ''), COALESCE(e.resource_id, ''), e.details, e.changes,
+COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), COALESCE(e.status, ''), COALESCE(e.error_message, '')`
+
+// SealNext runs one sealing step (see audit.SealStore) in one transaction,
+// as the only sealer: it takes the advisory lock of the table's chain
+// without waiting, and returns 0 if another sealer holds it.
+//
+// Records are sealed in the order of the transaction that inserted them
+// (then of their ID), and only once every transaction older than theirs
+// has ended: a record inserted by a transaction that is still open holds
+// back the records of later transactions, but is never overtaken by them.
+// So a record waits to be sealed at most the sealer's interval plus the
+// longest writing transaction running when it committed. Read-only
+// transactions hold nothing back.
+func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+	n, err := s.sealNext(ctx, max, fn)
+	if err != nil {
+		return 0, fmt.Errorf("audit: postgres: seal: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var locked bool
+	if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_xact_lock($1)", s.sql.LockSeal).Scan(&locked); err != nil {
+		return 0, err
+	}
+	if !locked {
+		return 0, nil
+	}
+	last, xid, id, err := s.lastSeal(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	if max <= 0 {
+		_, err := fn(last, nil)
+		return 0, err
+	}
+	var horizon string
+	if err := tx.QueryRowContext(ctx, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text").Scan(&horizon); err != nil {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT xid::text, "+selectList+" FROM "+s.sql.Table+
+		" WHERE xid < $1::xid8 AND (xid, id) > ($2::xid8, $3::uuid) ORDER BY xid, id LIMIT $4",
+		horizon, xid, id, max)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		recs []audit.Record
+		xids []string
+	)
+	for rows.Next() {
+		var x string
+		r, err := scanRecordWith(rows, &x)
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		recs = append(recs, r)
+		xids = append(xids, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	seals, err := fn(last, recs)
+	if err != nil {
+		return 0, err
+	}
+	if len(seals) != len(recs) {
+		return 0, fmt.Errorf("the sealer returned %d seals for %d records", len(seals), len(recs))
+	}
+	stmt, err := tx.PrepareContext(ctx, "COPY "+s.sql.Seals+" (seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at) FROM STDIN")
+	if err != nil {
+		return 0, err
+	}
+	for i := range seals {
+		sl := &seals[i]
+		if sl.Seq != last.Seq+uint64(i)+1 || sl.EventID != recs[i].ID {
+			stmt.Close()
+			return 0, fmt.Errorf("seal %d does not continue the chain", sl.Seq)
+		}
+		if _, err := stmt.ExecContext(ctx, int64(sl.Seq), sl.EventID.String(), micro(sl.EventTime), xids[i],
+			sl.Digest, sl.KeyID, sl.Hash, micro(sl.SealedAt)); err != nil {
+			stmt.Close()
+			return 0, err
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		stmt.Close()
+		return 0, err
+	}
+	if err := stmt.Close(); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return len(seals), nil
+}
+
+// lastSeal returns the newest seal and the (xid, id) after which sealing
+// continues: the newest seal's, or, when retention removed every seal,
+// the newest checkpoint's.
+func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (audit.Seal, string, string, error) {
+	var (
+		sl   audit.Seal
+		seq  int64
+		xid  string
+		id   uuid.UUID
+		hash []byte
+	)
+	err := tx.QueryRowContext(ctx, "SELECT seq, hash, event_xid::text, event_id FROM "+s.sql.Seals+" ORDER BY seq DESC LIMIT 1").
+		Scan(&seq, &hash, &xid, &id)
+	if err == nil {
+		var cp sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT max(seq) FROM "+s.sql.Checkpoints).Scan(&cp); err != nil {
+			return audit.Seal{}, "", "", err
+		}
+		if cp.Valid && cp.Int64 > seq {
+			return audit.Seal{}, "", "", fmt.Errorf("%w: the chain ends at seal %d, before the checkpoint at %d: seals were removed; run Verify", errRewound, seq, cp.Int64)
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, "SELECT seq, hash, COALESCE(event_xid, '0')::text, COALESCE(event_id, '00000000-0000-0000-0000-000000000000') FROM "+
+			s.sql.Checkpoints+" ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &xid, &id)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return audit.Seal{}, "0", uuid.UUID{}.String(), nil
+	case err != nil:
+		return audit.Seal{}, "", "", err
+	}
+	sl.Seq, sl.Hash = uint64(seq), hash
+	return sl, xid, id.String(), nil
+}
+
+// ScanChain calls fn for each seal with Seq >= from, in order, with the
+// record it seals or nil. It reads one query's snapshot, streaming.
+func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, "+
+		chainRecordList+" FROM "+s.sql.Seals+" s LEFT JOIN "+s.sql.Table+` e ON e.id = s.event_id AND e."timestamp" = s.event_time`+
+		" WHERE s.seq >= $1 ORDER BY s.seq", int64(min(from, 1<<62)))
+	if err != nil {
+		return fmt.Errorf("audit: postgres: scan chain: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			sl      audit.Seal
+			seq     int64
+			found   uuid.NullUUID
+			r       audit.Record
+			ip      string
+			action  string
+			status  string
+			details []byte
+			changes []byte
+		)
+		if err := rows.Scan(&seq, &sl.EventID, &sl.EventTime, &sl.Digest, &sl.KeyID, &sl.Hash, &sl.SealedAt,
+			&found, &r.OccurredAt, &r.RecordedAt, &r.UserID, &r.UserEmail, &ip, &r.UserAgent, &action,
+			&r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID, &status, &r.ErrorMessage); err != nil {
+			return fmt.Errorf("audit: postgres: scan chain: %w", err)
+		}
+		sl.Seq = uint64(seq)
+		sl.EventTime, sl.SealedAt = sl.EventTime.UTC(), sl.SealedAt.UTC()
+		var rec *audit.Record
+		if found.Valid {
+			r.ID = found.UUID
+			if ip != "" {
+				if r.IPAddress, err = netip.ParseAddr(ip); err != nil {
+					return fmt.Errorf("audit: postgres: scan chain: record %s: ip_address: %w", r.ID, err)
+				}
+			}
+			r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
+			r.Action, r.Status = audit.Action(action), audit.Status(status)
+			r.Details, r.Changes = details, changes
+			rec = &r
+		}
+		if err := fn(sl, rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: postgres: scan chain: %w", err)
+	}
+	return nil
+}
+
+// ScanUnsealed calls fn for each record that no seal names.
+func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+selectList+" FROM "+s.sql.Table+" e WHERE NOT EXISTS (SELECT 1 FROM "+
+		s.sql.Seals+` s WHERE s.event_id = e.id AND s.event_time = e."timestamp") ORDER BY e.xid, e.id`)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: scan unsealed: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return fmt.Errorf("audit: postgres: scan unsealed: %w", err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: postgres: scan unsealed: %w", err)
+	}
+	return nil
+}
+
+// AppendCheckpoint stores a checkpoint, with the position in the table of
+// the seal it is at, so that sealing can continue from it.
+func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	var purged any
+	if !c.PurgedBefore.IsZero() {
+		purged = micro(c.PurgedBefore)
+	}
+	_, err := s.db.ExecContext(ctx, "INSERT INTO "+s.sql.Checkpoints+
+		" (seq, hash, at, purged_before, signer_id, signature, event_xid, event_id)"+
+		" SELECT $1, $2, $3, $4, $5, $6, (SELECT event_xid FROM "+s.sql.Seals+" WHERE seq = $1), (SELECT event_id FROM "+s.sql.Seals+" WHERE seq = $1)",
+		int64(c.Seq), c.Hash, micro(c.At), purged, c.SignerID, c.Signature)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: append checkpoint %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// Checkpoints returns the stored checkpoints, oldest first.
+func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, hash, at, purged_before, signer_id, signature FROM "+s.sql.Checkpoints+" ORDER BY seq, at")
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var cps []audit.Checkpoint
+	for rows.Next() {
+		var (
+			c      audit.Checkpoint
+			seq    int64
+			purged sql.NullTime
+		)
+		if err := rows.Scan(&seq, &c.Hash, &c.At, &purged, &c.SignerID, &c.Signature); err != nil {
+			return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
+		}
+		c.Seq, c.At = uint64(seq), c.At.UTC()
+		if purged.Valid {
+			c.PurgedBefore = purged.Time.UTC()
+		}
+		cps = append(cps, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
+	}
+	return cps, nil
+}
+
+// PurgeSeals deletes the seals up to and including through, through the
+// function <table>_purge_seals, which refuses unless a checkpoint is at
+// through. The role of the Store needs EXECUTE on it (see the package
+// documentation).
+func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, "SELECT "+s.sql.PurgeSeals+"($1)", int64(through)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("audit: postgres: purge seals through %d: %w", through, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,309 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storetest"
+)
+
+// tamper changes the tables as a superuser could: with triggers off
+// (session_replication_role = replica), around the append-only guard.
+type tamper struct {
+	db     *sqlx.DB
+	s      *postgres.Store
+	schema string
+}
+
+func (p tamper) table(suffix string) string { return p.schema + ".audit_logs" + suffix }
+
+// do runs f in a transaction with triggers disabled.
+func (p tamper) do(ctx context.Context, f func(tx *sqlx.Tx) error) error {
+	tx, err := p.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func jsonOrNull(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func (p tamper) insert(ctx context.Context, tx *sqlx.Tx, r audit.Record, xid string) error {
+	var ip any
+	if r.IPAddress.IsValid() {
+		ip = r.IPAddress.String()
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+p.table("")+` (id, "timestamp", recorded_at, user_id, user_email, ip_address, user_agent,
+		action, resource_type, resource_id, details, changes, request_id, session_id, status, error_message, xid)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, COALESCE($17::xid8, pg_current_xact_id()))`,
+		r.ID, r.OccurredAt, r.RecordedAt, nullIfEmpty(r.UserID), nullIfEmpty(r.UserEmail), ip, nullIfEmpty(r.UserAgent),
+		string(r.Action), r.ResourceType, nullIfEmpty(r.ResourceID), jsonOrNull(r.Details), jsonOrNull(r.Changes),
+		nullIfEmpty(r.RequestID), nullIfEmpty(r.SessionID), string(r.Status), nullIfEmpty(r.ErrorMessage), nullIfEmpty(xid))
+	return err
+}
+
+func (p tamper) UpdateRecord(ctx context.Context, id uuid.UUID, mutate func(*audit.Record)) error {
+	r, err := p.s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	return p.do(ctx, func(tx *sqlx.Tx) error {
+		var xid string
+		if err := tx.QueryRowContext(ctx, "DELETE FROM "+p.table("")+" WHERE id = $1 RETURNING xid::text", id).Scan(&xid); err != nil {
+			return err
+		}
+		mutate(&r)
+		return p.insert(ctx, tx, r, xid)
+	})
+}
+
+func (p tamper) DeleteRecord(ctx context.Context, id uuid.UUID) error {
+	return p.do(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM "+p.table("")+" WHERE id = $1", id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("deleted %d records", n)
+		}
+		return nil
+	})
+}
+
+func (p tamper) InsertRecord(ctx context.Context, r audit.Record) error {
+	return p.do(ctx, func(tx *sqlx.Tx) error { return p.insert(ctx, tx, r, "") })
+}
+
+const sealCols = "seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at"
+
+func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s audit.Seal, xid string) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO "+p.table("_seals")+" ("+sealCols+") VALUES ($1, $2, $3, $4::xid8, $5, $6, $7, $8)",
+		int64(s.Seq), s.EventID, s.EventTime, xid, s.Digest, s.KeyID, s.Hash, s.SealedAt)
+	return err
+}
+
+func (p tamper) UpdateSeal(ctx context.Context, seq uint64, mutate func(*audit.Seal)) error {
+	return p.do(ctx, func(tx *sqlx.Tx) error {
+		var (
+			s   audit.Seal
+			n   int64
+			xid string
+		)
+		err := tx.QueryRowContext(ctx, "DELETE FROM "+p.table("_seals")+" WHERE seq = $1 RETURNING seq, event_id, event_time, event_xid::text, digest, key_id, hash, sealed_at", int64(seq)).
+			Scan(&n, &s.EventID, &s.EventTime, &xid, &s.Digest, &s.KeyID, &s.Hash, &s.SealedAt)
+		if err != nil {
+			return err
+		}
+		s.Seq = uint64(n)
+		s.EventTime, s.SealedAt = s.EventTime.UTC(), s.SealedAt.UTC()
+		mutate(&s)
+		return p.insertSeal(ctx, tx, s, xid)
+	})
+}
+
+func (p tamper) DeleteSeal(ctx context.Context, seq uint64) error {
+	return p.do(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM "+p.table("_seals")+" WHERE seq = $1", int64(seq))
+		return err
+	})
+}
+
+func (p tamper) InsertSeal(ctx context.Context, s audit.Seal) error {
+	return p.do(ctx, func(tx *sqlx.Tx) error { return p.insertSeal(ctx, tx, s, "0") })
+}
+
+// reset empties the store's tables, for the next trial.
+func (p tamper) reset(ctx context.Context) error {
+	return p.do(ctx, func(tx *sqlx.Tx) error {
+		for _, t := range []string{"", "_seals", "_checkpoints"} {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+p.table(t)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func TestChain(t *testing.T) {
+	db := testDB(t)
+	// trials reuse one schema per test, emptied each time: creating one
+	// takes far longer than a trial
+	var mu sync.Mutex
+	reuse := map[string]tamper{}
+	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := reuse[t.Name()]; ok {
+			if err := p.reset(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return p.s, p
+		}
+		s, schema := newChainStore(t)
+		p := tamper{db: db, s: s, schema: schema}
+		if strings.Contains(t.Name(), "RandomTampering") {
+			reuse[t.Name()] = p
+		}
+		return s, p
+	}, 1000)
+}
+
+// newChainStore returns a migrated store in a schema of its own, and the
+// schema.
+func newChainStore(t *testing.T) (*postgres.Store, string) {
+	t.Helper()
+	schema := newSchema(t)
+	s, err := postgres.New(testDB(t), postgres.WithSchema(schema), postgres.WithPartitions(8, 1),
+		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(testCtx(t)); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s, schema
+}
+
+func TestChainGuard(t *testing.T) {
+	s, schema := newChainStore(t)
+	ctx := testCtx(t)
+	if err := s.Append(ctx, storetest.Records(0, 3)...); err != nil {
+		t.Fatal(err)
+	}
+	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for n := 0; n < 3 && time.Now().Before(deadline); {
+		k, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += k
+	}
+	if _, err := sl.Checkpoint(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"UPDATE " + schema + ".audit_logs_seals SET key_id = 'x'",
+		"DELETE FROM " + schema + ".audit_logs_seals",
+		"TRUNCATE " + schema + ".audit_logs_seals",
+		"DELETE FROM " + schema + ".audit_logs_checkpoints",
+		"UPDATE " + schema + ".audit_logs_checkpoints SET seq = 0",
+		"TRUNCATE " + schema + ".audit_logs_checkpoints",
+	} {
+		_, err := s.DB().ExecContext(ctx, q)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: got %v, want the guard to refuse", q, err)
+		}
+	}
+	// purging seals needs a checkpoint there
+	if _, err := s.PurgeSeals(ctx, 2); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+		t.Errorf("PurgeSeals without a checkpoint: %v", err)
+	}
+}
+
+// TestSealOrderFollowsCommits checks that a record whose transaction
+// commits late is neither skipped nor sealed out of order, and that a
+// rolled-back record leaves no gap.
+func TestSealOrderFollowsCommits(t *testing.T) {
+	s := newStore(t)
+	ctx := testCtx(t)
+	db := s.DB()
+	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logger.Close(ctx)
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(id string) audit.Event {
+		return audit.Event{Action: "doc.edit", ResourceType: "doc", ResourceID: id, Status: audit.StatusSuccess}
+	}
+	// a long transaction writes first...
+	slow, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := logger.LogTo(ctx, s.Tx(slow), ev("slow")); err != nil {
+		t.Fatal(err)
+	}
+	// ...a rolled-back one...
+	gone, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := logger.LogTo(ctx, s.Tx(gone), ev("rolled-back")); err != nil {
+		t.Fatal(err)
+	}
+	gone.Rollback()
+	// ...then quick ones commit
+	for i := range 3 {
+		if err := logger.LogTo(ctx, s, ev(fmt.Sprint("fast-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := sl.SealOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("sealed %d records while an older transaction was open; want 0: it must not be overtaken", n)
+	}
+	if err := slow.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	deadline := time.Now().Add(time.Minute)
+	for len(order) < 4 && time.Now().Before(deadline) {
+		if _, err := sl.SealOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		order = order[:0]
+		s.ScanChain(ctx, 0, func(sl audit.Seal, r *audit.Record) error {
+			order = append(order, r.ResourceID)
+			return nil
+		})
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(order) != 4 || order[0] != "slow" {
+		t.Errorf("sealed in order %v; want the slow transaction's record first, then the 3 others", order)
+	}
+	rep, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}})
+	if err != nil || !rep.OK() || rep.Seals != 4 {
+		t.Errorf("verify: %+v, %v", rep, err)
+	}
+}
