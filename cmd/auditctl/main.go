@@ -1,0 +1,466 @@
+// Command auditctl administers a Trailmark audit log: it applies the
+// PostgreSQL schema, seals and checkpoints the hash chain, verifies the
+// chain (in the database or in an export, offline), exports it, queries
+// it and applies retention.
+//
+//	auditctl keygen > keys.json                       # HMAC key + checkpoint signer
+//	auditctl migrate  --db "$DATABASE_URL"            # or --print for the SQL
+//	auditctl seal     --db "$DATABASE_URL" --keys keys.json --checkpoints cps.ndjson
+//	auditctl verify   --db "$DATABASE_URL" --keys keys.json --checkpoints cps.ndjson
+//	auditctl export   --db "$DATABASE_URL" -o chain.ndjson
+//	auditctl verify   --export chain.ndjson --keys keys.json --checkpoints cps.ndjson
+//	auditctl query    --db "$DATABASE_URL" --user u-42 --action user. --since 2026-11-01T00:00:00Z
+//	auditctl purge    --db "$DATABASE_URL" --keys keys.json --max-age 2160h
+//
+// --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYRING. verify
+// exits 1 when it finds a problem, 2 on errors.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/postgres"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: auditctl <command> [flags]
+
+commands:
+  keygen   write a new key file (HMAC chain key and checkpoint signer) to stdout
+  migrate  apply the PostgreSQL schema (--print: print the SQL instead)
+  seal     seal waiting records and write a signed checkpoint
+  verify   verify the hash chain in the database (--db) or an export (--export)
+  export   write the chain (seals and records) as NDJSON, for offline verification
+  query    print records matching filters as NDJSON
+  purge    apply retention: archive nothing, checkpoint, remove old records
+
+run 'auditctl <command> -h' for its flags
+`
+
+type cli struct {
+	stdout, stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := cli{stdout, stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func(context.Context, []string) error{
+		"keygen": c.keygen, "migrate": c.migrate, "seal": c.seal, "verify": c.verify,
+		"export": c.export, "query": c.query, "purge": c.purge,
+	}
+	f, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "auditctl: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	err := f(ctx, args[1:])
+	var pf problemsFound
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &pf):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "auditctl %s: %v\n", args[0], err)
+		return 2
+	}
+}
+
+// problemsFound is returned by verify when the chain has problems.
+type problemsFound uint64
+
+func (p problemsFound) Error() string { return fmt.Sprintf("%d problem(s) found", uint64(p)) }
+
+// dbFlags are the flags of commands that use the database.
+type dbFlags struct {
+	url, schema, table string
+}
+
+func (d *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.url, "db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL)")
+	fs.StringVar(&d.schema, "schema", "public", "schema of the audit tables")
+	fs.StringVar(&d.table, "table", "audit_logs", "name of the audit table")
+}
+
+func (d *dbFlags) options() []postgres.Option {
+	return []postgres.Option{postgres.WithSchema(d.schema), postgres.WithTable(d.table)}
+}
+
+func (d *dbFlags) open(ctx context.Context) (*postgres.Store, error) {
+	if d.url == "" {
+		return nil, errors.New("no database: pass --db or set DATABASE_URL")
+	}
+	return postgres.Open(ctx, d.url, d.options()...)
+}
+
+func (c cli) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("auditctl "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+func (c cli) keygen(_ context.Context, args []string) error {
+	fs := c.flags("keygen")
+	hmacID := fs.String("hmac-id", "k-"+time.Now().UTC().Format("20060102"), "ID of the new HMAC key")
+	signerID := fs.String("signer-id", "s-"+time.Now().UTC().Format("20060102"), "ID of the new checkpoint signer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return writeNewKeyring(c.stdout, *hmacID, *signerID)
+}
+
+func (c cli) migrate(ctx context.Context, args []string) error {
+	fs := c.flags("migrate")
+	var db dbFlags
+	db.register(fs)
+	print := fs.Bool("print", false, "print the SQL instead of applying it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *print {
+		sql, err := postgres.MigrationSQL(db.options()...)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(c.stdout, sql)
+		return err
+	}
+	s, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "schema up to date")
+	return nil
+}
+
+func keysFlag(fs *flag.FlagSet) *string {
+	return fs.String("keys", os.Getenv("AUDIT_KEYRING"), "key file (default $AUDIT_KEYRING); see auditctl keygen")
+}
+
+func (c cli) seal(ctx context.Context, args []string) error {
+	fs := c.flags("seal")
+	var db dbFlags
+	db.register(fs)
+	keys := keysFlag(fs)
+	cpOut := fs.String("checkpoints", "", "append the new checkpoint to this file (keep it off the database)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	kr, err := readKeyring(*keys)
+	if err != nil {
+		return err
+	}
+	cfg, err := kr.sealerConfig()
+	if err != nil {
+		return err
+	}
+	s, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sl, err := audit.NewSealer(s, cfg)
+	if err != nil {
+		return err
+	}
+	n, err := sl.SealOnce(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "sealed %d record(s)\n", n)
+	if cfg.Signer == nil {
+		return nil
+	}
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "checkpoint at seal %d signed by %s\n", cp.Seq, cp.SignerID)
+	if *cpOut != "" {
+		f, err := os.OpenFile(*cpOut, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		if err := audit.WriteCheckpoint(f, cp); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	return nil
+}
+
+func (c cli) verify(ctx context.Context, args []string) error {
+	fs := c.flags("verify")
+	var db dbFlags
+	db.register(fs)
+	keys := keysFlag(fs)
+	export := fs.String("export", "", "verify this export (auditctl export) instead of the database")
+	cpFile := fs.String("checkpoints", "", "checkpoints kept off the database (auditctl seal --checkpoints): detects removal of the newest records")
+	window := fs.Duration("window", 5*time.Minute, "how long a record may stay unsealed")
+	jsonOut := fs.Bool("json", false, "print the report as JSON")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	kr, err := readKeyring(*keys)
+	if err != nil {
+		return err
+	}
+	opts := kr.verifyOptions()
+	opts.SealWindow = *window
+	if *cpFile != "" {
+		f, err := os.Open(*cpFile)
+		if err != nil {
+			return err
+		}
+		opts.Trusted, err = audit.ReadCheckpoints(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	if !*quiet {
+		opts.Progress = func(r audit.Report) {
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(c.stderr, "\rverified %d seals, %d problem(s), %.0f seals/s ", r.Seals, r.ProblemCount, float64(r.Seals)/max(el, 1e-9))
+		}
+	}
+	var src audit.ChainSource
+	if *export != "" {
+		if _, err := os.Stat(*export); err != nil {
+			return err
+		}
+		src = audit.NewExportSource(func() (io.ReadCloser, error) { return os.Open(*export) })
+	} else {
+		s, err := db.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		src = s
+	}
+	rep, err := audit.Verify(ctx, src, opts)
+	if !*quiet {
+		fmt.Fprintln(c.stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(c.stdout, &rep, time.Since(start))
+	}
+	if !rep.OK() {
+		return problemsFound(rep.ProblemCount)
+	}
+	return nil
+}
+
+func printReport(w io.Writer, r *audit.Report, took time.Duration) {
+	status := "OK"
+	if !r.OK() {
+		status = "FAILED"
+	}
+	fmt.Fprintf(w, "verification %s in %v\n", status, took.Round(time.Millisecond))
+	fmt.Fprintf(w, "  seals %d..%d: %d checked, %d records verified, %d removed by retention\n", r.FirstSeq, r.LastSeq, r.Seals, r.Records, r.Purged)
+	fmt.Fprintf(w, "  checkpoints matched: %d; unsealed records within the window: %d\n", r.Checkpoints, r.Unsealed)
+	if r.OK() {
+		return
+	}
+	counts := map[audit.ProblemKind]int{}
+	for _, p := range r.Problems {
+		counts[p.Kind]++
+	}
+	fmt.Fprintf(w, "  %d problem(s):", r.ProblemCount)
+	for k, n := range counts {
+		fmt.Fprintf(w, " %s=%d", k, n)
+	}
+	fmt.Fprintln(w)
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  - %s\n", p)
+	}
+	if uint64(len(r.Problems)) < r.ProblemCount {
+		fmt.Fprintf(w, "  … and %d more\n", r.ProblemCount-uint64(len(r.Problems)))
+	}
+}
+
+func (c cli) export(ctx context.Context, args []string) error {
+	fs := c.flags("export")
+	var db dbFlags
+	db.register(fs)
+	out := fs.String("o", "-", "output file (- for stdout)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w := c.stdout
+	var f *os.File
+	if *out != "-" {
+		if f, err = os.Create(*out); err != nil {
+			return err
+		}
+		w = f
+	}
+	st, err := audit.ExportChain(ctx, s, w)
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "exported %d seals (%d with records) and %d unsealed records\n", st.Seals, st.Records, st.Unsealed)
+	return nil
+}
+
+func (c cli) query(ctx context.Context, args []string) error {
+	fs := c.flags("query")
+	var db dbFlags
+	db.register(fs)
+	var f audit.Filter
+	fs.StringVar(&f.UserID, "user", "", "user id")
+	action := fs.String("action", "", `action; a value ending in "." (user.) is a prefix`)
+	fs.StringVar(&f.ResourceType, "resource-type", "", "resource type")
+	fs.StringVar(&f.ResourceID, "resource-id", "", "resource id")
+	status := fs.String("status", "", "success, failure or error")
+	fs.StringVar(&f.RequestID, "request", "", "request id")
+	since := fs.String("since", "", "RFC 3339 time, inclusive")
+	until := fs.String("until", "", "RFC 3339 time, exclusive")
+	limit := fs.Int("limit", 100, "most records to print (0: all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if strings.HasSuffix(*action, ".") {
+		f.ActionPrefix = *action
+	} else {
+		f.Action = audit.Action(*action)
+	}
+	f.Status = audit.Status(*status)
+	for _, t := range []struct {
+		name, v string
+		dst     *time.Time
+	}{{"since", *since, &f.Since}, {"until", *until, &f.Until}} {
+		if t.v == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, t.v)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", t.name, err)
+		}
+		*t.dst = v
+	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	s, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	enc := json.NewEncoder(c.stdout)
+	n := 0
+	f.Limit = audit.MaxLimit
+	for {
+		p, err := s.Query(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, r := range p.Records {
+			if *limit > 0 && n >= *limit {
+				return nil
+			}
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+			n++
+		}
+		if p.NextCursor == "" {
+			return nil
+		}
+		f.Cursor = p.NextCursor
+	}
+}
+
+func (c cli) purge(ctx context.Context, args []string) error {
+	fs := c.flags("purge")
+	var db dbFlags
+	db.register(fs)
+	keys := keysFlag(fs)
+	maxAge := fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI: 8760h)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	kr, err := readKeyring(*keys)
+	if err != nil {
+		return err
+	}
+	cfg, err := kr.sealerConfig()
+	if err != nil {
+		return err
+	}
+	s, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sl, err := audit.NewSealer(s, cfg)
+	if err != nil {
+		return err
+	}
+	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
+	if err != nil {
+		return err
+	}
+	r, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: *maxAge, Sealer: sl, Logger: logger})
+	if err != nil {
+		logger.Close(ctx)
+		return err
+	}
+	res, err := r.RunOnce(ctx)
+	if cerr := logger.Close(ctx); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "removed %d record(s) older than %s; chain checkpoint at seal %d, %d seal(s) removed\n",
+		res.Purged, res.Cutoff.Format(time.RFC3339), res.Boundary, res.SealsPurged)
+	return nil
+}

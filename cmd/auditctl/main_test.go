@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+	"go.uber.org/goleak"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// ctl runs auditctl with args and returns its exit code and output.
+func ctl(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// keyFile writes a new key file and returns its path.
+func keyFile(t *testing.T) string {
+	t.Helper()
+	code, out, stderr := ctl(t, "keygen", "-hmac-id", "k1", "-signer-id", "s1")
+	if code != 0 {
+		t.Fatalf("keygen: exit %d: %s", code, stderr)
+	}
+	var k keyring
+	if err := json.Unmarshal([]byte(out), &k); err != nil || len(k.HMACKeys) != 1 || len(k.HMACKeys[0].Secret) != 32 || k.Signer == nil {
+		t.Fatalf("keygen wrote %q (%v)", out, err)
+	}
+	p := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(p, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage: auditctl"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"verify", "-export", "x.ndjson"}, 2, "no key file"},
+		{[]string{"verify", "-keys", "/nonexistent/keys.json", "-export", "x"}, 2, "no such file"},
+		{[]string{"migrate", "-db", ""}, 2, "no database"},
+		{[]string{"query", "-db", "postgres://x", "-status", "maybe"}, 2, "status"},
+		{[]string{"query", "-db", "postgres://x", "-since", "yesterday"}, 2, "--since"},
+		{[]string{"verify", "-h"}, 0, "-checkpoints"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := ctl(t, tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("auditctl %v: exit %d, output %q; want exit %d mentioning %q", tt.args, code, out+errOut, tt.code, tt.want)
+		}
+	}
+}
+
+func TestMigratePrint(t *testing.T) {
+	code, out, _ := ctl(t, "migrate", "-print", "-schema", "audit", "-table", "events")
+	if code != 0 || !strings.Contains(out, `CREATE TABLE "audit"."events" (`) || !strings.Contains(out, `"audit"."events_seals"`) {
+		t.Errorf("migrate -print: exit %d, %.200q", code, out)
+	}
+}
+
+// TestVerifyExport seals a memory store with the keys of a key file,
+// exports it, and verifies the export offline, before and after editing it.
+func TestVerifyExport(t *testing.T) {
+	keys := keyFile(t)
+	kr, err := readKeyring(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := kr.sealerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := memory.New()
+	if err := s.Append(ctx, storetest.Records(0, 50)...); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := audit.NewSealer(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cpFile := filepath.Join(dir, "cps.ndjson")
+	var cps bytes.Buffer
+	audit.WriteCheckpoint(&cps, cp)
+	os.WriteFile(cpFile, cps.Bytes(), 0o644)
+	var exp bytes.Buffer
+	if _, err := audit.ExportChain(ctx, s, &exp); err != nil {
+		t.Fatal(err)
+	}
+	expFile := filepath.Join(dir, "chain.ndjson")
+	os.WriteFile(expFile, exp.Bytes(), 0o644)
+
+	code, out, errOut := ctl(t, "verify", "-keys", keys, "-export", expFile, "-checkpoints", cpFile)
+	if code != 0 || !strings.Contains(out, "verification OK") || !strings.Contains(out, "50 records verified") {
+		t.Fatalf("verify of a good export: exit %d\n%s%s", code, out, errOut)
+	}
+	// progress goes to stderr, the report to stdout
+	if !strings.Contains(errOut, "verified 50 seals") {
+		t.Errorf("no progress on stderr: %q", errOut)
+	}
+
+	// an auditor's copy that someone edited
+	edited := bytes.Replace(exp.Bytes(), []byte(`"status":"failure"`), []byte(`"status":"success"`), 1)
+	os.WriteFile(expFile, edited, 0o644)
+	code, out, _ = ctl(t, "verify", "-keys", keys, "-export", expFile, "-checkpoints", cpFile, "-q")
+	if code != 1 || !strings.Contains(out, "verification FAILED") || !strings.Contains(out, "modified_event") {
+		t.Errorf("verify of an edited export: exit %d\n%s", code, out)
+	}
+	// the newest records cut off: found against the checkpoint file
+	lines := bytes.Split(exp.Bytes(), []byte("\n"))
+	os.WriteFile(expFile, bytes.Join(lines[:40], []byte("\n")), 0o644)
+	code, out, _ = ctl(t, "verify", "-keys", keys, "-export", expFile, "-checkpoints", cpFile, "-q", "-json")
+	var rep audit.Report
+	if code != 1 || json.Unmarshal([]byte(out), &rep) != nil || rep.OK() || rep.Problems[0].Kind != audit.ProblemTruncated {
+		t.Errorf("verify of a truncated export: exit %d\n%s", code, out)
+	}
+}
+
+// TestDatabase runs every database command against PostgreSQL.
+func TestDatabase(t *testing.T) {
+	dsn := os.Getenv("AUDIT_TEST_DATABASE_URL")
+	if dsn == "" {
+		t.Skip("AUDIT_TEST_DATABASE_URL not set: no PostgreSQL to test against")
+	}
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "trailmark_ctl_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() { db.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	dbArgs := []string{"-db", dsn, "-schema", schema}
+	args := func(cmd string, more ...string) []string { return append(append([]string{cmd}, dbArgs...), more...) }
+
+	if code, out, errOut := ctl(t, args("migrate")...); code != 0 || !strings.Contains(out, "schema up to date") {
+		t.Fatalf("migrate: exit %d: %s%s", code, out, errOut)
+	}
+	// records, through a Logger as a service would write them
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	old := storetest.Records(0, 20)
+	for i := range old {
+		old[i].OccurredAt = time.Now().AddDate(0, 0, -200+i)
+	}
+	if err := st.Append(ctx, old...); err != nil {
+		t.Fatal(err)
+	}
+	recent := storetest.Records(20, 40)
+	for i := range recent {
+		recent[i].OccurredAt = time.Now().Add(-time.Duration(i) * time.Hour).Truncate(time.Microsecond)
+	}
+	if err := st.Append(ctx, recent...); err != nil {
+		t.Fatal(err)
+	}
+	keys := keyFile(t)
+	cps := filepath.Join(t.TempDir(), "cps.ndjson")
+	sealed := 0
+	for deadline := time.Now().Add(time.Minute); sealed < 40 && time.Now().Before(deadline); {
+		code, out, errOut := ctl(t, args("seal", "-keys", keys, "-checkpoints", cps)...)
+		if code != 0 {
+			t.Fatalf("seal: exit %d: %s%s", code, out, errOut)
+		}
+		var n int
+		if _, err := fmt.Sscanf(out, "sealed %d record(s)", &n); err == nil {
+			sealed += n
+		}
+	}
+	if code, out, errOut := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 || !strings.Contains(out, "40 records verified") {
+		t.Fatalf("verify: exit %d: %s%s", code, out, errOut)
+	}
+	exp := filepath.Join(t.TempDir(), "chain.ndjson")
+	if code, _, errOut := ctl(t, args("export", "-o", exp)...); code != 0 || !strings.Contains(errOut, "exported 40 seals") {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q"); code != 0 {
+		t.Fatalf("verify -export: exit %d: %s", code, out)
+	}
+	code, out, _ := ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
+	if n := strings.Count(out, "\n"); code != 0 || n != 13 {
+		t.Errorf("query -user user-1: exit %d, %d lines, want 13", code, n)
+	}
+	if code, out, errOut := ctl(t, args("purge", "-keys", keys, "-max-age", "2160h")...); code != 0 || !strings.Contains(out, "removed 20 record(s)") {
+		t.Fatalf("purge: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, _ := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 {
+		t.Fatalf("verify after purge: exit %d: %s", code, out)
+	}
+	// a superuser edits a record around the guard
+	tx := db.MustBegin()
+	tx.MustExec("SET LOCAL session_replication_role = replica")
+	tx.MustExec("UPDATE "+schema+".audit_logs SET user_id = 'mallory' WHERE id = $1", recent[5].ID)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 1 || !strings.Contains(out, "modified_event") {
+		t.Errorf("verify after tampering: exit %d: %s", code, out)
+	}
+}
