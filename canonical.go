@@ -2,6 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -190,4 +195,296 @@ func canonNumber(b []byte, i int) (int, bool) {
 		return i, false
 	}
 	return i, i-start <= 300
+}
+
+// canonicalize re-encodes JSON text canonically without decoding it into
+// Go values, for the common case: it reports false, having written
+// nothing useful, for input it leaves to the general path (duplicate
+// keys, invalid UTF-8, NUL or surrogate escapes, very deep nesting).
+func (e *encoder) canonicalize(src []byte) bool {
+	p := canonParser{e: e, src: src}
+	i, ok := p.value(skipWS(src, 0), 0)
+	return ok && skipWS(src, i) == len(src)
+}
+
+type canonParser struct {
+	e   *encoder
+	src []byte
+}
+
+type member struct {
+	key        string
+	start, end int // the value's span
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func (p *canonParser) value(i, depth int) (int, bool) {
+	b := p.src
+	if i >= len(b) || depth > 1000 {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '{':
+		return p.object(i+1, depth)
+	case c == '[':
+		p.e.buf = append(p.e.buf, '[')
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			p.e.buf = append(p.e.buf, ']')
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if i, ok = p.value(i, depth+1); !ok {
+				return i, false
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case ',':
+				p.e.buf = append(p.e.buf, ',')
+				i = skipWS(b, i+1)
+			case ']':
+				p.e.buf = append(p.e.buf, ']')
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case c == '"':
+		s, j, ok := p.str(i + 1)
+		if ok {
+			p.e.writeString(s, math.MaxInt)
+		}
+		return j, ok
+	case c == 't' || c == 'f' || c == 'n':
+		for _, lit := range [...]string{"true", "false", "null"} {
+			if bytes.HasPrefix(b[i:], []byte(lit)) {
+				p.e.buf = append(p.e.buf, lit...)
+				return i + len(lit), true
+			}
+		}
+		return i, false
+	case c == '-' || '0' <= c && c <= '9':
+		j := i
+		for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || '0' <= b[j] && b[j] <= '9') {
+			j++
+		}
+		num := string(b[i:j])
+		if !isJSONNumber(num) {
+			return i, false
+		}
+		p.e.writeNumber(num)
+		return j, true
+	}
+	return i, false
+}
+
+func (p *canonParser) object(i, depth int) (int, bool) {
+	b := p.src
+	base := len(p.e.spans)
+	defer func() { p.e.spans = p.e.spans[:base] }()
+	i = skipWS(b, i)
+	if i < len(b) && b[i] == '}' {
+		p.e.buf = append(p.e.buf, "{}"...)
+		return i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		k, j, ok := p.str(i + 1)
+		if !ok {
+			return j, false
+		}
+		j = skipWS(b, j)
+		if j >= len(b) || b[j] != ':' {
+			return j, false
+		}
+		start := skipWS(b, j+1)
+		end, ok := skipValue(b, start, depth+1)
+		if !ok {
+			return end, false
+		}
+		p.e.spans = append(p.e.spans, member{k, start, end})
+		i = skipWS(b, end)
+		if i >= len(b) {
+			return i, false
+		}
+		if b[i] == '}' {
+			i++
+			break
+		}
+		if b[i] != ',' {
+			return i, false
+		}
+		i = skipWS(b, i+1)
+	}
+	ms := p.e.spans[base:]
+	slices.SortFunc(ms, func(x, y member) int { return strings.Compare(x.key, y.key) })
+	p.e.buf = append(p.e.buf, '{')
+	for n, m := range ms {
+		if n > 0 {
+			if m.key == ms[n-1].key {
+				return i, false // duplicate keys: the general path keeps the last
+			}
+			p.e.buf = append(p.e.buf, ',')
+		}
+		p.e.writeString(m.key, math.MaxInt)
+		p.e.buf = append(p.e.buf, ':')
+		if _, ok := p.value(m.start, depth+1); !ok {
+			return i, false
+		}
+	}
+	p.e.buf = append(p.e.buf, '}')
+	return i, true
+}
+
+// str decodes the string from after its opening quote. It declines NUL,
+// surrogate escapes and invalid UTF-8, which the general path repairs.
+func (p *canonParser) str(i int) (string, int, bool) {
+	b := p.src
+	start := i
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 && b[i] < utf8.RuneSelf {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		return string(b[start:i]), i + 1, true
+	}
+	out := append([]byte(nil), b[start:i]...)
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			return string(out), i + 1, true
+		case c < 0x20:
+			return "", i, false
+		case c == '\\':
+			if i+1 >= len(b) {
+				return "", i, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/':
+				out = append(out, b[i+1])
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				if i+6 > len(b) {
+					return "", i, false
+				}
+				v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+				if err != nil || v == 0 || utf16.IsSurrogate(rune(v)) {
+					return "", i, false
+				}
+				out = utf8.AppendRune(out, rune(v))
+				i += 6
+				continue
+			default:
+				return "", i, false
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return "", i, false
+			}
+			out = append(out, b[i:i+size]...)
+			i += size
+		}
+	}
+	return "", i, false
+}
+
+// skipValue returns the end of the value at i, checking its syntax.
+func skipValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > 1000 {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '{' || c == '[':
+		close := byte('}')
+		if c == '[' {
+			close = ']'
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == close {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return i, false
+				}
+				j, ok := skipString(b, i+1)
+				if !ok {
+					return j, false
+				}
+				i = skipWS(b, j)
+				if i >= len(b) || b[i] != ':' {
+					return i, false
+				}
+				i = skipWS(b, i+1)
+			}
+			var ok bool
+			if i, ok = skipValue(b, i, depth+1); !ok {
+				return i, false
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return i, false
+			}
+			if b[i] == close {
+				return i + 1, true
+			}
+			if b[i] != ',' {
+				return i, false
+			}
+			i = skipWS(b, i+1)
+		}
+	case c == '"':
+		return skipString(b, i+1)
+	case c == 't' || c == 'n':
+		return i + 4, i+4 <= len(b)
+	case c == 'f':
+		return i + 5, i+5 <= len(b)
+	default:
+		j := i
+		for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || '0' <= b[j] && b[j] <= '9') {
+			j++
+		}
+		return j, j > i
+	}
+}
+
+func skipString(b []byte, i int) (int, bool) {
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	return i, false
 }

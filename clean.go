@@ -322,6 +322,7 @@ type encoder struct {
 	scratch  []byte
 	notes    []string
 	omitted  []string
+	spans    []member // stack of object members being canonicalized
 	root     string
 	limit    int  // when len(buf) passes limit, encoding stops
 	overflow bool // set when it did
@@ -330,7 +331,7 @@ type encoder struct {
 
 func (e *encoder) reset() {
 	e.buf = e.buf[:0]
-	e.members, e.strs, e.changes = e.members[:0], e.strs[:0], e.changes[:0]
+	e.members, e.strs, e.changes, e.spans = e.members[:0], e.strs[:0], e.changes[:0], e.spans[:0]
 	e.path = e.path[:0]
 	e.visiting = e.visiting[:0]
 	e.notes = e.notes[:0]
@@ -989,6 +990,9 @@ func canonicalBytes(raw []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
+	if c, ok := canonicalFast(raw); ok {
+		return c, nil
+	}
 	var v any
 	if err := unmarshalNumber(raw, &v); err != nil {
 		return nil, fmt.Errorf("audit: canonical JSON: %w", err)
@@ -999,6 +1003,18 @@ func canonicalBytes(raw []byte) ([]byte, error) {
 var canonCleaner = sync.OnceValue(func() *cleaner {
 	return newCleaner(Redaction{NoDefaults: true}, Limits{MaxStringBytes: math.MaxInt, MaxJSONBytes: math.MaxInt})
 })
+
+// canonicalFast re-encodes raw without decoding it, when it can.
+func canonicalFast(raw []byte) ([]byte, bool) {
+	e := canonCleaner().pool.Get().(*encoder)
+	defer e.release()
+	e.reset()
+	e.canon = true
+	if !e.canonicalize(raw) {
+		return nil, false
+	}
+	return bytes.Clone(e.buf), true
+}
 
 // canonicalValue encodes a decoded JSON value canonically.
 func canonicalValue(v any) ([]byte, error) {

@@ -10,7 +10,7 @@ import (
 var jsonSeeds = []string{
 	`{}`, `[]`, `{"a":1,"b":[true,false,null],"c":{"d":"e"}}`, `{"b":1,"a":2}`, ` { "a" : 1.50e1 } `,
 	`{"s":"q\"b\\n\nt\tc\u0001 é 🙂"}`, `{"n":-0}`, `{"n":0.000001,"m":12345678901234567890}`,
-	`{"x":"\u00e9"}`, `{"a":"\u0000"}`, `"\ud800"`, `{"a":1,"a":2}`, `[1e400]`, `{"k\n":1}`, `-0.0`, `1E2`,
+	`{"x":"\u00e9"}`, `{"a":"\u0000"}`, `{"b": {"y": [1, 2.50]}, "a": "x\/y"}`, `{"a": 1, "a": 2}`, `"\ud800"`, `{"a":1,"a":2}`, `[1e400]`, `{"k\n":1}`, `-0.0`, `1E2`,
 }
 
 // FuzzCanonicalJSON checks that canonical JSON is a fixed point, and that
@@ -26,6 +26,9 @@ func FuzzCanonicalJSON(f *testing.F) {
 			if fast {
 				t.Fatalf("isCanonical accepts invalid JSON %q", in)
 			}
+			if _, ok := canonicalFast(in); ok {
+				t.Fatalf("canonicalFast accepts invalid JSON %q", in)
+			}
 			return
 		}
 		c, err := canonicalValue(v)
@@ -34,6 +37,9 @@ func FuzzCanonicalJSON(f *testing.F) {
 		}
 		if fast && !bytes.Equal(c, in) {
 			t.Fatalf("isCanonical(%q), but the encoder writes %q", in, c)
+		}
+		if f, ok := canonicalFast(in); ok && !bytes.Equal(f, c) {
+			t.Fatalf("canonicalFast(%q) = %q, the general path %q", in, f, c)
 		}
 		if !isCanonical(c) && utf8.Valid(c) && len(c) < 250 {
 			// the fast check may decline (escaped keys, long numbers), but

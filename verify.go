@@ -137,14 +137,7 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 	v.checkpoints(stored, false)
 	v.checkpoints(opts.Trusted, true)
 
-	err = src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		v.push(s, r)
-		return nil
-	})
-	if err != nil {
+	if err := v.scan(ctx, src); err != nil {
 		return v.rep, fmt.Errorf("audit: verify: reading the chain: %w", err)
 	}
 	v.flush()
@@ -169,8 +162,58 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 }
 
 type pending struct {
-	s Seal
-	r *Record
+	s      Seal
+	r      *Record
+	digest []byte
+	derr   error
+}
+
+// scan reads the chain and checks it in a pipeline: this goroutine reads,
+// a second computes the records' digests, a third checks the seals in
+// order.
+func (v *verifier) scan(ctx context.Context, src ChainSource) error {
+	const batch = 256
+	toDigest := make(chan []pending, 4)
+	toCheck := make(chan []pending, 4)
+	done := make(chan struct{})
+	go func() {
+		defer close(toCheck)
+		for b := range toDigest {
+			for i := range b {
+				if b[i].r != nil {
+					b[i].digest, b[i].derr = Digest(b[i].r)
+				}
+			}
+			toCheck <- b
+		}
+	}()
+	go func() {
+		defer close(done)
+		for b := range toCheck {
+			for _, p := range b {
+				v.push(p)
+			}
+		}
+	}()
+	cur := make([]pending, 0, batch)
+	err := src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
+		cur = append(cur, pending{s: s, r: r})
+		if len(cur) == batch {
+			select {
+			case toDigest <- cur:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			cur = make([]pending, 0, batch)
+		}
+		return nil
+	})
+	if err == nil && len(cur) > 0 {
+		toDigest <- cur
+	}
+	close(toDigest)
+	<-done
+	return err
 }
 
 type verifier struct {
@@ -244,8 +287,8 @@ func (v *verifier) linkOK(prev []byte, s *Seal) (bool, []byte) {
 
 // push queues a seal; seals are checked with one seal of lookahead, which
 // tells a changed seal from a reordered or forged one.
-func (v *verifier) push(s Seal, r *Record) {
-	v.lookahead = append(v.lookahead, pending{s, r})
+func (v *verifier) push(p pending) {
+	v.lookahead = append(v.lookahead, p)
 	if len(v.lookahead) == 2 {
 		v.check()
 	}
@@ -330,10 +373,9 @@ func (v *verifier) pop() pending {
 		v.problem(ProblemDeletedEvent, s.Seq, s.EventID, "the sealed record is missing")
 	default:
 		v.rep.Records++
-		d, err := Digest(r)
-		if err != nil {
+		if err := p.derr; err != nil {
 			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, err.Error())
-		} else if !bytes.Equal(d, s.Digest) {
+		} else if !bytes.Equal(p.digest, s.Digest) {
 			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, "the record differs from what was sealed")
 		}
 	}

@@ -77,8 +77,9 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	if err := tx.QueryRowContext(ctx, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text").Scan(&horizon); err != nil {
 		return 0, err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT xid::text, "+selectList+" FROM "+s.sql.Table+
-		" WHERE xid < $1::xid8 AND (xid, id) > ($2::xid8, $3::uuid) ORDER BY xid, id LIMIT $4",
+	// (the text form of xid gets another name: ORDER BY xid would sort by it)
+	rows, err := tx.QueryContext(ctx, "SELECT e.xid::text AS xid_text, "+selectList+" FROM "+s.sql.Table+
+		" e WHERE e.xid < $1::xid8 AND (e.xid, e.id) > ($2::xid8, $3::uuid) ORDER BY e.xid, e.id LIMIT $4",
 		horizon, xid, id, max)
 	if err != nil {
 		return 0, err

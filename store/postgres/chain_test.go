@@ -307,3 +307,41 @@ func TestSealOrderFollowsCommits(t *testing.T) {
 		t.Errorf("verify: %+v, %v", rep, err)
 	}
 }
+
+// TestSealOrderInvariants seals records from many transactions and checks
+// that the chain follows (xid, id) as numbers, each record once.
+func TestSealOrderInvariants(t *testing.T) {
+	s, schema := newChainStore(t)
+	ctx := testCtx(t)
+	for i := range 30 {
+		if err := s.Append(ctx, storetest.Records(i*7, i*7+7)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, BatchSize: 13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < 210 && time.Now().Before(deadline); {
+		n, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed += n
+	}
+	var bad, dups, total int
+	seals := schema + ".audit_logs_seals"
+	q := "SELECT count(*) FROM " + seals + " a JOIN " + seals + " b ON b.seq = a.seq + 1 WHERE (b.event_xid, b.event_id) <= (a.event_xid, a.event_id)"
+	if err := s.DB().GetContext(ctx, &bad, q); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().GetContext(ctx, &dups, "SELECT count(*) - count(DISTINCT event_id) FROM "+seals); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().GetContext(ctx, &total, "SELECT count(*) FROM "+seals); err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 || dups != 0 || total != 210 {
+		t.Errorf("%d seals out of (xid, id) order, %d records sealed twice, %d seals; want 0, 0, 210", bad, dups, total)
+	}
+}

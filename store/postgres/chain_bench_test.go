@@ -1,0 +1,119 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/postgres"
+)
+
+// The chain benchmarks measure, on a table of chainRows records, how fast
+// records are sealed, how fast the chain can be read (the rows and nothing
+// else: the floor for Verify), and how fast Verify goes:
+//
+//	go test ./store/postgres/ -run '^$' -bench 'SealPostgres|ChainPostgres' -benchtime 3x
+
+var chainKey = audit.HMACKey{ID: "bench", Secret: make([]byte, 32)}
+
+func chainRows(b *testing.B) int {
+	if v := os.Getenv("AUDIT_BENCH_CHAIN_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	return 100_000
+}
+
+// filledStore returns a store holding n unsealed records.
+func filledStore(b *testing.B, n int) *postgres.Store {
+	b.Helper()
+	s := newStore(b)
+	ctx := context.Background()
+	start := time.Now().Add(-24 * time.Hour)
+	batch := make([]audit.Record, 0, 1000)
+	for i := range n {
+		batch = append(batch, benchRecord(start.Add(time.Duration(i)*time.Millisecond)))
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := s.Append(ctx, batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	return s
+}
+
+func sealEverything(b *testing.B, s *postgres.Store, n int) {
+	b.Helper()
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: chainKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for sealed := 0; sealed < n; {
+		k, err := sl.SealOnce(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		sealed += k
+		if time.Now().After(deadline) {
+			b.Fatalf("sealed %d of %d", sealed, n)
+		}
+	}
+}
+
+func BenchmarkSealPostgres(b *testing.B) {
+	n := chainRows(b)
+	var took time.Duration
+	for range b.N {
+		b.StopTimer()
+		s := filledStore(b, n)
+		b.StartTimer()
+		start := time.Now()
+		sealEverything(b, s, n)
+		took += time.Since(start)
+	}
+	b.ReportMetric(float64(n*b.N)/took.Seconds(), "events/s")
+}
+
+// BenchmarkChainPostgres reads a sealed chain: "read" only fetches the
+// rows Verify reads (the chain with its records, and the unsealed
+// records), doing nothing with them; "verify" runs Verify.
+func BenchmarkChainPostgres(b *testing.B) {
+	n := chainRows(b)
+	s := filledStore(b, n)
+	sealEverything(b, s, n)
+	b.Run("read", func(b *testing.B) {
+		rows := 0
+		start := time.Now()
+		for b.Loop() {
+			err := s.ScanChain(context.Background(), 0, func(audit.Seal, *audit.Record) error { rows++; return nil })
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.ScanUnsealed(context.Background(), func(*audit.Record) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "events/s")
+	})
+	b.Run("verify", func(b *testing.B) {
+		opts := audit.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}}
+		var recs uint64
+		start := time.Now()
+		for b.Loop() {
+			rep, err := audit.Verify(context.Background(), s, opts)
+			if err != nil || !rep.OK() {
+				b.Fatalf("%v %v", err, rep.Problems)
+			}
+			recs += rep.Records
+		}
+		b.ReportMetric(float64(recs)/time.Since(start).Seconds(), "events/s")
+	})
+}
