@@ -2,8 +2,10 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -242,4 +244,28 @@ func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error
 		f.Cursor = p.NextCursor
 	}
 	return total, nil
+}
+
+// ArchiveNDJSON returns an ArchiveFunc that writes each record to w as one
+// line of JSON, {"record": …, "seal": …} (seal null when the record was not
+// sealed): a file an auditor can read, and Verify could check against the
+// checkpoints. Wrap w in a gzip.Writer to compress it; ArchiveNDJSON does
+// not close w.
+func ArchiveNDJSON(w io.Writer) ArchiveFunc {
+	enc := json.NewEncoder(w)
+	return func(_ context.Context, recs []Record, seals []*Seal) error {
+		for i := range recs {
+			var s *Seal
+			if i < len(seals) {
+				s = seals[i]
+			}
+			if err := enc.Encode(struct {
+				Record *Record `json:"record"`
+				Seal   *Seal   `json:"seal"`
+			}{&recs[i], s}); err != nil {
+				return fmt.Errorf("audit: archive: %w", err)
+			}
+		}
+		return nil
+	}
 }

@@ -1,0 +1,266 @@
+package audit_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storetest"
+)
+
+var (
+	testKey    = audit.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}
+	testSigner = audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
+)
+
+func testVerifyOpts() audit.VerifyOptions {
+	return audit.VerifyOptions{
+		Keys:       map[string][]byte{testKey.ID: testKey.Secret},
+		PublicKeys: map[string]ed25519.PublicKey{testSigner.ID: testSigner.Key.Public().(ed25519.PublicKey)},
+	}
+}
+
+func TestNewSealerErrors(t *testing.T) {
+	s := memory.New()
+	for _, cfg := range []audit.SealerConfig{
+		{},
+		{Key: audit.HMACKey{ID: "k", Secret: []byte("short")}},
+		{Key: audit.HMACKey{Secret: testKey.Secret}},
+		{Key: testKey, Signer: &audit.Signer{ID: "s"}},
+	} {
+		if _, err := audit.NewSealer(s, cfg); err == nil {
+			t.Errorf("NewSealer(%+v): no error", cfg)
+		}
+	}
+	if _, err := audit.NewSealer(nil, audit.SealerConfig{Key: testKey}); err == nil {
+		t.Error("NewSealer(nil): no error")
+	}
+}
+
+// TestSealerRun runs the sealer loop: records logged through a Logger are
+// sealed, and checkpoints are written and exported.
+func TestSealerRun(t *testing.T) {
+	s := memory.New()
+	l := newLogger(t, s, audit.WithAsync(fastAsync()))
+	var mu sync.Mutex
+	var exported []audit.Checkpoint
+	sl, err := audit.NewSealer(s, audit.SealerConfig{
+		Key: testKey, Signer: &testSigner, Interval: 5 * time.Millisecond, CheckpointEvery: 10 * time.Millisecond,
+		Export: func(_ context.Context, c audit.Checkpoint) error {
+			mu.Lock()
+			defer mu.Unlock()
+			exported = append(exported, c)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- sl.Run(ctx) }()
+	for i := range 50 {
+		e := ev(audit.ActionResourceRead)
+		if i%10 == 0 {
+			e.Action = audit.ActionUserLogin // Sync
+		}
+		if err := l.Log(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Flush(context.Background())
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(exported) > 0 && exported[len(exported)-1].Seq == 50
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run returned %v, want context.Canceled", err)
+	}
+	mu.Lock()
+	trusted := exported[len(exported)-1]
+	mu.Unlock()
+	opts := testVerifyOpts()
+	opts.Trusted = []audit.Checkpoint{trusted}
+	rep, err := audit.Verify(context.Background(), s, opts)
+	if err != nil || !rep.OK() || rep.Seals != 50 {
+		t.Errorf("verify: %+v, %v", rep, err)
+	}
+}
+
+func TestCheckpointFileRoundTrip(t *testing.T) {
+	c := audit.Checkpoint{Seq: 9, Hash: bytes.Repeat([]byte{1}, 32), At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	testSigner.Sign(&c)
+	var buf bytes.Buffer
+	for range 3 {
+		if err := audit.WriteCheckpoint(&buf, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cps, err := audit.ReadCheckpoints(&buf)
+	if err != nil || len(cps) != 3 {
+		t.Fatalf("ReadCheckpoints: %d, %v", len(cps), err)
+	}
+	if err := audit.VerifyCheckpoint(&cps[2], testVerifyOpts().PublicKeys); err != nil {
+		t.Errorf("checkpoint read back does not verify: %v", err)
+	}
+	cps[2].Seq++
+	if err := audit.VerifyCheckpoint(&cps[2], testVerifyOpts().PublicKeys); err == nil {
+		t.Errorf("a changed checkpoint verifies")
+	}
+	if _, err := audit.ReadCheckpoints(bytes.NewReader([]byte("{\"seq\":1}\nnot json"))); err == nil {
+		t.Errorf("ReadCheckpoints of garbage: no error")
+	}
+}
+
+// TestRetentionArchive keeps what retention removes in a gzip'ed NDJSON
+// file, records the run, and leaves a chain that verifies.
+func TestRetentionArchive(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s := memory.New()
+	l := newLogger(t, s, audit.WithClock(func() time.Time { return now }))
+	rs := storetest.Records(0, 40)
+	for i := range rs {
+		rs[i].OccurredAt = now.AddDate(0, 0, -i*5) // up to 195 days back
+		if err := s.Append(context.Background(), rs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var archive bytes.Buffer
+	gz := gzip.NewWriter(&archive)
+	r, err := audit.NewRetention(s, audit.RetentionConfig{
+		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz), Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz.Close()
+	// 90 days: records 19..39 (95 days and older) go
+	if res.Purged != 21 || res.Archived != 21 || !res.Cutoff.Equal(now.Add(-audit.DefaultMaxAge)) {
+		t.Errorf("result %+v, want 21 purged and archived", res)
+	}
+	zr, err := gzip.NewReader(&archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Record audit.Record `json:"record"`
+			Seal   *audit.Seal  `json:"seal"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		if !line.Record.OccurredAt.Before(res.Cutoff) || line.Seal == nil || line.Seal.EventID != line.Record.ID {
+			t.Errorf("archived line %s", sc.Bytes())
+		}
+		lines++
+	}
+	if lines != 21 {
+		t.Errorf("archive has %d lines, want 21", lines)
+	}
+	l.Flush(context.Background())
+	page, _ := s.Query(context.Background(), audit.Filter{Action: audit.ActionAuditRetentionRun})
+	if len(page.Records) != 1 || !bytes.Contains(page.Records[0].Details, []byte(`"purged":21`)) {
+		t.Errorf("retention run not recorded: %+v", page.Records)
+	}
+	cps, _ := s.Checkpoints(context.Background())
+	opts := testVerifyOpts()
+	opts.Now = func() time.Time { return now.Add(time.Minute) }
+	if err := sealAllMem(s, sl); err != nil {
+		t.Fatal(err)
+	}
+	// the records were sealed newest first: no prefix of the chain is old
+	// enough to drop, so the seals stay and vouch for the removed records
+	if rep, err := audit.Verify(context.Background(), s, opts); err != nil || !rep.OK() || rep.Purged != 21 || rep.Records != 20 || len(cps) != 1 {
+		t.Errorf("verify after retention: %+v, %v (checkpoints %d)", rep, err, len(cps))
+	}
+	// an archive that fails stops the run before anything is removed
+	r2, _ := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, MaxAge: 24 * time.Hour, Now: func() time.Time { return now },
+		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("disk full") }})
+	before := s.Len()
+	if _, err := r2.RunOnce(context.Background()); err == nil || s.Len() != before {
+		t.Errorf("failing archive: %v, %d -> %d records", err, before, s.Len())
+	}
+}
+
+func sealAllMem(s *memory.Store, sl *audit.Sealer) error {
+	_, err := sl.SealOnce(context.Background())
+	return err
+}
+
+func TestRetentionRunLoop(t *testing.T) {
+	s := memory.New()
+	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
+		t.Fatal(err)
+	}
+	// a plain store without a chain needs no Sealer
+	s2 := &plainStore{memory.New()}
+	s2.Append(context.Background(), storetest.Records(0, 5)...)
+	var runs sync.WaitGroup
+	runs.Add(2)
+	r, err := audit.NewRetention(s2, audit.RetentionConfig{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
+		OnError: func(err error) { t.Error(err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := r.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run: %v", err)
+	}
+	if n := s2.Len(); n != 0 {
+		t.Errorf("%d records left, want 0 (all older than an hour)", n)
+	}
+	if _, err := audit.NewRetention(s, audit.RetentionConfig{}); err == nil {
+		t.Errorf("NewRetention on a chain store without a Sealer: no error")
+	}
+	if _, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: -1}); err == nil {
+		t.Errorf("negative MaxAge: no error")
+	}
+	if _, err := audit.NewRetention(discardStore{}, audit.RetentionConfig{}); err == nil {
+		t.Errorf("NewRetention on a store that cannot purge: no error")
+	}
+}
+
+// plainStore hides the chain methods of a memory store.
+type plainStore struct{ m *memory.Store }
+
+func (p *plainStore) Append(ctx context.Context, rs ...audit.Record) error {
+	return p.m.Append(ctx, rs...)
+}
+func (p *plainStore) Purge(ctx context.Context, t time.Time) (int64, error) {
+	return p.m.Purge(ctx, t)
+}
+func (p *plainStore) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
+	return p.m.Query(ctx, f)
+}
+func (p *plainStore) Len() int { return p.m.Len() }
+
+type discardStore struct{}
+
+func (discardStore) Append(context.Context, ...audit.Record) error { return nil }
+
+var _ io.Writer = (*bytes.Buffer)(nil)
