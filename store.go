@@ -81,9 +81,13 @@ func cloneBytes(b json.RawMessage) json.RawMessage {
 // Getter, Purger) that callers discover with a type assertion.
 //
 // Append stores records, which the Logger has already validated and
-// cleaned. It must be idempotent by ID: appending a record whose ID is
-// already stored is a no-op, never a duplicate, and not an error, so that a
-// batch retried after a lost connection is safe. Append is either all or
+// cleaned. It must be idempotent: appending a record that is already
+// stored is a no-op, never a duplicate, and not an error, so that a batch
+// retried after a lost connection is safe. A store may recognise a record
+// by its ID alone (the memory store) or by its ID and OccurredAt (the
+// PostgreSQL store, whose primary key must hold its partition column);
+// both suffice, because the Logger assigns the ID once and re-sends the
+// very same record. Append is either all or
 // nothing for the records it is given, as far as the backend allows; on a
 // partial failure a retry of the whole batch must be safe (it is, by
 // idempotency).

@@ -6,6 +6,7 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -222,12 +223,13 @@ func TestRoles(t *testing.T) {
 	}
 	// The grants of the package documentation.
 	grants := strings.NewReplacer("SCHEMA audit ", "SCHEMA "+schema+" ", "audit.", schema+".", " app", " "+app).Replace(`
-REVOKE ALL ON audit.audit_logs FROM app;
+REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app;
 GRANT USAGE ON SCHEMA audit TO app;
-GRANT SELECT, INSERT ON audit.audit_logs TO app;
+GRANT SELECT, INSERT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app;
 GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
 GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
-                          audit.audit_logs_purge_rows(timestamptz, integer) TO app;`)
+                          audit.audit_logs_purge_rows(timestamptz, integer),
+                          audit.audit_logs_purge_seals(bigint) TO app;`)
 	if _, err := ownerDB.ExecContext(ctx, grants); err != nil {
 		t.Fatalf("grants: %v", err)
 	}
@@ -263,15 +265,47 @@ GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
 		"INSERT INTO " + tbl + "_default SELECT * FROM " + tbl + " LIMIT 1",
 		"ALTER TABLE " + tbl + " DISABLE TRIGGER USER",
 		"SELECT " + schema + ".audit_logs_guard()",
+		"UPDATE " + tbl + "_seals SET key_id = 'x'",
+		"DELETE FROM " + tbl + "_seals",
+		"SET trailmark.purge_seals_through = '1000'; DELETE FROM " + tbl + "_seals",
+		"TRUNCATE " + tbl + "_checkpoints",
 	} {
 		_, err := appDB.ExecContext(ctx, q)
 		if c := pqCode(err); c != "42501" && c != "0A000" {
 			t.Errorf("as the application: %s: got %v, want permission denied", q, err)
 		}
 	}
+	// the application seals, checkpoints and retains, and the chain verifies
+	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
+	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := audit.NewSealer(as, audit.SealerConfig{Key: key, Signer: &signer, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < 6 && time.Now().Before(deadline); {
+		n, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatalf("SealOnce as the application: %v", err)
+		}
+		sealed += n
+	}
+	ret, err := audit.NewRetention(as, audit.RetentionConfig{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ret.RunOnce(ctx)
+	if err != nil || res.Purged != 1 {
+		t.Errorf("retention as the application: got %+v, %v; want 1 purged", res, err)
+	}
+	cps, _ := as.Checkpoints(ctx)
+	rep, err := audit.Verify(ctx, as, audit.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
+		PublicKeys: map[string]ed25519.PublicKey{"s": signer.Key.Public().(ed25519.PublicKey)}})
+	if err != nil || !rep.OK() || rep.Records != 5 {
+		t.Errorf("verify as the application: %+v, %v", rep, err)
+	}
 	n, err := as.Purge(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil || n != 1 {
-		t.Errorf("Purge as the application: got %d, %v; want 1, nil", n, err)
+	if err != nil || n != 0 {
+		t.Errorf("Purge as the application: got %d, %v; want 0, nil", n, err)
 	}
 	// Other roles may not call the privileged functions.
 	if _, err := admin.ExecContext(ctx, "REVOKE EXECUTE ON FUNCTION "+schema+".audit_logs_purge_rows(timestamptz, integer) FROM "+app); err != nil {

@@ -148,14 +148,15 @@
 // functions. After Migrate, as the owner, for a schema audit and a role
 // app:
 //
-//	REVOKE ALL ON audit.audit_logs FROM app;
+//	REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app;
 //	GRANT USAGE ON SCHEMA audit TO app;
-//	GRANT SELECT, INSERT ON audit.audit_logs TO app;
+//	GRANT SELECT, INSERT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
-//	                          audit.audit_logs_purge_rows(timestamptz, integer) TO app;
+//	                          audit.audit_logs_purge_rows(timestamptz, integer),
+//	                          audit.audit_logs_purge_seals(bigint) TO app;
 //
-// Grant the last two to a separate retention role instead, if the
+// Grant the last three to a separate retention role instead, if the
 // application itself does not purge. Partitions belong to the owner too,
 // also those the application's calls create, so the application cannot
 // reach them directly.
@@ -166,8 +167,28 @@
 // or DELETE without WHERE, a TRUNCATE of a partition), and a purge that
 // would remove records newer than its cutoff. What it does not: the
 // owner or a superuser can disable triggers, drop partitions or rewrite
-// rows. Detecting that is the job of the hash chain and signed
-// checkpoints of the sealing layer, which a later migration adds.
+// rows. Detecting that is the job of the hash chain (below).
+//
+// # The hash chain
+//
+// Store implements audit.SealStore: audit.Sealer seals its records into
+// the table <table>_seals, and writes signed checkpoints into
+// <table>_checkpoints; audit.Verify checks them (see the audit package).
+// Both tables are append-only like the records: the guard lets a seal be
+// deleted only inside <table>_purge_seals, below a checkpoint, which
+// retention calls.
+//
+// Records are sealed in the order of the transaction that inserted them
+// (the column xid, pg_current_xact_id() at insert), then of their ID, and
+// only once no older transaction is still running (pg_snapshot_xmin of
+// the sealer's snapshot). So a record committed late is never overtaken
+// by one committed earlier but sealed first, and a rolled-back record
+// leaves no gap, without serializing the application's writes. The price:
+// an open writing transaction holds back the sealing of records committed
+// after it began, until it ends. A record is therefore unsealed for at
+// most the sealer's interval plus the longest writing transaction open
+// when it committed; read-only transactions hold nothing back. Sealers in
+// many processes take turns on an advisory lock.
 //
 // # Migrations
 //
