@@ -716,3 +716,24 @@ func TestStartFailsWhenStartCannotBeRecorded(t *testing.T) {
 		t.Errorf("New: %v, want the store error for a Sync logger_start", err)
 	}
 }
+
+func TestUUIDsIncrease(t *testing.T) {
+	s := memory.New()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLogger(t, s, audit.WithClock(func() time.Time { return now }), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	// the clock stands still: 5000 IDs in one millisecond
+	for range 5000 {
+		if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := storetest.QueryAll(t, s, audit.Filter{Limit: audit.MaxLimit})
+	for i := 1; i < len(rs); i++ {
+		if audit.CompareIDs(rs[i-1].ID, rs[i].ID) <= 0 {
+			t.Fatalf("IDs %d and %d not decreasing newest first: %v, %v", i-1, i, rs[i-1].ID, rs[i].ID)
+		}
+	}
+	if sec, nsec := rs[0].ID.Time().UnixTime(); time.Unix(sec, nsec).Sub(now) > 2*time.Millisecond {
+		t.Errorf("the last ID's time runs %v ahead", time.Unix(sec, nsec).Sub(now))
+	}
+}
