@@ -2,8 +2,8 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
