@@ -659,7 +659,7 @@ func TestFailClosed(t *testing.T) {
 type failingQuerier struct{}
 
 func (failingQuerier) Query(context.Context, audit.Filter) (audit.Page, error) {
-	return audit.Page{}, errors.New("connection refused (secret host db-7)")
+	return audit.Page{}, errors.New("connection refused (secret host zq-secret-host)")
 }
 
 func TestStoreErrorIs500WithoutDetails(t *testing.T) {
@@ -671,7 +671,7 @@ func TestStoreErrorIs500WithoutDetails(t *testing.T) {
 			t.Errorf("%s: status %d, want 500", p, r.StatusCode)
 		}
 		r.problem(t)
-		if strings.Contains(string(r.body), "db-7") {
+		if strings.Contains(string(r.body), "zq-secret-host") {
 			t.Errorf("%s: problem leaks the store error: %s", p, r.body)
 		}
 	}
