@@ -96,3 +96,26 @@ func ExampleDiff() {
 	fmt.Println(changes["email"].Before, "->", changes["email"].After, len(changes))
 	// Output: ada@old.example -> ada@new.example 1
 }
+
+func ExampleWrap() {
+	store := memory.New()
+	logger, _ := audit.New(store, audit.WithLifecycleEvents(false))
+	defer logger.Close(context.Background())
+
+	rotate := audit.Wrap(logger, audit.Op[struct{}, string]{
+		Action:       "secrets.rotate",
+		ResourceType: "signing_key",
+		ResourceID:   func(_ struct{}, id string) string { return id },
+	}, func(ctx context.Context) (string, error) { return "sk-2", nil })
+
+	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "ops-bot"})
+	id, err := rotate(ctx)
+	fmt.Println(id, err)
+	logger.Flush(ctx) // secrets.rotate is Async by default
+	page, _ := store.Query(ctx, audit.Filter{Action: "secrets.rotate"})
+	r := page.Records[0]
+	fmt.Println(r.UserID, r.ResourceType, r.ResourceID, r.Status)
+	// Output:
+	// sk-2 <nil>
+	// ops-bot signing_key sk-2 success
+}
