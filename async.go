@@ -81,8 +81,9 @@ func (q *queue) take() []Record {
 	return b
 }
 
+// give takes back a buffer whose records have all been handled (each
+// batch's count was released with done).
 func (q *queue) give(b []Record) {
-	q.inflight.Add(-int64(len(b)))
 	clear(b)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -90,6 +91,9 @@ func (q *queue) give(b []Record) {
 		q.spare = b[:0]
 	}
 }
+
+// done releases n records taken and now handled.
+func (q *queue) done(n int) { q.inflight.Add(-int64(n)) }
 
 func (q *queue) len() int {
 	q.mu.Lock()
@@ -159,7 +163,9 @@ func (l *Logger) run() {
 func (l *Logger) writeQueued() {
 	rs := l.q.take()
 	for i := 0; i < len(rs); i += l.cfg.BatchSize {
-		l.deliver(rs[i:min(i+l.cfg.BatchSize, len(rs))])
+		b := rs[i:min(i+l.cfg.BatchSize, len(rs))]
+		l.deliver(b)
+		l.q.done(len(b))
 	}
 	l.q.give(rs)
 }

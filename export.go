@@ -119,6 +119,18 @@ func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool
 	}
 }
 
+// snapshotTime returns when the export was made.
+func (e exportSource) snapshotTime(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	err := e.scan(ctx, func(l *chainLine) (bool, error) {
+		if l.ExportedAt != nil {
+			t = *l.ExportedAt
+		}
+		return true, nil
+	})
+	return t, err
+}
+
 func (e exportSource) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
 	var cps []Checkpoint
 	err := e.scan(ctx, func(l *chainLine) (bool, error) {

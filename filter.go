@@ -54,6 +54,14 @@ func (f *Filter) Validate() error {
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		return filterError("until", "must be after since")
 	}
+	for _, t := range [...]struct {
+		name string
+		v    time.Time
+	}{{"since", f.Since}, {"until", f.Until}} {
+		if !t.v.IsZero() && (t.v.Before(minTime) || t.v.After(maxTime)) {
+			return filterError(t.name, "must be between the years 1 and 9999")
+		}
+	}
 	for _, s := range [...]struct{ name, v string }{
 		{"user_id", f.UserID}, {"action", string(f.Action)}, {"action_prefix", f.ActionPrefix},
 		{"resource_type", f.ResourceType}, {"resource_id", f.ResourceID}, {"request_id", f.RequestID},
@@ -149,7 +157,11 @@ func DecodeCursor(s string) (Cursor, error) {
 		return Cursor{}, filterError("cursor", "not a cursor returned by a query")
 	}
 	us := int64(binary.BigEndian.Uint64(b[1:9]))
+	t := time.UnixMicro(us).UTC()
+	if t.Before(minTime) || !t.Before(maxTime) {
+		return Cursor{}, filterError("cursor", "not a cursor returned by a query")
+	}
 	var id uuid.UUID
 	copy(id[:], b[9:])
-	return Cursor{OccurredAt: time.UnixMicro(us).UTC(), ID: id}, nil
+	return Cursor{OccurredAt: t, ID: id}, nil
 }

@@ -173,9 +173,14 @@ type Stats struct {
 	// ReasonQueueFull (never accepted) and ReasonShutdown. Records that
 	// failed are counted in Failed.
 	Dropped       map[DropReason]uint64
-	QueueDepth    int // records waiting in the queue now
+	QueueDepth    int // Async records accepted and not yet written or failed
 	QueueCapacity int // AsyncConfig.QueueSize
+	SyncInFlight  int // Sync writes in progress
 }
+
+// Stats counters are read one by one, not as one atomic snapshot: under
+// load, Accepted may run a little ahead of Written + Failed +
+// Dropped[ReasonShutdown] + QueueDepth + SyncInFlight, never behind it.
 
 // Option configures a Logger.
 type Option func(*Logger)
@@ -264,6 +269,7 @@ type Logger struct {
 
 	accepted, written, failed, retried, invalid atomic.Uint64
 	queueFull, shutdown                         atomic.Uint64
+	syncInFlight                                atomic.Int64
 	rng                                         sync.Pool     // *mrand.ChaCha8
 	v7                                          atomic.Uint64 // the last UUIDv7's milliseconds<<12 | counter
 }
@@ -475,6 +481,8 @@ func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
+	l.syncInFlight.Add(1)
+	defer l.syncInFlight.Add(-1)
 	l.accepted.Add(1)
 	if err := s.Append(ctx, rec); err != nil {
 		l.failed.Add(1)
@@ -516,6 +524,8 @@ func (l *Logger) writeSync(ctx context.Context, s Store, rec Record, retry bool)
 	if l.isClosed() {
 		return ErrClosed
 	}
+	l.syncInFlight.Add(1)
+	defer l.syncInFlight.Add(-1)
 	l.accepted.Add(1)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.policy.SyncTimeout)
 	defer cancel()
@@ -619,6 +629,7 @@ func (l *Logger) Stats() Stats {
 		},
 		QueueDepth:    depth,
 		QueueCapacity: l.cfg.QueueSize,
+		SyncInFlight:  int(l.syncInFlight.Load()),
 	}
 }
 

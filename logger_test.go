@@ -737,3 +737,30 @@ func TestUUIDsIncrease(t *testing.T) {
 		t.Errorf("the last ID's time runs %v ahead", time.Unix(sec, nsec).Sub(now))
 	}
 }
+
+// TestStatsWhileWriting checks the Stats invariant while a batch is being
+// written: nothing is counted twice.
+func TestStatsWhileWriting(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int64
+	s := newFake(func(n int64, _ []audit.Record) error {
+		if calls.Add(1) == 2 {
+			<-release // the second batch hangs
+		}
+		return nil
+	})
+	l := newLogger(t, s, audit.WithAsync(audit.AsyncConfig{BatchSize: 10, FlushInterval: time.Hour}))
+	for range 30 {
+		l.Log(context.Background(), ev(audit.ActionResourceRead))
+	}
+	waitFor(t, func() bool { return calls.Load() >= 2 })
+	st := l.Stats()
+	if st.Written+uint64(st.QueueDepth) != st.Accepted || st.Written != 10 || st.QueueDepth != 20 {
+		t.Errorf("while a batch is written: written %d + queue depth %d, accepted %d; want 10 + 20 = 30", st.Written, st.QueueDepth, st.Accepted)
+	}
+	close(release)
+	l.Close(context.Background())
+	if st := l.Stats(); st.Written != 30 || st.QueueDepth != 0 || st.SyncInFlight != 0 {
+		t.Errorf("after Close: %+v", st)
+	}
+}

@@ -180,7 +180,7 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 	if r.chain != nil {
 		// first the checkpoint, so that a crash after it leaves records
 		// the checkpoint allows to be missing, never the reverse
-		if _, err := r.cfg.Sealer.checkpointAt(ctx, boundary, cutoff); err != nil {
+		if _, err := r.cfg.Sealer.checkpointAt(ctx, boundary, cutoff, true); err != nil {
 			return fmt.Errorf("audit: retention: %w", err)
 		}
 		res.Boundary = boundary.Seq

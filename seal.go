@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,14 +45,17 @@ type Seal struct {
 
 // Checkpoint is a signed statement of the chain's state: the hash after
 // record Seq, and that records older than PurgedBefore may have been
-// removed by retention. Verification starts at the oldest checkpoint a
-// store keeps, and checks the newest exported one against the store, so
-// that deleting the newest records is detected.
+// removed by retention. A Boundary checkpoint, written by retention, also
+// says that the seals up to Seq may be removed: verification may start
+// after it, and only after such a checkpoint. Verify checks the newest
+// exported checkpoints against the store, so that deleting the newest
+// records is detected.
 type Checkpoint struct {
 	Seq          uint64    `json:"seq"`
 	Hash         []byte    `json:"hash"`
 	At           time.Time `json:"at"`
 	PurgedBefore time.Time `json:"purged_before,omitzero"`
+	Boundary     bool      `json:"boundary,omitempty"`
 	SignerID     string    `json:"signer_id"`
 	Signature    []byte    `json:"signature"`
 }
@@ -182,6 +186,11 @@ func (c *Checkpoint) signedBytes() []byte {
 	}
 	binary.BigEndian.PutUint64(b[:], uint64(purged))
 	buf.Write(b[:])
+	if c.Boundary {
+		buf.WriteByte(1)
+	} else {
+		buf.WriteByte(0)
+	}
 	buf.WriteString(c.SignerID)
 	return buf.Bytes()
 }
@@ -242,6 +251,9 @@ type SealerConfig struct {
 type Sealer struct {
 	store SealStore
 	cfg   SealerConfig
+
+	mu      sync.Mutex
+	highest uint64 // the newest seal this Sealer has seen in the store
 }
 
 // NewSealer returns a Sealer for store.
@@ -291,6 +303,12 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 }
 
 func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last.Seq < s.highest {
+		return nil, fmt.Errorf("refusing to seal: the chain ends at seal %d, but this sealer saw seal %d: seals were removed; run Verify", last.Seq, s.highest)
+	}
+	s.highest = last.Seq + uint64(len(recs))
 	prev := last.Hash
 	if last.Seq == 0 {
 		prev = make([]byte, sha256.Size)
@@ -327,6 +345,12 @@ func (s *Sealer) Checkpoint(ctx context.Context, purgedBefore time.Time) (Checkp
 	if err != nil {
 		return Checkpoint{}, err
 	}
+	s.mu.Lock()
+	highest := s.highest
+	s.mu.Unlock()
+	if last.Seq < highest {
+		return Checkpoint{}, fmt.Errorf("audit: checkpoint: the chain ends at seal %d, but this sealer saw seal %d: seals were removed; run Verify", last.Seq, highest)
+	}
 	cps, err := s.store.Checkpoints(ctx)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
@@ -334,11 +358,11 @@ func (s *Sealer) Checkpoint(ctx context.Context, purgedBefore time.Time) (Checkp
 	if n := len(cps); n > 0 && cps[n-1].PurgedBefore.After(purgedBefore) {
 		purgedBefore = cps[n-1].PurgedBefore
 	}
-	return s.checkpointAt(ctx, last, purgedBefore)
+	return s.checkpointAt(ctx, last, purgedBefore, false)
 }
 
-func (s *Sealer) checkpointAt(ctx context.Context, at Seal, purgedBefore time.Time) (Checkpoint, error) {
-	c := Checkpoint{Seq: at.Seq, Hash: at.Hash, At: truncMicro(s.cfg.Now()), PurgedBefore: purgedBefore}
+func (s *Sealer) checkpointAt(ctx context.Context, at Seal, purgedBefore time.Time, boundary bool) (Checkpoint, error) {
+	c := Checkpoint{Seq: at.Seq, Hash: at.Hash, At: truncMicro(s.cfg.Now()), PurgedBefore: purgedBefore, Boundary: boundary}
 	if c.Seq == 0 {
 		c.Hash = make([]byte, sha256.Size)
 	}

@@ -264,3 +264,42 @@ type discardStore struct{}
 func (discardStore) Append(context.Context, ...audit.Record) error { return nil }
 
 var _ io.Writer = (*bytes.Buffer)(nil)
+
+// TestExportVerifiedLater verifies, an hour after, an export that held a
+// record still waiting for its seal: the window counts from the export.
+func TestExportVerifiedLater(t *testing.T) {
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
+	s := memory.New(memory.WithClock(func() time.Time { return t0 }))
+	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := sl.Checkpoint(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(context.Background(), storetest.Records(5, 6)...); err != nil { // not sealed yet
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := audit.ExportChain(context.Background(), s, &buf); err != nil {
+		t.Fatal(err)
+	}
+	// the export was made at t0 + 1s
+	var header map[string]any
+	lines := bytes.SplitN(buf.Bytes(), []byte("\n"), 2)
+	json.Unmarshal(lines[0], &header)
+	header["exported_at"] = t0.Add(time.Second)
+	h, _ := json.Marshal(header)
+	export := append(append(h, '\n'), lines[1]...)
+	src := audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(export)), nil })
+	opts := testVerifyOpts()
+	opts.Trusted = []audit.Checkpoint{cp}
+	rep, err := audit.Verify(context.Background(), src, opts)
+	if err != nil || !rep.OK() || rep.Unsealed != 1 {
+		t.Errorf("export verified an hour later: %+v, %v", rep, err)
+	}
+}

@@ -14,6 +14,14 @@ import (
 	"github.com/google/uuid"
 )
 
+// clockSkew is how far in the future a record's RecordedAt may be.
+const clockSkew = time.Minute
+
+// snapshotTimer is a ChainSource that knows when it was taken.
+type snapshotTimer interface {
+	snapshotTime(ctx context.Context) (time.Time, error)
+}
+
 // ChainSource is what Verify reads: a SealStore, or an export of one (see
 // ExportChain and NewExportSource).
 type ChainSource interface {
@@ -85,7 +93,8 @@ type VerifyOptions struct {
 	// SealWindow is how long a record may stay unsealed before it is
 	// reported. Default 5m.
 	SealWindow time.Duration
-	// Now is the clock for SealWindow. Default time.Now.
+	// Now is the clock for SealWindow. Default: the time of the export
+	// for an export (NewExportSource), time.Now otherwise.
 	Now func() time.Time
 	// Progress, when set, is called every 100000 seals and at the end.
 	Progress func(Report)
@@ -126,6 +135,11 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 	}
 	if v.opts.Now == nil {
 		v.opts.Now = time.Now
+		if st, ok := src.(snapshotTimer); ok {
+			if t, err := st.snapshotTime(ctx); err == nil && !t.IsZero() {
+				v.opts.Now = func() time.Time { return t }
+			}
+		}
 	}
 	if v.opts.MaxProblems <= 0 {
 		v.opts.MaxProblems = 1000
@@ -141,13 +155,25 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 		return v.rep, fmt.Errorf("audit: verify: reading the chain: %w", err)
 	}
 	v.flush()
+	// Retention may have run meanwhile: its checkpoint, written before it
+	// removed anything, says which of the missing records it removed.
+	stored, err = src.Checkpoints(ctx)
+	if err != nil {
+		return v.rep, fmt.Errorf("audit: verify: reading checkpoints: %w", err)
+	}
+	v.checkpoints(stored, false)
+	v.resolveMissing()
 	v.finish()
 
-	horizon := v.opts.Now().Add(-v.opts.SealWindow)
+	now := v.opts.Now()
+	horizon := now.Add(-v.opts.SealWindow)
 	err = src.ScanUnsealed(ctx, func(r *Record) error {
-		if r.RecordedAt.Before(horizon) {
+		switch {
+		case r.RecordedAt.Before(horizon):
 			v.problem(ProblemUnsealed, 0, r.ID, fmt.Sprintf("recorded %s and not sealed within %s", r.RecordedAt.Format(time.RFC3339), v.opts.SealWindow))
-		} else {
+		case r.RecordedAt.After(now.Add(clockSkew)):
+			v.problem(ProblemUnsealed, 0, r.ID, fmt.Sprintf("not sealed, and recorded in the future (%s): inserted around the Logger", r.RecordedAt.Format(time.RFC3339)))
+		default:
 			v.rep.Unsealed++
 		}
 		return nil
@@ -196,7 +222,19 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 		}
 	}()
 	cur := make([]pending, 0, batch)
+	first := true
 	err := src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
+		if first && s.Seq > 1 && !v.byCP[s.Seq-1].boundary {
+			// retention may have removed seals since the checkpoints were
+			// read; its checkpoint was written before (the checker has not
+			// started: byCP is this goroutine's)
+			cps, err := src.Checkpoints(ctx)
+			if err != nil {
+				return err
+			}
+			v.checkpoints(cps, false)
+		}
+		first = false
 		cur = append(cur, pending{s: s, r: r})
 		if len(cur) == batch {
 			select {
@@ -216,12 +254,20 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 	return err
 }
 
+// cpInfo is what Verify keeps of a valid checkpoint.
+type cpInfo struct {
+	hash     []byte
+	boundary bool
+}
+
 type verifier struct {
 	opts VerifyOptions
 	rep  Report
 	macs map[string]hash.Hash
 
-	byCP      map[uint64][]byte // valid checkpoints: seq → hash
+	byCP      map[uint64]cpInfo // valid checkpoints by seq
+	seenCP    map[string]bool   // checkpoints already read
+	missing   []pending         // sealed records not found, pending resolveMissing
 	trusted   []Checkpoint      // valid trusted checkpoints
 	purged    time.Time         // retention removed records older than this
 	started   bool
@@ -240,18 +286,27 @@ func (v *verifier) problem(k ProblemKind, seq uint64, id uuid.UUID, detail strin
 // checkpoints keeps the validly signed checkpoints.
 func (v *verifier) checkpoints(cps []Checkpoint, trusted bool) {
 	if v.byCP == nil {
-		v.byCP = map[uint64][]byte{}
+		v.byCP = map[uint64]cpInfo{}
 	}
 	for i := range cps {
 		c := &cps[i]
+		if v.seenCP == nil {
+			v.seenCP = map[string]bool{}
+		}
+		id := fmt.Sprintf("%d/%d/%s/%x", c.Seq, c.At.UnixMicro(), c.SignerID, c.Signature)
+		if v.seenCP[id] {
+			continue
+		}
+		v.seenCP[id] = true
 		if err := VerifyCheckpoint(c, v.opts.PublicKeys); err != nil {
 			v.problem(ProblemBadCheckpoint, c.Seq, uuid.UUID{}, err.Error())
 			continue
 		}
-		if h, ok := v.byCP[c.Seq]; ok && !bytes.Equal(h, c.Hash) {
+		old, ok := v.byCP[c.Seq]
+		if ok && !bytes.Equal(old.hash, c.Hash) {
 			v.problem(ProblemBadCheckpoint, c.Seq, uuid.UUID{}, "two validly signed checkpoints disagree on the hash")
 		}
-		v.byCP[c.Seq] = c.Hash
+		v.byCP[c.Seq] = cpInfo{hash: c.Hash, boundary: old.boundary || c.Boundary}
 		if c.PurgedBefore.After(v.purged) {
 			v.purged = c.PurgedBefore
 		}
@@ -370,7 +425,7 @@ func (v *verifier) pop() pending {
 	case r == nil && s.EventTime.Before(v.purged):
 		v.rep.Purged++
 	case r == nil:
-		v.problem(ProblemDeletedEvent, s.Seq, s.EventID, "the sealed record is missing")
+		v.missing = append(v.missing, pending{s: *s})
 	default:
 		v.rep.Records++
 		if err := p.derr; err != nil {
@@ -412,8 +467,8 @@ func (v *verifier) follows(prev []byte, next *Seal) bool {
 }
 
 func (v *verifier) atCheckpoint(s *Seal) {
-	if h, ok := v.byCP[s.Seq]; ok {
-		if !bytes.Equal(h, v.prev) {
+	if cp, ok := v.byCP[s.Seq]; ok {
+		if !bytes.Equal(cp.hash, v.prev) {
 			v.problem(ProblemBadCheckpoint, s.Seq, s.EventID, "the chain differs from a signed checkpoint: it was rewritten")
 		} else {
 			v.rep.Checkpoints++
@@ -429,14 +484,27 @@ func (v *verifier) start(s *Seal) {
 		v.prev = make([]byte, sha256.Size)
 		return
 	}
-	if h, ok := v.byCP[s.Seq-1]; ok {
-		v.prev = h
+	if cp, ok := v.byCP[s.Seq-1]; ok && cp.boundary {
+		v.prev = cp.hash
 		v.prevSeq = s.Seq - 1
 		v.rep.Checkpoints++
 		return
 	}
-	v.problem(ProblemDeletedSeal, 1, uuid.UUID{}, fmt.Sprintf("the chain starts at seal %d with no checkpoint at %d", s.Seq, s.Seq-1))
+	v.problem(ProblemDeletedSeal, 1, uuid.UUID{}, fmt.Sprintf("the chain starts at seal %d with no retention checkpoint at %d: seals 1 to %d were removed", s.Seq, s.Seq-1, s.Seq-1))
 	v.prevSeq = s.Seq - 1
+}
+
+// resolveMissing reports the missing records that retention did not
+// remove.
+func (v *verifier) resolveMissing() {
+	for _, m := range v.missing {
+		if m.s.EventTime.Before(v.purged) {
+			v.rep.Purged++
+			continue
+		}
+		v.problem(ProblemDeletedEvent, m.s.Seq, m.s.EventID, "the sealed record is missing")
+	}
+	v.missing = nil
 }
 
 // finish checks the end of the chain against the checkpoints.

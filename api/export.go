@@ -3,11 +3,11 @@ package api
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -161,8 +161,8 @@ type rowWriter interface {
 func newRowWriter(format string, bw *bufio.Writer) rowWriter {
 	if format == formatCSV {
 		hdr := csvHeader()
-		w := &csvWriter{bw: bw, cw: csv.NewWriter(bw), row: make([]string, len(hdr))}
-		w.cw.Write(hdr) // an error is kept by the csv.Writer and returned by flush
+		w := &csvWriter{bw: bw, row: make([]string, len(hdr))}
+		w.writeRow(hdr) // an error is kept by the bufio.Writer and returned by flush
 		return w
 	}
 	return &ndjsonWriter{bw: bw, enc: json.NewEncoder(bw)}
@@ -179,12 +179,36 @@ func (w *ndjsonWriter) write(r *audit.Record) error { return w.enc.Encode(r) }
 func (w *ndjsonWriter) flush() error                { return w.bw.Flush() }
 
 // csvWriter writes one record per row, with every cell made safe to open
-// in a spreadsheet (see SafeCell).
+// in a spreadsheet (see SafeCell) and quoted (RFC 4180), so that a cell
+// holding a semicolon stays one cell where ';' separates columns.
 type csvWriter struct {
 	bw  *bufio.Writer
-	cw  *csv.Writer
 	row []string
 	buf bytes.Buffer // for compacting JSON
+}
+
+// writeRow writes cells, each between double quotes, doubling the quotes
+// inside, separated by commas; rows end with CRLF.
+func (w *csvWriter) writeRow(cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			w.bw.WriteByte(',')
+		}
+		w.bw.WriteByte('"')
+		for {
+			j := strings.IndexByte(c, '"')
+			if j < 0 {
+				break
+			}
+			w.bw.WriteString(c[:j+1])
+			w.bw.WriteByte('"')
+			c = c[j+1:]
+		}
+		w.bw.WriteString(c)
+		w.bw.WriteByte('"')
+	}
+	_, err := w.bw.WriteString("\r\n")
+	return err
 }
 
 func (w *csvWriter) write(r *audit.Record) error {
@@ -212,7 +236,7 @@ func (w *csvWriter) write(r *audit.Record) error {
 	for i := range row {
 		row[i] = SafeCell(row[i])
 	}
-	return w.cw.Write(row)
+	return w.writeRow(row)
 }
 
 // compact returns raw JSON without insignificant whitespace, as NDJSON
@@ -228,21 +252,16 @@ func (w *csvWriter) compact(raw json.RawMessage) string {
 	return w.buf.String()
 }
 
-func (w *csvWriter) flush() error {
-	w.cw.Flush()
-	if err := w.cw.Error(); err != nil {
-		return err
-	}
-	return w.bw.Flush()
-}
+func (w *csvWriter) flush() error { return w.bw.Flush() }
 
 // SafeCell returns s made safe for a spreadsheet cell, after the OWASP
 // guidance on CSV injection: a value that begins with =, +, -, @, a tab or
 // a carriage return (or the fullwidth ＝ ＋ － ＠, which some spreadsheets
 // fold to ASCII) is prefixed with a single quote, so that a spreadsheet
-// shows it as text instead of evaluating it as a formula. Quoting of
-// commas, quotes and line breaks is left to encoding/csv. The NDJSON
-// export is exact; use it where the values must survive unchanged.
+// shows it as text instead of evaluating it as a formula. The CSV export
+// also quotes every cell, so that a value such as "x;=cmd" stays one cell
+// in a spreadsheet that splits columns at semicolons. The NDJSON export
+// is exact; use it where the values must survive unchanged.
 func SafeCell(s string) string {
 	if s == "" {
 		return s

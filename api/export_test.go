@@ -220,10 +220,20 @@ func TestExportCSVInjection(t *testing.T) {
 	r.SessionID = "\r=1"
 	r.ErrorMessage = "＝1+1"
 	r.ResourceType = "line\nbreak, \"quoted\""
+	r.Action = "x;=HYPERLINK(\"http://evil.example\")"
 	r.Details = json.RawMessage(`{"k": "=1", "n": [1, 2]}`) // as PostgreSQL's jsonb spaces it
 	e := newEnv(t, []audit.Record{r})
 	resp := e.openExport(exportQuery + "&format=csv")
-	rows, err := csv.NewReader(resp.Body).ReadAll()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// every cell is quoted: a semicolon inside a cell cannot start a new
+	// cell, and with it a formula, where ';' separates columns
+	if !bytes.Contains(body, []byte(`,"x;=HYPERLINK(""http://evil.example"")",`)) {
+		t.Errorf("cell with a semicolon not quoted: %s", body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,8 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("RetentionKeepsProof", func(t *testing.T) { t.Parallel(); testRetentionKeepsProof(t, newChain) })
 	t.Run("OfflineExport", func(t *testing.T) { t.Parallel(); testOfflineExport(t, newChain) })
 	t.Run("Tampering", func(t *testing.T) { t.Parallel(); testTamperKinds(t, newChain) })
+	t.Run("RoutineCheckpointIsNoBoundary", func(t *testing.T) { t.Parallel(); testRoutineCheckpoint(t, newChain) })
+	t.Run("VerifyDuringRetention", func(t *testing.T) { t.Parallel(); testVerifyDuringRetention(t, newChain) })
 	// the trials run in four parallel groups, each on stores of its own
 	const groups = 4
 	for g := range groups {
@@ -204,6 +206,17 @@ func testSealAndVerify(t *testing.T, newChain ChainFactory) {
 	// and reported once it is older than the window
 	if rep := mustVerify(t, s, verifyOpts(cp)); rep.OK() || rep.Problems[0].Kind != audit.ProblemUnsealed {
 		t.Errorf("old unsealed record: %v", rep.Problems)
+	}
+	// an unsealed record that claims to be recorded later than now can
+	// only have been inserted around the store: reported at once
+	s2, tam := newChain(t)
+	future := Record(7)
+	future.RecordedAt = time.Now().Add(10 * time.Minute).Truncate(time.Microsecond)
+	check(t, tam.InsertRecord(ctx, future))
+	o2 := verifyOpts()
+	o2.Now = time.Now
+	if rep := mustVerify(t, s2, o2); rep.OK() || rep.Problems[0].Kind != audit.ProblemUnsealed {
+		t.Errorf("unsealed record from the future: %+v", rep)
 	}
 }
 
@@ -364,6 +377,85 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 		t.Errorf("truncated export verified")
 	}
 	_ = tam
+}
+
+// testRoutineCheckpoint removes the oldest records and seals up to a
+// periodic checkpoint, as someone who may call the store's purge could:
+// only a retention checkpoint allows the chain to start after it.
+func testRoutineCheckpoint(t *testing.T, newChain ChainFactory) {
+	ctx := context.Background()
+	s, tam := newChain(t)
+	sl := newSealer(t, s, key1)
+	recs := appendRecords(t, s, recent(5)...)
+	sealAll(t, s, sl)
+	cp5, err := sl.Checkpoint(ctx, time.Time{})
+	check(t, err)
+	appendRecords(t, s, recent(5)...)
+	sealAll(t, s, sl)
+	cp10, err := sl.Checkpoint(ctx, time.Time{})
+	check(t, err)
+	if p, ok := s.(audit.ChainPurger); ok {
+		if _, err := p.PurgeSeals(ctx, cp5.Seq); err == nil {
+			t.Errorf("PurgeSeals at a routine checkpoint: no error")
+		}
+	}
+	for _, sl := range chainOf2(t, s)[:5] {
+		check(t, tam.DeleteSeal(ctx, sl.Seq))
+		check(t, tam.DeleteRecord(ctx, sl.EventID))
+	}
+	_ = recs
+	rep := mustVerify(t, s, verifyOpts(cp5, cp10))
+	if rep.OK() || rep.Problems[0].Kind != audit.ProblemDeletedSeal {
+		t.Errorf("history removed up to a routine checkpoint: %v", rep.Problems)
+	}
+}
+
+func chainOf2(t *testing.T, s audit.SealStore) []audit.Seal {
+	var seals []audit.Seal
+	check(t, s.ScanChain(context.Background(), 0, func(sl audit.Seal, _ *audit.Record) error {
+		seals = append(seals, sl)
+		return nil
+	}))
+	return seals
+}
+
+// retentionMidway is a ChainSource that runs retention right after Verify
+// has read the checkpoints, before it reads the chain.
+type retentionMidway struct {
+	audit.SealStore
+	r    *audit.Retention
+	once sync.Once
+	err  error
+}
+
+func (m *retentionMidway) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	cps, err := m.SealStore.Checkpoints(ctx)
+	m.once.Do(func() { _, m.err = m.r.RunOnce(ctx) })
+	return cps, err
+}
+
+// testVerifyDuringRetention checks that a retention run between Verify's
+// reads raises no false alarm.
+func testVerifyDuringRetention(t *testing.T, newChain ChainFactory) {
+	ctx := context.Background()
+	s, _ := newChain(t)
+	now := time.Now()
+	for i := range 20 {
+		appendRecords(t, s, now.AddDate(0, 0, -200+10*i)) // one at a time: sealed in time order
+	}
+	sl := newSealer(t, s, key1)
+	sealAll(t, s, sl)
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	check(t, err)
+	r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl})
+	check(t, err)
+	src := &retentionMidway{SealStore: s, r: r}
+	rep := mustVerify(t, src, verifyOpts(cp))
+	check(t, src.err)
+	if !rep.OK() || rep.Purged+rep.Records != 20 && rep.FirstSeq == 1 {
+		t.Errorf("retention during Verify: %+v", rep)
+	}
+	wantOK(t, mustVerify(t, s, verifyOpts(cp)), "after retention")
 }
 
 // testTamperKinds checks that each kind of tampering is reported as what

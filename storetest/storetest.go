@@ -556,6 +556,8 @@ func testInvalidFilters(t *testing.T, newStore Factory) {
 		{audit.Filter{Since: base, Until: base.Add(-time.Hour)}, "until"},
 		{audit.Filter{UserID: "a\x00b"}, "user_id"},
 		{audit.Filter{ResourceID: "\xff"}, "resource_id"},
+		{audit.Filter{Cursor: audit.Cursor{OccurredAt: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), ID: uuid.New()}.String()}, "cursor"},
+		{audit.Filter{Until: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)}, "until"},
 	}
 	for _, tt := range tests {
 		_, err := q.Query(ctx(t), tt.f)

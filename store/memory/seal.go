@@ -179,8 +179,14 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !slices.ContainsFunc(s.cps, func(c audit.Checkpoint) bool { return c.Seq == through }) {
-		return 0, fmt.Errorf("audit: memory: purge seals through %d: no checkpoint there", through)
+	i := slices.IndexFunc(s.cps, func(c audit.Checkpoint) bool { return c.Seq == through && c.Boundary && !c.PurgedBefore.IsZero() })
+	if i < 0 {
+		return 0, fmt.Errorf("audit: memory: purge seals through %d: no retention checkpoint there", through)
+	}
+	for _, sl := range s.seals {
+		if sl.Seq <= through && !sl.EventTime.Before(s.cps[i].PurgedBefore) {
+			return 0, fmt.Errorf("audit: memory: purge seals through %d: seal %d is of a record retention keeps", through, sl.Seq)
+		}
 	}
 	n := 0
 	for n < len(s.seals) && s.seals[n].Seq <= through {

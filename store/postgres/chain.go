@@ -58,8 +58,14 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 		return 0, err
 	}
 	defer tx.Rollback()
+	// A sealing step does not wait for another: it would seal nothing.
+	// Reading the newest seal (max 0) waits, so that it reads the truth.
+	lock := "SELECT pg_try_advisory_xact_lock($1)"
+	if max <= 0 {
+		lock = "SELECT true FROM (SELECT pg_advisory_xact_lock($1)) AS l"
+	}
 	var locked bool
-	if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_xact_lock($1)", s.sql.LockSeal).Scan(&locked); err != nil {
+	if err := tx.QueryRowContext(ctx, lock, s.sql.LockSeal).Scan(&locked); err != nil {
 		return 0, err
 	}
 	if !locked {
@@ -260,9 +266,9 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 		purged = micro(c.PurgedBefore)
 	}
 	_, err := s.db.ExecContext(ctx, "INSERT INTO "+s.sql.Checkpoints+
-		" (seq, hash, at, purged_before, signer_id, signature, event_xid, event_id)"+
-		" SELECT $1, $2, $3, $4, $5, $6, (SELECT event_xid FROM "+s.sql.Seals+" WHERE seq = $1), (SELECT event_id FROM "+s.sql.Seals+" WHERE seq = $1)",
-		int64(c.Seq), c.Hash, micro(c.At), purged, c.SignerID, c.Signature)
+		" (seq, hash, at, purged_before, boundary, signer_id, signature, event_xid, event_id)"+
+		" SELECT $1, $2, $3, $4, $5, $6, $7, (SELECT event_xid FROM "+s.sql.Seals+" WHERE seq = $1), (SELECT event_id FROM "+s.sql.Seals+" WHERE seq = $1)",
+		int64(c.Seq), c.Hash, micro(c.At), purged, c.Boundary, c.SignerID, c.Signature)
 	if err != nil {
 		return fmt.Errorf("audit: postgres: append checkpoint %d: %w", c.Seq, err)
 	}
@@ -271,7 +277,7 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 
 // Checkpoints returns the stored checkpoints, oldest first.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, hash, at, purged_before, signer_id, signature FROM "+s.sql.Checkpoints+" ORDER BY seq, at")
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature FROM "+s.sql.Checkpoints+" ORDER BY seq, at")
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
 	}
@@ -283,7 +289,7 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 			seq    int64
 			purged sql.NullTime
 		)
-		if err := rows.Scan(&seq, &c.Hash, &c.At, &purged, &c.SignerID, &c.Signature); err != nil {
+		if err := rows.Scan(&seq, &c.Hash, &c.At, &purged, &c.Boundary, &c.SignerID, &c.Signature); err != nil {
 			return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
 		}
 		c.Seq, c.At = uint64(seq), c.At.UTC()
@@ -299,8 +305,9 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 }
 
 // PurgeSeals deletes the seals up to and including through, through the
-// function <table>_purge_seals, which refuses unless a checkpoint is at
-// through. The role of the Store needs EXECUTE on it (see the package
+// function <table>_purge_seals, which refuses unless a retention
+// checkpoint is at through and every seal it would delete is of a record
+// older than that checkpoint's cutoff. The role of the Store needs EXECUTE on it (see the package
 // documentation).
 func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 	var n int64

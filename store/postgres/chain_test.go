@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"testing"
@@ -230,7 +231,7 @@ func TestChainGuard(t *testing.T) {
 		}
 	}
 	// purging seals needs a checkpoint there
-	if _, err := s.PurgeSeals(ctx, 2); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+	if _, err := s.PurgeSeals(ctx, 2); err == nil || !strings.Contains(err.Error(), "no retention checkpoint") {
 		t.Errorf("PurgeSeals without a checkpoint: %v", err)
 	}
 }
@@ -477,5 +478,37 @@ func TestConcurrentRetention(t *testing.T) {
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}, Trusted: cps})
 	if err != nil || !rep.OK() {
 		t.Errorf("verify after concurrent retention: %+v, %v", rep, err)
+	}
+}
+
+// TestCheckpointWaitsForSealer checks that a checkpoint taken while
+// another sealing step holds the lock is at the newest seal, not at 0.
+func TestCheckpointWaitsForSealer(t *testing.T) {
+	s, schema := newChainStore(t)
+	ctx := testCtx(t)
+	if err := s.Append(ctx, storetest.Records(0, 5)...); err != nil {
+		t.Fatal(err)
+	}
+	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < 5 && time.Now().Before(deadline); {
+		n, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed += n
+	}
+	// another sealer's step holds the lock for a while
+	h := fnv.New64a()
+	h.Write([]byte("trailmark/audit:" + schema + ".audit_logs:seal"))
+	tx := s.DB().MustBeginTx(ctx, nil)
+	tx.MustExec("SELECT pg_advisory_xact_lock($1)", int64(h.Sum64()))
+	go func() { time.Sleep(200 * time.Millisecond); tx.Rollback() }()
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	if err != nil || cp.Seq != 5 {
+		t.Errorf("checkpoint under contention: seq %d, %v; want 5", cp.Seq, err)
 	}
 }

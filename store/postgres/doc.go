@@ -156,8 +156,13 @@
 //	                          audit.audit_logs_purge_rows(timestamptz, integer),
 //	                          audit.audit_logs_purge_seals(bigint) TO app;
 //
-// Grant the last three to a separate retention role instead, if the
-// application itself does not purge. Partitions belong to the owner too,
+// The last three statements are for the role that runs retention: best a
+// separate one (swap app for it), the application's only if it runs
+// retention itself. A role that may call <table>_purge_rows can delete
+// records older than any cutoff it chooses; audit.Verify reports each such
+// record, unless it is older than the cutoff of a signed retention
+// checkpoint. <table>_purge_seals deletes only seals up to a retention
+// checkpoint, and only of records older than its cutoff. Partitions belong to the owner too,
 // also those the application's calls create, so the application cannot
 // reach them directly.
 //

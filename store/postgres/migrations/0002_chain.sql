@@ -34,6 +34,7 @@ CREATE TABLE {{.Checkpoints}} (
     hash          bytea       NOT NULL,
     at            timestamptz NOT NULL,
     purged_before timestamptz,
+    boundary      boolean     NOT NULL DEFAULT false,
     signer_id     text        NOT NULL,
     signature     bytea       NOT NULL,
     event_xid     xid8,
@@ -72,17 +73,26 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {{.Checkpoints}}
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {{.Checkpoints}}
     FOR EACH STATEMENT EXECUTE FUNCTION {{.ChainGuard}}();
 
--- purge_seals deletes the seals up to and including seq through, which a
--- checkpoint must cover, and returns how many it deleted. It takes the
--- sealing lock, so that it never runs within a sealing step.
+-- purge_seals deletes the seals up to and including seq through, and
+-- returns how many it deleted. A retention checkpoint (boundary) must be at
+-- through, and every seal it deletes must be of a record older than that
+-- checkpoint's purged_before. It takes the sealing lock, so that it never
+-- runs within a sealing step.
 CREATE FUNCTION {{.PurgeSeals}}(through bigint) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    n bigint;
+    n      bigint;
+    before timestamptz;
 BEGIN
     PERFORM pg_advisory_xact_lock({{.LockSeal}});
-    IF NOT EXISTS (SELECT 1 FROM {{.Checkpoints}} WHERE seq = through) THEN
-        RAISE EXCEPTION 'audit: no checkpoint at seal %: purging the seals before it would break the chain', through
+    SELECT max(purged_before) INTO before FROM {{.Checkpoints}}
+    WHERE seq = through AND boundary AND purged_before IS NOT NULL;
+    IF before IS NULL THEN
+        RAISE EXCEPTION 'audit: no retention checkpoint at seal %: purging the seals before it would break the chain', through
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF EXISTS (SELECT 1 FROM {{.Seals}} WHERE seq <= through AND event_time >= before) THEN
+        RAISE EXCEPTION 'audit: seals up to % include records younger than the retention cutoff %', through, before
             USING ERRCODE = 'check_violation';
     END IF;
     PERFORM set_config('trailmark.purge_seals_through', through::text, true);
