@@ -918,23 +918,22 @@ func (e *encoder) encodeMarshaler(m json.Marshaler, depth int) {
 		e.buf = append(e.buf, "null"...)
 		return
 	}
-	raw, err := safeMarshal(m)
-	if err != nil {
-		e.unencodable(m, err)
-		return
-	}
-	e.encodeRaw(raw, depth)
+	e.encodeMarshaled(m, depth)
 }
 
 // encodeReflect encodes any other value the way encoding/json would, then
 // canonically, so that secrets in struct fields are redacted too.
 func (e *encoder) encodeReflect(v any, depth int) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
+	switch reflect.ValueOf(v).Kind() {
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		e.unencodable(v, fmt.Errorf("unsupported type %T", v))
 		return
 	}
+	e.encodeMarshaled(v, depth)
+}
+
+// encodeMarshaled encodes v through encoding/json, then canonically.
+func (e *encoder) encodeMarshaled(v any, depth int) {
 	raw, err := safeMarshal(v)
 	if err != nil {
 		e.unencodable(v, err)

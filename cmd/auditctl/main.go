@@ -114,6 +114,29 @@ func (d *dbFlags) open(ctx context.Context) (*postgres.Store, error) {
 	return postgres.Open(ctx, d.url, d.options()...)
 }
 
+// openSealer reads the key file, opens the database and returns a Sealer
+// on it with the key file's current key and signer.
+func (d *dbFlags) openSealer(ctx context.Context, keys string) (*postgres.Store, *audit.Sealer, audit.SealerConfig, error) {
+	kr, err := readKeyring(keys)
+	if err != nil {
+		return nil, nil, audit.SealerConfig{}, err
+	}
+	cfg, err := kr.sealerConfig()
+	if err != nil {
+		return nil, nil, cfg, err
+	}
+	s, err := d.open(ctx)
+	if err != nil {
+		return nil, nil, cfg, err
+	}
+	sl, err := audit.NewSealer(s, cfg)
+	if err != nil {
+		s.Close()
+		return nil, nil, cfg, err
+	}
+	return s, sl, cfg, nil
+}
+
 func (c cli) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("auditctl "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
@@ -171,23 +194,11 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	kr, err := readKeyring(*keys)
-	if err != nil {
-		return err
-	}
-	cfg, err := kr.sealerConfig()
-	if err != nil {
-		return err
-	}
-	s, err := db.open(ctx)
+	s, sl, cfg, err := db.openSealer(ctx, *keys)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sl, err := audit.NewSealer(s, cfg)
-	if err != nil {
-		return err
-	}
 	n, err := sl.SealOnce(ctx)
 	if err != nil {
 		return err
@@ -427,23 +438,11 @@ func (c cli) purge(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	kr, err := readKeyring(*keys)
-	if err != nil {
-		return err
-	}
-	cfg, err := kr.sealerConfig()
-	if err != nil {
-		return err
-	}
-	s, err := db.open(ctx)
+	s, sl, _, err := db.openSealer(ctx, *keys)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sl, err := audit.NewSealer(s, cfg)
-	if err != nil {
-		return err
-	}
 	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
 	if err != nil {
 		return err
