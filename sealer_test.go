@@ -189,7 +189,7 @@ func TestRetentionArchive(t *testing.T) {
 	cps, _ := s.Checkpoints(context.Background())
 	opts := testVerifyOpts()
 	opts.Now = func() time.Time { return now.Add(time.Minute) }
-	if err := sealAllMem(s, sl); err != nil {
+	if _, err := sl.SealOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// the records were sealed newest first: no prefix of the chain is old
@@ -206,11 +206,6 @@ func TestRetentionArchive(t *testing.T) {
 	}
 }
 
-func sealAllMem(s *memory.Store, sl *audit.Sealer) error {
-	_, err := sl.SealOnce(context.Background())
-	return err
-}
-
 func TestRetentionRunLoop(t *testing.T) {
 	s := memory.New()
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
@@ -219,8 +214,6 @@ func TestRetentionRunLoop(t *testing.T) {
 	// a plain store without a chain needs no Sealer
 	s2 := &plainStore{memory.New()}
 	s2.Append(context.Background(), storetest.Records(0, 5)...)
-	var runs sync.WaitGroup
-	runs.Add(2)
 	r, err := audit.NewRetention(s2, audit.RetentionConfig{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
 		OnError: func(err error) { t.Error(err) }})
 	if err != nil {
@@ -262,8 +255,6 @@ func (p *plainStore) Len() int { return p.m.Len() }
 type discardStore struct{}
 
 func (discardStore) Append(context.Context, ...audit.Record) error { return nil }
-
-var _ io.Writer = (*bytes.Buffer)(nil)
 
 // TestExportVerifiedLater verifies, an hour after, an export that held a
 // record still waiting for its seal: the window counts from the export.

@@ -339,7 +339,7 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 }
 
 func testOfflineExport(t *testing.T, newChain ChainFactory) {
-	s, tam := newChain(t)
+	s, _ := newChain(t)
 	ctx := context.Background()
 	appendRecords(t, s, recent(40)...)
 	sl := newSealer(t, s, key1)
@@ -376,7 +376,6 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 	if rep := mustVerify(t, src, o); rep.OK() {
 		t.Errorf("truncated export verified")
 	}
-	_ = tam
 }
 
 // testRoutineCheckpoint removes the oldest records and seals up to a
@@ -386,7 +385,7 @@ func testRoutineCheckpoint(t *testing.T, newChain ChainFactory) {
 	ctx := context.Background()
 	s, tam := newChain(t)
 	sl := newSealer(t, s, key1)
-	recs := appendRecords(t, s, recent(5)...)
+	appendRecords(t, s, recent(5)...)
 	sealAll(t, s, sl)
 	cp5, err := sl.Checkpoint(ctx, time.Time{})
 	check(t, err)
@@ -399,18 +398,18 @@ func testRoutineCheckpoint(t *testing.T, newChain ChainFactory) {
 			t.Errorf("PurgeSeals at a routine checkpoint: no error")
 		}
 	}
-	for _, sl := range chainOf2(t, s)[:5] {
+	for _, sl := range chainOf(t, s)[:5] {
 		check(t, tam.DeleteSeal(ctx, sl.Seq))
 		check(t, tam.DeleteRecord(ctx, sl.EventID))
 	}
-	_ = recs
 	rep := mustVerify(t, s, verifyOpts(cp5, cp10))
 	if rep.OK() || rep.Problems[0].Kind != audit.ProblemDeletedSeal {
 		t.Errorf("history removed up to a routine checkpoint: %v", rep.Problems)
 	}
 }
 
-func chainOf2(t *testing.T, s audit.SealStore) []audit.Seal {
+// chainOf returns the seals of s, in order.
+func chainOf(t *testing.T, s audit.SealStore) []audit.Seal {
 	var seals []audit.Seal
 	check(t, s.ScanChain(context.Background(), 0, func(sl audit.Seal, _ *audit.Record) error {
 		seals = append(seals, sl)
@@ -464,46 +463,46 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		tamper func(t *testing.T, tam Tamperer, recs []audit.Record)
+		tamper func(t *testing.T, tam Tamperer, recs []audit.Record, seals []audit.Seal)
 		want   audit.ProblemKind
 	}{
-		{"update record", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+		{"update record", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
 			check(t, tam.UpdateRecord(ctx, recs[5].ID, func(r *audit.Record) { r.Status = audit.StatusSuccess; r.UserID = "mallory" }))
 		}, audit.ProblemModifiedEvent},
-		{"update details", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+		{"update details", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
 			check(t, tam.UpdateRecord(ctx, recs[5].ID, func(r *audit.Record) { r.Details = []byte(`{"i":5}`) }))
 		}, audit.ProblemModifiedEvent},
-		{"delete record", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+		{"delete record", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
 			check(t, tam.DeleteRecord(ctx, recs[3].ID))
 		}, audit.ProblemDeletedEvent},
-		{"insert record", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+		{"insert record", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
 			r := Record(99)
 			r.RecordedAt = recs[2].OccurredAt
 			check(t, tam.InsertRecord(ctx, r))
 		}, audit.ProblemUnsealed},
-		{"insert record and seal", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+		{"insert record and seal", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
 			r := Record(99)
 			r.RecordedAt = time.Now().Truncate(time.Microsecond)
 			check(t, tam.InsertRecord(ctx, r))
 			d, _ := audit.Digest(&r)
 			check(t, tam.InsertSeal(ctx, audit.Seal{Seq: 11, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: bytes.Repeat([]byte{9}, 32), SealedAt: time.Now()}))
 		}, audit.ProblemForgedEvent},
-		{"swap seals", func(t *testing.T, tam Tamperer, _ []audit.Record) {
+		{"swap seals", func(t *testing.T, tam Tamperer, _ []audit.Record, _ []audit.Seal) {
 			var a, b audit.Seal
 			check(t, tam.UpdateSeal(ctx, 4, func(s *audit.Seal) { a = *s }))
 			check(t, tam.UpdateSeal(ctx, 5, func(s *audit.Seal) { b = *s; s.EventID, s.EventTime, s.Digest = a.EventID, a.EventTime, a.Digest }))
 			check(t, tam.UpdateSeal(ctx, 4, func(s *audit.Seal) { s.EventID, s.EventTime, s.Digest = b.EventID, b.EventTime, b.Digest }))
 		}, audit.ProblemReordered},
-		{"delete seal", func(t *testing.T, tam Tamperer, _ []audit.Record) {
+		{"delete seal", func(t *testing.T, tam Tamperer, _ []audit.Record, _ []audit.Seal) {
 			check(t, tam.DeleteSeal(ctx, 6))
 		}, audit.ProblemDeletedSeal},
-		{"modify seal hash", func(t *testing.T, tam Tamperer, _ []audit.Record) {
+		{"modify seal hash", func(t *testing.T, tam Tamperer, _ []audit.Record, _ []audit.Seal) {
 			check(t, tam.UpdateSeal(ctx, 6, func(s *audit.Seal) { s.Hash[0] ^= 1 }))
 		}, audit.ProblemModifiedSeal},
-		{"truncate tail", func(t *testing.T, tam Tamperer, recs []audit.Record) {
+		{"truncate tail", func(t *testing.T, tam Tamperer, _ []audit.Record, seals []audit.Seal) {
 			// the newest three seals and their records; the chain's order
 			// is the store's
-			for _, sl := range chainOf(t, recs)[7:] {
+			for _, sl := range seals[7:] {
 				check(t, tam.DeleteSeal(ctx, sl.Seq))
 				check(t, tam.DeleteRecord(ctx, sl.EventID))
 			}
@@ -512,7 +511,6 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, tam := newChain(t)
-			chains.Store(t, s)
 			recs := appendRecords(t, s, recent(10)...)
 			sl := newSealer(t, s, key1)
 			sealAll(t, s, sl)
@@ -521,7 +519,7 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 				t.Fatal(err)
 			}
 			wantOK(t, mustVerify(t, s, verifyOpts(cp)), "before tampering")
-			tt.tamper(t, tam, recs)
+			tt.tamper(t, tam, recs, chainOf(t, s))
 			rep := mustVerify(t, s, verifyOpts(cp))
 			if rep.OK() {
 				t.Fatalf("tampering not detected")
@@ -531,20 +529,6 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 			}
 		})
 	}
-}
-
-// chains maps a test to its store, for chainOf.
-var chains sync.Map
-
-// chainOf returns the seals of the test's store.
-func chainOf(t *testing.T, _ []audit.Record) []audit.Seal {
-	v, _ := chains.Load(t)
-	var seals []audit.Seal
-	check(t, v.(audit.SealStore).ScanChain(context.Background(), 0, func(s audit.Seal, _ *audit.Record) error {
-		seals = append(seals, s)
-		return nil
-	}))
-	return seals
 }
 
 func check(t *testing.T, err error) {
