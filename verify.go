@@ -148,8 +148,8 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 	if err != nil {
 		return v.rep, fmt.Errorf("audit: verify: reading checkpoints: %w", err)
 	}
-	v.checkpoints(stored, false)
-	v.checkpoints(opts.Trusted, true)
+	v.checkpoints(stored)
+	v.checkpoints(opts.Trusted)
 
 	if err := v.scan(ctx, src); err != nil {
 		return v.rep, fmt.Errorf("audit: verify: reading the chain: %w", err)
@@ -161,7 +161,7 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 	if err != nil {
 		return v.rep, fmt.Errorf("audit: verify: reading checkpoints: %w", err)
 	}
-	v.checkpoints(stored, false)
+	v.checkpoints(stored)
 	v.resolveMissing()
 	v.finish()
 
@@ -232,7 +232,7 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 			if err != nil {
 				return err
 			}
-			v.checkpoints(cps, false)
+			v.checkpoints(cps)
 		}
 		first = false
 		cur = append(cur, pending{s: s, r: r})
@@ -268,7 +268,6 @@ type verifier struct {
 	byCP      map[uint64]cpInfo // valid checkpoints by seq
 	seenCP    map[string]bool   // checkpoints already read
 	missing   []pending         // sealed records not found, pending resolveMissing
-	trusted   []Checkpoint      // valid trusted checkpoints
 	purged    time.Time         // retention removed records older than this
 	started   bool
 	prev      []byte // hash after the last seal
@@ -284,7 +283,7 @@ func (v *verifier) problem(k ProblemKind, seq uint64, id uuid.UUID, detail strin
 }
 
 // checkpoints keeps the validly signed checkpoints.
-func (v *verifier) checkpoints(cps []Checkpoint, trusted bool) {
+func (v *verifier) checkpoints(cps []Checkpoint) {
 	if v.byCP == nil {
 		v.byCP = map[uint64]cpInfo{}
 	}
@@ -309,9 +308,6 @@ func (v *verifier) checkpoints(cps []Checkpoint, trusted bool) {
 		v.byCP[c.Seq] = cpInfo{hash: c.Hash, boundary: old.boundary || c.Boundary}
 		if c.PurgedBefore.After(v.purged) {
 			v.purged = c.PurgedBefore
-		}
-		if trusted {
-			v.trusted = append(v.trusted, *c)
 		}
 	}
 }
