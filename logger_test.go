@@ -334,9 +334,16 @@ func TestAsyncBatchesBySize(t *testing.T) {
 	if n := s.Len(); n != 5 {
 		t.Errorf("after Flush: %d records, want 5", n)
 	}
-	// a full batch is written without waiting
+	// full batches are written without waiting: of 35, all but a last
+	// partial batch (fewer than 10) go without Flush
 	log(35)
-	waitFor(t, func() bool { return s.Len() >= 35 })
+	waitFor(t, func() bool { return s.Len() >= 5+26 })
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Len(); n != 40 {
+		t.Errorf("after Flush: %d records, want 40", n)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, n := range sizes {
