@@ -70,6 +70,13 @@ type Policy struct {
 	NoSecurityDefaults bool
 	// SyncTimeout bounds a Sync write, retries included. Default 5s.
 	SyncTimeout time.Duration
+	// SyncWriters is the number of Sync writes in progress at once, each
+	// one Store.Append of the records of every Sync caller waiting when it
+	// starts (group commit). Default 2.
+	SyncWriters int
+	// SyncBatchSize and SyncBatchBytes bound the records of one Sync
+	// write, in number and in bytes (estimated). Defaults 512 and 4 MiB.
+	SyncBatchSize, SyncBatchBytes int
 }
 
 // Overflow is what Log does with an Async event when the queue is full.
@@ -259,6 +266,7 @@ type Logger struct {
 	def      Delivery
 
 	q        *queue
+	sync     *committer
 	flushReq chan chan struct{}
 	stop     chan struct{} // closed by Close: drain and exit
 	abort    context.Context
@@ -315,6 +323,7 @@ func New(store Store, opts ...Option) (*Logger, error) {
 	l.clean = newCleaner(l.redaction, l.limits)
 	l.instance = l.uuidV7(l.now())
 	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize)
+	l.sync = newCommitter(l.store, l.policy.SyncWriters, l.policy.SyncBatchSize, l.policy.SyncBatchBytes)
 	l.flushReq = make(chan chan struct{})
 	l.stop = make(chan struct{})
 	l.done = make(chan struct{})
@@ -349,6 +358,18 @@ func (l *Logger) compilePolicy() error {
 	}
 	if p.SyncTimeout == 0 {
 		l.policy.SyncTimeout = 5 * time.Second
+	}
+	if p.SyncWriters < 0 || p.SyncBatchSize < 0 || p.SyncBatchBytes < 0 {
+		return errors.New("audit: Policy.SyncWriters, SyncBatchSize and SyncBatchBytes must not be negative")
+	}
+	if p.SyncWriters == 0 {
+		l.policy.SyncWriters = 2
+	}
+	if p.SyncBatchSize == 0 {
+		l.policy.SyncBatchSize = 512
+	}
+	if p.SyncBatchBytes == 0 {
+		l.policy.SyncBatchBytes = 4 << 20
 	}
 	l.exact = make(map[Action]Delivery)
 	var secure []Action
@@ -440,7 +461,7 @@ func (l *Logger) Log(ctx context.Context, ev Event) error {
 		return err
 	}
 	if l.DeliveryFor(rec.Action) == Sync {
-		return l.writeSync(ctx, l.store, rec, true)
+		return l.writeSync(ctx, rec)
 	}
 	return l.enqueue(&rec)
 }
@@ -478,18 +499,12 @@ func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if l.isClosed() {
-		return ErrClosed
-	}
-	l.syncInFlight.Add(1)
-	defer l.syncInFlight.Add(-1)
-	l.accepted.Add(1)
-	if err := s.Append(ctx, rec); err != nil {
-		l.failed.Add(1)
-		return fmt.Errorf("audit: append: %w", err)
-	}
-	l.written.Add(1)
-	return nil
+	return l.countSync(func() error {
+		if err := s.Append(ctx, rec); err != nil {
+			return fmt.Errorf("audit: append: %w", err)
+		}
+		return nil
+	})
 }
 
 func (l *Logger) isClosed() bool { return l.q.isClosed() }
@@ -520,33 +535,43 @@ func (l *Logger) prepare(ctx context.Context, ev *Event) (Record, error) {
 	return rec, nil
 }
 
-func (l *Logger) writeSync(ctx context.Context, s Store, rec Record, retry bool) error {
+func (l *Logger) writeSync(ctx context.Context, rec Record) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.policy.SyncTimeout)
+	defer cancel()
+	return l.countSync(func() error {
+		backoff := l.cfg.MinBackoff
+		for {
+			err := l.sync.write(ctx, &rec)
+			if err == nil {
+				return nil
+			}
+			if IsPermanent(err) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
+				return fmt.Errorf("audit: append %s: %w", rec.Action, err)
+			}
+			l.retried.Add(1)
+			if !sleepCtx(ctx, l.jitter(backoff)) {
+				return fmt.Errorf("audit: append %s: gave up after %v: %w", rec.Action, l.policy.SyncTimeout, err)
+			}
+			backoff = min(2*backoff, l.cfg.MaxBackoff)
+		}
+	})
+}
+
+// countSync runs write, the synchronous write of one record, and counts
+// it in Stats.
+func (l *Logger) countSync(write func() error) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
 	l.syncInFlight.Add(1)
 	defer l.syncInFlight.Add(-1)
 	l.accepted.Add(1)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.policy.SyncTimeout)
-	defer cancel()
-	backoff := l.cfg.MinBackoff
-	for {
-		err := s.Append(ctx, rec)
-		if err == nil {
-			l.written.Add(1)
-			return nil
-		}
-		if !retry || IsPermanent(err) || ctx.Err() != nil {
-			l.failed.Add(1)
-			return fmt.Errorf("audit: append %s: %w", rec.Action, err)
-		}
-		l.retried.Add(1)
-		if !sleepCtx(ctx, l.jitter(backoff)) {
-			l.failed.Add(1)
-			return fmt.Errorf("audit: append %s: gave up after %v: %w", rec.Action, l.policy.SyncTimeout, err)
-		}
-		backoff = min(2*backoff, l.cfg.MaxBackoff)
+	if err := write(); err != nil {
+		l.failed.Add(1)
+		return err
 	}
+	l.written.Add(1)
+	return nil
 }
 
 func (l *Logger) enqueue(rec *Record) error {
@@ -609,6 +634,7 @@ func (l *Logger) Close(ctx context.Context) error {
 			l.closeErr = fmt.Errorf("audit: close: %w", ctx.Err())
 		}
 		l.abandon()
+		l.sync.close()
 	})
 	<-l.done
 	return l.closeErr

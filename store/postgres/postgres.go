@@ -27,6 +27,11 @@ const (
 	defaultPast      = 24 // months before the current one with partitions on demand
 	defaultAhead     = 3  // months after the current one created ahead
 	defaultPurgeRows = 10000
+	// DefaultMaxConns bounds the connection pool that Open makes: the
+	// Logger's Sync writes share transactions (group commit) and its Async
+	// writes go in batches, so a few connections carry any load of callers,
+	// and no burst of them can exhaust the server's connections.
+	DefaultMaxConns = 10
 )
 
 var (
@@ -144,7 +149,9 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 //
 // Connections are established within the context of the call that needs
 // them, including the start-up handshake; unless dsn sets
-// connect_timeout, establishing one takes at most 30 seconds.
+// connect_timeout, establishing one takes at most 30 seconds. The pool
+// holds at most DefaultMaxConns connections, open or idle; change it with
+// DB().SetMaxOpenConns and SetMaxIdleConns.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
@@ -159,6 +166,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	conn.Dialer(handshakeDialer{})
 	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	db.SetMaxOpenConns(DefaultMaxConns)
+	db.SetMaxIdleConns(DefaultMaxConns)
 	s, err := New(db, opts...)
 	if err != nil {
 		db.Close()

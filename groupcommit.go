@@ -1,0 +1,197 @@
+package audit
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Group commit of Sync writes.
+//
+// A Sync caller does not call Store.Append itself: it hands its record to
+// the committer and waits. A few writer goroutines take every record that
+// is waiting when they become free and write them with one Store.Append,
+// so one transaction and one commit serve many callers. Nothing waits for
+// a batch to fill: a lone caller is written at once by an idle writer, and
+// batches grow only while commits are in flight, as in a database's group
+// commit. Each caller keeps its own deadline and its own result.
+
+// The states of a syncReq.
+const (
+	reqWaiting   int32 = iota // in the channel, not taken yet
+	reqTaken                  // a writer is writing it
+	reqAbandoned              // its caller stopped waiting before a writer took it
+)
+
+// syncReq is one Sync caller's record waiting for a group commit.
+type syncReq struct {
+	rec      *Record
+	size     int
+	deadline time.Time
+	state    atomic.Int32
+	done     chan error // capacity 1: the result of the write
+}
+
+// committer batches the Sync writes of concurrent callers.
+type committer struct {
+	store    Store
+	maxRecs  int
+	maxBytes int
+
+	reqs chan *syncReq
+
+	mu     sync.RWMutex // held for reading while a request is sent on reqs
+	closed bool
+	wg     sync.WaitGroup
+
+	batches atomic.Uint64 // Store.Append calls made for Sync writes
+}
+
+func newCommitter(store Store, writers, maxRecs, maxBytes int) *committer {
+	c := &committer{
+		store:    store,
+		maxRecs:  maxRecs,
+		maxBytes: maxBytes,
+		reqs:     make(chan *syncReq, 4*maxRecs),
+	}
+	c.wg.Add(writers)
+	for range writers {
+		go c.writer()
+	}
+	return c
+}
+
+// write hands rec to a writer and waits for its result, until ctx ends.
+// When ctx ends before a writer took the record, the record is not written
+// and write returns ctx's error; when it ends during the write, write
+// returns ctx's error too, and the record may still be committed.
+func (c *committer) write(ctx context.Context, rec *Record) error {
+	r := &syncReq{rec: rec, size: recordSize(rec), done: make(chan error, 1)}
+	r.deadline, _ = ctx.Deadline()
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case c.reqs <- r:
+		c.mu.RUnlock()
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqWaiting, reqAbandoned) {
+			return ctx.Err()
+		}
+		return &ambiguousError{err: ctx.Err()}
+	}
+}
+
+// ambiguousError is a deadline that ended while the record was being
+// written: the write may have committed.
+type ambiguousError struct{ err error }
+
+func (e *ambiguousError) Error() string {
+	return e.err.Error() + " (during the commit: the record may be stored)"
+}
+
+func (e *ambiguousError) Unwrap() error { return e.err }
+
+// close stops the writers once every request sent has been handled.
+func (c *committer) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.reqs)
+	c.wg.Wait()
+}
+
+// writer takes the waiting requests and writes them, until close.
+func (c *committer) writer() {
+	defer c.wg.Done()
+	batch := make([]*syncReq, 0, c.maxRecs)
+	recs := make([]Record, 0, c.maxRecs)
+	for first := range c.reqs {
+		batch = batch[:0]
+		size := 0
+		add := func(r *syncReq) {
+			if r.state.CompareAndSwap(reqWaiting, reqTaken) {
+				batch = append(batch, r)
+				size += r.size
+			}
+		}
+		add(first)
+	fill:
+		for len(batch) < c.maxRecs && size < c.maxBytes {
+			select {
+			case r, ok := <-c.reqs:
+				if !ok {
+					break fill
+				}
+				add(r)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		recs = recs[:0]
+		for _, r := range batch {
+			recs = append(recs, *r.rec)
+		}
+		c.commit(batch, recs)
+		clear(recs)
+	}
+}
+
+// commit writes recs, the records of batch, and gives each request its
+// result. A record the store refuses (a Permanent error) is isolated by
+// halving the batch, so that it fails its own caller only.
+func (c *committer) commit(batch []*syncReq, recs []Record) {
+	ctx, cancel := c.context(batch)
+	err := c.store.Append(ctx, recs...)
+	cancel()
+	c.batches.Add(1)
+	if err != nil && IsPermanent(err) && len(batch) > 1 {
+		half := len(batch) / 2
+		c.commit(batch[:half], recs[:half])
+		c.commit(batch[half:], recs[half:])
+		return
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+// context returns the context of one Store.Append for batch: it ends at the
+// latest deadline among its callers, so that no caller's write is cut short
+// by another's deadline, and the write outlives no caller.
+func (c *committer) context(batch []*syncReq) (context.Context, context.CancelFunc) {
+	var last time.Time
+	for _, r := range batch {
+		if r.deadline.IsZero() {
+			return context.WithCancel(context.Background())
+		}
+		if r.deadline.After(last) {
+			last = r.deadline
+		}
+	}
+	return context.WithDeadline(context.Background(), last)
+}
+
+// recordSize estimates the bytes a record takes in a batch.
+func recordSize(r *Record) int {
+	return 160 + len(r.UserID) + len(r.UserEmail) + len(r.UserAgent) + len(r.Action) +
+		len(r.ResourceType) + len(r.ResourceID) + len(r.Details) + len(r.Changes) +
+		len(r.RequestID) + len(r.SessionID) + len(r.ErrorMessage)
+}
