@@ -128,4 +128,3 @@ func runCallers(b *testing.B, callers int, write func(context.Context) error, en
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
