@@ -64,8 +64,9 @@ func newCommitter(store Store, writers, maxRecs, maxBytes int) *committer {
 
 // write hands rec to a writer and waits for its result, until ctx ends.
 // When ctx ends before a writer took the record, the record is not written
-// and write returns ctx's error; when it ends during the write, write
-// returns ctx's error too, and the record may still be committed.
+// and write returns ctx's error. When it ends during the write, write
+// waits up to commitGrace more for the store's answer, then returns ctx's
+// error, and the record may still be committed.
 func (c *committer) write(ctx context.Context, rec *Record) error {
 	r := &syncReq{rec: rec, size: recordSize(rec), done: make(chan error, 1)}
 	r.deadline, _ = ctx.Deadline()
@@ -88,9 +89,23 @@ func (c *committer) write(ctx context.Context, rec *Record) error {
 		if r.state.CompareAndSwap(reqWaiting, reqAbandoned) {
 			return ctx.Err()
 		}
+	}
+	// The deadline ended during the write. The write's own context ends
+	// with the latest deadline of its batch, often this one: wait a little
+	// for its result, which says what the store did.
+	t := time.NewTimer(commitGrace)
+	defer t.Stop()
+	select {
+	case err := <-r.done:
+		return err
+	case <-t.C:
 		return &ambiguousError{err: ctx.Err()}
 	}
 }
+
+// commitGrace is how long a caller whose deadline ended during its write
+// waits for the store's answer.
+const commitGrace = 50 * time.Millisecond
 
 // ambiguousError is a deadline that ended while the record was being
 // written: the write may have committed.
