@@ -141,10 +141,11 @@ func TestRetentionArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var archive bytes.Buffer
-	gz := gzip.NewWriter(&archive)
+	archive := &sink{}
+	gz := gzip.NewWriter(archive)
+	defer gz.Close()
 	r, err := audit.NewRetention(s, audit.RetentionConfig{
-		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz), Now: func() time.Time { return now },
+		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz, archive), Now: func() time.Time { return now },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -153,17 +154,21 @@ func TestRetentionArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gz.Close()
 	// 90 days: records 19..39 (95 days and older) go
 	if res.Purged != 21 || res.Archived != 21 || !res.Cutoff.Equal(now.Add(-audit.DefaultMaxAge)) {
 		t.Errorf("result %+v, want 21 purged and archived", res)
 	}
-	zr, err := gzip.NewReader(&archive)
+	if archive.syncs == 0 {
+		t.Errorf("the archive file was never synced")
+	}
+	// durable before return: what reached the file when the run returned,
+	// without closing the gzip writer, holds every removed record
+	zr, err := gzip.NewReader(bytes.NewReader(archive.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := 0
-	sc := bufio.NewScanner(zr)
+	sc := bufio.NewScanner(&lenient{zr})
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var line struct {
@@ -178,8 +183,11 @@ func TestRetentionArchive(t *testing.T) {
 		}
 		lines++
 	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if lines != 21 {
-		t.Errorf("archive has %d lines, want 21", lines)
+		t.Errorf("archive has %d lines when the run returned, want 21", lines)
 	}
 	l.Flush(context.Background())
 	page, _ := s.Query(context.Background(), audit.Filter{Action: audit.ActionAuditRetentionRun})
@@ -203,6 +211,88 @@ func TestRetentionArchive(t *testing.T) {
 	before := s.Len()
 	if _, err := r2.RunOnce(context.Background()); err == nil || s.Len() != before {
 		t.Errorf("failing archive: %v, %d -> %d records", err, before, s.Len())
+	}
+}
+
+// sink is an archive file: a buffer that can fail its writes after
+// failAfter bytes, its Sync, and counts its Syncs.
+type sink struct {
+	bytes.Buffer
+	failAfter int // 0: never
+	failSync  bool
+	syncs     int
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	if s.failAfter > 0 && s.Len()+len(p) > s.failAfter {
+		return 0, errors.New("disk full")
+	}
+	return s.Buffer.Write(p)
+}
+
+func (s *sink) Sync() error {
+	if s.failSync {
+		return errors.New("EIO on fsync")
+	}
+	s.syncs++
+	return nil
+}
+
+// lenient reads a gzip stream that was flushed but not closed: the
+// missing trailer ends it.
+type lenient struct{ r io.Reader }
+
+func (l *lenient) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// TestRetentionArchiveSinkFails: an archive sink that fails part way, on
+// a write, a flush or a sync, stops the run before anything is removed.
+func TestRetentionArchiveSinkFails(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		sink *sink
+		gzip bool
+	}{
+		{"write fails mid-way", &sink{failAfter: 3000}, false},
+		{"gzip flush fails", &sink{failAfter: 20}, true},
+		{"sync fails", &sink{failSync: true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := memory.New()
+			rs := storetest.Records(0, 2*audit.MaxLimit+10) // several batches
+			for i := range rs {
+				rs[i].OccurredAt = now.AddDate(-1, 0, 0).Add(time.Duration(i) * time.Second)
+			}
+			if err := s.Append(context.Background(), rs...); err != nil {
+				t.Fatal(err)
+			}
+			sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w io.Writer = tt.sink
+			if tt.gzip {
+				zw := gzip.NewWriter(tt.sink)
+				defer zw.Close()
+				w = zw
+			}
+			r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, Archive: audit.ArchiveNDJSON(w, tt.sink),
+				Now: func() time.Time { return now }, OnError: func(error) {}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.RunOnce(context.Background())
+			if err == nil || res.Purged != 0 || s.Len() != len(rs) {
+				t.Errorf("got %v, purged %d, %d of %d records left; want an error and nothing removed", err, res.Purged, s.Len(), len(rs))
+			}
+		})
 	}
 }
 
