@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -45,7 +46,8 @@ type RetentionConfig struct {
 	Sealer *Sealer
 	// Logger records each run as ActionAuditRetentionRun. Optional.
 	Logger *Logger
-	// OnError is told of the errors of Run's runs. Default: ignored.
+	// OnError is told of the errors of Run's runs, which are counted in
+	// Stats too. Default: print to standard error, as the Logger does.
 	OnError func(error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -62,12 +64,49 @@ type RetentionResult struct {
 	SealsPurged int64
 }
 
+// RetentionStats says what a Retention did since NewRetention. Alert on
+// Errors: records past their retention are still stored, or an archive
+// failed.
+type RetentionStats struct {
+	Runs       uint64          // runs ended, by Run or RunOnce
+	LastRun    time.Time       // when the last one ended; zero before the first
+	LastResult RetentionResult // what it did
+	Purged     uint64          // records removed by all runs
+	Archived   uint64          // records handed to Archive by all runs
+	Errors     uint64          // runs that failed; Run's also went to OnError
+	LastError  error           // the newest of those errors; nil if none
+}
+
 // Retention removes old records from a store.
 type Retention struct {
 	store Purger
 	chain SealStore // nil when the store keeps no chain
 	cfg   RetentionConfig
 	runMu chan struct{}
+
+	statsMu sync.Mutex
+	stats   RetentionStats
+}
+
+// Stats returns what the Retention did.
+func (r *Retention) Stats() RetentionStats {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	return r.stats
+}
+
+func (r *Retention) ran(res RetentionResult, err error) {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	st := &r.stats
+	st.Runs++
+	st.LastRun, st.LastResult = r.cfg.Now(), res
+	st.Purged += uint64(max(res.Purged, 0))
+	st.Archived += uint64(max(res.Archived, 0))
+	if err != nil {
+		st.Errors++
+		st.LastError = err
+	}
 }
 
 // NewRetention returns a Retention for store, which must implement
@@ -91,7 +130,7 @@ func NewRetention(store Store, cfg RetentionConfig) (*Retention, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.OnError == nil {
-		cfg.OnError = func(error) {}
+		cfg.OnError = printError
 	}
 	r := &Retention{store: p, cfg: cfg, runMu: make(chan struct{}, 1)}
 	if ss, ok := store.(SealStore); ok {
@@ -153,6 +192,7 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
 			err = fmt.Errorf("audit: retention: recording the run: %w", lerr)
 		}
 	}
+	r.ran(res, err)
 	return res, err
 }
 

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,9 +311,13 @@ func TestRetentionRunLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := r.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	// all older than an hour: removed by the first run; the loop runs on
+	waitFor(t, func() bool { return r.Stats().Runs >= 3 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run: %v", err)
 	}
 	if n := s2.Len(); n != 0 {
@@ -382,5 +388,170 @@ func TestExportVerifiedLater(t *testing.T) {
 	rep, err := audit.Verify(context.Background(), src, opts)
 	if err != nil || !rep.OK() || rep.Unsealed != 1 {
 		t.Errorf("export verified an hour later: %+v, %v", rep, err)
+	}
+}
+
+// TestShutdownSealsLast follows the documented shutdown: close the Logger,
+// then the Sealer. The Logger's stop record is sealed, a final checkpoint
+// covers it, and Verify finds nothing unsealed.
+func TestShutdownSealsLast(t *testing.T) {
+	s := memory.New()
+	l, err := audit.New(s, audit.WithAsync(fastAsync())) // records its start and stop
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var exported []audit.Checkpoint
+	sl, err := audit.NewSealer(s, audit.SealerConfig{
+		Key: testKey, Signer: &testSigner, Interval: time.Hour, // Run seals once, at its start
+		Export: func(_ context.Context, c audit.Checkpoint) error {
+			mu.Lock()
+			defer mu.Unlock()
+			exported = append(exported, c)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- sl.Run(context.Background()) }()
+	for range 10 {
+		if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Run stopped by Close returned %v, want nil", err)
+	}
+	if err := sl.Run(context.Background()); err != nil {
+		t.Errorf("Run after Close: %v, want nil at once", err)
+	}
+	opts := testVerifyOpts()
+	opts.SealWindow = time.Nanosecond // anything unsealed is a problem
+	mu.Lock()
+	opts.Trusted = exported
+	mu.Unlock()
+	rep, err := audit.Verify(context.Background(), s, opts)
+	if err != nil || !rep.OK() || rep.Unsealed != 0 || rep.Seals != 12 {
+		t.Errorf("verify after shutdown: %+v, %v; want 12 seals (start, 10, stop), none unsealed", rep, err)
+	}
+	if len(exported) == 0 || exported[len(exported)-1].Seq != 12 {
+		t.Errorf("exported checkpoints %+v, want the last at seal 12", exported)
+	}
+	st := sl.Stats()
+	if st.Sealed != 12 || st.Checkpoints != 1 || st.Unsealed != 0 || st.Errors != 0 || st.LastRun.IsZero() {
+		t.Errorf("stats %+v, want 12 sealed, 1 checkpoint, nothing unsealed, no error", st)
+	}
+}
+
+// stuckSealStore refuses to seal.
+type stuckSealStore struct{ *memory.Store }
+
+func (s stuckSealStore) SealNext(context.Context, int, func(audit.Seal, []audit.Record) ([]audit.Seal, error)) (int, error) {
+	return 0, errors.New("lock timeout")
+}
+
+// captureStderr runs f with os.Stderr going to a pipe and returns what f
+// wrote there. Tests using it do not run in parallel.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	defer func() { os.Stderr = old }()
+	out := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		out <- string(b)
+	}()
+	f()
+	w.Close()
+	return <-out
+}
+
+// TestSealerReportsByDefault: without OnError, the Sealer's errors are
+// printed, and Stats shows them and the records waiting.
+func TestSealerReportsByDefault(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s := stuckSealStore{memory.New(memory.WithClock(func() time.Time { return t0 }))}
+	if err := s.Append(context.Background(), storetest.Records(0, 3)...); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Interval: time.Millisecond,
+		Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := captureStderr(t, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error)
+		go func() { done <- sl.Run(ctx) }()
+		waitFor(t, func() bool { return sl.Stats().Errors >= 2 })
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v, want context.Canceled", err)
+		}
+	})
+	if !strings.Contains(out, "lock timeout") {
+		t.Errorf("standard error %q, want the sealing error reported by default", out)
+	}
+	st := sl.Stats()
+	if st.LastError == nil || !strings.Contains(st.LastError.Error(), "lock timeout") || st.Sealed != 0 {
+		t.Errorf("stats %+v, want the last error and nothing sealed", st)
+	}
+	if st.Unsealed != 3 || st.OldestUnsealedAge != time.Hour || !st.UnsealedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("unsealed %d, oldest %v, at %v; want 3 waiting for 1h", st.Unsealed, st.OldestUnsealedAge, st.UnsealedAt)
+	}
+	if err := sl.Close(context.Background()); err == nil || sl.Stats().Errors <= st.Errors {
+		t.Errorf("Close: %v, want the sealing error, counted", err)
+	}
+}
+
+// TestRetentionReportsByDefault: without OnError, Run prints the errors of
+// its runs; Stats counts runs, rows removed and errors.
+func TestRetentionReportsByDefault(t *testing.T) {
+	s := &plainStore{memory.New()}
+	s.Append(context.Background(), storetest.Records(0, 5)...)
+	r, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stats()
+	if st.Runs != 1 || st.Purged != 5 || st.LastResult.Purged != 5 || st.Errors != 0 || st.LastRun.IsZero() {
+		t.Errorf("stats %+v, want 1 run that removed 5", st)
+	}
+	bad, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour, Interval: time.Hour,
+		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("bucket gone") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Append(context.Background(), storetest.Records(5, 6)...)
+	out := captureStderr(t, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- bad.Run(ctx) }()
+		waitFor(t, func() bool { return bad.Stats().Runs == 1 })
+		cancel()
+		<-done
+	})
+	if !strings.Contains(out, "bucket gone") {
+		t.Errorf("standard error %q, want the archive error reported by default", out)
+	}
+	if st := bad.Stats(); st.Errors != 1 || st.LastError == nil || st.Purged != 0 {
+		t.Errorf("stats %+v, want 1 error and nothing removed", st)
 	}
 }
