@@ -49,21 +49,34 @@ func TestNewSealerErrors(t *testing.T) {
 	}
 }
 
+// exports collects the checkpoints a Sealer exports.
+type exports struct {
+	mu  sync.Mutex
+	all []audit.Checkpoint
+}
+
+func (e *exports) export(_ context.Context, c audit.Checkpoint) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, c)
+	return nil
+}
+
+func (e *exports) list() []audit.Checkpoint {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]audit.Checkpoint(nil), e.all...)
+}
+
 // TestSealerRun runs the sealer loop: records logged through a Logger are
 // sealed, and checkpoints are written and exported.
 func TestSealerRun(t *testing.T) {
 	s := memory.New()
 	l := newLogger(t, s, audit.WithAsync(fastAsync()))
-	var mu sync.Mutex
-	var exported []audit.Checkpoint
+	var cps exports
 	sl, err := audit.NewSealer(s, audit.SealerConfig{
 		Key: testKey, Signer: &testSigner, Interval: 5 * time.Millisecond, CheckpointEvery: 10 * time.Millisecond,
-		Export: func(_ context.Context, c audit.Checkpoint) error {
-			mu.Lock()
-			defer mu.Unlock()
-			exported = append(exported, c)
-			return nil
-		},
+		Export: cps.export,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -82,17 +95,15 @@ func TestSealerRun(t *testing.T) {
 	}
 	l.Flush(context.Background())
 	waitFor(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(exported) > 0 && exported[len(exported)-1].Seq == 50
+		all := cps.list()
+		return len(all) > 0 && all[len(all)-1].Seq == 50
 	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run returned %v, want context.Canceled", err)
 	}
-	mu.Lock()
-	trusted := exported[len(exported)-1]
-	mu.Unlock()
+	all := cps.list()
+	trusted := all[len(all)-1]
 	opts := testVerifyOpts()
 	opts.Trusted = []audit.Checkpoint{trusted}
 	rep, err := audit.Verify(context.Background(), s, opts)
@@ -400,16 +411,10 @@ func TestShutdownSealsLast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var exported []audit.Checkpoint
+	var cps exports
 	sl, err := audit.NewSealer(s, audit.SealerConfig{
 		Key: testKey, Signer: &testSigner, Interval: time.Hour, // Run seals once, at its start
-		Export: func(_ context.Context, c audit.Checkpoint) error {
-			mu.Lock()
-			defer mu.Unlock()
-			exported = append(exported, c)
-			return nil
-		},
+		Export: cps.export,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -435,9 +440,8 @@ func TestShutdownSealsLast(t *testing.T) {
 	}
 	opts := testVerifyOpts()
 	opts.SealWindow = time.Nanosecond // anything unsealed is a problem
-	mu.Lock()
+	exported := cps.list()
 	opts.Trusted = exported
-	mu.Unlock()
 	rep, err := audit.Verify(context.Background(), s, opts)
 	if err != nil || !rep.OK() || rep.Unsealed != 0 || rep.Seals != 12 {
 		t.Errorf("verify after shutdown: %+v, %v; want 12 seals (start, 10, stop), none unsealed", rep, err)
