@@ -104,6 +104,13 @@ type AsyncConfig struct {
 	// RetryFor is how long a batch is retried after transient errors
 	// before its records are reported as failed. Default 2m. While a
 	// batch is retried the queue fills: that is the back-pressure.
+	//
+	// Once a batch has failed for RetryFor, the store counts as down
+	// (Stats.StoreDown) and the batches after it are not retried: each
+	// gets one attempt, and fails at once with ReasonRetriesExhausted if
+	// that attempt fails. The first batch the store accepts ends this.
+	// So Close with the store down returns after one RetryFor and one
+	// attempt per batch, not RetryFor per batch.
 	RetryFor time.Duration
 	// MinBackoff and MaxBackoff bound the wait between retries, which
 	// doubles from MinBackoff; each wait is jittered down by up to half.
@@ -176,6 +183,10 @@ type Stats struct {
 	QueueDepth    int // Async records accepted and not yet written or failed
 	QueueCapacity int // AsyncConfig.QueueSize
 	SyncInFlight  int // Sync writes in progress
+	// StoreDown is set while Async batches fail without retries: a batch
+	// failed for RetryFor, and the store has accepted none since (see
+	// AsyncConfig.RetryFor).
+	StoreDown bool
 }
 
 // Stats counters are read one by one, not as one atomic snapshot: under
@@ -231,7 +242,9 @@ func WithLifecycleEvents(on bool) Option { return func(l *Logger) { l.lifecycle 
 //     ReasonQueueFull; the ErrorHandler is told.
 //   - Async, the store keeps failing for RetryFor, or refuses a record:
 //     the records go to the ErrorHandler as a *DeliveryError. A record the
-//     store refuses is isolated: the rest of its batch is written.
+//     store refuses is isolated: the rest of its batch is written. After
+//     one batch failed for RetryFor, the next ones get one attempt each
+//     until the store accepts one (Stats.StoreDown).
 //   - Async, the process dies: what is queued and not yet written is lost,
 //     at most QueueSize events or FlushInterval's worth. Call Close on
 //     shutdown; use Sync for events you cannot lose.
@@ -270,6 +283,7 @@ type Logger struct {
 	accepted, written, failed, retried, invalid atomic.Uint64
 	queueFull, shutdown                         atomic.Uint64
 	syncInFlight                                atomic.Int64
+	storeDown                                   atomic.Bool   // batches get one attempt: see AsyncConfig.RetryFor
 	rng                                         sync.Pool     // *mrand.ChaCha8
 	v7                                          atomic.Uint64 // the last UUIDv7's milliseconds<<12 | counter
 }
@@ -630,11 +644,13 @@ func (l *Logger) Stats() Stats {
 		QueueDepth:    depth,
 		QueueCapacity: l.cfg.QueueSize,
 		SyncInFlight:  int(l.syncInFlight.Load()),
+		StoreDown:     l.storeDown.Load(),
 	}
 }
 
 // deliver writes a batch, retrying transient errors and isolating the
-// records the store refuses.
+// records the store refuses. While the store is down (a batch exhausted
+// its retries and none was written since), a batch gets one attempt.
 func (l *Logger) deliver(batch []Record) {
 	deadline := time.Now().Add(l.cfg.RetryFor)
 	backoff := l.cfg.MinBackoff
@@ -648,6 +664,7 @@ func (l *Logger) deliver(batch []Record) {
 		cancel()
 		if err == nil {
 			l.written.Add(uint64(len(batch)))
+			l.storeDown.Store(false)
 			return
 		}
 		if l.abort.Err() != nil {
@@ -655,6 +672,7 @@ func (l *Logger) deliver(batch []Record) {
 			return
 		}
 		if IsPermanent(err) {
+			l.storeDown.Store(false) // the store answered
 			if len(batch) == 1 {
 				l.drop(batch, ReasonRejected, err)
 				return
@@ -664,7 +682,8 @@ func (l *Logger) deliver(batch []Record) {
 			l.deliver(batch[half:])
 			return
 		}
-		if !time.Now().Before(deadline) {
+		if l.storeDown.Load() || !time.Now().Before(deadline) {
+			l.storeDown.Store(true)
 			l.drop(batch, ReasonRetriesExhausted, err)
 			return
 		}

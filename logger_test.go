@@ -771,3 +771,82 @@ func TestStatsWhileWriting(t *testing.T) {
 		t.Errorf("after Close: %+v", st)
 	}
 }
+
+// TestStoreDownFailsFast: once a batch has exhausted its retries, the
+// batches after it get one attempt each (Close with the store down no
+// longer takes RetryFor per batch), and the first batch written ends it.
+func TestStoreDownFailsFast(t *testing.T) {
+	var down atomic.Bool
+	var flaky atomic.Int64 // transient failures to come while up
+	var mu sync.Mutex
+	attempts := map[uuid.UUID]int{} // per batch, by its first record
+	s := newFake(func(_ int64, rs []audit.Record) error {
+		mu.Lock()
+		attempts[rs[0].ID]++
+		mu.Unlock()
+		if down.Load() || flaky.Add(-1) >= 0 {
+			return errors.New("connection refused")
+		}
+		return nil
+	})
+	var e errs
+	l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(audit.AsyncConfig{
+		BatchSize: 10, FlushInterval: time.Hour, RetryFor: 20 * time.Millisecond,
+		MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+	}))
+	logN := func(n int) []uuid.UUID {
+		var ids []uuid.UUID
+		for range n {
+			x := ev(audit.ActionResourceRead)
+			x.ID = uuid.Must(uuid.NewV7())
+			if err := l.Log(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, x.ID)
+		}
+		return ids
+	}
+
+	down.Store(true)
+	logN(60)
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	retried, once := 0, 0
+	for _, n := range attempts {
+		if n > 1 {
+			retried++
+		} else {
+			once++
+		}
+	}
+	mu.Unlock()
+	if retried != 1 || once < 1 {
+		t.Errorf("store down: %d batches retried, %d tried once; want only the first retried, the rest tried once", retried, once)
+	}
+	if got := len(e.deliveryErrors()[audit.ReasonRetriesExhausted]); got != 60 {
+		t.Errorf("%d records reported retries_exhausted, want 60", got)
+	}
+	if !l.Stats().StoreDown {
+		t.Errorf("Stats.StoreDown not set while the store is down")
+	}
+
+	// the store is back: the first batch written closes the circuit
+	down.Store(false)
+	logN(10)
+	l.Flush(context.Background())
+	if st := l.Stats(); st.Written != 10 || st.StoreDown {
+		t.Errorf("store back: written %d, StoreDown %v; want 10 and false", st.Written, st.StoreDown)
+	}
+	// and transient errors are retried again
+	flaky.Store(2)
+	ids := logN(10)
+	l.Flush(context.Background())
+	mu.Lock()
+	n := attempts[ids[0]]
+	mu.Unlock()
+	if st := l.Stats(); st.Written != 20 || n != 3 {
+		t.Errorf("after recovery: written %d, the batch tried %d times; want 20 written after 3 attempts", st.Written, n)
+	}
+}
