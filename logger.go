@@ -87,14 +87,21 @@ const (
 type AsyncConfig struct {
 	// QueueSize bounds the events waiting to be written. Default 16384.
 	QueueSize int
+	// QueueBytes bounds the memory of the records accepted and not yet
+	// written or failed: queued, or in a batch being written. When a
+	// record would pass it, Log behaves as when the queue is full (see
+	// Overflow). A record is counted as its fields' lengths plus the size
+	// of a Record; one larger than QueueBytes is accepted when nothing
+	// else is held. Default 64 MiB.
+	QueueBytes int64
 	// BatchSize is the most records written in one Store.Append.
 	// Default 512.
 	BatchSize int
 	// FlushInterval is the longest a record waits for its batch to fill.
 	// Default 100ms.
 	FlushInterval time.Duration
-	// Overflow is what happens when the queue is full. Default
-	// OverflowBlock.
+	// Overflow is what happens when the queue is full, by QueueSize or
+	// by QueueBytes. Default OverflowBlock.
 	Overflow Overflow
 	// BlockTimeout is how long Log waits for room with OverflowBlock.
 	// Default 1s.
@@ -130,6 +137,9 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	if c.BatchSize == 0 {
 		c.BatchSize = 512
 	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 64 << 20
+	}
 	def(&c.FlushInterval, 100*time.Millisecond)
 	def(&c.BlockTimeout, time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
@@ -145,6 +155,8 @@ func (c AsyncConfig) validate() error {
 		return fmt.Errorf("audit: AsyncConfig.QueueSize must be positive, got %d", c.QueueSize)
 	case c.BatchSize < 1:
 		return fmt.Errorf("audit: AsyncConfig.BatchSize must be positive, got %d", c.BatchSize)
+	case c.QueueBytes < 1:
+		return fmt.Errorf("audit: AsyncConfig.QueueBytes must be positive, got %d", c.QueueBytes)
 	case c.FlushInterval < 0, c.BlockTimeout < 0, c.WriteTimeout < 0, c.RetryFor < 0, c.MinBackoff < 0:
 		return errors.New("audit: AsyncConfig durations must not be negative")
 	case c.MaxBackoff < c.MinBackoff:
@@ -180,9 +192,10 @@ type Stats struct {
 	// ReasonQueueFull (never accepted) and ReasonShutdown. Records that
 	// failed are counted in Failed.
 	Dropped       map[DropReason]uint64
-	QueueDepth    int // Async records accepted and not yet written or failed
-	QueueCapacity int // AsyncConfig.QueueSize
-	SyncInFlight  int // Sync writes in progress
+	QueueDepth    int   // Async records accepted and not yet written or failed
+	QueueCapacity int   // AsyncConfig.QueueSize
+	QueueBytes    int64 // the memory of the QueueDepth records, as AsyncConfig.QueueBytes counts it
+	SyncInFlight  int   // Sync writes in progress
 	// StoreDown is set while Async batches fail without retries: a batch
 	// failed for RetryFor, and the store has accepted none since (see
 	// AsyncConfig.RetryFor).
@@ -328,7 +341,7 @@ func New(store Store, opts ...Option) (*Logger, error) {
 	}
 	l.clean = newCleaner(l.redaction, l.limits)
 	l.instance = l.uuidV7(l.now())
-	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize)
+	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize, l.cfg.QueueBytes)
 	l.flushReq = make(chan chan struct{})
 	l.stop = make(chan struct{})
 	l.done = make(chan struct{})
@@ -630,7 +643,7 @@ func (l *Logger) Close(ctx context.Context) error {
 
 // Stats returns the Logger's counters.
 func (l *Logger) Stats() Stats {
-	depth, accepted := l.q.stats()
+	depth, qbytes, accepted := l.q.stats()
 	return Stats{
 		Accepted: l.accepted.Load() + accepted,
 		Written:  l.written.Load(),
@@ -643,6 +656,7 @@ func (l *Logger) Stats() Stats {
 		},
 		QueueDepth:    depth,
 		QueueCapacity: l.cfg.QueueSize,
+		QueueBytes:    qbytes,
 		SyncInFlight:  int(l.syncInFlight.Load()),
 		StoreDown:     l.storeDown.Load(),
 	}

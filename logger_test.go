@@ -694,6 +694,7 @@ func TestOptionErrors(t *testing.T) {
 	}{
 		{"queue", audit.WithAsync(audit.AsyncConfig{QueueSize: -1}), "QueueSize"},
 		{"batch", audit.WithAsync(audit.AsyncConfig{BatchSize: -5}), "BatchSize"},
+		{"queue bytes", audit.WithAsync(audit.AsyncConfig{QueueBytes: -1}), "QueueBytes"},
 		{"backoff", audit.WithAsync(audit.AsyncConfig{MinBackoff: time.Second, MaxBackoff: time.Millisecond}), "MaxBackoff"},
 		{"overflow", audit.WithAsync(audit.AsyncConfig{Overflow: 9}), "Overflow"},
 		{"limits", audit.WithLimits(audit.Limits{MaxJSONBytes: 100}), "MaxJSONBytes"},
@@ -848,5 +849,61 @@ func TestStoreDownFailsFast(t *testing.T) {
 	mu.Unlock()
 	if st := l.Stats(); st.Written != 20 || n != 3 {
 		t.Errorf("after recovery: written %d, the batch tried %d times; want 20 written after 3 attempts", st.Written, n)
+	}
+}
+
+// TestQueueBytesBound: records with large details fill the queue by bytes
+// long before its count bound; the overflow behaves as a full queue.
+func TestQueueBytesBound(t *testing.T) {
+	const limit = 64 << 10
+	big := ev(audit.ActionResourceRead)
+	big.Details = map[string]any{"blob": strings.Repeat("x", 8<<10)} // ~8 KiB each
+	tests := []struct {
+		name     string
+		overflow audit.Overflow
+	}{
+		{"drop", audit.OverflowDrop},
+		{"block", audit.OverflowBlock},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFake(nil)
+			s.block = make(chan struct{}) // the store hangs: nothing leaves the queue
+			var e errs
+			l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(audit.AsyncConfig{
+				QueueSize: 1000, QueueBytes: limit, BatchSize: 4, FlushInterval: time.Millisecond,
+				Overflow: tt.overflow, BlockTimeout: 5 * time.Millisecond,
+			}))
+			full := 0
+			for range 20 {
+				if err := l.Log(context.Background(), big); errors.Is(err, audit.ErrQueueFull) {
+					full++
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := l.Stats()
+			if st.Accepted < 2 || st.Accepted > 8 || full != 20-int(st.Accepted) {
+				t.Errorf("accepted %d, %d ErrQueueFull; want about 64 KiB / 8 KiB = 7 accepted, the rest refused", st.Accepted, full)
+			}
+			if st.QueueBytes > limit || st.QueueBytes < int64(st.Accepted)*8<<10 || st.QueueDepth != int(st.Accepted) {
+				t.Errorf("queue holds %d records, %d bytes; want the accepted records, at most %d bytes", st.QueueDepth, st.QueueBytes, limit)
+			}
+			if st.Dropped[audit.ReasonQueueFull] != uint64(full) || len(e.deliveryErrors()[audit.ReasonQueueFull]) != full {
+				t.Errorf("drops counted %d, reported %d; want %d", st.Dropped[audit.ReasonQueueFull], len(e.deliveryErrors()[audit.ReasonQueueFull]), full)
+			}
+			// once written, the bytes are free again
+			close(s.block)
+			if err := l.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Log(context.Background(), big); err != nil {
+				t.Errorf("Log after the queue drained: %v", err)
+			}
+			l.Flush(context.Background())
+			if st := l.Stats(); st.QueueBytes != 0 || st.Written != st.Accepted {
+				t.Errorf("after writing: %d bytes held, written %d of %d", st.QueueBytes, st.Written, st.Accepted)
+			}
+		})
 	}
 }
