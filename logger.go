@@ -231,8 +231,16 @@ func WithPolicy(p Policy) Option { return func(l *Logger) { l.policy = p } }
 // WithAsync tunes Async delivery.
 func WithAsync(c AsyncConfig) Option { return func(l *Logger) { l.cfg = c } }
 
-// WithRedaction sets how secrets in Details and Changes are redacted.
+// WithRedaction sets how secrets in Details and Changes are redacted. A
+// Redaction.HashKey that is set (non-nil) must hold at least
+// MinHashKeyBytes: with a short key, a secret from a small set (a PIN)
+// is recovered from its hash by trying every candidate. New refuses a
+// shorter one.
 func WithRedaction(r Redaction) Option { return func(l *Logger) { l.redaction = r } }
+
+// MinHashKeyBytes is the shortest Redaction.HashKey New accepts: 32
+// bytes, as many as HMAC-SHA256's output. Make one with crypto/rand.
+const MinHashKeyBytes = 32
 
 // WithLimits sets size limits on events.
 func WithLimits(lim Limits) Option { return func(l *Logger) { l.limits = lim } }
@@ -327,6 +335,9 @@ func New(store Store, opts ...Option) (*Logger, error) {
 	}
 	if err := l.compilePolicy(); err != nil {
 		return nil, err
+	}
+	if k := l.redaction.HashKey; k != nil && len(k) < MinHashKeyBytes {
+		return nil, fmt.Errorf("audit: Redaction.HashKey must hold at least %d bytes (from crypto/rand), got %d", MinHashKeyBytes, len(k))
 	}
 	if l.onError == nil {
 		l.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }

@@ -702,12 +702,26 @@ func TestOptionErrors(t *testing.T) {
 		{"action delivery", audit.WithPolicy(audit.Policy{Actions: map[audit.Action]audit.Delivery{"x": 9}}), "Actions"},
 		{"sync timeout", audit.WithPolicy(audit.Policy{SyncTimeout: -1}), "SyncTimeout"},
 		{"clock", audit.WithClock(nil), "WithClock"},
+		{"empty hash key", audit.WithRedaction(audit.Redaction{HashKey: []byte{}}), "HashKey"},
+		{"one-byte hash key", audit.WithRedaction(audit.Redaction{HashKey: []byte{1}}), "HashKey"},
+		{"31-byte hash key", audit.WithRedaction(audit.Redaction{HashKey: make([]byte, 31)}), "at least 32 bytes"},
 	}
 	for _, tt := range tests {
 		_, err := audit.New(memory.New(), tt.opt)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "audit: ") {
 			t.Errorf("%s: got %v, want an error naming %s", tt.name, err, tt.want)
 		}
+	}
+	// a key of 32 bytes is accepted, and hashes
+	s := memory.New()
+	l := newLogger(t, s, audit.WithRedaction(audit.Redaction{HashKey: make([]byte, audit.MinHashKeyBytes)}), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	e := ev(audit.ActionResourceRead)
+	e.Details = map[string]any{"password": "1234"}
+	if err := l.Log(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if d := string(all(t, s)[0].Details); !strings.Contains(d, "hmac-sha256:") || strings.Contains(d, "1234") {
+		t.Errorf("details with a 32-byte HashKey: %s", d)
 	}
 	defer func() {
 		if recover() == nil {
