@@ -4,42 +4,60 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
+
+// recordOverhead is the memory of a Record without what its fields point
+// to.
+const recordOverhead = int64(unsafe.Sizeof(Record{}))
+
+// recordBytes is the memory r holds, as the queue's byte bound counts it.
+func recordBytes(r *Record) int64 {
+	return recordOverhead + int64(len(r.UserID)+len(r.UserEmail)+len(r.UserAgent)+len(r.Action)+
+		len(r.ResourceType)+len(r.ResourceID)+len(r.Details)+len(r.Changes)+len(r.RequestID)+
+		len(r.SessionID)+len(r.Status)+len(r.ErrorMessage))
+}
 
 // queue is the bounded buffer between Log and the batcher. Producers append
 // under a mutex; the batcher takes everything queued at once, so that the
 // two contend once per batch rather than once per record.
 type queue struct {
 	max, batch int
+	maxBytes   int64
 	wake       chan struct{} // capacity 1: the batcher has work
 
 	mu       sync.Mutex
 	buf      []Record
 	spare    []Record      // a taken buffer, given back for reuse
-	space    chan struct{} // closed when the batcher takes records
+	space    chan struct{} // closed when the batcher takes records or releases bytes
 	closed   bool
 	accepted uint64
+	bytes    int64 // of the records queued and in flight
 
 	inflight atomic.Int64 // records taken and not yet handled
 }
 
-func newQueue(max, batch int) *queue {
-	return &queue{max: max, batch: batch, wake: make(chan struct{}, 1), space: make(chan struct{})}
+func newQueue(max, batch int, maxBytes int64) *queue {
+	return &queue{max: max, batch: batch, maxBytes: maxBytes, wake: make(chan struct{}, 1), space: make(chan struct{})}
 }
 
-// push appends r. When the queue is full it waits for room up to timeout
-// if block is set, then returns ErrQueueFull.
+// push appends r. When the queue is full, by count or by bytes, it waits
+// for room up to timeout if block is set, then returns ErrQueueFull. A
+// record larger than the byte bound is let in when no other is held, so
+// that it is not refused for ever.
 func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
 	var timer *time.Timer
+	size := recordBytes(r)
 	q.mu.Lock()
 	for {
 		if q.closed {
 			q.mu.Unlock()
 			return ErrClosed
 		}
-		if len(q.buf) < q.max {
+		if len(q.buf) < q.max && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
 			q.buf = append(q.buf, *r)
 			q.accepted++
+			q.bytes += size
 			n := len(q.buf)
 			q.mu.Unlock()
 			if n == 1 || n == q.batch {
@@ -76,9 +94,14 @@ func (q *queue) take() []Record {
 	b := q.buf
 	q.buf, q.spare = q.spare[:0], nil
 	q.inflight.Add(int64(len(b)))
+	q.signal()
+	return b
+}
+
+// signal wakes the producers waiting for room. q.mu must be held.
+func (q *queue) signal() {
 	close(q.space)
 	q.space = make(chan struct{})
-	return b
 }
 
 // give takes back a buffer whose records have all been handled (each
@@ -92,8 +115,18 @@ func (q *queue) give(b []Record) {
 	}
 }
 
-// done releases n records taken and now handled.
-func (q *queue) done(n int) { q.inflight.Add(-int64(n)) }
+// done releases records taken and now handled.
+func (q *queue) done(rs []Record) {
+	var size int64
+	for i := range rs {
+		size += recordBytes(&rs[i])
+	}
+	q.inflight.Add(-int64(len(rs)))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.bytes -= size
+	q.signal()
+}
 
 func (q *queue) len() int {
 	q.mu.Lock()
@@ -113,12 +146,12 @@ func (q *queue) isClosed() bool {
 	return q.closed
 }
 
-// stats returns the records waiting or being written, and the count of
-// records ever accepted.
-func (q *queue) stats() (depth int, accepted uint64) {
+// stats returns the records waiting or being written, their bytes, and
+// the count of records ever accepted.
+func (q *queue) stats() (depth int, bytes int64, accepted uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.buf) + int(q.inflight.Load()), q.accepted
+	return len(q.buf) + int(q.inflight.Load()), q.bytes, q.accepted
 }
 
 // run is the batcher, the only writer of Async records. It sleeps until a
@@ -165,7 +198,7 @@ func (l *Logger) writeQueued() {
 	for i := 0; i < len(rs); i += l.cfg.BatchSize {
 		b := rs[i:min(i+l.cfg.BatchSize, len(rs))]
 		l.deliver(b)
-		l.q.done(len(b))
+		l.q.done(b)
 	}
 	l.q.give(rs)
 }

@@ -26,10 +26,13 @@ type Op[A, T any] struct {
 	Actor func(arg A, result T) Actor
 	// Before and After, when set, capture the resource's state before and
 	// after the call; the record's Changes are Diff(before, after). If
-	// Before fails, the function is not called and the wrapper returns
-	// Before's error: a change that cannot be recorded is not made. After
-	// runs even when the function fails. With Before set and After nil,
-	// the state after is the function's result (nil if it failed).
+	// Before fails, the function is not called, the attempt is recorded
+	// with status failure (or op.Status of Before's error) and no Changes,
+	// and the wrapper returns Before's error: a change whose state cannot
+	// be captured is not made. After runs even when the function fails,
+	// and Changes are what it reports. With Before set and After nil, the
+	// state after is the function's result; when the function fails the
+	// record has no Changes (a failed call is not a deletion).
 	Before func(ctx context.Context, arg A) (any, error)
 	After  func(ctx context.Context, arg A, result T) (any, error)
 	// Status classifies the function's error; by default any error is
@@ -81,7 +84,9 @@ func Wrap1[A, T any](l *Logger, op Op[A, T], fn func(context.Context, A) (T, err
 		if op.Before != nil {
 			b, berr := op.Before(ctx, arg)
 			if berr != nil {
-				return result, fmt.Errorf("audit: %s: capturing state before: %w", op.Action, berr)
+				err = fmt.Errorf("audit: %s: capturing state before: %w", op.Action, berr)
+				ev := op.event(ctx, arg, result, err, nil, false)
+				return result, record(ctx, l, op.Action, ev, err)
 			}
 			before = b
 		}
@@ -109,18 +114,23 @@ func Wrap1[A, T any](l *Logger, op Op[A, T], fn func(context.Context, A) (T, err
 		returned = true
 
 		ev := op.event(ctx, arg, result, err, before, true)
-		if lerr := l.Log(ctx, ev); lerr != nil {
-			if l.DeliveryFor(op.Action) != Sync && !errors.Is(lerr, ErrInvalidEvent) {
-				return result, err // already reported to the ErrorHandler
-			}
-			nr := fmt.Errorf("%w: %s: %w", ErrNotRecorded, op.Action, lerr)
-			if err != nil {
-				return result, errors.Join(err, nr)
-			}
-			return result, nr
-		}
-		return result, err
+		return result, record(ctx, l, op.Action, ev, err)
 	}
+}
+
+// record logs the record of a wrapped call that returned err, and returns
+// the error the wrapper returns: err, joined with an error wrapping
+// ErrNotRecorded when a Sync record (or an invalid one) was not written.
+func record(ctx context.Context, l *Logger, a Action, ev Event, err error) error {
+	lerr := l.Log(ctx, ev)
+	if lerr == nil || (l.DeliveryFor(a) != Sync && !errors.Is(lerr, ErrInvalidEvent)) {
+		return err // an Async failure was reported to the ErrorHandler
+	}
+	nr := fmt.Errorf("%w: %s: %w", ErrNotRecorded, a, lerr)
+	if err != nil {
+		return errors.Join(err, nr)
+	}
+	return nr
 }
 
 // event builds the record of one call.
@@ -155,9 +165,11 @@ func (op *Op[A, T]) event(ctx context.Context, arg A, result T, err error, befor
 			}
 		})
 	}
-	if after && (op.Before != nil || op.After != nil) {
+	// a failed call without After has no state after to compare: record
+	// no Changes rather than every field removed
+	if after && (op.After != nil || (op.Before != nil && err == nil)) {
 		var state any
-		if op.After == nil && err == nil {
+		if op.After == nil {
 			state = result
 		}
 		if op.After != nil {

@@ -119,3 +119,34 @@ func ExampleWrap() {
 	// sk-2 <nil>
 	// ops-bot signing_key sk-2 success
 }
+
+// The shutdown order: close the Logger, which writes what is queued and
+// its own stop record, then the Sealer, which seals them and writes a
+// final checkpoint. Nothing is left unsealed.
+func ExampleSealer_Close() {
+	store := memory.New()
+	logger, err := audit.New(store) // records its start and stop
+	if err != nil {
+		panic(err)
+	}
+	key := audit.HMACKey{ID: "k1", Secret: []byte("an example key of 32 bytes or more")} // keep real keys out of code
+	sealer, err := audit.NewSealer(store, audit.SealerConfig{Key: key})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	go sealer.Run(ctx)
+
+	logger.Log(ctx, audit.Event{Action: audit.ActionResourceRead, ResourceType: "document", ResourceID: "d1", Status: audit.StatusSuccess})
+
+	// on shutdown
+	if err := logger.Close(ctx); err != nil {
+		fmt.Println("logger:", err)
+	}
+	if err := sealer.Close(ctx); err != nil {
+		fmt.Println("sealer:", err)
+	}
+	rep, _ := audit.Verify(ctx, store, audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}, SealWindow: time.Nanosecond})
+	fmt.Printf("ok=%v sealed=%d unsealed=%d\n", rep.OK(), sealer.Stats().Sealed, rep.Unsealed)
+	// Output: ok=true sealed=3 unsealed=0
+}

@@ -41,9 +41,10 @@ type committer struct {
 
 	reqs chan *syncReq
 
-	mu     sync.RWMutex // held for reading while a request is sent on reqs
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+	wg       sync.WaitGroup // the writers
+	inFlight sync.WaitGroup // the Sync writes between enter and leave
 
 	batches atomic.Uint64 // Store.Append calls made for Sync writes
 }
@@ -62,24 +63,17 @@ func newCommitter(store Store, writers, maxRecs, maxBytes int) *committer {
 	return c
 }
 
-// write hands rec to a writer and waits for its result, until ctx ends.
+// write, called between enter and leave, hands rec to a writer and waits for its result, until ctx ends.
 // When ctx ends before a writer took the record, the record is not written
 // and write returns ctx's error. When it ends during the write, write
 // waits up to commitGrace more for the store's answer, then returns ctx's
 // error, and the record may still be committed.
 func (c *committer) write(ctx context.Context, rec *Record) error {
-	r := &syncReq{rec: rec, size: recordSize(rec), done: make(chan error, 1)}
+	r := &syncReq{rec: rec, size: int(recordBytes(rec)), done: make(chan error, 1)}
 	r.deadline, _ = ctx.Deadline()
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return ErrClosed
-	}
 	select {
 	case c.reqs <- r:
-		c.mu.RUnlock()
 	case <-ctx.Done():
-		c.mu.RUnlock()
 		return ctx.Err()
 	}
 	select {
@@ -117,7 +111,22 @@ func (e *ambiguousError) Error() string {
 
 func (e *ambiguousError) Unwrap() error { return e.err }
 
-// close stops the writers once every request sent has been handled.
+// enter starts a Sync write, retries included, or reports false after
+// close. Call leave when the write is done.
+func (c *committer) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.inFlight.Add(1)
+	return true
+}
+
+func (c *committer) leave() { c.inFlight.Done() }
+
+// close refuses new Sync writes, waits for those in progress to end (each
+// within its own deadline), then stops the writers.
 func (c *committer) close() {
 	c.mu.Lock()
 	if c.closed {
@@ -126,6 +135,7 @@ func (c *committer) close() {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	c.inFlight.Wait()
 	close(c.reqs)
 	c.wg.Wait()
 }
@@ -202,11 +212,4 @@ func (c *committer) context(batch []*syncReq) (context.Context, context.CancelFu
 		}
 	}
 	return context.WithDeadline(context.Background(), last)
-}
-
-// recordSize estimates the bytes a record takes in a batch.
-func recordSize(r *Record) int {
-	return 160 + len(r.UserID) + len(r.UserEmail) + len(r.UserAgent) + len(r.Action) +
-		len(r.ResourceType) + len(r.ResourceID) + len(r.Details) + len(r.Changes) +
-		len(r.RequestID) + len(r.SessionID) + len(r.ErrorMessage)
 }

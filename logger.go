@@ -94,14 +94,21 @@ const (
 type AsyncConfig struct {
 	// QueueSize bounds the events waiting to be written. Default 16384.
 	QueueSize int
+	// QueueBytes bounds the memory of the records accepted and not yet
+	// written or failed: queued, or in a batch being written. When a
+	// record would pass it, Log behaves as when the queue is full (see
+	// Overflow). A record is counted as its fields' lengths plus the size
+	// of a Record; one larger than QueueBytes is accepted when nothing
+	// else is held. Default 64 MiB.
+	QueueBytes int64
 	// BatchSize is the most records written in one Store.Append.
 	// Default 512.
 	BatchSize int
 	// FlushInterval is the longest a record waits for its batch to fill.
 	// Default 100ms.
 	FlushInterval time.Duration
-	// Overflow is what happens when the queue is full. Default
-	// OverflowBlock.
+	// Overflow is what happens when the queue is full, by QueueSize or
+	// by QueueBytes. Default OverflowBlock.
 	Overflow Overflow
 	// BlockTimeout is how long Log waits for room with OverflowBlock.
 	// Default 1s.
@@ -111,6 +118,13 @@ type AsyncConfig struct {
 	// RetryFor is how long a batch is retried after transient errors
 	// before its records are reported as failed. Default 2m. While a
 	// batch is retried the queue fills: that is the back-pressure.
+	//
+	// Once a batch has failed for RetryFor, the store counts as down
+	// (Stats.StoreDown) and the batches after it are not retried: each
+	// gets one attempt, and fails at once with ReasonRetriesExhausted if
+	// that attempt fails. The first batch the store accepts ends this.
+	// So Close with the store down returns after one RetryFor and one
+	// attempt per batch, not RetryFor per batch.
 	RetryFor time.Duration
 	// MinBackoff and MaxBackoff bound the wait between retries, which
 	// doubles from MinBackoff; each wait is jittered down by up to half.
@@ -130,6 +144,9 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	if c.BatchSize == 0 {
 		c.BatchSize = 512
 	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 64 << 20
+	}
 	def(&c.FlushInterval, 100*time.Millisecond)
 	def(&c.BlockTimeout, time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
@@ -145,6 +162,8 @@ func (c AsyncConfig) validate() error {
 		return fmt.Errorf("audit: AsyncConfig.QueueSize must be positive, got %d", c.QueueSize)
 	case c.BatchSize < 1:
 		return fmt.Errorf("audit: AsyncConfig.BatchSize must be positive, got %d", c.BatchSize)
+	case c.QueueBytes < 1:
+		return fmt.Errorf("audit: AsyncConfig.QueueBytes must be positive, got %d", c.QueueBytes)
 	case c.FlushInterval < 0, c.BlockTimeout < 0, c.WriteTimeout < 0, c.RetryFor < 0, c.MinBackoff < 0:
 		return errors.New("audit: AsyncConfig durations must not be negative")
 	case c.MaxBackoff < c.MinBackoff:
@@ -180,9 +199,14 @@ type Stats struct {
 	// ReasonQueueFull (never accepted) and ReasonShutdown. Records that
 	// failed are counted in Failed.
 	Dropped       map[DropReason]uint64
-	QueueDepth    int // Async records accepted and not yet written or failed
-	QueueCapacity int // AsyncConfig.QueueSize
-	SyncInFlight  int // Sync writes in progress
+	QueueDepth    int   // Async records accepted and not yet written or failed
+	QueueCapacity int   // AsyncConfig.QueueSize
+	QueueBytes    int64 // the memory of the QueueDepth records, as AsyncConfig.QueueBytes counts it
+	SyncInFlight  int   // Sync writes in progress
+	// StoreDown is set while Async batches fail without retries: a batch
+	// failed for RetryFor, and the store has accepted none since (see
+	// AsyncConfig.RetryFor).
+	StoreDown bool
 }
 
 // Stats counters are read one by one, not as one atomic snapshot: under
@@ -214,8 +238,16 @@ func WithPolicy(p Policy) Option { return func(l *Logger) { l.policy = p } }
 // WithAsync tunes Async delivery.
 func WithAsync(c AsyncConfig) Option { return func(l *Logger) { l.cfg = c } }
 
-// WithRedaction sets how secrets in Details and Changes are redacted.
+// WithRedaction sets how secrets in Details and Changes are redacted. A
+// Redaction.HashKey that is set (non-nil) must hold at least
+// MinHashKeyBytes: with a short key, a secret from a small set (a PIN)
+// is recovered from its hash by trying every candidate. New refuses a
+// shorter one.
 func WithRedaction(r Redaction) Option { return func(l *Logger) { l.redaction = r } }
+
+// MinHashKeyBytes is the shortest Redaction.HashKey New accepts: 32
+// bytes, as many as HMAC-SHA256's output. Make one with crypto/rand.
+const MinHashKeyBytes = 32
 
 // WithLimits sets size limits on events.
 func WithLimits(lim Limits) Option { return func(l *Logger) { l.limits = lim } }
@@ -238,7 +270,9 @@ func WithLifecycleEvents(on bool) Option { return func(l *Logger) { l.lifecycle 
 //     ReasonQueueFull; the ErrorHandler is told.
 //   - Async, the store keeps failing for RetryFor, or refuses a record:
 //     the records go to the ErrorHandler as a *DeliveryError. A record the
-//     store refuses is isolated: the rest of its batch is written.
+//     store refuses is isolated: the rest of its batch is written. After
+//     one batch failed for RetryFor, the next ones get one attempt each
+//     until the store accepts one (Stats.StoreDown).
 //   - Async, the process dies: what is queued and not yet written is lost,
 //     at most QueueSize events or FlushInterval's worth. Call Close on
 //     shutdown; use Sync for events you cannot lose.
@@ -278,6 +312,7 @@ type Logger struct {
 	accepted, written, failed, retried, invalid atomic.Uint64
 	queueFull, shutdown                         atomic.Uint64
 	syncInFlight                                atomic.Int64
+	storeDown                                   atomic.Bool   // batches get one attempt: see AsyncConfig.RetryFor
 	rng                                         sync.Pool     // *mrand.ChaCha8
 	v7                                          atomic.Uint64 // the last UUIDv7's milliseconds<<12 | counter
 }
@@ -309,6 +344,9 @@ func New(store Store, opts ...Option) (*Logger, error) {
 	if err := l.compilePolicy(); err != nil {
 		return nil, err
 	}
+	if k := l.redaction.HashKey; k != nil && len(k) < MinHashKeyBytes {
+		return nil, fmt.Errorf("audit: Redaction.HashKey must hold at least %d bytes (from crypto/rand), got %d", MinHashKeyBytes, len(k))
+	}
 	if l.onError == nil {
 		l.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }
 	}
@@ -322,7 +360,7 @@ func New(store Store, opts ...Option) (*Logger, error) {
 	}
 	l.clean = newCleaner(l.redaction, l.limits)
 	l.instance = l.uuidV7(l.now())
-	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize)
+	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize, l.cfg.QueueBytes)
 	l.sync = newCommitter(l.store, l.policy.SyncWriters, l.policy.SyncBatchSize, l.policy.SyncBatchBytes)
 	l.flushReq = make(chan chan struct{})
 	l.stop = make(chan struct{})
@@ -540,14 +578,18 @@ func (l *Logger) writeSync(ctx context.Context, rec Record) error {
 	defer cancel()
 	return l.countSync(func() error {
 		backoff := l.cfg.MinBackoff
+		var last error // the store's last error
 		for {
 			err := l.sync.write(ctx, &rec)
-			if err == nil {
+			switch {
+			case err == nil:
 				return nil
-			}
-			if IsPermanent(err) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			case ctx.Err() != nil && last != nil && errors.Is(err, ctx.Err()):
+				return fmt.Errorf("audit: append %s: gave up after %v: %w (%w)", rec.Action, l.policy.SyncTimeout, last, err)
+			case IsPermanent(err) || errors.Is(err, ErrClosed) || ctx.Err() != nil:
 				return fmt.Errorf("audit: append %s: %w", rec.Action, err)
 			}
+			last = err
 			l.retried.Add(1)
 			if !sleepCtx(ctx, l.jitter(backoff)) {
 				return fmt.Errorf("audit: append %s: gave up after %v: %w", rec.Action, l.policy.SyncTimeout, err)
@@ -560,9 +602,10 @@ func (l *Logger) writeSync(ctx context.Context, rec Record) error {
 // countSync runs write, the synchronous write of one record, and counts
 // it in Stats.
 func (l *Logger) countSync(write func() error) error {
-	if l.isClosed() {
+	if !l.sync.enter() {
 		return ErrClosed
 	}
+	defer l.sync.leave()
 	l.syncInFlight.Add(1)
 	defer l.syncInFlight.Add(-1)
 	l.accepted.Add(1)
@@ -625,6 +668,7 @@ func (l *Logger) Close(ctx context.Context) error {
 			}
 		}
 		l.q.close()
+		l.sync.close()
 		close(l.stop)
 		select {
 		case <-l.done:
@@ -634,7 +678,6 @@ func (l *Logger) Close(ctx context.Context) error {
 			l.closeErr = fmt.Errorf("audit: close: %w", ctx.Err())
 		}
 		l.abandon()
-		l.sync.close()
 	})
 	<-l.done
 	return l.closeErr
@@ -642,7 +685,7 @@ func (l *Logger) Close(ctx context.Context) error {
 
 // Stats returns the Logger's counters.
 func (l *Logger) Stats() Stats {
-	depth, accepted := l.q.stats()
+	depth, qbytes, accepted := l.q.stats()
 	return Stats{
 		Accepted: l.accepted.Load() + accepted,
 		Written:  l.written.Load(),
@@ -655,12 +698,15 @@ func (l *Logger) Stats() Stats {
 		},
 		QueueDepth:    depth,
 		QueueCapacity: l.cfg.QueueSize,
+		QueueBytes:    qbytes,
 		SyncInFlight:  int(l.syncInFlight.Load()),
+		StoreDown:     l.storeDown.Load(),
 	}
 }
 
 // deliver writes a batch, retrying transient errors and isolating the
-// records the store refuses.
+// records the store refuses. While the store is down (a batch exhausted
+// its retries and none was written since), a batch gets one attempt.
 func (l *Logger) deliver(batch []Record) {
 	deadline := time.Now().Add(l.cfg.RetryFor)
 	backoff := l.cfg.MinBackoff
@@ -674,6 +720,7 @@ func (l *Logger) deliver(batch []Record) {
 		cancel()
 		if err == nil {
 			l.written.Add(uint64(len(batch)))
+			l.storeDown.Store(false)
 			return
 		}
 		if l.abort.Err() != nil {
@@ -681,6 +728,7 @@ func (l *Logger) deliver(batch []Record) {
 			return
 		}
 		if IsPermanent(err) {
+			l.storeDown.Store(false) // the store answered
 			if len(batch) == 1 {
 				l.drop(batch, ReasonRejected, err)
 				return
@@ -690,7 +738,8 @@ func (l *Logger) deliver(batch []Record) {
 			l.deliver(batch[half:])
 			return
 		}
-		if !time.Now().Before(deadline) {
+		if l.storeDown.Load() || !time.Now().Before(deadline) {
+			l.storeDown.Store(true)
 			l.drop(batch, ReasonRetriesExhausted, err)
 			return
 		}

@@ -224,7 +224,13 @@ func TestDeliveryPolicy(t *testing.T) {
 		}
 	}
 	def := newLogger(t, memory.New())
-	for _, a := range audit.SecurityActions() {
+	// written out, not read from SecurityActions: dropping one fails here
+	for _, a := range []audit.Action{
+		"user.login", "user.password_change", "user.delete_account",
+		"permission.grant", "permission.revoke",
+		"api_key.create", "api_key.revoke",
+		"audit_log.read", "audit_log.export", "audit.retention_run",
+	} {
 		if def.DeliveryFor(a) != audit.Sync {
 			t.Errorf("default policy: %s is not Sync", a)
 		}
@@ -285,6 +291,30 @@ func TestSyncDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Log took %v with a 50ms SyncTimeout", d)
+	}
+}
+
+// TestSyncTransientFailsClosed: a store that fails transiently for longer
+// than SyncTimeout makes a Sync Log, and a wrapped Sync call, return an
+// error: the failure is never swallowed once the retries give up.
+func TestSyncTransientFailsClosed(t *testing.T) {
+	s := newFake(func(int64, []audit.Record) error { return errors.New("connection refused") })
+	l := newLogger(t, s, audit.WithPolicy(audit.Policy{SyncTimeout: 30 * time.Millisecond}),
+		audit.WithAsync(audit.AsyncConfig{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
+	err := l.Log(context.Background(), ev(audit.ActionUserLogin))
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Log: %v, want the transient error after SyncTimeout", err)
+	}
+	if st := l.Stats(); st.Failed != 1 || st.Written != 0 || st.Retried == 0 {
+		t.Errorf("stats %+v, want 1 failed after retries", st)
+	}
+	grant := audit.Wrap(l, audit.Op[struct{}, string]{Action: audit.ActionPermissionGrant, ResourceType: "permission"},
+		func(context.Context) (string, error) { return "editor", nil })
+	if got, err := grant(context.Background()); got != "editor" || !errors.Is(err, audit.ErrNotRecorded) {
+		t.Errorf("wrapped Sync call: %q, %v; want the result and ErrNotRecorded", got, err)
+	}
+	if n := s.calls.Load(); n < 4 {
+		t.Errorf("store called %d times, want retries for each", n)
 	}
 }
 
@@ -694,6 +724,7 @@ func TestOptionErrors(t *testing.T) {
 	}{
 		{"queue", audit.WithAsync(audit.AsyncConfig{QueueSize: -1}), "QueueSize"},
 		{"batch", audit.WithAsync(audit.AsyncConfig{BatchSize: -5}), "BatchSize"},
+		{"queue bytes", audit.WithAsync(audit.AsyncConfig{QueueBytes: -1}), "QueueBytes"},
 		{"backoff", audit.WithAsync(audit.AsyncConfig{MinBackoff: time.Second, MaxBackoff: time.Millisecond}), "MaxBackoff"},
 		{"overflow", audit.WithAsync(audit.AsyncConfig{Overflow: 9}), "Overflow"},
 		{"limits", audit.WithLimits(audit.Limits{MaxJSONBytes: 100}), "MaxJSONBytes"},
@@ -701,12 +732,26 @@ func TestOptionErrors(t *testing.T) {
 		{"action delivery", audit.WithPolicy(audit.Policy{Actions: map[audit.Action]audit.Delivery{"x": 9}}), "Actions"},
 		{"sync timeout", audit.WithPolicy(audit.Policy{SyncTimeout: -1}), "SyncTimeout"},
 		{"clock", audit.WithClock(nil), "WithClock"},
+		{"empty hash key", audit.WithRedaction(audit.Redaction{HashKey: []byte{}}), "HashKey"},
+		{"one-byte hash key", audit.WithRedaction(audit.Redaction{HashKey: []byte{1}}), "HashKey"},
+		{"31-byte hash key", audit.WithRedaction(audit.Redaction{HashKey: make([]byte, 31)}), "at least 32 bytes"},
 	}
 	for _, tt := range tests {
 		_, err := audit.New(memory.New(), tt.opt)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "audit: ") {
 			t.Errorf("%s: got %v, want an error naming %s", tt.name, err, tt.want)
 		}
+	}
+	// a key of 32 bytes is accepted, and hashes
+	s := memory.New()
+	l := newLogger(t, s, audit.WithRedaction(audit.Redaction{HashKey: make([]byte, audit.MinHashKeyBytes)}), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	e := ev(audit.ActionResourceRead)
+	e.Details = map[string]any{"password": "1234"}
+	if err := l.Log(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if d := string(all(t, s)[0].Details); !strings.Contains(d, "hmac-sha256:") || strings.Contains(d, "1234") {
+		t.Errorf("details with a 32-byte HashKey: %s", d)
 	}
 	defer func() {
 		if recover() == nil {
@@ -769,5 +814,140 @@ func TestStatsWhileWriting(t *testing.T) {
 	l.Close(context.Background())
 	if st := l.Stats(); st.Written != 30 || st.QueueDepth != 0 || st.SyncInFlight != 0 {
 		t.Errorf("after Close: %+v", st)
+	}
+}
+
+// TestStoreDownFailsFast: once a batch has exhausted its retries, the
+// batches after it get one attempt each (Close with the store down no
+// longer takes RetryFor per batch), and the first batch written ends it.
+func TestStoreDownFailsFast(t *testing.T) {
+	var down atomic.Bool
+	var flaky atomic.Int64 // transient failures to come while up
+	var mu sync.Mutex
+	attempts := map[uuid.UUID]int{} // per batch, by its first record
+	s := newFake(func(_ int64, rs []audit.Record) error {
+		mu.Lock()
+		attempts[rs[0].ID]++
+		mu.Unlock()
+		if down.Load() || flaky.Add(-1) >= 0 {
+			return errors.New("connection refused")
+		}
+		return nil
+	})
+	var e errs
+	l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(audit.AsyncConfig{
+		BatchSize: 10, FlushInterval: time.Hour, RetryFor: 20 * time.Millisecond,
+		MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+	}))
+	logN := func(n int) []uuid.UUID {
+		var ids []uuid.UUID
+		for range n {
+			x := ev(audit.ActionResourceRead)
+			x.ID = uuid.Must(uuid.NewV7())
+			if err := l.Log(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, x.ID)
+		}
+		return ids
+	}
+
+	down.Store(true)
+	logN(60)
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	retried, once := 0, 0
+	for _, n := range attempts {
+		if n > 1 {
+			retried++
+		} else {
+			once++
+		}
+	}
+	mu.Unlock()
+	if retried != 1 || once < 1 {
+		t.Errorf("store down: %d batches retried, %d tried once; want only the first retried, the rest tried once", retried, once)
+	}
+	if got := len(e.deliveryErrors()[audit.ReasonRetriesExhausted]); got != 60 {
+		t.Errorf("%d records reported retries_exhausted, want 60", got)
+	}
+	if !l.Stats().StoreDown {
+		t.Errorf("Stats.StoreDown not set while the store is down")
+	}
+
+	// the store is back: the first batch written closes the circuit
+	down.Store(false)
+	logN(10)
+	l.Flush(context.Background())
+	if st := l.Stats(); st.Written != 10 || st.StoreDown {
+		t.Errorf("store back: written %d, StoreDown %v; want 10 and false", st.Written, st.StoreDown)
+	}
+	// and transient errors are retried again
+	flaky.Store(2)
+	ids := logN(10)
+	l.Flush(context.Background())
+	mu.Lock()
+	n := attempts[ids[0]]
+	mu.Unlock()
+	if st := l.Stats(); st.Written != 20 || n != 3 {
+		t.Errorf("after recovery: written %d, the batch tried %d times; want 20 written after 3 attempts", st.Written, n)
+	}
+}
+
+// TestQueueBytesBound: records with large details fill the queue by bytes
+// long before its count bound; the overflow behaves as a full queue.
+func TestQueueBytesBound(t *testing.T) {
+	const limit = 64 << 10
+	big := ev(audit.ActionResourceRead)
+	big.Details = map[string]any{"blob": strings.Repeat("x", 8<<10)} // ~8 KiB each
+	tests := []struct {
+		name     string
+		overflow audit.Overflow
+	}{
+		{"drop", audit.OverflowDrop},
+		{"block", audit.OverflowBlock},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFake(nil)
+			s.block = make(chan struct{}) // the store hangs: nothing leaves the queue
+			var e errs
+			l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(audit.AsyncConfig{
+				QueueSize: 1000, QueueBytes: limit, BatchSize: 4, FlushInterval: time.Millisecond,
+				Overflow: tt.overflow, BlockTimeout: 5 * time.Millisecond,
+			}))
+			full := 0
+			for range 20 {
+				if err := l.Log(context.Background(), big); errors.Is(err, audit.ErrQueueFull) {
+					full++
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := l.Stats()
+			if st.Accepted < 2 || st.Accepted > 8 || full != 20-int(st.Accepted) {
+				t.Errorf("accepted %d, %d ErrQueueFull; want about 64 KiB / 8 KiB = 7 accepted, the rest refused", st.Accepted, full)
+			}
+			if st.QueueBytes > limit || st.QueueBytes < int64(st.Accepted)*8<<10 || st.QueueDepth != int(st.Accepted) {
+				t.Errorf("queue holds %d records, %d bytes; want the accepted records, at most %d bytes", st.QueueDepth, st.QueueBytes, limit)
+			}
+			if st.Dropped[audit.ReasonQueueFull] != uint64(full) || len(e.deliveryErrors()[audit.ReasonQueueFull]) != full {
+				t.Errorf("drops counted %d, reported %d; want %d", st.Dropped[audit.ReasonQueueFull], len(e.deliveryErrors()[audit.ReasonQueueFull]), full)
+			}
+			// once written, the bytes are free again
+			close(s.block)
+			if err := l.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Log(context.Background(), big); err != nil {
+				t.Errorf("Log after the queue drained: %v", err)
+			}
+			l.Flush(context.Background())
+			if st := l.Stats(); st.QueueBytes != 0 || st.Written != st.Accepted {
+				t.Errorf("after writing: %d bytes held, written %d of %d", st.QueueBytes, st.Written, st.Accepted)
+			}
+		})
 	}
 }

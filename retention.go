@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -18,9 +19,15 @@ const (
 )
 
 // ArchiveFunc receives records before retention removes them, in batches
-// of up to MaxLimit, newest first, with their seals when the store keeps
-// a chain (seals[i] seals recs[i]; nil for a record not sealed). If it
-// fails, nothing is removed.
+// of up to MaxLimit, with their seals when the store keeps a chain
+// (seals[i] seals recs[i]; nil for a record not sealed). Records come
+// newest first, as Query returns them: within a batch and from one batch
+// to the next.
+//
+// An ArchiveFunc must be durable before it returns: once it returns nil,
+// retention may remove the records, so they must have reached the archive
+// for good (a buffered or compressing writer flushed, a file synced).
+// If it returns an error, retention stops and removes nothing.
 type ArchiveFunc func(ctx context.Context, recs []Record, seals []*Seal) error
 
 // RetentionConfig configures Retention. The zero value removes records
@@ -39,7 +46,8 @@ type RetentionConfig struct {
 	Sealer *Sealer
 	// Logger records each run as ActionAuditRetentionRun. Optional.
 	Logger *Logger
-	// OnError is told of the errors of Run's runs. Default: ignored.
+	// OnError is told of the errors of Run's runs, which are counted in
+	// Stats too. Default: print to standard error, as the Logger does.
 	OnError func(error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -56,12 +64,49 @@ type RetentionResult struct {
 	SealsPurged int64
 }
 
+// RetentionStats says what a Retention did since NewRetention. Alert on
+// Errors: records past their retention are still stored, or an archive
+// failed.
+type RetentionStats struct {
+	Runs       uint64          // runs ended, by Run or RunOnce
+	LastRun    time.Time       // when the last one ended; zero before the first
+	LastResult RetentionResult // what it did
+	Purged     uint64          // records removed by all runs
+	Archived   uint64          // records handed to Archive by all runs
+	Errors     uint64          // runs that failed; Run's also went to OnError
+	LastError  error           // the newest of those errors; nil if none
+}
+
 // Retention removes old records from a store.
 type Retention struct {
 	store Purger
 	chain SealStore // nil when the store keeps no chain
 	cfg   RetentionConfig
 	runMu chan struct{}
+
+	statsMu sync.Mutex
+	stats   RetentionStats
+}
+
+// Stats returns what the Retention did.
+func (r *Retention) Stats() RetentionStats {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	return r.stats
+}
+
+func (r *Retention) ran(res RetentionResult, err error) {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	st := &r.stats
+	st.Runs++
+	st.LastRun, st.LastResult = r.cfg.Now(), res
+	st.Purged += uint64(max(res.Purged, 0))
+	st.Archived += uint64(max(res.Archived, 0))
+	if err != nil {
+		st.Errors++
+		st.LastError = err
+	}
 }
 
 // NewRetention returns a Retention for store, which must implement
@@ -85,7 +130,7 @@ func NewRetention(store Store, cfg RetentionConfig) (*Retention, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.OnError == nil {
-		cfg.OnError = func(error) {}
+		cfg.OnError = printError
 	}
 	r := &Retention{store: p, cfg: cfg, runMu: make(chan struct{}, 1)}
 	if ss, ok := store.(SealStore); ok {
@@ -147,6 +192,7 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
 			err = fmt.Errorf("audit: retention: recording the run: %w", lerr)
 		}
 	}
+	r.ran(res, err)
 	return res, err
 }
 
@@ -202,7 +248,7 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 
 var errStop = errors.New("stop")
 
-// archive hands the records older than cutoff to Archive, oldest first.
+// archive hands the records older than cutoff to Archive, newest first.
 func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error) {
 	q, ok := r.store.(Querier)
 	if !ok {
@@ -249,10 +295,27 @@ func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error
 // ArchiveNDJSON returns an ArchiveFunc that writes each record to w as one
 // line of JSON, {"record": …, "seal": …} (seal null when the record was not
 // sealed): a file an auditor can read, and Verify could check against the
-// checkpoints. Wrap w in a gzip.Writer to compress it; ArchiveNDJSON does
-// not close w.
-func ArchiveNDJSON(w io.Writer) ArchiveFunc {
+// checkpoints.
+//
+// It makes each batch durable before it returns, as ArchiveFunc requires:
+// it flushes w, then each of under in order, and syncs each writer that can
+// be synced. under are the writers beneath w, outermost first: w's own
+// buffer alone is not enough when w writes to a file. A writer is flushed
+// by its Flush() error method (gzip.Writer, bufio.Writer) and synced by its
+// Sync() error method (*os.File). For a compressed file:
+//
+//	f, err := os.OpenFile("audit-archive.ndjson.gz", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+//	…
+//	zw := gzip.NewWriter(f)
+//	archive := audit.ArchiveNDJSON(zw, f) // after each batch: zw.Flush(), f.Sync()
+//
+// ArchiveNDJSON closes nothing: close zw, then f, when retention is done.
+// A file flushed but not closed is complete up to its last batch; a gzip
+// reader reports the missing trailer as io.ErrUnexpectedEOF after the
+// last line.
+func ArchiveNDJSON(w io.Writer, under ...io.Writer) ArchiveFunc {
 	enc := json.NewEncoder(w)
+	layers := append([]io.Writer{w}, under...)
 	return func(_ context.Context, recs []Record, seals []*Seal) error {
 		for i := range recs {
 			var s *Seal
@@ -264,6 +327,18 @@ func ArchiveNDJSON(w io.Writer) ArchiveFunc {
 				Seal   *Seal   `json:"seal"`
 			}{&recs[i], s}); err != nil {
 				return fmt.Errorf("audit: archive: %w", err)
+			}
+		}
+		for _, l := range layers {
+			if f, ok := l.(interface{ Flush() error }); ok {
+				if err := f.Flush(); err != nil {
+					return fmt.Errorf("audit: archive: flush: %w", err)
+				}
+			}
+			if f, ok := l.(interface{ Sync() error }); ok {
+				if err := f.Sync(); err != nil {
+					return fmt.Errorf("audit: archive: sync: %w", err)
+				}
 			}
 		}
 		return nil

@@ -232,8 +232,9 @@ type SealerConfig struct {
 	// off the database (a file, object storage, another system). An
 	// error is reported to OnError; the checkpoint stays in the store.
 	Export func(ctx context.Context, c Checkpoint) error
-	// OnError is told of errors in Run. Default: ignored (Run retries at
-	// the next interval); see Stats.
+	// OnError is told of the errors of Run, which retries at the next
+	// Interval; they are counted in Stats too. Default: print to standard
+	// error, as the Logger does.
 	OnError func(error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -248,12 +249,18 @@ type SealerConfig struct {
 // order that commits cannot overtake, so a transaction that is still open
 // holds back the records committed after it began, until it ends. Verify
 // reports unsealed records older than its SealWindow.
+//
+// On shutdown, close the Logger first and the Sealer after it, so that the
+// last records, the Logger's own stop among them, are sealed before the
+// process exits (see Sealer.Close).
 type Sealer struct {
 	store SealStore
 	cfg   SealerConfig
 
 	mu      sync.Mutex
 	highest uint64 // the newest seal this Sealer has seen in the store
+
+	loop sealerLoop // Run, Close and Stats
 }
 
 // NewSealer returns a Sealer for store.
@@ -280,9 +287,11 @@ func NewSealer(store SealStore, cfg SealerConfig) (*Sealer, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.OnError == nil {
-		cfg.OnError = func(error) {}
+		cfg.OnError = printError
 	}
-	return &Sealer{store: store, cfg: cfg}, nil
+	s := &Sealer{store: store, cfg: cfg}
+	s.loop.stopped, s.loop.stop = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // SealOnce seals every record waiting now, in steps of BatchSize, and
@@ -290,6 +299,7 @@ func NewSealer(store SealStore, cfg SealerConfig) (*Sealer, error) {
 // another sealer holds the lock.
 func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 	total := 0
+	defer func() { s.loop.sealed(s.cfg.Now(), total) }()
 	for {
 		n, err := s.store.SealNext(ctx, s.cfg.BatchSize, s.seal)
 		total += n
@@ -387,39 +397,4 @@ func lastSeal(ctx context.Context, store SealStore) (Seal, error) {
 		return Seal{}, fmt.Errorf("audit: reading the newest seal: %w", err)
 	}
 	return last, nil
-}
-
-// Run seals every Interval and writes a checkpoint every CheckpointEvery
-// (when a Signer is set and records were sealed), until ctx ends. It
-// returns ctx's error.
-func (s *Sealer) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	lastCP := s.cfg.Now()
-	sealed := 0
-	for {
-		n, err := s.SealOnce(ctx)
-		sealed += n
-		if err != nil && ctx.Err() == nil {
-			s.cfg.OnError(err)
-		}
-		if s.cfg.Signer != nil && sealed > 0 && s.cfg.Now().Sub(lastCP) >= s.cfg.CheckpointEvery {
-			c, err := s.Checkpoint(ctx, time.Time{})
-			if err != nil {
-				s.cfg.OnError(err)
-			} else {
-				lastCP, sealed = s.cfg.Now(), 0
-				if s.cfg.Export != nil {
-					if err := s.cfg.Export(ctx, c); err != nil {
-						s.cfg.OnError(fmt.Errorf("audit: exporting checkpoint %d: %w", c.Seq, err))
-					}
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,21 +49,34 @@ func TestNewSealerErrors(t *testing.T) {
 	}
 }
 
+// exports collects the checkpoints a Sealer exports.
+type exports struct {
+	mu  sync.Mutex
+	all []audit.Checkpoint
+}
+
+func (e *exports) export(_ context.Context, c audit.Checkpoint) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, c)
+	return nil
+}
+
+func (e *exports) list() []audit.Checkpoint {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]audit.Checkpoint(nil), e.all...)
+}
+
 // TestSealerRun runs the sealer loop: records logged through a Logger are
 // sealed, and checkpoints are written and exported.
 func TestSealerRun(t *testing.T) {
 	s := memory.New()
 	l := newLogger(t, s, audit.WithAsync(fastAsync()))
-	var mu sync.Mutex
-	var exported []audit.Checkpoint
+	var cps exports
 	sl, err := audit.NewSealer(s, audit.SealerConfig{
 		Key: testKey, Signer: &testSigner, Interval: 5 * time.Millisecond, CheckpointEvery: 10 * time.Millisecond,
-		Export: func(_ context.Context, c audit.Checkpoint) error {
-			mu.Lock()
-			defer mu.Unlock()
-			exported = append(exported, c)
-			return nil
-		},
+		Export: cps.export,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -80,17 +95,15 @@ func TestSealerRun(t *testing.T) {
 	}
 	l.Flush(context.Background())
 	waitFor(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(exported) > 0 && exported[len(exported)-1].Seq == 50
+		all := cps.list()
+		return len(all) > 0 && all[len(all)-1].Seq == 50
 	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run returned %v, want context.Canceled", err)
 	}
-	mu.Lock()
-	trusted := exported[len(exported)-1]
-	mu.Unlock()
+	all := cps.list()
+	trusted := all[len(all)-1]
 	opts := testVerifyOpts()
 	opts.Trusted = []audit.Checkpoint{trusted}
 	rep, err := audit.Verify(context.Background(), s, opts)
@@ -141,10 +154,11 @@ func TestRetentionArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var archive bytes.Buffer
-	gz := gzip.NewWriter(&archive)
+	archive := &sink{}
+	gz := gzip.NewWriter(archive)
+	defer gz.Close()
 	r, err := audit.NewRetention(s, audit.RetentionConfig{
-		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz), Now: func() time.Time { return now },
+		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz, archive), Now: func() time.Time { return now },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -153,17 +167,21 @@ func TestRetentionArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gz.Close()
 	// 90 days: records 19..39 (95 days and older) go
 	if res.Purged != 21 || res.Archived != 21 || !res.Cutoff.Equal(now.Add(-audit.DefaultMaxAge)) {
 		t.Errorf("result %+v, want 21 purged and archived", res)
 	}
-	zr, err := gzip.NewReader(&archive)
+	if archive.syncs == 0 {
+		t.Errorf("the archive file was never synced")
+	}
+	// durable before return: what reached the file when the run returned,
+	// without closing the gzip writer, holds every removed record
+	zr, err := gzip.NewReader(bytes.NewReader(archive.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := 0
-	sc := bufio.NewScanner(zr)
+	sc := bufio.NewScanner(&lenient{zr})
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var line struct {
@@ -178,8 +196,11 @@ func TestRetentionArchive(t *testing.T) {
 		}
 		lines++
 	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if lines != 21 {
-		t.Errorf("archive has %d lines, want 21", lines)
+		t.Errorf("archive has %d lines when the run returned, want 21", lines)
 	}
 	l.Flush(context.Background())
 	page, _ := s.Query(context.Background(), audit.Filter{Action: audit.ActionAuditRetentionRun})
@@ -206,6 +227,88 @@ func TestRetentionArchive(t *testing.T) {
 	}
 }
 
+// sink is an archive file: a buffer that can fail its writes after
+// failAfter bytes, its Sync, and counts its Syncs.
+type sink struct {
+	bytes.Buffer
+	failAfter int // 0: never
+	failSync  bool
+	syncs     int
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	if s.failAfter > 0 && s.Len()+len(p) > s.failAfter {
+		return 0, errors.New("disk full")
+	}
+	return s.Buffer.Write(p)
+}
+
+func (s *sink) Sync() error {
+	if s.failSync {
+		return errors.New("EIO on fsync")
+	}
+	s.syncs++
+	return nil
+}
+
+// lenient reads a gzip stream that was flushed but not closed: the
+// missing trailer ends it.
+type lenient struct{ r io.Reader }
+
+func (l *lenient) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// TestRetentionArchiveSinkFails: an archive sink that fails part way, on
+// a write, a flush or a sync, stops the run before anything is removed.
+func TestRetentionArchiveSinkFails(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		sink *sink
+		gzip bool
+	}{
+		{"write fails mid-way", &sink{failAfter: 3000}, false},
+		{"gzip flush fails", &sink{failAfter: 20}, true},
+		{"sync fails", &sink{failSync: true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := memory.New()
+			rs := storetest.Records(0, 2*audit.MaxLimit+10) // several batches
+			for i := range rs {
+				rs[i].OccurredAt = now.AddDate(-1, 0, 0).Add(time.Duration(i) * time.Second)
+			}
+			if err := s.Append(context.Background(), rs...); err != nil {
+				t.Fatal(err)
+			}
+			sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w io.Writer = tt.sink
+			if tt.gzip {
+				zw := gzip.NewWriter(tt.sink)
+				defer zw.Close()
+				w = zw
+			}
+			r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, Archive: audit.ArchiveNDJSON(w, tt.sink),
+				Now: func() time.Time { return now }, OnError: func(error) {}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.RunOnce(context.Background())
+			if err == nil || res.Purged != 0 || s.Len() != len(rs) {
+				t.Errorf("got %v, purged %d, %d of %d records left; want an error and nothing removed", err, res.Purged, s.Len(), len(rs))
+			}
+		})
+	}
+}
+
 func TestRetentionRunLoop(t *testing.T) {
 	s := memory.New()
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
@@ -219,9 +322,13 @@ func TestRetentionRunLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := r.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	// all older than an hour: removed by the first run; the loop runs on
+	waitFor(t, func() bool { return r.Stats().Runs >= 3 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run: %v", err)
 	}
 	if n := s2.Len(); n != 0 {
@@ -292,5 +399,163 @@ func TestExportVerifiedLater(t *testing.T) {
 	rep, err := audit.Verify(context.Background(), src, opts)
 	if err != nil || !rep.OK() || rep.Unsealed != 1 {
 		t.Errorf("export verified an hour later: %+v, %v", rep, err)
+	}
+}
+
+// TestShutdownSealsLast follows the documented shutdown: close the Logger,
+// then the Sealer. The Logger's stop record is sealed, a final checkpoint
+// covers it, and Verify finds nothing unsealed.
+func TestShutdownSealsLast(t *testing.T) {
+	s := memory.New()
+	l, err := audit.New(s, audit.WithAsync(fastAsync())) // records its start and stop
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cps exports
+	sl, err := audit.NewSealer(s, audit.SealerConfig{
+		Key: testKey, Signer: &testSigner, Interval: time.Hour, // Run seals once, at its start
+		Export: cps.export,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- sl.Run(context.Background()) }()
+	for range 10 {
+		if err := l.Log(context.Background(), ev(audit.ActionResourceRead)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Run stopped by Close returned %v, want nil", err)
+	}
+	if err := sl.Run(context.Background()); err != nil {
+		t.Errorf("Run after Close: %v, want nil at once", err)
+	}
+	opts := testVerifyOpts()
+	opts.SealWindow = time.Nanosecond // anything unsealed is a problem
+	exported := cps.list()
+	opts.Trusted = exported
+	rep, err := audit.Verify(context.Background(), s, opts)
+	if err != nil || !rep.OK() || rep.Unsealed != 0 || rep.Seals != 12 {
+		t.Errorf("verify after shutdown: %+v, %v; want 12 seals (start, 10, stop), none unsealed", rep, err)
+	}
+	if len(exported) == 0 || exported[len(exported)-1].Seq != 12 {
+		t.Errorf("exported checkpoints %+v, want the last at seal 12", exported)
+	}
+	st := sl.Stats()
+	if st.Sealed != 12 || st.Checkpoints != 1 || st.Unsealed != 0 || st.Errors != 0 || st.LastRun.IsZero() {
+		t.Errorf("stats %+v, want 12 sealed, 1 checkpoint, nothing unsealed, no error", st)
+	}
+}
+
+// stuckSealStore refuses to seal.
+type stuckSealStore struct{ *memory.Store }
+
+func (s stuckSealStore) SealNext(context.Context, int, func(audit.Seal, []audit.Record) ([]audit.Seal, error)) (int, error) {
+	return 0, errors.New("lock timeout")
+}
+
+// captureStderr runs f with os.Stderr going to a pipe and returns what f
+// wrote there. Tests using it do not run in parallel.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	defer func() { os.Stderr = old }()
+	out := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		out <- string(b)
+	}()
+	f()
+	w.Close()
+	return <-out
+}
+
+// TestSealerReportsByDefault: without OnError, the Sealer's errors are
+// printed, and Stats shows them and the records waiting.
+func TestSealerReportsByDefault(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s := stuckSealStore{memory.New(memory.WithClock(func() time.Time { return t0 }))}
+	if err := s.Append(context.Background(), storetest.Records(0, 3)...); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Interval: time.Millisecond,
+		Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := captureStderr(t, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error)
+		go func() { done <- sl.Run(ctx) }()
+		waitFor(t, func() bool { return sl.Stats().Errors >= 2 })
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v, want context.Canceled", err)
+		}
+	})
+	if !strings.Contains(out, "lock timeout") {
+		t.Errorf("standard error %q, want the sealing error reported by default", out)
+	}
+	st := sl.Stats()
+	if st.LastError == nil || !strings.Contains(st.LastError.Error(), "lock timeout") || st.Sealed != 0 {
+		t.Errorf("stats %+v, want the last error and nothing sealed", st)
+	}
+	if st.Unsealed != 3 || st.OldestUnsealedAge != time.Hour || !st.UnsealedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("unsealed %d, oldest %v, at %v; want 3 waiting for 1h", st.Unsealed, st.OldestUnsealedAge, st.UnsealedAt)
+	}
+	if err := sl.Close(context.Background()); err == nil || sl.Stats().Errors <= st.Errors {
+		t.Errorf("Close: %v, want the sealing error, counted", err)
+	}
+}
+
+// TestRetentionReportsByDefault: without OnError, Run prints the errors of
+// its runs; Stats counts runs, rows removed and errors.
+func TestRetentionReportsByDefault(t *testing.T) {
+	s := &plainStore{memory.New()}
+	s.Append(context.Background(), storetest.Records(0, 5)...)
+	r, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stats()
+	if st.Runs != 1 || st.Purged != 5 || st.LastResult.Purged != 5 || st.Errors != 0 || st.LastRun.IsZero() {
+		t.Errorf("stats %+v, want 1 run that removed 5", st)
+	}
+	bad, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour, Interval: time.Hour,
+		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("bucket gone") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Append(context.Background(), storetest.Records(5, 6)...)
+	out := captureStderr(t, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- bad.Run(ctx) }()
+		waitFor(t, func() bool { return bad.Stats().Runs == 1 })
+		cancel()
+		<-done
+	})
+	if !strings.Contains(out, "bucket gone") {
+		t.Errorf("standard error %q, want the archive error reported by default", out)
+	}
+	if st := bad.Stats(); st.Errors != 1 || st.LastError == nil || st.Purged != 0 {
+		t.Errorf("stats %+v, want 1 error and nothing removed", st)
 	}
 }

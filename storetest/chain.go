@@ -226,8 +226,8 @@ func testConcurrentSealers(t *testing.T, newChain ChainFactory) {
 	done := make(chan error)
 	stop := make(chan struct{})
 	for range 3 {
+		sl := newSealer(t, s, key1) // here: t.Fatal must not run in the goroutine
 		go func() {
-			sl := newSealer(t, s, key1)
 			for {
 				if _, err := sl.SealOnce(ctx); err != nil {
 					done <- err

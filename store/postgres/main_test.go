@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -25,6 +26,7 @@ const envDSN = "AUDIT_TEST_DATABASE_URL"
 var shared *sqlx.DB
 
 func TestMain(m *testing.M) {
+	flag.Parse() // before setupExamples reads -test.skip
 	if dsn := os.Getenv(envDSN); dsn != "" {
 		db, err := sqlx.Open("postgres", dsn)
 		if err != nil {
@@ -35,7 +37,9 @@ func TestMain(m *testing.M) {
 		db.SetMaxIdleConns(30)
 		shared = db
 	}
+	cleanup := setupExamples()
 	code := m.Run()
+	cleanup()
 	if shared != nil {
 		shared.Close()
 	}
