@@ -38,7 +38,9 @@ func TestSQLitePath(t *testing.T) {
 func TestSQLiteCommands(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "audit.db")
-	args := func(cmd string, more ...string) []string { return append([]string{cmd, "-db", "sqlite:" + path}, more...) }
+	args := func(cmd string, more ...string) []string {
+		return append([]string{cmd, "-db", "sqlite:" + path}, more...)
+	}
 	if code, _, errOut := ctl(t, args("verify", "-keys", keyFile(t))...); code != 2 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("verify on a missing file: exit %d: %s", code, errOut)
 	}
