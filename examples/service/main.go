@@ -60,8 +60,8 @@ func envOr(name, def string) string {
 }
 
 type runConfig struct {
-	Addr           string
-	DatabaseURL    string
+	Addr        string
+	DatabaseURL string
 	// AuditFile is the SQLite file used when DatabaseURL is empty; the
 	// memory store when both are.
 	AuditFile      string
