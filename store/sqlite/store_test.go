@@ -35,7 +35,7 @@ func TestChain(t *testing.T) {
 	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
 		s := newStore(t)
 		return s, tamper{s}
-	}, 200)
+	}, 100)
 }
 
 // tamper changes the file as someone who can write it: it drops the
