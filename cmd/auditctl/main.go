@@ -98,7 +98,7 @@ type dbFlags struct {
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.url, "db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL)")
+	fs.StringVar(&d.url, "db", os.Getenv("DATABASE_URL"), "PostgreSQL URL, or SQLite file: sqlite:PATH or a path ending .db, .sqlite (default $DATABASE_URL)")
 	fs.StringVar(&d.schema, "schema", "public", "schema of the audit tables")
 	fs.StringVar(&d.table, "table", "audit_logs", "name of the audit table")
 }
@@ -107,16 +107,11 @@ func (d *dbFlags) options() []postgres.Option {
 	return []postgres.Option{postgres.WithSchema(d.schema), postgres.WithTable(d.table)}
 }
 
-func (d *dbFlags) open(ctx context.Context) (*postgres.Store, error) {
-	if d.url == "" {
-		return nil, errors.New("no database: pass --db or set DATABASE_URL")
-	}
-	return postgres.Open(ctx, d.url, d.options()...)
-}
+func (d *dbFlags) open(ctx context.Context) (auditStore, error) { return openStore(ctx, d, false) }
 
 // openSealer reads the key file, opens the database and returns a Sealer
 // on it with the key file's current key and signer.
-func (d *dbFlags) openSealer(ctx context.Context, keys string) (*postgres.Store, *audit.Sealer, audit.SealerConfig, error) {
+func (d *dbFlags) openSealer(ctx context.Context, keys string) (auditStore, *audit.Sealer, audit.SealerConfig, error) {
 	kr, err := readKeyring(keys)
 	if err != nil {
 		return nil, nil, audit.SealerConfig{}, err
@@ -169,7 +164,7 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 		_, err = io.WriteString(c.stdout, sql)
 		return err
 	}
-	s, err := db.open(ctx)
+	s, err := openStore(ctx, &db, true)
 	if err != nil {
 		return err
 	}

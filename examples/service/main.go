@@ -3,13 +3,14 @@
 // recorded in the audit log through the middleware and audit.Wrap1, and
 // the audit log API mounted at /audit-logs for users allowed to read it.
 //
-//	go run ./examples/service                  # in-memory audit log on 127.0.0.1:8080
+//	go run ./examples/service                  # audit log in ./audit.db (SQLite), on 127.0.0.1:8080
 //	DATABASE_URL=postgres://… go run ./examples/service
 //
 // Flags and environment:
 //
 //	-addr, ADDR                   listen address (default 127.0.0.1:8080)
-//	DATABASE_URL                  PostgreSQL DSN; the in-memory store when empty
+//	DATABASE_URL                  PostgreSQL DSN; when empty, the SQLite file AUDIT_DB
+//	AUDIT_DB                      SQLite file of the audit log (default ./audit.db)
 //	TRUSTED_PROXIES               prefixes of reverse proxies whose X-Forwarded-For is believed
 //
 // DEMO ONLY: the accounts, passwords and sessions are fixed and in memory.
@@ -31,7 +32,6 @@ import (
 	"time"
 
 	"github.com/trailmark/audit/middleware"
-	"github.com/trailmark/audit/store/memory"
 )
 
 func main() {
@@ -42,6 +42,7 @@ func main() {
 	err := run(ctx, runConfig{
 		Addr:           *addr,
 		DatabaseURL:    os.Getenv("DATABASE_URL"),
+		AuditFile:      envOr("AUDIT_DB", "audit.db"),
 		TrustedProxies: os.Getenv("TRUSTED_PROXIES"),
 		Out:            os.Stderr,
 	})
@@ -59,8 +60,11 @@ func envOr(name, def string) string {
 }
 
 type runConfig struct {
-	Addr           string
-	DatabaseURL    string
+	Addr        string
+	DatabaseURL string
+	// AuditFile is the SQLite file used when DatabaseURL is empty; the
+	// memory store when both are.
+	AuditFile      string
 	TrustedProxies string
 	Out            io.Writer
 	// Ready, when set, is called with the address the service listens on.
@@ -75,7 +79,7 @@ func run(ctx context.Context, cfg runConfig) error {
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openStore(ctx, cfg.DatabaseURL)
+	store, kind, closeStore, err := openAuditStore(ctx, cfg.DatabaseURL, cfg.AuditFile)
 	if err != nil {
 		return err
 	}
@@ -88,10 +92,6 @@ func run(ctx context.Context, cfg runConfig) error {
 	if err != nil {
 		a.close(context.Background())
 		return err
-	}
-	kind := "in memory (set DATABASE_URL for PostgreSQL)"
-	if cfg.DatabaseURL != "" {
-		kind = "PostgreSQL"
 	}
 	fmt.Fprintf(cfg.Out, "listening on http://%s; audit log: %s\n", ln.Addr(), kind)
 	fmt.Fprintln(cfg.Out, "demo accounts: alice@example.com / alice-demo-password (admin, auditor), bob@example.com / bob-demo-password")
@@ -115,13 +115,4 @@ func run(ctx context.Context, cfg runConfig) error {
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return errors.Join(err, a.close(closeCtx))
-}
-
-// openStore opens PostgreSQL when dsn is set, the memory store otherwise.
-// The returned function closes it.
-func openStore(ctx context.Context, dsn string) (backend, func() error, error) {
-	if dsn == "" {
-		return memory.New(), func() error { return nil }, nil
-	}
-	return openPostgres(ctx, dsn)
 }

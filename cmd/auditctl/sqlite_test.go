@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trailmark/audit/store/sqlite"
+	"github.com/trailmark/audit/storetest"
+)
+
+func TestSQLitePath(t *testing.T) {
+	tests := []struct {
+		db, path string
+		ok       bool
+	}{
+		{"sqlite:./audit.db", "./audit.db", true},
+		{"sqlite:///var/lib/app/audit", "/var/lib/app/audit", true},
+		{"audit.db", "audit.db", true},
+		{"/data/log.sqlite", "/data/log.sqlite", true},
+		{"x.sqlite3", "x.sqlite3", true},
+		{"postgres://u@h/app.db", "", false},
+		{"host=localhost dbname=app", "", false},
+	}
+	for _, tt := range tests {
+		if path, ok := sqlitePath(tt.db); path != tt.path || ok != tt.ok {
+			t.Errorf("sqlitePath(%q): got %q, %v; want %q, %v", tt.db, path, ok, tt.path, tt.ok)
+		}
+	}
+}
+
+// TestSQLiteCommands runs every command that uses a store on an SQLite
+// file, with the flags and exit codes of PostgreSQL.
+func TestSQLiteCommands(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	args := func(cmd string, more ...string) []string {
+		return append([]string{cmd, "-db", "sqlite:" + path}, more...)
+	}
+	if code, _, errOut := ctl(t, args("verify", "-keys", keyFile(t))...); code != 2 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("verify on a missing file: exit %d: %s", code, errOut)
+	}
+	if code, out, errOut := ctl(t, args("migrate")...); code != 0 || !strings.Contains(out, "schema up to date") {
+		t.Fatalf("migrate: exit %d: %s%s", code, out, errOut)
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := storetest.Records(0, 40)
+	for i := range recs {
+		recs[i].OccurredAt = time.Now().AddDate(0, 0, -200+5*i).Truncate(time.Microsecond)
+	}
+	if err := st.Append(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	keys := keyFile(t)
+	cps := filepath.Join(t.TempDir(), "cps.ndjson")
+	if code, out, errOut := ctl(t, args("seal", "-keys", keys, "-checkpoints", cps)...); code != 0 || !strings.Contains(out, "sealed 40 record(s)") {
+		t.Fatalf("seal: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 || !strings.Contains(out, "40 records verified") {
+		t.Fatalf("verify: exit %d: %s%s", code, out, errOut)
+	}
+	exp := filepath.Join(t.TempDir(), "chain.ndjson")
+	if code, _, errOut := ctl(t, args("export", "-o", exp)...); code != 0 || !strings.Contains(errOut, "exported 40 seals") {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q"); code != 0 {
+		t.Fatalf("verify -export: exit %d: %s", code, out)
+	}
+	code, out, _ := ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
+	if n := strings.Count(out, "\n"); code != 0 || n != 13 {
+		t.Errorf("query -user user-1: exit %d, %d lines, want 13", code, n)
+	}
+	if code, out, errOut := ctl(t, args("purge", "-keys", keys, "-max-age", "2160h")...); code != 0 || !strings.Contains(out, "removed 23 record(s)") {
+		t.Fatalf("purge: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, _ := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 {
+		t.Fatalf("verify after purge: exit %d: %s", code, out)
+	}
+	// someone with the file edits a record around the guard
+	db := sqlx.MustOpen("sqlite", path)
+	defer db.Close()
+	db.MustExec("DROP TRIGGER audit_logs_no_update")
+	db.MustExec("UPDATE audit_logs SET user_id = 'mallory' WHERE id = ?", recs[30].ID[:])
+	if code, out, _ := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 1 || !strings.Contains(out, "modified_event") {
+		t.Errorf("verify after tampering: exit %d: %s", code, out)
+	}
+}

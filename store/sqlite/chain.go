@@ -1,0 +1,309 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trailmark/audit"
+)
+
+// errRewound is returned by SealNext when seals newer than a checkpoint
+// are missing: sealing on would rebuild the chain over records that may
+// have been changed.
+var errRewound = errors.New("refusing to seal")
+
+// SealNext runs one sealing step (see audit.SealStore) in one write
+// transaction. SQLite has one writer at a time, across processes too, so
+// the step is the only sealer; another sealer waits its turn (up to the
+// busy timeout) and then continues the chain. Records are sealed in the
+// order they were committed (their row), which a later commit cannot
+// overtake.
+func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+	if max <= 0 {
+		last, _, err := lastSeal(ctx, s.reader)
+		if err != nil {
+			return 0, fmt.Errorf("audit: sqlite: seal: %w", err)
+		}
+		_, err = fn(last, nil)
+		return 0, err
+	}
+	var n int
+	err := s.writeTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		n, err = sealStep(ctx, tx, max, fn)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("audit: sqlite: seal: %w", err)
+	}
+	return n, nil
+}
+
+func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+	last, after, err := lastSeal(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT e.row, "+selectList+" FROM audit_logs e WHERE e.row > ? ORDER BY e.row LIMIT ?", after, max)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		recs     []audit.Record
+		rowNumbs []int64
+	)
+	for rows.Next() {
+		var row int64
+		r, err := scanRecord(rows, &row)
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		recs = append(recs, r)
+		rowNumbs = append(rowNumbs, row)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	seals, err := fn(last, recs)
+	if err != nil {
+		return 0, err
+	}
+	if len(seals) != len(recs) {
+		return 0, fmt.Errorf("the sealer returned %d seals for %d records", len(seals), len(recs))
+	}
+	const cols = 8
+	for start := 0; start < len(seals); start += chunkRows {
+		end := min(start+chunkRows, len(seals))
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			sl := &seals[i]
+			if sl.Seq != last.Seq+uint64(i)+1 || sl.EventID != recs[i].ID {
+				return 0, fmt.Errorf("seal %d does not continue the chain", sl.Seq)
+			}
+			id := sl.EventID
+			args = append(args, int64(sl.Seq), id[:], sl.EventTime.UnixMicro(), rowNumbs[i],
+				sl.Digest, sl.KeyID, sl.Hash, sl.SealedAt.UnixMicro())
+		}
+		q := "INSERT INTO audit_seals (seq, event_id, event_time, event_row, digest, key_id, hash, sealed_at) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", end-start), ",")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return 0, err
+		}
+	}
+	return len(seals), nil
+}
+
+// lastSeal returns the newest seal and the row after which sealing
+// continues: the newest seal's, or, when retention removed every seal,
+// the newest checkpoint's.
+func lastSeal(ctx context.Context, q sqlx.QueryerContext) (audit.Seal, int64, error) {
+	var (
+		seq  int64
+		row  sql.NullInt64
+		hash []byte
+	)
+	err := q.QueryRowxContext(ctx, "SELECT seq, hash, event_row FROM audit_seals ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash, &row)
+	if err == nil {
+		var cp sql.NullInt64
+		if err := q.QueryRowxContext(ctx, "SELECT max(seq) FROM audit_checkpoints").Scan(&cp); err != nil {
+			return audit.Seal{}, 0, err
+		}
+		if cp.Valid && cp.Int64 > seq {
+			return audit.Seal{}, 0, fmt.Errorf("%w: the chain ends at seal %d, before the checkpoint at %d: seals were removed; run Verify", errRewound, seq, cp.Int64)
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		err = q.QueryRowxContext(ctx, "SELECT seq, hash, event_row FROM audit_checkpoints ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &row)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return audit.Seal{}, 0, nil
+	case err != nil:
+		return audit.Seal{}, 0, err
+	}
+	return audit.Seal{Seq: uint64(seq), Hash: hash}, row.Int64, nil
+}
+
+// ScanChain calls fn for each seal with Seq >= from, in order, with the
+// record it seals or nil. It reads one snapshot of the file, streaming.
+func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+	rows, err := s.reader.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, "+
+		"e.id IS NOT NULL, "+nullableSelectList+
+		" FROM audit_seals s LEFT JOIN audit_logs e ON e.id = s.event_id AND e.ts = s.event_time WHERE s.seq >= ? ORDER BY s.seq",
+		int64(min(from, 1<<62)))
+	if err != nil {
+		return fmt.Errorf("audit: sqlite: scan chain: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			sl                audit.Seal
+			seq, at, sealedAt int64
+			eventID           []byte
+			found             bool
+		)
+		r, err := scanRecord(rows, &seq, &eventID, &at, &sl.Digest, &sl.KeyID, &sl.Hash, &sealedAt, &found)
+		if err != nil {
+			return fmt.Errorf("audit: sqlite: scan chain: %w", err)
+		}
+		if sl.EventID, err = uuid.FromBytes(eventID); err != nil {
+			return fmt.Errorf("audit: sqlite: scan chain: seal %d: %w", seq, err)
+		}
+		sl.Seq, sl.EventTime, sl.SealedAt = uint64(seq), micros(at), micros(sealedAt)
+		var rec *audit.Record
+		if found {
+			rec = &r
+		}
+		if err := fn(sl, rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: sqlite: scan chain: %w", err)
+	}
+	return nil
+}
+
+// nullableSelectList is selectList for the alias e of an outer join, where
+// every column may be NULL.
+const nullableSelectList = `COALESCE(e.id, zeroblob(16)), COALESCE(e.ts, 0), COALESCE(e.recorded_at, 0),
+COALESCE(e.user_id, ''), COALESCE(e.user_email, ''), COALESCE(e.ip_address, ''), COALESCE(e.user_agent, ''),
+COALESCE(e.action, ''), COALESCE(e.resource_type, ''), COALESCE(e.resource_id, ''),
+e.details, e.changes, COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), COALESCE(e.status, ''), COALESCE(e.error_message, '')`
+
+// ScanUnsealed calls fn for each record that no seal names, in the order
+// they were committed.
+func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) error {
+	rows, err := s.reader.QueryContext(ctx, "SELECT "+selectList+
+		" FROM audit_logs e WHERE NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id AND s.event_time = e.ts) ORDER BY e.row")
+	if err != nil {
+		return fmt.Errorf("audit: sqlite: scan unsealed: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return fmt.Errorf("audit: sqlite: scan unsealed: %w", err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: sqlite: scan unsealed: %w", err)
+	}
+	return nil
+}
+
+// AppendCheckpoint stores a checkpoint, with the row of the record its
+// seal seals, so that sealing can continue from it.
+func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	var purged any
+	if !c.PurgedBefore.IsZero() {
+		purged = c.PurgedBefore.UnixMicro()
+	}
+	err := s.writeTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO audit_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature, event_row)"+
+			" SELECT ?, ?, ?, ?, ?, ?, ?, (SELECT event_row FROM audit_seals WHERE seq = ?)",
+			int64(c.Seq), c.Hash, c.At.UnixMicro(), purged, c.Boundary, c.SignerID, c.Signature, int64(c.Seq))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: sqlite: append checkpoint %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// Checkpoints returns the stored checkpoints, oldest first.
+func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	rows, err := s.reader.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature FROM audit_checkpoints ORDER BY seq, at")
+	if err != nil {
+		return nil, fmt.Errorf("audit: sqlite: checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var cps []audit.Checkpoint
+	for rows.Next() {
+		var (
+			c       audit.Checkpoint
+			seq, at int64
+			purged  sql.NullInt64
+		)
+		if err := rows.Scan(&seq, &c.Hash, &at, &purged, &c.Boundary, &c.SignerID, &c.Signature); err != nil {
+			return nil, fmt.Errorf("audit: sqlite: checkpoints: %w", err)
+		}
+		c.Seq, c.At = uint64(seq), micros(at)
+		if purged.Valid {
+			c.PurgedBefore = micros(purged.Int64)
+		}
+		cps = append(cps, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: sqlite: checkpoints: %w", err)
+	}
+	return cps, nil
+}
+
+// PurgeSeals deletes the seals up to and including through. It refuses
+// unless a retention checkpoint (boundary, with a cutoff) is at through
+// and every seal it would delete is of a record older than that cutoff.
+// It runs in one write transaction, so never within a sealing step.
+func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
+	var n int64
+	err := s.writeTx(ctx, func(tx *sqlx.Tx) error {
+		var before sql.NullInt64
+		if err := tx.QueryRowxContext(ctx, "SELECT max(purged_before) FROM audit_checkpoints WHERE seq = ? AND boundary AND purged_before IS NOT NULL",
+			int64(through)).Scan(&before); err != nil {
+			return err
+		}
+		if !before.Valid {
+			return fmt.Errorf("no retention checkpoint at seal %d: purging the seals before it would break the chain", through)
+		}
+		var younger bool
+		if err := tx.QueryRowxContext(ctx, "SELECT EXISTS (SELECT 1 FROM audit_seals WHERE seq <= ? AND event_time >= ?)",
+			int64(through), before.Int64).Scan(&younger); err != nil {
+			return err
+		}
+		if younger {
+			return fmt.Errorf("seals up to %d include records younger than the retention cutoff %v", through, micros(before.Int64))
+		}
+		var err error
+		n, err = permitted(ctx, tx, "seals", int64(through), "DELETE FROM audit_seals WHERE seq <= ?", int64(through))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("audit: sqlite: purge seals through %d: %w", through, err)
+	}
+	return n, nil
+}
+
+// permitted runs the DELETE query within tx under the retention permit
+// for target up to bound, and returns how many rows it deleted. The
+// permit exists only inside tx.
+func permitted(ctx context.Context, tx *sqlx.Tx, target string, bound int64, query string, args ...any) (int64, error) {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO audit_retention (target, bound) VALUES (?, ?)", target, bound); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM audit_retention WHERE target = ?", target); err != nil {
+		return 0, err
+	}
+	return n, nil
+}

@@ -1,0 +1,175 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+)
+
+// selectList reads a record from the alias e, in the order scanRecord
+// expects.
+const selectList = `e.id, e.ts, e.recorded_at, COALESCE(e.user_id, ''), COALESCE(e.user_email, ''),
+COALESCE(e.ip_address, ''), COALESCE(e.user_agent, ''), e.action, e.resource_type, COALESCE(e.resource_id, ''),
+e.details, e.changes, COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), e.status, COALESCE(e.error_message, '')`
+
+// Query returns the records that match f, newest first, with keyset
+// pagination on (OccurredAt, ID): every filter is a bound parameter and is
+// served by an index range (ActionPrefix as the range [prefix,
+// successor)), so a deep page costs what the first one does.
+func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
+	if err := f.Validate(); err != nil {
+		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
+	}
+	limit := f.PageSize()
+	q, args := buildQuery(&f, limit+1)
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
+	}
+	defer rows.Close()
+	var page audit.Page
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
+		}
+		page.Records = append(page.Records, r)
+	}
+	if err := rows.Err(); err != nil {
+		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
+	}
+	if len(page.Records) > limit {
+		page.Records = page.Records[:limit]
+		page.NextCursor = audit.CursorAfter(&page.Records[limit-1]).String()
+	}
+	return page, nil
+}
+
+// buildQuery returns the SELECT of the records that match f, newest
+// first, at most limit of them, with its parameters.
+func buildQuery(f *audit.Filter, limit int) (string, []any) {
+	var sb strings.Builder
+	sb.WriteString("SELECT " + selectList + " FROM audit_logs e")
+	var args []any
+	sep := " WHERE "
+	and := func(cond string, vs ...any) {
+		sb.WriteString(sep)
+		sb.WriteString(cond)
+		sep = " AND "
+		args = append(args, vs...)
+	}
+	eq := func(col, v string) {
+		if v != "" {
+			and("e."+col+" = ?", v)
+		}
+	}
+	eq("user_id", f.UserID)
+	eq("action", string(f.Action))
+	if f.ActionPrefix != "" {
+		if hi, ok := successor(f.ActionPrefix); ok {
+			and("e.action >= ? AND e.action < ?", f.ActionPrefix, hi)
+		} else {
+			and("e.action >= ?", f.ActionPrefix)
+		}
+	}
+	eq("resource_type", f.ResourceType)
+	eq("resource_id", f.ResourceID)
+	eq("status", string(f.Status))
+	eq("request_id", f.RequestID)
+	if !f.Since.IsZero() {
+		and("e.ts >= ?", f.Since.UnixMicro())
+	}
+	if !f.Until.IsZero() {
+		and("e.ts < ?", f.Until.UnixMicro())
+	}
+	if f.Cursor != "" {
+		c, _ := audit.DecodeCursor(f.Cursor) // validated by the caller
+		t := c.OccurredAt.UnixMicro()
+		// the first condition bounds the index range; the second is exact
+		and("e.ts <= ? AND (e.ts < ? OR e.id < ?)", t, t, c.ID[:])
+	}
+	sb.WriteString(" ORDER BY e.ts DESC, e.id DESC LIMIT ")
+	sb.WriteString(strconv.Itoa(limit))
+	return sb.String(), args
+}
+
+// successor returns the smallest string greater than every string that
+// starts with p (SQLite compares text by its bytes), or false when there
+// is none.
+func successor(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// Get returns the record with the given ID, or an error wrapping
+// audit.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
+	rows, err := s.reader.QueryContext(ctx, "SELECT "+selectList+" FROM audit_logs e WHERE e.id = ?", id[:])
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("audit: sqlite: get %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return audit.Record{}, fmt.Errorf("audit: sqlite: get %s: %w", id, err)
+		}
+		return audit.Record{}, fmt.Errorf("audit: sqlite: get %s: %w", id, audit.ErrNotFound)
+	}
+	r, err := scanRecord(rows)
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("audit: sqlite: get %s: %w", id, err)
+	}
+	return r, rows.Close()
+}
+
+// scanRecord reads lead, then the columns of selectList.
+func scanRecord(rows *sql.Rows, lead ...any) (audit.Record, error) {
+	var (
+		r                audit.Record
+		id               []byte
+		ts, recorded     int64
+		ip               string
+		action, status   string
+		details, changes sql.NullString
+	)
+	err := rows.Scan(append(lead, &id, &ts, &recorded, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
+		&action, &r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID,
+		&status, &r.ErrorMessage)...)
+	if err != nil {
+		return audit.Record{}, err
+	}
+	if r.ID, err = uuid.FromBytes(id); err != nil {
+		return audit.Record{}, fmt.Errorf("id: %w", err)
+	}
+	if ip != "" {
+		if r.IPAddress, err = netip.ParseAddr(ip); err != nil {
+			return audit.Record{}, fmt.Errorf("record %s: ip_address: %w", r.ID, err)
+		}
+	}
+	r.OccurredAt, r.RecordedAt = micros(ts), micros(recorded)
+	r.Action, r.Status = audit.Action(action), audit.Status(status)
+	if details.Valid {
+		r.Details = []byte(details.String)
+	}
+	if changes.Valid {
+		r.Changes = []byte(changes.String)
+	}
+	return r, nil
+}
+
+// micros returns the UTC time of Unix microseconds us.
+func micros(us int64) time.Time { return time.UnixMicro(us).UTC() }
