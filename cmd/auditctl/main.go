@@ -49,6 +49,7 @@ commands:
   export   write the chain (seals and records) as NDJSON, for offline verification
   query    print records matching filters as NDJSON
   purge    apply retention: archive nothing, checkpoint, remove old records
+  load     load records from a NATS JetStream stream into the database until SIGINT/SIGTERM
 
 run 'auditctl <command> -h' for its flags
 `
@@ -66,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string) error{
 		"keygen": c.keygen, "migrate": c.migrate, "seal": c.seal, "verify": c.verify,
 		"export": c.export, "query": c.query, "purge": c.purge,
+		"load": c.load,
 	}
 	f, ok := cmds[args[0]]
 	if !ok {

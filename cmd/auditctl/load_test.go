@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trailmark/audit/store/jetstream"
+	"github.com/trailmark/audit/storetest"
+)
+
+// TestLoad runs auditctl load from a JetStream stream into PostgreSQL,
+// with a password in the NATS URL that must not be printed.
+func TestLoad(t *testing.T) {
+	dsn, natsURL := os.Getenv("AUDIT_TEST_DATABASE_URL"), os.Getenv("AUDIT_TEST_NATS_URL")
+	if dsn == "" || natsURL == "" {
+		t.Skip("AUDIT_TEST_DATABASE_URL or AUDIT_TEST_NATS_URL not set")
+	}
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var b [6]byte
+	rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	schema, stream, subj := "trailmark_ctl_"+suffix, "TRAILMARK_CTL_"+suffix, "trailmark_ctl_"+suffix
+	t.Cleanup(func() { db.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	if code, out, errOut := ctl(t, "migrate", "-db", dsn, "-schema", schema); code != 0 {
+		t.Fatalf("migrate: exit %d: %s%s", code, out, errOut)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	j, _ := natsjs.New(nc)
+	t.Cleanup(func() {
+		j.DeleteStream(context.Background(), stream)
+		j.DeleteStream(context.Background(), stream+"_DLQ")
+	})
+	s, err := jetstream.New(ctx, nc, &jetstream.Options{Stream: stream, Subject: subj + ".records"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, storetest.Records(0, 100)...); err != nil {
+		t.Fatal(err)
+	}
+
+	secretURL := strings.Replace(natsURL, "nats://", "nats://loader:hunter2secret@", 1)
+	var out, errOut syncBuffer
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan int)
+	go func() {
+		done <- run(runCtx, []string{"load", "-nats", secretURL, "-db", dsn, "-schema", schema, "-stream", stream,
+			"-dead-letter", subj + ".dead", "-progress", "50ms"}, &out, &errOut)
+	}()
+	var rows int
+	for deadline := time.Now().Add(30 * time.Second); rows < 100 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err := db.Get(&rows, "SELECT count(*) FROM "+schema+".audit_logs"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	if code := <-done; code != 0 || rows != 100 {
+		t.Fatalf("load: exit %d, %d rows (want 0, 100): %s%s", code, rows, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "loaded 100, dead-lettered 0") {
+		t.Errorf("output %q: want the progress line with 100 loaded", out.String())
+	}
+	if all := out.String() + errOut.String(); strings.Contains(all, "hunter2secret") {
+		t.Errorf("output shows the NATS password:\n%s", all)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,213 @@
+package jetstream_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trailmark/audit"
+)
+
+// envEvents sets the events per producer of TestEndToEnd.
+const envEvents = "AUDIT_TEST_JS_EVENTS"
+
+// eventsPerProducer returns the events each producer of TestEndToEnd
+// logs: $AUDIT_TEST_JS_EVENTS, or a default sized for a CI run on two
+// cores (the full run of the issue is 100000).
+func eventsPerProducer(t *testing.T) int {
+	if v := os.Getenv(envEvents); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a positive number", envEvents, v)
+		}
+		return n
+	}
+	if raceEnabled {
+		return 5000
+	}
+	return 20000
+}
+
+// proc is a child process of TestEndToEnd.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	done   chan error
+}
+
+func startChild(t *testing.T, role string, env ...string) *proc {
+	t.Helper()
+	p := &proc{done: make(chan error, 1)}
+	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	p.cmd.Env = append(append(os.Environ(), envRole+"="+role), env...)
+	p.cmd.Stdout = &p.stdout
+	p.cmd.Stderr = os.Stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	return p
+}
+
+func (p *proc) report(t *testing.T) childReport {
+	t.Helper()
+	var r childReport
+	if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
+		t.Fatalf("child report %q: %v", p.stdout.String(), err)
+	}
+	return r
+}
+
+// TestEndToEnd runs 4 producer processes (async Logger → JetStream) and 2
+// loader processes (JetStream → PostgreSQL); it kills one loader with
+// SIGKILL twice and restarts it, and terminates the loaders' PostgreSQL
+// backends during the load. In the end every accepted event is in the
+// table exactly once, nothing is dead-lettered, and the chain sealed over
+// the table verifies.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: end-to-end load test")
+	}
+	nc := connect(t, natsURL(t))
+	o, lo := testStream(t, nc)
+	newStore(t, nc, o)
+	store, schema := pgStore(t)
+	db := store.DB()
+	n := eventsPerProducer(t)
+	app := randomName("trailmark_js_loader_")
+	loaderDSN := dsn(t) + "&application_name=" + app
+	common := []string{envStream + "=" + o.Stream, envSubject + "=" + o.Subject, envDead + "=" + lo.DeadLetterSubject, envSchema + "=" + schema}
+	ctx := testCtx(t, 15*time.Minute)
+	start := time.Now()
+
+	var producers []*proc
+	for i := range 4 {
+		producers = append(producers, startChild(t, "producer", append(common, envCount+"="+strconv.Itoa(n), envID+"="+strconv.Itoa(i))...))
+	}
+	loaderEnv := append(common, envDSN+"="+loaderDSN)
+	loaders := []*proc{startChild(t, "loader", loaderEnv...), startChild(t, "loader", loaderEnv...)}
+	defer func() {
+		for _, l := range loaders {
+			l.cmd.Process.Kill()
+			<-l.done
+		}
+	}()
+
+	rows := func() (n int64) {
+		if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".audit_logs"); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Terminate the loaders' PostgreSQL backends now and then.
+	var terminated atomic.Int64
+	stopTerm := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stopTerm:
+				return
+			case <-time.After(700 * time.Millisecond):
+			}
+			var k int64
+			if err := db.GetContext(ctx, &k, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app); err == nil {
+				terminated.Add(k)
+			}
+		}
+	})
+	// Kill loader 0 twice, mid-load, and restart it.
+	total := int64(4 * n)
+	for _, frac := range []int64{4, 2} {
+		waitFor(t, "rows to load", 10*time.Minute, func() bool { return rows() >= total/frac })
+		loaders[0].cmd.Process.Signal(syscall.SIGKILL)
+		<-loaders[0].done
+		loaders[0] = startChild(t, "loader", loaderEnv...)
+	}
+	var accepted uint64
+	for i, p := range producers {
+		if err := <-p.done; err != nil {
+			t.Fatalf("producer %d: %v", i, err)
+		}
+		r := p.report(t)
+		if r.Failed != 0 || r.Written != r.Accepted {
+			t.Errorf("producer %d: %+v; want every accepted event written", i, r)
+		}
+		accepted += r.Accepted
+	}
+	produced := time.Since(start)
+	j, _ := natsjs.New(nc)
+	waitFor(t, "every accepted event to load", 10*time.Minute, func() bool {
+		if rows() < int64(accepted) {
+			return false
+		}
+		c, err := j.Consumer(ctx, o.Stream, lo.Consumer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	loaded := time.Since(start)
+	close(stopTerm)
+	wg.Wait()
+	var reps []childReport
+	for i, l := range loaders {
+		l.cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-l.done; err != nil {
+			t.Errorf("loader %d: %v", i, err)
+		}
+		l.cmd.Process.Kill() // (already gone: the deferred Kill is a no-op)
+		reps = append(reps, l.report(t))
+	}
+	loaders = nil
+	var count, distinct int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT id) FROM "+schema+".audit_logs").Scan(&count, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	dead := streamMsgs(t, nc, o.Stream+"_DLQ")
+	inStream := streamMsgs(t, nc, o.Stream)
+	t.Logf("%d events accepted by 4 producers in %v; loaded in %v (%.0f events/s end to end); %d backends terminated; stream holds %d; loader reports %+v",
+		accepted, produced.Round(time.Millisecond), loaded.Round(time.Millisecond), float64(accepted)/loaded.Seconds(), terminated.Load(), inStream, reps)
+	if count != int64(accepted) || distinct != int64(accepted) || dead != 0 || inStream != accepted {
+		t.Fatalf("rows %d, distinct IDs %d, dead letters %d, stream %d; want %d, %d, 0, %d", count, distinct, dead, inStream, accepted, accepted, accepted)
+	}
+	if terminated.Load() == 0 {
+		t.Error("no PostgreSQL backend was terminated: the test tested less than it says")
+	}
+
+	// Seal the table into one chain and verify it.
+	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
+	sl, err := audit.NewSealer(store, audit.SealerConfig{Key: key, BatchSize: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealStart := time.Now()
+	for {
+		k, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			break
+		}
+	}
+	sealed := time.Since(sealStart)
+	rep, err := audit.Verify(ctx, store, audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sealed in %v, verified: %+v", sealed.Round(time.Millisecond), rep.Seals)
+	if !rep.OK() || rep.Seals != accepted || rep.Unsealed != 0 {
+		t.Errorf("verify report %+v; want %d records sealed and no problem", rep, accepted)
+	}
+}

@@ -1,0 +1,4 @@
+package jetstream
+
+// DecodeRecord exposes decode to the tests.
+var DecodeRecord = decode
