@@ -970,7 +970,8 @@ func (e *encoder) annotate(details []byte) ([]byte, error) {
 
 // CanonicalJSON re-encodes JSON text in the canonical form the Logger
 // stores: sorted object keys, no insignificant white space, numbers in
-// plain decimal notation. It is what makes a record read back from any
+// plain decimal notation. Input nested more than 1000 levels deep is an
+// error. It is what makes a record read back from any
 // store (PostgreSQL jsonb reorders keys and rewrites white space) compare
 // and hash exactly like the original. nil or empty input yields nil.
 func CanonicalJSON(raw []byte) ([]byte, error) {
@@ -992,6 +993,9 @@ func canonicalBytes(raw []byte) ([]byte, error) {
 	}
 	if c, ok := canonicalFast(raw); ok {
 		return c, nil
+	}
+	if d := jsonDepth(raw); d > maxJSONDepth {
+		return nil, fmt.Errorf("audit: canonical JSON: arrays and objects nested %d deep, deeper than %d", d, maxJSONDepth)
 	}
 	var v any
 	if err := unmarshalNumber(raw, &v); err != nil {

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -19,7 +20,15 @@ func FuzzCanonicalJSON(f *testing.F) {
 	for _, s := range jsonSeeds {
 		f.Add([]byte(s))
 	}
+	f.Add(bytes.Repeat([]byte("["), 1500))
+	f.Add([]byte(strings.Repeat("[", 1001) + strings.Repeat("]", 1001)))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		if jsonDepth(in) > maxJSONDepth {
+			if _, err := CanonicalJSON(in); err == nil {
+				t.Fatalf("CanonicalJSON accepts input nested %d deep", jsonDepth(in))
+			}
+			return
+		}
 		fast := isCanonical(in)
 		var v any
 		if err := unmarshalNumber(in, &v); err != nil {
