@@ -1,6 +1,6 @@
 module github.com/trailmark/audit
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/DATA-DOG/go-sqlmock v1.5.2
@@ -10,3 +10,5 @@ require (
 	github.com/lib/pq v1.12.3
 	go.uber.org/goleak v1.3.0
 )
+
+require golang.org/x/text v0.44.0
