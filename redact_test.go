@@ -16,18 +16,18 @@ func TestRedactionBypasses(t *testing.T) {
 		{strings.Repeat("a", 250) + "_password", true}, // longer than the stored key
 		{strings.Repeat("é", 200) + "password", true},
 		{"pass\xffword", true},
-		{"p\u0430ssword", true},             // Cyrillic а
-		{"ＰＡＳＳＷＯＲＤ", true},                  // fullwidth
-		{"pass\u200bword", true},            // zero-width space
-		{"pass\u00adword", true},            // soft hyphen
-		{"\ufeffpassword", true},            // byte-order mark
-		{"pass\u202eword", true},            // bidi override
-		{"to\u212aen", true},                 // Kelvin sign K
-		{"\u017fecret", true},               // long s
-		{"ѕеcrеt", true},                    // Cyrillic ѕ, е
-		{"ΤΟΚΕΝ", true},                     // Greek capitals
-		{"pässword", true},                  // a mark
-		{"api:key", true},                   // separators
+		{"p\u0430ssword", true},  // Cyrillic а
+		{"ＰＡＳＳＷＯＲＤ", true},       // fullwidth
+		{"pass\u200bword", true}, // zero-width space
+		{"pass\u00adword", true}, // soft hyphen
+		{"\ufeffpassword", true}, // byte-order mark
+		{"pass\u202eword", true}, // bidi override
+		{"to\u212aen", true},     // Kelvin sign K
+		{"\u017fecret", true},    // long s
+		{"ѕеcrеt", true},         // Cyrillic ѕ, е
+		{"ΤΟΚΕΝ", true},          // Greek capitals
+		{"pässword", true},       // a mark
+		{"api:key", true},        // separators
 		{"api/key", true},
 		{"api\tkey", true},
 		{"pwd", true},
@@ -149,4 +149,3 @@ func BenchmarkRedactionMatch(b *testing.B) {
 		e.secret(keys[i%len(keys)])
 	}
 }
-

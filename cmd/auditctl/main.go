@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/safetext"
 	"github.com/trailmark/audit/store/postgres"
 )
 
@@ -405,7 +406,7 @@ func (c cli) query(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	enc := json.NewEncoder(c.stdout)
+	enc := json.NewEncoder(safetext.NewJSONWriter(c.stdout)) // no raw C1 or bidi controls on a terminal
 	n := 0
 	f.Limit = audit.MaxLimit
 	for {
