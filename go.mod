@@ -12,3 +12,5 @@ require (
 )
 
 require golang.org/x/text v0.44.0
+
+require golang.org/x/crypto v0.59.0
