@@ -380,6 +380,9 @@ func (e *encoder) release() {
 	if cap(e.buf) > 1<<20 {
 		e.buf = nil
 	}
+	if cap(e.kn.runes) > 64<<10 { // a huge key's scratch is not kept
+		e.kn = keyNorm{}
+	}
 	clear(e.members[:cap(e.members)])
 	clear(e.strs[:cap(e.strs)])
 	clear(e.changes[:cap(e.changes)])
