@@ -16,19 +16,25 @@ import (
 // characters); what it rejects takes the slow path, never a different
 // result.
 func isCanonical(b []byte) bool {
-	i, ok := canonValue(b, 0)
+	i, ok := canonValue(b, 0, 0)
 	return ok && i == len(b)
 }
 
-func canonValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
+// maxJSONDepth is how deeply CanonicalJSON lets arrays and objects nest:
+// deeper input is refused with an error rather than recursed into. The
+// Logger never writes more than 34 levels (Limits caps Details at 32).
+const maxJSONDepth = 1000
+
+// canonValue checks the value at i, which is inside depth containers.
+func canonValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth >= maxJSONDepth {
 		return i, false
 	}
 	switch c := b[i]; {
 	case c == '{':
-		return canonObject(b, i+1)
+		return canonObject(b, i+1, depth+1)
 	case c == '[':
-		return canonArray(b, i+1)
+		return canonArray(b, i+1, depth+1)
 	case c == '"':
 		j, _, ok := canonString(b, i+1)
 		return j, ok
@@ -44,7 +50,7 @@ func canonValue(b []byte, i int) (int, bool) {
 	return i, false
 }
 
-func canonObject(b []byte, i int) (int, bool) {
+func canonObject(b []byte, i, depth int) (int, bool) {
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
 	}
@@ -65,7 +71,7 @@ func canonObject(b []byte, i int) (int, bool) {
 		if j >= len(b) || b[j] != ':' {
 			return j, false
 		}
-		if i, ok = canonValue(b, j+1); !ok {
+		if i, ok = canonValue(b, j+1, depth); !ok {
 			return i, false
 		}
 		if i >= len(b) {
@@ -82,13 +88,13 @@ func canonObject(b []byte, i int) (int, bool) {
 	}
 }
 
-func canonArray(b []byte, i int) (int, bool) {
+func canonArray(b []byte, i, depth int) (int, bool) {
 	if i < len(b) && b[i] == ']' {
 		return i + 1, true
 	}
 	for {
 		var ok bool
-		if i, ok = canonValue(b, i); !ok || i >= len(b) {
+		if i, ok = canonValue(b, i, depth); !ok || i >= len(b) {
 			return i, false
 		}
 		switch b[i] {
@@ -226,7 +232,7 @@ func skipWS(b []byte, i int) int {
 
 func (p *canonParser) value(i, depth int) (int, bool) {
 	b := p.src
-	if i >= len(b) || depth > 1000 {
+	if i >= len(b) || depth >= maxJSONDepth {
 		return i, false
 	}
 	switch c := b[i]; {
@@ -416,7 +422,7 @@ func (p *canonParser) str(i int) (string, int, bool) {
 
 // skipValue returns the end of the value at i, checking its syntax.
 func skipValue(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth > 1000 {
+	if i >= len(b) || depth >= maxJSONDepth {
 		return i, false
 	}
 	switch c := b[i]; {
@@ -473,6 +479,27 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 		}
 		return j, j > i
 	}
+}
+
+// jsonDepth returns how deeply the arrays and objects of the JSON text b
+// nest, without recursion. It does not check the syntax.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func skipString(b []byte, i int) (int, bool) {

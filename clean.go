@@ -26,10 +26,25 @@ import (
 // replaces their values. The zero value redacts the default keys and
 // replaces values with "[REDACTED]".
 //
-// A key matches when, lowercased and with '-', '_', '.' and spaces
-// removed, it contains one of the fragments: "X-Api-Key", "api_key" and
-// "userApiKey" all contain "apikey". Matching is recursive: it applies to
-// the keys of nested objects, of values in arrays, and of the fields of
+// Keys and fragments are compared in a normal form, so that look-alikes do
+// not slip through: the key as given (never the truncated or repaired key
+// that is stored) is decomposed with Unicode NFKD (fullwidth letters, the
+// Kelvin sign and the long s become their Latin letters), marks and
+// invisible characters (soft hyphen, zero-width space, byte-order mark,
+// bidi controls, invalid UTF-8) are dropped, Latin look-alikes from the
+// Cyrillic and Greek scripts are mapped to the Latin letter they imitate,
+// and letters are case-folded. The key is split into words at every other
+// character (space, '-', '_', '.', ':', '/', tab, …), at a change from a
+// lower-case to an upper-case letter ("userPin"), at the end of an
+// upper-case run ("OTPCode") and between letters and digits.
+//
+// A fragment of five or more letters and digits matches anywhere in the
+// key with its separators removed: "X-Api-Key", "api_key", "userApiKey"
+// and "ａｐｉ：ｋｅｙ" all contain "apikey". A shorter fragment ("pin",
+// "otp", "ssn", "auth", "pwd", "cvv") matches a whole word only, so that
+// "user_pin", "pinCode" and "OTP" are secrets and "spinner", "shipping",
+// "author" and "isbn" are not. Matching is recursive: it applies to the
+// keys of nested objects, of values in arrays, and of the fields of
 // Changes (whose before and after values are then both redacted).
 type Redaction struct {
 	// Keys are fragments redacted in addition to DefaultRedactedKeys.
@@ -45,12 +60,14 @@ type Redaction struct {
 }
 
 // DefaultRedactedKeys are the key fragments redacted unless
-// Redaction.NoDefaults is set.
+// Redaction.NoDefaults is set. The short ones match whole words only (see
+// Redaction).
 func DefaultRedactedKeys() []string {
 	return []string{
-		"password", "passwd", "passphrase", "secret", "token", "apikey",
-		"authorization", "cookie", "privatekey", "credential", "creditcard",
-		"cardnumber", "cvv", "sessionkey", "signature",
+		"password", "passwd", "passphrase", "passcode", "secret", "token", "apikey",
+		"accesskey", "authorization", "cookie", "privatekey", "credential", "creditcard",
+		"cardnumber", "sessionkey", "signature",
+		"pwd", "pin", "otp", "totp", "hotp", "ssn", "auth", "cvv", "cvc",
 	}
 }
 
@@ -116,12 +133,17 @@ const (
 
 // cleaner holds a Logger's cleaning configuration.
 type cleaner struct {
-	byFirst  [256][][]byte // redaction fragments by their first byte
+	byFirst  [256][][]byte // long redaction fragments by their first byte
+	words    [][]byte      // short redaction fragments: whole words only
 	hasFrags bool
 	hashKey  []byte
 	limits   Limits
 	pool     sync.Pool // *encoder
 }
+
+// minFragment is the length from which a redaction fragment matches
+// anywhere in a key rather than as a whole word.
+const minFragment = 5
 
 func newCleaner(r Redaction, l Limits) *cleaner {
 	c := &cleaner{hashKey: bytes.Clone(r.HashKey), limits: l.withDefaults()}
@@ -129,29 +151,22 @@ func newCleaner(r Redaction, l Limits) *cleaner {
 	if !r.NoDefaults {
 		keys = append(DefaultRedactedKeys(), keys...)
 	}
+	var kn keyNorm
 	for _, k := range keys {
-		if n := normalizeKey(nil, k); len(n) > 0 {
+		kn.normalize(k)
+		n := bytes.Clone(kn.text)
+		switch {
+		case len(n) == 0:
+			continue
+		case len(n) < minFragment:
+			c.words = append(c.words, n)
+		default:
 			c.byFirst[n[0]] = append(c.byFirst[n[0]], n)
-			c.hasFrags = true
 		}
+		c.hasFrags = true
 	}
 	c.pool.New = func() any { return &encoder{c: c} }
 	return c
-}
-
-// normalizeKey appends k lowercased and without separators to dst.
-func normalizeKey(dst []byte, k string) []byte {
-	for i := 0; i < len(k); i++ {
-		b := k[i]
-		switch {
-		case b == '-' || b == '_' || b == '.' || b == ' ':
-			continue
-		case 'A' <= b && b <= 'Z':
-			b += 'a' - 'A'
-		}
-		dst = append(dst, b)
-	}
-	return dst
 }
 
 // secret reports whether the key k names a secret.
@@ -159,11 +174,29 @@ func (c *cleaner) secret(e *encoder, k string) bool {
 	if !c.hasFrags {
 		return false
 	}
-	e.scratch = normalizeKey(e.scratch[:0], k)
-	n := e.scratch
+	kn := &e.kn
+	kn.normalize(k)
+	n := kn.text
 	for i, b := range n {
 		for _, f := range c.byFirst[b] {
 			if bytes.HasPrefix(n[i:], f) {
+				return true
+			}
+		}
+	}
+	if len(c.words) == 0 {
+		return false
+	}
+	for i, start := range kn.words {
+		end := len(n)
+		if i+1 < len(kn.words) {
+			end = kn.words[i+1]
+		}
+		if end-start >= minFragment {
+			continue
+		}
+		for _, w := range c.words {
+			if bytes.Equal(n[start:end], w) {
 				return true
 			}
 		}
@@ -321,6 +354,7 @@ type encoder struct {
 	path     []pathElem
 	visiting []unsafe.Pointer
 	scratch  []byte
+	kn       keyNorm
 	notes    []string
 	omitted  []string
 	spans    []member // stack of object members being canonicalized
@@ -345,6 +379,9 @@ func (e *encoder) reset() {
 func (e *encoder) release() {
 	if cap(e.buf) > 1<<20 {
 		e.buf = nil
+	}
+	if cap(e.kn.runes) > 64<<10 { // a huge key's scratch is not kept
+		e.kn = keyNorm{}
 	}
 	clear(e.members[:cap(e.members)])
 	clear(e.strs[:cap(e.strs)])
@@ -379,8 +416,9 @@ const appKey = MetaKey + "_app"
 
 // pair is a member of an object being encoded.
 type pair[V any] struct {
-	k string
-	v V
+	k      string // the key as written: repaired and capped
+	v      V
+	secret bool // the key as given names a secret
 }
 
 func cmpPair[V any](a, b pair[V]) int { return strings.Compare(a.k, b.k) }
@@ -389,7 +427,7 @@ func cmpPair[V any](a, b pair[V]) int { return strings.Compare(a.k, b.k) }
 // Limits.MaxJSONBytes, omitting the members that do not fit. With reserve,
 // the member named MetaKey is written as appKey. stack is the encoder's
 // scratch for members of type V.
-func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*encoder, string, V), stack *[]pair[V]) {
+func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*encoder, pair[V]), stack *[]pair[V]) {
 	start := len(e.buf)
 	budget := e.c.limits.MaxJSONBytes - 6<<10 // room for the notes
 	base := len(*stack)
@@ -401,13 +439,13 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 			continue
 		}
 		hasApp = hasApp || reserve && k == appKey
-		*stack = append(*stack, pair[V]{e.key(k), v})
+		*stack = append(*stack, pair[V]{e.key(k), v, e.secret(k)})
 	}
 	if hasMeta {
 		if hasApp {
 			e.note(MetaKey + " is reserved and " + appKey + " is taken; its value was dropped")
 		} else {
-			*stack = append(*stack, pair[V]{appKey, meta})
+			*stack = append(*stack, pair[V]{appKey, meta, e.secret(MetaKey)})
 		}
 	}
 	end := len(*stack)
@@ -425,7 +463,7 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 			e.buf = append(e.buf, ',')
 		}
 		e.limit = start + budget
-		member(e, p.k, p.v)
+		member(e, p)
 		if e.check(); e.overflow {
 			e.buf = e.buf[:mark]
 			e.overflow = false
@@ -442,23 +480,23 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 	e.limit = math.MaxInt
 }
 
-func (e *encoder) encodeMember(k string, v any) {
-	e.writeString(k, e.keyMax())
+func (e *encoder) encodeMember(p pair[any]) {
+	e.writeString(p.k, e.keyMax())
 	e.buf = append(e.buf, ':')
-	e.path = append(e.path, pathElem{key: k})
-	if !e.canon && e.c.secret(e, k) {
-		e.redact(v)
+	e.path = append(e.path, pathElem{key: p.k})
+	if p.secret {
+		e.redact(p.v)
 	} else {
-		e.encodeValue(v, 0)
+		e.encodeValue(p.v, 0)
 	}
 	e.path = e.path[:len(e.path)-1]
 }
 
-func (e *encoder) encodeChange(k string, ch Change) {
-	e.writeString(k, e.keyMax())
+func (e *encoder) encodeChange(p pair[Change]) {
+	ch, secret := p.v, p.secret
+	e.writeString(p.k, e.keyMax())
 	e.buf = append(e.buf, ':')
-	e.path = append(e.path, pathElem{key: k})
-	secret := !e.canon && e.c.secret(e, k)
+	e.path = append(e.path, pathElem{key: p.k})
 	e.buf = append(e.buf, `{"after":`...)
 	e.path = append(e.path, pathElem{key: "after"})
 	if secret {
@@ -476,6 +514,10 @@ func (e *encoder) encodeChange(k string, ch Change) {
 	e.buf = append(e.buf, '}')
 	e.path = e.path[:len(e.path)-2]
 }
+
+// secret reports whether the key k, as given, names a secret; never when
+// re-encoding stored JSON.
+func (e *encoder) secret(k string) bool { return !e.canon && e.c.secret(e, k) }
 
 // redact writes the replacement of a secret value v.
 func (e *encoder) redact(v any) {
@@ -647,7 +689,7 @@ func (e *encoder) leave() { e.visiting = e.visiting[:len(e.visiting)-1] }
 func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder, V, int), stack *[]pair[V]) {
 	base := len(*stack)
 	for k, v := range m {
-		*stack = append(*stack, pair[V]{e.key(k), v})
+		*stack = append(*stack, pair[V]{e.key(k), v, e.secret(k)})
 	}
 	end := len(*stack)
 	slices.SortFunc((*stack)[base:end], cmpPair[V])
@@ -664,7 +706,7 @@ func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder
 		e.writeString(p.k, e.keyMax())
 		e.buf = append(e.buf, ':')
 		e.path = append(e.path, pathElem{key: p.k})
-		if !e.canon && e.c.secret(e, p.k) {
+		if p.secret {
 			e.redact(p.v)
 		} else {
 			enc(e, p.v, depth+1)
@@ -970,7 +1012,8 @@ func (e *encoder) annotate(details []byte) ([]byte, error) {
 
 // CanonicalJSON re-encodes JSON text in the canonical form the Logger
 // stores: sorted object keys, no insignificant white space, numbers in
-// plain decimal notation. It is what makes a record read back from any
+// plain decimal notation. Input nested more than 1000 levels deep is an
+// error. It is what makes a record read back from any
 // store (PostgreSQL jsonb reorders keys and rewrites white space) compare
 // and hash exactly like the original. nil or empty input yields nil.
 func CanonicalJSON(raw []byte) ([]byte, error) {
@@ -992,6 +1035,9 @@ func canonicalBytes(raw []byte) ([]byte, error) {
 	}
 	if c, ok := canonicalFast(raw); ok {
 		return c, nil
+	}
+	if d := jsonDepth(raw); d > maxJSONDepth {
+		return nil, fmt.Errorf("audit: canonical JSON: arrays and objects nested %d deep, deeper than %d", d, maxJSONDepth)
 	}
 	var v any
 	if err := unmarshalNumber(raw, &v); err != nil {

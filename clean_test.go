@@ -379,3 +379,35 @@ func TestCleanAllocs(t *testing.T) {
 		t.Errorf("clean of an event without details allocates %v times, want 0", allocs)
 	}
 }
+
+// TestCanonicalJSONDeep: deeply nested input is an error, not a stack
+// overflow that kills the process (8 MB of '[' did).
+func TestCanonicalJSONDeep(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []byte
+		wantErr bool
+	}{
+		{"8 MB of [", bytes.Repeat([]byte("["), 8<<20), true},
+		{"8 MB of {\"a\":", bytes.Repeat([]byte(`{"a":`), 8<<20/5), true},
+		{"1001 levels, valid", []byte(strings.Repeat("[", 1001) + strings.Repeat("]", 1001)), true},
+		{"1001 levels, not canonical", []byte(strings.Repeat("[ ", 1001) + strings.Repeat("]", 1001)), true},
+		{"1000 levels", []byte(strings.Repeat("[", 1000) + strings.Repeat("]", 1000)), false},
+		{"1000 levels, not canonical", []byte(strings.Repeat(`{"a": `, 1000) + "1" + strings.Repeat("}", 1000)), false},
+		{"brackets in a string", []byte(`["` + strings.Repeat("[", 5000) + `"]`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := CanonicalJSON(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("CanonicalJSON: got error %v, want error: %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "nested") {
+				t.Errorf("got error %q, want one that says the input is nested too deep", err)
+			}
+			if err == nil && !json.Valid(got) {
+				t.Errorf("invalid output %.80q", got)
+			}
+		})
+	}
+}

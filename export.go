@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/trailmark/audit/internal/safetext"
 )
 
 // ChainFormat names the format ExportChain writes.
@@ -38,7 +40,7 @@ type ExportStats struct {
 func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats, error) {
 	var st ExportStats
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
+	enc := json.NewEncoder(safetext.NewJSONWriter(bw)) // C1 and bidi controls as \uXXXX
 	cps, err := src.Checkpoints(ctx)
 	if err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)

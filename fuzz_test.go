@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -19,7 +20,15 @@ func FuzzCanonicalJSON(f *testing.F) {
 	for _, s := range jsonSeeds {
 		f.Add([]byte(s))
 	}
+	f.Add(bytes.Repeat([]byte("["), 1500))
+	f.Add([]byte(strings.Repeat("[", 1001) + strings.Repeat("]", 1001)))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		if jsonDepth(in) > maxJSONDepth {
+			if _, err := CanonicalJSON(in); err == nil {
+				t.Fatalf("CanonicalJSON accepts input nested %d deep", jsonDepth(in))
+			}
+			return
+		}
 		fast := isCanonical(in)
 		var v any
 		if err := unmarshalNumber(in, &v); err != nil {
@@ -58,37 +67,57 @@ func FuzzCanonicalJSON(f *testing.F) {
 	})
 }
 
-// FuzzCleanDetails feeds arbitrary JSON objects through the cleaner.
+// FuzzCleanDetails feeds arbitrary JSON objects through the cleaner, with
+// a value planted under secret keys: it must never come out.
 func FuzzCleanDetails(f *testing.F) {
 	for _, s := range jsonSeeds {
 		f.Add([]byte(s), "password")
 	}
-	c := newCleaner(Redaction{HashKey: []byte("k")}, Limits{MaxStringBytes: 64, MaxJSONBytes: 16 << 10}.withDefaults())
+	f.Add([]byte(`{"a":{"b":[{"c":1}]}}`), "userPin")
+	f.Add([]byte(`{}`), strings.Repeat("x", 300)+"secret")
+	f.Add([]byte(`{}`), "p\u0430ss\u200bword")
+	const planted = "planted-7d1f0c"
+	var cleaners []*cleaner
+	for _, hashKey := range [][]byte{nil, []byte("k")} {
+		cleaners = append(cleaners, newCleaner(Redaction{HashKey: hashKey}, Limits{MaxStringBytes: 64, MaxJSONBytes: 16 << 10}.withDefaults()))
+	}
 	f.Fuzz(func(t *testing.T, in []byte, key string) {
-		var m map[string]any
-		if json.Unmarshal(in, &m) != nil {
-			return
-		}
-		m[key] = "secret"
-		ev := Event{Action: "a", ResourceType: "r", Status: StatusSuccess, Details: m, UserID: key,
-			Changes: map[string]Change{key: {Before: m, After: nil}}}
-		r, err := c.clean(&ev)
-		if err != nil {
-			t.Fatalf("clean: %v", err)
-		}
-		for _, b := range [][]byte{r.Details, r.Changes} {
-			if len(b) == 0 {
-				continue
+		for _, c := range cleaners {
+			var m map[string]any
+			if json.Unmarshal(in, &m) != nil || bytes.Contains(in, []byte(planted)) {
+				return
 			}
-			if !json.Valid(b) || bytes.Contains(b, []byte(`\u0000`)) {
-				t.Fatalf("invalid output %q", b)
+			e := c.pool.Get().(*encoder)
+			isSecret := e.secret(key)
+			e.release()
+			if isSecret {
+				m[key] = planted
 			}
-			if b2, _ := CanonicalJSON(b); !bytes.Equal(b, b2) {
-				t.Fatalf("output not canonical: %q", b)
+			m[key+"_password"] = planted
+			m["nested"] = map[string]any{"api_key": planted, key + "Token": []any{planted}}
+			ev := Event{Action: "a", ResourceType: "r", Status: StatusSuccess, Details: m, UserID: key,
+				Changes: map[string]Change{key: {Before: m, After: nil}, "secret": {Before: planted}}}
+			r, err := c.clean(&ev)
+			if err != nil {
+				t.Fatalf("clean: %v", err)
 			}
-		}
-		if len(r.Details) > 16<<10 || !utf8.ValidString(r.UserID) {
-			t.Fatalf("limits not applied: %d bytes", len(r.Details))
+			for _, b := range [][]byte{r.Details, r.Changes} {
+				if len(b) == 0 {
+					continue
+				}
+				if !json.Valid(b) || bytes.Contains(b, []byte(`\u0000`)) {
+					t.Fatalf("invalid output %q", b)
+				}
+				if b2, _ := CanonicalJSON(b); !bytes.Equal(b, b2) {
+					t.Fatalf("output not canonical: %q", b)
+				}
+				if bytes.Contains(b, []byte(planted)) {
+					t.Fatalf("a secret planted under key %q came out: %q", key, b)
+				}
+			}
+			if len(r.Details) > 16<<10 || !utf8.ValidString(r.UserID) {
+				t.Fatalf("limits not applied: %d bytes", len(r.Details))
+			}
 		}
 	})
 }

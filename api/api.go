@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -199,11 +200,43 @@ func (h *Handler) event(r *http.Request, a audit.Actor, action audit.Action, st 
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, a audit.Actor, action audit.Action, perr *paramError) {
 	ev := h.event(r, a, action, audit.StatusFailure, perr.Error())
 	ev.Details["parameter"] = perr.Param
-	ev.Details["query"] = r.URL.RawQuery
+	ev.Details["query"] = queryDetails(r.URL.RawQuery)
 	if err := h.logger.Log(r.Context(), ev); err != nil {
 		h.onError(fmt.Errorf("audit: api: recording a refused %s: %w", action, err))
 	}
 	writeProblem(w, r, http.StatusBadRequest, perr.Param+" "+perr.Msg, perr.Param)
+}
+
+// queryDetails returns the parameters of a raw query, as given, for the
+// record of a refused request: each name with its value, or its values
+// when it is given more than once. They go into Details as keys, so that
+// the Logger's redaction applies to them as to any key: the value of
+// "access_token" or "password" is never stored. A name that does not
+// unescape is kept as it came, without its value (a bad escape could hide
+// a secret's name). Both '&' and ';' separate parameters here, so that
+// "a=1;password=x" cannot pass a secret off as the value of a.
+func queryDetails(raw string) map[string]any {
+	m := map[string]any{}
+	for _, part := range strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, value, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err != nil {
+			value = "[not kept: the name does not unescape]"
+		} else {
+			name = n
+			if v, err := url.QueryUnescape(value); err == nil {
+				value = v
+			}
+		}
+		switch prev := m[name].(type) {
+		case nil:
+			m[name] = value
+		case string:
+			m[name] = []any{prev, value}
+		case []any:
+			m[name] = append(prev, value)
+		}
+	}
+	return m
 }
 
 // failed records and answers a store error: 400 for a filter the store

@@ -357,6 +357,44 @@ var badParams = []struct {
 	{"/audit-logs/0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f", "limit=1", "limit"},
 }
 
+// TestRefusedQueryRedacted: the record of a refused request keeps the
+// parameters it was given, with the values of secrets redacted by the
+// Logger's rules, over real HTTP.
+func TestRefusedQueryRedacted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, seed(1))
+	tests := []struct{ path, query string }{
+		{"/audit-logs", "access_token=MARK-1&user_id=u1"},
+		{"/audit-logs", "password=MARK-2&password=MARK-3"},
+		{"/audit-logs", "x=1;api_key=MARK-4"},
+		{"/audit-logs", "pin=MARK-5&spinner=kept-1"},
+		{"/audit-logs", "pass%zzword=MARK-6"},
+		{"/audit-logs", "Pass%E2%80%8Bword=MARK-7"},
+		{"/audit-logs/export", "format=csv&session_token=MARK-8"},
+		{"/audit-logs/users/u1", "days=3&client_secret=MARK-9&otp=MARK-10"},
+	}
+	for _, tt := range tests {
+		before := len(e.events(audit.Filter{Status: audit.StatusFailure}))
+		if r := e.get("admin", tt.path+"?"+tt.query); r.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s?%s: status %d, want 400", tt.path, tt.query, r.StatusCode)
+		}
+		evs := e.events(audit.Filter{Status: audit.StatusFailure})
+		if len(evs) != before+1 {
+			t.Fatalf("%s?%s: %d events, want 1", tt.path, tt.query, len(evs)-before)
+		}
+		rec, _ := json.Marshal(evs[0])
+		if strings.Contains(string(rec), "MARK") {
+			t.Errorf("%s?%s: a secret was recorded: %s", tt.path, tt.query, rec)
+		}
+		if !strings.Contains(string(evs[0].Details), `"query":{`) {
+			t.Errorf("%s?%s: details %s, want the parameters under query", tt.path, tt.query, evs[0].Details)
+		}
+	}
+	if d := string(e.events(audit.Filter{Status: audit.StatusFailure})[4].Details); !strings.Contains(d, `"spinner":"kept-1"`) {
+		t.Errorf("innocent parameter not kept: %s", d)
+	}
+}
+
 func TestBadParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, seed(5))

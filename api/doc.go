@@ -43,7 +43,10 @@
 // both actions are delivered Sync, so this holds; a Policy that makes them
 // Async makes reads fail open instead (they succeed once the record is
 // queued). Bad requests and refusals are recorded too, but a failure to
-// record them does not change the answer.
+// record them does not change the answer. A refused request's parameters
+// are recorded by name under details.query, never as the raw query
+// string, so that the Logger's Redaction removes the values of secrets a
+// client put in the URL (access_token, password, api_key, …).
 //
 // An export is recorded twice: phase "start" before the first record is
 // read (fail closed, as above) and phase "end" with the row count and
@@ -52,10 +55,14 @@
 // store fails after the response has started, the connection is aborted,
 // so that the client sees a broken transfer, not a short file.
 //
-// NDJSON is exact: one record's JSON per line. CSV has a header row and
-// every field; cells that a spreadsheet would evaluate as formulas are
-// prefixed with a quote (see SafeCell), so CSV is for people and NDJSON
-// for programs.
+// NDJSON is exact: one record's JSON per line, with C1 controls (U+0080–
+// U+009F) and bidi controls (U+202A–U+202E, U+2066–U+2069) written as
+// \uXXXX escapes, which decode to the same values; the list endpoint does
+// the same. CSV has a header row and every field; control characters
+// (ESC, CR, LF, C1, bidi) are replaced by U+FFFD and cells that a
+// spreadsheet would evaluate as formulas, also after leading blanks or
+// invisible characters, are prefixed with a quote (see SafeCell), so CSV
+// is for people and NDJSON for programs.
 //
 // # What a client can forge
 //

@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/safetext"
 )
 
 // csvHeader returns the first row of a CSV export: every field of a
@@ -165,11 +167,13 @@ func newRowWriter(format string, bw *bufio.Writer) rowWriter {
 		w.writeRow(hdr) // an error is kept by the bufio.Writer and returned by flush
 		return w
 	}
-	return &ndjsonWriter{bw: bw, enc: json.NewEncoder(bw)}
+	return &ndjsonWriter{bw: bw, enc: json.NewEncoder(safetext.NewJSONWriter(bw))}
 }
 
 // ndjsonWriter writes one record's JSON per line, exactly as the list
-// endpoint returns it.
+// endpoint returns it: C1 controls and bidi controls are written as
+// \uXXXX escapes (safetext.AppendJSON), so that a terminal or an editor
+// showing the file is not steered by them; the values are unchanged.
 type ndjsonWriter struct {
 	bw  *bufio.Writer
 	enc *json.Encoder
@@ -240,7 +244,7 @@ func (w *csvWriter) write(r *audit.Record) error {
 }
 
 // compact returns raw JSON without insignificant whitespace, as NDJSON
-// has it (PostgreSQL's jsonb adds some).
+// has it (PostgreSQL's jsonb adds some), C1 and bidi controls escaped.
 func (w *csvWriter) compact(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return ""
@@ -249,30 +253,62 @@ func (w *csvWriter) compact(raw json.RawMessage) string {
 	if json.Compact(&w.buf, raw) != nil {
 		return string(raw)
 	}
-	return w.buf.String()
+	// C1 and bidi controls as \uXXXX: the JSON means the same, and
+	// SafeCell finds nothing to replace.
+	return string(safetext.AppendJSON(nil, w.buf.Bytes()))
 }
 
 func (w *csvWriter) flush() error { return w.bw.Flush() }
 
-// SafeCell returns s made safe for a spreadsheet cell, after the OWASP
-// guidance on CSV injection: a value that begins with =, +, -, @, a tab or
-// a carriage return (or the fullwidth ＝ ＋ － ＠, which some spreadsheets
-// fold to ASCII) is prefixed with a single quote, so that a spreadsheet
-// shows it as text instead of evaluating it as a formula. The CSV export
-// also quotes every cell, so that a value such as "x;=cmd" stays one cell
-// in a spreadsheet that splits columns at semicolons. The NDJSON export
-// is exact; use it where the values must survive unchanged.
+// SafeCell returns s made safe for a spreadsheet cell and for a reader
+// of the file:
+//
+//   - Control characters that could break or rewrite the text shown (C0
+//     controls other than tab, such as ESC, CR and LF; DEL; C1 controls;
+//     bidi embeddings, overrides and isolates; the line and paragraph
+//     separators) are replaced by U+FFFD.
+//   - After the OWASP guidance on CSV injection, a value that begins with
+//     =, +, -, @, a tab or a carriage return (or the fullwidth ＝ ＋ －
+//     ＠, which some spreadsheets fold to ASCII), once leading white space
+//     and invisible characters (NBSP, U+3000, BOM, zero-width space,
+//     controls) are skipped as a spreadsheet may skip them, is prefixed
+//     with a single quote, so that a spreadsheet shows it as text instead
+//     of evaluating it as a formula.
+//
+// The CSV export also quotes every cell, so that a value such as "x;=cmd"
+// stays one cell in a spreadsheet that splits columns at semicolons. The
+// NDJSON export is exact; use it where the values must survive unchanged.
 func SafeCell(s string) string {
 	if s == "" {
 		return s
 	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
+	formula := s[0] == '\t' || s[0] == '\r'
+	if t := strings.TrimLeftFunc(s, invisible); t != "" {
+		switch r, _ := utf8.DecodeRuneInString(t); r {
+		case '=', '+', '-', '@', '＝', '＋', '－', '＠':
+			formula = true
+		}
 	}
-	switch r, _ := utf8.DecodeRuneInString(s); r {
-	case '＝', '＋', '－', '＠':
+	if strings.IndexFunc(s, controlChar) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if controlChar(r) {
+				return utf8.RuneError
+			}
+			return r
+		}, s)
+	}
+	if formula {
 		return "'" + s
 	}
 	return s
+}
+
+// controlChar reports whether SafeCell replaces r.
+func controlChar(r rune) bool {
+	return r < 0x20 && r != '\t' || r == 0x7F || r == 0x2028 || r == 0x2029 || safetext.Unsafe(r)
+}
+
+// invisible reports whether a spreadsheet may skip r before a formula.
+func invisible(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
 }

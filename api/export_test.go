@@ -194,8 +194,23 @@ func TestSafeCell(t *testing.T) {
 		{"-1", "'-1"},
 		{"@SUM(A1)", "'@SUM(A1)"},
 		{"\tx", "'\tx"},
-		{"\rx", "'\rx"},
+		{"\rx", "'\uFFFDx"},
 		{"＝1+1", "'＝1+1"},
+		{" =1+1", "' =1+1"},
+		{"\n=1+1", "'\uFFFD=1+1"},
+		{"\u00a0=1+1", "'\u00a0=1+1"},
+		{"\u3000=1+1", "'\u3000=1+1"},
+		{"\ufeff=1+1", "'\ufeff=1+1"},
+		{"\u200b=1+1", "'\u200b=1+1"},
+		{" \u200b\t@x", "' \u200b\t@x"},
+		{"\x1b[2Jx", "\uFFFD[2Jx"},
+		{"a\r\nb", "a\uFFFD\uFFFDb"},
+		{"a\tb", "a\tb"},
+		{"x\u009b31m", "x\uFFFD31m"},
+		{"evil\u202egood", "evil\uFFFDgood"},
+		{"a\u2066b\u2069", "a\uFFFDb\uFFFD"},
+		{"a\u2028b", "a\uFFFDb"},
+		{"a =1", "a =1"},
 		{"a=1", "a=1"},
 		{"'quoted", "'quoted"},
 		{`{"a":"=1"}`, `{"a":"=1"}`},
@@ -246,11 +261,59 @@ func TestExportCSVInjection(t *testing.T) {
 		}
 	}
 	row := rows[1]
-	if row[3] != "'"+r.UserID || row[8] != r.ResourceType || row[15] != "'"+r.ErrorMessage {
+	if row[3] != "'"+r.UserID || row[8] != "line\uFFFDbreak, \"quoted\"" || row[15] != "'"+r.ErrorMessage {
 		t.Errorf("cells %q, %q, %q: want the values, quoted where dangerous", row[3], row[8], row[15])
 	}
 	if row[10] != `{"k":"=1","n":[1,2]}` {
 		t.Errorf("details cell %q, want compact JSON", row[10])
+	}
+}
+
+// TestExportControlCharacters exports values holding terminal and bidi
+// controls and checks that neither export carries them raw, and that the
+// NDJSON still decodes to the stored values.
+func TestExportControlCharacters(t *testing.T) {
+	t.Parallel()
+	r := storetest.Record(0)
+	r.UserID = "u\u009b2J\x1b[31m"
+	r.UserAgent = "evil\u202egood\u2066x\u2069"
+	r.ErrorMessage = "line\r\nforged: ok"
+	r.ResourceID = " =1+1"
+	r.RequestID = "\u00a0=1+1"
+	r.SessionID = "\ufeff@SUM(1)"
+	r.Details = json.RawMessage("{\"k\": \"\u0085x\u202e\", \"e\": \"\\u001b\"}")
+	e := newEnv(t, []audit.Record{r})
+	for _, format := range []string{"ndjson", "csv"} {
+		resp := e.openExport(exportQuery + "&format=" + format)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"\u009b", "\u0085", "\x1b", "\u202e", "\u2066", "\u2069", "\r\nforged"} {
+			if strings.Contains(string(body), bad) {
+				t.Errorf("%s export carries %q raw: %q", format, bad, body)
+			}
+		}
+		if format == "ndjson" {
+			var got audit.Record
+			if err := json.Unmarshal(bytes.TrimSpace(body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if d := storetest.Equal(got, r); d != "" {
+				t.Errorf("NDJSON decodes to a different record: %s", d)
+			}
+			continue
+		}
+		rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("csv: %d rows, %v", len(rows), err)
+		}
+		row := rows[1]
+		for i, want := range map[int]string{9: "' =1+1", 12: "'\u00a0=1+1", 13: "'\ufeff@SUM(1)", 15: "line\uFFFD\uFFFDforged: ok"} {
+			if row[i] != want {
+				t.Errorf("csv cell %s: got %q, want %q", csvHeader()[i], row[i], want)
+			}
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/safetext"
 )
 
 // Problem is the body of every error response: an RFC 9457 problem
@@ -46,5 +47,5 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, pa
 func writeJSON(w http.ResponseWriter, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	w.Write(safetext.AppendJSON(nil, body))
 }

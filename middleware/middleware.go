@@ -16,6 +16,7 @@ import (
 	"github.com/felixge/httpsnoop"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/safetext"
 )
 
 // ActionHTTPRequest is the action of the events the middleware records for
@@ -376,7 +377,9 @@ func (m *mw) logRequest(r *http.Request, c *capture, d time.Duration, p any) {
 	}
 	if err := m.logger.Log(r.Context(), ev); err != nil && !errors.Is(err, audit.ErrQueueFull) {
 		// ErrQueueFull was reported to the Logger's ErrorHandler already.
-		m.onError(fmt.Errorf("audit: middleware: recording %s %s: %w", r.Method, r.URL.Path, err))
+		// The path is the client's, decoded: quoted when it holds a line
+		// break or a control, so that it cannot forge a line of the log.
+		m.onError(fmt.Errorf("audit: middleware: recording %s %s: %w", safetext.Line(r.Method), safetext.Line(r.URL.Path), err))
 	}
 }
 

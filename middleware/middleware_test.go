@@ -525,6 +525,36 @@ func TestEventNotRecordedIsReported(t *testing.T) {
 	}
 }
 
+// TestEventNotRecordedNoForgedLine: a request path with an encoded line
+// break or terminal control, sent over real HTTP, is reported on one line
+// with its controls escaped.
+func TestEventNotRecordedNoForgedLine(t *testing.T) {
+	t.Parallel()
+	l, err := audit.New(failingStore{}, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	reported := make(chan error, 4)
+	mw := mustNew(t, Config{Events: EventsAll, Logger: l, OnError: func(err error) { reported <- err }})
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	defer srv.Close()
+	for _, path := range []string{"/x%0Aaudit:%20all%20good", "/x%0D%0Aaudit", "/x%1B[2J", "/x%C2%9B2J", "/x%E2%80%AEevil"} {
+		resp, err := http.Post(srv.URL+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		msg := (<-reported).Error()
+		if strings.ContainsAny(msg, "\r\n\x1b\u009b\u202e") {
+			t.Errorf("path %s: reported %q, which carries a control raw", path, msg)
+		}
+		if !strings.Contains(msg, "disk on fire") {
+			t.Errorf("path %s: reported %q", path, msg)
+		}
+	}
+}
+
 func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	l, _ := newLogger(t)

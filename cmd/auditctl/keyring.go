@@ -32,17 +32,32 @@ type keyring struct {
 	} `json:"public_keys"`
 }
 
-func readKeyring(path string) (*keyring, error) {
+// readKeyring reads the key file at path ($AUDIT_KEYRING when empty). It
+// warns on stderr when the file may be read by its group or by others.
+// Its errors never quote the file's content.
+func (c cli) readKeyring(path string) (*keyring, error) {
+	if path == "" {
+		path = os.Getenv("AUDIT_KEYRING")
+	}
 	if path == "" {
 		return nil, errors.New("no key file: pass --keys or set AUDIT_KEYRING")
 	}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(c.stderr, "auditctl: warning: key file %s has mode %04o: its group or others may read the keys; run chmod 600 %s\n",
+			path, fi.Mode().Perm(), path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
 	if err != nil {
 		return nil, err
 	}
 	var k keyring
 	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
+		return nil, fmt.Errorf("key file %s: %s", path, jsonErrorWithoutContent(err))
 	}
 	for _, h := range k.HMACKeys {
 		if h.ID == "" || len(h.Secret) < 32 {
@@ -58,6 +73,21 @@ func readKeyring(path string) (*keyring, error) {
 		}
 	}
 	return &k, nil
+}
+
+// jsonErrorWithoutContent describes a decoding error of a key file
+// without the text encoding/json quotes from it (a syntax error names the
+// offending character, which may be part of a key).
+func jsonErrorWithoutContent(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("not valid JSON (at byte %d)", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %s holds the wrong type (at byte %d)", te.Field, te.Offset)
+	}
+	return "not a key file (a key is not valid base64, or the JSON is cut short)"
 }
 
 func (k *keyring) verifyOptions() audit.VerifyOptions {

@@ -19,7 +19,7 @@ import (
 func (c cli) load(ctx context.Context, args []string) error {
 	fs := c.flags("load")
 	var d dbFlags
-	d.register(fs)
+	d.register(fs, c.secrets)
 	natsURL := fs.String("nats", "", "NATS server URL (default $NATS_URL, else nats://127.0.0.1:4222)")
 	stream := fs.String("stream", jetstream.DefaultStream, "JetStream stream to load from")
 	consumer := fs.String("consumer", "audit-loader", "durable consumer, shared by every loader of the stream")
@@ -36,6 +36,7 @@ func (c cli) load(ctx context.Context, args []string) error {
 	if *natsURL == "" {
 		*natsURL = nats.DefaultURL
 	}
+	c.secrets.addDSN(*natsURL)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := d.open(ctx)

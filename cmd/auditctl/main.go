@@ -3,7 +3,7 @@
 // chain (in the database or in an export, offline), exports it, queries
 // it and applies retention.
 //
-//	auditctl keygen > keys.json                       # HMAC key + checkpoint signer
+//	auditctl keygen -o keys.json                      # HMAC key + checkpoint signer, mode 0600
 //	auditctl migrate  --db "$DATABASE_URL"            # or --print for the SQL
 //	auditctl seal     --db "$DATABASE_URL" --keys keys.json --checkpoints cps.ndjson
 //	auditctl verify   --db "$DATABASE_URL" --keys keys.json --checkpoints cps.ndjson
@@ -14,6 +14,12 @@
 //
 // --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYRING. verify
 // exits 1 when it finds a problem, 2 on errors.
+//
+// auditctl never prints a database password, a key or a key file's
+// content: help shows no default taken from the environment, and the
+// password of the database URL is masked in every error. Files holding
+// keys or records (keygen -o, export -o) are created with mode 0600, and
+// a key file that others may read is reported on stderr.
 package main
 
 import (
@@ -29,6 +35,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/safetext"
 	"github.com/trailmark/audit/store/postgres"
 )
 
@@ -42,7 +49,7 @@ func main() {
 const usage = `usage: auditctl <command> [flags]
 
 commands:
-  keygen   write a new key file (HMAC chain key and checkpoint signer) to stdout
+  keygen   write a new key file (HMAC chain key and checkpoint signer): -o FILE, or stdout
   migrate  apply the PostgreSQL schema (--print: print the SQL instead)
   seal     seal waiting records and write a signed checkpoint
   verify   verify the hash chain in the database (--db) or an export (--export)
@@ -51,15 +58,17 @@ commands:
   purge    apply retention: archive nothing, checkpoint, remove old records
   load     load records from a NATS JetStream stream into the database until SIGINT/SIGTERM
 
-run 'auditctl <command> -h' for its flags
+run 'auditctl <command> -h' (or 'auditctl help <command>') for its flags
 `
 
 type cli struct {
 	stdout, stderr io.Writer
+	secrets        *secrets // masked in every error printed
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := cli{stdout, stderr}
+	c := cli{stdout, stderr, &secrets{}}
+	c.secrets.addDSN(os.Getenv("DATABASE_URL"))
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -69,9 +78,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"export": c.export, "query": c.query, "purge": c.purge,
 		"load": c.load,
 	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && cmds[args[1]] != nil {
+			args = []string{args[1], "-h"}
+			break
+		}
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	f, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "auditctl: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "auditctl: unknown command %q\n\n%s", c.secrets.mask(args[0]), usage)
 		return 2
 	}
 	err := f(ctx, args[1:])
@@ -84,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &pf):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "auditctl %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "auditctl %s: %s\n", args[0], c.secrets.mask(err.Error()))
 		return 2
 	}
 }
@@ -97,10 +115,14 @@ func (p problemsFound) Error() string { return fmt.Sprintf("%d problem(s) found"
 // dbFlags are the flags of commands that use the database.
 type dbFlags struct {
 	url, schema, table string
+	secrets            *secrets
 }
 
-func (d *dbFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.url, "db", os.Getenv("DATABASE_URL"), "PostgreSQL URL, or SQLite file: sqlite:PATH or a path ending .db, .sqlite (default $DATABASE_URL)")
+// register adds the flags to fs. The default of --db is read when the
+// database is opened, not here: the flag package prints defaults in help.
+func (d *dbFlags) register(fs *flag.FlagSet, s *secrets) {
+	d.secrets = s
+	fs.StringVar(&d.url, "db", "", "PostgreSQL URL, or SQLite file: sqlite:PATH or a path ending .db, .sqlite (default $DATABASE_URL)")
 	fs.StringVar(&d.schema, "schema", "public", "schema of the audit tables")
 	fs.StringVar(&d.table, "table", "audit_logs", "name of the audit table")
 }
@@ -113,8 +135,8 @@ func (d *dbFlags) open(ctx context.Context) (auditStore, error) { return openSto
 
 // openSealer reads the key file, opens the database and returns a Sealer
 // on it with the key file's current key and signer.
-func (d *dbFlags) openSealer(ctx context.Context, keys string) (auditStore, *audit.Sealer, audit.SealerConfig, error) {
-	kr, err := readKeyring(keys)
+func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStore, *audit.Sealer, audit.SealerConfig, error) {
+	kr, err := c.readKeyring(keys)
 	if err != nil {
 		return nil, nil, audit.SealerConfig{}, err
 	}
@@ -144,16 +166,33 @@ func (c cli) keygen(_ context.Context, args []string) error {
 	fs := c.flags("keygen")
 	hmacID := fs.String("hmac-id", "k-"+time.Now().UTC().Format("20060102"), "ID of the new HMAC key")
 	signerID := fs.String("signer-id", "s-"+time.Now().UTC().Format("20060102"), "ID of the new checkpoint signer")
+	out := fs.String("o", "-", "write the key file here, created with mode 0600; refuses to overwrite (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return writeNewKeyring(c.stdout, *hmacID, *signerID)
+	if *out == "-" {
+		return writeNewKeyring(c.stdout, *hmacID, *signerID)
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := writeNewKeyring(f, *hmacID, *signerID); err != nil {
+		f.Close()
+		os.Remove(*out)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "wrote %s (mode 0600); keep it off the database host\n", *out)
+	return nil
 }
 
 func (c cli) migrate(ctx context.Context, args []string) error {
 	fs := c.flags("migrate")
 	var db dbFlags
-	db.register(fs)
+	db.register(fs, c.secrets)
 	print := fs.Bool("print", false, "print the SQL instead of applying it")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -179,19 +218,19 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 }
 
 func keysFlag(fs *flag.FlagSet) *string {
-	return fs.String("keys", os.Getenv("AUDIT_KEYRING"), "key file (default $AUDIT_KEYRING); see auditctl keygen")
+	return fs.String("keys", "", "key file (default $AUDIT_KEYRING); see auditctl keygen")
 }
 
 func (c cli) seal(ctx context.Context, args []string) error {
 	fs := c.flags("seal")
 	var db dbFlags
-	db.register(fs)
+	db.register(fs, c.secrets)
 	keys := keysFlag(fs)
 	cpOut := fs.String("checkpoints", "", "append the new checkpoint to this file (keep it off the database)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, sl, cfg, err := db.openSealer(ctx, *keys)
+	s, sl, cfg, err := db.openSealer(ctx, c, *keys)
 	if err != nil {
 		return err
 	}
@@ -226,7 +265,7 @@ func (c cli) seal(ctx context.Context, args []string) error {
 func (c cli) verify(ctx context.Context, args []string) error {
 	fs := c.flags("verify")
 	var db dbFlags
-	db.register(fs)
+	db.register(fs, c.secrets)
 	keys := keysFlag(fs)
 	export := fs.String("export", "", "verify this export (auditctl export) instead of the database")
 	cpFile := fs.String("checkpoints", "", "checkpoints kept off the database (auditctl seal --checkpoints): detects removal of the newest records")
@@ -236,7 +275,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	kr, err := readKeyring(*keys)
+	kr, err := c.readKeyring(*keys)
 	if err != nil {
 		return err
 	}
@@ -327,8 +366,8 @@ func printReport(w io.Writer, r *audit.Report, took time.Duration) {
 func (c cli) export(ctx context.Context, args []string) error {
 	fs := c.flags("export")
 	var db dbFlags
-	db.register(fs)
-	out := fs.String("o", "-", "output file (- for stdout)")
+	db.register(fs, c.secrets)
+	out := fs.String("o", "-", "output file, created with mode 0600 (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -340,7 +379,12 @@ func (c cli) export(ctx context.Context, args []string) error {
 	w := c.stdout
 	var f *os.File
 	if *out != "-" {
-		if f, err = os.Create(*out); err != nil {
+		// 0600: an export holds every record, details included
+		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return err
+		}
+		if err = f.Chmod(0o600); err != nil { // a file that was there keeps its mode otherwise
+			f.Close()
 			return err
 		}
 		w = f
@@ -361,7 +405,7 @@ func (c cli) export(ctx context.Context, args []string) error {
 func (c cli) query(ctx context.Context, args []string) error {
 	fs := c.flags("query")
 	var db dbFlags
-	db.register(fs)
+	db.register(fs, c.secrets)
 	var f audit.Filter
 	fs.StringVar(&f.UserID, "user", "", "user id")
 	action := fs.String("action", "", `action; a value ending in "." (user.) is a prefix`)
@@ -402,7 +446,7 @@ func (c cli) query(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	enc := json.NewEncoder(c.stdout)
+	enc := json.NewEncoder(safetext.NewJSONWriter(c.stdout)) // no raw C1 or bidi controls on a terminal
 	n := 0
 	f.Limit = audit.MaxLimit
 	for {
@@ -429,13 +473,13 @@ func (c cli) query(ctx context.Context, args []string) error {
 func (c cli) purge(ctx context.Context, args []string) error {
 	fs := c.flags("purge")
 	var db dbFlags
-	db.register(fs)
+	db.register(fs, c.secrets)
 	keys := keysFlag(fs)
 	maxAge := fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI: 8760h)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, sl, _, err := db.openSealer(ctx, *keys)
+	s, sl, _, err := db.openSealer(ctx, c, *keys)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,7 @@ func TestMigratePrint(t *testing.T) {
 // exports it, and verifies the export offline, before and after editing it.
 func TestVerifyExport(t *testing.T) {
 	keys := keyFile(t)
-	kr, err := readKeyring(keys)
+	kr, err := cli{stderr: io.Discard}.readKeyring(keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,8 +51,12 @@ func (sqliteStore) Migrate(context.Context) error { return nil }
 // not a new, empty log that verifies.
 func openStore(ctx context.Context, d *dbFlags, create bool) (auditStore, error) {
 	if d.url == "" {
+		d.url = os.Getenv("DATABASE_URL")
+	}
+	if d.url == "" {
 		return nil, errors.New("no database: pass --db or set DATABASE_URL")
 	}
+	d.secrets.addDSN(d.url)
 	if path, ok := sqlitePath(d.url); ok {
 		if _, err := os.Stat(path); err != nil && !create {
 			return nil, fmt.Errorf("SQLite file %s: %w (auditctl migrate creates one)", path, err)
@@ -65,7 +69,7 @@ func openStore(ctx context.Context, d *dbFlags, create bool) (auditStore, error)
 	}
 	s, err := postgres.Open(ctx, d.url, d.options()...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening the database %s: %w", redactDSN(d.url), err)
 	}
 	return s, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
@@ -54,17 +56,33 @@ type appConfig struct {
 	// LoggerOptions are extra options for the audit Logger (tests use
 	// them for a clock).
 	LoggerOptions []audit.Option
+	// AdminPassword and UserPassword are the passwords of the two demo
+	// accounts, alice (admin) and bob; at least 12 bytes, at most 72
+	// (bcrypt's limit). run takes them from the environment or generates
+	// them.
+	AdminPassword, UserPassword string
+	// SessionTTL is how long a session lasts after login. Default 30
+	// minutes.
+	SessionTTL time.Duration
+	// Now is the clock sessions expire by. Default time.Now.
+	Now func() time.Time
 }
 
 // app is the demo service: accounts, sessions, permissions and API keys in
 // memory, every change audited.
 //
-// DEMO ONLY: passwords are fixed and hashed with plain SHA-256, sessions
-// live in a map, nothing is persisted but the audit log. Do not copy the
-// authentication; copy the auditing.
+// DEMO ONLY: two accounts whose passwords come from the environment or
+// are generated at start, hashed with bcrypt; sessions live in a map and
+// expire after SessionTTL; nothing is persisted but the audit log. The
+// authentication shows the minimum (a salted, slow password hash;
+// expiring, random session tokens), not a complete design: no rate
+// limiting, lockout, MFA or password change. Copy the auditing.
 type app struct {
 	logger  *audit.Logger
 	handler http.Handler
+	now     func() time.Time
+	ttl     time.Duration
+	dummy   []byte // a bcrypt hash to compare with when the email is unknown
 
 	mu       sync.Mutex
 	users    map[string]*user    // by id
@@ -83,14 +101,15 @@ type app struct {
 
 type user struct {
 	ID, Email, Name string
-	PasswordHash    [32]byte
+	PasswordHash    []byte // bcrypt
 	Permissions     map[string]bool
 }
 
 type session struct {
-	ID     string // recorded in the audit log
-	token  string // the bearer secret, never recorded
-	UserID string
+	ID      string // recorded in the audit log
+	token   string // the bearer secret, never recorded
+	UserID  string
+	Expires time.Time
 }
 
 type apiKey struct {
@@ -111,6 +130,17 @@ func newApp(cfg appConfig) (*app, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * time.Minute
+	}
+	for _, pw := range []string{cfg.AdminPassword, cfg.UserPassword} {
+		if len(pw) < 12 || len(pw) > 72 {
+			return nil, errors.New("the demo passwords must be 12 to 72 bytes long")
+		}
+	}
 	opts := append([]audit.Option{
 		audit.WithErrorHandler(func(err error) { fmt.Fprintln(cfg.Log, "audit:", err) }),
 	}, cfg.LoggerOptions...)
@@ -120,14 +150,26 @@ func newApp(cfg appConfig) (*app, error) {
 	}
 	a := &app{
 		logger:   logger,
+		now:      cfg.Now,
+		ttl:      cfg.SessionTTL,
 		users:    map[string]*user{},
 		byEmail:  map[string]string{},
 		sessions: map[string]*session{},
 		keys:     map[string]*apiKey{},
 	}
-	// DEMO ONLY: two fixed accounts.
-	a.addUser("u-alice", "alice@example.com", "Alice", "alice-demo-password", permAdmin, permAuditRead, permAuditExport)
-	a.addUser("u-bob", "bob@example.com", "Bob", "bob-demo-password")
+	// DEMO ONLY: two accounts.
+	if err := a.addUser("u-alice", "alice@example.com", "Alice", cfg.AdminPassword, permAdmin, permAuditRead, permAuditExport); err != nil {
+		logger.Close(context.Background())
+		return nil, err
+	}
+	if err := a.addUser("u-bob", "bob@example.com", "Bob", cfg.UserPassword); err != nil {
+		logger.Close(context.Background())
+		return nil, err
+	}
+	if a.dummy, err = bcrypt.GenerateFromPassword([]byte(randomID("")), bcrypt.DefaultCost); err != nil {
+		logger.Close(context.Background())
+		return nil, err
+	}
 	a.wrapOperations()
 
 	auditAPI, err := api.New(api.Config{
@@ -171,13 +213,18 @@ func newApp(cfg appConfig) (*app, error) {
 // close records the Logger's stop and writes what is queued.
 func (a *app) close(ctx context.Context) error { return a.logger.Close(ctx) }
 
-func (a *app) addUser(id, email, name, password string, perms ...string) {
-	u := &user{ID: id, Email: email, Name: name, PasswordHash: sha256.Sum256([]byte(password)), Permissions: map[string]bool{}}
+func (a *app) addUser(id, email, name, password string, perms ...string) error {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("hashing the password of %s: %w", email, err)
+	}
+	u := &user{ID: id, Email: email, Name: name, PasswordHash: h, Permissions: map[string]bool{}}
 	for _, p := range perms {
 		u.Permissions[p] = true
 	}
 	a.users[id] = u
 	a.byEmail[email] = id
+	return nil
 }
 
 // randomID returns prefix and 16 random bytes in hex.
@@ -187,7 +234,8 @@ func randomID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// sessionOf returns the session of the request's bearer token, or nil.
+// sessionOf returns the live session of the request's bearer token, or
+// nil. An expired session is removed.
 func (a *app) sessionOf(r *http.Request) *session {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
@@ -195,7 +243,12 @@ func (a *app) sessionOf(r *http.Request) *session {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.sessions[token]
+	s := a.sessions[token]
+	if s != nil && !a.now().Before(s.Expires) {
+		delete(a.sessions, token)
+		return nil
+	}
+	return s
 }
 
 // actorOf is the middleware's Actor hook: the user of the bearer token.
@@ -344,13 +397,24 @@ func (a *app) wrapOperations() {
 
 func (a *app) doLogin(_ context.Context, req loginRequest) (*session, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	u, ok := a.users[a.byEmail[req.Email]]
-	given := sha256.Sum256([]byte(req.Password))
-	if !ok || subtle.ConstantTimeCompare(given[:], u.PasswordHash[:]) != 1 {
+	hash := a.dummy // an unknown email costs as much as a wrong password
+	if ok {
+		hash = u.PasswordHash
+	}
+	a.mu.Unlock()
+	if err := bcrypt.CompareHashAndPassword(hash, []byte(req.Password)); err != nil || !ok {
 		return nil, errBadCredentials
 	}
-	s := &session{ID: randomID("s-")[:18], token: randomID("tok_"), UserID: u.ID}
+	now := a.now()
+	s := &session{ID: randomID("s-")[:18], token: randomID("tok_"), UserID: u.ID, Expires: now.Add(a.ttl)}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for t, old := range a.sessions { // DEMO ONLY: a sweep per login keeps the map small
+		if !now.Before(old.Expires) {
+			delete(a.sessions, t)
+		}
+	}
 	a.sessions[s.token] = s
 	return s, nil
 }

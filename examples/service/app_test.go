@@ -11,12 +11,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
@@ -120,9 +123,20 @@ func (c *client) auditLog(token, query string) []audit.Record {
 	return nil
 }
 
+// testConfig is the configuration of the tests' app: known passwords.
+func testConfig(s backend) appConfig {
+	return appConfig{Store: s, AdminPassword: "alice-demo-password", UserPassword: "bob-demo-password"}
+}
+
 func newTestApp(t *testing.T) (*app, *client) {
 	t.Helper()
-	a, err := newApp(appConfig{Store: memory.New()})
+	return newTestAppWith(t, testConfig(memory.New()))
+}
+
+// newTestAppWith serves an app of cfg on loopback until the test ends.
+func newTestAppWith(t *testing.T, cfg appConfig) (*app, *client) {
+	t.Helper()
+	a, err := newApp(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,16 +298,9 @@ func TestEndToEnd(t *testing.T) {
 // written is undone and answered 503.
 func TestFailClosedUndo(t *testing.T) {
 	store := &breakableStore{Store: memory.New()}
-	a, err := newApp(appConfig{Store: store, LoggerOptions: []audit.Option{audit.WithPolicy(audit.Policy{SyncTimeout: 200 * time.Millisecond})}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.handler)
-	defer func() {
-		srv.Close()
-		a.close(context.Background())
-	}()
-	c := &client{t: t, url: srv.URL, hc: srv.Client()}
+	cfg := testConfig(store)
+	cfg.LoggerOptions = []audit.Option{audit.WithPolicy(audit.Policy{SyncTimeout: 200 * time.Millisecond})}
+	a, c := newTestAppWith(t, cfg)
 	alice := c.login("alice@example.com", "alice-demo-password")
 
 	store.broken.Store(true)
@@ -319,31 +326,40 @@ func TestFailClosedUndo(t *testing.T) {
 	}
 }
 
-// TestRun starts the command's server on a free loopback port, uses it,
-// and stops it as a signal would.
-func TestRun(t *testing.T) {
+// startRun runs the command's server with cfg on a free loopback port
+// and returns a client of it and a function that stops it as a signal
+// would and returns run's error.
+func startRun(t *testing.T, cfg runConfig) (*client, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	ready := make(chan net.Addr, 1)
-	var out bytes.Buffer
+	cfg.Addr, cfg.Ready = "127.0.0.1:0", func(a net.Addr) { ready <- a }
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, runConfig{Addr: "127.0.0.1:0", Out: &out, Ready: func(a net.Addr) { ready <- a }})
-	}()
+	go func() { done <- run(ctx, cfg) }()
 	var addr net.Addr
 	select {
 	case addr = <-ready:
 	case err := <-done:
+		cancel()
 		t.Fatalf("run: %v", err)
 	}
 	c := &client{t: t, url: "http://" + addr.String(), hc: &http.Client{Transport: &http.Transport{}}}
-	defer c.hc.CloseIdleConnections()
+	return c, func() error {
+		c.hc.CloseIdleConnections()
+		cancel()
+		return <-done
+	}
+}
+
+// TestRun starts the command's server on a free loopback port, uses it,
+// and stops it as a signal would.
+func TestRun(t *testing.T) {
+	var out bytes.Buffer
+	c, stop := startRun(t, runConfig{Out: &out, AdminPassword: "alice-demo-password", UserPassword: "bob-demo-password"})
 	c.want(200, c.do("GET", "/healthz", "", ""))
 	alice := c.login("alice@example.com", "alice-demo-password")
 	c.want(200, c.do("GET", "/audit-logs?action=user.", alice, ""))
-	c.hc.CloseIdleConnections()
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("run: %v", err)
 	}
 	if !strings.Contains(out.String(), "listening on http://127.0.0.1:") {
@@ -368,4 +384,90 @@ func (s *breakableStore) Append(ctx context.Context, rs ...audit.Record) error {
 		return audit.Permanent(errors.New("audit store down"))
 	}
 	return s.Store.Append(ctx, rs...)
+}
+
+// TestPasswordsHashedWithBcrypt: passwords are stored as salted bcrypt
+// hashes, not as unsalted SHA-256.
+func TestPasswordsHashedWithBcrypt(t *testing.T) {
+	a, err := newApp(appConfig{Store: memory.New(), AdminPassword: "same-password-1", UserPassword: "same-password-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close(context.Background())
+	alice, bob := a.users["u-alice"].PasswordHash, a.users["u-bob"].PasswordHash
+	if bytes.Equal(alice, bob) {
+		t.Error("two equal passwords have the same hash: not salted")
+	}
+	for _, h := range [][]byte{alice, bob} {
+		if cost, err := bcrypt.Cost(h); err != nil || cost < bcrypt.DefaultCost {
+			t.Errorf("hash %q: cost %d, %v; want bcrypt of cost >= %d", h, cost, err, bcrypt.DefaultCost)
+		}
+		if bcrypt.CompareHashAndPassword(h, []byte("same-password-1")) != nil {
+			t.Error("the hash does not match its password")
+		}
+	}
+	if _, err := newApp(appConfig{Store: memory.New(), AdminPassword: "short", UserPassword: "bob-demo-password"}); err == nil {
+		t.Error("a 5-byte admin password was accepted")
+	}
+}
+
+// TestSessionExpires: a session stops working after SessionTTL.
+func TestSessionExpires(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	cfg := testConfig(memory.New())
+	cfg.SessionTTL = time.Hour
+	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a, c := newTestAppWith(t, cfg)
+	bob := c.login("bob@example.com", "bob-demo-password")
+	c.want(200, c.do("GET", "/me", bob, ""))
+	mu.Lock()
+	now = now.Add(59 * time.Minute)
+	mu.Unlock()
+	c.want(200, c.do("GET", "/me", bob, ""))
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	c.want(401, c.do("GET", "/me", bob, ""))
+	a.mu.Lock()
+	n := len(a.sessions)
+	a.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d sessions kept after expiry, want 0", n)
+	}
+}
+
+// TestRunCredentials: without passwords in the configuration, run
+// generates them and prints each once; the old fixed passwords do not
+// work; passwords given are used and not printed.
+func TestRunCredentials(t *testing.T) {
+	for _, given := range []bool{false, true} {
+		var out bytes.Buffer
+		cfg := runConfig{Out: &out}
+		if given {
+			cfg.AdminPassword, cfg.UserPassword = "admin-from-env-1", "user-from-env-1"
+		}
+		c, stop := startRun(t, cfg)
+		c.want(401, c.do("POST", "/login", "", `{"email":"alice@example.com","password":"alice-demo-password"}`))
+		adminPW := "admin-from-env-1"
+		if !given {
+			m := regexp.MustCompile(`alice@example.com \(admin\) / (\S+?),`).FindStringSubmatch(out.String())
+			if m == nil {
+				t.Fatalf("no generated admin password in %q", out.String())
+			}
+			adminPW = m[1]
+			if n := strings.Count(out.String(), adminPW); n != 1 {
+				t.Errorf("generated password printed %d times, want once", n)
+			}
+		} else if strings.Contains(out.String(), "from-env") {
+			t.Errorf("given passwords printed: %q", out.String())
+		}
+		c.login("alice@example.com", adminPW)
+		if err := stop(); err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if !strings.Contains(out.String(), "listening on") {
+			t.Errorf("output %q", out.String())
+		}
+	}
 }

@@ -12,10 +12,14 @@
 //	DATABASE_URL                  PostgreSQL DSN; when empty, the SQLite file AUDIT_DB
 //	AUDIT_DB                      SQLite file of the audit log (default ./audit.db)
 //	TRUSTED_PROXIES               prefixes of reverse proxies whose X-Forwarded-For is believed
+//	DEMO_ADMIN_PASSWORD           password of alice@example.com (admin, may read and export the
+//	                              audit log); generated and printed once at start when empty
+//	DEMO_USER_PASSWORD            password of bob@example.com; generated likewise
 //
-// DEMO ONLY: the accounts, passwords and sessions are fixed and in memory.
-// Two accounts exist: alice@example.com / alice-demo-password (admin, may
-// read and export the audit log) and bob@example.com / bob-demo-password.
+// DEMO ONLY: two accounts and their sessions live in memory. Passwords are
+// hashed with bcrypt; sessions expire 30 minutes after login. There is no
+// rate limiting, lockout or password change: do not copy the
+// authentication, copy the auditing.
 package main
 
 import (
@@ -28,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +49,8 @@ func main() {
 		DatabaseURL:    os.Getenv("DATABASE_URL"),
 		AuditFile:      envOr("AUDIT_DB", "audit.db"),
 		TrustedProxies: os.Getenv("TRUSTED_PROXIES"),
+		AdminPassword:  os.Getenv("DEMO_ADMIN_PASSWORD"),
+		UserPassword:   os.Getenv("DEMO_USER_PASSWORD"),
 		Out:            os.Stderr,
 	})
 	if err != nil {
@@ -66,7 +73,10 @@ type runConfig struct {
 	// memory store when both are.
 	AuditFile      string
 	TrustedProxies string
-	Out            io.Writer
+	// AdminPassword and UserPassword are the demo accounts' passwords;
+	// each one left empty is generated and printed once to Out.
+	AdminPassword, UserPassword string
+	Out                         io.Writer
 	// Ready, when set, is called with the address the service listens on.
 	Ready func(net.Addr)
 }
@@ -84,7 +94,18 @@ func run(ctx context.Context, cfg runConfig) error {
 		return err
 	}
 	defer closeStore()
-	a, err := newApp(appConfig{Store: store, TrustedProxies: trusted, Log: cfg.Out})
+	var generated []string
+	for _, acct := range []struct {
+		pw    *string
+		email string
+	}{{&cfg.AdminPassword, "alice@example.com (admin)"}, {&cfg.UserPassword, "bob@example.com"}} {
+		if *acct.pw == "" {
+			*acct.pw = randomID("demo-")[:29]
+			generated = append(generated, fmt.Sprintf("%s / %s", acct.email, *acct.pw))
+		}
+	}
+	a, err := newApp(appConfig{Store: store, TrustedProxies: trusted, Log: cfg.Out,
+		AdminPassword: cfg.AdminPassword, UserPassword: cfg.UserPassword})
 	if err != nil {
 		return err
 	}
@@ -94,7 +115,11 @@ func run(ctx context.Context, cfg runConfig) error {
 		return err
 	}
 	fmt.Fprintf(cfg.Out, "listening on http://%s; audit log: %s\n", ln.Addr(), kind)
-	fmt.Fprintln(cfg.Out, "demo accounts: alice@example.com / alice-demo-password (admin, auditor), bob@example.com / bob-demo-password")
+	if len(generated) > 0 {
+		// Printed once, here; never logged again. Set DEMO_ADMIN_PASSWORD
+		// and DEMO_USER_PASSWORD to choose them.
+		fmt.Fprintf(cfg.Out, "DEMO ONLY: generated passwords: %s\n", strings.Join(generated, ", "))
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr())
 	}

@@ -27,7 +27,8 @@ func TestRestartKeepsHistory(t *testing.T) {
 		var out bytes.Buffer
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, runConfig{Addr: "127.0.0.1:0", AuditFile: file, Out: &out, Ready: func(a net.Addr) { ready <- a }})
+			done <- run(ctx, runConfig{Addr: "127.0.0.1:0", AuditFile: file, Out: &out, Ready: func(a net.Addr) { ready <- a },
+				AdminPassword: "alice-demo-password", UserPassword: "bob-demo-password"})
 		}()
 		var addr net.Addr
 		select {

@@ -1,0 +1,80 @@
+// Package safetext makes text from audit records safe to show: JSON that
+// a terminal or an editor cannot be steered by, and lines that a log
+// cannot be forged with.
+package safetext
+
+import (
+	"io"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Unsafe reports whether r is a character that changes how the text
+// around it is shown rather than showing itself: C1 controls
+// (U+0080–U+009F; U+009B is a terminal's control sequence introducer) and
+// the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+// U+2066–U+2069), which reorder what a reader sees.
+func Unsafe(r rune) bool {
+	return 0x80 <= r && r <= 0x9F || 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069
+}
+
+// AppendJSON appends the JSON text src to dst with every Unsafe character
+// written as a \uXXXX escape. The result decodes to the same values: in
+// valid JSON such characters can only appear inside strings, where the
+// escape means the same character.
+func AppendJSON(dst, src []byte) []byte {
+	start := 0
+	for i := 0; i < len(src); {
+		if src[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(src[i:])
+		if Unsafe(r) {
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u')
+			dst = append(dst, hex[r>>12&0xF], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
+			start = i + size
+		}
+		i += size
+	}
+	return append(dst, src[start:]...)
+}
+
+const hex = "0123456789abcdef"
+
+// JSONWriter writes JSON to an underlying writer through AppendJSON. Each
+// Write must hold whole UTF-8 sequences, as a json.Encoder's does (one
+// whole value per call).
+type JSONWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+// NewJSONWriter returns a JSONWriter writing to w.
+func NewJSONWriter(w io.Writer) *JSONWriter { return &JSONWriter{w: w} }
+
+// Write writes p, escaped, to the underlying writer. It returns len(p)
+// when the whole escaped text was written.
+func (j *JSONWriter) Write(p []byte) (int, error) {
+	j.buf = AppendJSON(j.buf[:0], p)
+	if _, err := j.w.Write(j.buf); err != nil {
+		return 0, err
+	}
+	if cap(j.buf) > 1<<20 {
+		j.buf = nil
+	}
+	return len(p), nil
+}
+
+// Line returns s quoted as a Go string when it holds anything that could
+// end or rewrite a line of a log (control characters, line and paragraph
+// separators, Unsafe characters, invalid UTF-8), and s itself otherwise.
+func Line(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7F || r == utf8.RuneError || r == 0x2028 || r == 0x2029 || Unsafe(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
