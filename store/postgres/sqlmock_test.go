@@ -689,13 +689,15 @@ func TestMigrateSQL(t *testing.T) {
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (1, 'audit_log') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectExec(`(?s)^-- The hash chain.*ALTER TABLE "audit"\."audit_logs" ADD COLUMN xid xid8`).WillReturnResult(sqlmock.NewResult(0, 0))
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (2, 'chain') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
+	mock.ExpectExec(`(?s)^-- Hardening.*CREATE TABLE "audit"\."audit_logs_settings"`).WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (3, 'hardening') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectCommit()
 	expectEnsure()
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// up to date
-	expectStart(1, 2)
+	expectStart(1, 2, 3)
 	mock.ExpectCommit()
 	mock.ExpectBegin() // the partitions are known now: only the ensure call of Migrate
 	mock.ExpectExec("SET LOCAL lock_timeout = 2000").WillReturnResult(sqlmock.NewResult(0, 0))
