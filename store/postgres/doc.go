@@ -31,9 +31,10 @@
 // (RecordedAt), set by the database to clock_timestamp() when the row is
 // inserted, which is earlier than its commit. Empty strings and the zero
 // netip.Addr are stored as NULL and read back as empty. Details and
-// Changes come back as PostgreSQL prints jsonb, with keys reordered and
-// white space added; audit.CanonicalJSON gives the form the Logger wrote.
-// Times are returned in UTC.
+// Changes are stored as jsonb, which reorders keys and adds white space;
+// the Store returns them in canonical JSON (audit.CanonicalJSON): the
+// bytes the Logger wrote, the same every store returns. Times are
+// returned in UTC.
 //
 // Indexes: the primary key ("timestamp", id), and (user_id, "timestamp",
 // id), (action, "timestamp", id), (resource_id, resource_type,

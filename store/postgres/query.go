@@ -169,6 +169,22 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	}
 	r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
 	r.Action, r.Status = audit.Action(action), audit.Status(status)
-	r.Details, r.Changes = details, changes
+	if err := setJSON(&r, details, changes); err != nil {
+		return audit.Record{}, err
+	}
 	return r, nil
+}
+
+// setJSON sets r's Details and Changes to the canonical form of details
+// and changes as jsonb prints them (keys reordered, white space added):
+// the bytes the Logger wrote, and that every store returns.
+func setJSON(r *audit.Record, details, changes []byte) error {
+	var err error
+	if r.Details, err = audit.CanonicalJSON(details); err != nil {
+		return fmt.Errorf("record %s: details: %w", r.ID, err)
+	}
+	if r.Changes, err = audit.CanonicalJSON(changes); err != nil {
+		return fmt.Errorf("record %s: changes: %w", r.ID, err)
+	}
+	return nil
 }
