@@ -515,7 +515,7 @@ func TestQuerySQL(t *testing.T) {
 		{"all", audit.Filter{}, "", nil, "101"},
 		{"user", audit.Filter{UserID: "u' OR '1'='1", Limit: 7}, " WHERE user_id = $1", []driver.Value{"u' OR '1'='1"}, "8"},
 		{"action", audit.Filter{Action: audit.ActionUserLogin}, " WHERE action = $1", []driver.Value{"user.login"}, "101"},
-		{"prefix", audit.Filter{ActionPrefix: `a%b_c\d.`}, " WHERE action LIKE $1", []driver.Value{`a\%b\_c\\d.%`}, "101"},
+		{"prefix", audit.Filter{ActionPrefix: `a%b_c\d.`}, " WHERE action >= $1 AND action < $2", []driver.Value{`a%b_c\d.`, `a%b_c\d/`}, "101"},
 		{"resource", audit.Filter{ResourceType: "document", ResourceID: "42"},
 			" WHERE resource_type = $1 AND resource_id = $2", []driver.Value{"document", "42"}, "101"},
 		{"status and request", audit.Filter{Status: audit.StatusError, RequestID: "r"},
