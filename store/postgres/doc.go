@@ -232,6 +232,16 @@
 // when it committed; read-only transactions hold nothing back. Sealers in
 // many processes take turns on an advisory lock.
 //
+// The horizon is cluster-wide: pg_snapshot_xmin is the oldest transaction
+// open in any database of the PostgreSQL cluster, so a long transaction
+// of another application on the same server (or a forgotten prepared
+// transaction) holds back sealing here too, and a sealing step then seals
+// nothing. SealLag reports how many committed records wait and the oldest
+// open transaction (its pid always; its age and database when this role
+// may see them, as the owner of the session or with pg_read_all_stats);
+// auditctl seal prints it. Keep writing transactions short, and watch
+// idle-in-transaction sessions (idle_in_transaction_session_timeout).
+//
 // # Migrations
 //
 // Migrations are SQL files embedded in the binary, applied in the order
