@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,17 +29,26 @@ func csvHeader() []string {
 	}
 }
 
-// export streams every record that matches the query, page by page: it
-// holds one page of records (audit.MaxLimit) and a 64 KiB buffer at a
-// time, whatever the size of the result.
+// recordScanner is a store that streams every record matching a filter
+// from one query (store/postgres): an export then reads the table once,
+// instead of once per page.
+type recordScanner interface {
+	ScanRecords(ctx context.Context, f audit.Filter, fn func(*audit.Record) error) error
+}
+
+// export streams every record that matches the query: from one query if
+// the store is a recordScanner, else page by page. It holds one page of
+// records (audit.MaxLimit) at most and a 64 KiB buffer at a time, whatever
+// the size of the result.
 //
 // It records two events, linked by the first one's ID: before any data is
 // read, phase "start" (who, format, query), written as the Logger's Policy
 // says — Sync by default, and if it cannot be written the export is
 // refused with 503; after the stream, phase "end", with the row count and
-// the outcome. A store error in mid-stream aborts the connection, so that
-// the client sees a truncated transfer rather than a short file that looks
-// complete.
+// the outcome. A HEAD request records the start too (it reveals that the
+// caller may export) and reads no record. A store error in mid-stream
+// aborts the connection, so that the client sees a truncated transfer
+// rather than a short file that looks complete.
 func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	a, ok := h.authorize(w, r)
 	if !ok {
@@ -48,11 +58,6 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	q, perr := parseQuery(endpointExport, r.URL.RawQuery, h.now())
 	if perr != nil {
 		h.refuse(w, r, a, action, perr)
-		return
-	}
-	if r.Method == http.MethodHead {
-		h.exportHeaders(w, q.format)
-		w.WriteHeader(http.StatusOK)
 		return
 	}
 	startID, err := uuid.NewV7()
@@ -65,7 +70,15 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	start.Details["phase"] = "start"
 	start.Details["format"] = q.format
 	start.Details["query"] = q.params
+	if r.Method == http.MethodHead {
+		start.Details["phase"] = "head"
+	}
 	if !h.recordRead(w, r, start) {
+		return
+	}
+	if r.Method == http.MethodHead {
+		h.exportHeaders(w, q.format)
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	end := h.event(r, a, action, audit.StatusSuccess, "")
@@ -76,53 +89,89 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f := q.filter
 	f.Limit = h.pageSize
-	page, err := h.store.Query(ctx, f)
-	if err != nil {
-		h.endExport(r, end, 0, nil, err)
-		if errors.Is(err, audit.ErrInvalidFilter) {
-			perr := filterParamError(err)
+	var (
+		bw   *bufio.Writer
+		rw   rowWriter // nil until the status line is sent
+		rc   = http.NewResponseController(w)
+		rows int
+		werr error
+	)
+	begin := func() {
+		h.exportHeaders(w, q.format)
+		w.WriteHeader(http.StatusOK)
+		bw = bufio.NewWriterSize(w, 64<<10)
+		rw = newRowWriter(q.format, bw)
+	}
+	flush := func() error {
+		if err := rw.flush(); err != nil {
+			return err
+		}
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
+	write := func(rec *audit.Record) error {
+		if rw == nil {
+			begin()
+		}
+		if werr = rw.write(rec); werr == nil {
+			rows++
+			if rows%f.Limit == 0 {
+				werr = flush()
+			}
+		}
+		return werr
+	}
+	qerr := h.scan(ctx, f, write)
+	if werr != nil && errors.Is(qerr, werr) {
+		qerr = nil // the client's, not the store's
+	}
+	if qerr != nil && rw == nil {
+		h.endExport(r, end, 0, nil, qerr)
+		if errors.Is(qerr, audit.ErrInvalidFilter) {
+			perr := filterParamError(qerr)
 			writeProblem(w, r, http.StatusBadRequest, perr.Param+" "+perr.Msg, perr.Param)
 		} else if ctx.Err() == nil {
 			writeProblem(w, r, http.StatusInternalServerError, "the audit log could not be read", "")
 		}
 		return
 	}
-
-	h.exportHeaders(w, q.format)
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	rw := newRowWriter(q.format, bw)
-	rc := http.NewResponseController(w)
-	rows := 0
-	var werr, qerr error
-	for {
-		for i := range page.Records {
-			if werr = rw.write(&page.Records[i]); werr != nil {
-				break
-			}
-			rows++
-		}
-		if werr == nil {
-			werr = rw.flush()
-		}
-		if werr == nil {
-			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-				werr = err
-			}
-		}
-		if werr != nil || page.NextCursor == "" {
-			break
-		}
-		f.Cursor = page.NextCursor
-		if page, qerr = h.store.Query(ctx, f); qerr != nil {
-			break
-		}
+	if rw == nil {
+		begin()
+	}
+	if werr == nil {
+		werr = flush()
 	}
 	h.endExport(r, end, rows, werr, qerr)
 	if qerr != nil && ctx.Err() == nil {
 		// The status line has gone: abort the connection so that the
 		// client cannot take a truncated export for a complete one.
 		panic(http.ErrAbortHandler)
+	}
+}
+
+// scan calls fn for every record that matches f, newest first: from one
+// query if the store can, else page by page with f.Limit records per
+// page. It returns fn's error as is.
+func (h *Handler) scan(ctx context.Context, f audit.Filter, fn func(*audit.Record) error) error {
+	if s, ok := h.store.(recordScanner); ok {
+		return s.ScanRecords(ctx, f, fn)
+	}
+	for {
+		page, err := h.store.Query(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range page.Records {
+			if err := fn(&page.Records[i]); err != nil {
+				return err
+			}
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		f.Cursor = page.NextCursor
 	}
 }
 

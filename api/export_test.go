@@ -509,6 +509,19 @@ func TestExportHead(t *testing.T) {
 	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(r.body) != 0 {
 		t.Errorf("HEAD: %d %q %d bytes", r.StatusCode, r.Header.Get("Content-Type"), len(r.body))
 	}
+	// the HEAD is a read of the log, recorded like the others
+	evs := e.events(audit.Filter{Action: audit.ActionAuditLogExport})
+	if len(evs) != 1 {
+		t.Fatalf("HEAD: %d export events recorded, want 1", len(evs))
+	}
+	var d map[string]any
+	if err := json.Unmarshal(evs[0].Details, &d); err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].UserID == "" || d["phase"] != "head" || d["format"] != "csv" || evs[0].RequestID != r.Header.Get("X-Request-ID") {
+		t.Errorf("HEAD recorded as user %q, details %s, request id %q; want the caller, phase head, format csv, request id %q",
+			evs[0].UserID, evs[0].Details, evs[0].RequestID, r.Header.Get("X-Request-ID"))
+	}
 }
 
 func ExampleSafeCell() {

@@ -240,6 +240,9 @@ func (c cli) seal(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "sealed %d record(s)\n", n)
+	if err := c.reportLag(ctx, s); err != nil {
+		return err
+	}
 	if cfg.Signer == nil {
 		return nil
 	}
@@ -259,6 +262,33 @@ func (c cli) seal(ctx context.Context, args []string) error {
 		}
 		return f.Close()
 	}
+	return nil
+}
+
+// reportLag says when committed records wait behind a transaction still
+// open somewhere on the PostgreSQL cluster: the sealer cannot take them
+// before it ends.
+// reportLag says why records wait for their seal, on PostgreSQL, where a
+// transaction open anywhere on the cluster holds sealing back.
+func (c cli) reportLag(ctx context.Context, st auditStore) error {
+	s, ok := st.(*postgres.Store)
+	if !ok {
+		return nil
+	}
+	lag, err := s.SealLag(ctx)
+	if err != nil || lag.Waiting == 0 {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%d record(s) wait behind an open transaction", lag.Waiting)
+	switch b := lag.Blocker; {
+	case b == nil:
+		fmt.Fprintf(c.stdout, " (xid %s)", lag.Horizon)
+	case b.Age > 0:
+		fmt.Fprintf(c.stdout, " (pid %d, database %s, open for %v)", b.PID, b.Database, b.Age)
+	default:
+		fmt.Fprintf(c.stdout, " (pid %d; its age is not visible to this role)", b.PID)
+	}
+	fmt.Fprintln(c.stdout, ": they are sealed once it ends (any database of the cluster counts)")
 	return nil
 }
 

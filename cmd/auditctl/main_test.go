@@ -190,27 +190,53 @@ func TestDatabase(t *testing.T) {
 	keys := keyFile(t)
 	cps := filepath.Join(t.TempDir(), "cps.ndjson")
 	sealed := 0
-	for deadline := time.Now().Add(time.Minute); sealed < 40 && time.Now().Before(deadline); {
-		code, out, errOut := ctl(t, args("seal", "-keys", keys, "-checkpoints", cps)...)
-		if code != 0 {
-			t.Fatalf("seal: exit %d: %s%s", code, out, errOut)
-		}
+	seal := func(more ...string) (int, string, string) {
+		code, out, errOut := ctl(t, args("seal", append([]string{"-keys", keys}, more...)...)...)
 		var n int
 		if _, err := fmt.Sscanf(out, "sealed %d record(s)", &n); err == nil {
 			sealed += n
 		}
+		return code, out, errOut
 	}
-	if code, out, errOut := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 || !strings.Contains(out, "40 records verified") {
+	sealUntil := func(want int) {
+		for deadline := time.Now().Add(time.Minute); sealed < want && time.Now().Before(deadline); {
+			if code, out, errOut := seal("-checkpoints", cps); code != 0 {
+				t.Fatalf("seal: exit %d: %s%s", code, out, errOut)
+			}
+		}
+	}
+	sealUntil(40)
+	// a transaction open on a second connection holds back what commits after it
+	holder := db.MustBegin()
+	var pid int
+	var xid string // assigns the transaction an ID: only then does it hold sealing back
+	if err := holder.QueryRow("SELECT pg_backend_pid(), pg_current_xact_id()::text").Scan(&pid, &xid); err != nil {
+		t.Fatal(err)
+	}
+	late := storetest.Record(100)
+	late.OccurredAt, late.UserID = time.Now().Truncate(time.Microsecond), "late"
+	if err := st.Append(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := seal()
+	holder.Rollback()
+	if code != 0 || !strings.Contains(out, "record(s) wait behind an open transaction (pid ") || !strings.Contains(out, "open for ") {
+		t.Errorf("seal behind an open transaction: exit %d: %s%s", code, out, errOut)
+	} else if !strings.Contains(out, fmt.Sprintf("(pid %d,", pid)) {
+		t.Logf("seal names another transaction than ours (pid %d): %s", pid, out)
+	}
+	sealUntil(41)
+	if code, out, errOut := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 || !strings.Contains(out, "41 records verified") {
 		t.Fatalf("verify: exit %d: %s%s", code, out, errOut)
 	}
 	exp := filepath.Join(t.TempDir(), "chain.ndjson")
-	if code, _, errOut := ctl(t, args("export", "-o", exp)...); code != 0 || !strings.Contains(errOut, "exported 40 seals") {
+	if code, _, errOut := ctl(t, args("export", "-o", exp)...); code != 0 || !strings.Contains(errOut, "exported 41 seals") {
 		t.Fatalf("export: exit %d: %s", code, errOut)
 	}
 	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q"); code != 0 {
 		t.Fatalf("verify -export: exit %d: %s", code, out)
 	}
-	code, out, _ := ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
+	code, out, _ = ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
 	if n := strings.Count(out, "\n"); code != 0 || n != 13 {
 		t.Errorf("query -user user-1: exit %d, %d lines, want 13", code, n)
 	}

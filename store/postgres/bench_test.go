@@ -215,7 +215,7 @@ func BenchmarkQuery(b *testing.B) {
 	start := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
 	const step = 15 * time.Second
 	t0 := time.Now()
-	if err := generate(ctx, s.DB(), schema, n, start, step); err != nil {
+	if err := generate(ctx, s.DB(), schema, n, start, step, true); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("%d records made in %v", n, time.Since(t0).Round(time.Second))
@@ -297,7 +297,7 @@ func BenchmarkPurgeMonth(b *testing.B) {
 			var took time.Duration
 			for range b.N {
 				s := newStore(b)
-				if err := generate(ctx, s.DB(), schemaOf(b, s), rows, end, step); err != nil {
+				if err := generate(ctx, s.DB(), schemaOf(b, s), rows, end, step, true); err != nil {
 					b.Fatal(err)
 				}
 				t := time.Now()

@@ -222,7 +222,9 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 			}
 			r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
 			r.Action, r.Status = audit.Action(action), audit.Status(status)
-			r.Details, r.Changes = details, changes
+			if err := setJSON(&r, details, changes); err != nil {
+				return fmt.Errorf("audit: postgres: scan chain: %w", err)
+			}
 			rec = &r
 		}
 		if err := fn(sl, rec); err != nil {

@@ -192,6 +192,10 @@ func newChainStore(t *testing.T) (*postgres.Store, string) {
 	if err := s.Migrate(testCtx(t)); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
+	// the chain suite retains records younger than the default 90 days
+	if err := s.SetMinRetention(testCtx(t), 0); err != nil {
+		t.Fatal(err)
+	}
 	return s, schema
 }
 

@@ -55,8 +55,8 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err := db.SelectContext(ctx, &versions, "SELECT version FROM "+schema+".audit_logs_migrations ORDER BY version"); err != nil {
 		t.Fatal(err)
 	}
-	if len(versions) != 2 || versions[0] != 1 || versions[1] != 2 {
-		t.Errorf("migrations table holds %v, want [1 2]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3}) {
+		t.Errorf("migrations table holds %v, want [1 2 3]", versions)
 	}
 	// and again, one by one
 	s, _ := postgres.New(db, postgres.WithSchema(schema))
@@ -97,8 +97,8 @@ func TestMigrationSQLApplies(t *testing.T) {
 		t.Fatalf("Migrate after MigrationSQL: %v", err)
 	}
 	var n int
-	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 2 {
-		t.Errorf("migrations recorded: got %d, %v; want 2", n, err)
+	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 3 {
+		t.Errorf("migrations recorded: got %d, %v; want 3", n, err)
 	}
 	rs := storetest.Records(0, 3)
 	if err := s.Append(ctx, rs...); err != nil {
@@ -176,64 +176,99 @@ func asRole(t *testing.T, role string) *sqlx.DB {
 	return db
 }
 
-// TestRoles applies the roles and grants of the package documentation
-// (doc.go):
-// an owner that migrates, an application role that appends, reads and
-// purges through the functions, and cannot change or delete records.
-func TestRoles(t *testing.T) {
+// newRole creates a login role with a fresh name starting with prefix,
+// and drops it, with its privileges, when t ends. Register it after the
+// schema it is granted on, so that it goes first.
+func newRole(t *testing.T, prefix string) string {
+	t.Helper()
 	admin := testDB(t)
-	t.Parallel()
-	ctx := testCtx(t)
-	owner, app := randomName("trailmark_owner_"), randomName("trailmark_app_")
-	var dbname string
-	if err := admin.GetContext(ctx, &dbname, "SELECT current_database()"); err != nil {
+	role := randomName(prefix)
+	if _, err := admin.ExecContext(testCtx(t), "CREATE ROLE "+role+" LOGIN"); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"CREATE ROLE " + owner + " LOGIN",
-		"CREATE ROLE " + app + " LOGIN",
-		"GRANT CREATE ON DATABASE " + pq.QuoteIdentifier(dbname) + " TO " + owner,
-	} {
-		if _, err := admin.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	schema := randomName("trailmark_test_")
 	t.Cleanup(func() {
-		ctx := context.Background()
-		for _, q := range []string{
-			"DROP SCHEMA IF EXISTS " + schema + " CASCADE",
-			"REVOKE CREATE ON DATABASE " + pq.QuoteIdentifier(dbname) + " FROM " + owner,
-			"DROP ROLE IF EXISTS " + app,
-			"DROP ROLE IF EXISTS " + owner,
-		} {
-			if _, err := admin.ExecContext(ctx, q); err != nil {
+		for _, q := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := admin.ExecContext(context.Background(), q); err != nil {
 				t.Errorf("cleanup: %s: %v", q, err)
 			}
 		}
 	})
-	ownerDB, appDB := asRole(t, owner), asRole(t, app)
-	clock := func() time.Time { return time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC) }
-	ownerStore, err := postgres.New(ownerDB, postgres.WithSchema(schema), postgres.WithClock(clock))
+	return role
+}
+
+// grantsDoc are the grants of the package documentation (doc.go), for
+// schema audit, the application role app and the sealer role sealer.
+const grantsDoc = `
+REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app, sealer;
+GRANT USAGE ON SCHEMA audit TO app, sealer;
+GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app, sealer;
+GRANT INSERT (id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type,
+              resource_id, details, changes, request_id, session_id, status, error_message)
+      ON audit.audit_logs TO app;
+GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
+GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;
+GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
+                          audit.audit_logs_purge_rows(timestamptz, integer),
+                          audit.audit_logs_purge_seals(bigint) TO sealer;`
+
+// roleSetup is a schema migrated by an owner role, with an application
+// role and a sealer role granted as the package documentation says.
+type roleSetup struct {
+	schema, owner, app, sealer string
+	ownerDB, appDB, sealerDB   *sqlx.DB
+}
+
+func newRoleSetup(t *testing.T, opts ...postgres.Option) roleSetup {
+	t.Helper()
+	admin := testDB(t)
+	ctx := testCtx(t)
+	var rs roleSetup
+	var dbname string
+	if err := admin.GetContext(ctx, &dbname, "SELECT current_database()"); err != nil {
+		t.Fatal(err)
+	}
+	rs.owner = newRole(t, "trailmark_owner_")
+	if _, err := admin.ExecContext(ctx, "GRANT CREATE ON DATABASE "+pq.QuoteIdentifier(dbname)+" TO "+rs.owner); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.ExecContext(context.Background(), "REVOKE CREATE ON DATABASE "+pq.QuoteIdentifier(dbname)+" FROM "+rs.owner)
+	})
+	rs.schema = newSchema(t) // dropped before the roles
+	rs.app, rs.sealer = newRole(t, "trailmark_app_"), newRole(t, "trailmark_sealer_")
+	rs.ownerDB, rs.appDB, rs.sealerDB = asRole(t, rs.owner), asRole(t, rs.app), asRole(t, rs.sealer)
+	ownerStore, err := postgres.New(rs.ownerDB, append([]postgres.Option{postgres.WithSchema(rs.schema)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := ownerStore.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate as the owner: %v", err)
 	}
-	// The grants of the package documentation.
-	grants := strings.NewReplacer("SCHEMA audit ", "SCHEMA "+schema+" ", "audit.", schema+".", " app", " "+app).Replace(`
-REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app;
-GRANT USAGE ON SCHEMA audit TO app;
-GRANT SELECT, INSERT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app;
-GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
-GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
-                          audit.audit_logs_purge_rows(timestamptz, integer),
-                          audit.audit_logs_purge_seals(bigint) TO app;`)
-	if _, err := ownerDB.ExecContext(ctx, grants); err != nil {
+	grants := strings.NewReplacer("SCHEMA audit ", "SCHEMA "+rs.schema+" ", "audit.", rs.schema+".",
+		" app", " "+rs.app, " sealer", " "+rs.sealer).Replace(grantsDoc)
+	if _, err := rs.ownerDB.ExecContext(ctx, grants); err != nil {
 		t.Fatalf("grants: %v", err)
 	}
+	return rs
+}
+
+// TestRoles applies the roles and grants of the package documentation
+// (doc.go): an owner that migrates, an application role that appends and
+// reads, and a sealer role that seals, checkpoints and retains; neither
+// can change or delete records.
+func TestRoles(t *testing.T) {
+	admin := testDB(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	clock := func() time.Time { return time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC) }
+	r := newRoleSetup(t, postgres.WithClock(clock))
+	schema, appDB := r.schema, r.appDB
 	as, err := postgres.New(appDB, postgres.WithSchema(schema), postgres.WithClock(clock),
+		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := postgres.New(r.sealerDB, postgres.WithSchema(schema), postgres.WithClock(clock),
 		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
 	if err != nil {
 		t.Fatal(err)
@@ -250,8 +285,8 @@ GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
 	if err := admin.SelectContext(ctx, &owners, "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = $1", schema); err != nil {
 		t.Fatal(err)
 	}
-	if len(owners) != 1 || owners[0] != owner {
-		t.Errorf("tables owned by %v, want only %s (partitions made for the application too)", owners, owner)
+	if len(owners) != 1 || owners[0] != r.owner {
+		t.Errorf("tables owned by %v, want only %s (partitions made for the application too)", owners, r.owner)
 	}
 	if got := storetest.QueryAll(t, as, audit.Filter{}); len(got) != 6 {
 		t.Errorf("Query as the application: %d records, want 6", len(got))
@@ -269,49 +304,66 @@ GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
 		"DELETE FROM " + tbl + "_seals",
 		"SET trailmark.purge_seals_through = '1000'; DELETE FROM " + tbl + "_seals",
 		"TRUNCATE " + tbl + "_checkpoints",
+		// the columns the database sets
+		`INSERT INTO ` + tbl + ` (id, "timestamp", action, resource_type, status, recorded_at) VALUES (gen_random_uuid(), now(), 'a', 'b', 'success', '2000-01-01')`,
+		`INSERT INTO ` + tbl + ` (id, "timestamp", action, resource_type, status, xid) VALUES (gen_random_uuid(), now(), 'a', 'b', 'success', '1')`,
+		// the chain is the sealer's
+		"INSERT INTO " + tbl + "_seals SELECT * FROM " + tbl + "_seals",
+		`INSERT INTO ` + tbl + `_checkpoints (seq, hash, at, signer_id, signature) VALUES (9000000000000000000, '\x00', now(), 's', '\x00')`,
+		"SELECT " + schema + ".audit_logs_purge_rows('infinity', 1000)",
+		"SELECT " + schema + ".audit_logs_drop_partitions('infinity')",
+		"SELECT " + schema + ".audit_logs_purge_seals(1000)",
+		"SELECT " + schema + ".audit_logs_retention_floor()",
+		"UPDATE " + tbl + "_settings SET min_retention = '0'",
 	} {
 		_, err := appDB.ExecContext(ctx, q)
 		if c := pqCode(err); c != "42501" && c != "0A000" {
 			t.Errorf("as the application: %s: got %v, want permission denied", q, err)
 		}
 	}
-	// the application seals, checkpoints and retains, and the chain verifies
+	if _, err := r.sealerDB.ExecContext(ctx, "UPDATE "+tbl+"_settings SET min_retention = '0'"); pqCode(err) != "42501" {
+		t.Errorf("the sealer changes the minimum retention: got %v, want permission denied", err)
+	}
+	if err := ss.SetMinRetention(ctx, 0); pqCode(err) != "42501" {
+		t.Errorf("SetMinRetention as the sealer: got %v, want permission denied", err)
+	}
+	// the sealer seals, checkpoints and retains, and the chain verifies
 	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(as, audit.SealerConfig{Key: key, Signer: &signer, Now: clock})
+	sl, err := audit.NewSealer(ss, audit.SealerConfig{Key: key, Signer: &signer, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < 6 && time.Now().Before(deadline); {
 		n, err := sl.SealOnce(ctx)
 		if err != nil {
-			t.Fatalf("SealOnce as the application: %v", err)
+			t.Fatalf("SealOnce as the sealer: %v", err)
 		}
 		sealed += n
 	}
-	ret, err := audit.NewRetention(as, audit.RetentionConfig{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
+	ret, err := audit.NewRetention(ss, audit.RetentionConfig{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := ret.RunOnce(ctx)
 	if err != nil || res.Purged != 1 {
-		t.Errorf("retention as the application: got %+v, %v; want 1 purged", res, err)
+		t.Errorf("retention as the sealer: got %+v, %v; want 1 purged", res, err)
 	}
-	cps, _ := as.Checkpoints(ctx)
+	cps, _ := ss.Checkpoints(ctx)
 	rep, err := audit.Verify(ctx, as, audit.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
 		PublicKeys: map[string]ed25519.PublicKey{"s": signer.Key.Public().(ed25519.PublicKey)}})
 	if err != nil || !rep.OK() || rep.Records != 5 {
 		t.Errorf("verify as the application: %+v, %v", rep, err)
 	}
-	n, err := as.Purge(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	n, err := ss.Purge(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil || n != 0 {
-		t.Errorf("Purge as the application: got %d, %v; want 0, nil", n, err)
+		t.Errorf("Purge as the sealer: got %d, %v; want 0, nil", n, err)
 	}
 	// Other roles may not call the privileged functions.
-	if _, err := admin.ExecContext(ctx, "REVOKE EXECUTE ON FUNCTION "+schema+".audit_logs_purge_rows(timestamptz, integer) FROM "+app); err != nil {
+	if _, err := r.ownerDB.ExecContext(ctx, "REVOKE EXECUTE ON FUNCTION "+schema+".audit_logs_drop_partitions(timestamptz) FROM "+r.sealer); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := as.Purge(ctx, time.Now()); pqCode(err) != "42501" {
+	if _, err := ss.Purge(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)); pqCode(err) != "42501" {
 		t.Errorf("Purge without EXECUTE: got %v, want permission denied", err)
 	}
 }
@@ -524,49 +576,79 @@ func TestPurgeDropsPartitions(t *testing.T) {
 }
 
 // TestExplainUsesIndexes checks the plan of each filter: every partition
-// that holds records is read through an index, never scanned whole.
+// that holds records is read through an index, never scanned whole; with
+// fresh statistics, and on a table never analyzed (autovacuum off), where
+// the plan must not depend on statistics. Without statistics it also
+// checks the one query of ScanRecords for the filters of an export.
 func TestExplainUsesIndexes(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
-	ctx := testCtx(t)
-	schema := schemaOf(t, s)
-	if err := generate(ctx, s.DB(), schema, 30000, time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC), 6*time.Minute); err != nil {
+	for _, analyze := range []bool{true, false} {
+		t.Run(fmt.Sprintf("analyzed=%v", analyze), func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			ctx := testCtx(t)
+			schema := schemaOf(t, s)
+			start := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+			if err := generate(ctx, s.DB(), schema, 30000, start, 6*time.Minute, analyze); err != nil {
+				t.Fatal(err)
+			}
+			for _, tt := range explainFilters(start, 6*time.Minute, 30000) {
+				if !analyze && tt.needsStats {
+					continue
+				}
+				q, args := postgres.QueryText(s, tt.f)
+				indexes := explainIndexes(t, s.DB(), tt.name, q, args)
+				if !analyze && tt.index == "" {
+					continue // the planner's choice
+				}
+				found := false
+				for ix := range indexes {
+					found = found || strings.Contains(ix, tt.index)
+				}
+				if !found {
+					t.Errorf("%s: indexes %v, want one on %s", tt.name, indexes, tt.index)
+				}
+			}
+			if analyze {
+				return
+			}
+			for _, f := range []audit.Filter{{ActionPrefix: "user."}, {UserID: "user-42"}, {ActionPrefix: "api_key.", ResourceID: "res-42"}} {
+				q, args := postgres.ScanText(s, f)
+				explainIndexes(t, s.DB(), "scan "+q, q, args)
+			}
+		})
+	}
+}
+
+// explainIndexes runs EXPLAIN ANALYZE of q, fails t on a sequential scan
+// that reads rows, and returns the indexes the plan uses.
+func explainIndexes(t *testing.T, db *sqlx.DB, name, q string, args []any) map[string]bool {
+	t.Helper()
+	var plan []byte
+	if err := db.QueryRowContext(testCtx(t), "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args...).Scan(&plan); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var doc []struct{ Plan planNode }
+	if err := json.Unmarshal(plan, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range explainFilters(time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC), 6*time.Minute, 30000) {
-		q, args := postgres.QueryText(s, tt.f)
-		var plan []byte
-		if err := s.DB().QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args...).Scan(&plan); err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
+	indexes := map[string]bool{}
+	var walk func(n *planNode)
+	walk = func(n *planNode) {
+		if n.NodeType == "Seq Scan" && (n.ActualRows > 0 || n.RowsRemovedByFilter > 0) {
+			t.Errorf("%s: sequential scan of %s (%d rows read)", name, n.RelationName, n.ActualRows+n.RowsRemovedByFilter)
 		}
-		var doc []struct{ Plan planNode }
-		if err := json.Unmarshal(plan, &doc); err != nil {
-			t.Fatal(err)
+		if n.IndexName != "" {
+			indexes[n.IndexName] = true
 		}
-		indexes := map[string]bool{}
-		var walk func(n *planNode)
-		walk = func(n *planNode) {
-			if n.NodeType == "Seq Scan" && (n.ActualRows > 0 || n.RowsRemovedByFilter > 0) {
-				t.Errorf("%s: sequential scan of %s (%d rows read)", tt.name, n.RelationName, n.ActualRows+n.RowsRemovedByFilter)
-			}
-			if n.IndexName != "" {
-				indexes[n.IndexName] = true
-			}
-			for i := range n.Plans {
-				walk(&n.Plans[i])
-			}
-		}
-		walk(&doc[0].Plan)
-		t.Logf("%s: %v", tt.name, slices.Sorted(maps.Keys(indexes)))
-		found := false
-		for ix := range indexes {
-			found = found || strings.Contains(ix, tt.index)
-		}
-		if !found {
-			t.Errorf("%s: indexes %v, want one on %s", tt.name, indexes, tt.index)
+		for i := range n.Plans {
+			walk(&n.Plans[i])
 		}
 	}
+	walk(&doc[0].Plan)
+	t.Logf("%s: %v", name, slices.Sorted(maps.Keys(indexes)))
+	return indexes
 }
 
 type planNode struct {
@@ -584,6 +666,10 @@ type explainFilter struct {
 	name  string
 	f     audit.Filter
 	index string // a part of the index's name
+	// Without statistics the planner takes an equality on a column of
+	// few values for selective and scans: the primary key serves these
+	// only once the table is analyzed.
+	needsStats bool
 }
 
 // explainFilters returns a filter for each field, on data made by
@@ -591,31 +677,44 @@ type explainFilter struct {
 func explainFilters(start time.Time, step time.Duration, n int) []explainFilter {
 	mid := start.Add(-time.Duration(n/2) * step)
 	return []explainFilter{
-		{"none", audit.Filter{}, "pkey"},
-		{"user_id", audit.Filter{UserID: "user-42"}, "user_id"},
-		{"action", audit.Filter{Action: audit.ActionAPIKeyRevoke}, ""},
-		{"action_prefix", audit.Filter{ActionPrefix: "api_key."}, ""},
-		{"resource", audit.Filter{ResourceType: "document", ResourceID: "res-42"}, "resource_id"},
-		{"resource_id", audit.Filter{ResourceID: "res-42"}, "resource_id"},
-		{"resource_type", audit.Filter{ResourceType: "folder"}, ""},
-		{"request_id", audit.Filter{RequestID: "req-4242"}, "request_id"},
-		{"status", audit.Filter{Status: audit.StatusError}, ""},
-		{"since_until", audit.Filter{Since: mid.Add(-24 * time.Hour), Until: mid}, "pkey"},
-		{"user_id_page_2", audit.Filter{UserID: "user-42", Cursor: audit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "user_id"},
+		{"none", audit.Filter{}, "pkey", false},
+		{"user_id", audit.Filter{UserID: "user-42"}, "user_id", false},
+		{"action", audit.Filter{Action: audit.ActionAPIKeyRevoke}, "", false},
+		{"action_prefix", audit.Filter{ActionPrefix: "api_key."}, "", false},
+		{"action_prefix_half", audit.Filter{ActionPrefix: "user."}, "", false},
+		{"resource", audit.Filter{ResourceType: "document", ResourceID: "res-42"}, "resource_id", false},
+		{"resource_id", audit.Filter{ResourceID: "res-42"}, "resource_id", false},
+		{"resource_type", audit.Filter{ResourceType: "folder"}, "", true},
+		{"request_id", audit.Filter{RequestID: "req-4242"}, "request_id", false},
+		{"status", audit.Filter{Status: audit.StatusError}, "", true},
+		{"since_until", audit.Filter{Since: mid.Add(-24 * time.Hour), Until: mid}, "pkey", false},
+		{"user_id_page_2", audit.Filter{UserID: "user-42", Cursor: audit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "user_id", false},
 	}
 }
 
 // generate inserts n records into schema.audit_logs, one every step back
 // from start, with the distributions of the query benchmark: 1000 users,
 // 12 actions, 5 resource types, 20000 resource ids, 3 records per request,
-// 10% failures and 2% errors. It creates their partitions and analyzes
-// the table.
-func generate(ctx context.Context, db *sqlx.DB, schema string, n int, start time.Time, step time.Duration) error {
+// 10% failures and 2% errors. It creates their partitions, and analyzes
+// the table if analyze is set; if not, it turns autovacuum off on the
+// partitions, so that the table stays without statistics.
+func generate(ctx context.Context, db *sqlx.DB, schema string, n int, start time.Time, step time.Duration, analyze bool) error {
 	first := start.Add(-time.Duration(n) * step)
 	if _, err := db.ExecContext(ctx, `SELECT `+schema+`.audit_logs_ensure_partitions(ARRAY(
 		SELECT generate_series(date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'), $2::timestamptz AT TIME ZONE 'UTC', interval '1 month')::date))`,
 		first, start); err != nil {
 		return err
+	}
+	if !analyze {
+		var parts []string
+		if err := db.SelectContext(ctx, &parts, "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = $1::regclass", schema+".audit_logs"); err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if _, err := db.ExecContext(ctx, "ALTER TABLE "+p+" SET (autovacuum_enabled = false)"); err != nil {
+				return err
+			}
+		}
 	}
 	_, err := db.ExecContext(ctx, `INSERT INTO `+schema+`.audit_logs (id, "timestamp", user_id, user_email, ip_address, user_agent,
 	action, resource_type, resource_id, details, request_id, session_id, status, error_message)
@@ -628,7 +727,7 @@ SELECT gen_random_uuid(), $1::timestamptz - i * $2::interval,
 	CASE WHEN i % 10 = 0 THEN 'failure' WHEN i % 50 = 1 THEN 'error' ELSE 'success' END,
 	CASE WHEN i % 10 = 0 THEN 'denied' END
 FROM generate_series(1, $3::int) AS i`, start, fmt.Sprintf("%d microseconds", step.Microseconds()), n)
-	if err != nil {
+	if err != nil || !analyze {
 		return err
 	}
 	_, err = db.ExecContext(ctx, "ANALYZE "+schema+".audit_logs")

@@ -31,9 +31,10 @@
 // (RecordedAt), set by the database to clock_timestamp() when the row is
 // inserted, which is earlier than its commit. Empty strings and the zero
 // netip.Addr are stored as NULL and read back as empty. Details and
-// Changes come back as PostgreSQL prints jsonb, with keys reordered and
-// white space added; audit.CanonicalJSON gives the form the Logger wrote.
-// Times are returned in UTC.
+// Changes are stored as jsonb, which reorders keys and adds white space;
+// the Store returns them in canonical JSON (audit.CanonicalJSON): the
+// bytes the Logger wrote, the same every store returns. Times are
+// returned in UTC.
 //
 // Indexes: the primary key ("timestamp", id), and (user_id, "timestamp",
 // id), (action, "timestamp", id), (resource_id, resource_type,
@@ -140,39 +141,75 @@
 // function <table>_purge_rows, which runs as the table's owner and lets
 // through only the deletion of records older than its cutoff. Whole
 // partitions go through <table>_drop_partitions, which drops only months
-// entirely older than the cutoff. Both, and <table>_ensure_partitions,
-// are SECURITY DEFINER functions that PUBLIC may not execute.
+// entirely older than the cutoff. Both, <table>_purge_seals and
+// <table>_ensure_partitions are SECURITY DEFINER functions that PUBLIC may
+// not execute. Every function of the schema, the triggers' too, runs with
+// search_path pinned to pg_catalog, pg_temp and names the catalog
+// explicitly, so that a role cannot make the guard take it for the owner
+// with objects of its own (a temporary view named pg_class).
 //
-// Run Migrate as a role that owns the schema, and let the application
-// connect as another role that may only read, append, and call those
-// functions. After Migrate, as the owner, for a schema audit and a role
-// app:
+// The minimum retention: <table>_purge_rows, <table>_drop_partitions and
+// <table>_purge_seals refuse a cutoff later than now minus the minimum
+// retention, 90 days after Migrate. It is the one row of the table
+// <table>_settings, which only the owner may change (SetMinRetention, or
+// UPDATE <table>_settings SET min_retention = '30 days'). So a role that
+// may purge cannot remove recent records, whatever cutoff it passes
+// ('infinity' included). <table>_ensure_partitions refuses NULL, months
+// before year 1, more than 100 years back or 10 years ahead, and more
+// than 1332 months per call.
 //
-//	REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app;
-//	GRANT USAGE ON SCHEMA audit TO app;
-//	GRANT SELECT, INSERT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app;
+// Three roles. Run Migrate as a role that owns the schema. Let the
+// application connect as a role that may only read, append the columns it
+// writes (recorded_at and xid are the database's to set) and create
+// partitions. Run the Sealer and Retention as a third role, which may
+// write seals and checkpoints and call the purge functions. After
+// Migrate, as the owner, for a schema audit, an application role app and
+// a sealer role sealer:
+//
+//	REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app, sealer;
+//	GRANT USAGE ON SCHEMA audit TO app, sealer;
+//	GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app, sealer;
+//	GRANT INSERT (id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type,
+//	              resource_id, details, changes, request_id, session_id, status, error_message)
+//	      ON audit.audit_logs TO app;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
+//	GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
 //	                          audit.audit_logs_purge_rows(timestamptz, integer),
-//	                          audit.audit_logs_purge_seals(bigint) TO app;
+//	                          audit.audit_logs_purge_seals(bigint) TO sealer;
 //
-// The last three statements are for the role that runs retention: best a
-// separate one (swap app for it), the application's only if it runs
-// retention itself. A role that may call <table>_purge_rows can delete
-// records older than any cutoff it chooses; audit.Verify reports each such
+// Migration 3 turns every grant of INSERT on the whole audit table (the
+// grants documented before it) into the column grant above. It does not
+// revoke INSERT on checkpoints from an application role that had it:
+// revoke it by hand once the Sealer runs as its own role. An application
+// that seals in-process and so holds both roles can write checkpoint rows
+// of its own; audit.Verify trusts only signed checkpoints, and signed
+// checkpoints kept off the database (auditctl seal --checkpoints) catch the
+// rest.
+//
+// A role that may call <table>_purge_rows can delete records older than
+// any cutoff before the minimum retention; audit.Verify reports each such
 // record, unless it is older than the cutoff of a signed retention
-// checkpoint. <table>_purge_seals deletes only seals up to a retention
-// checkpoint, and only of records older than its cutoff. Partitions belong to the owner too,
-// also those the application's calls create, so the application cannot
-// reach them directly.
+// checkpoint. <table>_purge_seals takes no checkpoint row at its word: the
+// retention checkpoint at its seq must hold the hash of the seal there,
+// its cutoff must respect the minimum retention, every seal it deletes
+// must be of a record older than that cutoff, and no such record may still
+// be stored (retention removes the records first). A forged checkpoint
+// row can so remove at most the seals of records retention already
+// removed. Partitions belong to the owner too, also those the
+// application's calls create, so the application cannot reach them
+// directly.
 //
-// What the guard protects against: the application role changing or
-// deleting records (it lacks the privileges, and the triggers refuse
-// anyway), mistakes of anyone who works on the table by hand (an UPDATE
-// or DELETE without WHERE, a TRUNCATE of a partition), and a purge that
-// would remove records newer than its cutoff. What it does not: the
-// owner or a superuser can disable triggers, drop partitions or rewrite
-// rows. Detecting that is the job of the hash chain (below).
+// What the guard protects against: the application and sealer roles
+// changing or deleting records and seals (they lack the privileges, and
+// the triggers refuse anyway, also to a role granted DELETE), the
+// application writing checkpoints, a purge of recent records, mistakes of
+// anyone who works on the table by hand (an UPDATE or DELETE without
+// WHERE, a TRUNCATE of a partition), and a purge that would remove records
+// newer than its cutoff. What it does not: the owner or a superuser can
+// change the minimum retention, disable triggers, drop partitions, replace
+// the functions or rewrite rows. Detecting that is the job of the hash
+// chain (below) and of signed checkpoints kept off the database.
 //
 // # The hash chain
 //
@@ -194,6 +231,16 @@
 // most the sealer's interval plus the longest writing transaction open
 // when it committed; read-only transactions hold nothing back. Sealers in
 // many processes take turns on an advisory lock.
+//
+// The horizon is cluster-wide: pg_snapshot_xmin is the oldest transaction
+// open in any database of the PostgreSQL cluster, so a long transaction
+// of another application on the same server (or a forgotten prepared
+// transaction) holds back sealing here too, and a sealing step then seals
+// nothing. SealLag reports how many committed records wait and the oldest
+// open transaction (its pid always; its age and database when this role
+// may see them, as the owner of the session or with pg_read_all_stats);
+// auditctl seal prints it. Keep writing transactions short, and watch
+// idle-in-transaction sessions (idle_in_transaction_session_timeout).
 //
 // # Migrations
 //

@@ -179,6 +179,9 @@ func ExampleMigrationSQL() {
 	// CREATE TABLE "audit"."audit_logs_checkpoints" (
 	// CREATE FUNCTION "audit"."audit_logs_chain_guard"() RETURNS trigger
 	// CREATE FUNCTION "audit"."audit_logs_purge_seals"(through bigint) RETURNS bigint
+	// -- trailmark audit migration 3: hardening
+	// CREATE TABLE "audit"."audit_logs_settings" (
+	// CREATE FUNCTION "audit"."audit_logs_retention_floor"() RETURNS timestamptz
 }
 
 // Remove the records older than a year, as a retention job would.

@@ -8,5 +8,11 @@ func QueryText(s *Store, f audit.Filter) (string, []any) {
 	return buildQuery(s.sql.query, &f, f.PageSize()+1)
 }
 
-// LikePrefix is likePrefix, for tests.
-var LikePrefix = likePrefix
+// ScanText returns the statement and arguments that s.ScanRecords(ctx,
+// f, fn) sends.
+func ScanText(s *Store, f audit.Filter) (string, []any) {
+	return buildQuery(s.sql.query, &f, 0)
+}
+
+// PrefixEnd is prefixEnd, for tests.
+var PrefixEnd = prefixEnd

@@ -26,6 +26,11 @@ type names struct {
 	PurgeSealsName                             string // qualified, unquoted, for messages
 	LockSeal                                   int64
 
+	// hardening (migration 3)
+	Settings, RetentionFloor string // qualified, quoted
+	SettingsName             string // qualified, unquoted, for messages
+	InsertColumnsLit         string // string literal of the columns Append writes
+
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
 	PurgeRowsName, DropPartitionsName      string // qualified, unquoted, for messages
@@ -64,6 +69,10 @@ func newNames(schema, table string) names {
 		SealEventIndex:     pq.QuoteIdentifier(table + "_seals_event_idx"),
 		PurgeSealsName:     schema + "." + table + "_purge_seals",
 		LockSeal:           lockKey(schema, table, "seal"),
+		Settings:           q(table + "_settings"),
+		RetentionFloor:     q(table + "_retention_floor"),
+		SettingsName:       schema + "." + table + "_settings",
+		InsertColumnsLit:   pq.QuoteLiteral(strings.Join(columns, ", ")),
 	}
 	n.TableQLit = pq.QuoteLiteral(n.Table)
 	n.DefaultQLit = pq.QuoteLiteral(n.Default)

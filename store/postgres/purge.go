@@ -63,3 +63,21 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 		}
 	}
 }
+
+// SetMinRetention sets the minimum retention of the table: Purge, and the
+// functions <table>_purge_rows, <table>_drop_partitions and
+// <table>_purge_seals behind it, refuse a cutoff later than now minus d.
+// Migrate sets it to 90 days. Only the table's owner may change it (it is
+// the row of <table>_settings, which no other role may write): a role that
+// may only purge cannot shorten it. d is kept at microsecond precision and
+// must not be negative.
+func (s *Store) SetMinRetention(ctx context.Context, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("audit: postgres: SetMinRetention(%v): must not be negative", d)
+	}
+	_, err := s.db.ExecContext(ctx, "UPDATE "+s.sql.Settings+" SET min_retention = $1::bigint * interval '1 microsecond'", d.Microseconds())
+	if err != nil {
+		return fmt.Errorf("audit: postgres: set minimum retention of %s: %w", s.sql.Name, err)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -51,8 +52,39 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	return page, nil
 }
 
+// ScanRecords calls fn for every record that matches f, newest first,
+// from one query and one snapshot, streaming: it holds one record at a
+// time, and reads the table once however many records match (paging with
+// Query costs one query per page). It starts after f.Cursor if set, and
+// ignores f.Limit. An error from fn stops the scan and is returned as is.
+// The api package's export uses it.
+func (s *Store) ScanRecords(ctx context.Context, f audit.Filter, fn func(*audit.Record) error) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("audit: postgres: scan: %w", err)
+	}
+	q, args := buildQuery(s.sql.query, &f, 0)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: scan: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return fmt.Errorf("audit: postgres: scan: %w", err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: postgres: scan: %w", err)
+	}
+	return nil
+}
+
 // buildQuery appends to base the WHERE clause of f, the order and the
-// limit, with f's values as parameters.
+// limit (none if limit <= 0), with f's values as parameters.
 func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 	var sb strings.Builder
 	sb.Grow(len(base) + 256)
@@ -76,7 +108,12 @@ func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 	eq("user_id", f.UserID)
 	eq("action", string(f.Action))
 	if f.ActionPrefix != "" {
-		and("action LIKE " + param(likePrefix(f.ActionPrefix)))
+		// an index range, whatever the planner knows of the table
+		if end, ok := prefixEnd(f.ActionPrefix); ok {
+			and("action >= " + param(f.ActionPrefix) + " AND action < " + param(end))
+		} else {
+			and("action >= " + param(f.ActionPrefix))
+		}
 	}
 	eq("resource_type", f.ResourceType)
 	eq("resource_id", f.ResourceID)
@@ -95,31 +132,40 @@ func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 		// planner skip newer partitions.
 		and(`"timestamp" <= ` + t + ` AND ("timestamp", id) < (` + t + `::timestamptz, ` + id + `::uuid)`)
 	}
-	sb.WriteString(` ORDER BY "timestamp" DESC, id DESC LIMIT `)
-	sb.WriteString(strconv.Itoa(limit))
+	sb.WriteString(` ORDER BY "timestamp" DESC, id DESC`)
+	if limit > 0 {
+		sb.WriteString(" LIMIT ")
+		sb.WriteString(strconv.Itoa(limit))
+	}
 	return sb.String(), args
 }
 
 // micro returns t in UTC, truncated to the microsecond.
 func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
 
-// likePrefix returns the LIKE pattern that matches the strings starting
-// with p: p's own '%', '_' and '\' are escaped with '\', LIKE's default
-// escape character.
-func likePrefix(p string) string {
-	var sb strings.Builder
-	sb.Grow(len(p) + 4)
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '%', '_', '\\':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
-		default:
-			sb.WriteByte(c)
+// prefixEnd returns the least valid UTF-8 string greater than every
+// string that starts with p, in byte order (the C collation of the action
+// column, which for UTF-8 is code point order): p with its last code point
+// replaced by the next one, after dropping trailing U+10FFFF (and skipping
+// the surrogates, which UTF-8 cannot encode). ok is false when p holds only
+// U+10FFFF: then no upper bound is needed. So the strings starting with p
+// are exactly those s with p <= s < end.
+func prefixEnd(p string) (end string, ok bool) {
+	rs := []rune(p)
+	for len(rs) > 0 {
+		last := rs[len(rs)-1]
+		if last == utf8.MaxRune {
+			rs = rs[:len(rs)-1]
+			continue
 		}
+		next := last + 1
+		if next == 0xD800 { // the surrogates
+			next = 0xE000
+		}
+		rs[len(rs)-1] = next
+		return string(rs), true
 	}
-	sb.WriteByte('%')
-	return sb.String()
+	return "", false
 }
 
 // Get returns the record with the given ID, or an error wrapping
@@ -169,6 +215,22 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	}
 	r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
 	r.Action, r.Status = audit.Action(action), audit.Status(status)
-	r.Details, r.Changes = details, changes
+	if err := setJSON(&r, details, changes); err != nil {
+		return audit.Record{}, err
+	}
 	return r, nil
+}
+
+// setJSON sets r's Details and Changes to the canonical form of details
+// and changes as jsonb prints them (keys reordered, white space added):
+// the bytes the Logger wrote, and that every store returns.
+func setJSON(r *audit.Record, details, changes []byte) error {
+	var err error
+	if r.Details, err = audit.CanonicalJSON(details); err != nil {
+		return fmt.Errorf("record %s: details: %w", r.ID, err)
+	}
+	if r.Changes, err = audit.CanonicalJSON(changes); err != nil {
+		return fmt.Errorf("record %s: changes: %w", r.ID, err)
+	}
+	return nil
 }

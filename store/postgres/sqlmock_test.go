@@ -515,7 +515,7 @@ func TestQuerySQL(t *testing.T) {
 		{"all", audit.Filter{}, "", nil, "101"},
 		{"user", audit.Filter{UserID: "u' OR '1'='1", Limit: 7}, " WHERE user_id = $1", []driver.Value{"u' OR '1'='1"}, "8"},
 		{"action", audit.Filter{Action: audit.ActionUserLogin}, " WHERE action = $1", []driver.Value{"user.login"}, "101"},
-		{"prefix", audit.Filter{ActionPrefix: `a%b_c\d.`}, " WHERE action LIKE $1", []driver.Value{`a\%b\_c\\d.%`}, "101"},
+		{"prefix", audit.Filter{ActionPrefix: `a%b_c\d.`}, " WHERE action >= $1 AND action < $2", []driver.Value{`a%b_c\d.`, `a%b_c\d/`}, "101"},
 		{"resource", audit.Filter{ResourceType: "document", ResourceID: "42"},
 			" WHERE resource_type = $1 AND resource_id = $2", []driver.Value{"document", "42"}, "101"},
 		{"status and request", audit.Filter{Status: audit.StatusError, RequestID: "r"},
@@ -689,13 +689,15 @@ func TestMigrateSQL(t *testing.T) {
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (1, 'audit_log') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectExec(`(?s)^-- The hash chain.*ALTER TABLE "audit"\."audit_logs" ADD COLUMN xid xid8`).WillReturnResult(sqlmock.NewResult(0, 0))
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (2, 'chain') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
+	mock.ExpectExec(`(?s)^-- Hardening.*CREATE TABLE "audit"\."audit_logs_settings"`).WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (3, 'hardening') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectCommit()
 	expectEnsure()
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// up to date
-	expectStart(1, 2)
+	expectStart(1, 2, 3)
 	mock.ExpectCommit()
 	mock.ExpectBegin() // the partitions are known now: only the ensure call of Migrate
 	mock.ExpectExec("SET LOCAL lock_timeout = 2000").WillReturnResult(sqlmock.NewResult(0, 0))

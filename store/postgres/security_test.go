@@ -1,0 +1,345 @@
+package postgres_test
+
+// The attacks of the security review (issue 9), each mounted by the role
+// that could mount it.
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storetest"
+)
+
+// sealAllOf seals every record of s.
+func sealAllOf(t *testing.T, s *postgres.Store, want int) {
+	t.Helper()
+	ctx := testCtx(t)
+	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("sealed %d of %d records", sealed, want)
+		}
+		n, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed += n
+	}
+}
+
+// TestGuardSearchPathAttack mounts the attack of the review as a role
+// that holds SELECT and DELETE, but does not own the tables: a temporary
+// view named pg_class that says it owns them, first on its search_path,
+// and the setting that lets the owner's purge through.
+func TestGuardSearchPathAttack(t *testing.T) {
+	admin := testDB(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	s, schema := newChainStore(t)
+	if err := s.Append(ctx, storetest.Records(0, 5)...); err != nil {
+		t.Fatal(err)
+	}
+	sealAllOf(t, s, 5)
+	role := newRole(t, "trailmark_deleter_")
+	tbl := schema + ".audit_logs"
+	for _, q := range []string{
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, DELETE ON " + tbl + ", " + tbl + "_seals TO " + role,
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := asRole(t, role)
+	tests := []struct {
+		name, setting, table string
+	}{
+		{"records", "trailmark.purge_before = 'infinity'", tbl},
+		{"seals", "trailmark.purge_seals_through = '9223372036854775807'", tbl + "_seals"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := db.BeginTxx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			for _, q := range []string{
+				`CREATE OR REPLACE TEMP VIEW pg_class AS SELECT c.oid, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user) relowner FROM pg_catalog.pg_class c`,
+				`SET LOCAL search_path = pg_temp, pg_catalog`,
+				`SET LOCAL ` + tt.setting,
+			} {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+tt.table)
+			if err == nil {
+				n, _ := res.RowsAffected()
+				tx.Commit()
+				t.Fatalf("DELETE FROM %s as %s: %d rows deleted, want the guard's refusal", tt.table, role, n)
+			}
+			if pqCode(err) != "42501" || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("DELETE FROM %s: got %v, want the guard's refusal (42501)", tt.table, err)
+			}
+		})
+	}
+	var n int
+	if err := admin.GetContext(ctx, &n, "SELECT (SELECT count(*) FROM "+tbl+") + (SELECT count(*) FROM "+tbl+"_seals)"); err != nil || n != 10 {
+		t.Errorf("after the attack: %d records and seals, %v; want 10", n, err)
+	}
+}
+
+// TestFunctionsPinSearchPath checks every function of the schema: each
+// sets search_path to pg_catalog, pg_temp.
+func TestFunctionsPinSearchPath(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	s, schema := newChainStore(t)
+	var rows []struct {
+		Name   string  `db:"proname"`
+		Config *string `db:"config"`
+	}
+	err := s.DB().SelectContext(testCtx(t), &rows, `SELECT p.proname, array_to_string(p.proconfig, ',') AS config
+		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY 1`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 7 {
+		t.Errorf("%d functions, want at least 7", len(rows))
+	}
+	for _, r := range rows {
+		if r.Config == nil || *r.Config != "search_path=pg_catalog, pg_temp" {
+			t.Errorf("function %s: config %v, want search_path=pg_catalog, pg_temp", r.Name, r.Config)
+		}
+	}
+}
+
+// TestRetentionFloor calls the retention functions as the role the
+// package documentation grants them to, with cutoffs younger than the
+// minimum retention: each is refused and no record is removed.
+func TestRetentionFloor(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	r := newRoleSetup(t)
+	app, err := postgres.New(r.appDB, postgres.WithSchema(r.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	rs := storetest.Records(0, 4)
+	for i, age := range []time.Duration{0, 30, 89, 120} {
+		rs[i].OccurredAt = now.Add(-age * 24 * time.Hour).Truncate(time.Microsecond)
+	}
+	if err := app.Append(ctx, rs...); err != nil {
+		t.Fatal(err)
+	}
+	tbl := r.schema + ".audit_logs"
+	for _, q := range []string{
+		"SELECT " + tbl + "_purge_rows('infinity', 1000)",
+		"SELECT " + tbl + "_drop_partitions('infinity')",
+		"SELECT " + tbl + "_purge_rows(now() - interval '89 days', 1000)",
+		"SELECT " + tbl + "_drop_partitions(now() + interval '1 month')",
+		"SELECT " + tbl + "_purge_rows(NULL, 1000)",
+	} {
+		_, err := r.sealerDB.ExecContext(ctx, q)
+		if pqCode(err) != "22023" || !strings.Contains(err.Error(), "minimum retention") {
+			t.Errorf("as the retention role: %s: got %v, want the minimum retention's refusal", q, err)
+		}
+	}
+	sealerStore, err := postgres.New(r.sealerDB, postgres.WithSchema(r.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sealerStore.Purge(ctx, now); err == nil || !strings.Contains(err.Error(), "minimum retention") {
+		t.Errorf("Purge(now): got %v, want the minimum retention's refusal", err)
+	}
+	if got := storetest.QueryAll(t, app, audit.Filter{}); len(got) != 4 {
+		t.Errorf("after refused purges: %d records, want 4", len(got))
+	}
+	// older than 90 days may go
+	n, err := sealerStore.Purge(ctx, now.Add(-91*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Errorf("Purge 91 days back: got %d, %v; want 1, nil", n, err)
+	}
+	// the owner may shorten it
+	owner, err := postgres.New(r.ownerDB, postgres.WithSchema(r.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.SetMinRetention(ctx, 7*24*time.Hour); err != nil {
+		t.Fatalf("SetMinRetention as the owner: %v", err)
+	}
+	if n, err := sealerStore.Purge(ctx, now.Add(-8*24*time.Hour)); err != nil || n != 2 {
+		t.Errorf("Purge 8 days back after SetMinRetention(7 days): got %d, %v; want 2, nil", n, err)
+	}
+	if err := owner.SetMinRetention(ctx, -time.Second); err == nil {
+		t.Errorf("SetMinRetention(-1s): no error")
+	}
+}
+
+// TestEnsurePartitionsValidates calls ensure_partitions as the
+// application role with months no Store asks for.
+func TestEnsurePartitionsValidates(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	r := newRoleSetup(t)
+	fn := r.schema + ".audit_logs_ensure_partitions"
+	tests := []struct{ name, arg string }{
+		{"BC date", "ARRAY['2026-01-01 BC']::date[]"},
+		{"year 1 BC", "ARRAY['0001-06-01 BC']::date[]"},
+		{"NULL month", "ARRAY[NULL]::date[]"},
+		{"NULL array", "NULL::date[]"},
+		{"11 years ahead", "ARRAY[(now() + interval '11 years')::date]"},
+		{"101 years back", "ARRAY[(now() - interval '101 years')::date]"},
+		{"too many months", "ARRAY(SELECT (now() - i * interval '1 day')::date FROM generate_series(1, 2000) i)"},
+	}
+	for _, tt := range tests {
+		_, err := r.appDB.ExecContext(ctx, "SELECT "+fn+"("+tt.arg+")")
+		if pqCode(err) != "22023" {
+			t.Errorf("%s: got %v, want invalid_parameter_value (22023)", tt.name, err)
+		}
+	}
+	var parts []string
+	if err := r.appDB.SelectContext(ctx, &parts, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = $1::regclass AND c.relname ~ '_p2026'`, r.schema+".audit_logs"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if p == "audit_logs_p202601" {
+			t.Errorf("partition %s made for a BC month", p)
+		}
+	}
+	// what a Store asks for still works
+	var n int
+	if err := r.appDB.GetContext(ctx, &n, "SELECT "+fn+"(ARRAY[(now() + interval '9 years')::date, (now() - interval '99 years')::date])"); err != nil || n != 2 {
+		t.Errorf("months 9 years ahead and 99 back: got %d, %v; want 2 created", n, err)
+	}
+}
+
+// TestForgedBoundary inserts retention checkpoints that no retention
+// wrote, as the role that may write checkpoints, and calls purge_seals on
+// them: it deletes nothing.
+func TestForgedBoundary(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	r := newRoleSetup(t)
+	app, err := postgres.New(r.appDB, postgres.WithSchema(r.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := postgres.New(r.sealerDB, postgres.WithSchema(r.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := storetest.Records(0, 6)
+	for i := range rs {
+		rs[i].OccurredAt = time.Now().AddDate(0, 0, -200+i).UTC().Truncate(time.Microsecond) // all older than 90 days
+	}
+	rs[5].OccurredAt = time.Now().UTC().Truncate(time.Microsecond)
+	for i := range rs { // one transaction each: sealed in this order
+		if err := app.Append(ctx, rs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sealAllOf(t, sealer, 6)
+	tbl := r.schema + ".audit_logs"
+	forge := func(seq int, purgedBefore string) {
+		t.Helper()
+		_, err := r.sealerDB.ExecContext(ctx, `INSERT INTO `+tbl+`_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature)
+			SELECT seq, hash, clock_timestamp(), `+purgedBefore+`, true, 'forger', '\x00' FROM `+tbl+`_seals WHERE seq = $1`, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name         string
+		seq          int
+		purgedBefore string
+		want         string
+	}{
+		{"cutoff infinity", 6, "'infinity'", "minimum retention"},
+		{"cutoff now", 6, "now()", "minimum retention"},
+		{"records still stored", 5, "now() - interval '100 days'", "still stored"},
+		{"no matching hash", 4, "NULL", "no retention checkpoint"},
+	}
+	for _, tt := range tests {
+		if tt.purgedBefore != "NULL" {
+			forge(tt.seq, tt.purgedBefore)
+		} else if _, err := r.sealerDB.ExecContext(ctx, `INSERT INTO `+tbl+`_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature)
+			VALUES ($1, '\x01', clock_timestamp(), now() - interval '100 days', true, 'forger', '\x00')`, tt.seq); err != nil {
+			t.Fatal(err)
+		}
+		_, err := sealer.PurgeSeals(ctx, uint64(tt.seq))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: PurgeSeals(%d): got %v, want an error saying %q", tt.name, tt.seq, err, tt.want)
+		}
+	}
+	var n int
+	if err := r.appDB.GetContext(ctx, &n, "SELECT count(*) FROM "+tbl+"_seals"); err != nil || n != 6 {
+		t.Errorf("after forged boundaries: %d seals, %v; want 6", n, err)
+	}
+}
+
+// TestMigrationNarrowsInsertGrants applies the migrations before 3, grants
+// INSERT on the table as the documentation said then, and applies
+// migration 3: the role may then insert the application's columns only,
+// not recorded_at or xid, which the database sets.
+func TestMigrationNarrowsInsertGrants(t *testing.T) {
+	db := testDB(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	schema := newSchema(t)
+	role := newRole(t, "trailmark_app_")
+	text, err := postgres.MigrationSQL(postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after, ok := strings.Cut(text, "-- trailmark audit migration 3:")
+	if !ok {
+		t.Fatal("no migration 3 in MigrationSQL")
+	}
+	tbl := schema + ".audit_logs"
+	for _, q := range []string{
+		before,
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, INSERT ON " + tbl + " TO " + role,
+		"SELECT " + tbl + "_ensure_partitions(ARRAY[now()::date])",
+		"-- trailmark audit migration 3:" + after,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	app := asRole(t, role)
+	insert := `INSERT INTO ` + tbl + ` (id, "timestamp", action, resource_type, status%s) VALUES (gen_random_uuid(), now(), 'a', 'b', 'success'%s)`
+	tests := []struct {
+		name, col, val string
+		allowed        bool
+	}{
+		{"the application's columns", "", "", true},
+		{"recorded_at", ", recorded_at", ", '2000-01-01'", false},
+		{"xid", ", xid", ", '1'", false},
+	}
+	for _, tt := range tests {
+		_, err := app.ExecContext(ctx, fmt.Sprintf(insert, tt.col, tt.val))
+		if tt.allowed && err != nil {
+			t.Errorf("insert of %s: %v", tt.name, err)
+		}
+		if !tt.allowed && pqCode(err) != "42501" {
+			t.Errorf("insert of %s: got %v, want permission denied", tt.name, err)
+		}
+	}
+}
