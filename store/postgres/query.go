@@ -156,7 +156,7 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 		action, status   string
 		details, changes []byte
 	)
-	err := rows.Scan(append(lead, &r.ID, &r.OccurredAt, &r.RecordedAt, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
+	err := rows.Scan(append(lead, &r.ID, timeColumn{&r.OccurredAt}, timeColumn{&r.RecordedAt}, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
 		&action, &r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID,
 		&status, &r.ErrorMessage)...)
 	if err != nil {
@@ -169,6 +169,6 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	}
 	r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
 	r.Action, r.Status = audit.Action(action), audit.Status(status)
-	r.Details, r.Changes = details, changes
+	r.Details, r.Changes = jsonColumn(details), jsonColumn(changes) // canonical, as from every store
 	return r, nil
 }
