@@ -90,9 +90,12 @@ type SealStore interface {
 	// the Sealer checks the signatures and refuses a rewound chain.
 	SealNext(ctx context.Context, max int, fn func(last Seal, recs []Record) ([]Seal, error)) (int, error)
 	// ScanChain calls fn for every seal with Seq >= from, in order, with
-	// the record it seals, or nil if the store does not hold it.
+	// the record it seals (the one with the seal's EventID and
+	// EventTime), or nil if the store does not hold it. Details and
+	// Changes are canonical JSON, nil when absent.
 	ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error
-	// ScanUnsealed calls fn for every record that has no seal.
+	// ScanUnsealed calls fn for every record that no seal names (by ID
+	// and OccurredAt, as ScanChain matches them).
 	ScanUnsealed(ctx context.Context, fn func(r *Record) error) error
 	// AppendCheckpoint stores a checkpoint.
 	AppendCheckpoint(ctx context.Context, c Checkpoint) error

@@ -143,6 +143,14 @@ func (r *Report) OK() bool { return r.ProblemCount == 0 }
 // checkpoint the source holds (or from the first seal) to the newest
 // seal, reading each seal and record once.
 //
+// Problems are listed in the order of the chain (each at its seal's Seq,
+// with the record's EventID when known), then the records missing or
+// changed under their seals, then a cut-short end, then unsealed records.
+// Only validly signed checkpoints are trusted; every other stored one is
+// reported as ProblemBadCheckpoint and ignored. A record whose timestamp
+// was changed no longer matches its seal: it is reported as
+// ProblemModifiedEvent at that seal, not as deleted.
+//
 // Verify returns an error only when it could not read the source; what
 // it finds is in the Report.
 func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, error) {
@@ -503,25 +511,29 @@ func (v *verifier) digestChanged(s *Seal, d []byte) bool {
 // swapped reports, and consumes, a pair of adjacent seals that link in
 // the other order: a reordering.
 func (v *verifier) swapped(cur pending, next *pending) bool {
-	b := next.s
-	b.Seq = cur.s.Seq
-	ok, hb := v.linkOK(v.prev, &Seal{Seq: b.Seq, EventID: b.EventID, EventTime: b.EventTime, Digest: b.Digest, KeyID: b.KeyID, Hash: cur.s.Hash})
-	if !ok {
-		ok, hb = v.linkOK(v.prev, &Seal{Seq: b.Seq, EventID: b.EventID, EventTime: b.EventTime, Digest: b.Digest, KeyID: b.KeyID, Hash: next.s.Hash})
+	// next's record at cur's position, under either seal's key and hash
+	// (the swap may have moved whole seals, or only what names the record)
+	keys := [2]string{cur.s.KeyID, next.s.KeyID}
+	for ki, k := range keys {
+		for _, h := range [][]byte{cur.s.Hash, next.s.Hash} {
+			b := Seal{Seq: cur.s.Seq, EventID: next.s.EventID, EventTime: next.s.EventTime, Digest: next.s.Digest, KeyID: k, Hash: h}
+			ok, hb := v.linkOK(v.prev, &b)
+			if !ok {
+				continue
+			}
+			a := cur.s
+			a.Seq = next.s.Seq
+			m := v.mac(keys[1-ki])
+			if m == nil {
+				return false
+			}
+			v.problem(ProblemReordered, cur.s.Seq, cur.s.EventID, fmt.Sprintf("the records sealed at %d and %d were swapped", cur.s.Seq, next.s.Seq))
+			v.pop()
+			v.prev = linkWith(m, hb, &a)
+			return true
+		}
 	}
-	if !ok {
-		return false
-	}
-	a := cur.s
-	a.Seq = next.s.Seq
-	m := v.mac(a.KeyID)
-	if m == nil {
-		return false
-	}
-	v.problem(ProblemReordered, cur.s.Seq, cur.s.EventID, fmt.Sprintf("the records sealed at %d and %d were swapped", cur.s.Seq, next.s.Seq))
-	v.pop()
-	v.prev = linkWith(m, hb, &a)
-	return true
+	return false
 }
 
 // checkpointSays reports whether a valid checkpoint at seq has hash h.

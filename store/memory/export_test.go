@@ -78,11 +78,13 @@ func (t Tamper) UpdateSeal(_ context.Context, seq uint64, mutate func(*audit.Sea
 	seals := slices.Clone(t.S.seals)
 	s := seals[i]
 	s.Digest, s.Hash = slices.Clone(s.Digest), slices.Clone(s.Hash)
-	delete(t.S.sealed, s.EventID)
 	mutate(&s)
-	t.S.sealed[s.EventID] = s.EventTime
 	seals[i] = s
 	t.S.seals = seals
+	clear(t.S.sealed)
+	for _, x := range seals {
+		t.S.sealed[x.EventID] = x.EventTime
+	}
 	return nil
 }
 
