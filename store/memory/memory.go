@@ -129,7 +129,10 @@ func (s *Store) keep(b []byte) []byte {
 	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
-// Append stores copies of the records whose IDs it does not hold yet.
+// Append stores copies of the records whose IDs it does not hold yet,
+// with Details and Changes in canonical JSON (JSON null kept as absent),
+// as every store returns them. It refuses, with a Permanent error and
+// storing nothing, a batch in which Details or Changes is not JSON.
 func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
