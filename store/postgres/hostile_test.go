@@ -82,3 +82,43 @@ func TestHostileCheckpointRows(t *testing.T) {
 	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), opts)
 	check("offline", rep, err)
 }
+
+// TestJSONBNoOpRewrite rewrites details and changes as jsonb allows
+// without changing their meaning (a round trip through text, a merge
+// with {}): online and offline verification both still pass.
+func TestJSONBNoOpRewrite(t *testing.T) {
+	s, schema := newChainStore(t)
+	ctx := testCtx(t)
+	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
+	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < 6 && time.Now().Before(deadline); {
+		n, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed += n
+	}
+	tx := s.DB().MustBeginTx(ctx, nil)
+	tx.MustExecContext(ctx, "SET LOCAL session_replication_role = replica")
+	tx.MustExecContext(ctx, "UPDATE "+schema+".audit_logs SET details = details::text::jsonb, changes = changes || '{}'::jsonb")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	opts := audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
+	rep, err := audit.Verify(ctx, s, opts)
+	if err != nil || !rep.OK() || rep.Records != 6 {
+		t.Fatalf("online after the rewrite: %+v, %v", rep, err)
+	}
+	var buf bytes.Buffer
+	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), opts)
+	if err != nil || !rep.OK() || rep.Records != 6 {
+		t.Errorf("offline after the rewrite: %+v, %v", rep, err)
+	}
+}
