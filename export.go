@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,7 @@ func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats
 	var st ExportStats
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(safetext.NewJSONWriter(bw)) // C1 and bidi controls as \uXXXX
+	enc.SetEscapeHTML(false)                           // records as stored: <, > and & unescaped
 	cps, err := src.Checkpoints(ctx)
 	if err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)
@@ -84,7 +86,12 @@ type exportSource struct {
 	open func() (io.ReadCloser, error)
 }
 
-// scan calls fn for each line of the export.
+// maxExportLine bounds one line of an export (a seal and its record).
+const maxExportLine = 64 << 20
+
+// scan calls fn for each line of the export. A last line cut short (no
+// newline, and not JSON) is ignored: a cut tail shows as a shorter chain,
+// which the checkpoints tell.
 func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool, err error)) (err error) {
 	rc, err := e.open()
 	if err != nil {
@@ -95,15 +102,31 @@ func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool
 			err = cerr
 		}
 	}()
-	dec := json.NewDecoder(bufio.NewReaderSize(rc, 256<<10))
-	for n := 1; ; n++ {
+	cut := false
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 0, 256<<10), maxExportLine)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			cut = true
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	n := 0
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		n++
 		var l chainLine
-		if err := dec.Decode(&l); errors.Is(err, io.EOF) {
-			if n == 1 {
-				return errors.New("audit: export is empty")
+		if err := json.Unmarshal(line, &l); err != nil {
+			if cut && n > 1 {
+				return nil
 			}
-			return nil
-		} else if err != nil {
 			return fmt.Errorf("audit: export line %d: %w", n, err)
 		}
 		if n == 1 && (l.Type != "header" || l.Format != ChainFormat) {
@@ -114,11 +137,35 @@ func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool
 				return err
 			}
 		}
+		if l.Record != nil {
+			l.Record.Details, l.Record.Changes = exportedJSON(l.Record.Details), exportedJSON(l.Record.Changes)
+		}
 		stop, err := fn(&l)
 		if err != nil || stop {
 			return err
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("audit: export line %d: %w", n+1, err)
+	}
+	if n == 0 {
+		return errors.New("audit: export is empty")
+	}
+	return nil
+}
+
+// exportedJSON returns Details or Changes as read from an export in the
+// form a store returns them: canonical, and nil where the export says
+// null. JSON that is not canonical and cannot be made so is kept as it is
+// (Digest reports it).
+func exportedJSON(j json.RawMessage) json.RawMessage {
+	if string(j) == "null" {
+		return nil
+	}
+	if c, err := CanonicalJSON(j); err == nil {
+		return c
+	}
+	return j
 }
 
 // snapshotTime returns when the export was made.

@@ -83,14 +83,19 @@ type SealStore interface {
 	// order they must be sealed, and stores the seals fn returns, all or
 	// nothing. It returns how many it stored; 0, without calling fn, when
 	// nothing is waiting or another sealer holds the lock. With max 0 it
-	// calls fn with the newest seal and no records. When seals newer than
-	// a stored checkpoint are missing, it must refuse with an error rather
-	// than seal again over records that may have changed.
+	// calls fn with the newest seal and no records. When no seal is left
+	// (retention removed them all), the newest seal is the one the newest
+	// checkpoint names. The store must not refuse to seal because of a
+	// stored checkpoint: it cannot tell a signed one from a forged row;
+	// the Sealer checks the signatures and refuses a rewound chain.
 	SealNext(ctx context.Context, max int, fn func(last Seal, recs []Record) ([]Seal, error)) (int, error)
 	// ScanChain calls fn for every seal with Seq >= from, in order, with
-	// the record it seals, or nil if the store does not hold it.
+	// the record it seals (the one with the seal's EventID and
+	// EventTime), or nil if the store does not hold it. Details and
+	// Changes are canonical JSON, nil when absent.
 	ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error
-	// ScanUnsealed calls fn for every record that has no seal.
+	// ScanUnsealed calls fn for every record that no seal names (by ID
+	// and OccurredAt, as ScanChain matches them).
 	ScanUnsealed(ctx context.Context, fn func(r *Record) error) error
 	// AppendCheckpoint stores a checkpoint.
 	AppendCheckpoint(ctx context.Context, c Checkpoint) error
@@ -112,8 +117,9 @@ const (
 )
 
 // Digest returns the SHA-256 of r's canonical form: every field of the
-// record in a fixed order, Details and Changes in canonical JSON, times
-// in microseconds. A record read back from any store (PostgreSQL jsonb
+// record in a fixed order, Details and Changes in canonical JSON (nil,
+// empty and null alike: absent; {} is an empty object), times in
+// microseconds. A record read back from any store (PostgreSQL jsonb
 // reorders keys and rewrites white space) has the digest it had when it
 // was written.
 func Digest(r *Record) ([]byte, error) {
@@ -152,7 +158,7 @@ func writeCanonical(h hash.Hash, r *Record) error {
 	str(r.ResourceType)
 	str(r.ResourceID)
 	for _, j := range []json.RawMessage{r.Details, r.Changes} {
-		c, err := canonicalBytes(j)
+		c, err := digestJSON(j)
 		if err != nil {
 			return fmt.Errorf("audit: digest of %s: %w", r.ID, err)
 		}
@@ -163,6 +169,18 @@ func writeCanonical(h hash.Hash, r *Record) error {
 	str(string(r.Status))
 	str(r.ErrorMessage)
 	return nil
+}
+
+// digestJSON is the form of Details or Changes that Digest covers: the
+// canonical JSON, with absent, empty and JSON null all the same (absent),
+// since a record without Details reads back from an export, or a jsonb
+// column, as null.
+func digestJSON(j json.RawMessage) ([]byte, error) {
+	c, err := canonicalBytes(j)
+	if err != nil || string(c) == "null" {
+		return nil, err
+	}
+	return c, nil
 }
 
 // link computes hash_n from the previous hash and the seal's fields.
@@ -221,6 +239,13 @@ type SealerConfig struct {
 	Key HMACKey
 	// Signer signs checkpoints. Without one, the Sealer writes none.
 	Signer *Signer
+	// PublicKeys are the signers, by ID, whose stored checkpoints the
+	// Sealer trusts, besides Signer's own key (pass the keys of earlier
+	// signers after a rotation). Only a validly signed checkpoint steers
+	// the Sealer: it refuses to seal below one (seals were removed), and
+	// carries its PurgedBefore on. Anyone able to insert a row may have
+	// written the others; they are ignored (Verify reports them).
+	PublicKeys map[string]ed25519.PublicKey
 	// Interval is how often Run looks for records to seal. Default 1s.
 	Interval time.Duration
 	// BatchSize is the most records sealed in one step. Default 1000.
@@ -261,6 +286,14 @@ type Sealer struct {
 	highest uint64 // the newest seal this Sealer has seen in the store
 
 	loop sealerLoop // Run, Close and Stats
+
+	// the validly signed stored checkpoints, read at the first sealing
+	// step and at each checkpoint; guarded by mu
+	loaded   bool
+	keys     map[string]ed25519.PublicKey
+	seen     map[string]bool // checkpoints already checked, by signature
+	trusted  uint64          // the newest valid checkpoint's Seq
+	trustedP time.Time       // the latest PurgedBefore of a valid checkpoint
 }
 
 // NewSealer returns a Sealer for store.
@@ -289,15 +322,55 @@ func NewSealer(store SealStore, cfg SealerConfig) (*Sealer, error) {
 	if cfg.OnError == nil {
 		cfg.OnError = printError
 	}
-	s := &Sealer{store: store, cfg: cfg}
+	keys := make(map[string]ed25519.PublicKey, len(cfg.PublicKeys)+1)
+	for id, k := range cfg.PublicKeys {
+		keys[id] = k
+	}
+	if cfg.Signer != nil {
+		keys[cfg.Signer.ID] = cfg.Signer.Key.Public().(ed25519.PublicKey)
+	}
+	s := &Sealer{store: store, cfg: cfg, keys: keys, seen: map[string]bool{}}
 	s.loop.stopped, s.loop.stop = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// readCheckpoints reads the stored checkpoints and keeps what the validly
+// signed ones say; it ignores the others.
+func (s *Sealer) readCheckpoints(ctx context.Context) error {
+	cps, err := s.store.Checkpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: reading checkpoints: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range cps {
+		c := &cps[i]
+		id := string(c.Signature)
+		if s.seen[id] || VerifyCheckpoint(c, s.keys) != nil {
+			continue
+		}
+		s.seen[id] = true
+		s.trusted = max(s.trusted, c.Seq)
+		if c.PurgedBefore.After(s.trustedP) {
+			s.trustedP = c.PurgedBefore
+		}
+	}
+	s.loaded = true
+	return nil
 }
 
 // SealOnce seals every record waiting now, in steps of BatchSize, and
 // returns how many it sealed. It returns early, with what it sealed, when
 // another sealer holds the lock.
 func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	loaded := s.loaded
+	s.mu.Unlock()
+	if !loaded {
+		if err := s.readCheckpoints(ctx); err != nil {
+			return 0, fmt.Errorf("audit: seal: %w", err)
+		}
+	}
 	total := 0
 	defer func() { s.loop.sealed(s.cfg.Now(), total) }()
 	for {
@@ -317,6 +390,9 @@ func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
 	defer s.mu.Unlock()
 	if last.Seq < s.highest {
 		return nil, fmt.Errorf("refusing to seal: the chain ends at seal %d, but this sealer saw seal %d: seals were removed; run Verify", last.Seq, s.highest)
+	}
+	if last.Seq < s.trusted {
+		return nil, fmt.Errorf("refusing to seal: the chain ends at seal %d, before the signed checkpoint at %d: seals were removed; run Verify", last.Seq, s.trusted)
 	}
 	s.highest = last.Seq + uint64(len(recs))
 	prev := last.Hash
@@ -355,18 +431,18 @@ func (s *Sealer) Checkpoint(ctx context.Context, purgedBefore time.Time) (Checkp
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	s.mu.Lock()
-	highest := s.highest
-	s.mu.Unlock()
-	if last.Seq < highest {
-		return Checkpoint{}, fmt.Errorf("audit: checkpoint: the chain ends at seal %d, but this sealer saw seal %d: seals were removed; run Verify", last.Seq, highest)
-	}
-	cps, err := s.store.Checkpoints(ctx)
-	if err != nil {
+	if err := s.readCheckpoints(ctx); err != nil {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
 	}
-	if n := len(cps); n > 0 && cps[n-1].PurgedBefore.After(purgedBefore) {
-		purgedBefore = cps[n-1].PurgedBefore
+	s.mu.Lock()
+	highest, trusted, trustedP := s.highest, s.trusted, s.trustedP
+	s.mu.Unlock()
+	if last.Seq < max(highest, trusted) {
+		return Checkpoint{}, fmt.Errorf("audit: checkpoint: the chain ends at seal %d, but this sealer saw seal %d: seals were removed; run Verify", last.Seq, max(highest, trusted))
+	}
+	// what the signed checkpoints say retention removed still holds
+	if trustedP.After(purgedBefore) {
+		purgedBefore = trustedP
 	}
 	return s.checkpointAt(ctx, last, purgedBefore, false)
 }

@@ -7,8 +7,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -103,16 +105,31 @@ type VerifyOptions struct {
 	MaxProblems int
 }
 
-// Report is the result of Verify.
+// Report is the result of Verify. Its JSON form (auditctl verify --json)
+// uses the snake_case names of the tags, and "problems" is a list, empty
+// when there are none.
 type Report struct {
-	FirstSeq, LastSeq uint64 // the range of seals checked
-	Seals             uint64 // seals checked
-	Records           uint64 // records checked against their seals
-	Purged            uint64 // seals whose records retention removed
-	Unsealed          uint64 // records not sealed yet, within the window
-	Checkpoints       int    // valid checkpoints matched against the chain
-	ProblemCount      uint64
-	Problems          []Problem // the first MaxProblems problems
+	FirstSeq uint64 `json:"first_seq"` // the range of seals checked
+	LastSeq  uint64 `json:"last_seq"`
+	Seals    uint64 `json:"seals"`   // seals checked
+	Records  uint64 `json:"records"` // records checked against their seals
+	// Purged counts the records retention removed: those sealed up to
+	// the retention checkpoint the chain starts after (their seals were
+	// removed with them), and those whose seals remain.
+	Purged       uint64    `json:"purged"`
+	Unsealed     uint64    `json:"unsealed"`    // records not sealed yet, within the window
+	Checkpoints  int       `json:"checkpoints"` // valid checkpoints matched against the chain
+	ProblemCount uint64    `json:"problem_count"`
+	Problems     []Problem `json:"problems"` // the first MaxProblems problems
+}
+
+// MarshalJSON encodes r with "problems" as a list, never null.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	if r.Problems == nil {
+		r.Problems = []Problem{}
+	}
+	return json.Marshal(plain(r))
 }
 
 // OK reports whether Verify found no problem.
@@ -125,6 +142,14 @@ func (r *Report) OK() bool { return r.ProblemCount == 0 }
 // validly signed checkpoint, stored or Trusted. It walks from the oldest
 // checkpoint the source holds (or from the first seal) to the newest
 // seal, reading each seal and record once.
+//
+// Problems are listed in the order of the chain (each at its seal's Seq,
+// with the record's EventID when known), then the records missing or
+// changed under their seals, then a cut-short end, then unsealed records.
+// Only validly signed checkpoints are trusted; every other stored one is
+// reported as ProblemBadCheckpoint and ignored. A record whose timestamp
+// was changed no longer matches its seal: it is reported as
+// ProblemModifiedEvent at that seal, not as deleted.
 //
 // Verify returns an error only when it could not read the source; what
 // it finds is in the Report.
@@ -162,24 +187,50 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 		return v.rep, fmt.Errorf("audit: verify: reading checkpoints: %w", err)
 	}
 	v.checkpoints(stored)
-	v.resolveMissing()
-	v.finish()
+	v.emptyChain()
 
+	// A sealed record missing from the chain may still be there, changed
+	// where the store matches records to seals (its OccurredAt): then it
+	// reads as unsealed under its own ID. Its problems come after the
+	// chain's.
+	moved := map[uuid.UUID]*pending{}
+	for i := range v.missing {
+		moved[v.missing[i].s.EventID] = &v.missing[i]
+	}
 	now := v.opts.Now()
 	horizon := now.Add(-v.opts.SealWindow)
+	var unsealed []Problem
 	err = src.ScanUnsealed(ctx, func(r *Record) error {
+		if m, ok := moved[r.ID]; ok && m.r == nil {
+			c := *r
+			m.r = &c
+			return nil
+		}
+		var detail string
 		switch {
 		case r.RecordedAt.Before(horizon):
-			v.problem(ProblemUnsealed, 0, r.ID, fmt.Sprintf("recorded %s and not sealed within %s", r.RecordedAt.Format(time.RFC3339), v.opts.SealWindow))
+			detail = fmt.Sprintf("recorded %s and not sealed within %s", r.RecordedAt.Format(time.RFC3339), v.opts.SealWindow)
 		case r.RecordedAt.After(now.Add(clockSkew)):
-			v.problem(ProblemUnsealed, 0, r.ID, fmt.Sprintf("not sealed, and recorded in the future (%s): inserted around the Logger", r.RecordedAt.Format(time.RFC3339)))
+			detail = fmt.Sprintf("not sealed, and recorded in the future (%s): inserted around the Logger", r.RecordedAt.Format(time.RFC3339))
 		default:
 			v.rep.Unsealed++
+			return nil
+		}
+		v.rep.ProblemCount++
+		if len(unsealed) < v.opts.MaxProblems {
+			unsealed = append(unsealed, Problem{Kind: ProblemUnsealed, EventID: r.ID, Detail: detail})
 		}
 		return nil
 	})
 	if err != nil {
 		return v.rep, fmt.Errorf("audit: verify: reading unsealed records: %w", err)
+	}
+	v.resolveMissing()
+	v.finish()
+	for _, p := range unsealed {
+		if len(v.rep.Problems) < v.opts.MaxProblems {
+			v.rep.Problems = append(v.rep.Problems, p)
+		}
 	}
 	if v.opts.Progress != nil {
 		v.opts.Progress(v.rep)
@@ -385,6 +436,12 @@ func (v *verifier) check() {
 		v.prev = h
 		v.atCheckpoint(s)
 		return
+	case next == nil && h != nil && v.checkpointSays(s.Seq, h):
+		// the newest seal: a signed checkpoint has the right value
+		v.problem(ProblemModifiedSeal, s.Seq, s.EventID, "the seal's hash was changed")
+		v.prev = h
+		v.atCheckpoint(s)
+		return
 	case next != nil && v.follows(s.Hash, &next.s):
 		v.problem(ProblemModifiedSeal, s.Seq, s.EventID, "the seal's fields were changed")
 	case cur.r != nil:
@@ -418,43 +475,71 @@ func (v *verifier) pop() pending {
 	}
 	v.prevSeq = max(v.prevSeq, s.Seq)
 	switch {
-	case r == nil && s.EventTime.Before(v.purged):
-		v.rep.Purged++
 	case r == nil:
+		// purged, moved or deleted: resolveMissing tells
 		v.missing = append(v.missing, pending{s: *s})
 	default:
 		v.rep.Records++
-		if err := p.derr; err != nil {
-			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, err.Error())
-		} else if !bytes.Equal(p.digest, s.Digest) {
+		switch {
+		case p.derr != nil:
+			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, p.derr.Error())
+		case bytes.Equal(p.digest, s.Digest):
+		case v.digestChanged(s, p.digest):
+			// the record is what was sealed: the seal's digest changed
+			v.problem(ProblemModifiedSeal, s.Seq, s.EventID, "the seal's digest was changed")
+			s.Digest = p.digest
+		default:
 			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, "the record differs from what was sealed")
 		}
 	}
 	return p
 }
 
+// digestChanged reports whether s, with the record's digest d in place of
+// its own, links to the previous seal: then the record is unchanged and
+// the seal was edited.
+func (v *verifier) digestChanged(s *Seal, d []byte) bool {
+	if v.prev == nil || v.prevSeq != s.Seq || len(v.lookahead) > 1 {
+		return false
+	}
+	c := *s
+	c.Digest = d
+	ok, _ := v.linkOK(v.prev, &c)
+	return ok
+}
+
 // swapped reports, and consumes, a pair of adjacent seals that link in
 // the other order: a reordering.
 func (v *verifier) swapped(cur pending, next *pending) bool {
-	b := next.s
-	b.Seq = cur.s.Seq
-	ok, hb := v.linkOK(v.prev, &Seal{Seq: b.Seq, EventID: b.EventID, EventTime: b.EventTime, Digest: b.Digest, KeyID: b.KeyID, Hash: cur.s.Hash})
-	if !ok {
-		ok, hb = v.linkOK(v.prev, &Seal{Seq: b.Seq, EventID: b.EventID, EventTime: b.EventTime, Digest: b.Digest, KeyID: b.KeyID, Hash: next.s.Hash})
+	// next's record at cur's position, under either seal's key and hash
+	// (the swap may have moved whole seals, or only what names the record)
+	keys := [2]string{cur.s.KeyID, next.s.KeyID}
+	for ki, k := range keys {
+		for _, h := range [][]byte{cur.s.Hash, next.s.Hash} {
+			b := Seal{Seq: cur.s.Seq, EventID: next.s.EventID, EventTime: next.s.EventTime, Digest: next.s.Digest, KeyID: k, Hash: h}
+			ok, hb := v.linkOK(v.prev, &b)
+			if !ok {
+				continue
+			}
+			a := cur.s
+			a.Seq = next.s.Seq
+			m := v.mac(keys[1-ki])
+			if m == nil {
+				return false
+			}
+			v.problem(ProblemReordered, cur.s.Seq, cur.s.EventID, fmt.Sprintf("the records sealed at %d and %d were swapped", cur.s.Seq, next.s.Seq))
+			v.pop()
+			v.prev = linkWith(m, hb, &a)
+			return true
+		}
 	}
-	if !ok {
-		return false
-	}
-	a := cur.s
-	a.Seq = next.s.Seq
-	m := v.mac(a.KeyID)
-	if m == nil {
-		return false
-	}
-	v.problem(ProblemReordered, cur.s.Seq, cur.s.EventID, fmt.Sprintf("the records sealed at %d and %d were swapped", cur.s.Seq, next.s.Seq))
-	v.pop()
-	v.prev = linkWith(m, hb, &a)
-	return true
+	return false
+}
+
+// checkpointSays reports whether a valid checkpoint at seq has hash h.
+func (v *verifier) checkpointSays(seq uint64, h []byte) bool {
+	cp, ok := v.byCP[seq]
+	return ok && bytes.Equal(cp.hash, h)
 }
 
 func (v *verifier) follows(prev []byte, next *Seal) bool {
@@ -480,36 +565,73 @@ func (v *verifier) start(s *Seal) {
 		v.prev = make([]byte, sha256.Size)
 		return
 	}
+	if s.Seq == 0 {
+		return // reported as out of sequence
+	}
 	if cp, ok := v.byCP[s.Seq-1]; ok && cp.boundary {
 		v.prev = cp.hash
 		v.prevSeq = s.Seq - 1
 		v.rep.Checkpoints++
+		// retention removed the seals up to here with their records
+		v.rep.Purged += v.prevSeq
 		return
 	}
-	v.problem(ProblemDeletedSeal, 1, uuid.UUID{}, fmt.Sprintf("the chain starts at seal %d with no retention checkpoint at %d: seals 1 to %d were removed", s.Seq, s.Seq-1, s.Seq-1))
+	// the seals removed: from the newest retention checkpoint before
+	var from uint64
+	for seq, cp := range v.byCP {
+		if cp.boundary && seq < s.Seq && seq > from {
+			from = seq
+		}
+	}
+	v.problem(ProblemDeletedSeal, from+1, uuid.UUID{}, fmt.Sprintf("the chain starts at seal %d with no retention checkpoint at %d: seals %d to %d were removed", s.Seq, s.Seq-1, from+1, s.Seq-1))
+	v.rep.Purged += from
 	v.prevSeq = s.Seq - 1
 }
 
 // resolveMissing reports the missing records that retention did not
-// remove.
+// remove: changed ones (found under their ID with another OccurredAt),
+// then deleted ones.
 func (v *verifier) resolveMissing() {
 	for _, m := range v.missing {
-		if m.s.EventTime.Before(v.purged) {
+		switch {
+		case m.r != nil:
+			v.problem(ProblemModifiedEvent, m.s.Seq, m.s.EventID, fmt.Sprintf("the record's timestamp was changed from %s to %s",
+				m.s.EventTime.Format(time.RFC3339Nano), m.r.OccurredAt.Format(time.RFC3339Nano)))
+		case m.s.EventTime.Before(v.purged):
 			v.rep.Purged++
-			continue
+		default:
+			v.problem(ProblemDeletedEvent, m.s.Seq, m.s.EventID, "the sealed record is missing")
 		}
-		v.problem(ProblemDeletedEvent, m.s.Seq, m.s.EventID, "the sealed record is missing")
 	}
 	v.missing = nil
 }
 
-// finish checks the end of the chain against the checkpoints.
+// emptyChain handles a chain with no seal left: retention removed them
+// all up to its newest boundary checkpoint, which is where it ends.
+func (v *verifier) emptyChain() {
+	if v.started {
+		return
+	}
+	for seq, cp := range v.byCP {
+		if cp.boundary && seq > v.prevSeq {
+			v.prevSeq = seq
+		}
+	}
+	v.rep.Purged += v.prevSeq
+}
+
+// finish checks the end of the chain against the checkpoints, in order.
 func (v *verifier) finish() {
 	last := v.prevSeq
+	var after []uint64
 	for seq := range v.byCP {
 		if seq > last {
-			v.problem(ProblemTruncated, seq, uuid.UUID{}, fmt.Sprintf("a signed checkpoint is at seal %d, but the chain ends at %d", seq, last))
+			after = append(after, seq)
 		}
+	}
+	slices.Sort(after)
+	for _, seq := range after {
+		v.problem(ProblemTruncated, seq, uuid.UUID{}, fmt.Sprintf("a signed checkpoint is at seal %d, but the chain ends at %d", seq, last))
 	}
 }
 

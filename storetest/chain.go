@@ -5,11 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -61,10 +61,15 @@ func newSealer(t testing.TB, s audit.SealStore, k audit.HMACKey) *audit.Sealer {
 	return sl
 }
 
+// SeedEnv names the environment variable that sets the seed of RunChain's
+// randomized trials, to repeat a failure. Each run logs its seed.
+const SeedEnv = "STORETEST_SEED"
+
 // RunChain runs the chain suite: sealing, checkpoints, retention and
 // verification, then trials randomized trials in which a random,
 // well-formed log (sealed with rotating keys, sometimes purged) must
-// verify, and must fail verification after one random act of tampering.
+// verify, and must, after one random act of tampering, fail verification
+// with the problem that tampering makes first, at its position.
 func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("SealAndVerify", func(t *testing.T) { t.Parallel(); testSealAndVerify(t, newChain) })
 	t.Run("ConcurrentSealers", func(t *testing.T) { t.Parallel(); testConcurrentSealers(t, newChain) })
@@ -73,13 +78,23 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("Tampering", func(t *testing.T) { t.Parallel(); testTamperKinds(t, newChain) })
 	t.Run("RoutineCheckpointIsNoBoundary", func(t *testing.T) { t.Parallel(); testRoutineCheckpoint(t, newChain) })
 	t.Run("VerifyDuringRetention", func(t *testing.T) { t.Parallel(); testVerifyDuringRetention(t, newChain) })
+	t.Run("MovedTimestamp", func(t *testing.T) { t.Parallel(); testMovedTimestamp(t, newChain) })
+	t.Run("ForgedCheckpoints", func(t *testing.T) { t.Parallel(); testForgedCheckpoints(t, newChain) })
+	t.Run("RefuseAfterRewind", func(t *testing.T) { t.Parallel(); testRefuseAfterRewind(t, newChain) })
+	t.Run("PurgedCount", func(t *testing.T) { t.Parallel(); testPurgedCount(t, newChain) })
 	// the trials run in four parallel groups, each on stores of its own
 	const groups = 4
 	for g := range groups {
 		t.Run(fmt.Sprintf("RandomTampering/%d", g), func(t *testing.T) {
 			t.Parallel()
 			seed := uint64(time.Now().UnixNano())
-			t.Logf("seed %d", seed)
+			if v := os.Getenv(SeedEnv); v != "" {
+				var err error
+				if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+					t.Fatalf("%s=%q: %v", SeedEnv, v, err)
+				}
+			}
+			t.Logf("seed %d (rerun with %s=%d)", seed, SeedEnv, seed)
 			rnd := rand.New(rand.NewPCG(seed, uint64(g)))
 			kinds := map[string]int{}
 			found := map[audit.ProblemKind]int{}
@@ -338,46 +353,6 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 	}
 }
 
-func testOfflineExport(t *testing.T, newChain ChainFactory) {
-	s, _ := newChain(t)
-	ctx := context.Background()
-	appendRecords(t, s, recent(40)...)
-	sl := newSealer(t, s, key1)
-	sealAll(t, s, sl)
-	cp, err := sl.Checkpoint(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendRecords(t, s, recent(2)...) // unsealed, exported as such
-	var buf bytes.Buffer
-	st, err := audit.ExportChain(ctx, s, &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Seals != 40 || st.Unsealed != 2 {
-		t.Errorf("export stats %+v", st)
-	}
-	src := audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
-	o := verifyOpts(cp)
-	o.Now = time.Now
-	wantOK(t, mustVerify(t, src, o), "offline export")
-
-	// an edited export fails
-	lines := strings.Split(buf.String(), "\n")
-	lines[5] = strings.Replace(lines[5], `"user_id":"user-`, `"user_id":"xser-`, 1)
-	bad := []byte(strings.Join(lines, "\n"))
-	src = audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(bad)), nil })
-	if rep := mustVerify(t, src, o); rep.OK() {
-		t.Errorf("edited export verified")
-	}
-	// a truncated export fails against the checkpoint
-	cut := []byte(strings.Join(lines[:30], "\n"))
-	src = audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(cut)), nil })
-	if rep := mustVerify(t, src, o); rep.OK() {
-		t.Errorf("truncated export verified")
-	}
-}
-
 // testRoutineCheckpoint removes the oldest records and seals up to a
 // periodic checkpoint, as someone who may call the store's purge could:
 // only a retention checkpoint allows the chain to start after it.
@@ -458,75 +433,85 @@ func testVerifyDuringRetention(t *testing.T, newChain ChainFactory) {
 }
 
 // testTamperKinds checks that each kind of tampering is reported as what
-// it is.
+// it is, where it is.
 func testTamperKinds(t *testing.T, newChain ChainFactory) {
 	ctx := context.Background()
+	type pos struct {
+		seq uint64
+		id  uuid.UUID
+	}
+	// editSeal changes the i-th seal: the problem is at that seal
+	editSeal := func(i int, f func(*audit.Seal)) func(*testing.T, Tamperer, []audit.Seal) pos {
+		return func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.UpdateSeal(ctx, seals[i].Seq, f))
+			return pos{seals[i].Seq, seals[i].EventID}
+		}
+	}
+	// each tampering returns where the first problem must be
 	tests := []struct {
 		name   string
-		tamper func(t *testing.T, tam Tamperer, recs []audit.Record, seals []audit.Seal)
+		tamper func(t *testing.T, tam Tamperer, seals []audit.Seal) pos
 		want   audit.ProblemKind
 	}{
-		{"update record", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
-			check(t, tam.UpdateRecord(ctx, recs[5].ID, func(r *audit.Record) { r.Status = audit.StatusSuccess; r.UserID = "mallory" }))
+		{"update record", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.Status = audit.StatusSuccess; r.UserID = "mallory" }))
+			return pos{seals[5].Seq, seals[5].EventID}
 		}, audit.ProblemModifiedEvent},
-		{"update details", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
-			check(t, tam.UpdateRecord(ctx, recs[5].ID, func(r *audit.Record) { r.Details = []byte(`{"i":5}`) }))
+		{"update details", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.Details = []byte(`{"i":5}`) }))
+			return pos{seals[5].Seq, seals[5].EventID}
 		}, audit.ProblemModifiedEvent},
-		{"delete record", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
-			check(t, tam.DeleteRecord(ctx, recs[3].ID))
+		{"delete record", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.DeleteRecord(ctx, seals[3].EventID))
+			return pos{seals[3].Seq, seals[3].EventID}
 		}, audit.ProblemDeletedEvent},
-		{"insert record", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
+		{"insert record", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
 			r := Record(99)
-			r.RecordedAt = recs[2].OccurredAt
+			r.RecordedAt = seals[2].EventTime
 			check(t, tam.InsertRecord(ctx, r))
+			return pos{0, r.ID}
 		}, audit.ProblemUnsealed},
-		{"insert record and seal", func(t *testing.T, tam Tamperer, recs []audit.Record, _ []audit.Seal) {
+		{"insert record and seal", func(t *testing.T, tam Tamperer, _ []audit.Seal) pos {
 			r := Record(99)
 			r.RecordedAt = time.Now().Truncate(time.Microsecond)
 			check(t, tam.InsertRecord(ctx, r))
 			d, _ := audit.Digest(&r)
 			check(t, tam.InsertSeal(ctx, audit.Seal{Seq: 11, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: bytes.Repeat([]byte{9}, 32), SealedAt: time.Now()}))
+			return pos{11, r.ID}
 		}, audit.ProblemForgedEvent},
-		{"swap seals", func(t *testing.T, tam Tamperer, _ []audit.Record, _ []audit.Seal) {
-			var a, b audit.Seal
-			check(t, tam.UpdateSeal(ctx, 4, func(s *audit.Seal) { a = *s }))
-			check(t, tam.UpdateSeal(ctx, 5, func(s *audit.Seal) { b = *s; s.EventID, s.EventTime, s.Digest = a.EventID, a.EventTime, a.Digest }))
-			check(t, tam.UpdateSeal(ctx, 4, func(s *audit.Seal) { s.EventID, s.EventTime, s.Digest = b.EventID, b.EventTime, b.Digest }))
+		{"swap seals", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			a, b := seals[3], seals[4]
+			check(t, tam.UpdateSeal(ctx, b.Seq, func(s *audit.Seal) { s.EventID, s.EventTime, s.Digest = a.EventID, a.EventTime, a.Digest }))
+			check(t, tam.UpdateSeal(ctx, a.Seq, func(s *audit.Seal) { s.EventID, s.EventTime, s.Digest = b.EventID, b.EventTime, b.Digest }))
+			return pos{a.Seq, b.EventID}
 		}, audit.ProblemReordered},
-		{"delete seal", func(t *testing.T, tam Tamperer, _ []audit.Record, _ []audit.Seal) {
-			check(t, tam.DeleteSeal(ctx, 6))
+		{"delete seal", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.DeleteSeal(ctx, seals[5].Seq))
+			return pos{seals[5].Seq, uuid.UUID{}}
 		}, audit.ProblemDeletedSeal},
-		{"modify seal hash", func(t *testing.T, tam Tamperer, _ []audit.Record, _ []audit.Seal) {
-			check(t, tam.UpdateSeal(ctx, 6, func(s *audit.Seal) { s.Hash[0] ^= 1 }))
-		}, audit.ProblemModifiedSeal},
-		{"truncate tail", func(t *testing.T, tam Tamperer, _ []audit.Record, seals []audit.Seal) {
+		{"delete first seal", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.DeleteSeal(ctx, seals[0].Seq))
+			return pos{1, uuid.UUID{}}
+		}, audit.ProblemDeletedSeal},
+		{"modify seal hash", editSeal(5, func(s *audit.Seal) { s.Hash[0] ^= 1 }), audit.ProblemModifiedSeal},
+		{"modify newest seal hash", editSeal(9, func(s *audit.Seal) { s.Hash[0] ^= 1 }), audit.ProblemModifiedSeal},
+		{"modify seal digest", editSeal(5, func(s *audit.Seal) { s.Digest[0] ^= 1 }), audit.ProblemModifiedSeal},
+		{"truncate tail", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
 			// the newest three seals and their records; the chain's order
 			// is the store's
 			for _, sl := range seals[7:] {
 				check(t, tam.DeleteSeal(ctx, sl.Seq))
 				check(t, tam.DeleteRecord(ctx, sl.EventID))
 			}
+			return pos{seals[9].Seq, uuid.UUID{}}
 		}, audit.ProblemTruncated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, tam := newChain(t)
-			recs := appendRecords(t, s, recent(10)...)
-			sl := newSealer(t, s, key1)
-			sealAll(t, s, sl)
-			cp, err := sl.Checkpoint(ctx, time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, tam, _, cp := sealedChain(t, newChain, 10)
 			wantOK(t, mustVerify(t, s, verifyOpts(cp)), "before tampering")
-			tt.tamper(t, tam, recs, chainOf(t, s))
-			rep := mustVerify(t, s, verifyOpts(cp))
-			if rep.OK() {
-				t.Fatalf("tampering not detected")
-			}
-			if rep.Problems[0].Kind != tt.want {
-				t.Errorf("first problem %v, want kind %s (all: %v)", rep.Problems[0], tt.want, rep.Problems)
-			}
+			at := tt.tamper(t, tam, chainOf(t, s))
+			wantFirst(t, mustVerify(t, s, verifyOpts(cp)), tt.want, at.seq, at.id)
 		})
 	}
 }
@@ -614,9 +599,23 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 	if len(seals) > 0 {
 		last = seals[len(seals)-1].Seq
 	}
+	// the first problem the tampering must cause
+	var want audit.Problem
+	expect := func(k audit.ProblemKind, seq uint64, id uuid.UUID) {
+		want = audit.Problem{Kind: k, Seq: seq, EventID: id}
+	}
+	// a removed seal: missing from the chain, or the chain is cut short
+	deletedSeal := func(x audit.Seal) {
+		if x.Seq == last {
+			expect(audit.ProblemTruncated, cp.Seq, uuid.UUID{})
+		} else {
+			expect(audit.ProblemDeletedSeal, x.Seq, uuid.UUID{})
+		}
+	}
 	switch kind {
 	case "update":
 		target := pick(present)
+		expect(audit.ProblemModifiedEvent, target.Seq, target.EventID)
 		field := rnd.IntN(7)
 		check(t, tam.UpdateRecord(ctx, target.EventID, func(r *audit.Record) {
 			switch field {
@@ -654,19 +653,22 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 			// retention may remove it: a legitimate absence; delete a seal instead
 			kind = "delete_seal"
 			check(t, tam.DeleteSeal(ctx, target.Seq))
+			deletedSeal(target)
 			break
 		}
 		check(t, tam.DeleteRecord(ctx, target.EventID))
+		expect(audit.ProblemDeletedEvent, target.Seq, target.EventID)
 	case "insert":
 		r := Record(1000 + i)
 		r.ID = uuid.New()
 		r.OccurredAt = now.Add(-time.Duration(rnd.Int64N(int64(24 * time.Hour)))).Truncate(time.Microsecond)
 		r.RecordedAt = r.OccurredAt
 		check(t, tam.InsertRecord(ctx, r))
+		expect(audit.ProblemUnsealed, 0, r.ID)
 	case "insert_sealed":
 		r := Record(2000 + i)
 		r.ID = uuid.New()
-		r.RecordedAt = now
+		r.RecordedAt = now.Truncate(time.Microsecond)
 		check(t, tam.InsertRecord(ctx, r))
 		d, _ := audit.Digest(&r)
 		h := make([]byte, 32)
@@ -674,16 +676,20 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 			h[j] = byte(rnd.IntN(256))
 		}
 		check(t, tam.InsertSeal(ctx, audit.Seal{Seq: last + 1, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: h, SealedAt: now}))
+		expect(audit.ProblemForgedEvent, last+1, r.ID)
 	case "modify_seal":
 		if len(seals) == 0 {
 			kind = "insert"
 			r := Record(3000 + i)
 			r.RecordedAt = now.Add(-time.Hour)
 			check(t, tam.InsertRecord(ctx, r))
+			expect(audit.ProblemUnsealed, 0, r.ID)
 			break
 		}
 		target := pick(seals)
 		what := rnd.IntN(4)
+		// a changed seal: its record, if any, is as sealed
+		expect(audit.ProblemModifiedSeal, target.Seq, target.EventID)
 		check(t, tam.UpdateSeal(ctx, target.Seq, func(sl *audit.Seal) {
 			switch what {
 			case 0:
@@ -694,6 +700,7 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 				sl.EventTime = sl.EventTime.Add(-time.Microsecond)
 			case 3:
 				sl.EventID = uuid.New()
+				want.EventID = sl.EventID
 			}
 		}))
 	case "swap_seals":
@@ -706,10 +713,17 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 		if sa.EventID == sb.EventID || bytes.Equal(sa.Digest, sb.Digest) && sa.EventTime.Equal(sb.EventTime) {
 			kind = "delete_seal"
 			check(t, tam.DeleteSeal(ctx, sa.Seq))
+			deletedSeal(sa)
 			break
 		}
 		check(t, tam.UpdateSeal(ctx, sa.Seq, func(sl *audit.Seal) { sl.EventID, sl.EventTime, sl.Digest = sb.EventID, sb.EventTime, sb.Digest }))
 		check(t, tam.UpdateSeal(ctx, sb.Seq, func(sl *audit.Seal) { sl.EventID, sl.EventTime, sl.Digest = sa.EventID, sa.EventTime, sa.Digest }))
+		// neighbours link the other way round; others just do not link
+		if b == a+1 {
+			expect(audit.ProblemReordered, sa.Seq, sb.EventID)
+		} else {
+			expect(audit.ProblemModifiedSeal, sa.Seq, sb.EventID)
+		}
 	case "swap_records":
 		x := rnd.Perm(len(present))
 		a, b := present[x[0]], present[x[1]]
@@ -719,14 +733,23 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 		if Equal(withID(ra, rb.ID, rb.OccurredAt), rb) == "" {
 			kind = "update"
 			check(t, tam.UpdateRecord(ctx, a.EventID, func(r *audit.Record) { r.UserID += "z" }))
+			expect(audit.ProblemModifiedEvent, a.Seq, a.EventID)
 			break
+		}
+		if first := min(a.Seq, b.Seq); first == a.Seq {
+			expect(audit.ProblemModifiedEvent, a.Seq, a.EventID)
+		} else {
+			expect(audit.ProblemModifiedEvent, b.Seq, b.EventID)
 		}
 		check(t, tam.UpdateRecord(ctx, a.EventID, func(r *audit.Record) { *r = withID(rb, ra.ID, ra.OccurredAt) }))
 		check(t, tam.UpdateRecord(ctx, b.EventID, func(r *audit.Record) { *r = withID(ra, rb.ID, rb.OccurredAt) }))
 	case "delete_seal":
-		check(t, tam.DeleteSeal(ctx, pick(seals).Seq))
+		x := pick(seals)
+		check(t, tam.DeleteSeal(ctx, x.Seq))
+		deletedSeal(x)
 	case "truncate":
 		k := 1 + rnd.IntN(min(len(seals), 4))
+		expect(audit.ProblemTruncated, cp.Seq, uuid.UUID{})
 		for _, sl := range seals[len(seals)-k:] {
 			check(t, tam.DeleteSeal(ctx, sl.Seq))
 			if slices.ContainsFunc(present, func(p audit.Seal) bool { return p.Seq == sl.Seq }) {
@@ -737,6 +760,10 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 	rep := mustVerify(t, s, opts)
 	if rep.OK() {
 		t.Fatalf("trial %d: tampering %q not detected (seals %d, purged before %v)", i, kind, len(seals), purgedBefore)
+	}
+	if got := rep.Problems[0]; got.Kind != want.Kind || got.Seq != want.Seq || got.EventID != want.EventID {
+		t.Fatalf("trial %d: tampering %q: first problem %s at seq %d (event %s); want %s at seq %d (event %s) (%d seals up to %d, purged before %v); all: %v",
+			i, kind, got.Kind, got.Seq, got.EventID, want.Kind, want.Seq, want.EventID, len(seals), last, purgedBefore, rep.Problems)
 	}
 	return kind, rep.Problems
 }

@@ -39,6 +39,8 @@ func Run(t *testing.T, newStore Factory) {
 		fn   func(*testing.T, Factory)
 	}{
 		{"RoundTrip", testRoundTrip},
+		{"LoggedRoundTrip", testLoggedRoundTrip},
+		{"CanonicalJSON", testCanonicalJSON},
 		{"Idempotent", testIdempotent},
 		{"Filters", testFilters},
 		{"ActionPrefixIsLiteral", testActionPrefixLiteral},

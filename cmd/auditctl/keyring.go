@@ -116,6 +116,7 @@ func (k *keyring) sealerConfig() (audit.SealerConfig, error) {
 		}
 	}
 	c.Key = audit.HMACKey{ID: cur.ID, Secret: cur.Secret}
+	c.PublicKeys = k.verifyOptions().PublicKeys // stored checkpoints by these signers steer the Sealer
 	if k.Signer != nil {
 		c.Signer = &audit.Signer{ID: k.Signer.ID, Key: k.Signer.PrivateKey}
 	}

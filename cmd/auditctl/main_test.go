@@ -96,7 +96,11 @@ func TestVerifyExport(t *testing.T) {
 	}
 	ctx := context.Background()
 	s := memory.New()
-	if err := s.Append(ctx, storetest.Records(0, 50)...); err != nil {
+	// records as a service writes them: some without Details or Changes
+	for range 5 {
+		storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
+	}
+	if err := s.Append(ctx, storetest.Records(0, 20)...); err != nil {
 		t.Fatal(err)
 	}
 	sl, err := audit.NewSealer(s, cfg)
@@ -122,6 +126,21 @@ func TestVerifyExport(t *testing.T) {
 	code, out, errOut := ctl(t, "verify", "-keys", keys, "-export", expFile, "-checkpoints", cpFile)
 	if code != 0 || !strings.Contains(out, "verification OK") || !strings.Contains(out, "50 records verified") {
 		t.Fatalf("verify of a good export: exit %d\n%s%s", code, out, errOut)
+	}
+	// the JSON report: snake_case names, problems an empty list
+	jcode, jout, jerr := ctl(t, "verify", "-keys", keys, "-export", expFile, "-checkpoints", cpFile, "-q", "-json")
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(jout), &fields); jcode != 0 || err != nil {
+		t.Fatalf("verify -json: exit %d, %v\n%s%s", jcode, err, jout, jerr)
+	}
+	for k, want := range map[string]string{"first_seq": "1", "last_seq": "50", "seals": "50", "records": "50", "purged": "0",
+		"unsealed": "0", "checkpoints": "1", "problem_count": "0", "problems": "[]"} {
+		if got := string(fields[k]); got != want {
+			t.Errorf("verify -json: %q is %s, want %s", k, got, want)
+		}
+	}
+	if len(fields) != 9 {
+		t.Errorf("verify -json: fields %v; want the 9 of the report", fields)
 	}
 	// progress goes to stderr, the report to stdout
 	if !strings.Contains(errOut, "verified 50 seals") {
@@ -187,6 +206,7 @@ func TestDatabase(t *testing.T) {
 	if err := st.Append(ctx, recent...); err != nil {
 		t.Fatal(err)
 	}
+	storetest.LoggedRecords(t, st, time.Now().Add(-2*time.Hour)) // 6 more, some without Details or Changes
 	keys := keyFile(t)
 	cps := filepath.Join(t.TempDir(), "cps.ndjson")
 	sealed := 0
@@ -205,7 +225,7 @@ func TestDatabase(t *testing.T) {
 			}
 		}
 	}
-	sealUntil(40)
+	sealUntil(46)
 	// a transaction open on a second connection holds back what commits after it
 	holder := db.MustBegin()
 	var pid int
@@ -225,15 +245,15 @@ func TestDatabase(t *testing.T) {
 	} else if !strings.Contains(out, fmt.Sprintf("(pid %d,", pid)) {
 		t.Logf("seal names another transaction than ours (pid %d): %s", pid, out)
 	}
-	sealUntil(41)
-	if code, out, errOut := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 || !strings.Contains(out, "41 records verified") {
+	sealUntil(47)
+	if code, out, errOut := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 || !strings.Contains(out, "47 records verified") {
 		t.Fatalf("verify: exit %d: %s%s", code, out, errOut)
 	}
 	exp := filepath.Join(t.TempDir(), "chain.ndjson")
-	if code, _, errOut := ctl(t, args("export", "-o", exp)...); code != 0 || !strings.Contains(errOut, "exported 41 seals") {
+	if code, _, errOut := ctl(t, args("export", "-o", exp)...); code != 0 || !strings.Contains(errOut, "exported 47 seals") {
 		t.Fatalf("export: exit %d: %s", code, errOut)
 	}
-	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q"); code != 0 {
+	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q"); code != 0 || !strings.Contains(out, "47 records verified") {
 		t.Fatalf("verify -export: exit %d: %s", code, out)
 	}
 	code, out, _ = ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
@@ -245,6 +265,21 @@ func TestDatabase(t *testing.T) {
 	}
 	if code, out, _ := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 {
 		t.Fatalf("verify after purge: exit %d: %s", code, out)
+	}
+	// the report counts what retention removed, online and in an export
+	if code, _, errOut := ctl(t, args("export", "-o", exp)...); code != 0 {
+		t.Fatalf("export after purge: exit %d: %s", code, errOut)
+	}
+	for _, a := range [][]string{args("verify", "-keys", keys, "-checkpoints", cps, "-q", "-json"), {"verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q", "-json"}} {
+		code, out, _ := ctl(t, a...)
+		var rep struct {
+			Purged   *uint64         `json:"purged"`
+			Records  *uint64         `json:"records"`
+			Problems json.RawMessage `json:"problems"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || rep.Purged == nil || *rep.Purged != 20 || *rep.Records != 27 || string(rep.Problems) != "[]" {
+			t.Errorf("%v after purging 20: exit %d (%v)\n%s; want purged 20, records 27 (47 sealed, 20 purged), problems []", a[1:], code, err, out)
+		}
 	}
 	// a superuser edits a record around the guard
 	tx := db.MustBegin()

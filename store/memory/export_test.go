@@ -78,11 +78,13 @@ func (t Tamper) UpdateSeal(_ context.Context, seq uint64, mutate func(*audit.Sea
 	seals := slices.Clone(t.S.seals)
 	s := seals[i]
 	s.Digest, s.Hash = slices.Clone(s.Digest), slices.Clone(s.Hash)
-	delete(t.S.sealed, s.EventID)
 	mutate(&s)
-	t.S.sealed[s.EventID] = true
 	seals[i] = s
 	t.S.seals = seals
+	clear(t.S.sealed)
+	for _, x := range seals {
+		t.S.sealed[x.EventID] = x.EventTime
+	}
 	return nil
 }
 
@@ -103,6 +105,6 @@ func (t Tamper) InsertSeal(_ context.Context, s audit.Seal) error {
 	defer t.S.mu.Unlock()
 	i, _ := slices.BinarySearchFunc(t.S.seals, s.Seq, func(x audit.Seal, seq uint64) int { return cmpUint(x.Seq, seq) })
 	t.S.seals = slices.Insert(slices.Clone(t.S.seals), i, s)
-	t.S.sealed[s.EventID] = true
+	t.S.sealed[s.EventID] = s.EventTime
 	return nil
 }

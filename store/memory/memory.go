@@ -10,6 +10,7 @@ package memory
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -38,7 +39,7 @@ type Store struct {
 	sealMu  sync.Mutex
 	arrival []uuid.UUID // IDs not sealed yet, in the order they were appended
 	seals   []audit.Seal
-	sealed  map[uuid.UUID]bool
+	sealed  map[uuid.UUID]time.Time // sealed record → the OccurredAt its seal names
 	cps     []audit.Checkpoint
 }
 
@@ -60,7 +61,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns an empty Store.
 func New(opts ...Option) *Store {
-	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), sealed: make(map[uuid.UUID]bool)}
+	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), sealed: make(map[uuid.UUID]time.Time)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -128,10 +129,27 @@ func (s *Store) keep(b []byte) []byte {
 	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
-// Append stores copies of the records whose IDs it does not hold yet.
+// Append stores copies of the records whose IDs it does not hold yet,
+// with Details and Changes in canonical JSON (JSON null kept as absent),
+// as every store returns them. It refuses, with a Permanent error and
+// storing nothing, a batch in which Details or Changes is not JSON.
 func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	// Details and Changes are kept in canonical form, as every store
+	// returns them; null is kept as absent
+	js := make([][2]json.RawMessage, len(records))
+	for i := range records {
+		for j, raw := range [2]json.RawMessage{records[i].Details, records[i].Changes} {
+			c, err := audit.CanonicalJSON(raw)
+			if err != nil {
+				return audit.Permanent(fmt.Errorf("audit: memory: record %s: %w", records[i].ID, err))
+			}
+			if string(c) != "null" {
+				js[i][j] = c
+			}
+		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	s.mu.Lock()
@@ -141,7 +159,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		if _, dup := s.byID[r.ID]; dup {
 			continue
 		}
-		r.Details, r.Changes = s.keep(r.Details), s.keep(r.Changes)
+		r.Details, r.Changes = s.keep(js[i][0]), s.keep(js[i][1])
 		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
 		r.RecordedAt = now
 		s.byID[r.ID] = r.OccurredAt

@@ -21,13 +21,9 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	s.mu.RLock()
 	var last audit.Seal
 	if n := len(s.seals); n > 0 {
+		// a rewound chain is the Sealer's to refuse: it checks the
+		// checkpoints' signatures
 		last = s.seals[n-1]
-		for _, c := range s.cps {
-			if c.Seq > last.Seq {
-				s.mu.RUnlock()
-				return 0, fmt.Errorf("audit: memory: refusing to seal: the chain ends at seal %d, before the checkpoint at %d: seals were removed; run Verify", last.Seq, c.Seq)
-			}
-		}
 	} else if n := len(s.cps); n > 0 {
 		// every seal was purged: the chain continues from the checkpoint
 		last = audit.Seal{Seq: s.cps[n-1].Seq, Hash: s.cps[n-1].Hash}
@@ -68,7 +64,7 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	for _, sl := range seals {
 		sl.Digest, sl.Hash = slices.Clone(sl.Digest), slices.Clone(sl.Hash)
 		s.seals = append(s.seals, sl)
-		s.sealed[sl.EventID] = true
+		s.sealed[sl.EventID] = sl.EventTime
 	}
 	s.arrival = s.arrival[consumed:]
 	return len(seals), nil
@@ -121,13 +117,14 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-// ScanUnsealed calls fn for each record without a seal.
+// ScanUnsealed calls fn for each record that no seal names: by its ID
+// and OccurredAt, as ScanChain matches them.
 func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) error {
 	var out []audit.Record
 	s.mu.RLock()
 	for _, ch := range s.chunks {
 		for i := range ch {
-			if !s.sealed[ch[i].ID] {
+			if at, ok := s.sealed[ch[i].ID]; !ok || !at.Equal(ch[i].OccurredAt) {
 				out = append(out, ch[i].Clone())
 			}
 		}

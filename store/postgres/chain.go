@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -17,11 +19,6 @@ var (
 	_ audit.SealStore   = (*Store)(nil)
 	_ audit.ChainPurger = (*Store)(nil)
 )
-
-// errRewound is returned by SealNext when seals newer than a checkpoint
-// are missing: sealing on would rebuild the chain over records that may
-// have been changed.
-var errRewound = errors.New("refusing to seal")
 
 // sealCols are the columns of a seal, in the order scanSeal reads them.
 const sealCols = `seq, event_id, event_time, digest, key_id, hash, sealed_at`
@@ -160,15 +157,9 @@ func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (audit.Seal, string, 
 	)
 	err := tx.QueryRowContext(ctx, "SELECT seq, hash, event_xid::text, event_id FROM "+s.sql.Seals+" ORDER BY seq DESC LIMIT 1").
 		Scan(&seq, &hash, &xid, &id)
-	if err == nil {
-		var cp sql.NullInt64
-		if err := tx.QueryRowContext(ctx, "SELECT max(seq) FROM "+s.sql.Checkpoints).Scan(&cp); err != nil {
-			return audit.Seal{}, "", "", err
-		}
-		if cp.Valid && cp.Int64 > seq {
-			return audit.Seal{}, "", "", fmt.Errorf("%w: the chain ends at seal %d, before the checkpoint at %d: seals were removed; run Verify", errRewound, seq, cp.Int64)
-		}
-	}
+	// A rewound chain (seals missing below a checkpoint) is the Sealer's
+	// to refuse: it checks the checkpoints' signatures, which the store
+	// cannot, and anyone with INSERT could have added a row.
 	if errors.Is(err, sql.ErrNoRows) {
 		err = tx.QueryRowContext(ctx, "SELECT seq, hash, COALESCE(event_xid, '0')::text, COALESCE(event_id, '00000000-0000-0000-0000-000000000000') FROM "+
 			s.sql.Checkpoints+" ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &xid, &id)
@@ -205,8 +196,8 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 			details []byte
 			changes []byte
 		)
-		if err := rows.Scan(&seq, &sl.EventID, &sl.EventTime, &sl.Digest, &sl.KeyID, &sl.Hash, &sl.SealedAt,
-			&found, &r.OccurredAt, &r.RecordedAt, &r.UserID, &r.UserEmail, &ip, &r.UserAgent, &action,
+		if err := rows.Scan(&seq, &sl.EventID, timeColumn{&sl.EventTime}, &sl.Digest, &sl.KeyID, &sl.Hash, timeColumn{&sl.SealedAt},
+			&found, timeColumn{&r.OccurredAt}, timeColumn{&r.RecordedAt}, &r.UserID, &r.UserEmail, &ip, &r.UserAgent, &action,
 			&r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID, &status, &r.ErrorMessage); err != nil {
 			return fmt.Errorf("audit: postgres: scan chain: %w", err)
 		}
@@ -222,9 +213,7 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 			}
 			r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
 			r.Action, r.Status = audit.Action(action), audit.Status(status)
-			if err := setJSON(&r, details, changes); err != nil {
-				return fmt.Errorf("audit: postgres: scan chain: %w", err)
-			}
+			r.Details, r.Changes = jsonColumn(details), jsonColumn(changes)
 			rec = &r
 		}
 		if err := fn(sl, rec); err != nil {
@@ -286,18 +275,18 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	defer rows.Close()
 	var cps []audit.Checkpoint
 	for rows.Next() {
+		// any row may be hostile (the store cannot check signatures): it
+		// must read, so that Verify can report it
 		var (
-			c      audit.Checkpoint
-			seq    int64
-			purged sql.NullTime
+			c        audit.Checkpoint
+			seq      int64
+			boundary sql.NullBool
+			signer   sql.NullString
 		)
-		if err := rows.Scan(&seq, &c.Hash, &c.At, &purged, &c.Boundary, &c.SignerID, &c.Signature); err != nil {
+		if err := rows.Scan(&seq, &c.Hash, timeColumn{&c.At}, timeColumn{&c.PurgedBefore}, &boundary, &signer, &c.Signature); err != nil {
 			return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
 		}
-		c.Seq, c.At = uint64(seq), c.At.UTC()
-		if purged.Valid {
-			c.PurgedBefore = purged.Time.UTC()
-		}
+		c.Seq, c.Boundary, c.SignerID = uint64(seq), boundary.Bool, signer.String
 		cps = append(cps, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -317,4 +306,52 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 		return 0, fmt.Errorf("audit: postgres: purge seals through %d: %w", through, err)
 	}
 	return n, nil
+}
+
+// jsonColumn returns a jsonb column as every store returns Details and
+// Changes: canonical JSON (jsonb keeps its own key order), nil for SQL
+// NULL or JSON null. A value that cannot be made canonical is returned as
+// it is, for audit.Digest to report: reading never fails on stored data.
+func jsonColumn(b []byte) json.RawMessage {
+	c, err := audit.CanonicalJSON(b)
+	switch {
+	case err != nil:
+		return b
+	case string(c) == "null":
+		return nil
+	}
+	return c
+}
+
+// Times a hostile row's ±infinity reads as: the extremes JSON can carry.
+var (
+	infinityTime    = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	minusInfinityTS = time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC)
+)
+
+// timeColumn scans a timestamptz that may hold 'infinity' or '-infinity'
+// (which lib/pq returns as text), in UTC; NULL reads as the zero time.
+type timeColumn struct{ t *time.Time }
+
+func (c timeColumn) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case time.Time:
+		*c.t = x.UTC()
+	case []byte:
+		return c.Scan(string(x))
+	case string:
+		switch x {
+		case "infinity":
+			*c.t = infinityTime
+		case "-infinity":
+			*c.t = minusInfinityTS
+		default:
+			return fmt.Errorf("not a timestamp: %q", x)
+		}
+	default:
+		return fmt.Errorf("cannot scan %T into a timestamp", v)
+	}
+	return nil
 }

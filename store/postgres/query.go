@@ -202,7 +202,7 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 		action, status   string
 		details, changes []byte
 	)
-	err := rows.Scan(append(lead, &r.ID, &r.OccurredAt, &r.RecordedAt, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
+	err := rows.Scan(append(lead, &r.ID, timeColumn{&r.OccurredAt}, timeColumn{&r.RecordedAt}, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
 		&action, &r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID,
 		&status, &r.ErrorMessage)...)
 	if err != nil {
@@ -215,22 +215,6 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	}
 	r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
 	r.Action, r.Status = audit.Action(action), audit.Status(status)
-	if err := setJSON(&r, details, changes); err != nil {
-		return audit.Record{}, err
-	}
+	r.Details, r.Changes = jsonColumn(details), jsonColumn(changes) // canonical, as from every store
 	return r, nil
-}
-
-// setJSON sets r's Details and Changes to the canonical form of details
-// and changes as jsonb prints them (keys reordered, white space added):
-// the bytes the Logger wrote, and that every store returns.
-func setJSON(r *audit.Record, details, changes []byte) error {
-	var err error
-	if r.Details, err = audit.CanonicalJSON(details); err != nil {
-		return fmt.Errorf("record %s: details: %w", r.ID, err)
-	}
-	if r.Changes, err = audit.CanonicalJSON(changes); err != nil {
-		return fmt.Errorf("record %s: changes: %w", r.ID, err)
-	}
-	return nil
 }

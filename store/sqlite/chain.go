@@ -13,11 +13,6 @@ import (
 	"github.com/trailmark/audit"
 )
 
-// errRewound is returned by SealNext when seals newer than a checkpoint
-// are missing: sealing on would rebuild the chain over records that may
-// have been changed.
-var errRewound = errors.New("refusing to seal")
-
 // SealNext runs one sealing step (see audit.SealStore) in one write
 // transaction. SQLite has one writer at a time, across processes too, so
 // the step is the only sealer; another sealer waits its turn (up to the
@@ -114,15 +109,9 @@ func lastSeal(ctx context.Context, q sqlx.QueryerContext) (audit.Seal, int64, er
 		hash []byte
 	)
 	err := q.QueryRowxContext(ctx, "SELECT seq, hash, event_row FROM audit_seals ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash, &row)
-	if err == nil {
-		var cp sql.NullInt64
-		if err := q.QueryRowxContext(ctx, "SELECT max(seq) FROM audit_checkpoints").Scan(&cp); err != nil {
-			return audit.Seal{}, 0, err
-		}
-		if cp.Valid && cp.Int64 > seq {
-			return audit.Seal{}, 0, fmt.Errorf("%w: the chain ends at seal %d, before the checkpoint at %d: seals were removed; run Verify", errRewound, seq, cp.Int64)
-		}
-	}
+	// A rewound chain (seals missing below a checkpoint) is the Sealer's
+	// to refuse: it checks the checkpoints' signatures, which the store
+	// cannot, and anyone who can write the file could have added a row.
 	if errors.Is(err, sql.ErrNoRows) {
 		err = q.QueryRowxContext(ctx, "SELECT seq, hash, event_row FROM audit_checkpoints ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &row)
 	}

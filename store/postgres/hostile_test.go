@@ -1,0 +1,124 @@
+package postgres_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storetest"
+)
+
+// TestHostileCheckpointRows inserts the checkpoint rows an application
+// role could (issue 9): a seq far beyond the chain, purged_before and at
+// at ±infinity, unsigned. Sealing goes on, and Verify and ExportChain
+// report each row as bad_checkpoint instead of failing to read it.
+func TestHostileCheckpointRows(t *testing.T) {
+	s, schema := newChainStore(t)
+	ctx := testCtx(t)
+	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))}
+	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key, Signer: &signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(n int) {
+		t.Helper()
+		for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < n; {
+			k, err := sl.SealOnce(ctx)
+			if err != nil {
+				t.Fatalf("SealOnce: %v", err)
+			}
+			if sealed += k; time.Now().After(deadline) {
+				t.Fatalf("sealed %d of %d", sealed, n)
+			}
+		}
+	}
+	storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
+	seal(6)
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, signer_id, signature) VALUES (9000000000000000000, '\x00', now(), 's', '\x00')`,
+		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature) VALUES (3, '\x00', now(), 'infinity', true, 's', '\x00')`,
+		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, purged_before, signer_id, signature) VALUES (4, '\x00', 'infinity', '-infinity', 'x', '')`,
+		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, signer_id, signature) VALUES (5, '\x00', '-infinity', 's', '')`,
+	} {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	storetest.LoggedRecords(t, s, time.Now().Add(-time.Minute))
+	seal(6) // not stopped by the row at 9000000000000000000
+	opts := audit.VerifyOptions{
+		Keys:       map[string][]byte{key.ID: key.Secret},
+		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
+		Trusted:    []audit.Checkpoint{cp},
+	}
+	check := func(how string, rep audit.Report, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		if rep.ProblemCount != 4 || rep.Records != 12 {
+			t.Errorf("%s: %d problems, %d records; want 4 bad checkpoints, 12 records: %v", how, rep.ProblemCount, rep.Records, rep.Problems)
+		}
+		for _, p := range rep.Problems {
+			if p.Kind != audit.ProblemBadCheckpoint {
+				t.Errorf("%s: %v; want bad_checkpoint", how, p)
+			}
+		}
+	}
+	rep, err := audit.Verify(ctx, s, opts)
+	check("online", rep, err)
+	var buf bytes.Buffer
+	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
+		t.Fatalf("ExportChain: %v", err)
+	}
+	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), opts)
+	check("offline", rep, err)
+}
+
+// TestJSONBNoOpRewrite rewrites details and changes as jsonb allows
+// without changing their meaning (a round trip through text, a merge
+// with {}): online and offline verification both still pass.
+func TestJSONBNoOpRewrite(t *testing.T) {
+	s, schema := newChainStore(t)
+	ctx := testCtx(t)
+	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
+	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < 6 && time.Now().Before(deadline); {
+		n, err := sl.SealOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed += n
+	}
+	tx := s.DB().MustBeginTx(ctx, nil)
+	tx.MustExecContext(ctx, "SET LOCAL session_replication_role = replica")
+	tx.MustExecContext(ctx, "UPDATE "+schema+".audit_logs SET details = details::text::jsonb, changes = changes || '{}'::jsonb")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	opts := audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
+	rep, err := audit.Verify(ctx, s, opts)
+	if err != nil || !rep.OK() || rep.Records != 6 {
+		t.Fatalf("online after the rewrite: %+v, %v", rep, err)
+	}
+	var buf bytes.Buffer
+	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), opts)
+	if err != nil || !rep.OK() || rep.Records != 6 {
+		t.Errorf("offline after the rewrite: %+v, %v", rep, err)
+	}
+}
