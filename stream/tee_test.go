@@ -261,8 +261,10 @@ func TestHTTPSinkRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	logN(t, tee, 10)
-	if err := tee.Close(context.Background()); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tee.Close(ctx); err != nil {
+		t.Fatalf("Close: %v (the rejected batches were retried)", err)
 	}
 	if n := rc.requests(); n != 2 {
 		t.Errorf("receiver got %d requests, want 2 (two batches, no retry)", n)
@@ -410,13 +412,13 @@ func TestTeeStalledStreamDoesNotBlockAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := tee.Append(ctx, audit.Record{ID: uuid.New()}); err != nil {
-		t.Fatal(err)
-	}
-	<-sink.entered // the stream's goroutine is now stuck in Send
-
-	done := make(chan error)
+	done := make(chan error, 1)
 	go func() {
+		if err := tee.Append(ctx, audit.Record{ID: uuid.New()}); err != nil {
+			done <- err
+			return
+		}
+		<-sink.entered // the stream's goroutine is now stuck in Send
 		for range 100 {
 			if err := tee.Append(ctx, audit.Record{ID: uuid.New(), OccurredAt: time.Unix(1000, 0)}); err != nil {
 				done <- err
@@ -426,14 +428,14 @@ func TestTeeStalledStreamDoesNotBlockAppend(t *testing.T) {
 		done <- nil
 	}()
 	// The sink stays stuck until the Appends have returned: were Append
-	// to wait for the stream, this would deadlock. The timer only turns a
-	// deadlock into a failure; it bounds nothing about speed.
+	// to wait for the stream, this would deadlock. The timer only turns
+	// that deadlock into a failure; it bounds nothing about speed.
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("Append: %v", err)
 		}
-	case <-time.After(time.Minute):
+	case <-time.After(30 * time.Second):
 		t.Fatal("Append blocked behind a stalled stream")
 	}
 	// All 100 Appends returned while the sink was stuck.
