@@ -73,4 +73,3 @@ func ExampleNewTee() {
 	// collector got user.login u-42
 	// sent 1 dropped 0
 }
-

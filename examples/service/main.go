@@ -11,6 +11,9 @@
 //	-addr, ADDR                   listen address (default 127.0.0.1:8080)
 //	DATABASE_URL                  PostgreSQL DSN; the in-memory store when empty
 //	TRUSTED_PROXIES               prefixes of reverse proxies whose X-Forwarded-For is believed
+//	STREAM_URL                    also stream the audit records there (see examples/receiver)
+//	STREAM_SECRET                 the stream's HMAC signing key (the HEC token for splunk)
+//	STREAM_FORMAT                 ndjson (default), ocsf or splunk
 //
 // DEMO ONLY: the accounts, passwords and sessions are fixed and in memory.
 // Two accounts exist: alice@example.com / alice-demo-password (admin, may
@@ -43,6 +46,7 @@ func main() {
 		Addr:           *addr,
 		DatabaseURL:    os.Getenv("DATABASE_URL"),
 		TrustedProxies: os.Getenv("TRUSTED_PROXIES"),
+		Stream:         streamConfig{URL: os.Getenv("STREAM_URL"), Secret: os.Getenv("STREAM_SECRET"), Format: os.Getenv("STREAM_FORMAT")},
 		Out:            os.Stderr,
 	})
 	if err != nil {
@@ -62,6 +66,7 @@ type runConfig struct {
 	Addr           string
 	DatabaseURL    string
 	TrustedProxies string
+	Stream         streamConfig
 	Out            io.Writer
 	// Ready, when set, is called with the address the service listens on.
 	Ready func(net.Addr)
@@ -80,6 +85,11 @@ func run(ctx context.Context, cfg runConfig) error {
 		return err
 	}
 	defer closeStore()
+	store, closeStream, err := withStream(store, cfg.Stream, cfg.Out)
+	if err != nil {
+		return err
+	}
+	defer closeStream() // after the Logger's Close, before the store's
 	a, err := newApp(appConfig{Store: store, TrustedProxies: trusted, Log: cfg.Out})
 	if err != nil {
 		return err
