@@ -15,6 +15,9 @@
 //	DEMO_ADMIN_PASSWORD           password of alice@example.com (admin, may read and export the
 //	                              audit log); generated and printed once at start when empty
 //	DEMO_USER_PASSWORD            password of bob@example.com; generated likewise
+//	STREAM_URL                    also stream the audit records there (see examples/receiver)
+//	STREAM_SECRET                 the stream's HMAC signing key (the HEC token for splunk)
+//	STREAM_FORMAT                 ndjson (default), ocsf or splunk
 //
 // DEMO ONLY: two accounts and their sessions live in memory. Passwords are
 // hashed with bcrypt; sessions expire 30 minutes after login. There is no
@@ -51,6 +54,7 @@ func main() {
 		TrustedProxies: os.Getenv("TRUSTED_PROXIES"),
 		AdminPassword:  os.Getenv("DEMO_ADMIN_PASSWORD"),
 		UserPassword:   os.Getenv("DEMO_USER_PASSWORD"),
+		Stream:         streamConfig{URL: os.Getenv("STREAM_URL"), Secret: os.Getenv("STREAM_SECRET"), Format: os.Getenv("STREAM_FORMAT")},
 		Out:            os.Stderr,
 	})
 	if err != nil {
@@ -76,6 +80,7 @@ type runConfig struct {
 	// AdminPassword and UserPassword are the demo accounts' passwords;
 	// each one left empty is generated and printed once to Out.
 	AdminPassword, UserPassword string
+	Stream                      streamConfig
 	Out                         io.Writer
 	// Ready, when set, is called with the address the service listens on.
 	Ready func(net.Addr)
@@ -94,6 +99,11 @@ func run(ctx context.Context, cfg runConfig) error {
 		return err
 	}
 	defer closeStore()
+	store, closeStream, err := withStream(store, cfg.Stream, cfg.Out)
+	if err != nil {
+		return err
+	}
+	defer closeStream() // after the Logger's Close, before the store's
 	var generated []string
 	for _, acct := range []struct {
 		pw    *string

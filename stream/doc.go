@@ -1,0 +1,110 @@
+// Package stream forwards audit records to SIEMs and webhooks over HTTP,
+// beside the store that keeps them.
+//
+// A Tee is an audit.Store: give it to audit.New in place of the primary
+// store. It writes to the primary exactly as before and, once the primary
+// has accepted the records, feeds copies to each Stream through the
+// stream's own bounded queue and goroutine. An HTTPSink posts each batch
+// to an endpoint: native NDJSON, OCSF NDJSON or Splunk HEC events,
+// gzipped, signed and with an idempotency key.
+//
+//	sink, err := stream.NewHTTP("https://siem.example.com/ingest", &stream.HTTPOptions{
+//		Format: stream.FormatOCSF,
+//		Secret: secret, // HMAC key shared with the receiver
+//	})
+//	tee, err := stream.NewTee(primary, []stream.Stream{{Name: "siem", Sink: sink}}, nil)
+//	logger, err := audit.New(tee)
+//	…
+//	logger.Close(ctx); tee.Close(ctx); sink.Close() // in this order
+//
+// # Formats
+//
+//   - FormatNDJSON (default): one audit.Record per line, the JSON of the
+//     API's NDJSON export; Content-Type application/x-ndjson.
+//   - FormatOCSF: one OCSF 1.8.0 event per line, mapped by package ocsf
+//     (HTTPOptions.Mapper for a custom mapping).
+//   - FormatSplunk: one Splunk HTTP Event Collector event per line,
+//     {"time":<epoch seconds.millis>,"sourcetype":"trailmark:audit",
+//     "event":<the record>} (plus host, source and index when set), for
+//     POST /services/collector/event with "Authorization: Splunk <token>"
+//     (HTTPOptions.SplunkToken).
+//
+// Bodies are gzipped (Content-Encoding: gzip) unless HTTPOptions.NoGzip.
+//
+// # Signature
+//
+// With HTTPOptions.Secret set, every request carries
+//
+//	Trailmark-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+//
+// where body is the request body exactly as sent, gzipped when it is
+// gzipped. A receiver verifies it before decoding anything (so that an
+// unauthenticated body is never decompressed):
+//
+//  1. read the raw body (without undoing Content-Encoding);
+//  2. split the header on "," into t= and v1= parts;
+//  3. compute HMAC-SHA256 with the shared secret over the ASCII t, a
+//     ".", and the body, and compare it with each v1 in constant time;
+//  4. reject the request if none matches, or if t is more than a few
+//     minutes (DefaultTolerance) from its own clock: a replay of an old,
+//     validly signed request fails there. Within the tolerance, a replay
+//     carries an Idempotency-Key already seen.
+//
+// In Go that is one call:
+//
+//	raw, _ := io.ReadAll(r.Body)
+//	err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), raw, time.Now(), 0)
+//
+// Each attempt is signed afresh (a new t); the body and the idempotency
+// key stay the same. Several v1 parts are accepted, for secret rotation.
+// The secret, a SplunkToken and the values of HTTPOptions.Header never
+// appear in errors, and neither do the credentials or query of the URL.
+//
+// # Idempotency
+//
+// Every request carries Idempotency-Key: IdempotencyKey of its batch, a
+// hash of the batch's record IDs. A batch keeps its key across all its
+// retries, so a receiver that remembers keys processes each batch once.
+// Batches are cut anew after a restart or a Backfill, so the robust
+// dedupe is by record ID (the record's "id", OCSF metadata.uid), which
+// never changes.
+//
+// # Failure semantics: what "delivered to the SIEM" promises
+//
+// The primary store is the system of record. A stream is a best-effort,
+// at-least-once copy of it:
+//
+//   - Append returns the primary's result, unchanged; nothing about a
+//     stream can fail or block it. Only records the primary accepted are
+//     queued for the streams; a record the primary refused reaches none.
+//   - A record queued for a stream is sent at least once while the process
+//     lives: a 2xx response is delivery; a network error, a timeout, 408,
+//     429 or 5xx is retried with exponential backoff and jitter, waiting
+//     at least what a Retry-After header asks. The receiver may see a
+//     batch more than once (an acknowledgement lost on the way back):
+//     dedupe by Idempotency-Key or record ID.
+//   - A record is dropped from a stream, counted in Stats and reported to
+//     OnError as a *DropError, when the stream's queue is full (count or
+//     bytes), when the sink refuses its batch (another 4xx, a redirect:
+//     ReasonRejected, not retried), when retries outlast Retry.RetryFor, or
+//     when Close's context ends first (ReasonShutdown). Queue-full drops
+//     are reported by the stream's goroutine between two sends.
+//   - Records queued when the process dies are lost to the stream, never
+//     to the primary. The recovery is Backfill from the primary (an
+//     audit.Querier) since the last time the SIEM is known to be complete,
+//     or since DropError.Oldest.
+//   - Order is not promised across batches and retries; sort by
+//     timestamp, or by the seal sequence of the primary.
+//
+// Records fed to a stream carry RecordedAt from the Tee's clock, stamped
+// after the primary accepted them.
+//
+// # Concurrency
+//
+// Tee, HTTPSink and their methods are safe for concurrent use. A Tee runs
+// one goroutine per stream, which Close stops; it owns neither the
+// primary nor the sinks. Everything a receiver reads came from the
+// application's records: a signature proves that the holder of the
+// secret sent the batch, not that the record's user, IP address or
+// details are true.
+package stream

@@ -1,0 +1,75 @@
+package stream_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/stream"
+)
+
+// A receiver verifies the signature over the raw body before it decodes
+// anything.
+func ExampleVerifySignature() {
+	secret := []byte("whsec-example")
+	body := []byte(`{"id":"0190a8e4-0000-7000-8000-000000000001"}` + "\n")
+	sent := time.Unix(1780315200, 0)
+	header := stream.Sign(secret, sent, body) // what the sink puts in Trailmark-Signature
+	fmt.Println(header)
+
+	fmt.Println(stream.VerifySignature(secret, header, body, sent.Add(time.Minute), 0))
+	fmt.Println(stream.VerifySignature(secret, header, body, sent.Add(time.Hour), 0))
+	fmt.Println(stream.VerifySignature([]byte("wrong"), header, body, sent, 0))
+	// Output:
+	// t=1780315200,v1=71493934327ed5a928acf08337b7b4023461c682ae7c8b287383a628894e0a09
+	// <nil>
+	// audit: stream: signature timestamp outside tolerance
+	// audit: stream: signature does not match
+}
+
+// The Logger writes to the memory store through a Tee, which streams the
+// records it accepted to a SIEM collector (here a local receiver that
+// verifies and prints them).
+func ExampleNewTee() {
+	secret := []byte("whsec-example")
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		if err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), raw, time.Now(), 0); err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		zr, _ := gzip.NewReader(bytes.NewReader(raw))
+		sc := bufio.NewScanner(zr)
+		for sc.Scan() {
+			var rec audit.Record
+			_ = json.Unmarshal(sc.Bytes(), &rec)
+			fmt.Println("collector got", rec.Action, rec.UserID)
+		}
+	}))
+	defer collector.Close()
+
+	sink, _ := stream.NewHTTP(collector.URL, &stream.HTTPOptions{Secret: secret})
+	defer sink.Close()
+	tee, _ := stream.NewTee(memory.New(), []stream.Stream{{Name: "siem", Sink: sink}}, nil)
+	logger, _ := audit.New(tee, audit.WithLifecycleEvents(false))
+
+	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u-42"})
+	_ = logger.Log(ctx, audit.Event{Action: audit.ActionUserLogin, ResourceType: "user", ResourceID: "u-42", Status: audit.StatusSuccess})
+
+	_ = logger.Close(ctx) // writes what the Logger has queued
+	_ = tee.Close(ctx)    // then sends what the streams have queued
+	st := tee.Stats().Streams[0]
+	fmt.Println("sent", st.Sent, "dropped", len(st.Dropped))
+	// Output:
+	// collector got user.login u-42
+	// sent 1 dropped 0
+}

@@ -1,0 +1,271 @@
+package stream_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/stream"
+)
+
+func TestVerifySignature(t *testing.T) {
+	t.Parallel()
+	secret := []byte("s3cret")
+	body := []byte(`{"id":"1"}` + "\n")
+	at := time.Unix(1_780_000_000, 0)
+	good := stream.Sign(secret, at, body)
+	tests := []struct {
+		name   string
+		secret []byte
+		header string
+		body   []byte
+		now    time.Time
+		want   error
+	}{
+		{"valid", secret, good, body, at, nil},
+		{"valid within tolerance", secret, good, body, at.Add(4 * time.Minute), nil},
+		{"rotation: second v1 matches", secret, stream.Sign([]byte("old"), at, body) + ",v1=" + good[strings.Index(good, "v1=")+3:], body, at, nil},
+		{"wrong secret", []byte("other"), good, body, at, stream.ErrBadSignature},
+		{"body changed", secret, good, []byte(`{"id":"2"}` + "\n"), at, stream.ErrBadSignature},
+		{"timestamp changed", secret, strings.Replace(good, "t=1780000000", "t=1780000001", 1), body, at, stream.ErrBadSignature},
+		{"replayed late", secret, good, body, at.Add(6 * time.Minute), stream.ErrStaleSignature},
+		{"from the future", secret, good, body, at.Add(-6 * time.Minute), stream.ErrStaleSignature},
+		{"empty", secret, "", body, at, stream.ErrNoSignature},
+		{"no v1", secret, "t=1780000000", body, at, stream.ErrNoSignature},
+		{"bad timestamp", secret, "t=x,v1=00", body, at, stream.ErrNoSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stream.VerifySignature(tt.secret, tt.header, tt.body, tt.now, 0); !errors.Is(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// captured is one request as a receiver got it.
+type captured struct {
+	header http.Header
+	lines  []json.RawMessage
+}
+
+// captureServer answers 200 and keeps every request's headers and
+// decoded lines.
+func captureServer(t *testing.T) (*httptest.Server, func() []captured) {
+	var mu sync.Mutex
+	var got []captured
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				t.Errorf("gzip: %v", err)
+				return
+			}
+			body = zr
+		}
+		c := captured{header: r.Header.Clone()}
+		sc := bufio.NewScanner(body)
+		for sc.Scan() {
+			c.lines = append(c.lines, json.RawMessage(bytes.Clone(sc.Bytes())))
+		}
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []captured { mu.Lock(); defer mu.Unlock(); return append([]captured(nil), got...) }
+}
+
+func testRecords(n int) []audit.Record {
+	rs := make([]audit.Record, n)
+	for i := range rs {
+		rs[i] = audit.Record{
+			ID:         uuid.MustParse("0190a8e4-0000-7000-8000-00000000000" + string(rune('0'+i))),
+			OccurredAt: time.Date(2026, 6, 1, 12, 0, i, 123456000, time.UTC),
+			UserID:     "u-1", UserEmail: "ada@example.com", Action: audit.ActionUserLogin,
+			ResourceType: "user", ResourceID: "u-1", Status: audit.StatusSuccess,
+			Details: json.RawMessage(`{"method":"password"}`),
+		}
+	}
+	return rs
+}
+
+// TestHTTPSinkFormats checks each format's lines and headers as a
+// receiver reads them.
+func TestHTTPSinkFormats(t *testing.T) {
+	t.Parallel()
+	recs := testRecords(2)
+	tests := []struct {
+		name   string
+		opts   stream.HTTPOptions
+		ctype  string
+		header map[string]string
+		check  func(t *testing.T, i int, line json.RawMessage)
+	}{
+		{name: "ndjson is the export's record JSON", ctype: "application/x-ndjson", check: func(t *testing.T, i int, line json.RawMessage) {
+			want, _ := json.Marshal(&recs[i])
+			if !bytes.Equal(line, want) {
+				t.Errorf("line %d:\n got %s\nwant %s", i, line, want)
+			}
+		}},
+		{name: "ocsf", opts: stream.HTTPOptions{Format: stream.FormatOCSF, NoGzip: true}, ctype: "application/x-ndjson", check: func(t *testing.T, i int, line json.RawMessage) {
+			var ev struct {
+				ClassUID int `json:"class_uid"`
+				TypeUID  int `json:"type_uid"`
+				Metadata struct {
+					UID string `json:"uid"`
+				} `json:"metadata"`
+			}
+			if err := json.Unmarshal(line, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.ClassUID != 3002 || ev.TypeUID != 300201 || ev.Metadata.UID != recs[i].ID.String() {
+				t.Errorf("line %d: class %d type %d uid %s, want 3002 300201 %s", i, ev.ClassUID, ev.TypeUID, ev.Metadata.UID, recs[i].ID)
+			}
+		}},
+		{name: "splunk hec", opts: stream.HTTPOptions{Format: stream.FormatSplunk, SplunkToken: "tok-1", SplunkIndex: "audit"},
+			ctype: "application/json", header: map[string]string{"Authorization": "Splunk tok-1"},
+			check: func(t *testing.T, i int, line json.RawMessage) {
+				var ev struct {
+					Time       json.Number  `json:"time"`
+					SourceType string       `json:"sourcetype"`
+					Index      string       `json:"index"`
+					Event      audit.Record `json:"event"`
+				}
+				if err := json.Unmarshal(line, &ev); err != nil {
+					t.Fatal(err)
+				}
+				wantTime := []string{"1780315200.123", "1780315201.123"}[i]
+				if ev.Time.String() != wantTime || ev.SourceType != "trailmark:audit" || ev.Index != "audit" || ev.Event.ID != recs[i].ID {
+					t.Errorf("line %d: time %s sourcetype %q index %q id %s, want %s trailmark:audit audit %s",
+						i, ev.Time, ev.SourceType, ev.Index, ev.Event.ID, wantTime, recs[i].ID)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, got := captureServer(t)
+			sink, err := stream.NewHTTP(srv.URL, &tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.Close()
+			if err := sink.Send(context.Background(), recs); err != nil {
+				t.Fatal(err)
+			}
+			reqs := got()
+			if len(reqs) != 1 || len(reqs[0].lines) != len(recs) {
+				t.Fatalf("got %d requests, want 1 with %d lines", len(reqs), len(recs))
+			}
+			h := reqs[0].header
+			if h.Get("Content-Type") != tt.ctype || h.Get("Idempotency-Key") != stream.IdempotencyKey(recs) {
+				t.Errorf("Content-Type %q, Idempotency-Key %q; want %q, %q", h.Get("Content-Type"), h.Get("Idempotency-Key"), tt.ctype, stream.IdempotencyKey(recs))
+			}
+			if wantGzip := !tt.opts.NoGzip; (h.Get("Content-Encoding") == "gzip") != wantGzip {
+				t.Errorf("Content-Encoding %q, want gzip %v", h.Get("Content-Encoding"), wantGzip)
+			}
+			if h.Get("Trailmark-Signature") != "" {
+				t.Errorf("a signature without a Secret: %q", h.Get("Trailmark-Signature"))
+			}
+			for k, v := range tt.header {
+				if h.Get(k) != v {
+					t.Errorf("%s %q, want %q", k, h.Get(k), v)
+				}
+			}
+			for i, l := range reqs[0].lines {
+				tt.check(t, i, l)
+			}
+		})
+	}
+}
+
+// TestHTTPSinkRedirectNotFollowed: a signed POST is not re-sent where a
+// redirect points.
+func TestHTTPSinkRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	other, got := captureServer(t)
+	srv := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusTemporaryRedirect))
+	defer srv.Close()
+	sink, err := stream.NewHTTP(srv.URL, &stream.HTTPOptions{Secret: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	err = sink.Send(context.Background(), testRecords(1))
+	if !audit.IsPermanent(err) || len(got()) != 0 {
+		t.Errorf("got %v and %d requests at the target, want a permanent error and none", err, len(got()))
+	}
+}
+
+func TestNewHTTPErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, url string
+		opts      stream.HTTPOptions
+		want      string
+	}{
+		{"scheme", "ftp://user:pw-secret@host/x", stream.HTTPOptions{}, "http:// or https://"},
+		{"no host", "http:///x", stream.HTTPOptions{}, "host"},
+		{"unparsable", "http://user:pw-secret@host:port-x/", stream.HTTPOptions{}, "does not parse"},
+		{"format", "http://h/", stream.HTTPOptions{Format: "xml"}, "unknown Format"},
+		{"timeout", "http://h/", stream.HTTPOptions{Timeout: -1}, "Timeout"},
+		{"client and tls", "http://h/", stream.HTTPOptions{Client: http.DefaultClient, TLS: &tls.Config{}}, "not both"},
+		{"client alone", "http://h/", stream.HTTPOptions{Client: http.DefaultClient}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := stream.NewHTTP(tt.url, &tt.opts)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				s.Close()
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "pw-secret") {
+				t.Errorf("got %v, want an error about %q without the password", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestBackfill sends what a primary holds since a time.
+func TestBackfill(t *testing.T) {
+	t.Parallel()
+	primary := memory.New()
+	ids := logN(t, primary, 25)
+	sink := &recordingSink{}
+	n, err := stream.Backfill(context.Background(), primary, time.Now().Add(-time.Hour), sink, &stream.BackfillOptions{BatchSize: 10})
+	if err != nil || n != 25 {
+		t.Fatalf("Backfill: %d, %v; want 25, nil", n, err)
+	}
+	got := map[uuid.UUID]bool{}
+	for _, r := range sink.got() {
+		got[r.ID] = true
+	}
+	for _, id := range ids {
+		if !got[id] {
+			t.Errorf("record %s not backfilled", id)
+		}
+	}
+	// Nothing since the future.
+	if n, err := stream.Backfill(context.Background(), primary, time.Now().Add(time.Hour), sink, nil); n != 0 || err != nil {
+		t.Errorf("Backfill from the future: %d, %v; want 0, nil", n, err)
+	}
+}

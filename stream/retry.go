@@ -1,0 +1,85 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/trailmark/audit"
+)
+
+// Retry says how a batch is retried. The zero value means the defaults.
+type Retry struct {
+	// MinBackoff is the wait after the first failure; it doubles after
+	// each further one, up to MaxBackoff, and each wait is drawn uniformly
+	// from [wait/2, wait] (jitter), so that many senders do not retry in
+	// step. A Retry-After of the response lengthens the wait, never
+	// shortens it. Defaults 200ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// RetryFor is how long a batch is retried after its first failure
+	// before it is dropped (audit.ReasonRetriesExhausted). A wait that
+	// would end after it drops the batch at once. Default 5m.
+	RetryFor time.Duration
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.MinBackoff == 0 {
+		r.MinBackoff = 200 * time.Millisecond
+	}
+	if r.MaxBackoff == 0 {
+		r.MaxBackoff = 30 * time.Second
+	}
+	if r.RetryFor == 0 {
+		r.RetryFor = 5 * time.Minute
+	}
+	return r
+}
+
+func (r Retry) validate() error {
+	if r.MinBackoff < 0 || r.MaxBackoff < 0 || r.RetryFor < 0 {
+		return fmt.Errorf("audit: stream: Retry durations must not be negative")
+	}
+	if r.MaxBackoff < r.MinBackoff {
+		return fmt.Errorf("audit: stream: Retry.MaxBackoff (%v) must be at least MinBackoff (%v)", r.MaxBackoff, r.MinBackoff)
+	}
+	return nil
+}
+
+// deliver sends records to sink until it succeeds, fails permanently,
+// RetryFor runs out or ctx ends. It calls retried before each repeated
+// attempt and returns the reason of a drop ("" on success) with the last
+// error.
+func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, now func() time.Time, retried func(error)) (audit.DropReason, error) {
+	var deadline time.Time
+	backoff := r.MinBackoff
+	for {
+		err := sink.Send(ctx, records)
+		switch {
+		case err == nil:
+			return "", nil
+		case audit.IsPermanent(err):
+			return audit.ReasonRejected, err
+		case ctx.Err() != nil:
+			return audit.ReasonShutdown, err
+		}
+		t := now()
+		if deadline.IsZero() {
+			deadline = t.Add(r.RetryFor)
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		wait = max(wait, RetryAfter(err))
+		if t.Add(wait).After(deadline) {
+			return audit.ReasonRetriesExhausted, err
+		}
+		backoff = min(2*backoff, r.MaxBackoff)
+		retried(err)
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return audit.ReasonShutdown, err
+		}
+	}
+}
