@@ -74,7 +74,10 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f := q.filter
 	f.Limit = h.pageSize
-	page, err := h.store.Query(ctx, f)
+	var page audit.Page
+	if a.Scope.narrow(&f) {
+		page, err = h.store.Query(ctx, f)
+	}
 	if err != nil {
 		h.endExport(r, end, 0, nil, err)
 		if errors.Is(err, audit.ErrInvalidFilter) {

@@ -133,7 +133,7 @@ func newApp(cfg appConfig) (*app, error) {
 	auditAPI, err := api.New(api.Config{
 		Store:     cfg.Store,
 		Logger:    logger,
-		Authorize: a.authorizeAuditAPI,
+		Authorize: a.authorizeAPI,
 		OnError:   func(err error) { fmt.Fprintln(cfg.Log, err) },
 	})
 	if err != nil {
