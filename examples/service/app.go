@@ -20,6 +20,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/middleware"
+	"github.com/trailmark/audit/viewer"
 )
 
 // backend is what the service needs of a store: writing, and queries for
@@ -54,6 +55,10 @@ type appConfig struct {
 	// LoggerOptions are extra options for the audit Logger (tests use
 	// them for a clock).
 	LoggerOptions []audit.Option
+	// ViewerKey signs viewer tokens; random at each start when nil.
+	ViewerKey []byte
+	// ViewerTokens configures viewer tokens (tests set a clock).
+	ViewerTokens *viewer.TokenOptions
 }
 
 // app is the demo service: accounts, sessions, permissions and API keys in
@@ -71,6 +76,7 @@ type app struct {
 	byEmail  map[string]string   // email → id
 	sessions map[string]*session // by token
 	keys     map[string]*apiKey  // by id
+	tokens   *viewer.Tokens      // viewer tokens, see viewer.go
 
 	// The operations, wrapped by audit.Wrap1: each call is recorded.
 	login  func(context.Context, loginRequest) (*session, error)
@@ -164,6 +170,10 @@ func newApp(cfg appConfig) (*app, error) {
 	mux.HandleFunc("DELETE /api-keys/{id}", a.handleRevokeKey)
 	mux.Handle("/audit-logs", auditAPI)
 	mux.Handle("/audit-logs/", auditAPI)
+	if err := a.mountViewer(mux, cfg); err != nil {
+		logger.Close(context.Background())
+		return nil, err
+	}
 	a.handler = mw(mux)
 	return a, nil
 }
