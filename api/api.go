@@ -37,18 +37,19 @@ type Config struct {
 	// documentation). Its Policy decides whether reads fail closed: the
 	// default delivers ActionAuditLogRead and ActionAuditLogExport Sync.
 	Logger *audit.Logger
-	// Authorize says who the caller is and whether they may use the API.
-	// It returns the caller, or an error that wraps ErrUnauthenticated
-	// (answered 401) or ErrForbidden (403, and return the caller too, so
-	// that the refusal names them). Any other error is answered 500. A nil
-	// error with the zero Actor is taken as ErrUnauthenticated: every read
-	// of the log is attributed to someone. The error's text is recorded,
-	// so keep secrets out of it.
+	// Authorize says who the caller is, whether they may use the API and
+	// what part of the log they may see. It returns the caller, or an
+	// error that wraps ErrUnauthenticated (answered 401) or ErrForbidden
+	// (403, and return the caller too, so that the refusal names them).
+	// Any other error is answered 500. A nil error with the zero Actor is
+	// taken as ErrUnauthenticated: every read of the log is attributed to
+	// someone. The error's text is recorded, so keep secrets out of it.
+	// A Caller with a Scope sees only the records inside it (see Scope).
 	//
 	// Authorize runs after routing: r.Pattern and r.PathValue tell it what
 	// is asked (ActionFor maps the request to the action). It is called
 	// concurrently and must be safe for that.
-	Authorize func(r *http.Request) (audit.Actor, error)
+	Authorize func(r *http.Request) (Caller, error)
 	// BasePath is where the API lives. Default "/audit-logs". Mount the
 	// Handler at BasePath and at BasePath+"/".
 	BasePath string
@@ -71,7 +72,7 @@ type Handler struct {
 	store     audit.Querier
 	getter    audit.Getter // nil if the store cannot look records up by ID
 	logger    *audit.Logger
-	auth      func(*http.Request) (audit.Actor, error)
+	auth      func(*http.Request) (Caller, error)
 	base      string
 	challenge string
 	now       func() time.Time
@@ -152,9 +153,9 @@ func (h *Handler) ActionFor(r *http.Request) audit.Action {
 
 // authorize checks the caller. When it refuses them, it records the
 // refusal, answers 401, 403 or 500, and returns false.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (audit.Actor, bool) {
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (Caller, bool) {
 	a, err := h.auth(r)
-	if err == nil && a == (audit.Actor{}) {
+	if err == nil && a.Actor == (audit.Actor{}) {
 		err = fmt.Errorf("%w: Authorize returned no actor", ErrUnauthenticated)
 	}
 	if err == nil {
@@ -183,9 +184,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (audit.Actor
 	return a, false
 }
 
-// event returns the event that records a request to the API by a.
-func (h *Handler) event(r *http.Request, a audit.Actor, action audit.Action, st audit.Status, msg string) audit.Event {
-	return audit.Event{
+// event returns the event that records a request to the API by a, with
+// a's scope when it has one.
+func (h *Handler) event(r *http.Request, a Caller, action audit.Action, st audit.Status, msg string) audit.Event {
+	ev := audit.Event{
 		UserID:       a.UserID,
 		UserEmail:    a.Email,
 		Action:       action,
@@ -194,10 +196,14 @@ func (h *Handler) event(r *http.Request, a audit.Actor, action audit.Action, st 
 		ErrorMessage: msg,
 		Details:      map[string]any{"method": r.Method, "path": r.URL.Path},
 	}
+	if !a.Scope.IsZero() {
+		ev.Details["scope"] = a.Scope.details()
+	}
+	return ev
 }
 
 // refuse records a request refused for a bad parameter and answers 400.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, a audit.Actor, action audit.Action, perr *paramError) {
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, a Caller, action audit.Action, perr *paramError) {
 	ev := h.event(r, a, action, audit.StatusFailure, perr.Error())
 	ev.Details["parameter"] = perr.Param
 	ev.Details["query"] = queryDetails(r.URL.RawQuery)
@@ -242,7 +248,7 @@ func queryDetails(raw string) map[string]any {
 // failed records and answers a store error: 400 for a filter the store
 // refuses, 500 for anything else. A request whose client has gone is
 // recorded and not answered.
-func (h *Handler) failed(w http.ResponseWriter, r *http.Request, a audit.Actor, action audit.Action, q *query, err error) {
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, a Caller, action audit.Action, q *query, err error) {
 	if errors.Is(err, audit.ErrInvalidFilter) {
 		h.refuse(w, r, a, action, filterParamError(err))
 		return
@@ -312,8 +318,12 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveQuery answers one page of q, recorded before it is sent.
-func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a audit.Actor, q *query) {
-	page, err := h.store.Query(r.Context(), q.filter)
+func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a Caller, q *query) {
+	var page audit.Page
+	var err error
+	if a.Scope.narrow(&q.filter) {
+		page, err = h.store.Query(r.Context(), q.filter)
+	}
 	if err != nil {
 		h.failed(w, r, a, audit.ActionAuditLogRead, q, err)
 		return
@@ -360,6 +370,11 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec, err := h.getter.Get(r.Context(), id)
+	if err == nil && !a.Scope.Matches(&rec) {
+		// Outside the caller's scope: answered and recorded exactly as
+		// an id that does not exist, so that guessing ids reveals nothing.
+		err = audit.ErrNotFound
+	}
 	if errors.Is(err, audit.ErrNotFound) {
 		ev := h.event(r, a, action, audit.StatusFailure, "not found")
 		ev.ResourceID = id.String()

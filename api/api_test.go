@@ -44,8 +44,25 @@ func (s *testStore) Append(ctx context.Context, rs ...audit.Record) error {
 	return s.Store.Append(ctx, rs...)
 }
 
-// authorize is the test authorization: the bearer token names the caller.
-func authorize(h **Handler) func(r *http.Request) (audit.Actor, error) {
+// authorize is the test authorization: the bearer token names the
+// caller. "Bearer scoped <user_id> <resource_type> <resource_id>" is a
+// caller with that Scope ("-" for a field left open).
+func authorize(h **Handler) func(r *http.Request) (Caller, error) {
+	actor := authorizeActor(h)
+	return func(r *http.Request) (Caller, error) {
+		if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 5 && f[0] == "Bearer" && f[1] == "scoped" {
+			open := func(s string) string { return strings.TrimPrefix(s, "-") }
+			return Caller{
+				Actor: audit.Actor{UserID: "viewer"},
+				Scope: Scope{UserID: open(f[2]), ResourceType: open(f[3]), ResourceID: open(f[4])},
+			}, nil
+		}
+		a, err := actor(r)
+		return Caller{Actor: a}, err
+	}
+}
+
+func authorizeActor(h **Handler) func(r *http.Request) (audit.Actor, error) {
 	return func(r *http.Request) (audit.Actor, error) {
 		switch r.Header.Get("Authorization") {
 		case "":
@@ -190,7 +207,7 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	allow := func(*http.Request) (audit.Actor, error) { return audit.Actor{UserID: "x"}, nil }
+	allow := func(*http.Request) (Caller, error) { return Caller{Actor: audit.Actor{UserID: "x"}}, nil }
 	tests := []struct {
 		name string
 		cfg  Config
@@ -727,12 +744,12 @@ func ExampleNew() {
 	h, err := New(Config{
 		Store:  store,
 		Logger: logger,
-		Authorize: func(r *http.Request) (audit.Actor, error) {
+		Authorize: func(r *http.Request) (Caller, error) {
 			// demo only: use your authentication and roles here
 			if r.Header.Get("Authorization") != "Bearer let-me-in" {
-				return audit.Actor{}, ErrUnauthenticated
+				return Caller{}, ErrUnauthenticated
 			}
-			return audit.Actor{UserID: "auditor-1"}, nil
+			return Caller{Actor: audit.Actor{UserID: "auditor-1"}}, nil
 		},
 	})
 	if err != nil {

@@ -32,6 +32,14 @@
 // limit the API in front if unauthenticated callers can reach it: each
 // refusal is a write to the audit store.
 //
+// Authorize returns a Caller: the Actor the reads are recorded under and
+// a Scope. A scoped caller — a customer holding a viewer token, say —
+// sees only the records that match its Scope: it is ANDed into every
+// list, per-user list and export (asking for records outside it answers an
+// empty list), and a record outside it is a 404 on /{id}, answered and
+// recorded exactly as an id that does not exist. The scope is recorded
+// with each of the caller's requests.
+//
 // # Reading the log leaves a trace
 //
 // Every answered request is recorded with the Logger, attributed to the

@@ -123,7 +123,10 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		}
 		return werr
 	}
-	qerr := h.scan(ctx, f, write)
+	var qerr error
+	if a.Scope.narrow(&f) { // else nothing in the caller's scope matches
+		qerr = h.scan(ctx, f, write)
+	}
 	if werr != nil && errors.Is(qerr, werr) {
 		qerr = nil // the client's, not the store's
 	}

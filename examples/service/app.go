@@ -22,6 +22,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/middleware"
+	"github.com/trailmark/audit/viewer"
 )
 
 // backend is what the service needs of a store: writing, and queries for
@@ -66,6 +67,10 @@ type appConfig struct {
 	SessionTTL time.Duration
 	// Now is the clock sessions expire by. Default time.Now.
 	Now func() time.Time
+	// ViewerKey signs viewer tokens; random at each start when nil.
+	ViewerKey []byte
+	// ViewerTokens configures viewer tokens (tests set a clock).
+	ViewerTokens *viewer.TokenOptions
 }
 
 // app is the demo service: accounts, sessions, permissions and API keys in
@@ -89,6 +94,7 @@ type app struct {
 	byEmail  map[string]string   // email → id
 	sessions map[string]*session // by token
 	keys     map[string]*apiKey  // by id
+	tokens   *viewer.Tokens      // viewer tokens, see viewer.go
 
 	// The operations, wrapped by audit.Wrap1: each call is recorded.
 	login  func(context.Context, loginRequest) (*session, error)
@@ -175,7 +181,7 @@ func newApp(cfg appConfig) (*app, error) {
 	auditAPI, err := api.New(api.Config{
 		Store:     cfg.Store,
 		Logger:    logger,
-		Authorize: a.authorizeAuditAPI,
+		Authorize: a.authorizeAPI,
 		OnError:   func(err error) { fmt.Fprintln(cfg.Log, err) },
 	})
 	if err != nil {
@@ -206,6 +212,10 @@ func newApp(cfg appConfig) (*app, error) {
 	mux.HandleFunc("DELETE /api-keys/{id}", a.handleRevokeKey)
 	mux.Handle("/audit-logs", auditAPI)
 	mux.Handle("/audit-logs/", auditAPI)
+	if err := a.mountViewer(mux, cfg); err != nil {
+		logger.Close(context.Background())
+		return nil, err
+	}
 	a.handler = mw(mux)
 	return a, nil
 }

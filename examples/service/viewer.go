@@ -1,0 +1,101 @@
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/api"
+	"github.com/trailmark/audit/viewer"
+)
+
+// actionViewerTokenIssue records the minting of a viewer token.
+const actionViewerTokenIssue audit.Action = "viewer_token.issue"
+
+// authorizeAPI is the audit log API's Authorize: a viewer token (read
+// only, scoped) or else a user's session, as authorizeAuditAPI says.
+func (a *app) authorizeAPI(r *http.Request) (api.Caller, error) {
+	return a.tokens.Authorize(func(r *http.Request) (api.Caller, error) {
+		actor, err := a.authorizeAuditAPI(r)
+		return api.Caller{Actor: actor}, err
+	})(r)
+}
+
+// mountViewer serves the log viewer at /viewer/ and lets admins mint
+// viewer tokens at POST /admin/viewer-tokens.
+//
+// The page itself holds no data and needs no login; it reads the API
+// with the token in its URL fragment (/viewer/#token=…): an admin's
+// session token (the whole log) or a viewer token (its scope only).
+func (a *app) mountViewer(mux *http.ServeMux, cfg appConfig) error {
+	key := cfg.ViewerKey
+	if key == nil {
+		// DEMO ONLY: a key per process; tokens die with it. Keep a real
+		// key in your secret store, apart from the chain's key.
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	var err error
+	if a.tokens, err = viewer.NewTokens(key, cfg.ViewerTokens); err != nil {
+		return err
+	}
+	page, err := viewer.New(&viewer.Options{Title: "Trailmark demo: audit log"})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/viewer", page)
+	mux.Handle("/viewer/", page)
+	mux.HandleFunc("POST /admin/viewer-tokens", a.handleIssueViewerToken)
+	return nil
+}
+
+// viewerTokenRequest asks for a viewer token. Subject defaults to the
+// scope's user, else to the admin who asks.
+type viewerTokenRequest struct {
+	Subject      string `json:"subject"`
+	UserID       string `json:"user_id"`
+	ResourceType string `json:"resource_type"`
+	ResourceID   string `json:"resource_id"`
+}
+
+func (a *app) handleIssueViewerToken(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.currentUser(r.Context())
+	if !ok {
+		writeError(w, errBadCredentials)
+		return
+	}
+	if !a.hasPermission(u.ID, permAdmin) {
+		writeError(w, fmt.Errorf("%w: only admins issue viewer tokens", errForbidden))
+		return
+	}
+	var req viewerTokenRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	s := viewer.Scope{Subject: req.Subject, UserID: req.UserID, ResourceType: req.ResourceType, ResourceID: req.ResourceID}
+	if s.Subject == "" {
+		s.Subject = s.UserID
+	}
+	if s.Subject == "" {
+		s.Subject = u.ID
+	}
+	token, err := a.tokens.Issue(s)
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		return
+	}
+	err = a.logger.Log(r.Context(), audit.Event{
+		Action: actionViewerTokenIssue, ResourceType: "viewer_token", Status: audit.StatusSuccess,
+		Details: map[string]any{"subject": s.Subject, "user_id": s.UserID, "resource_type": s.ResourceType, "resource_id": s.ResourceID},
+	})
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: %w", audit.ErrNotRecorded, err)) // fail closed: no token the log does not know of
+		return
+	}
+	writeJSONResponse(w, http.StatusCreated, map[string]any{
+		"token":      token,
+		"url":        "/viewer/#token=" + token,
+		"expires_in": a.tokens.TTL().String(),
+	})
+}

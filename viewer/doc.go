@@ -1,0 +1,77 @@
+// Package viewer is an audit log viewer that an application mounts beside
+// the audit log API (package api): one HTML page, its script and style,
+// embedded in the binary. It needs no CDN and works offline.
+//
+//	tokens, _ := viewer.NewTokens(viewerKey, nil)           // ≥ 32 secret bytes
+//	auditAPI, _ := api.New(api.Config{..., Authorize: tokens.Authorize(myAuthorize)})
+//	page, _ := viewer.New(&viewer.Options{APIPath: "/audit-logs"})
+//	mux.Handle("/audit-logs", auditAPI)
+//	mux.Handle("/audit-logs/", auditAPI)
+//	mux.Handle("/viewer", page)
+//	mux.Handle("/viewer/", page)
+//
+// The page serves no audit data itself: its script reads the API on the
+// same origin with the bearer token it was given in its URL fragment
+// (/viewer/#token=…), which it removes from the address bar and history
+// at once (history.replaceState). A fragment is never sent to a server, so
+// the token is not in access logs or Referer headers. The token is held
+// in memory only; a reload without the fragment asks for it. Without a
+// token the page offers a field to paste one (an administrator's own API
+// credential works too, when Authorize accepts it as a bearer token).
+//
+// The page lists events newest first, with filters (actor, action exact or
+// by prefix, resource type and id, status, date range), "load more"
+// paging with the API's cursors, a detail view (Details as a tree, Changes
+// as before → after), export buttons (Options.Formats: CSV, NDJSON, and
+// OCSF once the API offers it) and the chain status from Options.Status.
+//
+// # Security of the page
+//
+// Every response carries ContentSecurityPolicy (scripts, styles and
+// requests from the same origin only; no inline script or style; no
+// framing, forms, plugins or base URL), X-Content-Type-Options: nosniff,
+// Referrer-Policy: no-referrer and Cache-Control: no-store. Every value of
+// a record is put into the page as text (textContent), never as HTML, and
+// no link or attribute is built from a record: a field holding <script>,
+// <img onerror=…>, a javascript: URL or "onerror= is shown as those
+// characters. Browser tests in examples/service check this in Chromium.
+//
+// # Viewer tokens
+//
+// Tokens issues short-lived, read-only bearer tokens: TokenPrefix, the
+// base64url JSON of the claims (Scope and the issue and expiry times in
+// Unix seconds) and the base64url HMAC-SHA256 of all that under a key of
+// at least 32 bytes. Verify compares the MAC in constant time before it
+// reads anything else, refuses unknown fields, and answers ErrTokenInvalid
+// or ErrTokenExpired (both 401 through the API). The TTL defaults to 15
+// minutes, at most 24 hours; there is no revocation list, so keep TTLs
+// short, and rotate the key to void every token at once.
+//
+// Tokens.Authorize turns a token into an api.Caller whose api.Scope the
+// API enforces on every list, per-user list, export and lookup by id. A
+// leaked token exposes, until it expires, the records of its scope (all
+// their fields, as the API returns them) to whoever holds it, read-only;
+// its claims are readable by anyone (signed, not encrypted). A token with
+// no UserID or resource exposes the whole log. The token's Subject is the
+// actor the API records the reads under.
+//
+// # Chain status
+//
+// Options.Status feeds GET <BasePath>/status (e.g. from SealerStatus of a
+// Sealer's Stats and the last audit.Verify report). It is answered only to
+// callers that Options.Authorize accepts with no Scope, because it
+// describes the whole log; a scoped caller is told it is not available.
+// Without Status the page says "not configured".
+//
+// # Accessibility
+//
+// Every control is a real button, input or select with a label; the
+// filters submit with Enter; focus is always visible; opening a record
+// moves focus to its heading and Escape or Close returns it to the row's
+// button; errors are announced (role=alert) and the row count is a live
+// region. The layout is a table from about 720 px wide and a list of
+// cards below, readable at 390 px.
+//
+// A Handler is safe for concurrent use; Options.Status and Authorize are
+// called concurrently.
+package viewer

@@ -1,0 +1,220 @@
+package viewer
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/api"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// ContentSecurityPolicy is the Content-Security-Policy of every response
+// of a Handler: scripts, styles and requests only from the page's own
+// origin, no inline script or style, no plugins, no forms, no framing.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// ChainStatus is the state of the tamper-evident chain that the page
+// shows. The zero time means "never".
+type ChainStatus struct {
+	// LastSeal is when records were last sealed (SealerStats.LastRun).
+	LastSeal time.Time `json:"last_seal,omitzero"`
+	// Sealed is how many records the sealer has sealed.
+	Sealed uint64 `json:"sealed"`
+	// Unsealed is how many records were waiting for a seal.
+	Unsealed int `json:"unsealed"`
+	// SealError is the sealer's newest error, empty if none.
+	SealError string `json:"seal_error,omitempty"`
+	// LastVerification is when audit.Verify last ran over the chain.
+	LastVerification time.Time `json:"last_verification,omitzero"`
+	// Problems is how many problems that verification found: 0 is a
+	// chain that verified.
+	Problems int `json:"problems"`
+}
+
+// SealerStatus returns the ChainStatus of a Sealer's stats, with no
+// verification.
+func SealerStatus(s audit.SealerStats) ChainStatus {
+	c := ChainStatus{LastSeal: s.LastRun, Sealed: s.Sealed, Unsealed: s.Unsealed}
+	if s.LastError != nil {
+		c.SealError = s.LastError.Error()
+	}
+	return c
+}
+
+// Options configures a Handler. The zero value and nil mean the
+// defaults.
+type Options struct {
+	// BasePath is where the page lives. Default "/viewer". Mount the
+	// Handler at BasePath and BasePath+"/".
+	BasePath string
+	// APIPath is where the page finds the audit log API (api.Config's
+	// BasePath), on the same origin. Default "/audit-logs".
+	APIPath string
+	// Title is the page's title. Default "Audit log".
+	Title string
+	// Formats are the export formats the API offers, one button each.
+	// Default csv and ndjson; add "ocsf" when the API serves
+	// format=ocsf.
+	Formats []string
+	// Status reports the chain's state, shown on the page to callers
+	// that Authorize accepts without a Scope (the state is of the whole
+	// log). Nil: the page says the chain status is not configured.
+	Status func(ctx context.Context) (ChainStatus, error)
+	// Authorize checks the callers of the status endpoint; pass the
+	// API's. Required with Status.
+	Authorize func(*http.Request) (api.Caller, error)
+	// OnError is told of Status errors, whose text the page does not
+	// show. Default: print to standard error.
+	OnError func(error)
+}
+
+// Handler serves the viewer page, its script and style, and the chain
+// status. It serves no audit data itself: the page reads the API with
+// the credentials it is given. It is safe for concurrent use.
+type Handler struct {
+	opts  Options
+	index []byte
+	mux   *http.ServeMux
+}
+
+// New returns a Handler for opts.
+func New(opts *Options) (*Handler, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Formats = append([]string(nil), o.Formats...)
+	if o.BasePath == "" {
+		o.BasePath = "/viewer"
+	}
+	if o.APIPath == "" {
+		o.APIPath = "/audit-logs"
+	}
+	if o.Title == "" {
+		o.Title = "Audit log"
+	}
+	if len(o.Formats) == 0 {
+		o.Formats = []string{"csv", "ndjson"}
+	}
+	if o.OnError == nil {
+		o.OnError = func(err error) { fmt.Fprintln(os.Stderr, err) }
+	}
+	for _, p := range []struct{ name, v string }{{"BasePath", o.BasePath}, {"APIPath", o.APIPath}} {
+		if !strings.HasPrefix(p.v, "/") || p.v == "/" || path.Clean(p.v) != p.v || strings.ContainsAny(p.v, "{}*?#\"'<> \t\r\n%\\") {
+			return nil, fmt.Errorf("audit: viewer: Options.%s %q must be a clean absolute path such as /viewer", p.name, p.v)
+		}
+	}
+	for _, f := range o.Formats {
+		if f == "" || strings.Trim(f, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			return nil, fmt.Errorf("audit: viewer: Options.Formats: %q is not a format name", f)
+		}
+	}
+	if o.Status != nil && o.Authorize == nil {
+		return nil, errors.New("audit: viewer: Options.Authorize is required with Status: the chain status is not public")
+	}
+	tmpl, err := template.ParseFS(assets, "assets/index.html")
+	if err != nil {
+		return nil, fmt.Errorf("audit: viewer: %w", err)
+	}
+	var buf bytes.Buffer
+	err = tmpl.Execute(&buf, map[string]string{
+		"Title": o.Title, "Base": o.BasePath, "API": o.APIPath, "Formats": strings.Join(o.Formats, " "),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: viewer: %w", err)
+	}
+	h := &Handler{opts: o, index: buf.Bytes(), mux: http.NewServeMux()}
+	b := o.BasePath
+	h.mux.HandleFunc("GET "+b, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, b+"/", http.StatusMovedPermanently)
+	})
+	h.mux.HandleFunc("GET "+b+"/{$}", h.page)
+	h.mux.HandleFunc("GET "+b+"/viewer.js", h.asset("assets/viewer.js", "text/javascript; charset=utf-8"))
+	h.mux.HandleFunc("GET "+b+"/viewer.css", h.asset("assets/viewer.css", "text/css; charset=utf-8"))
+	h.mux.HandleFunc("GET "+b+"/status", h.status)
+	h.mux.HandleFunc("/", http.NotFound)
+	return h, nil
+}
+
+// ServeHTTP serves the page and its parts, each with the
+// ContentSecurityPolicy, X-Content-Type-Options: nosniff and
+// Referrer-Policy: no-referrer.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(h.index)
+}
+
+func (h *Handler) asset(name, contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := assets.ReadFile(name)
+		if err != nil {
+			http.Error(w, "missing asset", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Write(b)
+	}
+}
+
+// statusResponse is the body of /status.
+type statusResponse struct {
+	Configured bool         `json:"configured"`
+	Error      string       `json:"error,omitempty"`
+	Chain      *ChainStatus `json:"chain,omitempty"`
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Status == nil {
+		writeJSON(w, http.StatusOK, statusResponse{})
+		return
+	}
+	c, err := h.opts.Authorize(r)
+	switch {
+	case errors.Is(err, api.ErrUnauthenticated) || (err == nil && c.Actor == (audit.Actor{})):
+		writeJSON(w, http.StatusUnauthorized, statusResponse{Configured: true, Error: "authentication required"})
+		return
+	case err != nil:
+		writeJSON(w, http.StatusForbidden, statusResponse{Configured: true, Error: "not allowed"})
+		return
+	case !c.Scope.IsZero():
+		writeJSON(w, http.StatusForbidden, statusResponse{Configured: true, Error: "the chain status covers the whole log; this access is scoped"})
+		return
+	}
+	st, err := h.opts.Status(r.Context())
+	if err != nil {
+		h.opts.OnError(fmt.Errorf("audit: viewer: chain status: %w", err))
+		writeJSON(w, http.StatusInternalServerError, statusResponse{Configured: true, Error: "the chain status could not be read"})
+		return
+	}
+	writeJSON(w, http.StatusOK, statusResponse{Configured: true, Chain: &st})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,113 @@
+package viewer
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/api"
+)
+
+func TestHandler(t *testing.T) {
+	t.Parallel()
+	seal := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h, err := New(&Options{
+		Title:  `<b>"x"</b>`,
+		Status: func(context.Context) (ChainStatus, error) { return ChainStatus{LastSeal: seal, Sealed: 3}, nil },
+		Authorize: func(r *http.Request) (api.Caller, error) {
+			switch r.Header.Get("Authorization") {
+			case "Bearer admin":
+				return api.Caller{Actor: audit.Actor{UserID: "admin"}}, nil
+			case "Bearer scoped":
+				return api.Caller{Actor: audit.Actor{UserID: "c"}, Scope: api.Scope{UserID: "A"}}, nil
+			}
+			return api.Caller{}, api.ErrUnauthenticated
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(path, token string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 1<<16)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp, b.String()
+	}
+	tests := []struct {
+		path, token string
+		status      int
+		ctype, body string
+	}{
+		{"/viewer/", "", 200, "text/html; charset=utf-8", `<title>&lt;b&gt;&#34;x&#34;&lt;/b&gt;</title>`},
+		{"/viewer/viewer.js", "", 200, "text/javascript; charset=utf-8", "textContent"},
+		{"/viewer/viewer.css", "", 200, "text/css; charset=utf-8", "@media"},
+		{"/viewer/status", "", 401, "application/json", `"configured":true`},
+		{"/viewer/status", "scoped", 403, "application/json", `scoped`},
+		{"/viewer/status", "admin", 200, "application/json", `"last_seal":"2026-01-01T00:00:00Z","sealed":3`},
+		{"/viewer/other", "", 404, "", ""},
+	}
+	for _, tt := range tests {
+		resp, body := get(tt.path, tt.token)
+		if resp.StatusCode != tt.status || (tt.ctype != "" && resp.Header.Get("Content-Type") != tt.ctype) || !strings.Contains(body, tt.body) {
+			t.Errorf("GET %s as %q: got %d %q %s, want %d %q containing %s", tt.path, tt.token, resp.StatusCode, resp.Header.Get("Content-Type"), body, tt.status, tt.ctype, tt.body)
+		}
+		for k, v := range map[string]string{"Content-Security-Policy": ContentSecurityPolicy, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("GET %s: %s: got %q, want %q", tt.path, k, got, v)
+			}
+		}
+	}
+	// The page has no inline script or style.
+	_, page := get("/viewer/", "")
+	for _, bad := range []string{"<script>", "<style", "style=", "onclick", "onload", "javascript:"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page contains %q", bad)
+		}
+	}
+	// Without Status the page says so, to anyone.
+	h2, _ := New(nil)
+	rec := httptest.NewRecorder()
+	h2.ServeHTTP(rec, httptest.NewRequest("GET", "/viewer/status", nil))
+	var st statusResponse
+	json.Unmarshal(rec.Body.Bytes(), &st)
+	if rec.Code != 200 || st.Configured {
+		t.Errorf("no Status: got %d %s, want 200 configured false", rec.Code, rec.Body)
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	t.Parallel()
+	status := func(context.Context) (ChainStatus, error) { return ChainStatus{}, nil }
+	for name, o := range map[string]Options{
+		"Status without Authorize": {Status: status},
+		"relative base":            {BasePath: "viewer"},
+		"quote in API path":        {APIPath: `/a"b`},
+		"bad format":               {Formats: []string{"c sv"}},
+	} {
+		if _, err := New(&o); err == nil || !strings.HasPrefix(err.Error(), "audit: viewer: ") {
+			t.Errorf("%s: got %v, want an audit: viewer: error", name, err)
+		}
+	}
+}
