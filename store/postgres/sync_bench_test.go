@@ -22,7 +22,7 @@ import (
 //
 //	logger  audit.Logger, every event Sync (group commit), store from Open
 //	naive   one INSERT and one COMMIT per event, one connection per caller
-//	        (at most 90: the server allows 100)
+//	        (at most 80: the server allows 100, and other clients need some)
 //	async   audit.Logger, every event Async, for comparison
 //
 // Each reports events/s and the p50 and p99 latency of one call:
@@ -70,7 +70,7 @@ func benchNaive(b *testing.B, callers int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	conns := min(callers, 90)
+	conns := min(callers, 80)
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	q := strings.Replace(naiveInsert, "%s", schema+".audit_logs", 1)
