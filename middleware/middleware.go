@@ -134,8 +134,9 @@ type mw struct {
 }
 
 // New returns middleware configured by opts (nil means the defaults),
-// recording request events with logger. logger may be nil when
-// opts.Events is EventsOff. New returns an error if opts is not valid: a
+// recording request events with logger, which delivers them by its
+// Policy for Options.Action (Async unless configured otherwise). logger
+// may be nil when opts.Events is EventsOff. New returns an error if opts is not valid: a
 // bad header name or prefix, an unknown EventPolicy, or events without a
 // logger. The middleware panics if given a nil handler.
 func New(logger *audit.Logger, opts *Options) (func(next http.Handler) http.Handler, error) {
