@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,16 +140,84 @@ type (
 	requestInfoKey struct{}
 )
 
-// WithActor returns a copy of ctx that carries a. Events logged with the
-// returned context and no user of their own are attributed to a.
-func WithActor(ctx context.Context, a Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
+// actorValue is what WithActor puts in a context: the actor, and the
+// request's slot if the parent context has one, so that SetActor still
+// reaches it.
+type actorValue struct {
+	a    Actor
+	slot *actorSlot
 }
 
-// ActorFrom returns the Actor in ctx, or the zero Actor.
+// actorSlot holds the actor of one request, which SetActor may change
+// while the request is served.
+type actorSlot struct {
+	mu sync.Mutex
+	a  Actor
+}
+
+// WithActor returns a copy of ctx that carries a. Events logged with the
+// returned context and no user of their own are attributed to a. It
+// overrides, for the returned context and those derived from it, the
+// actor of the request (see SetActor).
+func WithActor(ctx context.Context, a Actor) context.Context {
+	v := actorValue{a: a}
+	switch p := ctx.Value(actorKey{}).(type) {
+	case *actorSlot:
+		v.slot = p
+	case actorValue:
+		v.slot = p.slot
+	}
+	return context.WithValue(ctx, actorKey{}, v)
+}
+
+// WithSettableActor returns a copy of ctx that carries a as the actor of
+// a request, which SetActor can change for the rest of the request.
+// Middleware calls it once per request (package middleware does); a
+// handler has no need to.
+func WithSettableActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, &actorSlot{a: a})
+}
+
+// SetActor sets the actor of the request ctx belongs to, for the rest of
+// the request: from then on ActorFrom returns a for the request's context
+// and every context derived from it, except those that WithActor gave an
+// actor of their own; events logged with them are attributed to a,
+// including the request's own event that middleware records at its end.
+// Call it after authenticating someone inside a request, as a login
+// handler does. It reports whether ctx has a request actor to set, that
+// is, whether it comes from WithSettableActor (as contexts of requests
+// served through package middleware do); if not, it changes nothing and
+// returns false. It is safe for concurrent use.
+func SetActor(ctx context.Context, a Actor) bool {
+	var s *actorSlot
+	switch v := ctx.Value(actorKey{}).(type) {
+	case *actorSlot:
+		s = v
+	case actorValue:
+		s = v.slot
+	}
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	s.a = a
+	s.mu.Unlock()
+	return true
+}
+
+// ActorFrom returns the Actor in ctx, or the zero Actor: the nearest one
+// WithActor put there, else the request's actor as last set (see
+// WithSettableActor and SetActor).
 func ActorFrom(ctx context.Context) Actor {
-	a, _ := ctx.Value(actorKey{}).(Actor)
-	return a
+	switch v := ctx.Value(actorKey{}).(type) {
+	case actorValue:
+		return v.a
+	case *actorSlot:
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.a
+	}
+	return Actor{}
 }
 
 // WithRequestInfo returns a copy of ctx that carries ri. Events logged with

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,24 +20,17 @@ import (
 // Errors an Authorize function returns (or wraps) to refuse a caller.
 var (
 	// ErrUnauthenticated means the caller is not known: 401.
-	ErrUnauthenticated = errors.New("audit: unauthenticated")
+	ErrUnauthenticated = errors.New("audit: api: unauthenticated")
 	// ErrForbidden means the caller is known and may not do this: 403.
-	ErrForbidden = errors.New("audit: forbidden")
+	ErrForbidden = errors.New("audit: api: forbidden")
 )
 
 // ResourceType is the resource type of the events the API records.
 const ResourceType = "audit_log"
 
-// Config configures a Handler. Store, Logger and Authorize are required;
-// the zero value of every other field is its default.
-type Config struct {
-	// Store answers the queries. /{id} needs it to implement audit.Getter
-	// too, and answers 501 Not Implemented if it does not.
-	Store audit.Querier
-	// Logger records every request to the API (see the package
-	// documentation). Its Policy decides whether reads fail closed: the
-	// default delivers ActionAuditLogRead and ActionAuditLogExport Sync.
-	Logger *audit.Logger
+// Options configures a Handler. Authorize is required; the zero value of
+// every other field is its default.
+type Options struct {
 	// Authorize says who the caller is, whether they may use the API and
 	// what part of the log they may see. It returns the caller, or an
 	// error that wraps ErrUnauthenticated (answered 401) or ErrForbidden
@@ -47,8 +41,11 @@ type Config struct {
 	// A Caller with a Scope sees only the records inside it (see Scope).
 	//
 	// Authorize runs after routing: r.Pattern and r.PathValue tell it what
-	// is asked (ActionFor maps the request to the action). It is called
-	// concurrently and must be safe for that.
+	// is asked (ActionFor maps the request to the action). Behind package
+	// middleware, r's context already holds the identified caller:
+	// Authorize can read audit.ActorFrom(r.Context()) instead of parsing
+	// the token again, as AuthorizeActor does. It is called concurrently
+	// and must be safe for that.
 	Authorize func(r *http.Request) (Caller, error)
 	// BasePath is where the API lives. Default "/audit-logs". Mount the
 	// Handler at BasePath and at BasePath+"/".
@@ -56,8 +53,8 @@ type Config struct {
 	// WWWAuthenticate is the challenge sent with a 401. Default
 	// `Bearer realm="audit"`.
 	WWWAuthenticate string
-	// Now is the clock that /users/{user_id}?days= counts back from.
-	// Default time.Now.
+	// Now is the clock that /users/{user_id}?days= counts back from and
+	// that names export files. Default time.Now.
 	Now func() time.Time
 	// OnError is told of failures the client cannot be told of: a record
 	// that could not be written after the response was decided, a store
@@ -69,63 +66,58 @@ type Config struct {
 // Handler serves the audit log query API. Build it with New; it is safe
 // for concurrent use.
 type Handler struct {
-	store     audit.Querier
-	getter    audit.Getter // nil if the store cannot look records up by ID
-	logger    *audit.Logger
-	auth      func(*http.Request) (Caller, error)
-	base      string
-	challenge string
-	now       func() time.Time
-	onError   func(error)
-	mux       *http.ServeMux
-	pageSize  int // export page size; audit.MaxLimit but for tests
+	o        Options // a copy, defaults applied
+	store    audit.Querier
+	getter   audit.Getter // nil if the store cannot look records up by ID
+	logger   *audit.Logger
+	mux      *http.ServeMux
+	pageSize int // export page size; audit.MaxLimit but for tests
 }
 
-// New returns a Handler for cfg. It returns an error if Store, Logger or
-// Authorize is nil — the API is never served without an authorization
-// check — or if BasePath is not a clean absolute path.
-func New(cfg Config) (*Handler, error) {
+// New returns a Handler that answers from store and records every
+// request with logger. /{id} needs store to implement audit.Getter too,
+// and answers 501 Not Implemented if it does not. logger's Policy decides
+// whether reads fail closed: the default delivers ActionAuditLogRead and
+// ActionAuditLogExport Sync.
+//
+// New returns an error if store or logger is nil, if opts or
+// opts.Authorize is nil — the API is never served without an
+// authorization check — or if BasePath is not a clean absolute path.
+func New(store audit.Querier, logger *audit.Logger, opts *Options) (*Handler, error) {
 	switch {
-	case cfg.Authorize == nil:
-		return nil, errors.New("audit: api: Config.Authorize is required: the audit log is never served without an authorization check")
-	case cfg.Store == nil:
-		return nil, errors.New("audit: api: Config.Store is required")
-	case cfg.Logger == nil:
-		return nil, errors.New("audit: api: Config.Logger is required: reads of the audit log are audited")
+	case opts == nil || opts.Authorize == nil:
+		return nil, errors.New("audit: api: Options.Authorize is required: the audit log is never served without an authorization check")
+	case store == nil:
+		return nil, errors.New("audit: api: a store is required")
+	case logger == nil:
+		return nil, errors.New("audit: api: a Logger is required: reads of the audit log are audited")
 	}
-	h := &Handler{
-		store:     cfg.Store,
-		logger:    cfg.Logger,
-		auth:      cfg.Authorize,
-		base:      cfg.BasePath,
-		challenge: cfg.WWWAuthenticate,
-		now:       cfg.Now,
-		onError:   cfg.OnError,
-		pageSize:  audit.MaxLimit,
+	h := &Handler{o: *opts, store: store, logger: logger, pageSize: audit.MaxLimit}
+	h.getter, _ = store.(audit.Getter)
+	o := &h.o
+	if o.BasePath == "" {
+		o.BasePath = "/audit-logs"
 	}
-	h.getter, _ = cfg.Store.(audit.Getter)
-	if h.base == "" {
-		h.base = "/audit-logs"
+	if !strings.HasPrefix(o.BasePath, "/") || o.BasePath == "/" || path.Clean(o.BasePath) != o.BasePath || strings.ContainsAny(o.BasePath, "{}*? \t\r\n%") {
+		return nil, fmt.Errorf("audit: api: BasePath %q must be a clean absolute path such as /audit-logs", o.BasePath)
 	}
-	if !strings.HasPrefix(h.base, "/") || h.base == "/" || path.Clean(h.base) != h.base || strings.ContainsAny(h.base, "{}*? \t\r\n%") {
-		return nil, fmt.Errorf("audit: api: BasePath %q must be a clean absolute path such as /audit-logs", cfg.BasePath)
+	if o.WWWAuthenticate == "" {
+		o.WWWAuthenticate = `Bearer realm="audit"`
 	}
-	if h.challenge == "" {
-		h.challenge = `Bearer realm="audit"`
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	if h.now == nil {
-		h.now = time.Now
+	if o.OnError == nil {
+		o.OnError = func(err error) { fmt.Fprintln(os.Stderr, err) }
 	}
-	if h.onError == nil {
-		h.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }
-	}
+	base := o.BasePath
 	h.mux = http.NewServeMux()
-	h.mux.HandleFunc("GET "+h.base, h.list)
-	h.mux.HandleFunc("GET "+h.base+"/export", h.export)
-	h.mux.HandleFunc("GET "+h.base+"/users/{user_id}", h.user)
-	h.mux.HandleFunc("GET "+h.base+"/{id}", h.get)
-	h.mux.HandleFunc(h.base, h.other)
-	h.mux.HandleFunc(h.base+"/", h.other)
+	h.mux.HandleFunc("GET "+base, h.list)
+	h.mux.HandleFunc("GET "+base+"/export", h.export)
+	h.mux.HandleFunc("GET "+base+"/users/{user_id}", h.user)
+	h.mux.HandleFunc("GET "+base+"/{id}", h.get)
+	h.mux.HandleFunc(base, h.other)
+	h.mux.HandleFunc(base+"/", h.other)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "not part of the audit log API", "")
 	})
@@ -145,16 +137,51 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ActionAuditLogExport for the export, ActionAuditLogRead for anything
 // else. Authorize functions may use it to require more for exports.
 func (h *Handler) ActionFor(r *http.Request) audit.Action {
-	if r.URL.Path == h.base+"/export" {
+	if r.URL.Path == h.o.BasePath+"/export" {
 		return audit.ActionAuditLogExport
 	}
 	return audit.ActionAuditLogRead
 }
 
+// actionKey carries, in the context of the request given to Authorize,
+// the action the request is recorded as (see AuthorizeActor).
+type actionKey struct{}
+
+// AuthorizeActor returns an Authorize function for callers that
+// middleware in front of the Handler has identified (package middleware's
+// Options.Identify, or audit.WithActor): the caller is
+// audit.ActorFrom(r.Context()), so the token is parsed once per request.
+// No actor there is ErrUnauthenticated (401). Otherwise allow says whether
+// the actor may do action — ActionAuditLogRead, or ActionAuditLogExport
+// for the export, as ActionFor says: nil lets them, with the whole log in
+// view; an error wrapping ErrForbidden refuses them (403); any other
+// error is a failure (500). Its text is recorded. allow is called
+// concurrently; AuthorizeActor panics if it is nil.
+//
+// Called outside a Handler, the function asks allow about
+// ActionAuditLogExport, the stricter action.
+func AuthorizeActor(allow func(r *http.Request, a audit.Actor, action audit.Action) error) func(*http.Request) (Caller, error) {
+	if allow == nil {
+		panic("audit: api: AuthorizeActor: nil allow")
+	}
+	return func(r *http.Request) (Caller, error) {
+		c := Caller{Actor: audit.ActorFrom(r.Context())}
+		if c.Actor == (audit.Actor{}) {
+			return c, fmt.Errorf("%w: no identified caller", ErrUnauthenticated)
+		}
+		action, ok := r.Context().Value(actionKey{}).(audit.Action)
+		if !ok {
+			action = audit.ActionAuditLogExport
+		}
+		return c, allow(r, c.Actor, action)
+	}
+}
+
 // authorize checks the caller. When it refuses them, it records the
 // refusal, answers 401, 403 or 500, and returns false.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (Caller, bool) {
-	a, err := h.auth(r)
+	action := h.ActionFor(r)
+	a, err := h.o.Authorize(r.WithContext(context.WithValue(r.Context(), actionKey{}, action)))
 	if err == nil && a.Actor == (audit.Actor{}) {
 		err = fmt.Errorf("%w: Authorize returned no actor", ErrUnauthenticated)
 	}
@@ -165,21 +192,17 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (Caller, boo
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
 		status, st, reason, detail = http.StatusUnauthorized, audit.StatusFailure, "unauthenticated", "authentication required"
-		w.Header().Set("WWW-Authenticate", h.challenge)
+		w.Header().Set("WWW-Authenticate", h.o.WWWAuthenticate)
 	case errors.Is(err, ErrForbidden):
 		status, st, reason, detail = http.StatusForbidden, audit.StatusFailure, "forbidden", "not allowed to read the audit log"
 	}
-	action := h.ActionFor(r)
 	if status == http.StatusForbidden && action == audit.ActionAuditLogExport {
 		detail = "not allowed to export the audit log"
 	}
 	ev := h.event(r, a, action, st, err.Error())
 	ev.Details["refused"] = reason
 	ev.Details["http_status"] = status
-	if lerr := h.logger.Log(r.Context(), ev); lerr != nil {
-		// The refusal stands whether or not it is recorded.
-		h.onError(fmt.Errorf("audit: api: recording a refused %s: %w", ev.Action, lerr))
-	}
+	h.note(r, ev, "a refused") // the refusal stands whether or not it is recorded
 	writeProblem(w, r, status, detail, "")
 	return a, false
 }
@@ -202,14 +225,20 @@ func (h *Handler) event(r *http.Request, a Caller, action audit.Action, st audit
 	return ev
 }
 
+// note records ev, an outcome already decided: a failure to record it is
+// told to OnError as "recording <what> <action>", and changes nothing.
+func (h *Handler) note(r *http.Request, ev audit.Event, what string) {
+	if err := h.logger.Log(r.Context(), ev); err != nil {
+		h.o.OnError(fmt.Errorf("audit: api: recording %s %s: %w", what, ev.Action, err))
+	}
+}
+
 // refuse records a request refused for a bad parameter and answers 400.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, a Caller, action audit.Action, perr *paramError) {
 	ev := h.event(r, a, action, audit.StatusFailure, perr.Error())
 	ev.Details["parameter"] = perr.Param
 	ev.Details["query"] = queryDetails(r.URL.RawQuery)
-	if err := h.logger.Log(r.Context(), ev); err != nil {
-		h.onError(fmt.Errorf("audit: api: recording a refused %s: %w", action, err))
-	}
+	h.note(r, ev, "a refused")
 	writeProblem(w, r, http.StatusBadRequest, perr.Param+" "+perr.Msg, perr.Param)
 }
 
@@ -261,13 +290,11 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, a Caller, actio
 	if q != nil {
 		ev.Details["query"] = q.params
 	}
-	if lerr := h.logger.Log(r.Context(), ev); lerr != nil {
-		h.onError(fmt.Errorf("audit: api: recording a failed %s: %w", action, lerr))
-	}
+	h.note(r, ev, "a failed")
 	if status == 0 {
 		return
 	}
-	h.onError(fmt.Errorf("audit: api: %s: %w", action, err))
+	h.o.OnError(fmt.Errorf("audit: api: %s: %w", action, err))
 	writeProblem(w, r, status, "the audit log could not be read", "")
 }
 
@@ -279,7 +306,7 @@ func (h *Handler) recordRead(w http.ResponseWriter, r *http.Request, ev audit.Ev
 	if err == nil {
 		return true
 	}
-	h.onError(fmt.Errorf("audit: api: %s refused, it could not be recorded: %w", ev.Action, err))
+	h.o.OnError(fmt.Errorf("audit: api: %s refused, it could not be recorded: %w", ev.Action, err))
 	writeProblem(w, r, http.StatusServiceUnavailable,
 		"this read of the audit log could not itself be recorded, so no data is returned; try again later", "")
 	return false
@@ -290,7 +317,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, perr := parseQuery(endpointList, r.URL.RawQuery, h.now())
+	q, perr := parseQuery(endpointList, r.URL.RawQuery, h.o.Now())
 	if perr != nil {
 		h.refuse(w, r, a, audit.ActionAuditLogRead, perr)
 		return
@@ -303,7 +330,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, perr := parseQuery(endpointUser, r.URL.RawQuery, h.now())
+	q, perr := parseQuery(endpointUser, r.URL.RawQuery, h.o.Now())
 	if perr == nil {
 		q.filter.UserID = r.PathValue("user_id")
 		if err := q.filter.Validate(); err != nil {
@@ -355,7 +382,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := audit.ActionAuditLogRead
-	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.now()); perr != nil {
+	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.o.Now()); perr != nil {
 		h.refuse(w, r, a, action, perr)
 		return
 	}
@@ -378,9 +405,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, audit.ErrNotFound) {
 		ev := h.event(r, a, action, audit.StatusFailure, "not found")
 		ev.ResourceID = id.String()
-		if lerr := h.logger.Log(r.Context(), ev); lerr != nil {
-			h.onError(fmt.Errorf("audit: api: recording a failed %s: %w", action, lerr))
-		}
+		h.note(r, ev, "a failed")
 		writeProblem(w, r, http.StatusNotFound, "no audit record has this id", "")
 		return
 	}
@@ -413,8 +438,6 @@ func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
 	}
 	ev := h.event(r, a, h.ActionFor(r), audit.StatusFailure, http.StatusText(status))
-	if err := h.logger.Log(r.Context(), ev); err != nil {
-		h.onError(fmt.Errorf("audit: api: recording a refused %s: %w", ev.Action, err))
-	}
+	h.note(r, ev, "a refused")
 	writeProblem(w, r, status, detail, "")
 }

@@ -98,7 +98,13 @@ type env struct {
 // newEnv serves the API behind the middleware on loopback. Records are
 // appended to the store directly; the API's own events go through the
 // Logger into the same store.
-func newEnv(t *testing.T, records []audit.Record, tweak ...func(*Config)) *env {
+// setup is what newEnv passes to New, for tests to change.
+type setup struct {
+	Store audit.Querier
+	Options
+}
+
+func newEnv(t *testing.T, records []audit.Record, tweak ...func(*setup)) *env {
 	t.Helper()
 	e := &env{t: t, store: &testStore{Store: memory.New()}, errs: make(chan error, 100)}
 	if len(records) > 0 {
@@ -112,9 +118,7 @@ func newEnv(t *testing.T, records []audit.Record, tweak ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.logger.Close(context.Background()) })
-	cfg := Config{
-		Store:     e.store,
-		Logger:    e.logger,
+	cfg := setup{Store: e.store, Options: Options{
 		Authorize: authorize(&e.h),
 		Now:       func() time.Time { return testNow },
 		OnError: func(err error) {
@@ -123,14 +127,14 @@ func newEnv(t *testing.T, records []audit.Record, tweak ...func(*Config)) *env {
 			default:
 			}
 		},
-	}
+	}}
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	if e.h, err = New(cfg); err != nil {
+	if e.h, err = New(cfg.Store, e.logger, &cfg.Options); err != nil {
 		t.Fatal(err)
 	}
-	mw, err := middleware.New(middleware.Config{})
+	mw, err := middleware.New(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,24 +213,27 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 	defer l.Close(context.Background())
 	allow := func(*http.Request) (Caller, error) { return Caller{Actor: audit.Actor{UserID: "x"}}, nil }
 	tests := []struct {
-		name string
-		cfg  Config
+		name   string
+		store  audit.Querier
+		logger *audit.Logger
+		opts   *Options
 	}{
-		{"no Authorize", Config{Store: s, Logger: l}},
-		{"no Store", Config{Logger: l, Authorize: allow}},
-		{"no Logger", Config{Store: s, Authorize: allow}},
-		{"relative base", Config{Store: s, Logger: l, Authorize: allow, BasePath: "audit"}},
-		{"root base", Config{Store: s, Logger: l, Authorize: allow, BasePath: "/"}},
-		{"trailing slash", Config{Store: s, Logger: l, Authorize: allow, BasePath: "/audit/"}},
-		{"wildcard base", Config{Store: s, Logger: l, Authorize: allow, BasePath: "/{x}"}},
+		{"nil Options", s, l, nil},
+		{"no Authorize", s, l, &Options{}},
+		{"no Store", nil, l, &Options{Authorize: allow}},
+		{"no Logger", s, nil, &Options{Authorize: allow}},
+		{"relative base", s, l, &Options{Authorize: allow, BasePath: "audit"}},
+		{"root base", s, l, &Options{Authorize: allow, BasePath: "/"}},
+		{"trailing slash", s, l, &Options{Authorize: allow, BasePath: "/audit/"}},
+		{"wildcard base", s, l, &Options{Authorize: allow, BasePath: "/{x}"}},
 	}
 	for _, tt := range tests {
-		if h, err := New(tt.cfg); err == nil || h != nil || !strings.HasPrefix(err.Error(), "audit: ") {
-			t.Errorf("%s: got %v, %v; want a nil Handler and an audit: error", tt.name, h, err)
+		if h, err := New(tt.store, tt.logger, tt.opts); err == nil || h != nil || !strings.HasPrefix(err.Error(), "audit: api: ") {
+			t.Errorf("%s: got %v, %v; want a nil Handler and an error starting with \"audit: api: \"", tt.name, h, err)
 		}
 	}
-	if _, err := New(Config{Store: s, Logger: l, Authorize: allow, BasePath: "/admin/audit"}); err != nil {
-		t.Errorf("valid config: %v", err)
+	if _, err := New(s, l, &Options{Authorize: allow, BasePath: "/admin/audit"}); err != nil {
+		t.Errorf("valid options: %v", err)
 	}
 }
 
@@ -661,7 +668,7 @@ type querierOnly struct{ audit.Querier }
 
 func TestGetWithoutGetter(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, seed(1), func(c *Config) { c.Store = querierOnly{c.Store} })
+	e := newEnv(t, seed(1), func(c *setup) { c.Store = querierOnly{c.Store} })
 	r := e.get("admin", "/audit-logs/0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f")
 	if r.StatusCode != http.StatusNotImplemented {
 		t.Errorf("status %d, want 501", r.StatusCode)
@@ -719,7 +726,7 @@ func (failingQuerier) Query(context.Context, audit.Filter) (audit.Page, error) {
 
 func TestStoreErrorIs500WithoutDetails(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil, func(c *Config) { c.Store = failingQuerier{} })
+	e := newEnv(t, nil, func(c *setup) { c.Store = failingQuerier{} })
 	for _, p := range []string{"/audit-logs", "/audit-logs/export", "/audit-logs/users/u"} {
 		r := e.get("admin", p)
 		if r.StatusCode != 500 {
@@ -730,54 +737,4 @@ func TestStoreErrorIs500WithoutDetails(t *testing.T) {
 			t.Errorf("%s: problem leaks the store error: %s", p, r.body)
 		}
 	}
-}
-
-func ExampleNew() {
-	store := memory.New()
-	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { tick = tick.Add(time.Second); return tick } // a clock for a stable output
-	logger, err := audit.New(store, audit.WithLifecycleEvents(false), audit.WithClock(clock))
-	if err != nil {
-		panic(err)
-	}
-	defer logger.Close(context.Background())
-	h, err := New(Config{
-		Store:  store,
-		Logger: logger,
-		Authorize: func(r *http.Request) (Caller, error) {
-			// demo only: use your authentication and roles here
-			if r.Header.Get("Authorization") != "Bearer let-me-in" {
-				return Caller{}, ErrUnauthenticated
-			}
-			return Caller{Actor: audit.Actor{UserID: "auditor-1"}}, nil
-		},
-	})
-	if err != nil {
-		panic(err)
-	}
-	logger.Log(context.Background(), audit.Event{
-		UserID: "u1", Action: audit.ActionUserLogin, ResourceType: "session", Status: audit.StatusSuccess,
-	})
-
-	for _, token := range []string{"", "let-me-in"} {
-		req := httptest.NewRequest(http.MethodGet, "/audit-logs?action=user.", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		var page struct{ Items []audit.Record }
-		json.Unmarshal(rec.Body.Bytes(), &page)
-		fmt.Println(rec.Code, rec.Header().Get("Content-Type"), len(page.Items))
-	}
-	// the refusal and the read are both in the log
-	p, _ := store.Query(context.Background(), audit.Filter{ActionPrefix: "audit_log."})
-	for _, r := range p.Records {
-		fmt.Println(r.Action, r.Status, r.UserID)
-	}
-	// Output:
-	// 401 application/problem+json 0
-	// 200 application/json 1
-	// audit_log.read success auditor-1
-	// audit_log.read failure
 }

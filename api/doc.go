@@ -4,7 +4,16 @@
 //	GET /audit-logs?user_id=&action=&resource_type=&resource_id=&status=&request_id=&start_date=&end_date=&limit=&cursor=
 //	GET /audit-logs/users/{user_id}?days=30&limit=&cursor=
 //	GET /audit-logs/{id}
-//	GET /audit-logs/export?format=ndjson|csv&<the filters of /audit-logs>&cursor=
+//	GET /audit-logs/export?format=ndjson|csv|ocsf&<the filters of /audit-logs>&cursor=
+//
+// The paths are under Options.BasePath, /audit-logs by default:
+//
+//	h, err := api.New(store, logger, &api.Options{
+//		BasePath:  "/admin/audit",
+//		Authorize: api.AuthorizeActor(mayReadAuditLog),
+//	})
+//	mux.Handle("/admin/audit", h)
+//	mux.Handle("/admin/audit/", h)
 //
 // Lists answer {"items": [...], "next_cursor": "..."}, newest first; each
 // item is an audit.Record in its JSON form, every field present. action
@@ -24,13 +33,19 @@
 //
 // # Authorization
 //
-// New refuses to build a Handler without Config.Authorize. Every request
+// New refuses to build a Handler without Options.Authorize. Every request
 // goes through it, after routing and before anything else is looked at:
 // an error wrapping ErrUnauthenticated is answered 401, ErrForbidden 403,
 // and every refusal is recorded as an event (action audit_log.read or
 // audit_log.export, status failure) naming the caller when known. Rate
 // limit the API in front if unauthenticated callers can reach it: each
 // refusal is a write to the audit store.
+//
+// Behind package middleware, the request given to Authorize already
+// carries the caller that middleware's Options.Identify found (and that a
+// handler may have changed with audit.SetActor): Authorize can read
+// audit.ActorFrom(r.Context()) rather than parse the token again.
+// AuthorizeActor builds such an Authorize from a permission check.
 //
 // Authorize returns a Caller: the Actor the reads are recorded under and
 // a Scope. A scoped caller — a customer holding a viewer token, say —
@@ -70,7 +85,10 @@
 // (ESC, CR, LF, C1, bidi) are replaced by U+FFFD and cells that a
 // spreadsheet would evaluate as formulas, also after leading blanks or
 // invisible characters, are prefixed with a quote (see SafeCell), so CSV
-// is for people and NDJSON for programs.
+// is for people and NDJSON for programs. format=ocsf is NDJSON too
+// (application/x-ndjson), one OCSF event per line as package ocsf maps a
+// record with its default options, for a SIEM; it is escaped as NDJSON
+// is.
 //
 // # What a client can forge
 //

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/internal/safetext"
+	"github.com/trailmark/audit/ocsf"
 )
 
 // csvHeader returns the first row of a CSV export: every field of a
@@ -55,7 +56,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	const action = audit.ActionAuditLogExport
-	q, perr := parseQuery(endpointExport, r.URL.RawQuery, h.now())
+	q, perr := parseQuery(endpointExport, r.URL.RawQuery, h.o.Now())
 	if perr != nil {
 		h.refuse(w, r, a, action, perr)
 		return
@@ -189,21 +190,22 @@ func (h *Handler) endExport(r *http.Request, ev audit.Event, rows int, werr, qer
 		ev.Status, ev.ErrorMessage = audit.StatusFailure, "writing to the client: "+werr.Error()
 	case qerr != nil:
 		ev.Status, ev.ErrorMessage = audit.StatusError, "reading the store: "+qerr.Error()
-		h.onError(fmt.Errorf("audit: api: export: %w", qerr))
+		h.o.OnError(fmt.Errorf("audit: api: export: %w", qerr))
 	}
-	if err := h.logger.Log(r.Context(), ev); err != nil {
-		h.onError(fmt.Errorf("audit: api: recording the end of an export (%d rows): %w", rows, err))
-	}
+	h.note(r, ev, fmt.Sprintf("the end (%d rows) of an", rows))
 }
 
 func (h *Handler) exportHeaders(w http.ResponseWriter, format string) {
 	ct, ext := "application/x-ndjson", "ndjson"
-	if format == formatCSV {
+	switch format {
+	case formatCSV:
 		ct, ext = "text/csv; charset=utf-8", "csv"
+	case formatOCSF:
+		ext = "ocsf.ndjson"
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Disposition",
-		fmt.Sprintf(`attachment; filename="audit-logs-%s.%s"`, h.now().UTC().Format("20060102T150405Z"), ext))
+		fmt.Sprintf(`attachment; filename="audit-logs-%s.%s"`, h.o.Now().UTC().Format("20060102T150405Z"), ext))
 }
 
 // rowWriter writes records in one export format.
@@ -213,26 +215,33 @@ type rowWriter interface {
 }
 
 func newRowWriter(format string, bw *bufio.Writer) rowWriter {
-	if format == formatCSV {
+	switch format {
+	case formatCSV:
 		hdr := csvHeader()
 		w := &csvWriter{bw: bw, row: make([]string, len(hdr))}
 		w.writeRow(hdr) // an error is kept by the bufio.Writer and returned by flush
 		return w
+	case formatOCSF:
+		enc := ocsf.NewEncoder(safetext.NewJSONWriter(bw), nil)
+		return &lineWriter{bw: bw, encode: enc.Encode}
 	}
-	return &ndjsonWriter{bw: bw, enc: json.NewEncoder(safetext.NewJSONWriter(bw))}
+	enc := json.NewEncoder(safetext.NewJSONWriter(bw))
+	return &lineWriter{bw: bw, encode: func(r *audit.Record) error { return enc.Encode(r) }}
 }
 
-// ndjsonWriter writes one record's JSON per line, exactly as the list
-// endpoint returns it: C1 controls and bidi controls are written as
-// \uXXXX escapes (safetext.AppendJSON), so that a terminal or an editor
-// showing the file is not steered by them; the values are unchanged.
-type ndjsonWriter struct {
-	bw  *bufio.Writer
-	enc *json.Encoder
+// lineWriter writes one JSON value per line: a record exactly as the
+// list endpoint returns it (NDJSON), or its OCSF event as package ocsf
+// maps it with its default options. C1 controls and bidi controls are
+// written as \uXXXX escapes (safetext.JSONWriter), so that a terminal or
+// an editor showing the file is not steered by them; the values are
+// unchanged.
+type lineWriter struct {
+	bw     *bufio.Writer
+	encode func(*audit.Record) error
 }
 
-func (w *ndjsonWriter) write(r *audit.Record) error { return w.enc.Encode(r) }
-func (w *ndjsonWriter) flush() error                { return w.bw.Flush() }
+func (w *lineWriter) write(r *audit.Record) error { return w.encode(r) }
+func (w *lineWriter) flush() error                { return w.bw.Flush() }
 
 // csvWriter writes one record per row, with every cell made safe to open
 // in a spreadsheet (see SafeCell) and quoted (RFC 4180), so that a cell

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/ocsf"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -48,19 +50,34 @@ func (e *env) openExport(query string) *http.Response {
 	return resp
 }
 
+// checkExportHeaders checks the status and headers of a successful
+// export: its Content-Type, and a file name with extension ext.
+func checkExportHeaders(t *testing.T, resp *http.Response, contentType, ext string) {
+	t.Helper()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != contentType {
+		t.Fatalf("status %d, Content-Type %q; want 200, %q", resp.StatusCode, resp.Header.Get("Content-Type"), contentType)
+	}
+	if cd, want := resp.Header.Get("Content-Disposition"), `attachment; filename="audit-logs-20260601T120000Z.`+ext+`"`; cd != want {
+		t.Errorf("Content-Disposition %q, want %q", cd, want)
+	}
+}
+
+// exportLines checks an export's headers and returns a scanner of its
+// lines.
+func exportLines(t *testing.T, resp *http.Response, contentType, ext string) *bufio.Scanner {
+	t.Helper()
+	checkExportHeaders(t, resp, contentType, ext)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	return sc
+}
+
 func TestExportNDJSON(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.Records(0, 10000))
 	want := wantExport(t, e)
 	resp := e.openExport(exportQuery)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
-		t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="audit-logs-20260601T120000Z.ndjson"` {
-		t.Errorf("Content-Disposition %q", cd)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
+	sc := exportLines(t, resp, "application/x-ndjson", "ndjson")
 	n := 0
 	for sc.Scan() {
 		if n >= len(want) {
@@ -94,9 +111,7 @@ func TestExportCSV(t *testing.T) {
 	e := newEnv(t, storetest.Records(0, 10000))
 	want := wantExport(t, e)
 	resp := e.openExport(exportQuery + "&format=csv")
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" {
-		t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
+	checkExportHeaders(t, resp, "text/csv; charset=utf-8", "csv")
 	cr := csv.NewReader(resp.Body)
 	header, err := cr.Read()
 	if err != nil {
@@ -405,7 +420,7 @@ func TestExportConstantMemory(t *testing.T) {
 		n = 100_000
 	}
 	q := &pagedQuerier{n: n, details: json.RawMessage(`{"reason":"quarterly review","fields":["a","b","c"]}`)}
-	e := newEnv(t, nil, func(c *Config) { c.Store = q })
+	e := newEnv(t, nil, func(c *setup) { c.Store = q })
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -440,7 +455,7 @@ func TestExportConstantMemory(t *testing.T) {
 func TestExportStoreFailsMidStream(t *testing.T) {
 	t.Parallel()
 	q := &pagedQuerier{n: 5000, failPage: 3}
-	e := newEnv(t, nil, func(c *Config) { c.Store = q })
+	e := newEnv(t, nil, func(c *setup) { c.Store = q })
 	resp := e.openExport("format=csv")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -469,7 +484,7 @@ func TestExportStoreFailsMidStream(t *testing.T) {
 func TestExportClientGoesAway(t *testing.T) {
 	t.Parallel()
 	q := &pagedQuerier{n: 1 << 30}
-	e := newEnv(t, nil, func(c *Config) { c.Store = q })
+	e := newEnv(t, nil, func(c *setup) { c.Store = q })
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/audit-logs/export", nil)
 	req.Header.Set("Authorization", "Bearer admin")
@@ -533,4 +548,46 @@ func ExampleSafeCell() {
 	// '=HYPERLINK("http://evil.example")
 	// '-1
 	// a-b
+}
+
+// TestExportOCSF checks format=ocsf through real HTTP: NDJSON of the OCSF
+// events package ocsf maps from the records, in the same order.
+func TestExportOCSF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Records(0, 600))
+	want := wantExport(t, e)
+	resp := e.openExport("format=ocsf&" + exportQuery)
+	sc := exportLines(t, resp, "application/x-ndjson", "ocsf.ndjson")
+	n := 0
+	var expect bytes.Buffer
+	for sc.Scan() {
+		if n >= len(want) {
+			t.Fatalf("line %d: more lines than the %d records", n+1, len(want))
+		}
+		expect.Reset()
+		if err := ocsf.NewEncoder(&expect, nil).Encode(&want[n]); err != nil {
+			t.Fatal(err)
+		}
+		var got, exp map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &got); err != nil {
+			t.Fatalf("line %d: %v", n+1, err)
+		}
+		if err := json.Unmarshal(expect.Bytes(), &exp); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, exp) {
+			t.Fatalf("line %d:\ngot  %s\nwant %s", n+1, sc.Bytes(), expect.Bytes())
+		}
+		if got["class_uid"] == nil || got["metadata"] == nil {
+			t.Fatalf("line %d: no class_uid or metadata: %s", n+1, sc.Bytes())
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("got %d lines, want %d", n, len(want))
+	}
+	checkExportEvents(t, e, "ocsf", n, audit.StatusSuccess)
 }

@@ -40,6 +40,7 @@ const (
 const (
 	formatNDJSON = "ndjson"
 	formatCSV    = "csv"
+	formatOCSF   = "ocsf"
 )
 
 // Days of history /users/{user_id} returns: ?days=, 1 to maxDays.
@@ -134,8 +135,8 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 			}
 			f.Cursor = v
 		case "format":
-			if v != formatNDJSON && v != formatCSV {
-				perr = badParam(name, "must be ndjson or csv")
+			if v != formatNDJSON && v != formatCSV && v != formatOCSF {
+				perr = badParam(name, "must be ndjson, csv or ocsf")
 			}
 			q.format = v
 		case "days":

@@ -85,7 +85,7 @@ func FuzzParseQuery(f *testing.F) {
 		if l := q.filter.Limit; l < 0 || l > audit.MaxLimit || l != 0 && ep != endpointList && ep != endpointUser {
 			t.Fatalf("%q: limit %d for endpoint %d", raw, l, ep)
 		}
-		if ep == endpointExport && q.format != formatCSV && q.format != formatNDJSON {
+		if ep == endpointExport && q.format != formatCSV && q.format != formatNDJSON && q.format != formatOCSF {
 			t.Fatalf("%q: format %q", raw, q.format)
 		}
 	})

@@ -35,27 +35,30 @@ func BenchmarkMiddleware(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	actor := func(*http.Request) audit.Actor { return audit.Actor{UserID: "u-1", Email: "a@example.com"} }
+	identify := func(*http.Request) (audit.Actor, string) {
+		return audit.Actor{UserID: "u-1", Email: "a@example.com"}, "s-1"
+	}
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	cases := []struct {
 		name    string
-		cfg     *Config // nil: the bare handler
+		logger  *audit.Logger
+		opts    *Options // nil: the bare handler
 		headers map[string]string
 		remote  string
 	}{
 		{name: "bare"},
-		{name: "default", cfg: &Config{}},
-		{name: "client_request_id", cfg: &Config{}, headers: map[string]string{"X-Request-Id": "0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f"}},
-		{name: "actor_session", cfg: &Config{Actor: actor, SessionID: func(*http.Request) string { return "s-1" }}},
-		{name: "trusted_proxy_xff", cfg: &Config{TrustedProxies: trusted}, remote: "10.0.0.2:4000",
+		{name: "default", opts: &Options{}},
+		{name: "client_request_id", opts: &Options{}, headers: map[string]string{"X-Request-Id": "0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f"}},
+		{name: "actor_session", opts: &Options{Identify: identify}},
+		{name: "trusted_proxy_xff", opts: &Options{TrustedProxies: trusted}, remote: "10.0.0.2:4000",
 			headers: map[string]string{"X-Forwarded-For": "6.6.6.6, 203.0.113.7, 10.0.0.3"}},
-		{name: "events_async", cfg: &Config{Actor: actor, Events: EventsAll, Logger: l}},
+		{name: "events_async", logger: l, opts: &Options{Identify: identify, Events: EventsAll}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			var h http.Handler = bare
-			if c.cfg != nil {
-				h = mustNew(b, *c.cfg)(bare)
+			if c.opts != nil {
+				h = mustNew(b, c.logger, c.opts)(bare)
 			}
 			req := httptest.NewRequest(http.MethodPost, "/docs/7", nil)
 			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")

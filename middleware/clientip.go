@@ -318,7 +318,7 @@ func parseHop(s string) (netip.Addr, bool) {
 
 // ParseTrustedProxies parses a comma-separated list of prefixes
 // ("10.0.0.0/8, 192.168.1.7, fd00::/8"), such as one read from an
-// environment variable, for Config.TrustedProxies. A bare address stands
+// environment variable, for Options.TrustedProxies. A bare address stands
 // for itself alone (/32 or /128). An empty s gives no prefixes.
 func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	var ps []netip.Prefix

@@ -14,7 +14,7 @@ type ipCase struct {
 	name    string
 	remote  string // RemoteAddr; "" means the loopback peer of a test server
 	trusted string // ParseTrustedProxies syntax
-	source  string // Config.ClientIPHeader
+	source  string // Options.ClientIPHeader
 	headers []hdr
 	want    string // "" means the zero Addr
 }

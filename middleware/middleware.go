@@ -20,7 +20,7 @@ import (
 )
 
 // ActionHTTPRequest is the action of the events the middleware records for
-// requests (see Config.Events).
+// requests (see Options.Events).
 const ActionHTTPRequest audit.Action = "http.request"
 
 // ResourceTypeHTTPRoute is the resource type of request events; their
@@ -43,10 +43,10 @@ const (
 	EventsMutating
 )
 
-// Config configures the middleware. The zero Config is valid: it fills the
-// context with a request id, the TCP peer's address and the user agent,
-// and records nothing itself.
-type Config struct {
+// Options configures the middleware. A nil *Options and the zero Options
+// are valid: the middleware then fills the context with a request id, the
+// TCP peer's address and the user agent, and records nothing itself.
+type Options struct {
 	// RequestIDHeader is the header that carries the request id in both
 	// directions: a client's acceptable id (see ValidRequestID) is kept,
 	// any other is replaced, and the id in use is set in the response.
@@ -57,8 +57,8 @@ type Config struct {
 	// id, whatever the client sends.
 	IgnoreClientRequestID bool
 	// NewRequestID makes a request id when the client sent no acceptable
-	// one. Default: a UUIDv7 string from crypto/rand. It must be safe for
-	// concurrent use; an empty result falls back to the default.
+	// one. Default: a UUIDv7 string from Now and crypto/rand. It must be
+	// safe for concurrent use; an empty result falls back to the default.
 	NewRequestID func() string
 
 	// TrustedProxies are the networks of the reverse proxies in front of
@@ -91,98 +91,91 @@ type Config struct {
 	// MaxUserAgentLen caps the user agent kept, in bytes. Default 512.
 	MaxUserAgentLen int
 
-	// Actor returns who makes the request, for the context (see
-	// audit.WithActor); a zero Actor puts none there. It is called once
-	// per request, before the next handler, with the request as the
-	// middleware received it. Use it to read the result of your
-	// authentication; it should be cheap.
-	Actor func(*http.Request) audit.Actor
-	// SessionID returns the id of the request's session, for the context.
-	// It is called like Actor. Return an id, never the session's secret.
-	SessionID func(*http.Request) string
+	// Identify says who makes the request and in which session: it is
+	// the one identity hook. It is called once per request, before the
+	// next handler, with the request as the middleware received it; read
+	// the result of your authentication there (parse the token once).
+	// The actor goes into the context as the request's actor
+	// (audit.ActorFrom), which a handler may change later with
+	// audit.SetActor — after a login, say; a zero Actor keeps the
+	// context's actor, if an outer layer set one, else none. The session id goes into the
+	// request info (audit.RequestInfoFrom); return an id, never the
+	// session's secret. Everything inside the middleware reads the
+	// identity from the context, package api's Authorize included (see
+	// api.AuthorizeActor). Nil identifies no one.
+	Identify func(r *http.Request) (actor audit.Actor, sessionID string)
 
 	// Events chooses the requests recorded as events: the route pattern
 	// (Request.Pattern, set by a ServeMux inside the middleware), method,
-	// path (without the query), status code, bytes written and duration.
-	// Status is success below 400, failure for 4xx and error for 5xx and
-	// for a handler that panics (the panic is recorded, then re-raised).
-	// Default EventsOff.
+	// path (without the query), status code, bytes written and duration,
+	// attributed to the request's actor as it is when the request ends
+	// (after any audit.SetActor). Status is success below 400, failure
+	// for 4xx and error for 5xx and for a handler that panics (the panic
+	// is recorded, then re-raised). Default EventsOff.
 	Events EventPolicy
 	// Skip, when set, is asked about each request Events would record;
 	// true skips it. It sees the request with the middleware's context.
 	Skip func(*http.Request) bool
-	// Logger records the request events; required unless Events is
-	// EventsOff. Request events are delivered by the Logger's policy for
-	// Action, Async unless configured otherwise.
-	Logger *audit.Logger
 	// Action is the action of request events. Default ActionHTTPRequest.
 	Action audit.Action
+	// Now is the clock of generated request ids. Default time.Now.
+	Now func() time.Time
 	// OnError is told of request events that could not be recorded and
-	// that the Logger did not already report to its own ErrorHandler. It
+	// that the Logger did not already report to its own error hook. It
 	// must be safe for concurrent use. Default: print to standard error.
 	OnError func(error)
 }
 
 // mw is the validated configuration shared by the handlers New builds.
 type mw struct {
-	idHeader     string
-	ignoreClient bool
-	newID        func() string
-	ip           *ipResolver
-	maxUA        int
-	actor        func(*http.Request) audit.Actor
-	sessionID    func(*http.Request) string
-	events       EventPolicy
-	skip         func(*http.Request) bool
-	logger       *audit.Logger
-	action       audit.Action
-	onError      func(error)
+	Options // a copy, defaults applied
+	logger  *audit.Logger
+	ip      *ipResolver
 }
 
-// New returns middleware configured by cfg, or an error if cfg is not
-// valid: a bad header name or prefix, an unknown EventPolicy, or events
-// without a Logger. The middleware panics if given a nil handler.
-func New(cfg Config) (func(next http.Handler) http.Handler, error) {
-	m := &mw{
-		idHeader:     http.CanonicalHeaderKey(cfg.RequestIDHeader),
-		ignoreClient: cfg.IgnoreClientRequestID,
-		newID:        cfg.NewRequestID,
-		maxUA:        cfg.MaxUserAgentLen,
-		actor:        cfg.Actor,
-		sessionID:    cfg.SessionID,
-		events:       cfg.Events,
-		skip:         cfg.Skip,
-		logger:       cfg.Logger,
-		action:       cfg.Action,
-		onError:      cfg.OnError,
+// New returns middleware configured by opts (nil means the defaults),
+// recording request events with logger, which delivers them by its
+// Policy for Options.Action (Async unless configured otherwise). logger
+// may be nil when opts.Events is EventsOff. New returns an error if opts is not valid: a
+// bad header name or prefix, an unknown EventPolicy, or events without a
+// logger. The middleware panics if given a nil handler.
+func New(logger *audit.Logger, opts *Options) (func(next http.Handler) http.Handler, error) {
+	m := &mw{logger: logger}
+	if opts != nil {
+		m.Options = *opts
+		m.TrustedProxies = append([]netip.Prefix(nil), opts.TrustedProxies...)
 	}
-	if m.idHeader == "" {
-		m.idHeader = "X-Request-Id"
+	header := m.RequestIDHeader
+	if m.RequestIDHeader = http.CanonicalHeaderKey(header); m.RequestIDHeader == "" {
+		m.RequestIDHeader = "X-Request-Id"
 	}
-	if !validHeaderName(m.idHeader) {
-		return nil, fmt.Errorf("audit: middleware: RequestIDHeader %q is not a valid header name", cfg.RequestIDHeader)
+	if !validHeaderName(m.RequestIDHeader) {
+		return nil, fmt.Errorf("audit: middleware: RequestIDHeader %q is not a valid header name", header)
 	}
 	var err error
-	if m.ip, err = newIPResolver(cfg.TrustedProxies, cfg.ClientIPHeader); err != nil {
+	if m.ip, err = newIPResolver(m.TrustedProxies, m.ClientIPHeader); err != nil {
 		return nil, err
 	}
 	switch {
-	case m.maxUA < 0:
-		return nil, fmt.Errorf("audit: middleware: MaxUserAgentLen must not be negative, got %d", m.maxUA)
-	case m.maxUA == 0:
-		m.maxUA = 512
+	case m.MaxUserAgentLen < 0:
+		return nil, fmt.Errorf("audit: middleware: MaxUserAgentLen must not be negative, got %d", m.MaxUserAgentLen)
+	case m.MaxUserAgentLen == 0:
+		m.MaxUserAgentLen = 512
 	}
-	if m.events > EventsMutating {
-		return nil, fmt.Errorf("audit: middleware: unknown EventPolicy %d", m.events)
+	if m.Events > EventsMutating {
+		return nil, fmt.Errorf("audit: middleware: unknown EventPolicy %d", m.Events)
 	}
-	if m.events != EventsOff && m.logger == nil {
+	if m.Events != EventsOff && m.logger == nil {
 		return nil, errors.New("audit: middleware: Events needs a Logger")
 	}
-	if m.action == "" {
-		m.action = ActionHTTPRequest
+	if m.Action == "" {
+		m.Action = ActionHTTPRequest
 	}
-	if m.onError == nil {
-		m.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	if m.OnError == nil {
+		m.OnError = func(err error) { fmt.Fprintln(os.Stderr, err) }
 	}
 	return func(next http.Handler) http.Handler {
 		if next == nil {
@@ -204,16 +197,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		IPAddress: m.ip.resolve(r.RemoteAddr, r.Header),
 		UserAgent: m.userAgent(r),
 	}
-	if m.sessionID != nil {
-		ri.SessionID = m.sessionID(r)
+	var actor audit.Actor
+	if m.Identify != nil {
+		actor, ri.SessionID = m.Identify(r)
 	}
-	ctx := audit.WithRequestInfo(r.Context(), ri)
-	if m.actor != nil {
-		if a := m.actor(r); a != (audit.Actor{}) {
-			ctx = audit.WithActor(ctx, a)
-		}
+	if actor == (audit.Actor{}) {
+		actor = audit.ActorFrom(r.Context()) // what an outer layer set, if anything
 	}
-	w.Header()[m.idHeader] = []string{ri.RequestID}
+	ctx := audit.WithSettableActor(audit.WithRequestInfo(r.Context(), ri), actor)
+	w.Header()[m.RequestIDHeader] = []string{ri.RequestID}
 	r = r.WithContext(ctx)
 	if !m.records(r) {
 		h.next.ServeHTTP(w, r)
@@ -223,17 +215,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *mw) requestID(r *http.Request) string {
-	if !m.ignoreClient {
-		if v := r.Header[m.idHeader]; len(v) == 1 && ValidRequestID(v[0]) {
+	if !m.IgnoreClientRequestID {
+		if v := r.Header[m.RequestIDHeader]; len(v) == 1 && ValidRequestID(v[0]) {
 			return v[0]
 		}
 	}
-	if m.newID != nil {
-		if id := m.newID(); id != "" {
+	if m.NewRequestID != nil {
+		if id := m.NewRequestID(); id != "" {
 			return id
 		}
 	}
-	return newRequestID(time.Now())
+	return newRequestID(m.Now())
 }
 
 func (m *mw) userAgent(r *http.Request) string {
@@ -242,8 +234,8 @@ func (m *mw) userAgent(r *http.Request) string {
 		return ""
 	}
 	ua := v[0]
-	if len(ua) > m.maxUA {
-		cut := m.maxUA
+	if len(ua) > m.MaxUserAgentLen {
+		cut := m.MaxUserAgentLen
 		for cut > 0 && !utf8.RuneStart(ua[cut]) {
 			cut--
 		}
@@ -253,7 +245,7 @@ func (m *mw) userAgent(r *http.Request) string {
 }
 
 func (m *mw) records(r *http.Request) bool {
-	switch m.events {
+	switch m.Events {
 	case EventsOff:
 		return false
 	case EventsMutating:
@@ -262,7 +254,7 @@ func (m *mw) records(r *http.Request) bool {
 			return false
 		}
 	}
-	return m.skip == nil || !m.skip(r)
+	return m.Skip == nil || !m.Skip(r)
 }
 
 // capture follows what a handler does with its ResponseWriter.
@@ -347,7 +339,7 @@ func (m *mw) logRequest(r *http.Request, c *capture, d time.Duration, p any) {
 		code = http.StatusOK // what net/http sends for a handler that writes nothing
 	}
 	ev := audit.Event{
-		Action:       m.action,
+		Action:       m.Action,
 		ResourceType: ResourceTypeHTTPRoute,
 		ResourceID:   r.Pattern,
 		Status:       audit.StatusSuccess,
@@ -379,7 +371,7 @@ func (m *mw) logRequest(r *http.Request, c *capture, d time.Duration, p any) {
 		// ErrQueueFull was reported to the Logger's ErrorHandler already.
 		// The path is the client's, decoded: quoted when it holds a line
 		// break or a control, so that it cannot forge a line of the log.
-		m.onError(fmt.Errorf("audit: middleware: recording %s %s: %w", safetext.Line(r.Method), safetext.Line(r.URL.Path), err))
+		m.OnError(fmt.Errorf("audit: middleware: recording %s %s: %w", safetext.Line(r.Method), safetext.Line(r.URL.Path), err))
 	}
 }
 

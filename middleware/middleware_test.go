@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trailmark/audit"
@@ -41,9 +42,9 @@ func records(t *testing.T, s *memory.Store, f audit.Filter) []audit.Record {
 	return p.Records
 }
 
-func mustNew(t testing.TB, cfg Config) func(http.Handler) http.Handler {
+func mustNew(t testing.TB, l *audit.Logger, opts *Options) func(http.Handler) http.Handler {
 	t.Helper()
-	mw, err := New(cfg)
+	mw, err := New(l, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestSpoofing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mw := mustNew(t, Config{TrustedProxies: ps, ClientIPHeader: tt.source})
+			mw := mustNew(t, nil, &Options{TrustedProxies: ps, ClientIPHeader: tt.source})
 			srv := serve(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprint(w, ClientIPFrom(r.Context()))
 			})))
@@ -127,7 +128,7 @@ func TestSpoofingIPv6(t *testing.T) {
 	handlers := make(map[string]http.Handler)
 	for _, tt := range tests {
 		ps, _ := ParseTrustedProxies(tt.trusted)
-		handlers[tt.trusted] = mustNew(t, Config{TrustedProxies: ps})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers[tt.trusted] = mustNew(t, nil, &Options{TrustedProxies: ps})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, ClientIPFrom(r.Context()))
 		}))
 	}
@@ -147,7 +148,7 @@ func TestSpoofingIPv6(t *testing.T) {
 
 func TestRequestID(t *testing.T) {
 	t.Parallel()
-	mw := mustNew(t, Config{})
+	mw := mustNew(t, nil, &Options{})
 	srv := serve(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, RequestIDFrom(r.Context()))
 	})))
@@ -186,7 +187,7 @@ func TestRequestID(t *testing.T) {
 
 func TestRequestIDConfig(t *testing.T) {
 	t.Parallel()
-	mw := mustNew(t, Config{
+	mw := mustNew(t, nil, &Options{
 		RequestIDHeader:       "x-correlation-id",
 		IgnoreClientRequestID: true,
 		NewRequestID:          func() string { return "fixed" },
@@ -207,15 +208,14 @@ func TestRequestIDConfig(t *testing.T) {
 func TestContextFillsEvents(t *testing.T) {
 	t.Parallel()
 	l, s := newLogger(t)
-	mw := mustNew(t, Config{
+	mw := mustNew(t, nil, &Options{
 		MaxUserAgentLen: 10,
-		Actor: func(r *http.Request) audit.Actor {
+		Identify: func(r *http.Request) (audit.Actor, string) {
 			if r.Header.Get("Authorization") == "Bearer alice" {
-				return audit.Actor{UserID: "u-alice", Email: "alice@example.com"}
+				return audit.Actor{UserID: "u-alice", Email: "alice@example.com"}, "sess-1"
 			}
-			return audit.Actor{}
+			return audit.Actor{}, "sess-1"
 		},
-		SessionID: func(r *http.Request) string { return "sess-1" },
 	})
 	srv := serve(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := l.Log(r.Context(), audit.Event{Action: "doc.update", ResourceType: "doc", ResourceID: "7", Status: audit.StatusSuccess}); err != nil {
@@ -252,7 +252,7 @@ func TestContextFillsEvents(t *testing.T) {
 
 func TestUserAgentCapKeepsUTF8(t *testing.T) {
 	t.Parallel()
-	m := &mw{maxUA: 4}
+	m := &mw{Options: Options{MaxUserAgentLen: 4}}
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("User-Agent", "aéé")
 	if got := m.userAgent(r); got != "aé" {
@@ -295,7 +295,7 @@ func TestEventPolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			l, s := newLogger(t)
-			mw := mustNew(t, Config{Events: tt.events, Skip: tt.skip, Logger: l})
+			mw := mustNew(t, l, &Options{Events: tt.events, Skip: tt.skip})
 			srv := serve(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 			do(t, newRequest(t, tt.method, srv.URL+"/healthz"))
 			if got := len(records(t, s, audit.Filter{Action: ActionHTTPRequest})) == 1; got != tt.want {
@@ -322,8 +322,8 @@ func TestRequestEvent(t *testing.T) {
 	mux.HandleFunc("PATCH /docs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("implicit 200")) // no WriteHeader
 	})
-	mw := mustNew(t, Config{Events: EventsAll, Logger: l,
-		Actor: func(*http.Request) audit.Actor { return audit.Actor{UserID: "u1"} }})
+	mw := mustNew(t, l, &Options{Events: EventsAll,
+		Identify: func(*http.Request) (audit.Actor, string) { return audit.Actor{UserID: "u1"}, "" }})
 	srv := serve(t, mw(mux))
 
 	tests := []struct {
@@ -385,7 +385,7 @@ func (h recovered) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestPanicRecordedAndReraised(t *testing.T) {
 	t.Parallel()
 	l, s := newLogger(t)
-	mw := mustNew(t, Config{Events: EventsAll, Logger: l})
+	mw := mustNew(t, l, &Options{Events: EventsAll})
 	boom := errors.New("boom")
 	got := make(chan any, 1)
 	srv := serve(t, recovered{mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(boom) })), got})
@@ -412,7 +412,7 @@ func TestPanicRecordedAndReraised(t *testing.T) {
 func TestWriterInterfaces(t *testing.T) {
 	t.Parallel()
 	l, s := newLogger(t)
-	mw := mustNew(t, Config{Events: EventsAll, Logger: l})
+	mw := mustNew(t, l, &Options{Events: EventsAll})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /flush", func(w http.ResponseWriter, r *http.Request) {
 		_, f := w.(http.Flusher)
@@ -468,7 +468,7 @@ func TestWriterInterfaces(t *testing.T) {
 func TestHijackRawConn(t *testing.T) {
 	t.Parallel()
 	l, _ := newLogger(t)
-	mw := mustNew(t, Config{Events: EventsAll, Logger: l})
+	mw := mustNew(t, l, &Options{Events: EventsAll})
 	srv := serve(t, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, rw, err := w.(http.Hijacker).Hijack()
 		if err != nil {
@@ -512,7 +512,7 @@ func TestEventNotRecordedIsReported(t *testing.T) {
 	}
 	defer l.Close(context.Background())
 	reported := make(chan error, 1)
-	mw := mustNew(t, Config{Events: EventsAll, Logger: l, OnError: func(err error) { reported <- err }})
+	mw := mustNew(t, l, &Options{Events: EventsAll, OnError: func(err error) { reported <- err }})
 	rec := httptest.NewRecorder()
 	mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, httptest.NewRequest("POST", "/x", nil))
 	select {
@@ -536,7 +536,7 @@ func TestEventNotRecordedNoForgedLine(t *testing.T) {
 	}
 	defer l.Close(context.Background())
 	reported := make(chan error, 4)
-	mw := mustNew(t, Config{Events: EventsAll, Logger: l, OnError: func(err error) { reported <- err }})
+	mw := mustNew(t, l, &Options{Events: EventsAll, OnError: func(err error) { reported <- err }})
 	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	defer srv.Close()
 	for _, path := range []string{"/x%0Aaudit:%20all%20good", "/x%0D%0Aaudit", "/x%1B[2J", "/x%C2%9B2J", "/x%E2%80%AEevil"} {
@@ -559,29 +559,109 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	l, _ := newLogger(t)
 	tests := []struct {
-		name string
-		cfg  Config
+		name   string
+		logger *audit.Logger
+		opts   Options
 	}{
-		{"events without logger", Config{Events: EventsAll}},
-		{"mutating without logger", Config{Events: EventsMutating}},
-		{"unknown policy", Config{Events: 9, Logger: l}},
-		{"bad request id header", Config{RequestIDHeader: "X Request"}},
-		{"bad client ip header", Config{ClientIPHeader: "X-Real-IP:"}},
-		{"invalid prefix", Config{TrustedProxies: []netip.Prefix{{}}}},
-		{"negative user agent cap", Config{MaxUserAgentLen: -1}},
+		{"events without logger", nil, Options{Events: EventsAll}},
+		{"mutating without logger", nil, Options{Events: EventsMutating}},
+		{"unknown policy", l, Options{Events: 9}},
+		{"bad request id header", nil, Options{RequestIDHeader: "X Request"}},
+		{"bad client ip header", nil, Options{ClientIPHeader: "X-Real-IP:"}},
+		{"invalid prefix", nil, Options{TrustedProxies: []netip.Prefix{{}}}},
+		{"negative user agent cap", nil, Options{MaxUserAgentLen: -1}},
 	}
 	for _, tt := range tests {
-		if _, err := New(tt.cfg); err == nil || !strings.HasPrefix(err.Error(), "audit: ") {
-			t.Errorf("%s: got error %v, want one starting with \"audit: \"", tt.name, err)
+		if _, err := New(tt.logger, &tt.opts); err == nil || !strings.HasPrefix(err.Error(), "audit: middleware: ") {
+			t.Errorf("%s: got error %v, want one starting with \"audit: middleware: \"", tt.name, err)
 		}
 	}
-	if _, err := New(Config{}); err != nil {
-		t.Errorf("zero Config: %v", err)
+	for name, opts := range map[string]*Options{"nil": nil, "zero": {}} {
+		if _, err := New(nil, opts); err != nil {
+			t.Errorf("%s Options: %v", name, err)
+		}
 	}
 	defer func() {
 		if recover() == nil {
 			t.Error("nil handler: no panic")
 		}
 	}()
-	mustNew(t, Config{})(nil)
+	mustNew(t, nil, nil)(nil)
+}
+
+// TestIdentifyOnceAndSetActor checks the identity hook and audit.SetActor:
+// Identify runs once per request; an actor a handler sets after
+// authenticating names the events logged after it and the request's own
+// event, and an Identify actor names them otherwise.
+func TestIdentifyOnceAndSetActor(t *testing.T) {
+	t.Parallel()
+	l, s := newLogger(t)
+	var calls atomic.Int64
+	mw := mustNew(t, l, &Options{
+		Events: EventsAll,
+		Identify: func(r *http.Request) (audit.Actor, string) {
+			calls.Add(1)
+			if r.Header.Get("Authorization") == "Bearer bob" {
+				return audit.Actor{UserID: "u-bob"}, "s-bob"
+			}
+			return audit.Actor{}, ""
+		},
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		before := audit.ActorFrom(r.Context())
+		if !audit.SetActor(r.Context(), audit.Actor{UserID: "u-alice", Email: "alice@example.com"}) {
+			t.Error("SetActor = false inside the middleware, want true")
+		}
+		if err := l.Log(r.Context(), audit.Event{Action: audit.ActionUserLogin, ResourceType: "session", Status: audit.StatusSuccess,
+			Details: map[string]any{"before": before.UserID}}); err != nil {
+			t.Error(err)
+		}
+	})
+	mux.HandleFunc("POST /docs", func(w http.ResponseWriter, r *http.Request) {})
+	srv := serve(t, mw(mux))
+
+	do(t, newRequest(t, http.MethodPost, srv.URL+"/login"))
+	req := newRequest(t, http.MethodPost, srv.URL+"/docs")
+	req.Header.Set("Authorization", "Bearer bob")
+	do(t, req)
+
+	if got := calls.Load(); got != 2 {
+		t.Errorf("Identify called %d times for 2 requests, want 2", got)
+	}
+	tests := []struct {
+		action      audit.Action
+		route       string
+		user, email string
+		session     string
+	}{
+		{audit.ActionUserLogin, "", "u-alice", "alice@example.com", ""},
+		{ActionHTTPRequest, "POST /login", "u-alice", "alice@example.com", ""},
+		{ActionHTTPRequest, "POST /docs", "u-bob", "", "s-bob"},
+	}
+	for _, tt := range tests {
+		rs := records(t, s, audit.Filter{Action: tt.action, ResourceID: tt.route})
+		if len(rs) != 1 {
+			t.Errorf("%s %s: got %d records, want 1", tt.action, tt.route, len(rs))
+			continue
+		}
+		if r := rs[0]; r.UserID != tt.user || r.UserEmail != tt.email || r.SessionID != tt.session {
+			t.Errorf("%s %s: got user %q <%s> session %q, want %q <%s> session %q",
+				tt.action, tt.route, r.UserID, r.UserEmail, r.SessionID, tt.user, tt.email, tt.session)
+		}
+	}
+}
+
+// TestOuterActorKept checks that the middleware keeps an actor an outer
+// layer put in the context when Identify names no one.
+func TestOuterActorKept(t *testing.T) {
+	t.Parallel()
+	var got audit.Actor
+	h := mustNew(t, nil, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = audit.ActorFrom(r.Context()) }))
+	outer := audit.Actor{UserID: "u-outer"}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	h.ServeHTTP(httptest.NewRecorder(), req.WithContext(audit.WithActor(req.Context(), outer)))
+	if got != outer {
+		t.Errorf("ActorFrom in the handler = %+v, want the outer %+v", got, outer)
+	}
 }

@@ -75,7 +75,7 @@ func FuzzRequestID(f *testing.F) {
 	for _, tt := range requestIDCases {
 		f.Add(tt.id)
 	}
-	m := &mw{idHeader: "X-Request-Id"}
+	m := &mw{Options: Options{RequestIDHeader: "X-Request-Id", Now: time.Now}}
 	f.Fuzz(func(t *testing.T, in string) {
 		r := httptestRequest()
 		r.Header["X-Request-Id"] = []string{in}

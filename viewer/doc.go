@@ -3,7 +3,7 @@
 // embedded in the binary. It needs no CDN and works offline.
 //
 //	tokens, _ := viewer.NewTokens(viewerKey, nil)           // ≥ 32 secret bytes
-//	auditAPI, _ := api.New(api.Config{..., Authorize: tokens.Authorize(myAuthorize)})
+//	auditAPI, _ := api.New(store, logger, &api.Options{Authorize: tokens.Authorize(myAuthorize)})
 //	page, _ := viewer.New(&viewer.Options{APIPath: "/audit-logs"})
 //	mux.Handle("/audit-logs", auditAPI)
 //	mux.Handle("/audit-logs/", auditAPI)
@@ -22,8 +22,9 @@
 // The page lists events newest first, with filters (actor, action exact or
 // by prefix, resource type and id, status, date range), "load more"
 // paging with the API's cursors, a detail view (Details as a tree, Changes
-// as before → after), export buttons (Options.Formats: CSV, NDJSON, and
-// OCSF once the API offers it) and the chain status from Options.Status.
+// as before → after), export buttons (Options.Formats: CSV and NDJSON by
+// default; OCSF too when listed, which package api serves) and the chain
+// status from Options.Status.
 //
 // # Security of the page
 //

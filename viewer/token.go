@@ -195,7 +195,7 @@ func (t *Tokens) Verify(token string) (Scope, error) {
 	return c.Scope, nil
 }
 
-// Authorize returns an api.Config.Authorize that accepts viewer tokens
+// Authorize returns an api.Options.Authorize that accepts viewer tokens
 // and hands every other request to next. A request whose Authorization
 // header is "Bearer " followed by a token that begins with TokenPrefix is
 // answered by the token alone: its Scope's Caller if Verify accepts it,

@@ -61,14 +61,13 @@ type Options struct {
 	// BasePath is where the page lives. Default "/viewer". Mount the
 	// Handler at BasePath and BasePath+"/".
 	BasePath string
-	// APIPath is where the page finds the audit log API (api.Config's
+	// APIPath is where the page finds the audit log API (api.Options'
 	// BasePath), on the same origin. Default "/audit-logs".
 	APIPath string
 	// Title is the page's title. Default "Audit log".
 	Title string
 	// Formats are the export formats the API offers, one button each.
-	// Default csv and ndjson; add "ocsf" when the API serves
-	// format=ocsf.
+	// Default csv and ndjson; package api serves "ocsf" too.
 	Formats []string
 	// Status reports the chain's state, shown on the page to callers
 	// that Authorize accepts without a Scope (the state is of the whole

@@ -178,9 +178,7 @@ func newApp(cfg appConfig) (*app, error) {
 	}
 	a.wrapOperations()
 
-	auditAPI, err := api.New(api.Config{
-		Store:     cfg.Store,
-		Logger:    logger,
+	auditAPI, err := api.New(cfg.Store, logger, &api.Options{
 		Authorize: a.authorizeAPI,
 		OnError:   func(err error) { fmt.Fprintln(cfg.Log, err) },
 	})
@@ -188,12 +186,10 @@ func newApp(cfg appConfig) (*app, error) {
 		logger.Close(context.Background())
 		return nil, err
 	}
-	mw, err := middleware.New(middleware.Config{
+	mw, err := middleware.New(logger, &middleware.Options{
 		TrustedProxies: cfg.TrustedProxies,
-		Actor:          a.actorOf,
-		SessionID:      a.sessionIDOf,
+		Identify:       a.identify,
 		Events:         middleware.EventsMutating,
-		Logger:         logger,
 		OnError:        func(err error) { fmt.Fprintln(cfg.Log, err) },
 	})
 	if err != nil {
@@ -261,25 +257,18 @@ func (a *app) sessionOf(r *http.Request) *session {
 	return s
 }
 
-// actorOf is the middleware's Actor hook: the user of the bearer token.
-func (a *app) actorOf(r *http.Request) audit.Actor {
+// identify is the middleware's identity hook: the user and session of
+// the bearer token, read once per request. It returns the session's id,
+// never its token.
+func (a *app) identify(r *http.Request) (audit.Actor, string) {
 	s := a.sessionOf(r)
 	if s == nil {
-		return audit.Actor{}
+		return audit.Actor{}, ""
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	u := a.users[s.UserID]
-	return audit.Actor{UserID: u.ID, Email: u.Email}
-}
-
-// sessionIDOf is the middleware's SessionID hook: the session's id, never
-// its token.
-func (a *app) sessionIDOf(r *http.Request) string {
-	if s := a.sessionOf(r); s != nil {
-		return s.ID
-	}
-	return ""
+	return audit.Actor{UserID: u.ID, Email: u.Email}, s.ID
 }
 
 // currentUser returns the user the middleware found for the request.
@@ -301,21 +290,18 @@ func (a *app) hasPermission(userID, perm string) bool {
 	return ok && u.Permissions[perm]
 }
 
-// authorizeAuditAPI lets users with audit:read read the log, and those
-// with audit:export export it too.
-func (a *app) authorizeAuditAPI(r *http.Request) (audit.Actor, error) {
-	actor := audit.ActorFrom(r.Context()) // set by the middleware's Actor hook
-	if actor.UserID == "" {
-		return actor, api.ErrUnauthenticated
-	}
+// allowAuditAPI lets users with audit:read read the log, and those with
+// audit:export export it too. The caller is the one the middleware's
+// identity hook found (api.AuthorizeActor).
+func (a *app) allowAuditAPI(_ *http.Request, actor audit.Actor, action audit.Action) error {
 	need := permAuditRead
-	if strings.HasSuffix(r.URL.Path, "/export") {
+	if action == audit.ActionAuditLogExport {
 		need = permAuditExport
 	}
 	if !a.hasPermission(actor.UserID, need) {
-		return actor, fmt.Errorf("%w: needs %s", api.ErrForbidden, need)
+		return fmt.Errorf("%w: needs %s", api.ErrForbidden, need)
 	}
-	return actor, nil
+	return nil
 }
 
 // statusOf classifies an operation's error for its audit record: refusals
@@ -559,6 +545,7 @@ func (a *app) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	audit.SetActor(r.Context(), actor) // the rest of the request, its http.request event included, is the user's
 	writeJSONResponse(w, http.StatusOK, map[string]string{"token": s.token, "user_id": s.UserID, "session_id": s.ID})
 }
 

@@ -294,6 +294,52 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// TestLoginRequestNamesUser checks the one identity hook and
+// audit.SetActor through real HTTP: the http.request event of a
+// successful login names the user who logged in, a failed login's names
+// no one, and the OCSF export (which the viewer offers) answers NDJSON.
+func TestLoginRequestNamesUser(t *testing.T) {
+	a, c := newTestApp(t)
+	c.want(401, c.do("POST", "/login", "", `{"email":"bob@example.com","password":"guess"}`, "X-Request-ID", "req-login-bad"))
+	c.want(200, c.do("POST", "/login", "", `{"email":"bob@example.com","password":"bob-demo-password"}`, "X-Request-ID", "req-login-bob"))
+	alice := c.login("alice@example.com", "alice-demo-password")
+	if err := a.logger.Flush(context.Background()); err != nil { // http.request events are async
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		requestID, user, email string
+		status                 audit.Status
+	}{
+		{"req-login-bob", "u-bob", "bob@example.com", audit.StatusSuccess},
+		{"req-login-bad", "", "", audit.StatusFailure},
+	} {
+		reqs := c.auditLog(alice, "action=http.request&request_id="+tt.requestID)
+		if len(reqs) != 1 {
+			t.Fatalf("%s: %d http.request records, want 1", tt.requestID, len(reqs))
+		}
+		if r := reqs[0]; r.UserID != tt.user || r.UserEmail != tt.email || r.Status != tt.status || r.ResourceID != "POST /login" {
+			t.Errorf("%s: http.request by %q <%s>, %s, route %q; want %q <%s>, %s, POST /login",
+				tt.requestID, r.UserID, r.UserEmail, r.Status, r.ResourceID, tt.user, tt.email, tt.status)
+		}
+	}
+	r := c.want(200, c.do("GET", "/audit-logs/export?format=ocsf&action=user.login", alice, ""))
+	if ct := r.header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("OCSF export Content-Type %q, want application/x-ndjson", ct)
+	}
+	lines := bytes.Split(bytes.TrimSpace(r.body), []byte("\n"))
+	for i, line := range lines {
+		var ev struct {
+			ClassUID int `json:"class_uid"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil || ev.ClassUID == 0 {
+			t.Errorf("OCSF line %d %s: %v, class_uid %d", i+1, line, err, ev.ClassUID)
+		}
+	}
+	if len(lines) != 3 {
+		t.Errorf("OCSF export of the logins: %d lines, want 3", len(lines))
+	}
+}
+
 // TestFailClosedUndo checks that a security action whose record cannot be
 // written is undone and answered 503.
 func TestFailClosedUndo(t *testing.T) {

@@ -14,12 +14,9 @@ import (
 const actionViewerTokenIssue audit.Action = "viewer_token.issue"
 
 // authorizeAPI is the audit log API's Authorize: a viewer token (read
-// only, scoped) or else a user's session, as authorizeAuditAPI says.
+// only, scoped) or else a user's session, as allowAuditAPI says.
 func (a *app) authorizeAPI(r *http.Request) (api.Caller, error) {
-	return a.tokens.Authorize(func(r *http.Request) (api.Caller, error) {
-		actor, err := a.authorizeAuditAPI(r)
-		return api.Caller{Actor: actor}, err
-	})(r)
+	return a.tokens.Authorize(api.AuthorizeActor(a.allowAuditAPI))(r)
 }
 
 // mountViewer serves the log viewer at /viewer/ and lets admins mint
@@ -40,7 +37,7 @@ func (a *app) mountViewer(mux *http.ServeMux, cfg appConfig) error {
 	if a.tokens, err = viewer.NewTokens(key, cfg.ViewerTokens); err != nil {
 		return err
 	}
-	page, err := viewer.New(&viewer.Options{Title: "Trailmark demo: audit log"})
+	page, err := viewer.New(&viewer.Options{Title: "Trailmark demo: audit log", Formats: []string{"csv", "ndjson", "ocsf"}})
 	if err != nil {
 		return err
 	}
