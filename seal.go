@@ -283,7 +283,8 @@ type Sealer struct {
 	cfg   SealerConfig
 
 	mu      sync.Mutex
-	highest uint64 // the newest seal this Sealer has seen in the store
+	highest uint64 // the newest seal this Sealer has seen in the store or committed
+	pending uint64 // the newest seal of the step in progress, not committed yet
 
 	loop sealerLoop // Run, Close and Stats
 
@@ -376,6 +377,11 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 	for {
 		n, err := s.store.SealNext(ctx, s.cfg.BatchSize, s.seal)
 		total += n
+		if err == nil && n > 0 {
+			s.mu.Lock()
+			s.highest = max(s.highest, s.pending)
+			s.mu.Unlock()
+		}
 		if err != nil {
 			return total, fmt.Errorf("audit: seal: %w", err)
 		}
@@ -394,7 +400,8 @@ func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
 	if last.Seq < s.trusted {
 		return nil, fmt.Errorf("refusing to seal: the chain ends at seal %d, before the signed checkpoint at %d: seals were removed; run Verify", last.Seq, s.trusted)
 	}
-	s.highest = last.Seq + uint64(len(recs))
+	s.highest = max(s.highest, last.Seq) // what the store showed; SealOnce adds what it committed
+	s.pending = last.Seq + uint64(len(recs))
 	prev := last.Hash
 	if last.Seq == 0 {
 		prev = make([]byte, sha256.Size)

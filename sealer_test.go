@@ -559,3 +559,48 @@ func TestRetentionReportsByDefault(t *testing.T) {
 		t.Errorf("stats %+v, want 1 error and nothing removed", st)
 	}
 }
+
+// lostCommit is a memory store whose next sealing step fails after the
+// Sealer made its seals, as when the connection drops during COMMIT.
+type lostCommit struct {
+	*memory.Store
+	fail bool
+}
+
+func (s *lostCommit) SealNext(ctx context.Context, max int, fn func(audit.Seal, []audit.Record) ([]audit.Seal, error)) (int, error) {
+	if !s.fail {
+		return s.Store.SealNext(ctx, max, fn)
+	}
+	s.fail = false
+	return s.Store.SealNext(ctx, max, func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error) {
+		if _, err := fn(last, recs); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("connection lost during COMMIT")
+	})
+}
+
+// TestSealerAfterLostCommit: a sealing step that failed after the seals
+// were made (nothing committed) does not make the Sealer take the chain for
+// rewound: the next step seals the same records.
+func TestSealerAfterLostCommit(t *testing.T) {
+	s := &lostCommit{Store: memory.New(), fail: true}
+	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sl.SealOnce(context.Background()); err == nil {
+		t.Fatal("the lost commit was not reported")
+	}
+	n, err := sl.SealOnce(context.Background())
+	if err != nil || n != 5 {
+		t.Fatalf("SealOnce after a lost commit: %d, %v; want 5 sealed", n, err)
+	}
+	rep, err := audit.Verify(context.Background(), s, testVerifyOpts())
+	if err != nil || !rep.OK() || rep.Seals != 5 {
+		t.Errorf("verify: %+v, %v", rep, err)
+	}
+}

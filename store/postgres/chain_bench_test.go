@@ -117,3 +117,68 @@ func BenchmarkChainPostgres(b *testing.B) {
 		b.ReportMetric(float64(recs)/time.Since(start).Seconds(), "events/s")
 	})
 }
+
+// BenchmarkChainKeepsUp measures, in one run and on one table of
+// chainRows records, whether one chain keeps up with the writers: the
+// async Logger's ingest rate, the sealing rate, the raw read of the chain
+// and Verify. It reports each in events/s and the two ratios that matter:
+// seal/ingest (sealing must outrun ingest, or the lag grows for ever) and
+// verify/read.
+//
+//	go test ./store/postgres/ -run '^$' -bench ChainKeepsUp -benchtime 1x
+func BenchmarkChainKeepsUp(b *testing.B) {
+	n := chainRows(b)
+	ctx := context.Background()
+	var ingest, seal, read, verify time.Duration
+	for range b.N {
+		s := newStore(b)
+		l, err := audit.New(s, audit.WithLifecycleEvents(false),
+			audit.WithAsync(audit.AsyncConfig{BatchSize: 1000, BlockTimeout: time.Minute}),
+			audit.WithErrorHandler(func(err error) { b.Error(err) }))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev := benchEvent()
+		start := time.Now()
+		for range n {
+			if err := l.Log(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := l.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		ingest += time.Since(start)
+
+		start = time.Now()
+		sealEverything(b, s, n)
+		seal += time.Since(start)
+
+		rawRead := func() {
+			if err := s.ScanChain(ctx, 0, func(audit.Seal, *audit.Record) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.ScanUnsealed(ctx, func(*audit.Record) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rawRead() // both read and verify find the pages in the cache
+		start = time.Now()
+		rawRead()
+		read += time.Since(start)
+
+		start = time.Now()
+		rep, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}})
+		if err != nil || !rep.OK() || rep.Records != uint64(n) {
+			b.Fatalf("verify: %v %d records, %v", err, rep.Records, rep.Problems)
+		}
+		verify += time.Since(start)
+	}
+	rate := func(d time.Duration) float64 { return float64(n*b.N) / d.Seconds() }
+	b.ReportMetric(rate(ingest), "ingest-events/s")
+	b.ReportMetric(rate(seal), "seal-events/s")
+	b.ReportMetric(rate(read), "read-events/s")
+	b.ReportMetric(rate(verify), "verify-events/s")
+	b.ReportMetric(rate(seal)/rate(ingest), "seal/ingest")
+	b.ReportMetric(rate(verify)/rate(read), "verify/read")
+}

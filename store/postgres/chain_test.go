@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -515,4 +516,49 @@ func TestCheckpointWaitsForSealer(t *testing.T) {
 	if err != nil || cp.Seq != 5 {
 		t.Errorf("checkpoint under contention: seq %d, %v; want 5", cp.Seq, err)
 	}
+}
+
+// TestSealPlanWithoutStatistics: on a table never analyzed, a sealing step
+// reads its records from the (xid, id) index in order, with no sort of
+// every unsealed record (which made sealing quadratic).
+func TestSealPlanWithoutStatistics(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	s := newStore(t)
+	ctx := testCtx(t)
+	if err := generate(ctx, s.DB(), schemaOf(t, s), 30000, time.Now().Add(-48*time.Hour), 5*time.Second, false); err != nil {
+		t.Fatal(err)
+	}
+	settings, q := postgres.SealQuery(s)
+	tx, err := s.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	var plan []byte
+	err = tx.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q,
+		"999999999999", "0", "00000000-0000-0000-0000-000000000000", 1000).Scan(&plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc []struct{ Plan planNode }
+	if err := json.Unmarshal(plan, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n *planNode)
+	walk = func(n *planNode) {
+		switch n.NodeType {
+		case "Sort", "Bitmap Heap Scan", "Seq Scan":
+			if n.ActualRows > 0 || n.RowsRemovedByFilter > 0 || n.NodeType == "Sort" {
+				t.Errorf("sealing plan has a %s (%d rows): %s", n.NodeType, n.ActualRows, plan)
+			}
+		}
+		for i := range n.Plans {
+			walk(&n.Plans[i])
+		}
+	}
+	walk(&doc[0].Plan)
 }

@@ -16,3 +16,7 @@ func ScanText(s *Store, f audit.Filter) (string, []any) {
 
 // PrefixEnd is prefixEnd, for tests.
 var PrefixEnd = prefixEnd
+
+// SealQuery returns the statement a sealing step reads its records with,
+// and the settings it runs it under.
+func SealQuery(s *Store) (settings, query string) { return sealPlanSettings, s.toSealQuery() }
