@@ -26,7 +26,7 @@
 // and key changes, and reads of the audit log (SecurityActions). Async
 // queues the record and a batcher writes it: fail-open, never silent.
 // What can be lost, and how you find out, is listed on Logger; Stats
-// counts it and the ErrorHandler hears of it. Logger.LogTo writes inside
+// counts it and OnError hears of it. Logger.LogTo writes inside
 // the application's own transaction instead.
 //
 // # Stores

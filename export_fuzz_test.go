@@ -18,7 +18,7 @@ func goodExport(t testing.TB) []byte {
 	ctx := context.Background()
 	s := memory.New()
 	storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}

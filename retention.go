@@ -30,9 +30,9 @@ const (
 // If it returns an error, retention stops and removes nothing.
 type ArchiveFunc func(ctx context.Context, recs []Record, seals []*Seal) error
 
-// RetentionConfig configures Retention. The zero value removes records
-// older than 90 days once a day.
-type RetentionConfig struct {
+// RetentionOptions configures Retention. The zero value (and nil) removes
+// records older than 90 days once a day.
+type RetentionOptions struct {
 	// MaxAge is how long records are kept. Default DefaultMaxAge.
 	MaxAge time.Duration
 	// Interval is how often Run runs. Default 24h.
@@ -42,7 +42,7 @@ type RetentionConfig struct {
 	// Sealer is required when the store keeps a hash chain: retention
 	// seals what is waiting and writes a signed checkpoint at the purge
 	// boundary, so that Verify still passes after the purge. Its
-	// SealerConfig needs a Signer.
+	// SealerOptions needs a Signer.
 	Sealer *Sealer
 	// Logger records each run as ActionAuditRetentionRun. Optional.
 	Logger *Logger
@@ -81,7 +81,7 @@ type RetentionStats struct {
 type Retention struct {
 	store Purger
 	chain SealStore // nil when the store keeps no chain
-	cfg   RetentionConfig
+	cfg   RetentionOptions
 	runMu chan struct{}
 
 	statsMu sync.Mutex
@@ -111,11 +111,16 @@ func (r *Retention) ran(res RetentionResult, err error) {
 
 // NewRetention returns a Retention for store, which must implement
 // Purger. A store that keeps a hash chain (SealStore) needs cfg.Sealer
-// with a Signer, and must implement ChainPurger.
-func NewRetention(store Store, cfg RetentionConfig) (*Retention, error) {
+// with a Signer, and must implement ChainPurger. opts may be nil for the
+// defaults; NewRetention copies it.
+func NewRetention(store Store, opts *RetentionOptions) (*Retention, error) {
 	p, ok := store.(Purger)
 	if !ok {
 		return nil, fmt.Errorf("audit: retention: %T cannot purge", store)
+	}
+	var cfg RetentionOptions
+	if opts != nil {
+		cfg = *opts
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = DefaultMaxAge
@@ -135,7 +140,7 @@ func NewRetention(store Store, cfg RetentionConfig) (*Retention, error) {
 	r := &Retention{store: p, cfg: cfg, runMu: make(chan struct{}, 1)}
 	if ss, ok := store.(SealStore); ok {
 		if cfg.Sealer == nil || cfg.Sealer.cfg.Signer == nil {
-			return nil, errors.New("audit: retention: the store keeps a hash chain: set RetentionConfig.Sealer, with a Signer, so that the chain stays verifiable")
+			return nil, errors.New("audit: retention: the store keeps a hash chain: set RetentionOptions.Sealer, with a Signer, so that the chain stays verifiable")
 		}
 		if _, ok := store.(ChainPurger); !ok {
 			return nil, fmt.Errorf("audit: retention: %T keeps a chain but cannot purge seals", store)

@@ -25,8 +25,8 @@ var (
 	testSigner = audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
 )
 
-func testVerifyOpts() audit.VerifyOptions {
-	return audit.VerifyOptions{
+func testVerifyOpts() *audit.VerifyOptions {
+	return &audit.VerifyOptions{
 		Keys:       map[string][]byte{testKey.ID: testKey.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{testSigner.ID: testSigner.Key.Public().(ed25519.PublicKey)},
 	}
@@ -34,17 +34,17 @@ func testVerifyOpts() audit.VerifyOptions {
 
 func TestNewSealerErrors(t *testing.T) {
 	s := memory.New()
-	for _, cfg := range []audit.SealerConfig{
+	for _, cfg := range []audit.SealerOptions{
 		{},
 		{Key: audit.HMACKey{ID: "k", Secret: []byte("short")}},
 		{Key: audit.HMACKey{Secret: testKey.Secret}},
 		{Key: testKey, Signer: &audit.Signer{ID: "s"}},
 	} {
-		if _, err := audit.NewSealer(s, cfg); err == nil {
+		if _, err := audit.NewSealer(s, &cfg); err == nil {
 			t.Errorf("NewSealer(%+v): no error", cfg)
 		}
 	}
-	if _, err := audit.NewSealer(nil, audit.SealerConfig{Key: testKey}); err == nil {
+	if _, err := audit.NewSealer(nil, &audit.SealerOptions{Key: testKey}); err == nil {
 		t.Error("NewSealer(nil): no error")
 	}
 }
@@ -72,9 +72,9 @@ func (e *exports) list() []audit.Checkpoint {
 // sealed, and checkpoints are written and exported.
 func TestSealerRun(t *testing.T) {
 	s := memory.New()
-	l := newLogger(t, s, audit.WithAsync(fastAsync()))
+	l := newLogger(t, s, &audit.Options{Async: fastAsync()})
 	var cps exports
-	sl, err := audit.NewSealer(s, audit.SealerConfig{
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{
 		Key: testKey, Signer: &testSigner, Interval: 5 * time.Millisecond, CheckpointEvery: 10 * time.Millisecond,
 		Export: cps.export,
 	})
@@ -142,7 +142,7 @@ func TestCheckpointFileRoundTrip(t *testing.T) {
 func TestRetentionArchive(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	s := memory.New()
-	l := newLogger(t, s, audit.WithClock(func() time.Time { return now }))
+	l := newLogger(t, s, &audit.Options{Now: func() time.Time { return now }})
 	rs := storetest.Records(0, 40)
 	for i := range rs {
 		rs[i].OccurredAt = now.AddDate(0, 0, -i*5) // up to 195 days back
@@ -150,14 +150,14 @@ func TestRetentionArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	archive := &sink{}
 	gz := gzip.NewWriter(archive)
 	defer gz.Close()
-	r, err := audit.NewRetention(s, audit.RetentionConfig{
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{
 		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz, archive), Now: func() time.Time { return now },
 	})
 	if err != nil {
@@ -219,7 +219,7 @@ func TestRetentionArchive(t *testing.T) {
 		t.Errorf("verify after retention: %+v, %v (checkpoints %d)", rep, err, len(cps))
 	}
 	// an archive that fails stops the run before anything is removed
-	r2, _ := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, MaxAge: 24 * time.Hour, Now: func() time.Time { return now },
+	r2, _ := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, MaxAge: 24 * time.Hour, Now: func() time.Time { return now },
 		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("disk full") }})
 	before := s.Len()
 	if _, err := r2.RunOnce(context.Background()); err == nil || s.Len() != before {
@@ -286,7 +286,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 			if err := s.Append(context.Background(), rs...); err != nil {
 				t.Fatal(err)
 			}
-			sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+			sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +296,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 				defer zw.Close()
 				w = zw
 			}
-			r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, Archive: audit.ArchiveNDJSON(w, tt.sink),
+			r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, Archive: audit.ArchiveNDJSON(w, tt.sink),
 				Now: func() time.Time { return now }, OnError: func(error) {}})
 			if err != nil {
 				t.Fatal(err)
@@ -317,7 +317,7 @@ func TestRetentionRunLoop(t *testing.T) {
 	// a plain store without a chain needs no Sealer
 	s2 := &plainStore{memory.New()}
 	s2.Append(context.Background(), storetest.Records(0, 5)...)
-	r, err := audit.NewRetention(s2, audit.RetentionConfig{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
+	r, err := audit.NewRetention(s2, &audit.RetentionOptions{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
 		OnError: func(err error) { t.Error(err) }})
 	if err != nil {
 		t.Fatal(err)
@@ -334,13 +334,13 @@ func TestRetentionRunLoop(t *testing.T) {
 	if n := s2.Len(); n != 0 {
 		t.Errorf("%d records left, want 0 (all older than an hour)", n)
 	}
-	if _, err := audit.NewRetention(s, audit.RetentionConfig{}); err == nil {
+	if _, err := audit.NewRetention(s, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a chain store without a Sealer: no error")
 	}
-	if _, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: -1}); err == nil {
+	if _, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: -1}); err == nil {
 		t.Errorf("negative MaxAge: no error")
 	}
-	if _, err := audit.NewRetention(discardStore{}, audit.RetentionConfig{}); err == nil {
+	if _, err := audit.NewRetention(discardStore{}, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a store that cannot purge: no error")
 	}
 }
@@ -371,7 +371,7 @@ func TestExportVerifiedLater(t *testing.T) {
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,12 +407,12 @@ func TestExportVerifiedLater(t *testing.T) {
 // covers it, and Verify finds nothing unsealed.
 func TestShutdownSealsLast(t *testing.T) {
 	s := memory.New()
-	l, err := audit.New(s, audit.WithAsync(fastAsync())) // records its start and stop
+	l, err := audit.New(s, &audit.Options{Async: fastAsync()}) // records its start and stop
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cps exports
-	sl, err := audit.NewSealer(s, audit.SealerConfig{
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{
 		Key: testKey, Signer: &testSigner, Interval: time.Hour, // Run seals once, at its start
 		Export: cps.export,
 	})
@@ -491,7 +491,7 @@ func TestSealerReportsByDefault(t *testing.T) {
 	if err := s.Append(context.Background(), storetest.Records(0, 3)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Interval: time.Millisecond,
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Interval: time.Millisecond,
 		Now: func() time.Time { return t0.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
@@ -527,7 +527,7 @@ func TestSealerReportsByDefault(t *testing.T) {
 func TestRetentionReportsByDefault(t *testing.T) {
 	s := &plainStore{memory.New()}
 	s.Append(context.Background(), storetest.Records(0, 5)...)
-	r, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour})
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +538,7 @@ func TestRetentionReportsByDefault(t *testing.T) {
 	if st.Runs != 1 || st.Purged != 5 || st.LastResult.Purged != 5 || st.Errors != 0 || st.LastRun.IsZero() {
 		t.Errorf("stats %+v, want 1 run that removed 5", st)
 	}
-	bad, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour, Interval: time.Hour,
+	bad, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: time.Hour, Interval: time.Hour,
 		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("bucket gone") }})
 	if err != nil {
 		t.Fatal(err)

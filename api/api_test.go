@@ -107,7 +107,7 @@ func newEnv(t *testing.T, records []audit.Record, tweak ...func(*Config)) *env {
 		}
 	}
 	var err error
-	e.logger, err = audit.New(e.store, audit.WithLifecycleEvents(false), audit.WithErrorHandler(func(error) {}))
+	e.logger, err = audit.New(e.store, &audit.Options{NoLifecycleEvents: true, OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func seed(n int) []audit.Record { return storetest.Records(0, n) }
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	t.Parallel()
 	s := memory.New()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -736,7 +736,7 @@ func ExampleNew() {
 	store := memory.New()
 	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { tick = tick.Add(time.Second); return tick } // a clock for a stable output
-	logger, err := audit.New(store, audit.WithLifecycleEvents(false), audit.WithClock(clock))
+	logger, err := audit.New(store, &audit.Options{NoLifecycleEvents: true, Now: clock})
 	if err != nil {
 		panic(err)
 	}

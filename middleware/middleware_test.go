@@ -23,7 +23,7 @@ import (
 func newLogger(t *testing.T) (*audit.Logger, *memory.Store) {
 	t.Helper()
 	s := memory.New()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func (failingStore) Append(context.Context, ...audit.Record) error {
 
 func TestEventNotRecordedIsReported(t *testing.T) {
 	t.Parallel()
-	l, err := audit.New(failingStore{}, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	l, err := audit.New(failingStore{}, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestEventNotRecordedIsReported(t *testing.T) {
 // with its controls escaped.
 func TestEventNotRecordedNoForgedLine(t *testing.T) {
 	t.Parallel()
-	l, err := audit.New(failingStore{}, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	l, err := audit.New(failingStore{}, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,8 +50,7 @@ func LoggedRecords(t testing.TB, s audit.Store, at time.Time) []audit.Record {
 		tick = tick.Add(time.Microsecond)
 		return tick
 	}
-	l, err := audit.New(rec, audit.WithPolicy(audit.Policy{Default: audit.Sync}), audit.WithLifecycleEvents(false),
-		audit.WithClock(clock), audit.WithErrorHandler(func(err error) { t.Errorf("logger: %v", err) }))
+	l, err := audit.New(rec, &audit.Options{Policy: audit.Policy{Default: audit.Sync}, NoLifecycleEvents: true, Now: clock, OnError: func(err error) { t.Errorf("logger: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,8 +77,7 @@ func BenchmarkTeeOverhead(b *testing.B) {
 }
 
 func newBenchLogger(b *testing.B, s audit.Store) *audit.Logger {
-	l, err := audit.New(s, audit.WithPolicy(audit.Policy{Default: audit.Sync, NoSecurityDefaults: true}),
-		audit.WithLifecycleEvents(false))
+	l, err := audit.New(s, &audit.Options{Policy: audit.Policy{Default: audit.Sync, NoSecurityDefaults: true}, NoLifecycleEvents: true})
 	if err != nil {
 		b.Fatal(err)
 	}

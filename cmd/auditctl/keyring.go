@@ -104,8 +104,8 @@ func (k *keyring) verifyOptions() audit.VerifyOptions {
 	return o
 }
 
-func (k *keyring) sealerConfig() (audit.SealerConfig, error) {
-	var c audit.SealerConfig
+func (k *keyring) sealerConfig() (audit.SealerOptions, error) {
+	var c audit.SealerOptions
 	if len(k.HMACKeys) == 0 {
 		return c, errors.New("the key file has no HMAC key")
 	}

@@ -135,10 +135,10 @@ func (d *dbFlags) open(ctx context.Context) (auditStore, error) { return openSto
 
 // openSealer reads the key file, opens the database and returns a Sealer
 // on it with the key file's current key and signer.
-func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStore, *audit.Sealer, audit.SealerConfig, error) {
+func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStore, *audit.Sealer, audit.SealerOptions, error) {
 	kr, err := c.readKeyring(keys)
 	if err != nil {
-		return nil, nil, audit.SealerConfig{}, err
+		return nil, nil, audit.SealerOptions{}, err
 	}
 	cfg, err := kr.sealerConfig()
 	if err != nil {
@@ -148,7 +148,7 @@ func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStor
 	if err != nil {
 		return nil, nil, cfg, err
 	}
-	sl, err := audit.NewSealer(s, cfg)
+	sl, err := audit.NewSealer(s, &cfg)
 	if err != nil {
 		s.Close()
 		return nil, nil, cfg, err
@@ -343,7 +343,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 		defer s.Close()
 		src = s
 	}
-	rep, err := audit.Verify(ctx, src, opts)
+	rep, err := audit.Verify(ctx, src, &opts)
 	if !*quiet {
 		fmt.Fprintln(c.stderr)
 	}
@@ -514,11 +514,11 @@ func (c cli) purge(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
+	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		return err
 	}
-	r, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: *maxAge, Sealer: sl, Logger: logger})
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: *maxAge, Sealer: sl, Logger: logger})
 	if err != nil {
 		logger.Close(ctx)
 		return err

@@ -103,7 +103,7 @@ func TestVerifyExport(t *testing.T) {
 	if err := s.Append(ctx, storetest.Records(0, 20)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, cfg)
+	sl, err := audit.NewSealer(s, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,7 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	l, err := audit.New(st, audit.WithLifecycleEvents(false))
+	l, err := audit.New(st, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

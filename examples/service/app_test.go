@@ -299,7 +299,7 @@ func TestEndToEnd(t *testing.T) {
 func TestFailClosedUndo(t *testing.T) {
 	store := &breakableStore{Store: memory.New()}
 	cfg := testConfig(store)
-	cfg.LoggerOptions = []audit.Option{audit.WithPolicy(audit.Policy{SyncTimeout: 200 * time.Millisecond})}
+	cfg.LoggerOptions = &audit.Options{Policy: audit.Policy{SyncTimeout: 200 * time.Millisecond}}
 	a, c := newTestAppWith(t, cfg)
 	alice := c.login("alice@example.com", "alice-demo-password")
 

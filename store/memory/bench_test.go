@@ -44,7 +44,7 @@ func chainStore(b *testing.B, n int) (*memory.Store, *audit.Sealer) {
 			b.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		rep, err := audit.Verify(context.Background(), s, opts)
+		rep, err := audit.Verify(context.Background(), s, &opts)
 		if err != nil || !rep.OK() || rep.Records != n {
 			b.Fatalf("verify: %+v %v", rep, err)
 		}

@@ -85,18 +85,16 @@ func TestLoggerIsolatesBadRecord(t *testing.T) {
 	bad := uuid.Must(uuid.NewV7())
 	var mu sync.Mutex
 	var reported []*audit.DeliveryError
-	l, err := audit.New(poison{s, bad}, audit.WithLifecycleEvents(false),
-		audit.WithAsync(audit.AsyncConfig{BatchSize: 64, FlushInterval: time.Hour}),
-		audit.WithErrorHandler(func(err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			var de *audit.DeliveryError
-			if !errors.As(err, &de) {
-				t.Errorf("error handler: %v", err)
-				return
-			}
-			reported = append(reported, de)
-		}))
+	l, err := audit.New(poison{s, bad}, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{BatchSize: 64, FlushInterval: time.Hour}, OnError: func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var de *audit.DeliveryError
+		if !errors.As(err, &de) {
+			t.Errorf("error handler: %v", err)
+			return
+		}
+		reported = append(reported, de)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +134,7 @@ func TestHostileEventsThroughLogger(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := testCtx(t)
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{Default: audit.Sync}),
-		audit.WithLimits(audit.Limits{MaxStringBytes: 2 << 20, MaxJSONBytes: 4 << 20}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}, Limits: audit.Limits{MaxStringBytes: 2 << 20, MaxJSONBytes: 4 << 20}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,8 +143,7 @@ func BenchmarkLoggerAsyncPostgres(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithAsync(audit.AsyncConfig{BatchSize: 1000, BlockTimeout: time.Minute}),
-		audit.WithErrorHandler(func(err error) { b.Error(err) }))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{BatchSize: 1000, BlockTimeout: time.Minute}, OnError: func(err error) { b.Error(err) }})
 	if err != nil {
 		b.Fatal(err)
 	}

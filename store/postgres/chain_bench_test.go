@@ -51,7 +51,7 @@ func filledStore(b *testing.B, n int) *postgres.Store {
 
 func sealEverything(b *testing.B, s *postgres.Store, n int) {
 	b.Helper()
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: chainKey})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: chainKey})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func BenchmarkChainPostgres(b *testing.B) {
 		var recs uint64
 		start := time.Now()
 		for b.Loop() {
-			rep, err := audit.Verify(context.Background(), s, opts)
+			rep, err := audit.Verify(context.Background(), s, &opts)
 			if err != nil || !rep.OK() {
 				b.Fatalf("%v %v", err, rep.Problems)
 			}

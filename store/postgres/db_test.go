@@ -330,7 +330,7 @@ func TestRoles(t *testing.T) {
 	// the sealer seals, checkpoints and retains, and the chain verifies
 	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(ss, audit.SealerConfig{Key: key, Signer: &signer, Now: clock})
+	sl, err := audit.NewSealer(ss, &audit.SealerOptions{Key: key, Signer: &signer, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestRoles(t *testing.T) {
 		}
 		sealed += n
 	}
-	ret, err := audit.NewRetention(ss, audit.RetentionConfig{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
+	ret, err := audit.NewRetention(ss, &audit.RetentionOptions{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestRoles(t *testing.T) {
 		t.Errorf("retention as the sealer: got %+v, %v; want 1 purged", res, err)
 	}
 	cps, _ := ss.Checkpoints(ctx)
-	rep, err := audit.Verify(ctx, as, audit.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
+	rep, err := audit.Verify(ctx, as, &audit.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
 		PublicKeys: map[string]ed25519.PublicKey{"s": signer.Key.Public().(ed25519.PublicKey)}})
 	if err != nil || !rep.OK() || rep.Records != 5 {
 		t.Errorf("verify as the application: %+v, %v", rep, err)
@@ -378,7 +378,7 @@ func TestTx(t *testing.T) {
 	if _, err := s.DB().ExecContext(ctx, "CREATE TABLE "+schema+".accounts (id int PRIMARY KEY, name text)"); err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.New(s, audit.WithLifecycleEvents(false))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

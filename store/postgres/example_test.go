@@ -83,7 +83,7 @@ func ExampleOpen() {
 	if err := s.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
-	logger, err := audit.New(s)
+	logger, err := audit.New(s, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func ExampleStore_Tx() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
+	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -58,17 +58,15 @@ func TestFaultsLoseNothing(t *testing.T) {
 
 	var mu sync.Mutex
 	var delivery []error
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithAsync(audit.AsyncConfig{
-			QueueSize: 32768, BatchSize: 1000, BlockTimeout: 2 * time.Minute,
-			WriteTimeout: 10 * time.Second, RetryFor: 2 * time.Minute,
-			MinBackoff: 5 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		}),
-		audit.WithErrorHandler(func(err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			delivery = append(delivery, err)
-		}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{
+		QueueSize: 32768, BatchSize: 1000, BlockTimeout: 2 * time.Minute,
+		WriteTimeout: 10 * time.Second, RetryFor: 2 * time.Minute,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	}, OnError: func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		delivery = append(delivery, err)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +178,7 @@ func TestSyncUnreachable(t *testing.T) {
 	}
 	defer s.Close()
 	const timeout = 500 * time.Millisecond
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{Default: audit.Sync, SyncTimeout: timeout}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync, SyncTimeout: timeout}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,9 +241,9 @@ func TestCommitLost(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithAsync(audit.AsyncConfig{
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{
 		BatchSize: 500, FlushInterval: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
-	}), audit.WithErrorHandler(func(err error) { t.Errorf("error handler: %v", err) }))
+	}, OnError: func(err error) { t.Errorf("error handler: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,7 @@ func TestSyncBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{Default: audit.Sync, SyncTimeout: 30 * time.Second}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync, SyncTimeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func sealAllOf(t *testing.T, s *postgres.Store, want int) {
 	t.Helper()
 	ctx := testCtx(t)
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func benchEvent(i int) audit.Event {
 // events per second.
 func benchLogger(b *testing.B, s audit.Store) {
 	ctx := context.Background()
-	l, err := audit.New(s, audit.WithPolicy(audit.Policy{NoSecurityDefaults: true}))
+	l, err := audit.New(s, &audit.Options{Policy: audit.Policy{NoSecurityDefaults: true}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func sealedStore(b *testing.B, n int) (*Store, *audit.Sealer) {
 			b.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		b.Fatal(err)
 	}

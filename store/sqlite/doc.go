@@ -81,7 +81,7 @@
 //     file and off the machine where you can);
 //   - delete the newest records with their seals, or replace the whole
 //     file with an older copy: only the signed checkpoints kept off the
-//     file (SealerConfig.Export, auditctl's exported checkpoints) catch
+//     file (SealerOptions.Export, auditctl's exported checkpoints) catch
 //     it, when Verify is given them as trusted;
 //   - delete the file: nothing inside it can help; keep exports.
 //

@@ -17,7 +17,7 @@ import (
 
 // TestFaultsFailClosed writes through a Logger to files that cannot take
 // writes: a Sync event's Log returns the error; an Async event is
-// reported to the ErrorHandler and counted as failed, never lost
+// reported to OnError and counted as failed, never lost
 // silently.
 func TestFaultsFailClosed(t *testing.T) {
 	t.Parallel()
@@ -82,11 +82,9 @@ func TestFaultsFailClosed(t *testing.T) {
 			var mu sync.Mutex
 			var reported []error
 			l, err := audit.New(s,
-				audit.WithPolicy(audit.Policy{Actions: map[audit.Action]audit.Delivery{
+				&audit.Options{Policy: audit.Policy{Actions: map[audit.Action]audit.Delivery{
 					audit.ActionUserLogin: audit.Sync, audit.ActionResourceRead: audit.Async,
-				}, SyncTimeout: 300 * time.Millisecond}),
-				audit.WithAsync(audit.AsyncConfig{RetryFor: 200 * time.Millisecond, FlushInterval: 10 * time.Millisecond}),
-				audit.WithErrorHandler(func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }))
+				}, SyncTimeout: 300 * time.Millisecond}, Async: audit.AsyncOptions{RetryFor: 200 * time.Millisecond, FlushInterval: 10 * time.Millisecond}, OnError: func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,7 +70,7 @@ func child(role, path string) error {
 		}
 		return nil
 	case "seal":
-		sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, BatchSize: 100})
+		sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, BatchSize: 100})
 		if err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func checkFile(t *testing.T, path string, want []audit.Record) {
 	if err := s.reader.Get(&ok, "PRAGMA integrity_check"); err != nil || ok != "ok" {
 		t.Errorf("integrity_check: %q, %v", ok, err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
