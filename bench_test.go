@@ -52,7 +52,7 @@ func BenchmarkLogAsync(b *testing.B) {
 	}{{"minimal", nil}, {"details", benchDetails}} {
 		b.Run(bc.name, func(b *testing.B) {
 			const queue = 16384
-			l := newBenchLogger(b, memory.New(), &audit.Options{Async: audit.AsyncOptions{QueueSize: queue}})
+			l := newBenchLogger(b, memory.New(nil), &audit.Options{Async: audit.AsyncOptions{QueueSize: queue}})
 			ctx := context.Background()
 			ev := benchEvent(bc.details)
 			b.ReportAllocs()
@@ -75,7 +75,7 @@ func BenchmarkLogAsync(b *testing.B) {
 
 // BenchmarkLogSync writes each event before Log returns.
 func BenchmarkLogSync(b *testing.B) {
-	l := newBenchLogger(b, memory.New(), &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
+	l := newBenchLogger(b, memory.New(nil), &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	ctx := context.Background()
 	ev := benchEvent(benchDetails)
 	b.ReportAllocs()
@@ -89,7 +89,7 @@ func BenchmarkLogSync(b *testing.B) {
 // BenchmarkThroughput is the sustained rate from Log to records in the
 // memory store: the clock runs until the last event is written.
 func BenchmarkThroughput(b *testing.B) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newBenchLogger(b, s, nil)
 	ctx := context.Background()
 	ev := benchEvent(benchDetails)

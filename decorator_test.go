@@ -21,7 +21,7 @@ type doc struct {
 var errNotFound = errors.New("not found")
 
 func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	get := audit.Wrap1(l, audit.Op[string, *doc]{
 		Action: audit.ActionResourceRead, ResourceType: "document",
@@ -65,7 +65,7 @@ func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
 }
 
 func TestWrapChangesAndStatus(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	db := map[string]doc{"d1": {ID: "d1", Title: "old", Size: 1}}
 	update := audit.Wrap1(l, audit.Op[doc, doc]{
@@ -139,7 +139,7 @@ func TestWrapBeforeFailsNotRecorded(t *testing.T) {
 }
 
 func TestWrapPanicIsRecordedAndReraised(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	boom := audit.Wrap(l, audit.Op[struct{}, int]{Action: "job.run", ResourceType: "job"},
 		func(context.Context) (int, error) { explode(); return 0, nil })
@@ -195,7 +195,7 @@ func TestWrapFailClosed(t *testing.T) {
 }
 
 func TestWrapPanicsOnMisuse(t *testing.T) {
-	l := newLogger(t, memory.New(), nil)
+	l := newLogger(t, memory.New(nil), nil)
 	fn := func(context.Context, int) (int, error) { return 0, nil }
 	for name, f := range map[string]func(){
 		"nil logger": func() { audit.Wrap1(nil, audit.Op[int, int]{Action: "a", ResourceType: "r"}, fn) },

@@ -12,7 +12,7 @@ import (
 )
 
 func ExampleNew() {
-	store := memory.New()
+	store := memory.New(nil)
 	logger, err := audit.New(store,
 		&audit.Options{Policy: audit.Policy{
 			// login, permission and key changes are Sync already;
@@ -30,7 +30,7 @@ func ExampleNew() {
 }
 
 func ExampleLogger_Log() {
-	store := memory.New()
+	store := memory.New(nil)
 	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
@@ -56,7 +56,7 @@ func ExampleLogger_Log() {
 }
 
 func ExampleWrap1() {
-	store := memory.New()
+	store := memory.New(nil)
 	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
@@ -96,7 +96,7 @@ func ExampleDiff() {
 }
 
 func ExampleWrap() {
-	store := memory.New()
+	store := memory.New(nil)
 	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
@@ -122,7 +122,7 @@ func ExampleWrap() {
 // its own stop record, then the Sealer, which seals them and writes a
 // final checkpoint. Nothing is left unsealed.
 func ExampleSealer_Close() {
-	store := memory.New()
+	store := memory.New(nil)
 	logger, err := audit.New(store, nil) // records its start and stop
 	if err != nil {
 		panic(err)

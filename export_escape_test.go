@@ -16,7 +16,7 @@ import (
 // escapes change neither the values nor their hashes.
 func TestExportChainEscapesControls(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, nil)
 	e := ev(audit.ActionUserLogin)
 	e.UserID = "u\u009b2J\u202eevil"

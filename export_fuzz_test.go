@@ -16,7 +16,7 @@ import (
 // goodExport returns the export of a small sealed chain with a checkpoint.
 func goodExport(t testing.TB) []byte {
 	ctx := context.Background()
-	s := memory.New()
+	s := memory.New(nil)
 	storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
 	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {

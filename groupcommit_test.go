@@ -25,7 +25,7 @@ type gatedStore struct {
 }
 
 func newGated(gated ...int64) *gatedStore {
-	s := &gatedStore{Store: memory.New(), gates: map[int64]chan struct{}{}}
+	s := &gatedStore{Store: memory.New(nil), gates: map[int64]chan struct{}{}}
 	for _, n := range gated {
 		s.gates[n] = make(chan struct{})
 	}
@@ -307,7 +307,7 @@ func TestGroupCommitManyCallers(t *testing.T) {
 }
 
 func TestGroupCommitAfterClose(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ type fakeStore struct {
 }
 
 func newFake(fail func(int64, []audit.Record) error) *fakeStore {
-	return &fakeStore{Store: memory.New(), fail: fail}
+	return &fakeStore{Store: memory.New(nil), fail: fail}
 }
 
 func (s *fakeStore) Append(ctx context.Context, rs ...audit.Record) error {
@@ -107,7 +107,7 @@ func fastAsync() audit.AsyncOptions {
 
 func TestLogFillsFields(t *testing.T) {
 	now := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("CEST", 2*3600))
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Now: func() time.Time { return now }, Policy: audit.Policy{Default: audit.Sync}})
 	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u1", Email: "u1@example.com"})
 	ctx = audit.WithRequestInfo(ctx, audit.RequestInfo{
@@ -148,7 +148,7 @@ func TestLogFillsFields(t *testing.T) {
 }
 
 func TestIDGenerator(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	id := uuid.MustParse("018f0000-0000-7000-8000-000000000001")
 	l := newLogger(t, s, &audit.Options{NewID: func() uuid.UUID { return id }, Policy: audit.Policy{Default: audit.Sync}})
 	for range 3 {
@@ -171,7 +171,7 @@ func TestIDGenerator(t *testing.T) {
 }
 
 func TestUUIDsUnique(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Async: fastAsync()})
 	var wg sync.WaitGroup
 	for range 4 {
@@ -196,7 +196,7 @@ func TestUUIDsUnique(t *testing.T) {
 }
 
 func TestDeliveryPolicy(t *testing.T) {
-	l := newLogger(t, memory.New(), &audit.Options{Policy: audit.Policy{
+	l := newLogger(t, memory.New(nil), &audit.Options{Policy: audit.Policy{
 		Actions: map[audit.Action]audit.Delivery{
 			"user.":                  audit.Async, // beats the security default of user.login
 			"user.password_change":   audit.DefaultDelivery,
@@ -229,7 +229,7 @@ func TestDeliveryPolicy(t *testing.T) {
 			t.Errorf("DeliveryFor(%q) = %v, want %v", tt.action, got, tt.want)
 		}
 	}
-	def := newLogger(t, memory.New(), nil)
+	def := newLogger(t, memory.New(nil), nil)
 	// written out, not read from SecurityActions: dropping one fails here
 	for _, a := range []audit.Action{
 		"user.login", "user.password_change", "user.delete_account",
@@ -244,7 +244,7 @@ func TestDeliveryPolicy(t *testing.T) {
 	if def.DeliveryFor(audit.ActionResourceRead) != audit.Async {
 		t.Errorf("default policy: resource.read is not Async")
 	}
-	nosec := newLogger(t, memory.New(), &audit.Options{Policy: audit.Policy{NoSecurityDefaults: true}})
+	nosec := newLogger(t, memory.New(nil), &audit.Options{Policy: audit.Policy{NoSecurityDefaults: true}})
 	if nosec.DeliveryFor(audit.ActionUserLogin) != audit.Async {
 		t.Errorf("NoSecurityDefaults: user.login still Sync")
 	}
@@ -324,7 +324,7 @@ func TestSyncTransientFailsClosed(t *testing.T) {
 }
 
 func TestCancelledContextStillRecorded(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the client went away
@@ -389,7 +389,7 @@ func TestAsyncBatchesBySize(t *testing.T) {
 }
 
 func TestAsyncFlushesByInterval(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Async: audit.AsyncOptions{FlushInterval: 20 * time.Millisecond}})
 	l.Log(context.Background(), ev(audit.ActionResourceRead))
 	waitFor(t, func() bool { return s.Len() == 1 })
@@ -559,7 +559,7 @@ func TestOverflowBlock(t *testing.T) {
 }
 
 func TestCloseDrainsAndRefuses(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l, err := audit.New(s, &audit.Options{Async: audit.AsyncOptions{FlushInterval: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
@@ -690,7 +690,7 @@ func TestNoSilentLoss(t *testing.T) {
 }
 
 func TestInvalidEventsAreCounted(t *testing.T) {
-	l := newLogger(t, memory.New(), nil)
+	l := newLogger(t, memory.New(nil), nil)
 	err := l.Log(context.Background(), audit.Event{ResourceType: "x", Status: audit.StatusSuccess})
 	if !errors.Is(err, audit.ErrInvalidEvent) || !strings.Contains(err.Error(), "action") {
 		t.Errorf("got %v, want ErrInvalidEvent naming action", err)
@@ -701,7 +701,7 @@ func TestInvalidEventsAreCounted(t *testing.T) {
 }
 
 func TestLogTo(t *testing.T) {
-	main, other := memory.New(), memory.New()
+	main, other := memory.New(nil), memory.New(nil)
 	l := newLogger(t, main, nil)
 	e := ev(audit.ActionResourceRead)
 	e.Details = map[string]any{"password": "x"}
@@ -740,13 +740,13 @@ func TestOptionErrors(t *testing.T) {
 		{"31-byte hash key", audit.Options{Redaction: audit.Redaction{HashKey: make([]byte, 31)}}, "at least 32 bytes"},
 	}
 	for _, tt := range tests {
-		_, err := audit.New(memory.New(), &tt.opts)
+		_, err := audit.New(memory.New(nil), &tt.opts)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "audit: ") {
 			t.Errorf("%s: got %v, want an error naming %s", tt.name, err, tt.want)
 		}
 	}
 	// a key of 32 bytes is accepted, and hashes
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Redaction: audit.Redaction{HashKey: make([]byte, audit.MinHashKeyBytes)}, Policy: audit.Policy{Default: audit.Sync}})
 	e := ev(audit.ActionResourceRead)
 	e.Details = map[string]any{"password": "1234"}
@@ -773,7 +773,7 @@ func TestStartFailsWhenStartCannotBeRecorded(t *testing.T) {
 }
 
 func TestUUIDsIncrease(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newLogger(t, s, &audit.Options{Now: func() time.Time { return now }, Policy: audit.Policy{Default: audit.Sync}})
 	// the clock stands still: 5000 IDs in one millisecond

@@ -33,7 +33,7 @@ func testVerifyOpts() *audit.VerifyOptions {
 }
 
 func TestNewSealerErrors(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	for _, cfg := range []audit.SealerOptions{
 		{},
 		{Key: audit.HMACKey{ID: "k", Secret: []byte("short")}},
@@ -71,7 +71,7 @@ func (e *exports) list() []audit.Checkpoint {
 // TestSealerRun runs the sealer loop: records logged through a Logger are
 // sealed, and checkpoints are written and exported.
 func TestSealerRun(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Async: fastAsync()})
 	var cps exports
 	sl, err := audit.NewSealer(s, &audit.SealerOptions{
@@ -141,7 +141,7 @@ func TestCheckpointFileRoundTrip(t *testing.T) {
 // file, records the run, and leaves a chain that verifies.
 func TestRetentionArchive(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	s := memory.New()
+	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Now: func() time.Time { return now }})
 	rs := storetest.Records(0, 40)
 	for i := range rs {
@@ -278,7 +278,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := memory.New()
+			s := memory.New(nil)
 			rs := storetest.Records(0, 2*audit.MaxLimit+10) // several batches
 			for i := range rs {
 				rs[i].OccurredAt = now.AddDate(-1, 0, 0).Add(time.Duration(i) * time.Second)
@@ -310,12 +310,12 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 }
 
 func TestRetentionRunLoop(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
 	// a plain store without a chain needs no Sealer
-	s2 := &plainStore{memory.New()}
+	s2 := &plainStore{memory.New(nil)}
 	s2.Append(context.Background(), storetest.Records(0, 5)...)
 	r, err := audit.NewRetention(s2, &audit.RetentionOptions{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
 		OnError: func(err error) { t.Error(err) }})
@@ -367,7 +367,7 @@ func (discardStore) Append(context.Context, ...audit.Record) error { return nil 
 // record still waiting for its seal: the window counts from the export.
 func TestExportVerifiedLater(t *testing.T) {
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
-	s := memory.New(memory.WithClock(func() time.Time { return t0 }))
+	s := memory.New(&memory.Options{Now: func() time.Time { return t0 }})
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func TestExportVerifiedLater(t *testing.T) {
 // then the Sealer. The Logger's stop record is sealed, a final checkpoint
 // covers it, and Verify finds nothing unsealed.
 func TestShutdownSealsLast(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	l, err := audit.New(s, &audit.Options{Async: fastAsync()}) // records its start and stop
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +487,7 @@ func captureStderr(t *testing.T, f func()) string {
 // printed, and Stats shows them and the records waiting.
 func TestSealerReportsByDefault(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	s := stuckSealStore{memory.New(memory.WithClock(func() time.Time { return t0 }))}
+	s := stuckSealStore{memory.New(&memory.Options{Now: func() time.Time { return t0 }})}
 	if err := s.Append(context.Background(), storetest.Records(0, 3)...); err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +525,7 @@ func TestSealerReportsByDefault(t *testing.T) {
 // TestRetentionReportsByDefault: without OnError, Run prints the errors of
 // its runs; Stats counts runs, rows removed and errors.
 func TestRetentionReportsByDefault(t *testing.T) {
-	s := &plainStore{memory.New()}
+	s := &plainStore{memory.New(nil)}
 	s.Append(context.Background(), storetest.Records(0, 5)...)
 	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: time.Hour})
 	if err != nil {

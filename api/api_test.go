@@ -100,7 +100,7 @@ type env struct {
 // Logger into the same store.
 func newEnv(t *testing.T, records []audit.Record, tweak ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, store: &testStore{Store: memory.New()}, errs: make(chan error, 100)}
+	e := &env{t: t, store: &testStore{Store: memory.New(nil)}, errs: make(chan error, 100)}
 	if len(records) > 0 {
 		if err := e.store.Append(context.Background(), records...); err != nil {
 			t.Fatal(err)
@@ -201,7 +201,7 @@ func seed(n int) []audit.Record { return storetest.Records(0, n) }
 
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	t.Parallel()
-	s := memory.New()
+	s := memory.New(nil)
 	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
@@ -733,7 +733,7 @@ func TestStoreErrorIs500WithoutDetails(t *testing.T) {
 }
 
 func ExampleNew() {
-	store := memory.New()
+	store := memory.New(nil)
 	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { tick = tick.Add(time.Second); return tick } // a clock for a stable output
 	logger, err := audit.New(store, &audit.Options{NoLifecycleEvents: true, Now: clock})

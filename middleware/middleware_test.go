@@ -22,7 +22,7 @@ import (
 // memory store, so that tests see events as soon as Log returns.
 func newLogger(t *testing.T) (*audit.Logger, *memory.Store) {
 	t.Helper()
-	s := memory.New()
+	s := memory.New(nil)
 	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)

@@ -30,13 +30,13 @@ func BenchmarkTeeOverhead(b *testing.B) {
 			if kind == "stalled" {
 				sink = stalled
 			}
-			tee, err := stream.NewTee(memory.New(), []stream.Stream{{Name: kind, Sink: sink, QueueSize: 1000,
+			tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: kind, Sink: sink, QueueSize: 1000,
 				Retry: stream.Retry{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, RetryFor: time.Hour}}},
 				&stream.TeeOptions{OnError: func(error) {}})
 			if err != nil {
 				b.Fatal(err)
 			}
-			alone := newBenchLogger(b, memory.New())
+			alone := newBenchLogger(b, memory.New(nil))
 			teed := newBenchLogger(b, tee)
 			ctx := context.Background()
 			ev := audit.Event{Action: audit.ActionResourceUpdate, ResourceType: "document", ResourceID: "doc-1",

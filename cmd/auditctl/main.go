@@ -127,8 +127,8 @@ func (d *dbFlags) register(fs *flag.FlagSet, s *secrets) {
 	fs.StringVar(&d.table, "table", "audit_logs", "name of the audit table")
 }
 
-func (d *dbFlags) options() []postgres.Option {
-	return []postgres.Option{postgres.WithSchema(d.schema), postgres.WithTable(d.table)}
+func (d *dbFlags) options() *postgres.Options {
+	return &postgres.Options{Schema: d.schema, Table: d.table}
 }
 
 func (d *dbFlags) open(ctx context.Context) (auditStore, error) { return openStore(ctx, d, false) }
@@ -198,7 +198,7 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *print {
-		sql, err := postgres.MigrationSQL(db.options()...)
+		sql, err := postgres.MigrationSQL(db.options())
 		if err != nil {
 			return err
 		}

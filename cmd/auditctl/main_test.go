@@ -95,7 +95,7 @@ func TestVerifyExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	s := memory.New()
+	s := memory.New(nil)
 	// records as a service writes them: some without Details or Changes
 	for range 5 {
 		storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
@@ -187,7 +187,7 @@ func TestDatabase(t *testing.T) {
 	}
 	// records, through a Logger as a service would write them
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	st, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 		t.Fatalf("migrate: %d %s", code, errOut)
 	}
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	st, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	store := memory.New()
+	store := memory.New(nil)
 	logger, err := audit.New(store, nil)
 	if err != nil {
 		return err

@@ -58,7 +58,7 @@ func TestRestartKeepsHistory(t *testing.T) {
 	})
 	// the chain over both runs, as auditctl seal and verify make it
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, file)
+	s, err := sqlite.Open(ctx, file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

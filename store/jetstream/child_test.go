@@ -91,7 +91,7 @@ func produce(ctx context.Context, nc *nats.Conn, rep *childReport) error {
 }
 
 func load(ctx context.Context, nc *nats.Conn, rep *childReport) error {
-	s, err := postgres.Open(ctx, os.Getenv(envDSN), postgres.WithSchema(os.Getenv(envSchema)))
+	s, err := postgres.Open(ctx, os.Getenv(envDSN), &postgres.Options{Schema: os.Getenv(envSchema)})
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func BenchmarkAppend(b *testing.B) {
-	s := memory.New()
+	s := memory.New(nil)
 	batch := storetest.Records(0, 512)
 	t0 := time.Now()
 	b.ReportAllocs()
@@ -34,7 +34,7 @@ func BenchmarkAppend(b *testing.B) {
 
 func chainStore(b *testing.B, n int) (*memory.Store, *audit.Sealer) {
 	b.Helper()
-	s := memory.New()
+	s := memory.New(nil)
 	rs := storetest.Records(0, n)
 	for i := range rs {
 		rs[i].ID = uuid.New()

@@ -53,17 +53,18 @@ var (
 	_ audit.ChainPurger = (*Store)(nil)
 )
 
-// Option configures a Store.
-type Option func(*Store)
+// Options configures a Store. The zero value (and nil) means the
+// defaults; New copies it.
+type Options struct {
+	// Now is the clock that stamps RecordedAt. Default time.Now.
+	Now func() time.Time
+}
 
-// WithClock sets the clock that stamps RecordedAt. Default time.Now.
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
-
-// New returns an empty Store.
-func New(opts ...Option) *Store {
+// New returns an empty Store. opts may be nil.
+func New(opts *Options) *Store {
 	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), sealed: make(map[uuid.UUID]time.Time)}
-	for _, o := range opts {
-		o(s)
+	if opts != nil && opts.Now != nil {
+		s.now = opts.Now
 	}
 	return s
 }

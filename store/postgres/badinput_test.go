@@ -24,7 +24,7 @@ import (
 func TestBadRecordsFailWhole(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	var noise [8 << 10]byte
 	rand.Read(noise[:])
@@ -80,7 +80,7 @@ func (p poison) Append(ctx context.Context, rs ...audit.Record) error {
 func TestLoggerIsolatesBadRecord(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	bad := uuid.Must(uuid.NewV7())
 	var mu sync.Mutex
@@ -132,7 +132,7 @@ func TestLoggerIsolatesBadRecord(t *testing.T) {
 func TestHostileEventsThroughLogger(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}, Limits: audit.Limits{MaxStringBytes: 2 << 20, MaxJSONBytes: 4 << 20}})
 	if err != nil {
@@ -191,7 +191,7 @@ func TestHostileEventsThroughLogger(t *testing.T) {
 func TestAppendOneMegabyteDirectly(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	rs := storetest.Records(0, 3)
 	big, _ := json.Marshal(map[string]string{"data": strings.Repeat("x", 1<<20)})

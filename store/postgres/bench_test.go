@@ -139,7 +139,7 @@ resource_type, resource_id, details, changes, request_id, session_id, status, er
 
 func BenchmarkLoggerAsyncPostgres(b *testing.B) {
 	schema, db := benchSchema(b)
-	s, err := postgres.New(db, postgres.WithSchema(schema))
+	s, err := postgres.New(db, &postgres.Options{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func BenchmarkLoggerAsyncPostgres(b *testing.B) {
 func benchSchema(b *testing.B) (string, *sqlx.DB) {
 	b.Helper()
 	schema := newSchema(b)
-	s, err := postgres.New(testDB(b), postgres.WithSchema(schema))
+	s, err := postgres.New(testDB(b), &postgres.Options{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func queryRows(b *testing.B) int {
 //	go test ./store/postgres/ -run '^$' -bench Query -benchtime 2000x
 func BenchmarkQuery(b *testing.B) {
 	n := queryRows(b)
-	s := newStore(b)
+	s := newStore(b, nil)
 	schema := schemaOf(b, s)
 	ctx := context.Background()
 	start := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
@@ -295,7 +295,7 @@ func BenchmarkPurgeMonth(b *testing.B) {
 			ctx := context.Background()
 			var took time.Duration
 			for range b.N {
-				s := newStore(b)
+				s := newStore(b, nil)
 				if err := generate(ctx, s.DB(), schemaOf(b, s), rows, end, step, true); err != nil {
 					b.Fatal(err)
 				}

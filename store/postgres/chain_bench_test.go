@@ -33,7 +33,7 @@ func chainRows(b *testing.B) int {
 // filledStore returns a store holding n unsealed records.
 func filledStore(b *testing.B, n int) *postgres.Store {
 	b.Helper()
-	s := newStore(b)
+	s := newStore(b, nil)
 	ctx := context.Background()
 	start := time.Now().Add(-24 * time.Hour)
 	batch := make([]audit.Record, 0, 1000)

@@ -184,8 +184,7 @@ func TestChain(t *testing.T) {
 func newChainStore(t *testing.T) (*postgres.Store, string) {
 	t.Helper()
 	schema := newSchema(t)
-	s, err := postgres.New(testDB(t), postgres.WithSchema(schema), postgres.WithPartitions(8, 1),
-		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	s, err := postgres.New(testDB(t), &postgres.Options{Schema: schema, PartitionsPast: 8, PartitionsAhead: 1, OnError: func(err error) { t.Errorf("store error: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +243,7 @@ func TestChainGuard(t *testing.T) {
 // commits late is neither skipped nor sealed out of order, and that a
 // rolled-back record leaves no gap.
 func TestSealOrderFollowsCommits(t *testing.T) {
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	db := s.DB()
 	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})

@@ -37,7 +37,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := postgres.New(db, postgres.WithSchema(schema))
+			s, err := postgres.New(db, &postgres.Options{Schema: schema})
 			if err == nil {
 				err = s.Migrate(ctx)
 			}
@@ -59,7 +59,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Errorf("migrations table holds %v, want [1 2 3]", versions)
 	}
 	// and again, one by one
-	s, _ := postgres.New(db, postgres.WithSchema(schema))
+	s, _ := postgres.New(db, &postgres.Options{Schema: schema})
 	if err := s.Migrate(ctx); err != nil {
 		t.Errorf("Migrate of a migrated schema: %v", err)
 	}
@@ -73,7 +73,7 @@ func TestMigrationSQLApplies(t *testing.T) {
 	t.Parallel()
 	schema := newSchema(t)
 	ctx := testCtx(t)
-	text, err := postgres.MigrationSQL(postgres.WithSchema(schema), postgres.WithTable("events"))
+	text, err := postgres.MigrationSQL(&postgres.Options{Schema: schema, Table: "events"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestMigrationSQLApplies(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := postgres.New(db, postgres.WithSchema(schema), postgres.WithTable("events"))
+	s, err := postgres.New(db, &postgres.Options{Schema: schema, Table: "events"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func pqCode(err error) string {
 func TestGuard(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	rs := storetest.Records(0, 4)
 	rs[3].OccurredAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // in the default partition
@@ -218,7 +218,7 @@ type roleSetup struct {
 	ownerDB, appDB, sealerDB   *sqlx.DB
 }
 
-func newRoleSetup(t *testing.T, opts ...postgres.Option) roleSetup {
+func newRoleSetup(t *testing.T, opts *postgres.Options) roleSetup {
 	t.Helper()
 	admin := testDB(t)
 	ctx := testCtx(t)
@@ -237,7 +237,7 @@ func newRoleSetup(t *testing.T, opts ...postgres.Option) roleSetup {
 	rs.schema = newSchema(t) // dropped before the roles
 	rs.app, rs.sealer = newRole(t, "trailmark_app_"), newRole(t, "trailmark_sealer_")
 	rs.ownerDB, rs.appDB, rs.sealerDB = asRole(t, rs.owner), asRole(t, rs.app), asRole(t, rs.sealer)
-	ownerStore, err := postgres.New(rs.ownerDB, append([]postgres.Option{postgres.WithSchema(rs.schema)}, opts...)...)
+	ownerStore, err := postgres.New(rs.ownerDB, withDefaults(opts, postgres.Options{Schema: rs.schema}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,15 +261,13 @@ func TestRoles(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	clock := func() time.Time { return time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC) }
-	r := newRoleSetup(t, postgres.WithClock(clock))
+	r := newRoleSetup(t, &postgres.Options{Now: clock})
 	schema, appDB := r.schema, r.appDB
-	as, err := postgres.New(appDB, postgres.WithSchema(schema), postgres.WithClock(clock),
-		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	as, err := postgres.New(appDB, &postgres.Options{Schema: schema, Now: clock, OnError: func(err error) { t.Errorf("store error: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, err := postgres.New(r.sealerDB, postgres.WithSchema(schema), postgres.WithClock(clock),
-		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	ss, err := postgres.New(r.sealerDB, &postgres.Options{Schema: schema, Now: clock, OnError: func(err error) { t.Errorf("store error: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +369,7 @@ func TestRoles(t *testing.T) {
 func TestTx(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	schema := schemaOf(t, s)
 	tbl := schema + ".audit_logs"
@@ -472,7 +470,7 @@ func TestPartitions(t *testing.T) {
 	now := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := newStore(t, postgres.WithPartitions(2, 1), postgres.WithClock(clock))
+	s := newStore(t, &postgres.Options{PartitionsPast: 2, PartitionsAhead: 1, Now: clock})
 	ctx := testCtx(t)
 	tbl := schemaOf(t, s) + ".audit_logs"
 	rs := storetest.Records(0, 7)
@@ -534,7 +532,7 @@ func TestPartitions(t *testing.T) {
 func TestPurgeDropsPartitions(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t, postgres.WithPurgeBatch(7))
+	s := newStore(t, &postgres.Options{PurgeBatch: 7})
 	ctx := testCtx(t)
 	schema := schemaOf(t, s)
 	tbl := schema + ".audit_logs"
@@ -586,7 +584,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 	for _, analyze := range []bool{true, false} {
 		t.Run(fmt.Sprintf("analyzed=%v", analyze), func(t *testing.T) {
 			t.Parallel()
-			s := newStore(t)
+			s := newStore(t, nil)
 			ctx := testCtx(t)
 			schema := schemaOf(t, s)
 			start := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)

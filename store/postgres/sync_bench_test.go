@@ -42,7 +42,7 @@ func BenchmarkSyncPostgres(b *testing.B) {
 
 func benchLogger(b *testing.B, callers int, d audit.Delivery) {
 	schema, _ := benchSchema(b)
-	s, err := postgres.Open(context.Background(), dsn(b), postgres.WithSchema(schema))
+	s, err := postgres.Open(context.Background(), dsn(b), &postgres.Options{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}

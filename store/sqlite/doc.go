@@ -45,7 +45,7 @@
 //
 // Writes go through one connection per Store (a process's writers take
 // turns without SQLITE_BUSY), in transactions that take SQLite's write
-// lock when they begin, waiting up to WithBusyTimeout for other
+// lock when they begin, waiting up to Options.BusyTimeout for other
 // processes. Every commit is synced (synchronous=FULL): when Append
 // returns nil, the records survive a crash of the process or the
 // machine. Reads use a pool of read-only connections, which WAL lets run
@@ -87,7 +87,7 @@
 //
 // # Retention
 //
-// Purge deletes old records in batches (WithPurgeBatch) under the permit;
+// Purge deletes old records in batches (Options.PurgeBatch) under the permit;
 // audit.Retention writes the boundary checkpoint first, then purges, then
 // removes the seals below the checkpoint, as with PostgreSQL. After a
 // purge the freed pages are returned to the file system

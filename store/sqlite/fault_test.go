@@ -33,7 +33,7 @@ func TestFaultsFailClosed(t *testing.T) {
 			// then opens it read-only, as it does for a file it may not
 			// write
 			path := filepath.Join(t.TempDir(), "audit.db")
-			s, err := Open(ctx, path)
+			s, err := Open(ctx, path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,21 +42,21 @@ func TestFaultsFailClosed(t *testing.T) {
 				t.Skipf("chattr +i: %v: %s", err, out)
 			}
 			t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
-			return newStoreAt(t, path)
+			return newStoreAt(t, path, nil)
 		}},
 		{"opened read-only", func(t *testing.T) *Store {
 			path := filepath.Join(t.TempDir(), "audit.db")
-			s, err := Open(ctx, path)
+			s, err := Open(ctx, path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
-			return newStoreAt(t, path, WithReadOnly())
+			return newStoreAt(t, path, &Options{ReadOnly: true})
 		}},
 		{"full", func(t *testing.T) *Store {
 			// the file may not grow past the pages it has: SQLite fails
 			// with SQLITE_FULL, as it does on a full disk
-			s := newStore(t)
+			s := newStore(t, nil)
 			// (it cannot be set below the pages in use) and is filled up
 			if _, err := s.writer.ExecContext(ctx, "PRAGMA max_page_count = 1"); err != nil {
 				t.Fatal(err)
@@ -117,9 +117,9 @@ func TestFaultsFailClosed(t *testing.T) {
 }
 
 // newStoreAt opens the store at path, closed at the end of the test.
-func newStoreAt(t *testing.T, path string, opts ...Option) *Store {
+func newStoreAt(t *testing.T, path string, opts *Options) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path, opts...)
+	s, err := Open(context.Background(), path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func verifyOptions() *audit.VerifyOptions {
 func TestAppendOnlyGuard(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newStore(t)
+	s := newStore(t, nil)
 	recs := storetest.Records(0, 10) // in March 2026
 	if err := s.Append(ctx, recs...); err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestAppendOnlyGuard(t *testing.T) {
 func TestFileSizeUnderRetention(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newStore(t, WithPurgeBatch(1000))
+	s := newStore(t, &Options{PurgeBatch: 1000})
 	const rounds, perRound = 10, 2000
 	size := func() int64 {
 		var n int64

@@ -16,7 +16,7 @@ import (
 // step reads the whole audit table.
 func TestQueryPlans(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := context.Background()
 	if err := s.Append(ctx, storetest.Records(0, 50)...); err != nil {
 		t.Fatal(err)
