@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/trailmark/audit/internal/canonical"
 	"reflect"
 )
 
@@ -74,7 +75,7 @@ func fields(v any) (map[string]any, error) {
 		return nil, fmt.Errorf("%T is not a struct or map", v)
 	}
 	var m map[string]any
-	if err := unmarshalNumber(raw, &m); err != nil {
+	if err := canonical.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -102,7 +103,7 @@ func canonicalAny(v any) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return CanonicalJSON(raw)
+		return canonical.JSON(raw)
 	}
 	return canonicalValue(v)
 }

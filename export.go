@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trailmark/audit/internal/canonical"
 	"io"
 	"time"
 
@@ -162,7 +163,7 @@ func exportedJSON(j json.RawMessage) json.RawMessage {
 	if string(j) == "null" {
 		return nil
 	}
-	if c, err := CanonicalJSON(j); err == nil {
+	if c, err := canonical.JSON(j); err == nil {
 		return c
 	}
 	return j

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trailmark/audit/storekit"
 	"net/netip"
 	"strings"
 	"sync"
@@ -784,7 +785,7 @@ func TestUUIDsIncrease(t *testing.T) {
 	}
 	rs := storetest.QueryAll(t, s, audit.Filter{Limit: audit.MaxLimit})
 	for i := 1; i < len(rs); i++ {
-		if audit.CompareIDs(rs[i-1].ID, rs[i].ID) <= 0 {
+		if storekit.CompareIDs(rs[i-1].ID, rs[i].ID) <= 0 {
 			t.Fatalf("IDs %d and %d not decreasing newest first: %v, %v", i-1, i, rs[i-1].ID, rs[i].ID)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trailmark/audit/internal/canonical"
 	"hash"
 	"sync"
 	"time"
@@ -176,7 +177,7 @@ func writeCanonical(h hash.Hash, r *Record) error {
 // since a record without Details reads back from an export, or a jsonb
 // column, as null.
 func digestJSON(j json.RawMessage) ([]byte, error) {
-	c, err := canonicalBytes(j)
+	c, err := canonical.Bytes(j)
 	if err != nil || string(c) == "null" {
 		return nil, err
 	}

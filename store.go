@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trailmark/audit/internal/canonical"
 	"net/netip"
 	"time"
 
@@ -56,7 +57,7 @@ func (r *Record) DecodeChanges() (map[string]Change, error) {
 		return nil, nil
 	}
 	var m map[string]Change
-	if err := unmarshalNumber(r.Changes, &m); err != nil {
+	if err := canonical.Unmarshal(r.Changes, &m); err != nil {
 		return nil, fmt.Errorf("audit: decode changes: %w", err)
 	}
 	return m, nil

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"github.com/trailmark/audit/storekit"
 	"maps"
 	"net/url"
 	"slices"
@@ -129,7 +130,7 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 		case "limit":
 			f.Limit, perr = parseInt(name, v, 1, audit.MaxLimit)
 		case "cursor":
-			if _, err := audit.DecodeCursor(v); err != nil {
+			if _, err := storekit.DecodeCursor(v); err != nil {
 				perr = badParam(name, "is not a cursor returned by this API")
 			}
 			f.Cursor = v

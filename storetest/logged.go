@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/trailmark/audit/storekit"
 	"net/netip"
 	"sync"
 	"testing"
@@ -100,7 +101,7 @@ func LoggedRecords(t testing.TB, s audit.Store, at time.Time) []audit.Record {
 
 // canonicalOrNil is what a store returns for Details or Changes given j.
 func canonicalOrNil(j json.RawMessage) []byte {
-	c, err := audit.CanonicalJSON(j)
+	c, err := storekit.CanonicalJSON(j)
 	if err != nil || string(c) == "null" {
 		return nil
 	}

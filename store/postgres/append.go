@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trailmark/audit/storekit"
 	"slices"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func inKeyOrder(records []audit.Record) []audit.Record {
 		if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
 			return c
 		}
-		return audit.CompareIDs(a.ID, b.ID)
+		return storekit.CompareIDs(a.ID, b.ID)
 	}
 	for i := 1; i < len(records); i++ {
 		if cmp(&records[i-1], &records[i]) > 0 {

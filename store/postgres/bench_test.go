@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/trailmark/audit/storekit"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -47,7 +48,7 @@ func benchEvent() audit.Event {
 // benchRecord is benchEvent as the Logger hands it to a store.
 func benchRecord(t time.Time) audit.Record {
 	d, _ := json.Marshal(benchDetails)
-	details, _ := audit.CanonicalJSON(d)
+	details, _ := storekit.CanonicalJSON(d)
 	ev := benchEvent()
 	return audit.Record{
 		ID: uuid.Must(uuid.NewV7()), OccurredAt: t.UTC().Truncate(time.Microsecond),
@@ -261,7 +262,7 @@ func BenchmarkQuery(b *testing.B) {
 					f.Since = f.Until.Add(-24 * time.Hour)
 				}
 				if f.Cursor != "" {
-					f.Cursor = audit.CursorAfter(&audit.Record{OccurredAt: start.Add(-time.Duration(rnd.Int64N(int64(span))))}).String()
+					f.Cursor = storekit.CursorAfter(&audit.Record{OccurredAt: start.Add(-time.Duration(rnd.Int64N(int64(span))))}).String()
 				}
 				t := time.Now()
 				if _, err := s.Query(ctx, f); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trailmark/audit/storekit"
 	"net/netip"
 	"time"
 
@@ -313,7 +314,7 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 // NULL or JSON null. A value that cannot be made canonical is returned as
 // it is, for audit.Digest to report: reading never fails on stored data.
 func jsonColumn(b []byte) json.RawMessage {
-	c, err := audit.CanonicalJSON(b)
+	c, err := storekit.CanonicalJSON(b)
 	switch {
 	case err != nil:
 		return b

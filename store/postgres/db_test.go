@@ -9,6 +9,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"github.com/trailmark/audit/storekit"
 	"maps"
 	"net/url"
 	"slices"
@@ -686,7 +687,7 @@ func explainFilters(start time.Time, step time.Duration, n int) []explainFilter 
 		{"request_id", audit.Filter{RequestID: "req-4242"}, "request_id", false},
 		{"status", audit.Filter{Status: audit.StatusError}, "", true},
 		{"since_until", audit.Filter{Since: mid.Add(-24 * time.Hour), Until: mid}, "pkey", false},
-		{"user_id_page_2", audit.Filter{UserID: "user-42", Cursor: audit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "user_id", false},
+		{"user_id_page_2", audit.Filter{UserID: "user-42", Cursor: storekit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "user_id", false},
 	}
 }
 

@@ -32,7 +32,7 @@
 // inserted, which is earlier than its commit. Empty strings and the zero
 // netip.Addr are stored as NULL and read back as empty. Details and
 // Changes are stored as jsonb, which reorders keys and adds white space;
-// the Store returns them in canonical JSON (audit.CanonicalJSON): the
+// the Store returns them in canonical JSON (storekit.CanonicalJSON): the
 // bytes the Logger wrote, the same every store returns. Times are
 // returned in UTC.
 //

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"github.com/trailmark/audit/storekit"
 	"io"
 	"net"
 	"net/netip"
@@ -502,7 +503,7 @@ func TestEnsureMonthsAheadAndInWindow(t *testing.T) {
 func TestQuerySQL(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 15, 9, 26, 535897123, time.FixedZone("X", 3600))
 	id := uuid.MustParse("01890a5d-ac96-774b-bcce-b302099a8057")
-	cursor := audit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id}).String()
+	cursor := storekit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id}).String()
 	order := ` ORDER BY "timestamp" DESC, id DESC LIMIT `
 	tests := []struct {
 		name  string
@@ -573,7 +574,7 @@ func TestQueryPages(t *testing.T) {
 	if len(p.Records) != 2 {
 		t.Fatalf("got %d records, want 2", len(p.Records))
 	}
-	if want := audit.CursorAfter(&rs[1]).String(); p.NextCursor != want {
+	if want := storekit.CursorAfter(&rs[1]).String(); p.NextCursor != want {
 		t.Errorf("got next cursor %q, want %q", p.NextCursor, want)
 	}
 	for i, g := range p.Records {

@@ -53,7 +53,7 @@
 //
 // Records are stored in audit_logs: id as the UUID's 16 bytes, times as
 // Unix microseconds (UTC), empty strings as NULL, Details and Changes as
-// canonical JSON text (audit.CanonicalJSON) or NULL, returned as stored.
+// canonical JSON text (storekit.CanonicalJSON) or NULL, returned as stored.
 // Append is idempotent by ID: a retried batch stores each record once.
 // Every filter of audit.Filter is served by an index that ends in
 // (ts, id), and pages are read newest first by keyset, so that a deep

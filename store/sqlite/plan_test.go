@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"github.com/trailmark/audit/storekit"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestQueryPlans(t *testing.T) {
 	if err := s.Append(ctx, storetest.Records(0, 50)...); err != nil {
 		t.Fatal(err)
 	}
-	cursor := audit.Cursor{OccurredAt: time.Now(), ID: uuid.Must(uuid.NewV7())}.String()
+	cursor := storekit.Cursor{OccurredAt: time.Now(), ID: uuid.Must(uuid.NewV7())}.String()
 	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
@@ -50,7 +51,7 @@ func TestQueryPlans(t *testing.T) {
 			}
 		}
 		for _, tt := range tests {
-			q, args := buildQuery(&tt.f, tt.f.PageSize()+1)
+			q, args := buildQuery(&tt.f, storekit.PageSize(&tt.f)+1)
 			rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 			if err != nil {
 				t.Fatalf("%s: %v", tt.name, err)
