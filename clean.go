@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -222,21 +221,21 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 	if ev.OccurredAt.Before(minTime) || !ev.OccurredAt.Before(maxTime) {
 		return Record{}, eventError("timestamp", fmt.Sprintf("year %d is out of range 1–9999", ev.OccurredAt.UTC().Year()))
 	}
-	max := c.limits.MaxFieldBytes
+	maxField := c.limits.MaxFieldBytes
 	r := Record{
 		ID:           ev.ID,
 		OccurredAt:   truncMicro(ev.OccurredAt),
-		UserID:       cleanString(ev.UserID, max),
-		UserEmail:    cleanString(ev.UserEmail, max),
+		UserID:       cleanString(ev.UserID, maxField),
+		UserEmail:    cleanString(ev.UserEmail, maxField),
 		IPAddress:    cleanAddr(ev.IPAddress),
-		UserAgent:    cleanString(ev.UserAgent, 4*max),
-		Action:       Action(cleanString(string(ev.Action), max)),
-		ResourceType: cleanString(ev.ResourceType, max),
-		ResourceID:   cleanString(ev.ResourceID, max),
-		RequestID:    cleanString(ev.RequestID, max),
-		SessionID:    cleanString(ev.SessionID, max),
+		UserAgent:    cleanString(ev.UserAgent, 4*maxField),
+		Action:       Action(cleanString(string(ev.Action), maxField)),
+		ResourceType: cleanString(ev.ResourceType, maxField),
+		ResourceID:   cleanString(ev.ResourceID, maxField),
+		RequestID:    cleanString(ev.RequestID, maxField),
+		SessionID:    cleanString(ev.SessionID, maxField),
 		Status:       ev.Status,
-		ErrorMessage: cleanString(ev.ErrorMessage, 4*max),
+		ErrorMessage: cleanString(ev.ErrorMessage, 4*maxField),
 	}
 	if len(ev.Details) == 0 && len(ev.Changes) == 0 {
 		return r, nil
@@ -296,43 +295,23 @@ func eventError(field, msg string) error {
 	return &FieldError{Field: field, Msg: msg, kind: ErrInvalidEvent}
 }
 
-// cleanString repairs invalid UTF-8 and NUL bytes in s and caps it at max
+// cleanString repairs invalid UTF-8 and NUL bytes in s and caps it at maxBytes
 // bytes, marking a cut with "…[truncated]". It returns s itself, without
 // allocating, when s needs neither.
-func cleanString(s string, max int) string {
-	if len(s) <= max && clean(s) {
+func cleanString(s string, maxBytes int) string {
+	if len(s) <= maxBytes && canonical.Valid(s) {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	if len(s) <= max {
+	if len(s) <= maxBytes {
 		return s
 	}
-	cut := max - len(truncMarker)
+	cut := maxBytes - len(truncMarker)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + truncMarker
-}
-
-// clean reports whether s is valid UTF-8 without NUL bytes. ASCII is
-// checked eight bytes at a time.
-func clean(s string) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		if (w-lo)&^w&hi != 0 || w&hi != 0 { // a zero byte, or a non-ASCII one
-			return utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0
-		}
-	}
-	for ; i < len(s); i++ {
-		if b := s[i]; b == 0 || b >= utf8.RuneSelf {
-			return utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0
-		}
-	}
-	return true
 }
 
 // pathElem is one step of the path to the value being encoded.
@@ -725,7 +704,7 @@ func (e *encoder) encodeString(s string, _ int) { e.writeString(s, e.c.limits.Ma
 // key returns k repaired and capped, as it will be written, so that keys
 // sort as written.
 func (e *encoder) key(k string) string {
-	if len(k) <= e.keyMax() && clean(k) {
+	if len(k) <= e.keyMax() && canonical.Valid(k) {
 		return k
 	}
 	e.note("key repaired or truncated")
@@ -771,15 +750,15 @@ func (e *encoder) writeNumber(s string) {
 }
 
 // writeString writes s as a JSON string, repairing invalid UTF-8 and NUL
-// bytes and cutting it at max bytes.
-func (e *encoder) writeString(s string, max int) {
-	if len(s) > max {
-		cut := max - len(truncMarker)
+// bytes and cutting it at maxBytes bytes.
+func (e *encoder) writeString(s string, maxBytes int) {
+	if len(s) > maxBytes {
+		cut := maxBytes - len(truncMarker)
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		if !e.canon {
-			e.note(fmt.Sprintf("string of %d bytes truncated to %d", len(s), max))
+			e.note(fmt.Sprintf("string of %d bytes truncated to %d", len(s), maxBytes))
 		}
 		e.writeString(s[:cut]+truncMarker, math.MaxInt)
 		return

@@ -1,13 +1,14 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,8 +232,9 @@ type Options struct {
 	Limits Limits
 	// Now is the clock that stamps OccurredAt. Default time.Now.
 	Now func() time.Time
-	// NewID is the source of event IDs. Default: UUIDv7 (uuid.NewV7),
-	// whose IDs increase in the order they are made within the process.
+	// NewID is the source of event IDs. Default: UUIDv7 (uuid.NewV7,
+	// from the wall clock, not Now), whose IDs increase in the order they
+	// are made within the process.
 	NewID func() uuid.UUID
 	// OnError is told of every event that is not written without Log
 	// returning an error: records that failed and records dropped at
@@ -307,10 +309,17 @@ type Logger struct {
 	accepted, written, failed, retried, invalid atomic.Uint64
 	queueFull, shutdown                         atomic.Uint64
 	syncInFlight                                atomic.Int64
-	storeDown                                   atomic.Bool   // batches get one attempt: see AsyncOptions.RetryFor
-	rng                                         sync.Pool     // *mrand.ChaCha8
-	v7                                          atomic.Uint64 // the last UUIDv7's milliseconds<<12 | counter
+	storeDown                                   atomic.Bool // batches get one attempt: see AsyncOptions.RetryFor
+	rng                                         sync.Pool   // *mrand.ChaCha8
 }
+
+// newV7 returns a UUIDv7 from google/uuid: its time is the wall clock's,
+// not Options.Now's, and uuid.NewV7 makes the IDs of the process
+// increase in the order they are made (a 12-bit sequence under a lock,
+// RFC 9562 section 6.2 method 3), so the IDs of one Logger increase in
+// the order it logs. It panics only if crypto/rand fails, which Go's does
+// not.
+func newV7() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 type prefixRule struct {
 	prefix string
@@ -336,6 +345,9 @@ func New(store Store, opts *Options) (*Logger, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
+	if l.newID == nil {
+		l.newID = newV7
+	}
 	l.cfg = l.cfg.withDefaults()
 	if err := l.cfg.validate(); err != nil {
 		return nil, err
@@ -359,7 +371,7 @@ func New(store Store, opts *Options) (*Logger, error) {
 		return mrand.NewChaCha8(seed)
 	}
 	l.clean = newCleaner(l.redaction, l.limits)
-	l.instance = l.uuidV7(l.now())
+	l.instance = l.newID()
 	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize, l.cfg.QueueBytes)
 	l.sync = newCommitter(l.store, l.policy.SyncWriters, l.policy.SyncBatchSize, l.policy.SyncBatchBytes)
 	l.flushReq = make(chan chan struct{})
@@ -436,13 +448,7 @@ func (l *Logger) compilePolicy() error {
 		l.exact[a] = d
 	}
 	// longest prefix first
-	for i := range l.prefixes {
-		for j := i + 1; j < len(l.prefixes); j++ {
-			if len(l.prefixes[j].prefix) > len(l.prefixes[i].prefix) {
-				l.prefixes[i], l.prefixes[j] = l.prefixes[j], l.prefixes[i]
-			}
-		}
-	}
+	slices.SortFunc(l.prefixes, func(a, b prefixRule) int { return cmp.Compare(len(b.prefix), len(a.prefix)) })
 	return nil
 }
 
@@ -457,29 +463,6 @@ func (l *Logger) DeliveryFor(a Action) Delivery {
 		}
 	}
 	return l.def
-}
-
-// uuidV7 makes a version 7 UUID for the time now: 48 bits of Unix
-// milliseconds, a 12-bit counter (RFC 9562, section 6.2, method 1), so
-// that the IDs of one Logger increase in the order it made them, and 62
-// random bits. More than 4096 IDs in a millisecond borrow from the next.
-func (l *Logger) uuidV7(now time.Time) uuid.UUID {
-	ms := uint64(max(now.UnixMilli(), 0))
-	var next uint64
-	for {
-		prev := l.v7.Load()
-		next = max(ms<<12, prev+1)
-		if l.v7.CompareAndSwap(prev, next) {
-			break
-		}
-	}
-	r := l.rng.Get().(*mrand.ChaCha8)
-	lo := r.Uint64()
-	l.rng.Put(r)
-	var u uuid.UUID
-	binary.BigEndian.PutUint64(u[0:8], next>>12<<16|0x7000|next&0x0fff)
-	binary.BigEndian.PutUint64(u[8:16], lo&^(3<<62)|1<<63)
-	return u
 }
 
 // Log records ev. It fills ID and OccurredAt when they are zero and the
@@ -554,16 +537,9 @@ func (l *Logger) prepare(ctx context.Context, ev *Event) (Record, error) {
 	ev.fillFromContext(ctx)
 	if ev.OccurredAt.IsZero() {
 		ev.OccurredAt = l.now()
-		if ev.ID == (uuid.UUID{}) && l.newID == nil {
-			ev.ID = l.uuidV7(ev.OccurredAt)
-		}
 	}
 	if ev.ID == (uuid.UUID{}) {
-		if l.newID != nil {
-			ev.ID = l.newID()
-		} else {
-			ev.ID = l.uuidV7(l.now())
-		}
+		ev.ID = l.newID()
 	}
 	rec, err := l.clean.clean(ev)
 	if err != nil {

@@ -64,10 +64,11 @@ func (r *Record) DecodeChanges() (map[string]Change, error) {
 }
 
 // Clone returns a copy of r that shares no memory with it.
-func (r Record) Clone() Record {
-	r.Details = cloneBytes(r.Details)
-	r.Changes = cloneBytes(r.Changes)
-	return r
+func (r *Record) Clone() Record {
+	c := *r
+	c.Details = cloneBytes(r.Details)
+	c.Changes = cloneBytes(r.Changes)
+	return c
 }
 
 func cloneBytes(b json.RawMessage) json.RawMessage {

@@ -233,7 +233,7 @@ func (m *mw) requestID(r *http.Request) string {
 			return id
 		}
 	}
-	return newRequestID(time.Now())
+	return newRequestID()
 }
 
 func (m *mw) userAgent(r *http.Request) string {

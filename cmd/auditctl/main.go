@@ -29,8 +29,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -381,8 +383,8 @@ func printReport(w io.Writer, r *audit.Report, took time.Duration) {
 		counts[p.Kind]++
 	}
 	fmt.Fprintf(w, "  %d problem(s):", r.ProblemCount)
-	for k, n := range counts {
-		fmt.Fprintf(w, " %s=%d", k, n)
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(w, " %s=%d", k, counts[k])
 	}
 	fmt.Fprintln(w)
 	for _, p := range r.Problems {
