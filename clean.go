@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/trailmark/audit/internal/canonical"
 	"math"
 	"net/netip"
 	"reflect"
@@ -20,6 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Redaction says which keys of Details and Changes hold secrets and what

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/trailmark/audit/internal/canonical"
 	"math"
 	"net/netip"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 func validEvent() Event {

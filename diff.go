@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/trailmark/audit/internal/canonical"
 	"reflect"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Diff returns the field-level changes from before to after: for every

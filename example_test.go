@@ -13,13 +13,15 @@ import (
 
 func ExampleNew() {
 	store := memory.New(nil)
-	logger, err := audit.New(store,
-		&audit.Options{Policy: audit.Policy{
+	logger, err := audit.New(store, &audit.Options{
+		Policy: audit.Policy{
 			// login, permission and key changes are Sync already;
 			// make every billing action Sync too
 			Actions: map[audit.Action]audit.Delivery{"billing.": audit.Sync},
-		}, Async: audit.AsyncOptions{QueueSize: 10000, FlushInterval: 50 * time.Millisecond}, OnError: func(err error) { fmt.Println("ALERT:", err) }},
-	)
+		},
+		Async:   audit.AsyncOptions{QueueSize: 10000, FlushInterval: 50 * time.Millisecond},
+		OnError: func(err error) { fmt.Println("ALERT:", err) },
+	})
 	if err != nil {
 		panic(err)
 	}

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trailmark/audit/internal/canonical"
 	"io"
 	"time"
 
+	"github.com/trailmark/audit/internal/canonical"
 	"github.com/trailmark/audit/internal/safetext"
 )
 

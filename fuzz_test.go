@@ -3,10 +3,11 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/trailmark/audit/internal/canonical"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 var jsonSeeds = []string{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/trailmark/audit/storekit"
 	"net/netip"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 

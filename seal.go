@@ -10,12 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trailmark/audit/internal/canonical"
 	"hash"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Tamper evidence.

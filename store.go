@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/trailmark/audit/internal/canonical"
 	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Record is an Event as a Store holds it: cleaned, with its ID and

@@ -1,12 +1,12 @@
 package api
 
 import (
-	"github.com/trailmark/audit/storekit"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 var goodQueries = []struct {

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trailmark/audit/storekit"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -28,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Factory returns a new, empty store for one test.

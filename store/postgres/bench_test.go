@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/trailmark/audit/storekit"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 )
 
 // The write benchmarks compare, in one run and on one table with all its

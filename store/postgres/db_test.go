@@ -7,9 +7,9 @@ package postgres_test
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"fmt"
-	"github.com/trailmark/audit/storekit"
 	"maps"
 	"net/url"
 	"slices"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -731,4 +732,41 @@ FROM generate_series(1, $3::int) AS i`, start, fmt.Sprintf("%d microseconds", st
 	}
 	_, err = db.ExecContext(ctx, "ANALYZE "+schema+".audit_logs")
 	return err
+}
+
+// TestTxDatabaseSQL checks that Store.Tx takes a plain *sql.Tx as well as
+// a *sqlx.Tx: one record (INSERT) and a batch (COPY through staging)
+// commit and roll back with the application's transaction.
+func TestTxDatabaseSQL(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	ctx := testCtx(t)
+	rs := storetest.Records(0, 5)
+	for _, commit := range []bool{false, true} {
+		var tx *sql.Tx
+		tx, err := s.DB().DB.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := s.Tx(tx)
+		if err := ts.Append(ctx, rs[0]); err != nil {
+			t.Fatalf("Append of one record in a *sql.Tx: %v", err)
+		}
+		if err := ts.Append(ctx, rs[1:]...); err != nil {
+			t.Fatalf("Append of a batch in a *sql.Tx: %v", err)
+		}
+		want := 0
+		if commit {
+			want = len(rs)
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := storetest.QueryAll(t, s, audit.Filter{}); len(got) != want {
+			t.Errorf("commit %v: got %d records, want %d", commit, len(got), want)
+		}
+	}
 }

@@ -227,13 +227,25 @@ func (s *Store) Close() error {
 // leaves tx failed, as any statement error does in PostgreSQL: roll it
 // back. Like tx, the returned Store is not for concurrent use, and it is
 // valid only until tx ends. tx must be a lib/pq transaction on the
-// database of s.
-func (s *Store) Tx(tx *sqlx.Tx) audit.Store { return &txStore{s: s, tx: tx} }
+// database of s: a *sql.Tx or a *sqlx.Tx.
+func (s *Store) Tx(tx Transaction) audit.Store { return &txStore{s: s, tx: tx} }
+
+// Transaction is what Store.Tx needs of the application's transaction;
+// *sql.Tx and *sqlx.Tx both have it.
+type Transaction interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+var (
+	_ Transaction = (*sql.Tx)(nil)
+	_ Transaction = (*sqlx.Tx)(nil)
+)
 
 // txStore appends within an application transaction.
 type txStore struct {
 	s  *Store
-	tx *sqlx.Tx
+	tx Transaction
 }
 
 // Append appends records inside the transaction.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"github.com/trailmark/audit/storekit"
 	"io"
 	"net"
 	"net/netip"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"github.com/trailmark/audit/storekit"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
