@@ -142,10 +142,7 @@ func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStor
 	if err != nil {
 		return nil, nil, audit.SealerOptions{}, err
 	}
-	cfg, err := kr.sealerConfig()
-	if err != nil {
-		return nil, nil, cfg, err
-	}
+	cfg := kr.SealerOptions()
 	s, err := d.open(ctx)
 	if err != nil {
 		return nil, nil, cfg, err
@@ -311,7 +308,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := kr.verifyOptions()
+	opts := kr.VerifyOptions()
 	opts.SealWindow = *window
 	if *cpFile != "" {
 		f, err := os.Open(*cpFile)

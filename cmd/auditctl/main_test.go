@@ -90,10 +90,7 @@ func TestVerifyExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := kr.sealerConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := kr.SealerOptions()
 	ctx := context.Background()
 	s := memory.New(nil)
 	// records as a service writes them: some without Details or Changes

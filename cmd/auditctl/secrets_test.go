@@ -184,3 +184,16 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 		t.Errorf("export file: %v, mode %04o; want 0600", err, fi.Mode().Perm())
 	}
 }
+
+// TestKeyFileUnknownCurrent: a key file whose current names no HMAC key
+// is refused, not read as if it named the last one.
+func TestKeyFileUnknownCurrent(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "keys.json")
+	k := `{"hmac_keys":[{"id":"k1","secret":"` + strings.Repeat("A", 44) + `"}],"current":"k2"}`
+	if err := os.WriteFile(p, []byte(k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (cli{stderr: &strings.Builder{}}).readKeyring(p); err == nil || !strings.Contains(err.Error(), "current") {
+		t.Errorf("got %v, want an error naming current", err)
+	}
+}
