@@ -20,9 +20,10 @@ const (
 
 // ArchiveFunc receives records before retention removes them, in batches
 // of up to MaxLimit, with their seals when the store keeps a chain
-// (seals[i] seals recs[i]; nil for a record not sealed). Records come
-// newest first, as Query returns them: within a batch and from one batch
-// to the next.
+// (seals[i] seals recs[i]; nil for a record not sealed). From a store that
+// keeps a chain, the sealed records come in chain order (the order they
+// were sealed, about oldest first), then the records not sealed yet; from
+// any other store, newest first, as Query returns them.
 //
 // An ArchiveFunc must be durable before it returns: once it returns nil,
 // retention may remove the records, so they must have reached the archive
@@ -208,20 +209,12 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 		if _, err := r.cfg.Sealer.SealOnce(ctx); err != nil {
 			return fmt.Errorf("audit: retention: %w", err)
 		}
-		// the boundary: the longest prefix of the chain whose records are
-		// all older than the cutoff
-		err := r.chain.ScanChain(ctx, 0, func(s Seal, _ *Record) error {
-			if !s.EventTime.Before(cutoff) {
-				return errStop
-			}
-			boundary = s
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return fmt.Errorf("audit: retention: %w", err)
+		var err error
+		boundary, err = r.scanChain(ctx, cutoff, res)
+		if err != nil {
+			return err
 		}
-	}
-	if r.cfg.Archive != nil {
+	} else if r.cfg.Archive != nil {
 		n, err := r.archive(ctx, cutoff)
 		res.Archived = n
 		if err != nil {
@@ -253,24 +246,86 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 
 var errStop = errors.New("stop")
 
-// archive hands the records older than cutoff to Archive, newest first.
+// scanChain reads the chain once. It returns the boundary, the last seal
+// of the longest prefix of the chain whose records are all older than
+// cutoff; with an Archive, it hands it the sealed records older than
+// cutoff in chain order as it goes, then the unsealed ones, in batches of
+// MaxLimit, and counts them in res.Archived. Without an Archive it stops
+// at the end of the prefix. Nothing is kept but the batch at hand.
+func (r *Retention) scanChain(ctx context.Context, cutoff time.Time, res *RetentionResult) (Seal, error) {
+	var (
+		boundary Seal
+		prefix   = true
+		recs     []Record
+		seals    []*Seal
+		// archiveErr is Archive's error, returned through ScanChain
+		archiveErr error
+	)
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
+		}
+		if err := r.cfg.Archive(ctx, recs, seals); err != nil {
+			archiveErr = fmt.Errorf("audit: retention: archive: %w", err)
+			return archiveErr
+		}
+		res.Archived += int64(len(recs))
+		recs, seals = nil, nil // Archive may keep the slices it was given
+		return nil
+	}
+	add := func(rec *Record, s *Seal) error {
+		recs, seals = append(recs, rec.Clone()), append(seals, s)
+		if len(recs) == MaxLimit {
+			return flush()
+		}
+		return nil
+	}
+	archive := r.cfg.Archive != nil
+	err := r.chain.ScanChain(ctx, 0, func(s Seal, rec *Record) error {
+		old := s.EventTime.Before(cutoff)
+		if prefix {
+			if old {
+				boundary = s
+			} else if prefix = false; !archive {
+				return errStop
+			}
+		}
+		if archive && old && rec != nil {
+			return add(rec, &s)
+		}
+		return nil
+	})
+	switch {
+	case archiveErr != nil:
+		return boundary, archiveErr
+	case err != nil && !errors.Is(err, errStop):
+		return boundary, fmt.Errorf("audit: retention: %w", err)
+	}
+	if !archive {
+		return boundary, nil
+	}
+	// records appended since SealOnce
+	err = r.chain.ScanUnsealed(ctx, func(rec *Record) error {
+		if rec.OccurredAt.Before(cutoff) {
+			return add(rec, nil)
+		}
+		return nil
+	})
+	switch {
+	case archiveErr != nil:
+		return boundary, archiveErr
+	case err != nil:
+		return boundary, fmt.Errorf("audit: retention: archive: %w", err)
+	}
+	return boundary, flush()
+}
+
+// archive hands the records older than cutoff to Archive, newest first,
+// for a store without a chain.
 func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error) {
 	q, ok := r.store.(Querier)
 	if !ok {
 		return 0, fmt.Errorf("%T cannot be queried", r.store)
-	}
-	var seals map[[16]byte]*Seal
-	if r.chain != nil {
-		seals = map[[16]byte]*Seal{}
-		err := r.chain.ScanChain(ctx, 0, func(s Seal, _ *Record) error {
-			if s.EventTime.Before(cutoff) {
-				seals[s.EventID] = &s
-			}
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
 	}
 	var total int64
 	f := Filter{Until: cutoff, Limit: MaxLimit}
@@ -280,11 +335,7 @@ func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error
 			return total, err
 		}
 		if len(p.Records) > 0 {
-			ss := make([]*Seal, len(p.Records))
-			for j := range p.Records {
-				ss[j] = seals[p.Records[j].ID]
-			}
-			if err := r.cfg.Archive(ctx, p.Records, ss); err != nil {
+			if err := r.cfg.Archive(ctx, p.Records, make([]*Seal, len(p.Records))); err != nil {
 				return total, err
 			}
 			total += int64(len(p.Records))

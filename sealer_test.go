@@ -559,3 +559,61 @@ func TestRetentionReportsByDefault(t *testing.T) {
 		t.Errorf("stats %+v, want 1 error and nothing removed", st)
 	}
 }
+
+// countingChain counts the seals a store's ScanChain hands out.
+type countingChain struct {
+	*memory.Store
+	scans, seals int
+}
+
+func (c *countingChain) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+	c.scans++
+	return c.Store.ScanChain(ctx, from, func(s audit.Seal, r *audit.Record) error {
+		c.seals++
+		return fn(s, r)
+	})
+}
+
+// TestRetentionReadsChainOnce: a run with an Archive reads the chain once,
+// and archives every old record, sealed or not, with its seal.
+func TestRetentionReadsChainOnce(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s := &countingChain{Store: memory.New(nil)}
+	rs := storetest.Records(0, 2*audit.MaxLimit+10)
+	for i := range rs {
+		rs[i].OccurredAt = now.AddDate(0, 0, -200).Add(time.Duration(i) * time.Hour) // the newest within 90 days
+	}
+	if err := s.Append(context.Background(), rs...); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var archived, sealed int
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{
+		Sealer: sl, Now: func() time.Time { return now },
+		Archive: func(_ context.Context, recs []audit.Record, seals []*audit.Seal) error {
+			for i := range recs {
+				archived++
+				if seals[i] != nil && seals[i].EventID == recs[i].ID {
+					sealed++
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.scans != 1 || s.seals != len(rs) {
+		t.Errorf("got %d chain scans of %d seals, want 1 scan of %d", s.scans, s.seals, len(rs))
+	}
+	if int64(archived) != res.Purged || sealed != archived || res.Purged == 0 {
+		t.Errorf("archived %d (%d with their seals), purged %d: want all purged records archived with seals", archived, sealed, res.Purged)
+	}
+}
