@@ -19,7 +19,7 @@
 //	s, err := postgres.Open(ctx, "postgres://app@db/app", &postgres.Options{Schema: "audit"})
 //	…
 //	err = s.Migrate(ctx) // as the owner role, see below
-//	logger, err := audit.New(s)
+//	logger, err := audit.New(s, nil)
 //
 // # The table
 //

@@ -5,10 +5,10 @@
 // audit.Purger, audit.SealStore and audit.ChainPurger, and passes the
 // storetest conformance and chain suites unchanged.
 //
-//	s, err := sqlite.Open(ctx, "audit.db")
+//	s, err := sqlite.Open(ctx, "audit.db", nil)
 //	…
 //	defer s.Close()
-//	logger, err := audit.New(s)
+//	logger, err := audit.New(s, nil)
 //
 // A Store is safe for concurrent use by many goroutines, and several
 // processes may open the same file (not over a network file system:
