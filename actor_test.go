@@ -98,8 +98,8 @@ func TestSetActorConcurrent(t *testing.T) {
 }
 
 func TestLogAfterSetActor(t *testing.T) {
-	s := memory.New()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false))
+	s := memory.New(nil)
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

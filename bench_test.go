@@ -24,9 +24,15 @@ func benchEvent(details map[string]any) audit.Event {
 	}
 }
 
-func newBenchLogger(b *testing.B, s audit.Store, opts ...audit.Option) *audit.Logger {
+// newBenchLogger returns a Logger without lifecycle events; opts may be nil.
+func newBenchLogger(b *testing.B, s audit.Store, opts *audit.Options) *audit.Logger {
 	b.Helper()
-	l, err := audit.New(s, append([]audit.Option{audit.WithLifecycleEvents(false)}, opts...)...)
+	var o audit.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.NoLifecycleEvents = true
+	l, err := audit.New(s, &o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +52,7 @@ func BenchmarkLogAsync(b *testing.B) {
 	}{{"minimal", nil}, {"details", benchDetails}} {
 		b.Run(bc.name, func(b *testing.B) {
 			const queue = 16384
-			l := newBenchLogger(b, memory.New(), audit.WithAsync(audit.AsyncConfig{QueueSize: queue}))
+			l := newBenchLogger(b, memory.New(nil), &audit.Options{Async: audit.AsyncOptions{QueueSize: queue}})
 			ctx := context.Background()
 			ev := benchEvent(bc.details)
 			b.ReportAllocs()
@@ -69,7 +75,7 @@ func BenchmarkLogAsync(b *testing.B) {
 
 // BenchmarkLogSync writes each event before Log returns.
 func BenchmarkLogSync(b *testing.B) {
-	l := newBenchLogger(b, memory.New(), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	l := newBenchLogger(b, memory.New(nil), &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	ctx := context.Background()
 	ev := benchEvent(benchDetails)
 	b.ReportAllocs()
@@ -83,8 +89,8 @@ func BenchmarkLogSync(b *testing.B) {
 // BenchmarkThroughput is the sustained rate from Log to records in the
 // memory store: the clock runs until the last event is written.
 func BenchmarkThroughput(b *testing.B) {
-	s := memory.New()
-	l := newBenchLogger(b, s)
+	s := memory.New(nil)
+	l := newBenchLogger(b, s, nil)
 	ctx := context.Background()
 	ev := benchEvent(benchDetails)
 	b.ReportAllocs()

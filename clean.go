@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Redaction says which keys of Details and Changes hold secrets and what
@@ -124,11 +125,10 @@ func (l Limits) validate() error {
 const MetaKey = "_audit"
 
 const (
-	maxDepth      = 32
-	maxNotes      = 16
-	maxNoteBytes  = 256
-	truncMarker   = "…[truncated]"
-	maxNumberText = 400
+	maxDepth     = 32
+	maxNotes     = 16
+	maxNoteBytes = 256
+	truncMarker  = "…[truncated]"
 )
 
 // cleaner holds a Logger's cleaning configuration.
@@ -222,21 +222,21 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 	if ev.OccurredAt.Before(minTime) || !ev.OccurredAt.Before(maxTime) {
 		return Record{}, eventError("timestamp", fmt.Sprintf("year %d is out of range 1–9999", ev.OccurredAt.UTC().Year()))
 	}
-	max := c.limits.MaxFieldBytes
+	maxField := c.limits.MaxFieldBytes
 	r := Record{
 		ID:           ev.ID,
 		OccurredAt:   truncMicro(ev.OccurredAt),
-		UserID:       cleanString(ev.UserID, max),
-		UserEmail:    cleanString(ev.UserEmail, max),
+		UserID:       cleanString(ev.UserID, maxField),
+		UserEmail:    cleanString(ev.UserEmail, maxField),
 		IPAddress:    cleanAddr(ev.IPAddress),
-		UserAgent:    cleanString(ev.UserAgent, 4*max),
-		Action:       Action(cleanString(string(ev.Action), max)),
-		ResourceType: cleanString(ev.ResourceType, max),
-		ResourceID:   cleanString(ev.ResourceID, max),
-		RequestID:    cleanString(ev.RequestID, max),
-		SessionID:    cleanString(ev.SessionID, max),
+		UserAgent:    cleanString(ev.UserAgent, 4*maxField),
+		Action:       Action(cleanString(string(ev.Action), maxField)),
+		ResourceType: cleanString(ev.ResourceType, maxField),
+		ResourceID:   cleanString(ev.ResourceID, maxField),
+		RequestID:    cleanString(ev.RequestID, maxField),
+		SessionID:    cleanString(ev.SessionID, maxField),
 		Status:       ev.Status,
-		ErrorMessage: cleanString(ev.ErrorMessage, 4*max),
+		ErrorMessage: cleanString(ev.ErrorMessage, 4*maxField),
 	}
 	if len(ev.Details) == 0 && len(ev.Changes) == 0 {
 		return r, nil
@@ -296,43 +296,23 @@ func eventError(field, msg string) error {
 	return &FieldError{Field: field, Msg: msg, kind: ErrInvalidEvent}
 }
 
-// cleanString repairs invalid UTF-8 and NUL bytes in s and caps it at max
+// cleanString repairs invalid UTF-8 and NUL bytes in s and caps it at maxBytes
 // bytes, marking a cut with "…[truncated]". It returns s itself, without
 // allocating, when s needs neither.
-func cleanString(s string, max int) string {
-	if len(s) <= max && clean(s) {
+func cleanString(s string, maxBytes int) string {
+	if len(s) <= maxBytes && canonical.Valid(s) {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	if len(s) <= max {
+	if len(s) <= maxBytes {
 		return s
 	}
-	cut := max - len(truncMarker)
+	cut := maxBytes - len(truncMarker)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + truncMarker
-}
-
-// clean reports whether s is valid UTF-8 without NUL bytes. ASCII is
-// checked eight bytes at a time.
-func clean(s string) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		if (w-lo)&^w&hi != 0 || w&hi != 0 { // a zero byte, or a non-ASCII one
-			return utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0
-		}
-	}
-	for ; i < len(s); i++ {
-		if b := s[i]; b == 0 || b >= utf8.RuneSelf {
-			return utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0
-		}
-	}
-	return true
 }
 
 // pathElem is one step of the path to the value being encoded.
@@ -357,7 +337,6 @@ type encoder struct {
 	kn       keyNorm
 	notes    []string
 	omitted  []string
-	spans    []member // stack of object members being canonicalized
 	root     string
 	limit    int  // when len(buf) passes limit, encoding stops
 	overflow bool // set when it did
@@ -366,7 +345,7 @@ type encoder struct {
 
 func (e *encoder) reset() {
 	e.buf = e.buf[:0]
-	e.members, e.strs, e.changes, e.spans = e.members[:0], e.strs[:0], e.changes[:0], e.spans[:0]
+	e.members, e.strs, e.changes = e.members[:0], e.strs[:0], e.changes[:0]
 	e.path = e.path[:0]
 	e.visiting = e.visiting[:0]
 	e.notes = e.notes[:0]
@@ -726,7 +705,7 @@ func (e *encoder) encodeString(s string, _ int) { e.writeString(s, e.c.limits.Ma
 // key returns k repaired and capped, as it will be written, so that keys
 // sort as written.
 func (e *encoder) key(k string) string {
-	if len(k) <= e.keyMax() && clean(k) {
+	if len(k) <= e.keyMax() && canonical.Valid(k) {
 		return k
 	}
 	e.note("key repaired or truncated")
@@ -754,192 +733,43 @@ func (e *encoder) writeFloat(f float64, bits int) {
 	}
 	start := len(e.buf)
 	e.buf = strconv.AppendFloat(e.buf, f, 'f', -1, bits)
-	if len(e.buf)-start > maxNumberText {
+	if len(e.buf)-start > canonical.MaxNumberText {
 		e.buf = e.buf[:start]
 		e.note("number too large; stored as a string")
 		e.writeString(strconv.FormatFloat(f, 'g', -1, bits), math.MaxInt)
 	}
 }
 
-// writeNumber writes the JSON number text s in canonical form: plain
-// decimal notation, no exponent, no leading zeros, no trailing zeros in
-// the fraction, no negative zero. That is the form PostgreSQL's numeric
-// type prints back, so jsonb keeps it exactly.
+// writeNumber writes the JSON number text s in canonical form (see
+// canonical.AppendNumber), or as a string with a note when it cannot.
 func (e *encoder) writeNumber(s string) {
-	if !isJSONNumber(s) {
-		e.note("not a valid JSON number; stored as a string")
+	var reason string
+	if e.buf, reason = canonical.AppendNumber(e.buf, s, &e.scratch); reason != "" {
+		e.note(reason)
 		e.writeString(s, e.c.limits.MaxStringBytes)
-		return
 	}
-	orig := s
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	mant, exp := s, 0
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		mant = s[:i]
-		x, err := strconv.Atoi(s[i+1:])
-		if err != nil || x > maxNumberText || x < -maxNumberText {
-			e.note("number out of range; stored as a string")
-			e.writeString(orig, e.c.limits.MaxStringBytes)
-			return
-		}
-		exp = x
-	}
-	intPart, frac := mant, ""
-	if i := strings.IndexByte(mant, '.'); i >= 0 {
-		intPart, frac = mant[:i], mant[i+1:]
-	}
-	// digits d with the decimal point after position p (p may be outside d).
-	e.scratch = append(append(e.scratch[:0], intPart...), frac...)
-	d := e.scratch
-	p := len(intPart) + exp
-	// strip leading zeros
-	for len(d) > 0 && d[0] == '0' {
-		d = d[1:]
-		p--
-	}
-	for len(d) > 0 && d[len(d)-1] == '0' && len(d) > p {
-		d = d[:len(d)-1]
-	}
-	if len(d) == 0 {
-		e.buf = append(e.buf, '0')
-		return
-	}
-	if p > len(d)+maxNumberText || -p > maxNumberText {
-		e.note("number out of range; stored as a string")
-		e.writeString(orig, e.c.limits.MaxStringBytes)
-		return
-	}
-	if neg {
-		e.buf = append(e.buf, '-')
-	}
-	switch {
-	case p <= 0:
-		e.buf = append(e.buf, "0."...)
-		for range -p {
-			e.buf = append(e.buf, '0')
-		}
-		e.buf = append(e.buf, d...)
-	case p >= len(d):
-		e.buf = append(e.buf, d...)
-		for range p - len(d) {
-			e.buf = append(e.buf, '0')
-		}
-	default:
-		e.buf = append(e.buf, d[:p]...)
-		e.buf = append(e.buf, '.')
-		e.buf = append(e.buf, d[p:]...)
-	}
-}
-
-// isJSONNumber reports whether s is a number in JSON syntax.
-func isJSONNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	if s[0] == '-' {
-		s = s[1:]
-		if s == "" {
-			return false
-		}
-	}
-	switch {
-	case s[0] == '0':
-		s = s[1:]
-	case '1' <= s[0] && s[0] <= '9':
-		s = s[1:]
-		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
-			s = s[1:]
-		}
-	default:
-		return false
-	}
-	if len(s) >= 2 && s[0] == '.' && '0' <= s[1] && s[1] <= '9' {
-		s = s[2:]
-		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
-			s = s[1:]
-		}
-	}
-	if len(s) >= 2 && (s[0] == 'e' || s[0] == 'E') {
-		s = s[1:]
-		if s[0] == '+' || s[0] == '-' {
-			s = s[1:]
-			if s == "" {
-				return false
-			}
-		}
-		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
-			s = s[1:]
-		}
-	}
-	return s == ""
 }
 
 // writeString writes s as a JSON string, repairing invalid UTF-8 and NUL
-// bytes and cutting it at max bytes.
-func (e *encoder) writeString(s string, max int) {
-	if len(s) > max {
-		cut := max - len(truncMarker)
+// bytes and cutting it at maxBytes bytes.
+func (e *encoder) writeString(s string, maxBytes int) {
+	if len(s) > maxBytes {
+		cut := maxBytes - len(truncMarker)
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		if !e.canon {
-			e.note(fmt.Sprintf("string of %d bytes truncated to %d", len(s), max))
+			e.note(fmt.Sprintf("string of %d bytes truncated to %d", len(s), maxBytes))
 		}
 		e.writeString(s[:cut]+truncMarker, math.MaxInt)
 		return
 	}
-	e.buf = append(e.buf, '"')
-	repaired := false
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				e.buf = append(e.buf, s[start:i]...)
-				e.buf = append(e.buf, "\uFFFD"...)
-				repaired = true
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		if b >= 0x20 && b != '"' && b != '\\' {
-			i++
-			continue
-		}
-		e.buf = append(e.buf, s[start:i]...)
-		switch b {
-		case '"', '\\':
-			e.buf = append(e.buf, '\\', b)
-		case '\n':
-			e.buf = append(e.buf, '\\', 'n')
-		case '\r':
-			e.buf = append(e.buf, '\\', 'r')
-		case '\t':
-			e.buf = append(e.buf, '\\', 't')
-		case 0:
-			e.buf = append(e.buf, "\uFFFD"...)
-			repaired = true
-		default:
-			e.buf = append(e.buf, '\\', 'u', '0', '0', hexDigit[b>>4], hexDigit[b&0xF])
-		}
-		i++
-		start = i
-	}
-	e.buf = append(e.buf, s[start:]...)
-	e.buf = append(e.buf, '"')
+	var repaired bool
+	e.buf, repaired = canonical.AppendString(e.buf, s)
 	if repaired {
 		e.note("invalid UTF-8 or NUL bytes replaced by U+FFFD")
 	}
 }
-
-const hexDigit = "0123456789abcdef"
 
 // encodeRaw re-encodes JSON text canonically.
 func (e *encoder) encodeRaw(raw []byte, depth int) {
@@ -948,7 +778,7 @@ func (e *encoder) encodeRaw(raw []byte, depth int) {
 		return
 	}
 	var v any
-	if err := unmarshalNumber(raw, &v); err != nil {
+	if err := canonical.Unmarshal(raw, &v); err != nil {
 		e.unencodable(raw, err)
 		return
 	}
@@ -1010,59 +840,12 @@ func (e *encoder) annotate(details []byte) ([]byte, error) {
 	return canonicalValue(m)
 }
 
-// CanonicalJSON re-encodes JSON text in the canonical form the Logger
-// stores: sorted object keys, no insignificant white space, numbers in
-// plain decimal notation. Input nested more than 1000 levels deep is an
-// error. It is what makes a record read back from any
-// store (PostgreSQL jsonb reorders keys and rewrites white space) compare
-// and hash exactly like the original. nil or empty input yields nil.
-func CanonicalJSON(raw []byte) ([]byte, error) {
-	c, err := canonicalBytes(raw)
-	if err != nil || len(c) == 0 || &c[0] != &raw[0] {
-		return c, err
-	}
-	return bytes.Clone(c), nil
-}
-
-// canonicalBytes is CanonicalJSON, returning raw itself when it is
-// canonical already.
-func canonicalBytes(raw []byte) ([]byte, error) {
-	if isCanonical(raw) {
-		return raw, nil
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, nil
-	}
-	if c, ok := canonicalFast(raw); ok {
-		return c, nil
-	}
-	if d := jsonDepth(raw); d > maxJSONDepth {
-		return nil, fmt.Errorf("audit: canonical JSON: arrays and objects nested %d deep, deeper than %d", d, maxJSONDepth)
-	}
-	var v any
-	if err := unmarshalNumber(raw, &v); err != nil {
-		return nil, fmt.Errorf("audit: canonical JSON: %w", err)
-	}
-	return canonicalValue(v)
-}
-
 var canonCleaner = sync.OnceValue(func() *cleaner {
 	return newCleaner(Redaction{NoDefaults: true}, Limits{MaxStringBytes: math.MaxInt, MaxJSONBytes: math.MaxInt})
 })
 
-// canonicalFast re-encodes raw without decoding it, when it can.
-func canonicalFast(raw []byte) ([]byte, bool) {
-	e := canonCleaner().pool.Get().(*encoder)
-	defer e.release()
-	e.reset()
-	e.canon = true
-	if !e.canonicalize(raw) {
-		return nil, false
-	}
-	return bytes.Clone(e.buf), true
-}
-
-// canonicalValue encodes a decoded JSON value canonically.
+// canonicalValue encodes v canonically: it redacts nothing and notes
+// nothing.
 func canonicalValue(v any) ([]byte, error) {
 	c := canonCleaner()
 	e := c.pool.Get().(*encoder)
@@ -1073,24 +856,12 @@ func canonicalValue(v any) ([]byte, error) {
 	return bytes.Clone(e.buf), nil
 }
 
-func unmarshalNumber(raw []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return fmt.Errorf("unexpected data after JSON value")
-	}
-	return nil
-}
-
 func decodeObject(raw []byte) (map[string]any, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
 	var m map[string]any
-	if err := unmarshalNumber(raw, &m); err != nil {
+	if err := canonical.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("audit: decode details: %w", err)
 	}
 	return m, nil

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 func validEvent() Event {
@@ -138,7 +140,7 @@ func TestCanonicalEncoding(t *testing.T) {
 			if string(r.Details) != tt.want {
 				t.Errorf("got  %s\nwant %s", r.Details, tt.want)
 			}
-			again, err := CanonicalJSON(r.Details)
+			again, err := canonical.JSON(r.Details)
 			if err != nil || !bytes.Equal(again, r.Details) {
 				t.Errorf("not a fixed point: CanonicalJSON gives %s, %v", again, err)
 			}
@@ -253,7 +255,7 @@ func TestUnencodableValues(t *testing.T) {
 			if len(notes) == 0 || !strings.Contains(notes[0].(string), "details."+tt.key) {
 				t.Errorf("no note naming details.%s: %s", tt.key, r.Details)
 			}
-			if again, _ := CanonicalJSON(r.Details); !bytes.Equal(again, r.Details) {
+			if again, _ := canonical.JSON(r.Details); !bytes.Equal(again, r.Details) {
 				t.Errorf("annotated details not canonical: %s", r.Details)
 			}
 		})
@@ -293,7 +295,7 @@ func TestLimitsTruncate(t *testing.T) {
 	if d["a_first"] != "fits" || meta == nil || len(meta["omitted"].([]any)) == 0 {
 		t.Errorf("truncated details lack kept keys or the omitted list: %.300s", r.Details)
 	}
-	if again, _ := CanonicalJSON(r.Details); !bytes.Equal(again, r.Details) {
+	if again, _ := canonical.JSON(r.Details); !bytes.Equal(again, r.Details) {
 		t.Errorf("truncated details not canonical")
 	}
 
@@ -337,12 +339,12 @@ func TestDetailsNotRetained(t *testing.T) {
 
 func TestCanonicalJSONErrors(t *testing.T) {
 	for _, in := range []string{`{`, `{"a":1}x`, `{"a":1} {"b":2}`} {
-		if _, err := CanonicalJSON([]byte(in)); err == nil {
-			t.Errorf("CanonicalJSON(%q): no error", in)
+		if _, err := canonical.JSON([]byte(in)); err == nil {
+			t.Errorf("canonical.JSON(%q): no error", in)
 		}
 	}
-	if b, err := CanonicalJSON([]byte("  ")); b != nil || err != nil {
-		t.Errorf("CanonicalJSON(blank) = %q, %v; want nil, nil", b, err)
+	if b, err := canonical.JSON([]byte("  ")); b != nil || err != nil {
+		t.Errorf("canonical.JSON(blank) = %q, %v; want nil, nil", b, err)
 	}
 }
 
@@ -351,8 +353,8 @@ func TestIsJSONNumber(t *testing.T) {
 		"0": true, "-0": true, "1.5": true, "1e5": true, "1E+5": true, "-1.5e-3": true,
 		"": false, "-": false, "01": false, "1.": false, ".5": false, "1e": false, "1e+": false, "+1": false, "NaN": false, "0x10": false,
 	} {
-		if got := isJSONNumber(s); got != want {
-			t.Errorf("isJSONNumber(%q) = %v, want %v", s, got, want)
+		if got := canonical.IsNumber(s); got != want {
+			t.Errorf("canonical.IsNumber(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
@@ -398,7 +400,7 @@ func TestCanonicalJSONDeep(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := CanonicalJSON(tt.in)
+			got, err := canonical.JSON(tt.in)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("CanonicalJSON: got error %v, want error: %v", err, tt.wantErr)
 			}

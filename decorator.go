@@ -66,7 +66,7 @@ func Wrap[T any](l *Logger, op Op[struct{}, T], fn func(context.Context) (T, err
 // back the transaction fn ran in. To make an operation and its record
 // commit together, write the record with Logger.LogTo inside the same
 // transaction instead. When the action is delivered Async, a record that
-// cannot be queued does not fail the call; the Logger's ErrorHandler is
+// cannot be queued does not fail the call; the Logger's OnError is
 // told.
 //
 // Wrap1 panics if l or fn is nil, or if op lacks Action or ResourceType.
@@ -124,7 +124,7 @@ func Wrap1[A, T any](l *Logger, op Op[A, T], fn func(context.Context, A) (T, err
 func record(ctx context.Context, l *Logger, a Action, ev Event, err error) error {
 	lerr := l.Log(ctx, ev)
 	if lerr == nil || (l.DeliveryFor(a) != Sync && !errors.Is(lerr, ErrInvalidEvent)) {
-		return err // an Async failure was reported to the ErrorHandler
+		return err // an Async failure was reported to OnError
 	}
 	nr := fmt.Errorf("%w: %s: %w", ErrNotRecorded, a, lerr)
 	if err != nil {

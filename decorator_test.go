@@ -21,8 +21,8 @@ type doc struct {
 var errNotFound = errors.New("not found")
 
 func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
-	s := memory.New()
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	s := memory.New(nil)
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	get := audit.Wrap1(l, audit.Op[string, *doc]{
 		Action: audit.ActionResourceRead, ResourceType: "document",
 		ResourceID: func(id string, _ *doc) string { return id },
@@ -65,8 +65,8 @@ func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
 }
 
 func TestWrapChangesAndStatus(t *testing.T) {
-	s := memory.New()
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	s := memory.New(nil)
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	db := map[string]doc{"d1": {ID: "d1", Title: "old", Size: 1}}
 	update := audit.Wrap1(l, audit.Op[doc, doc]{
 		Action: audit.ActionResourceUpdate, ResourceType: "document",
@@ -123,7 +123,7 @@ func TestWrapChangesAndStatus(t *testing.T) {
 // attempt cannot be written for a Sync action, the caller learns both.
 func TestWrapBeforeFailsNotRecorded(t *testing.T) {
 	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(errors.New("store down")) })
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	ran := false
 	del := audit.Wrap1(l, audit.Op[string, int]{
 		Action: audit.ActionResourceDelete, ResourceType: "document",
@@ -139,8 +139,8 @@ func TestWrapBeforeFailsNotRecorded(t *testing.T) {
 }
 
 func TestWrapPanicIsRecordedAndReraised(t *testing.T) {
-	s := memory.New()
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	s := memory.New(nil)
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	boom := audit.Wrap(l, audit.Op[struct{}, int]{Action: "job.run", ResourceType: "job"},
 		func(context.Context) (int, error) { explode(); return 0, nil })
 	var stack string
@@ -169,7 +169,7 @@ func explode() { panic("kaboom") }
 func TestWrapFailClosed(t *testing.T) {
 	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(errors.New("store down")) })
 	var e errs
-	l := newLogger(t, s, audit.WithErrorHandler(e.handle), audit.WithAsync(fastAsync()))
+	l := newLogger(t, s, &audit.Options{OnError: e.handle, Async: fastAsync()})
 	ran := 0
 	op := func(a audit.Action) func(context.Context) (string, error) {
 		return audit.Wrap(l, audit.Op[struct{}, string]{Action: a, ResourceType: "key"},
@@ -180,7 +180,7 @@ func TestWrapFailClosed(t *testing.T) {
 	if got != "k1" || !errors.Is(err, audit.ErrNotRecorded) || !strings.Contains(err.Error(), "store down") {
 		t.Errorf("sync action, store down: got %q, %v; want the result and ErrNotRecorded", got, err)
 	}
-	// Async action: the call succeeds; the failure goes to the ErrorHandler
+	// Async action: the call succeeds; the failure goes to OnError
 	got, err = op(audit.ActionResourceRead)(context.Background())
 	if got != "k1" || err != nil {
 		t.Errorf("async action, store down: got %q, %v; want success", got, err)
@@ -195,7 +195,7 @@ func TestWrapFailClosed(t *testing.T) {
 }
 
 func TestWrapPanicsOnMisuse(t *testing.T) {
-	l := newLogger(t, memory.New())
+	l := newLogger(t, memory.New(nil), nil)
 	fn := func(context.Context, int) (int, error) { return 0, nil }
 	for name, f := range map[string]func(){
 		"nil logger": func() { audit.Wrap1(nil, audit.Op[int, int]{Action: "a", ResourceType: "r"}, fn) },

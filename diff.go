@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Diff returns the field-level changes from before to after: for every
@@ -74,7 +76,7 @@ func fields(v any) (map[string]any, error) {
 		return nil, fmt.Errorf("%T is not a struct or map", v)
 	}
 	var m map[string]any
-	if err := unmarshalNumber(raw, &m); err != nil {
+	if err := canonical.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -102,7 +104,7 @@ func canonicalAny(v any) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return CanonicalJSON(raw)
+		return canonical.JSON(raw)
 	}
 	return canonicalValue(v)
 }

@@ -4,7 +4,7 @@
 //
 // An application logs an Event with a Logger:
 //
-//	logger, err := audit.New(store) // store: postgres.Open(…), memory.New(), …
+//	logger, err := audit.New(store, nil) // store: postgres.Open(…), memory.New(nil), …
 //	…
 //	err = logger.Log(r.Context(), audit.Event{
 //		Action: audit.ActionPermissionGrant, ResourceType: "user", ResourceID: "u-7",
@@ -16,7 +16,15 @@
 // context (see WithActor, WithRequestInfo, and the middleware package),
 // validates the event, cleans it (secrets redacted, strings repaired and
 // capped, Details and Changes encoded as canonical JSON) and delivers it
-// to the Store as a Record.
+// to the Store as a Record. Every New records ActionAuditLoggerStart and
+// every Close ActionAuditLoggerStop in the store (Options.NoLifecycleEvents
+// turns them off).
+//
+// Every constructor of the module takes its optional settings in a
+// pointer to a plain options struct whose nil and zero value mean the
+// defaults (Options, SealerOptions, RetentionOptions, VerifyOptions); the
+// clock is always a field Now and the error hook a field OnError, which
+// prints to standard error when nil.
 //
 // # Delivery
 //
@@ -26,15 +34,17 @@
 // and key changes, and reads of the audit log (SecurityActions). Async
 // queues the record and a batcher writes it: fail-open, never silent.
 // What can be lost, and how you find out, is listed on Logger; Stats
-// counts it and the ErrorHandler hears of it. Logger.LogTo writes inside
+// counts it and OnError hears of it. Logger.LogTo writes inside
 // the application's own transaction instead.
 //
 // # Stores
 //
 // Store is one method, Append, idempotent. Querier, Getter and Purger add
 // reading and retention; SealStore adds the hash chain. The packages
-// store/memory and store/postgres implement all of them, and storetest
-// checks any implementation (storetest.Run, storetest.RunChain).
+// store/memory, store/postgres and store/sqlite implement all of them,
+// and storetest checks any implementation (storetest.Run,
+// storetest.RunChain). What only a store's author needs (query cursors,
+// filter matching, canonical JSON) is in package storekit.
 //
 // # Tamper evidence
 //
@@ -44,7 +54,9 @@
 // reports every record changed, removed, inserted or reordered, and
 // removal of the newest records when given a checkpoint kept off the
 // database. Retention removes old records without breaking the chain. The
-// command cmd/auditctl runs all of it from the shell.
+// command cmd/auditctl runs all of it from the shell; ReadKeyFile reads
+// the key file its keygen writes, so that a service and auditctl share
+// keys.
 //
 // # Concurrency
 //

@@ -65,7 +65,7 @@ func IsPermanent(err error) bool {
 
 // DeliveryError reports records that the Logger accepted but could not
 // deliver: they failed for good, or were still queued when Close gave up.
-// The Logger hands it to the ErrorHandler with the records, so that an
+// The Logger hands it to OnError with the records, so that an
 // application can keep them elsewhere; nothing is lost silently.
 type DeliveryError struct {
 	Reason  DropReason // why the records were not written

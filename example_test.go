@@ -12,16 +12,16 @@ import (
 )
 
 func ExampleNew() {
-	store := memory.New()
-	logger, err := audit.New(store,
-		audit.WithPolicy(audit.Policy{
+	store := memory.New(nil)
+	logger, err := audit.New(store, &audit.Options{
+		Policy: audit.Policy{
 			// login, permission and key changes are Sync already;
 			// make every billing action Sync too
 			Actions: map[audit.Action]audit.Delivery{"billing.": audit.Sync},
-		}),
-		audit.WithAsync(audit.AsyncConfig{QueueSize: 10000, FlushInterval: 50 * time.Millisecond}),
-		audit.WithErrorHandler(func(err error) { fmt.Println("ALERT:", err) }),
-	)
+		},
+		Async:   audit.AsyncOptions{QueueSize: 10000, FlushInterval: 50 * time.Millisecond},
+		OnError: func(err error) { fmt.Println("ALERT:", err) },
+	})
 	if err != nil {
 		panic(err)
 	}
@@ -32,8 +32,8 @@ func ExampleNew() {
 }
 
 func ExampleLogger_Log() {
-	store := memory.New()
-	logger, _ := audit.New(store, audit.WithLifecycleEvents(false))
+	store := memory.New(nil)
+	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
 	// middleware usually puts these in the request context
@@ -58,8 +58,8 @@ func ExampleLogger_Log() {
 }
 
 func ExampleWrap1() {
-	store := memory.New()
-	logger, _ := audit.New(store, audit.WithLifecycleEvents(false))
+	store := memory.New(nil)
+	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
 	type Key struct{ ID, Owner string }
@@ -98,8 +98,8 @@ func ExampleDiff() {
 }
 
 func ExampleWrap() {
-	store := memory.New()
-	logger, _ := audit.New(store, audit.WithLifecycleEvents(false))
+	store := memory.New(nil)
+	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
 	rotate := audit.Wrap(logger, audit.Op[struct{}, string]{
@@ -124,13 +124,13 @@ func ExampleWrap() {
 // its own stop record, then the Sealer, which seals them and writes a
 // final checkpoint. Nothing is left unsealed.
 func ExampleSealer_Close() {
-	store := memory.New()
-	logger, err := audit.New(store) // records its start and stop
+	store := memory.New(nil)
+	logger, err := audit.New(store, nil) // records its start and stop
 	if err != nil {
 		panic(err)
 	}
 	key := audit.HMACKey{ID: "k1", Secret: []byte("an example key of 32 bytes or more")} // keep real keys out of code
-	sealer, err := audit.NewSealer(store, audit.SealerConfig{Key: key})
+	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key})
 	if err != nil {
 		panic(err)
 	}
@@ -146,7 +146,7 @@ func ExampleSealer_Close() {
 	if err := sealer.Close(ctx); err != nil {
 		fmt.Println("sealer:", err)
 	}
-	rep, _ := audit.Verify(ctx, store, audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}, SealWindow: time.Nanosecond})
+	rep, _ := audit.Verify(ctx, store, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}, SealWindow: time.Nanosecond})
 	fmt.Printf("ok=%v sealed=%d unsealed=%d\n", rep.OK(), sealer.Stats().Sealed, rep.Unsealed)
 	// Output: ok=true sealed=3 unsealed=0
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/trailmark/audit/internal/canonical"
 	"github.com/trailmark/audit/internal/safetext"
 )
 
@@ -162,7 +163,7 @@ func exportedJSON(j json.RawMessage) json.RawMessage {
 	if string(j) == "null" {
 		return nil
 	}
-	if c, err := CanonicalJSON(j); err == nil {
+	if c, err := canonical.JSON(j); err == nil {
 		return c
 	}
 	return j

@@ -16,8 +16,8 @@ import (
 // escapes change neither the values nor their hashes.
 func TestExportChainEscapesControls(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	l := newLogger(t, s)
+	s := memory.New(nil)
+	l := newLogger(t, s, nil)
 	e := ev(audit.ActionUserLogin)
 	e.UserID = "u\u009b2J\u202eevil"
 	e.UserAgent = "agent\u2066x\u2069\u0085"
@@ -26,7 +26,7 @@ func TestExportChainEscapesControls(t *testing.T) {
 	if err := l.Log(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}

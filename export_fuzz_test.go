@@ -16,9 +16,9 @@ import (
 // goodExport returns the export of a small sealed chain with a checkpoint.
 func goodExport(t testing.TB) []byte {
 	ctx := context.Background()
-	s := memory.New()
+	s := memory.New(nil)
 	storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}

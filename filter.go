@@ -1,14 +1,12 @@
 package audit
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
+	"github.com/trailmark/audit/internal/cursor"
 )
 
 // Query limits.
@@ -74,8 +72,8 @@ func (f *Filter) Validate() error {
 		}
 	}
 	if f.Cursor != "" {
-		if _, err := DecodeCursor(f.Cursor); err != nil {
-			return err
+		if _, _, err := cursor.Decode(f.Cursor); err != nil {
+			return filterError("cursor", err.Error())
 		}
 	}
 	return nil
@@ -83,85 +81,6 @@ func (f *Filter) Validate() error {
 
 const maxFilterValue = 4096
 
-// PageSize returns the number of records a page for f holds at most.
-func (f *Filter) PageSize() int {
-	if f.Limit == 0 {
-		return DefaultLimit
-	}
-	return f.Limit
-}
-
-// Match reports whether r satisfies every field of f but Limit and Cursor.
-func (f *Filter) Match(r *Record) bool {
-	switch {
-	case f.UserID != "" && r.UserID != f.UserID,
-		f.Action != "" && r.Action != f.Action,
-		f.ActionPrefix != "" && !strings.HasPrefix(string(r.Action), f.ActionPrefix),
-		f.ResourceType != "" && r.ResourceType != f.ResourceType,
-		f.ResourceID != "" && r.ResourceID != f.ResourceID,
-		f.Status != "" && r.Status != f.Status,
-		f.RequestID != "" && r.RequestID != f.RequestID,
-		!f.Since.IsZero() && r.OccurredAt.Before(f.Since.Truncate(time.Microsecond)),
-		!f.Until.IsZero() && !r.OccurredAt.Before(f.Until.Truncate(time.Microsecond)):
-		return false
-	}
-	return true
-}
-
 func filterError(field, msg string) error {
 	return &FieldError{Field: field, Msg: msg, kind: ErrInvalidFilter}
-}
-
-// Cursor is a position in the newest-first order of records: the
-// OccurredAt and ID of the last record of a page.
-type Cursor struct {
-	OccurredAt time.Time
-	ID         uuid.UUID
-}
-
-const cursorVersion = 1
-
-// CursorAfter returns the cursor that continues after r.
-func CursorAfter(r *Record) Cursor {
-	return Cursor{OccurredAt: r.OccurredAt, ID: r.ID}
-}
-
-// String encodes c as an opaque, URL-safe token.
-func (c Cursor) String() string {
-	var b [25]byte
-	b[0] = cursorVersion
-	binary.BigEndian.PutUint64(b[1:9], uint64(c.OccurredAt.UnixMicro()))
-	copy(b[9:], c.ID[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// Precedes reports whether r comes after c in newest-first order, that is,
-// whether r belongs to the pages that follow c.
-func (c Cursor) Precedes(r *Record) bool {
-	if !r.OccurredAt.Equal(c.OccurredAt) {
-		return r.OccurredAt.Before(c.OccurredAt)
-	}
-	return CompareIDs(r.ID, c.ID) < 0
-}
-
-// CompareIDs orders IDs by their bytes, as PostgreSQL orders uuid values.
-func CompareIDs(a, b uuid.UUID) int {
-	return strings.Compare(string(a[:]), string(b[:]))
-}
-
-// DecodeCursor parses a token made by Cursor.String. It returns an error
-// wrapping ErrInvalidFilter for anything else.
-func DecodeCursor(s string) (Cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 25 || b[0] != cursorVersion {
-		return Cursor{}, filterError("cursor", "not a cursor returned by a query")
-	}
-	us := int64(binary.BigEndian.Uint64(b[1:9]))
-	t := time.UnixMicro(us).UTC()
-	if t.Before(minTime) || !t.Before(maxTime) {
-		return Cursor{}, filterError("cursor", "not a cursor returned by a query")
-	}
-	var id uuid.UUID
-	copy(id[:], b[9:])
-	return Cursor{OccurredAt: t, ID: id}, nil
 }

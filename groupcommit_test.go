@@ -25,7 +25,7 @@ type gatedStore struct {
 }
 
 func newGated(gated ...int64) *gatedStore {
-	s := &gatedStore{Store: memory.New(), gates: map[int64]chan struct{}{}}
+	s := &gatedStore{Store: memory.New(nil), gates: map[int64]chan struct{}{}}
 	for _, n := range gated {
 		s.gates[n] = make(chan struct{})
 	}
@@ -99,7 +99,7 @@ func names(prefix string, n int) []string {
 
 func TestGroupCommitBatchesWaitingCallers(t *testing.T) {
 	s := newGated(1)
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{SyncWriters: 1}))
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{SyncWriters: 1}})
 	first := make(chan error, 1)
 	go func() { first <- l.Log(context.Background(), ev(audit.ActionUserLogin)) }()
 	waitInFlight(t, l, 1) // the first write holds the only writer
@@ -129,7 +129,7 @@ func TestGroupCommitBatchesWaitingCallers(t *testing.T) {
 
 func TestGroupCommitBatchBound(t *testing.T) {
 	s := newGated(1)
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{SyncWriters: 1, SyncBatchSize: 8}))
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{SyncWriters: 1, SyncBatchSize: 8}})
 	first := make(chan error, 1)
 	go func() { first <- l.Log(context.Background(), ev(audit.ActionUserLogin)) }()
 	waitFor(t, func() bool { return s.calls.Load() == 1 })
@@ -160,7 +160,7 @@ func TestGroupCommitIsolatesRejectedRecord(t *testing.T) {
 		}
 		return nil
 	}
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{SyncWriters: 1}))
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{SyncWriters: 1}})
 	first := make(chan error, 1)
 	go func() { first <- l.Log(context.Background(), ev(audit.ActionUserLogin)) }()
 	waitFor(t, func() bool { return s.calls.Load() == 1 })
@@ -208,8 +208,7 @@ func TestGroupCommitStoreDown(t *testing.T) {
 		}
 		return nil
 	}
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{SyncTimeout: 300 * time.Millisecond}),
-		audit.WithAsync(fastAsync()))
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{SyncTimeout: 300 * time.Millisecond}, Async: fastAsync()})
 
 	down.Store(true)
 	for id, err := range logAll(l, names("down", 40)) {
@@ -250,7 +249,7 @@ func TestGroupCommitStoreDown(t *testing.T) {
 func TestGroupCommitOwnDeadlines(t *testing.T) {
 	const timeout = 2 * time.Second
 	s := newGated(1, 2)
-	l := newLogger(t, s, audit.WithPolicy(audit.Policy{SyncWriters: 1, SyncTimeout: timeout}))
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{SyncWriters: 1, SyncTimeout: timeout}})
 	warm := make(chan error, 1)
 	go func() { warm <- l.Log(context.Background(), ev(audit.ActionUserLogin)) }()
 	waitFor(t, func() bool { return s.calls.Load() == 1 })
@@ -292,7 +291,7 @@ func TestGroupCommitOwnDeadlines(t *testing.T) {
 func TestGroupCommitManyCallers(t *testing.T) {
 	s := newGated()
 	s.fail = func([]audit.Record) error { time.Sleep(time.Millisecond); return nil }
-	l := newLogger(t, s)
+	l := newLogger(t, s, nil)
 	ids := names("m", 256)
 	for id, err := range logAll(l, ids) {
 		if err != nil {
@@ -308,8 +307,8 @@ func TestGroupCommitManyCallers(t *testing.T) {
 }
 
 func TestGroupCommitAfterClose(t *testing.T) {
-	s := memory.New()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false))
+	s := memory.New(nil)
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

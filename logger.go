@@ -1,13 +1,14 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,15 +84,15 @@ type Policy struct {
 type Overflow uint8
 
 const (
-	// OverflowBlock waits up to AsyncConfig.BlockTimeout for room, then
+	// OverflowBlock waits up to AsyncOptions.BlockTimeout for room, then
 	// returns ErrQueueFull.
 	OverflowBlock Overflow = iota
 	// OverflowDrop returns ErrQueueFull at once.
 	OverflowDrop
 )
 
-// AsyncConfig tunes Async delivery. The zero value is the default.
-type AsyncConfig struct {
+// AsyncOptions tunes Async delivery. The zero value is the default.
+type AsyncOptions struct {
 	// QueueSize bounds the events waiting to be written. Default 16384.
 	QueueSize int
 	// QueueBytes bounds the memory of the records accepted and not yet
@@ -132,7 +133,7 @@ type AsyncConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
-func (c AsyncConfig) withDefaults() AsyncConfig {
+func (c AsyncOptions) withDefaults() AsyncOptions {
 	def := func(v *time.Duration, d time.Duration) {
 		if *v == 0 {
 			*v = d
@@ -156,20 +157,20 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	return c
 }
 
-func (c AsyncConfig) validate() error {
+func (c AsyncOptions) validate() error {
 	switch {
 	case c.QueueSize < 1:
-		return fmt.Errorf("audit: AsyncConfig.QueueSize must be positive, got %d", c.QueueSize)
+		return fmt.Errorf("audit: AsyncOptions.QueueSize must be positive, got %d", c.QueueSize)
 	case c.BatchSize < 1:
-		return fmt.Errorf("audit: AsyncConfig.BatchSize must be positive, got %d", c.BatchSize)
+		return fmt.Errorf("audit: AsyncOptions.BatchSize must be positive, got %d", c.BatchSize)
 	case c.QueueBytes < 1:
-		return fmt.Errorf("audit: AsyncConfig.QueueBytes must be positive, got %d", c.QueueBytes)
+		return fmt.Errorf("audit: AsyncOptions.QueueBytes must be positive, got %d", c.QueueBytes)
 	case c.FlushInterval < 0, c.BlockTimeout < 0, c.WriteTimeout < 0, c.RetryFor < 0, c.MinBackoff < 0:
-		return errors.New("audit: AsyncConfig durations must not be negative")
+		return errors.New("audit: AsyncOptions durations must not be negative")
 	case c.MaxBackoff < c.MinBackoff:
-		return errors.New("audit: AsyncConfig.MaxBackoff must be at least MinBackoff")
+		return errors.New("audit: AsyncOptions.MaxBackoff must be at least MinBackoff")
 	case c.Overflow > OverflowDrop:
-		return fmt.Errorf("audit: unknown AsyncConfig.Overflow %d", c.Overflow)
+		return fmt.Errorf("audit: unknown AsyncOptions.Overflow %d", c.Overflow)
 	}
 	return nil
 }
@@ -179,7 +180,7 @@ type DropReason string
 
 // The reasons a record is not written. QueueFull events were never
 // accepted (Log returned ErrQueueFull); the others were accepted and then
-// reported to the ErrorHandler in a *DeliveryError.
+// reported to OnError in a *DeliveryError.
 const (
 	ReasonQueueFull        DropReason = "queue_full"        // Log found the queue full
 	ReasonShutdown         DropReason = "shutdown"          // still queued when Close's context ended
@@ -200,12 +201,12 @@ type Stats struct {
 	// failed are counted in Failed.
 	Dropped       map[DropReason]uint64
 	QueueDepth    int   // Async records accepted and not yet written or failed
-	QueueCapacity int   // AsyncConfig.QueueSize
-	QueueBytes    int64 // the memory of the QueueDepth records, as AsyncConfig.QueueBytes counts it
+	QueueCapacity int   // AsyncOptions.QueueSize
+	QueueBytes    int64 // the memory of the QueueDepth records, as AsyncOptions.QueueBytes counts it
 	SyncInFlight  int   // Sync writes in progress
 	// StoreDown is set while Async batches fail without retries: a batch
 	// failed for RetryFor, and the store has accepted none since (see
-	// AsyncConfig.RetryFor).
+	// AsyncOptions.RetryFor).
 	StoreDown bool
 }
 
@@ -213,48 +214,44 @@ type Stats struct {
 // load, Accepted may run a little ahead of Written + Failed +
 // Dropped[ReasonShutdown] + QueueDepth + SyncInFlight, never behind it.
 
-// Option configures a Logger.
-type Option func(*Logger)
-
-// WithClock sets the clock that stamps OccurredAt and IDs. Default
-// time.Now.
-func WithClock(now func() time.Time) Option { return func(l *Logger) { l.now = now } }
-
-// WithIDGenerator sets the source of event IDs. Default: UUIDv7 from the
-// Logger's clock and a ChaCha8 generator seeded from crypto/rand.
-func WithIDGenerator(f func() uuid.UUID) Option { return func(l *Logger) { l.newID = f } }
-
-// WithErrorHandler sets the function told of every event that is not
-// written without Log returning an error: records that failed and records
-// dropped at shutdown, as a *DeliveryError; and of every ErrQueueFull. It
-// is called from the Logger's goroutines and from Log, must be safe for
-// concurrent use, and should return quickly. The default prints to
-// standard error.
-func WithErrorHandler(h func(error)) Option { return func(l *Logger) { l.onError = h } }
-
-// WithPolicy sets the delivery of each action.
-func WithPolicy(p Policy) Option { return func(l *Logger) { l.policy = p } }
-
-// WithAsync tunes Async delivery.
-func WithAsync(c AsyncConfig) Option { return func(l *Logger) { l.cfg = c } }
-
-// WithRedaction sets how secrets in Details and Changes are redacted. A
-// Redaction.HashKey that is set (non-nil) must hold at least
-// MinHashKeyBytes: with a short key, a secret from a small set (a PIN)
-// is recovered from its hash by trying every candidate. New refuses a
-// shorter one.
-func WithRedaction(r Redaction) Option { return func(l *Logger) { l.redaction = r } }
+// Options configures a Logger. The zero value (and nil) means the
+// defaults; New copies it, so changing it afterwards has no effect.
+type Options struct {
+	// Policy sets the delivery of each action. The zero value delivers
+	// SecurityActions Sync and everything else Async.
+	Policy Policy
+	// Async tunes Async delivery.
+	Async AsyncOptions
+	// Redaction sets how secrets in Details and Changes are redacted. A
+	// Redaction.HashKey that is set (non-nil) must hold at least
+	// MinHashKeyBytes: with a short key, a secret from a small set (a PIN)
+	// is recovered from its hash by trying every candidate. New refuses a
+	// shorter one.
+	Redaction Redaction
+	// Limits sets size limits on events.
+	Limits Limits
+	// Now is the clock that stamps OccurredAt. Default time.Now.
+	Now func() time.Time
+	// NewID is the source of event IDs. Default: UUIDv7 (uuid.NewV7,
+	// from the wall clock, not Now), whose IDs increase in the order they
+	// are made within the process.
+	NewID func() uuid.UUID
+	// OnError is told of every event that is not written without Log
+	// returning an error: records that failed and records dropped at
+	// shutdown, as a *DeliveryError; and of every ErrQueueFull. It is
+	// called from the Logger's goroutines and from Log, must be safe for
+	// concurrent use, and should return quickly. Default: print to
+	// standard error.
+	OnError func(error)
+	// NoLifecycleEvents stops the Logger from recording its own start and
+	// stop (ActionAuditLoggerStart and ActionAuditLoggerStop), which it
+	// does by default.
+	NoLifecycleEvents bool
+}
 
 // MinHashKeyBytes is the shortest Redaction.HashKey New accepts: 32
 // bytes, as many as HMAC-SHA256's output. Make one with crypto/rand.
 const MinHashKeyBytes = 32
-
-// WithLimits sets size limits on events.
-func WithLimits(lim Limits) Option { return func(l *Logger) { l.limits = lim } }
-
-// WithLifecycleEvents sets whether the Logger records its own start and
-// stop (ActionAuditLoggerStart and ActionAuditLoggerStop). Default true.
-func WithLifecycleEvents(on bool) Option { return func(l *Logger) { l.lifecycle = on } }
 
 // Logger records events in a Store.
 //
@@ -263,13 +260,13 @@ func WithLifecycleEvents(on bool) Option { return func(l *Logger) { l.lifecycle 
 // store's error; Async events are queued, and a background goroutine
 // writes them in batches, retrying transient errors. An accepted event is
 // never lost silently: it is written, or it is reported to the
-// ErrorHandler and counted in Stats. What can be lost, and when:
+// OnError and counted in Stats. What can be lost, and when:
 //
 //   - Async, queue full: Log returns ErrQueueFull (after BlockTimeout with
 //     OverflowBlock) and the event is not accepted. Counted as
-//     ReasonQueueFull; the ErrorHandler is told.
+//     ReasonQueueFull; OnError is told.
 //   - Async, the store keeps failing for RetryFor, or refuses a record:
-//     the records go to the ErrorHandler as a *DeliveryError. A record the
+//     the records go to OnError as a *DeliveryError. A record the
 //     store refuses is isolated: the rest of its batch is written. After
 //     one batch failed for RetryFor, the next ones get one attempt each
 //     until the store accepts one (Stats.StoreDown).
@@ -277,7 +274,7 @@ func WithLifecycleEvents(on bool) Option { return func(l *Logger) { l.lifecycle 
 //     at most QueueSize events or FlushInterval's worth. Call Close on
 //     shutdown; use Sync for events you cannot lose.
 //   - Close's context ends before the queue is drained: the rest go to the
-//     ErrorHandler with ReasonShutdown.
+//     OnError with ReasonShutdown.
 //
 // A Logger is safe for concurrent use. Writes do not inherit the
 // cancellation of the context given to Log: an event logged for a request
@@ -289,7 +286,7 @@ type Logger struct {
 	newID     func() uuid.UUID
 	onError   func(error)
 	policy    Policy
-	cfg       AsyncConfig
+	cfg       AsyncOptions
 	redaction Redaction
 	limits    Limits
 	lifecycle bool
@@ -312,26 +309,44 @@ type Logger struct {
 	accepted, written, failed, retried, invalid atomic.Uint64
 	queueFull, shutdown                         atomic.Uint64
 	syncInFlight                                atomic.Int64
-	storeDown                                   atomic.Bool   // batches get one attempt: see AsyncConfig.RetryFor
-	rng                                         sync.Pool     // *mrand.ChaCha8
-	v7                                          atomic.Uint64 // the last UUIDv7's milliseconds<<12 | counter
+	storeDown                                   atomic.Bool // batches get one attempt: see AsyncOptions.RetryFor
+	rng                                         sync.Pool   // *mrand.ChaCha8
 }
+
+// newV7 returns a UUIDv7 from google/uuid: its time is the wall clock's,
+// not Options.Now's, and uuid.NewV7 makes the IDs of the process
+// increase in the order they are made (a 12-bit sequence under a lock,
+// RFC 9562 section 6.2 method 3), so the IDs of one Logger increase in
+// the order it logs. It panics only if crypto/rand fails, which Go's does
+// not.
+func newV7() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 type prefixRule struct {
 	prefix string
 	d      Delivery
 }
 
-// New returns a Logger that writes to store and starts its batcher. It
-// panics if store is nil, and returns an error for invalid options. Call
-// Close when done.
-func New(store Store, opts ...Option) (*Logger, error) {
+// New returns a Logger that writes to store and starts its batcher. opts
+// may be nil for the defaults. It panics if store is nil, and returns an
+// error for invalid options. Call Close when done.
+func New(store Store, opts *Options) (*Logger, error) {
 	if store == nil {
 		panic("audit: New called with a nil Store")
 	}
-	l := &Logger{store: store, now: time.Now, lifecycle: true}
-	for _, o := range opts {
-		o(l)
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	l := &Logger{
+		store: store, now: o.Now, newID: o.NewID, onError: o.OnError,
+		policy: o.Policy, cfg: o.Async, redaction: o.Redaction, limits: o.Limits,
+		lifecycle: !o.NoLifecycleEvents,
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.newID == nil {
+		l.newID = newV7
 	}
 	l.cfg = l.cfg.withDefaults()
 	if err := l.cfg.validate(); err != nil {
@@ -350,16 +365,13 @@ func New(store Store, opts ...Option) (*Logger, error) {
 	if l.onError == nil {
 		l.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }
 	}
-	if l.now == nil {
-		return nil, errors.New("audit: WithClock(nil)")
-	}
 	l.rng.New = func() any {
 		var seed [32]byte
 		rand.Read(seed[:])
 		return mrand.NewChaCha8(seed)
 	}
 	l.clean = newCleaner(l.redaction, l.limits)
-	l.instance = l.uuidV7(l.now())
+	l.instance = l.newID()
 	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize, l.cfg.QueueBytes)
 	l.sync = newCommitter(l.store, l.policy.SyncWriters, l.policy.SyncBatchSize, l.policy.SyncBatchBytes)
 	l.flushReq = make(chan chan struct{})
@@ -436,13 +448,7 @@ func (l *Logger) compilePolicy() error {
 		l.exact[a] = d
 	}
 	// longest prefix first
-	for i := range l.prefixes {
-		for j := i + 1; j < len(l.prefixes); j++ {
-			if len(l.prefixes[j].prefix) > len(l.prefixes[i].prefix) {
-				l.prefixes[i], l.prefixes[j] = l.prefixes[j], l.prefixes[i]
-			}
-		}
-	}
+	slices.SortFunc(l.prefixes, func(a, b prefixRule) int { return cmp.Compare(len(b.prefix), len(a.prefix)) })
 	return nil
 }
 
@@ -457,29 +463,6 @@ func (l *Logger) DeliveryFor(a Action) Delivery {
 		}
 	}
 	return l.def
-}
-
-// uuidV7 makes a version 7 UUID for the time now: 48 bits of Unix
-// milliseconds, a 12-bit counter (RFC 9562, section 6.2, method 1), so
-// that the IDs of one Logger increase in the order it made them, and 62
-// random bits. More than 4096 IDs in a millisecond borrow from the next.
-func (l *Logger) uuidV7(now time.Time) uuid.UUID {
-	ms := uint64(max(now.UnixMilli(), 0))
-	var next uint64
-	for {
-		prev := l.v7.Load()
-		next = max(ms<<12, prev+1)
-		if l.v7.CompareAndSwap(prev, next) {
-			break
-		}
-	}
-	r := l.rng.Get().(*mrand.ChaCha8)
-	lo := r.Uint64()
-	l.rng.Put(r)
-	var u uuid.UUID
-	binary.BigEndian.PutUint64(u[0:8], next>>12<<16|0x7000|next&0x0fff)
-	binary.BigEndian.PutUint64(u[8:16], lo&^(3<<62)|1<<63)
-	return u
 }
 
 // Log records ev. It fills ID and OccurredAt when they are zero and the
@@ -554,16 +537,9 @@ func (l *Logger) prepare(ctx context.Context, ev *Event) (Record, error) {
 	ev.fillFromContext(ctx)
 	if ev.OccurredAt.IsZero() {
 		ev.OccurredAt = l.now()
-		if ev.ID == (uuid.UUID{}) && l.newID == nil {
-			ev.ID = l.uuidV7(ev.OccurredAt)
-		}
 	}
 	if ev.ID == (uuid.UUID{}) {
-		if l.newID != nil {
-			ev.ID = l.newID()
-		} else {
-			ev.ID = l.uuidV7(l.now())
-		}
+		ev.ID = l.newID()
 	}
 	rec, err := l.clean.clean(ev)
 	if err != nil {
@@ -628,7 +604,7 @@ func (l *Logger) enqueue(rec *Record) error {
 
 // Flush writes everything queued before it was called, and returns when
 // that is done or ctx ends. Records that fail are reported to the
-// ErrorHandler as usual; Flush returns nil once they have been handled.
+// OnError as usual; Flush returns nil once they have been handled.
 func (l *Logger) Flush(ctx context.Context) error {
 	req := make(chan struct{})
 	select {
@@ -648,7 +624,7 @@ func (l *Logger) Flush(ctx context.Context) error {
 
 // Close records the Logger's stop, stops accepting events, and writes
 // everything queued. If ctx ends first, the in-flight write is cancelled
-// and the records not yet written go to the ErrorHandler with
+// and the records not yet written go to OnError with
 // ReasonShutdown; Close then returns ctx's error. Close stops the
 // Logger's goroutine before it returns. Later calls wait for the first to
 // finish and return its result.

@@ -20,9 +20,10 @@ const (
 
 // ArchiveFunc receives records before retention removes them, in batches
 // of up to MaxLimit, with their seals when the store keeps a chain
-// (seals[i] seals recs[i]; nil for a record not sealed). Records come
-// newest first, as Query returns them: within a batch and from one batch
-// to the next.
+// (seals[i] seals recs[i]; nil for a record not sealed). From a store that
+// keeps a chain, the sealed records come in chain order (the order they
+// were sealed, about oldest first), then the records not sealed yet; from
+// any other store, newest first, as Query returns them.
 //
 // An ArchiveFunc must be durable before it returns: once it returns nil,
 // retention may remove the records, so they must have reached the archive
@@ -30,9 +31,9 @@ const (
 // If it returns an error, retention stops and removes nothing.
 type ArchiveFunc func(ctx context.Context, recs []Record, seals []*Seal) error
 
-// RetentionConfig configures Retention. The zero value removes records
-// older than 90 days once a day.
-type RetentionConfig struct {
+// RetentionOptions configures Retention. The zero value (and nil) removes
+// records older than 90 days once a day.
+type RetentionOptions struct {
 	// MaxAge is how long records are kept. Default DefaultMaxAge.
 	MaxAge time.Duration
 	// Interval is how often Run runs. Default 24h.
@@ -42,7 +43,7 @@ type RetentionConfig struct {
 	// Sealer is required when the store keeps a hash chain: retention
 	// seals what is waiting and writes a signed checkpoint at the purge
 	// boundary, so that Verify still passes after the purge. Its
-	// SealerConfig needs a Signer.
+	// SealerOptions needs a Signer.
 	Sealer *Sealer
 	// Logger records each run as ActionAuditRetentionRun. Optional.
 	Logger *Logger
@@ -81,7 +82,7 @@ type RetentionStats struct {
 type Retention struct {
 	store Purger
 	chain SealStore // nil when the store keeps no chain
-	cfg   RetentionConfig
+	cfg   RetentionOptions
 	runMu chan struct{}
 
 	statsMu sync.Mutex
@@ -111,11 +112,16 @@ func (r *Retention) ran(res RetentionResult, err error) {
 
 // NewRetention returns a Retention for store, which must implement
 // Purger. A store that keeps a hash chain (SealStore) needs cfg.Sealer
-// with a Signer, and must implement ChainPurger.
-func NewRetention(store Store, cfg RetentionConfig) (*Retention, error) {
+// with a Signer, and must implement ChainPurger. opts may be nil for the
+// defaults; NewRetention copies it.
+func NewRetention(store Store, opts *RetentionOptions) (*Retention, error) {
 	p, ok := store.(Purger)
 	if !ok {
 		return nil, fmt.Errorf("audit: retention: %T cannot purge", store)
+	}
+	var cfg RetentionOptions
+	if opts != nil {
+		cfg = *opts
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = DefaultMaxAge
@@ -135,7 +141,7 @@ func NewRetention(store Store, cfg RetentionConfig) (*Retention, error) {
 	r := &Retention{store: p, cfg: cfg, runMu: make(chan struct{}, 1)}
 	if ss, ok := store.(SealStore); ok {
 		if cfg.Sealer == nil || cfg.Sealer.cfg.Signer == nil {
-			return nil, errors.New("audit: retention: the store keeps a hash chain: set RetentionConfig.Sealer, with a Signer, so that the chain stays verifiable")
+			return nil, errors.New("audit: retention: the store keeps a hash chain: set RetentionOptions.Sealer, with a Signer, so that the chain stays verifiable")
 		}
 		if _, ok := store.(ChainPurger); !ok {
 			return nil, fmt.Errorf("audit: retention: %T keeps a chain but cannot purge seals", store)
@@ -203,20 +209,12 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 		if _, err := r.cfg.Sealer.SealOnce(ctx); err != nil {
 			return fmt.Errorf("audit: retention: %w", err)
 		}
-		// the boundary: the longest prefix of the chain whose records are
-		// all older than the cutoff
-		err := r.chain.ScanChain(ctx, 0, func(s Seal, _ *Record) error {
-			if !s.EventTime.Before(cutoff) {
-				return errStop
-			}
-			boundary = s
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return fmt.Errorf("audit: retention: %w", err)
+		var err error
+		boundary, err = r.scanChain(ctx, cutoff, res)
+		if err != nil {
+			return err
 		}
-	}
-	if r.cfg.Archive != nil {
+	} else if r.cfg.Archive != nil {
 		n, err := r.archive(ctx, cutoff)
 		res.Archived = n
 		if err != nil {
@@ -248,24 +246,86 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 
 var errStop = errors.New("stop")
 
-// archive hands the records older than cutoff to Archive, newest first.
+// scanChain reads the chain once. It returns the boundary, the last seal
+// of the longest prefix of the chain whose records are all older than
+// cutoff; with an Archive, it hands it the sealed records older than
+// cutoff in chain order as it goes, then the unsealed ones, in batches of
+// MaxLimit, and counts them in res.Archived. Without an Archive it stops
+// at the end of the prefix. Nothing is kept but the batch at hand.
+func (r *Retention) scanChain(ctx context.Context, cutoff time.Time, res *RetentionResult) (Seal, error) {
+	var (
+		boundary Seal
+		prefix   = true
+		recs     []Record
+		seals    []*Seal
+		// archiveErr is Archive's error, returned through ScanChain
+		archiveErr error
+	)
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
+		}
+		if err := r.cfg.Archive(ctx, recs, seals); err != nil {
+			archiveErr = fmt.Errorf("audit: retention: archive: %w", err)
+			return archiveErr
+		}
+		res.Archived += int64(len(recs))
+		recs, seals = nil, nil // Archive may keep the slices it was given
+		return nil
+	}
+	add := func(rec *Record, s *Seal) error {
+		recs, seals = append(recs, rec.Clone()), append(seals, s)
+		if len(recs) == MaxLimit {
+			return flush()
+		}
+		return nil
+	}
+	archive := r.cfg.Archive != nil
+	err := r.chain.ScanChain(ctx, 0, func(s Seal, rec *Record) error {
+		old := s.EventTime.Before(cutoff)
+		if prefix {
+			if old {
+				boundary = s
+			} else if prefix = false; !archive {
+				return errStop
+			}
+		}
+		if archive && old && rec != nil {
+			return add(rec, &s)
+		}
+		return nil
+	})
+	switch {
+	case archiveErr != nil:
+		return boundary, archiveErr
+	case err != nil && !errors.Is(err, errStop):
+		return boundary, fmt.Errorf("audit: retention: %w", err)
+	}
+	if !archive {
+		return boundary, nil
+	}
+	// records appended since SealOnce
+	err = r.chain.ScanUnsealed(ctx, func(rec *Record) error {
+		if rec.OccurredAt.Before(cutoff) {
+			return add(rec, nil)
+		}
+		return nil
+	})
+	switch {
+	case archiveErr != nil:
+		return boundary, archiveErr
+	case err != nil:
+		return boundary, fmt.Errorf("audit: retention: archive: %w", err)
+	}
+	return boundary, flush()
+}
+
+// archive hands the records older than cutoff to Archive, newest first,
+// for a store without a chain.
 func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error) {
 	q, ok := r.store.(Querier)
 	if !ok {
 		return 0, fmt.Errorf("%T cannot be queried", r.store)
-	}
-	var seals map[[16]byte]*Seal
-	if r.chain != nil {
-		seals = map[[16]byte]*Seal{}
-		err := r.chain.ScanChain(ctx, 0, func(s Seal, _ *Record) error {
-			if s.EventTime.Before(cutoff) {
-				seals[s.EventID] = &s
-			}
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
 	}
 	var total int64
 	f := Filter{Until: cutoff, Limit: MaxLimit}
@@ -275,11 +335,7 @@ func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error
 			return total, err
 		}
 		if len(p.Records) > 0 {
-			ss := make([]*Seal, len(p.Records))
-			for j := range p.Records {
-				ss[j] = seals[p.Records[j].ID]
-			}
-			if err := r.cfg.Archive(ctx, p.Records, ss); err != nil {
+			if err := r.cfg.Archive(ctx, p.Records, make([]*Seal, len(p.Records))); err != nil {
 				return total, err
 			}
 			total += int64(len(p.Records))

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Tamper evidence.
@@ -176,7 +178,7 @@ func writeCanonical(h hash.Hash, r *Record) error {
 // since a record without Details reads back from an export, or a jsonb
 // column, as null.
 func digestJSON(j json.RawMessage) ([]byte, error) {
-	c, err := canonicalBytes(j)
+	c, err := canonical.Bytes(j)
 	if err != nil || string(c) == "null" {
 		return nil, err
 	}
@@ -232,8 +234,9 @@ func VerifyCheckpoint(c *Checkpoint, keys map[string]ed25519.PublicKey) error {
 	return nil
 }
 
-// SealerConfig configures a Sealer. Zero fields take their defaults.
-type SealerConfig struct {
+// SealerOptions configures a Sealer. Key is required; the other fields'
+// zero values mean their defaults.
+type SealerOptions struct {
 	// Key is the current chain key. Required. To rotate, start sealers
 	// with a new key (and a new ID); keep the old one for Verify.
 	Key HMACKey
@@ -280,7 +283,7 @@ type SealerConfig struct {
 // process exits (see Sealer.Close).
 type Sealer struct {
 	store SealStore
-	cfg   SealerConfig
+	cfg   SealerOptions
 
 	mu      sync.Mutex
 	highest uint64 // the newest seal this Sealer has seen in the store or committed
@@ -297,16 +300,21 @@ type Sealer struct {
 	trustedP time.Time       // the latest PurgedBefore of a valid checkpoint
 }
 
-// NewSealer returns a Sealer for store.
-func NewSealer(store SealStore, cfg SealerConfig) (*Sealer, error) {
+// NewSealer returns a Sealer for store. opts is required, for its Key;
+// NewSealer copies it.
+func NewSealer(store SealStore, opts *SealerOptions) (*Sealer, error) {
 	if store == nil {
 		return nil, errors.New("audit: NewSealer: nil store")
 	}
+	if opts == nil {
+		return nil, errors.New("audit: NewSealer: nil SealerOptions: the Key is required")
+	}
+	cfg := *opts
 	if cfg.Key.ID == "" || len(cfg.Key.Secret) < 32 {
-		return nil, errors.New("audit: SealerConfig.Key needs an ID and a secret of at least 32 bytes")
+		return nil, errors.New("audit: SealerOptions.Key needs an ID and a secret of at least 32 bytes")
 	}
 	if cfg.Signer != nil && (cfg.Signer.ID == "" || len(cfg.Signer.Key) != ed25519.PrivateKeySize) {
-		return nil, errors.New("audit: SealerConfig.Signer needs an ID and an Ed25519 private key")
+		return nil, errors.New("audit: SealerOptions.Signer needs an ID and an Ed25519 private key")
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second

@@ -25,26 +25,26 @@ var (
 	testSigner = audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
 )
 
-func testVerifyOpts() audit.VerifyOptions {
-	return audit.VerifyOptions{
+func testVerifyOpts() *audit.VerifyOptions {
+	return &audit.VerifyOptions{
 		Keys:       map[string][]byte{testKey.ID: testKey.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{testSigner.ID: testSigner.Key.Public().(ed25519.PublicKey)},
 	}
 }
 
 func TestNewSealerErrors(t *testing.T) {
-	s := memory.New()
-	for _, cfg := range []audit.SealerConfig{
+	s := memory.New(nil)
+	for _, cfg := range []audit.SealerOptions{
 		{},
 		{Key: audit.HMACKey{ID: "k", Secret: []byte("short")}},
 		{Key: audit.HMACKey{Secret: testKey.Secret}},
 		{Key: testKey, Signer: &audit.Signer{ID: "s"}},
 	} {
-		if _, err := audit.NewSealer(s, cfg); err == nil {
+		if _, err := audit.NewSealer(s, &cfg); err == nil {
 			t.Errorf("NewSealer(%+v): no error", cfg)
 		}
 	}
-	if _, err := audit.NewSealer(nil, audit.SealerConfig{Key: testKey}); err == nil {
+	if _, err := audit.NewSealer(nil, &audit.SealerOptions{Key: testKey}); err == nil {
 		t.Error("NewSealer(nil): no error")
 	}
 }
@@ -71,10 +71,10 @@ func (e *exports) list() []audit.Checkpoint {
 // TestSealerRun runs the sealer loop: records logged through a Logger are
 // sealed, and checkpoints are written and exported.
 func TestSealerRun(t *testing.T) {
-	s := memory.New()
-	l := newLogger(t, s, audit.WithAsync(fastAsync()))
+	s := memory.New(nil)
+	l := newLogger(t, s, &audit.Options{Async: fastAsync()})
 	var cps exports
-	sl, err := audit.NewSealer(s, audit.SealerConfig{
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{
 		Key: testKey, Signer: &testSigner, Interval: 5 * time.Millisecond, CheckpointEvery: 10 * time.Millisecond,
 		Export: cps.export,
 	})
@@ -141,8 +141,8 @@ func TestCheckpointFileRoundTrip(t *testing.T) {
 // file, records the run, and leaves a chain that verifies.
 func TestRetentionArchive(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	s := memory.New()
-	l := newLogger(t, s, audit.WithClock(func() time.Time { return now }))
+	s := memory.New(nil)
+	l := newLogger(t, s, &audit.Options{Now: func() time.Time { return now }})
 	rs := storetest.Records(0, 40)
 	for i := range rs {
 		rs[i].OccurredAt = now.AddDate(0, 0, -i*5) // up to 195 days back
@@ -150,14 +150,14 @@ func TestRetentionArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	archive := &sink{}
 	gz := gzip.NewWriter(archive)
 	defer gz.Close()
-	r, err := audit.NewRetention(s, audit.RetentionConfig{
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{
 		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz, archive), Now: func() time.Time { return now },
 	})
 	if err != nil {
@@ -219,7 +219,7 @@ func TestRetentionArchive(t *testing.T) {
 		t.Errorf("verify after retention: %+v, %v (checkpoints %d)", rep, err, len(cps))
 	}
 	// an archive that fails stops the run before anything is removed
-	r2, _ := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, MaxAge: 24 * time.Hour, Now: func() time.Time { return now },
+	r2, _ := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, MaxAge: 24 * time.Hour, Now: func() time.Time { return now },
 		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("disk full") }})
 	before := s.Len()
 	if _, err := r2.RunOnce(context.Background()); err == nil || s.Len() != before {
@@ -278,7 +278,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := memory.New()
+			s := memory.New(nil)
 			rs := storetest.Records(0, 2*audit.MaxLimit+10) // several batches
 			for i := range rs {
 				rs[i].OccurredAt = now.AddDate(-1, 0, 0).Add(time.Duration(i) * time.Second)
@@ -286,7 +286,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 			if err := s.Append(context.Background(), rs...); err != nil {
 				t.Fatal(err)
 			}
-			sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+			sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +296,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 				defer zw.Close()
 				w = zw
 			}
-			r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, Archive: audit.ArchiveNDJSON(w, tt.sink),
+			r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, Archive: audit.ArchiveNDJSON(w, tt.sink),
 				Now: func() time.Time { return now }, OnError: func(error) {}})
 			if err != nil {
 				t.Fatal(err)
@@ -310,14 +310,14 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 }
 
 func TestRetentionRunLoop(t *testing.T) {
-	s := memory.New()
+	s := memory.New(nil)
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
 	// a plain store without a chain needs no Sealer
-	s2 := &plainStore{memory.New()}
+	s2 := &plainStore{memory.New(nil)}
 	s2.Append(context.Background(), storetest.Records(0, 5)...)
-	r, err := audit.NewRetention(s2, audit.RetentionConfig{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
+	r, err := audit.NewRetention(s2, &audit.RetentionOptions{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
 		OnError: func(err error) { t.Error(err) }})
 	if err != nil {
 		t.Fatal(err)
@@ -334,13 +334,13 @@ func TestRetentionRunLoop(t *testing.T) {
 	if n := s2.Len(); n != 0 {
 		t.Errorf("%d records left, want 0 (all older than an hour)", n)
 	}
-	if _, err := audit.NewRetention(s, audit.RetentionConfig{}); err == nil {
+	if _, err := audit.NewRetention(s, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a chain store without a Sealer: no error")
 	}
-	if _, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: -1}); err == nil {
+	if _, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: -1}); err == nil {
 		t.Errorf("negative MaxAge: no error")
 	}
-	if _, err := audit.NewRetention(discardStore{}, audit.RetentionConfig{}); err == nil {
+	if _, err := audit.NewRetention(discardStore{}, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a store that cannot purge: no error")
 	}
 }
@@ -367,11 +367,11 @@ func (discardStore) Append(context.Context, ...audit.Record) error { return nil 
 // record still waiting for its seal: the window counts from the export.
 func TestExportVerifiedLater(t *testing.T) {
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
-	s := memory.New(memory.WithClock(func() time.Time { return t0 }))
+	s := memory.New(&memory.Options{Now: func() time.Time { return t0 }})
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,13 +406,13 @@ func TestExportVerifiedLater(t *testing.T) {
 // then the Sealer. The Logger's stop record is sealed, a final checkpoint
 // covers it, and Verify finds nothing unsealed.
 func TestShutdownSealsLast(t *testing.T) {
-	s := memory.New()
-	l, err := audit.New(s, audit.WithAsync(fastAsync())) // records its start and stop
+	s := memory.New(nil)
+	l, err := audit.New(s, &audit.Options{Async: fastAsync()}) // records its start and stop
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cps exports
-	sl, err := audit.NewSealer(s, audit.SealerConfig{
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{
 		Key: testKey, Signer: &testSigner, Interval: time.Hour, // Run seals once, at its start
 		Export: cps.export,
 	})
@@ -487,11 +487,11 @@ func captureStderr(t *testing.T, f func()) string {
 // printed, and Stats shows them and the records waiting.
 func TestSealerReportsByDefault(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	s := stuckSealStore{memory.New(memory.WithClock(func() time.Time { return t0 }))}
+	s := stuckSealStore{memory.New(&memory.Options{Now: func() time.Time { return t0 }})}
 	if err := s.Append(context.Background(), storetest.Records(0, 3)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Interval: time.Millisecond,
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Interval: time.Millisecond,
 		Now: func() time.Time { return t0.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
@@ -525,9 +525,9 @@ func TestSealerReportsByDefault(t *testing.T) {
 // TestRetentionReportsByDefault: without OnError, Run prints the errors of
 // its runs; Stats counts runs, rows removed and errors.
 func TestRetentionReportsByDefault(t *testing.T) {
-	s := &plainStore{memory.New()}
+	s := &plainStore{memory.New(nil)}
 	s.Append(context.Background(), storetest.Records(0, 5)...)
-	r, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour})
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +538,7 @@ func TestRetentionReportsByDefault(t *testing.T) {
 	if st.Runs != 1 || st.Purged != 5 || st.LastResult.Purged != 5 || st.Errors != 0 || st.LastRun.IsZero() {
 		t.Errorf("stats %+v, want 1 run that removed 5", st)
 	}
-	bad, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: time.Hour, Interval: time.Hour,
+	bad, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: time.Hour, Interval: time.Hour,
 		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("bucket gone") }})
 	if err != nil {
 		t.Fatal(err)
@@ -584,11 +584,11 @@ func (s *lostCommit) SealNext(ctx context.Context, max int, fn func(audit.Seal, 
 // were made (nothing committed) does not make the Sealer take the chain for
 // rewound: the next step seals the same records.
 func TestSealerAfterLostCommit(t *testing.T) {
-	s := &lostCommit{Store: memory.New(), fail: true}
+	s := &lostCommit{Store: memory.New(nil), fail: true}
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, OnError: func(error) {}})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,5 +602,63 @@ func TestSealerAfterLostCommit(t *testing.T) {
 	rep, err := audit.Verify(context.Background(), s, testVerifyOpts())
 	if err != nil || !rep.OK() || rep.Seals != 5 {
 		t.Errorf("verify: %+v, %v", rep, err)
+	}
+}
+
+// countingChain counts the seals a store's ScanChain hands out.
+type countingChain struct {
+	*memory.Store
+	scans, seals int
+}
+
+func (c *countingChain) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+	c.scans++
+	return c.Store.ScanChain(ctx, from, func(s audit.Seal, r *audit.Record) error {
+		c.seals++
+		return fn(s, r)
+	})
+}
+
+// TestRetentionReadsChainOnce: a run with an Archive reads the chain once,
+// and archives every old record, sealed or not, with its seal.
+func TestRetentionReadsChainOnce(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s := &countingChain{Store: memory.New(nil)}
+	rs := storetest.Records(0, 2*audit.MaxLimit+10)
+	for i := range rs {
+		rs[i].OccurredAt = now.AddDate(0, 0, -200).Add(time.Duration(i) * time.Hour) // the newest within 90 days
+	}
+	if err := s.Append(context.Background(), rs...); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var archived, sealed int
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{
+		Sealer: sl, Now: func() time.Time { return now },
+		Archive: func(_ context.Context, recs []audit.Record, seals []*audit.Seal) error {
+			for i := range recs {
+				archived++
+				if seals[i] != nil && seals[i].EventID == recs[i].ID {
+					sealed++
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.scans != 1 || s.seals != len(rs) {
+		t.Errorf("got %d chain scans of %d seals, want 1 scan of %d", s.scans, s.seals, len(rs))
+	}
+	if int64(archived) != res.Purged || sealed != archived || res.Purged == 0 {
+		t.Errorf("archived %d (%d with their seals), purged %d: want all purged records archived with seals", archived, sealed, res.Purged)
 	}
 }

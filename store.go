@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/trailmark/audit/internal/canonical"
 )
 
 // Record is an Event as a Store holds it: cleaned, with its ID and
@@ -56,17 +58,18 @@ func (r *Record) DecodeChanges() (map[string]Change, error) {
 		return nil, nil
 	}
 	var m map[string]Change
-	if err := unmarshalNumber(r.Changes, &m); err != nil {
+	if err := canonical.Unmarshal(r.Changes, &m); err != nil {
 		return nil, fmt.Errorf("audit: decode changes: %w", err)
 	}
 	return m, nil
 }
 
 // Clone returns a copy of r that shares no memory with it.
-func (r Record) Clone() Record {
-	r.Details = cloneBytes(r.Details)
-	r.Changes = cloneBytes(r.Changes)
-	return r
+func (r *Record) Clone() Record {
+	c := *r
+	c.Details = cloneBytes(r.Details)
+	c.Changes = cloneBytes(r.Changes)
+	return c
 }
 
 func cloneBytes(b json.RawMessage) json.RawMessage {

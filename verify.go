@@ -81,7 +81,8 @@ func (p Problem) String() string {
 	return s + ": " + p.Detail
 }
 
-// VerifyOptions configures Verify.
+// VerifyOptions configures Verify. Verify copies it; nil means no keys
+// is the zero VerifyOptions, which holds no keys.
 type VerifyOptions struct {
 	// Keys are the chain keys by ID: every key that sealed a record.
 	Keys map[string][]byte
@@ -153,8 +154,11 @@ func (r *Report) OK() bool { return r.ProblemCount == 0 }
 //
 // Verify returns an error only when it could not read the source; what
 // it finds is in the Report.
-func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, error) {
-	v := &verifier{opts: opts, macs: map[string]hash.Hash{}}
+func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, error) {
+	v := &verifier{macs: map[string]hash.Hash{}}
+	if opts != nil {
+		v.opts = *opts
+	}
 	if v.opts.SealWindow <= 0 {
 		v.opts.SealWindow = 5 * time.Minute
 	}
@@ -174,7 +178,7 @@ func Verify(ctx context.Context, src ChainSource, opts VerifyOptions) (Report, e
 		return v.rep, fmt.Errorf("audit: verify: reading checkpoints: %w", err)
 	}
 	v.checkpoints(stored)
-	v.checkpoints(opts.Trusted)
+	v.checkpoints(v.opts.Trusted)
 
 	if err := v.scan(ctx, src); err != nil {
 		return v.rep, fmt.Errorf("audit: verify: reading the chain: %w", err)

@@ -106,14 +106,14 @@ type setup struct {
 
 func newEnv(t *testing.T, records []audit.Record, tweak ...func(*setup)) *env {
 	t.Helper()
-	e := &env{t: t, store: &testStore{Store: memory.New()}, errs: make(chan error, 100)}
+	e := &env{t: t, store: &testStore{Store: memory.New(nil)}, errs: make(chan error, 100)}
 	if len(records) > 0 {
 		if err := e.store.Append(context.Background(), records...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var err error
-	e.logger, err = audit.New(e.store, audit.WithLifecycleEvents(false), audit.WithErrorHandler(func(error) {}))
+	e.logger, err = audit.New(e.store, &audit.Options{NoLifecycleEvents: true, OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,8 +205,8 @@ func seed(n int) []audit.Record { return storetest.Records(0, n) }
 
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	t.Parallel()
-	s := memory.New()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false))
+	s := memory.New(nil)
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,10 @@ import (
 // the caller once per request; Authorize reads that identity from the
 // context (AuthorizeActor) and checks a permission.
 func ExampleNew() {
-	store := memory.New()
+	store := memory.New(nil)
 	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { tick = tick.Add(time.Second); return tick } // a clock for a stable output
-	logger, err := audit.New(store, audit.WithLifecycleEvents(false), audit.WithClock(clock))
+	logger, err := audit.New(store, &audit.Options{NoLifecycleEvents: true, Now: clock})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -22,6 +22,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/ocsf"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -374,7 +375,7 @@ func (q *pagedQuerier) Query(ctx context.Context, f audit.Filter) (audit.Page, e
 	if q.limits == nil {
 		q.limits = map[int]int{}
 	}
-	q.limits[f.PageSize()]++
+	q.limits[storekit.PageSize(&f)]++
 	if q.measure {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -386,15 +387,15 @@ func (q *pagedQuerier) Query(ctx context.Context, f audit.Filter) (audit.Page, e
 	}
 	from := 0
 	if f.Cursor != "" {
-		c, _ := audit.DecodeCursor(f.Cursor)
+		c, _ := storekit.DecodeCursor(f.Cursor)
 		from = int(syntheticBase.Sub(c.OccurredAt)/time.Microsecond) + 1
 	}
 	var p audit.Page
-	for i := from; i < q.n && len(p.Records) < f.PageSize(); i++ {
+	for i := from; i < q.n && len(p.Records) < storekit.PageSize(&f); i++ {
 		p.Records = append(p.Records, q.record(i))
 	}
 	if from+len(p.Records) < q.n {
-		p.NextCursor = audit.CursorAfter(&p.Records[len(p.Records)-1]).String()
+		p.NextCursor = storekit.CursorAfter(&p.Records[len(p.Records)-1]).String()
 	}
 	return p, nil
 }

@@ -22,8 +22,8 @@ import (
 // answered and recorded as from any Authorize.
 func TestAuthorizeActor(t *testing.T) {
 	t.Parallel()
-	s := memory.New()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false))
+	s := memory.New(nil)
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // paramError is a bad query parameter: the 400 problem names it.
@@ -130,7 +131,7 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 		case "limit":
 			f.Limit, perr = parseInt(name, v, 1, audit.MaxLimit)
 		case "cursor":
-			if _, err := audit.DecodeCursor(v); err != nil {
+			if _, err := storekit.DecodeCursor(v); err != nil {
 				perr = badParam(name, "is not a cursor returned by this API")
 			}
 			f.Cursor = v

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 var goodQueries = []struct {
@@ -22,8 +23,8 @@ var goodQueries = []struct {
 	{endpointList, "start_date=2025-01-01T00:00:00Z&end_date=2025-01-01T00:00:00.000001Z", audit.Filter{
 		Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2025, 1, 1, 0, 0, 0, 1000, time.UTC)}},
 	{endpointList, "start_date=2025-01-01T02:00:00%2B02:00", audit.Filter{Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
-	{endpointList, "limit=1&cursor=" + audit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String(), audit.Filter{
-		Limit: 1, Cursor: audit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String()}},
+	{endpointList, "limit=1&cursor=" + storekit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String(), audit.Filter{
+		Limit: 1, Cursor: storekit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String()}},
 	{endpointExport, "format=csv&status=success", audit.Filter{Status: audit.StatusSuccess}},
 	{endpointUser, "days=7&limit=5", audit.Filter{Since: testNow.Add(-7 * 24 * time.Hour), Limit: 5}},
 	{endpointUser, "", audit.Filter{Since: testNow.Add(-30 * 24 * time.Hour)}},

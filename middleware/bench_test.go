@@ -29,8 +29,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
-	l, err := audit.New(discardStore{}, audit.WithLifecycleEvents(false), audit.WithAsync(audit.AsyncConfig{Overflow: audit.OverflowDrop}),
-		audit.WithErrorHandler(func(error) {}))
+	l, err := audit.New(discardStore{}, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{Overflow: audit.OverflowDrop}, OnError: func(error) {}})
 	if err != nil {
 		b.Fatal(err)
 	}

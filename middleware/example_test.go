@@ -18,8 +18,8 @@ import (
 // names the user it has just authenticated: the request's own event
 // (Events) is attributed to them.
 func ExampleNew() {
-	store := memory.New()
-	logger, err := audit.New(store, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	store := memory.New(nil)
+	logger, err := audit.New(store, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		fmt.Println(err)
 		return

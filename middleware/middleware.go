@@ -57,7 +57,7 @@ type Options struct {
 	// id, whatever the client sends.
 	IgnoreClientRequestID bool
 	// NewRequestID makes a request id when the client sent no acceptable
-	// one. Default: a UUIDv7 string from Now and crypto/rand. It must be
+	// one. Default: a UUIDv7 string (uuid.NewV7). It must be
 	// safe for concurrent use; an empty result falls back to the default.
 	NewRequestID func() string
 
@@ -118,8 +118,6 @@ type Options struct {
 	Skip func(*http.Request) bool
 	// Action is the action of request events. Default ActionHTTPRequest.
 	Action audit.Action
-	// Now is the clock of generated request ids. Default time.Now.
-	Now func() time.Time
 	// OnError is told of request events that could not be recorded and
 	// that the Logger did not already report to its own error hook. It
 	// must be safe for concurrent use. Default: print to standard error.
@@ -170,9 +168,6 @@ func New(logger *audit.Logger, opts *Options) (func(next http.Handler) http.Hand
 	}
 	if m.Action == "" {
 		m.Action = ActionHTTPRequest
-	}
-	if m.Now == nil {
-		m.Now = time.Now
 	}
 	if m.OnError == nil {
 		m.OnError = func(err error) { fmt.Fprintln(os.Stderr, err) }
@@ -225,7 +220,7 @@ func (m *mw) requestID(r *http.Request) string {
 			return id
 		}
 	}
-	return newRequestID(m.Now())
+	return newRequestID()
 }
 
 func (m *mw) userAgent(r *http.Request) string {

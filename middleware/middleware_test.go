@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
@@ -23,8 +24,8 @@ import (
 // memory store, so that tests see events as soon as Log returns.
 func newLogger(t *testing.T) (*audit.Logger, *memory.Store) {
 	t.Helper()
-	s := memory.New()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	s := memory.New(nil)
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +451,14 @@ func TestWriterInterfaces(t *testing.T) {
 	if resp, body := do(t, newRequest(t, http.MethodGet, srv.URL+"/hijack")); resp.StatusCode != 200 || body != "hijacked" {
 		t.Errorf("hijack: got %d %q, want 200 hijacked", resp.StatusCode, body)
 	}
-	rs := records(t, s, audit.Filter{Action: ActionHTTPRequest, ResourceID: "GET /hijack"})
+	// the client has the hijacked answer before the handler returns and
+	// the middleware records the request: wait for the record
+	var rs []audit.Record
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if rs = records(t, s, audit.Filter{Action: ActionHTTPRequest, ResourceID: "GET /hijack"}); len(rs) > 0 {
+			break
+		}
+	}
 	if len(rs) != 1 {
 		t.Fatalf("got %d hijack events, want 1", len(rs))
 	}
@@ -506,7 +514,7 @@ func (failingStore) Append(context.Context, ...audit.Record) error {
 
 func TestEventNotRecordedIsReported(t *testing.T) {
 	t.Parallel()
-	l, err := audit.New(failingStore{}, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	l, err := audit.New(failingStore{}, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +538,7 @@ func TestEventNotRecordedIsReported(t *testing.T) {
 // with its controls escaped.
 func TestEventNotRecordedNoForgedLine(t *testing.T) {
 	t.Parallel()
-	l, err := audit.New(failingStore{}, audit.WithLifecycleEvents(false), audit.WithPolicy(audit.Policy{Default: audit.Sync}))
+	l, err := audit.New(failingStore{}, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)
 	}

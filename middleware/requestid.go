@@ -1,10 +1,6 @@
 package middleware
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"time"
-
 	"github.com/google/uuid"
 )
 
@@ -40,16 +36,6 @@ func requestIDChar(c byte) bool {
 	return false
 }
 
-// newRequestID returns a UUIDv7 string from now and crypto/rand: ids sort
-// by time and do not collide.
-func newRequestID(now time.Time) string {
-	var u uuid.UUID
-	rand.Read(u[6:]) // never fails (crypto/rand, Go 1.24+)
-	ms := uint64(max(now.UnixMilli(), 0))
-	var ts [8]byte
-	binary.BigEndian.PutUint64(ts[:], ms)
-	copy(u[0:6], ts[2:])
-	u[6] = 0x70 | u[6]&0x0f // version 7
-	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
-	return u.String()
-}
+// newRequestID returns a UUIDv7 string (uuid.NewV7): ids sort by time
+// and do not collide.
+func newRequestID() string { return uuid.Must(uuid.NewV7()).String() }

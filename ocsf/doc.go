@@ -87,7 +87,7 @@
 // activity (checked by New), and Options.Edit may change any field of
 // each event after mapping:
 //
-//	m, err := ocsf.New(ocsf.Options{
+//	m, err := ocsf.New(&ocsf.Options{
 //		Product: ocsf.Product{Name: "Billing", VendorName: "Example Inc"},
 //		Actions: map[audit.Action]ocsf.Activity{
 //			"user.mfa_enable": {ClassUID: ocsf.ClassAccountChange, ID: 10},

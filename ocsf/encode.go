@@ -16,10 +16,10 @@ type Encoder struct {
 }
 
 // NewEncoder returns an Encoder that writes to w, mapping with m; a nil m
-// means New(Options{}).
+// means New(nil).
 func NewEncoder(w io.Writer, m *Mapper) *Encoder {
 	if m == nil {
-		m, _ = New(Options{}) // the zero Options never fail
+		m, _ = New(nil) // the zero Options never fail
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -24,7 +24,7 @@ func Example() {
 		Changes:      json.RawMessage(`{"title":{"after":"Q4","before":"Q3"}}`),
 		Status:       audit.StatusSuccess,
 	}
-	m, err := ocsf.New(ocsf.Options{Product: ocsf.Product{Name: "Docs", VendorName: "Example Inc"}})
+	m, err := ocsf.New(&ocsf.Options{Product: ocsf.Product{Name: "Docs", VendorName: "Example Inc"}})
 	if err != nil {
 		fmt.Println(err)
 		return

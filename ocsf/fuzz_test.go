@@ -25,7 +25,7 @@ func FuzzMap(f *testing.F) {
 	}
 	f.Add([]byte{}, int64(0), int64(-1), "\xff", "", "::1", "\x00", ".", "user", "", []byte("{"), []byte("[1,"),
 		"", "", "nope", "\xfe")
-	m := mustNew(f, ocsf.Options{})
+	m := mustNew(f, nil)
 	f.Fuzz(func(t *testing.T, id []byte, occurred, recorded int64, userID, email, ip, ua, action, rtype, rid string,
 		details, changes []byte, reqID, sessID, status, errMsg string) {
 		r := audit.Record{

@@ -6,7 +6,7 @@ import (
 	"github.com/trailmark/audit/ocsf"
 )
 
-func mustNew(t testing.TB, opts ocsf.Options) *ocsf.Mapper {
+func mustNew(t testing.TB, opts *ocsf.Options) *ocsf.Mapper {
 	t.Helper()
 	m, err := ocsf.New(opts)
 	if err != nil {

@@ -21,7 +21,8 @@ type Activity struct {
 	ID       int // an activity_id the class defines, ActivityUnknown or ActivityOther
 }
 
-// Options configures a Mapper. The zero value means the defaults.
+// Options configures a Mapper. The zero value (and nil) means the
+// defaults; New copies it.
 type Options struct {
 	// Product names the application in metadata.product. Zero means
 	// {Name: "Trailmark", VendorName: "Trailmark"}. Its Name also names
@@ -48,8 +49,11 @@ type Mapper struct {
 
 // New returns a Mapper with the given options. It returns an error
 // wrapping ErrActivity when an entry of opts.Actions names a class or
-// activity this package does not produce.
-func New(opts Options) (*Mapper, error) {
+// activity this package does not produce. opts may be nil.
+func New(opts *Options) (*Mapper, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
 	m := &Mapper{product: opts.Product, edit: opts.Edit, classes: classes()}
 	if m.product == (Product{}) {
 		m.product = Product{Name: "Trailmark", VendorName: "Trailmark"}

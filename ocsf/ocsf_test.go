@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the
 // them.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	m := mustNew(t, ocsf.Options{})
+	m := mustNew(t, nil)
 	for _, tt := range cases() {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -53,7 +53,7 @@ func TestGolden(t *testing.T) {
 // TestDefaultMapping checks the class and activity of each default case.
 func TestDefaultMapping(t *testing.T) {
 	t.Parallel()
-	m := mustNew(t, ocsf.Options{})
+	m := mustNew(t, nil)
 	for _, tt := range cases() {
 		ev := m.Map(&tt.rec)
 		if ev.ClassUID != tt.class || ev.ActivityID != tt.activity {
@@ -69,7 +69,7 @@ func TestDefaultMapping(t *testing.T) {
 // TestRecordFields checks where the record's fields land.
 func TestRecordFields(t *testing.T) {
 	t.Parallel()
-	m := mustNew(t, ocsf.Options{})
+	m := mustNew(t, nil)
 	byName := map[string]audit.Record{}
 	for _, tt := range cases() {
 		byName[tt.name] = tt.rec
@@ -135,7 +135,7 @@ func TestInvalidDetailsKept(t *testing.T) {
 	r := cases()[0].rec
 	r.Details = json.RawMessage(`{"a":`)
 	r.Changes = json.RawMessage(`null`)
-	ev := mustNew(t, ocsf.Options{}).Map(&r)
+	ev := mustNew(t, nil).Map(&r)
 	if got, want := string(ev.Unmapped.Details), `"{\"a\":"`; got != want {
 		t.Errorf("details: got %s, want %s", got, want)
 	}
@@ -149,7 +149,7 @@ func TestInvalidDetailsKept(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	t.Parallel()
-	m := mustNew(t, ocsf.Options{
+	m := mustNew(t, &ocsf.Options{
 		Product: ocsf.Product{Name: "Billing", VendorName: "Example Inc", Version: "2.1.0"},
 		Actions: map[audit.Action]ocsf.Activity{
 			"user.mfa_enable":        {ClassUID: ocsf.ClassAccountChange, ID: 10},
@@ -201,7 +201,7 @@ func TestNewRejectsUnknownActivity(t *testing.T) {
 		{ClassUID: ocsf.ClassAPIActivity, ID: 5},
 	}
 	for _, act := range tests {
-		_, err := ocsf.New(ocsf.Options{Actions: map[audit.Action]ocsf.Activity{"x.y": act}})
+		_, err := ocsf.New(&ocsf.Options{Actions: map[audit.Action]ocsf.Activity{"x.y": act}})
 		if !errors.Is(err, ocsf.ErrActivity) {
 			t.Errorf("%+v: got %v, want ErrActivity", act, err)
 		}

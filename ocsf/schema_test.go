@@ -272,7 +272,7 @@ func TestRequiredAttributes(t *testing.T) {
 	if ocsf.SchemaVersion != schemaVersion {
 		t.Fatalf("ocsf.SchemaVersion: got %s, want %s (the version these tables were written from)", ocsf.SchemaVersion, schemaVersion)
 	}
-	m := mustNew(t, ocsf.Options{})
+	m := mustNew(t, nil)
 	seen := map[int]bool{}
 	for _, tt := range cases() {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +315,7 @@ func TestValidateCatchesMissing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := mustNew(t, ocsf.Options{Edit: func(_ *audit.Record, ev *ocsf.Event) { tt.edit(ev) }})
+			m := mustNew(t, &ocsf.Options{Edit: func(_ *audit.Record, ev *ocsf.Event) { tt.edit(ev) }})
 			b, err := json.Marshal(m.Map(&login))
 			if err != nil {
 				t.Fatalf("marshal: %v", err)

@@ -54,7 +54,7 @@ func verifyOpts(trusted ...audit.Checkpoint) audit.VerifyOptions {
 }
 
 func newSealer(t testing.TB, s audit.SealStore, k audit.HMACKey) *audit.Sealer {
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: k, Signer: &signer, BatchSize: 7})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: k, Signer: &signer, BatchSize: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func sealAll(t testing.TB, s audit.SealStore, sl *audit.Sealer) {
 
 func mustVerify(t testing.TB, s audit.ChainSource, opts audit.VerifyOptions) audit.Report {
 	t.Helper()
-	rep, err := audit.Verify(context.Background(), s, opts)
+	rep, err := audit.Verify(context.Background(), s, &opts)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -292,7 +292,7 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 	sealAll(t, s, sl)
 	var archived []audit.Record
 	var archivedSeals int
-	r, err := audit.NewRetention(s, audit.RetentionConfig{
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{
 		Sealer: sl,
 		Archive: func(_ context.Context, rs []audit.Record, ss []*audit.Seal) error {
 			archived = append(archived, rs...)
@@ -337,7 +337,7 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 	}
 	// more records, a second purge, and the chain still verifies
 	appendRecords(t, s, recent(5)...)
-	r2, _ := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl, MaxAge: 30 * 24 * time.Hour})
+	r2, _ := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, MaxAge: 30 * 24 * time.Hour})
 	if _, err := r2.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 	}
 	wantOK(t, mustVerify(t, s, verifyOpts(cp)), "after two retention runs")
 	// deleting a record younger than the cutoff is still detected
-	if _, err := audit.NewRetention(s, audit.RetentionConfig{}); err == nil {
+	if _, err := audit.NewRetention(s, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a chain store without a Sealer: no error")
 	}
 }
@@ -421,7 +421,7 @@ func testVerifyDuringRetention(t *testing.T, newChain ChainFactory) {
 	sealAll(t, s, sl)
 	cp, err := sl.Checkpoint(ctx, time.Time{})
 	check(t, err)
-	r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl})
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl})
 	check(t, err)
 	src := &retentionMidway{SealStore: s, r: r}
 	rep := mustVerify(t, src, verifyOpts(cp))
@@ -547,7 +547,7 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 	}
 	purgedBefore := time.Time{}
 	if rnd.IntN(2) == 0 {
-		r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sealer, MaxAge: time.Duration(30+rnd.IntN(150)) * 24 * time.Hour})
+		r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sealer, MaxAge: time.Duration(30+rnd.IntN(150)) * 24 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -123,7 +123,7 @@ func testPurgedCount(t *testing.T, newChain ChainFactory) {
 	appendRecords(t, s, recent(2)...)
 	sl := newSealer(t, s, key1)
 	sealAll(t, s, sl)
-	r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl})
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl})
 	check(t, err)
 	res, err := r.RunOnce(ctx)
 	check(t, err)

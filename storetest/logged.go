@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // recorder is a Store that keeps a copy of what it is given.
@@ -50,8 +51,7 @@ func LoggedRecords(t testing.TB, s audit.Store, at time.Time) []audit.Record {
 		tick = tick.Add(time.Microsecond)
 		return tick
 	}
-	l, err := audit.New(rec, audit.WithPolicy(audit.Policy{Default: audit.Sync}), audit.WithLifecycleEvents(false),
-		audit.WithClock(clock), audit.WithErrorHandler(func(err error) { t.Errorf("logger: %v", err) }))
+	l, err := audit.New(rec, &audit.Options{Policy: audit.Policy{Default: audit.Sync}, NoLifecycleEvents: true, Now: clock, OnError: func(err error) { t.Errorf("logger: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func LoggedRecords(t testing.TB, s audit.Store, at time.Time) []audit.Record {
 
 // canonicalOrNil is what a store returns for Details or Changes given j.
 func canonicalOrNil(j json.RawMessage) []byte {
-	c, err := audit.CanonicalJSON(j)
+	c, err := storekit.CanonicalJSON(j)
 	if err != nil || string(c) == "null" {
 		return nil
 	}

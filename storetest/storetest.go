@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Factory returns a new, empty store for one test.
@@ -69,9 +70,9 @@ var base = time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
 // Record returns a valid record with every field set, distinct for each i.
 func Record(i int) audit.Record {
-	details, _ := audit.CanonicalJSON([]byte(fmt.Sprintf(
+	details, _ := storekit.CanonicalJSON([]byte(fmt.Sprintf(
 		`{"i":%d,"name":"n\u00e9e %d","nested":{"b":[1,2.5,"x"],"a":true},"big":12345678901234567890,"small":0.000001}`, i, i)))
-	changes, _ := audit.CanonicalJSON([]byte(`{"title":{"before":"old","after":"new"},"size":{"before":1,"after":null}}`))
+	changes, _ := storekit.CanonicalJSON([]byte(`{"title":{"before":"old","after":"new"},"size":{"before":1,"after":null}}`))
 	return audit.Record{
 		ID:           uuid.Must(uuid.NewV7()),
 		OccurredAt:   base.Add(time.Duration(i) * time.Minute).Truncate(time.Microsecond),
@@ -151,7 +152,7 @@ func newestFirst(rs []audit.Record) []audit.Record {
 		if c := b.OccurredAt.Compare(a.OccurredAt); c != 0 {
 			return c
 		}
-		return audit.CompareIDs(b.ID, a.ID)
+		return storekit.CompareIDs(b.ID, a.ID)
 	})
 	return rs
 }
@@ -193,8 +194,8 @@ func Equal(got, want audit.Record) string {
 		name string
 		g, w json.RawMessage
 	}{{"Details", got.Details, want.Details}, {"Changes", got.Changes, want.Changes}} {
-		cg, err1 := audit.CanonicalJSON(f.g)
-		cw, err2 := audit.CanonicalJSON(f.w)
+		cg, err1 := storekit.CanonicalJSON(f.g)
+		cw, err2 := storekit.CanonicalJSON(f.w)
 		if err1 != nil || err2 != nil || !bytes.Equal(cg, cw) {
 			add(f.name, string(f.g), string(f.w))
 		}
@@ -313,7 +314,7 @@ func testFilters(t *testing.T, newStore Factory) {
 			f.Limit = limit
 			var want []audit.Record
 			for i := range rs {
-				if f.Match(&rs[i]) {
+				if storekit.Match(&f, &rs[i]) {
 					want = append(want, rs[i])
 				}
 			}
@@ -323,7 +324,7 @@ func testFilters(t *testing.T, newStore Factory) {
 				t.Errorf("Query(%+v): got %d records, want %d (or in another order)", f, len(got), len(want))
 			}
 			for _, g := range got {
-				if !f.Match(&g) {
+				if !storekit.Match(&f, &g) {
 					t.Errorf("Query(%+v) returned a record that does not match: %+v", f, g)
 				}
 			}
@@ -544,7 +545,7 @@ func testInvalidFilters(t *testing.T, newStore Factory) {
 	s := newStore(t)
 	q := querier(t, s)
 	dataset(t, s, 3)
-	valid := audit.CursorAfter(&audit.Record{OccurredAt: base, ID: uuid.New()}).String()
+	valid := storekit.CursorAfter(&audit.Record{OccurredAt: base, ID: uuid.New()}).String()
 	tests := []struct {
 		f     audit.Filter
 		field string
@@ -558,7 +559,7 @@ func testInvalidFilters(t *testing.T, newStore Factory) {
 		{audit.Filter{Since: base, Until: base.Add(-time.Hour)}, "until"},
 		{audit.Filter{UserID: "a\x00b"}, "user_id"},
 		{audit.Filter{ResourceID: "\xff"}, "resource_id"},
-		{audit.Filter{Cursor: audit.Cursor{OccurredAt: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), ID: uuid.New()}.String()}, "cursor"},
+		{audit.Filter{Cursor: storekit.Cursor{OccurredAt: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), ID: uuid.New()}.String()}, "cursor"},
 		{audit.Filter{Until: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)}, "until"},
 	}
 	for _, tt := range tests {

@@ -30,13 +30,13 @@ func BenchmarkTeeOverhead(b *testing.B) {
 			if kind == "stalled" {
 				sink = stalled
 			}
-			tee, err := stream.NewTee(memory.New(), []stream.Stream{{Name: kind, Sink: sink, QueueSize: 1000,
+			tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: kind, Sink: sink, QueueSize: 1000,
 				Retry: stream.Retry{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, RetryFor: time.Hour}}},
 				&stream.TeeOptions{OnError: func(error) {}})
 			if err != nil {
 				b.Fatal(err)
 			}
-			alone := newBenchLogger(b, memory.New())
+			alone := newBenchLogger(b, memory.New(nil))
 			teed := newBenchLogger(b, tee)
 			ctx := context.Background()
 			ev := audit.Event{Action: audit.ActionResourceUpdate, ResourceType: "document", ResourceID: "doc-1",
@@ -77,8 +77,7 @@ func BenchmarkTeeOverhead(b *testing.B) {
 }
 
 func newBenchLogger(b *testing.B, s audit.Store) *audit.Logger {
-	l, err := audit.New(s, audit.WithPolicy(audit.Policy{Default: audit.Sync, NoSecurityDefaults: true}),
-		audit.WithLifecycleEvents(false))
+	l, err := audit.New(s, &audit.Options{Policy: audit.Policy{Default: audit.Sync, NoSecurityDefaults: true}, NoLifecycleEvents: true})
 	if err != nil {
 		b.Fatal(err)
 	}

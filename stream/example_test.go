@@ -59,8 +59,8 @@ func ExampleNewTee() {
 
 	sink, _ := stream.NewHTTP(collector.URL, &stream.HTTPOptions{Secret: secret})
 	defer sink.Close()
-	tee, _ := stream.NewTee(memory.New(), []stream.Stream{{Name: "siem", Sink: sink}}, nil)
-	logger, _ := audit.New(tee, audit.WithLifecycleEvents(false))
+	tee, _ := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "siem", Sink: sink}}, nil)
+	logger, _ := audit.New(tee, &audit.Options{NoLifecycleEvents: true})
 
 	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u-42"})
 	_ = logger.Log(ctx, audit.Event{Action: audit.ActionUserLogin, ResourceType: "user", ResourceID: "u-42", Status: audit.StatusSuccess})

@@ -63,7 +63,7 @@ type HTTPOptions struct {
 	// Format of the body. Default FormatNDJSON.
 	Format Format
 	// Mapper maps records to OCSF events for FormatOCSF. Default
-	// ocsf.New(ocsf.Options{}).
+	// ocsf.New(nil).
 	Mapper *ocsf.Mapper
 
 	// Secret, when set, signs every request: the Trailmark-Signature
@@ -142,7 +142,7 @@ func NewHTTP(endpoint string, opts *HTTPOptions) (*HTTPSink, error) {
 		return nil, fmt.Errorf("audit: stream: unknown Format %q (want ndjson, ocsf or splunk)", o.Format)
 	}
 	if o.Format == FormatOCSF && o.Mapper == nil {
-		if o.Mapper, err = ocsf.New(ocsf.Options{}); err != nil {
+		if o.Mapper, err = ocsf.New(nil); err != nil {
 			return nil, fmt.Errorf("audit: stream: %w", err)
 		}
 	}

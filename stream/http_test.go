@@ -248,7 +248,7 @@ func TestNewHTTPErrors(t *testing.T) {
 // TestBackfill sends what a primary holds since a time.
 func TestBackfill(t *testing.T) {
 	t.Parallel()
-	primary := memory.New()
+	primary := memory.New(nil)
 	ids := logN(t, primary, 25)
 	sink := &recordingSink{}
 	n, err := stream.Backfill(context.Background(), primary, time.Now().Add(-time.Hour), sink, &stream.BackfillOptions{BatchSize: 10})

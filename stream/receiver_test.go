@@ -172,9 +172,7 @@ func (rc *receiver) requests() int {
 func logN(t testing.TB, store audit.Store, n int) []uuid.UUID {
 	t.Helper()
 	logger, err := audit.New(store,
-		audit.WithPolicy(audit.Policy{Default: audit.Sync, NoSecurityDefaults: true}),
-		audit.WithLifecycleEvents(false),
-		audit.WithErrorHandler(func(err error) { t.Errorf("logger: %v", err) }))
+		&audit.Options{Policy: audit.Policy{Default: audit.Sync, NoSecurityDefaults: true}, NoLifecycleEvents: true, OnError: func(err error) { t.Errorf("logger: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}

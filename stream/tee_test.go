@@ -131,7 +131,7 @@ func TestTeeDeliversThroughFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sink.Close()
-			primary := memory.New()
+			primary := memory.New(nil)
 			var drops []error
 			tee, err := stream.NewTee(primary, []stream.Stream{{
 				Name: "siem", Sink: sink, BatchSize: 7, FlushInterval: 5 * time.Millisecond, Retry: fastRetry,
@@ -255,7 +255,7 @@ func TestHTTPSinkRejected(t *testing.T) {
 	defer sink.Close()
 	var mu sync.Mutex
 	var reported []error
-	tee, err := stream.NewTee(memory.New(), []stream.Stream{{Name: "siem", Sink: sink, BatchSize: 5, Retry: fastRetry}},
+	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "siem", Sink: sink, BatchSize: 5, Retry: fastRetry}},
 		&stream.TeeOptions{OnError: func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +344,7 @@ func TestTeeFeedsOnlyWhatThePrimaryAccepted(t *testing.T) {
 	}
 
 	// And what the primary accepts arrives, stamped with RecordedAt.
-	primary, sink := memory.New(), &recordingSink{}
+	primary, sink := memory.New(nil), &recordingSink{}
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	tee, err = stream.NewTee(primary, []stream.Stream{{Name: "s", Sink: sink}}, &stream.TeeOptions{Now: func() time.Time { return at }})
 	if err != nil {
@@ -396,7 +396,7 @@ func (s *stalledSink) Send(ctx context.Context, rs []audit.Record) error {
 func TestTeeStalledStreamDoesNotBlockAppend(t *testing.T) {
 	t.Parallel()
 	sink := newStalledSink()
-	primary := memory.New()
+	primary := memory.New(nil)
 	var mu sync.Mutex
 	var reported []*stream.DropError
 	tee, err := stream.NewTee(primary, []stream.Stream{{Name: "stuck", Sink: sink, QueueSize: 10, BatchSize: 1}},
@@ -475,7 +475,7 @@ func TestTeeCloseDeadline(t *testing.T) {
 	t.Parallel()
 	sink := newStalledSink()
 	var reported atomic.Int64
-	tee, err := stream.NewTee(memory.New(), []stream.Stream{{Name: "stuck", Sink: sink, BatchSize: 1}},
+	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "stuck", Sink: sink, BatchSize: 1}},
 		&stream.TeeOptions{OnError: func(err error) {
 			var de *stream.DropError
 			if errors.As(err, &de) && de.Reason == audit.ReasonShutdown {
@@ -515,7 +515,7 @@ func TestTeeCloseDeadline(t *testing.T) {
 func TestTeeQueueBytes(t *testing.T) {
 	t.Parallel()
 	sink := newStalledSink()
-	tee, err := stream.NewTee(memory.New(), []stream.Stream{{Name: "s", Sink: sink, BatchSize: 1, QueueBytes: 3000}},
+	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "s", Sink: sink, BatchSize: 1, QueueBytes: 3000}},
 		&stream.TeeOptions{OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
@@ -553,11 +553,11 @@ func TestNewTeeErrors(t *testing.T) {
 		want    string
 	}{
 		{"nil primary", nil, nil, "primary"},
-		{"no name", memory.New(), []stream.Stream{{Sink: sink}}, "Name is required"},
-		{"no sink", memory.New(), []stream.Stream{{Name: "a"}}, "Sink is required"},
-		{"duplicate", memory.New(), []stream.Stream{{Name: "a", Sink: sink}, {Name: "a", Sink: sink}}, "duplicate"},
-		{"negative", memory.New(), []stream.Stream{{Name: "a", Sink: sink, QueueSize: -1}}, "negative"},
-		{"backoff", memory.New(), []stream.Stream{{Name: "a", Sink: sink, Retry: stream.Retry{MinBackoff: time.Second, MaxBackoff: time.Millisecond}}}, "MaxBackoff"},
+		{"no name", memory.New(nil), []stream.Stream{{Sink: sink}}, "Name is required"},
+		{"no sink", memory.New(nil), []stream.Stream{{Name: "a"}}, "Sink is required"},
+		{"duplicate", memory.New(nil), []stream.Stream{{Name: "a", Sink: sink}, {Name: "a", Sink: sink}}, "duplicate"},
+		{"negative", memory.New(nil), []stream.Stream{{Name: "a", Sink: sink, QueueSize: -1}}, "negative"},
+		{"backoff", memory.New(nil), []stream.Stream{{Name: "a", Sink: sink, Retry: stream.Retry{MinBackoff: time.Second, MaxBackoff: time.Millisecond}}}, "MaxBackoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,13 +29,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/internal/safetext"
+	"github.com/trailmark/audit/ocsf"
 	"github.com/trailmark/audit/store/postgres"
 )
 
@@ -53,8 +56,8 @@ commands:
   migrate  apply the PostgreSQL schema (--print: print the SQL instead)
   seal     seal waiting records and write a signed checkpoint
   verify   verify the hash chain in the database (--db) or an export (--export)
-  export   write the chain (seals and records) as NDJSON, for offline verification
-  query    print records matching filters as NDJSON
+  export   write the chain (seals and records) as NDJSON, for offline verification (--format ocsf: OCSF events)
+  query    print records matching filters as NDJSON (--format ocsf: OCSF events)
   purge    apply retention: archive nothing, checkpoint, remove old records
   load     load records from a NATS JetStream stream into the database until SIGINT/SIGTERM
 
@@ -127,28 +130,25 @@ func (d *dbFlags) register(fs *flag.FlagSet, s *secrets) {
 	fs.StringVar(&d.table, "table", "audit_logs", "name of the audit table")
 }
 
-func (d *dbFlags) options() []postgres.Option {
-	return []postgres.Option{postgres.WithSchema(d.schema), postgres.WithTable(d.table)}
+func (d *dbFlags) options() *postgres.Options {
+	return &postgres.Options{Schema: d.schema, Table: d.table}
 }
 
 func (d *dbFlags) open(ctx context.Context) (auditStore, error) { return openStore(ctx, d, false) }
 
 // openSealer reads the key file, opens the database and returns a Sealer
 // on it with the key file's current key and signer.
-func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStore, *audit.Sealer, audit.SealerConfig, error) {
+func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStore, *audit.Sealer, audit.SealerOptions, error) {
 	kr, err := c.readKeyring(keys)
 	if err != nil {
-		return nil, nil, audit.SealerConfig{}, err
+		return nil, nil, audit.SealerOptions{}, err
 	}
-	cfg, err := kr.sealerConfig()
-	if err != nil {
-		return nil, nil, cfg, err
-	}
+	cfg := kr.SealerOptions()
 	s, err := d.open(ctx)
 	if err != nil {
 		return nil, nil, cfg, err
 	}
-	sl, err := audit.NewSealer(s, cfg)
+	sl, err := audit.NewSealer(s, &cfg)
 	if err != nil {
 		s.Close()
 		return nil, nil, cfg, err
@@ -198,7 +198,7 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *print {
-		sql, err := postgres.MigrationSQL(db.options()...)
+		sql, err := postgres.MigrationSQL(db.options())
 		if err != nil {
 			return err
 		}
@@ -221,16 +221,26 @@ func keysFlag(fs *flag.FlagSet) *string {
 	return fs.String("keys", "", "key file (default $AUDIT_KEYRING); see auditctl keygen")
 }
 
-func (c cli) seal(ctx context.Context, args []string) error {
-	fs := c.flags("seal")
+// parseSealer parses the flags of the command name, which seals: the
+// database's, the key file's, and those more registers; it opens the
+// store and a Sealer on it.
+func (c cli) parseSealer(ctx context.Context, name string, args []string, more func(*flag.FlagSet)) (auditStore, *audit.Sealer, audit.SealerOptions, error) {
+	fs := c.flags(name)
 	var db dbFlags
 	db.register(fs, c.secrets)
 	keys := keysFlag(fs)
-	cpOut := fs.String("checkpoints", "", "append the new checkpoint to this file (keep it off the database)")
+	more(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, nil, audit.SealerOptions{}, err
 	}
-	s, sl, cfg, err := db.openSealer(ctx, c, *keys)
+	return db.openSealer(ctx, c, *keys)
+}
+
+func (c cli) seal(ctx context.Context, args []string) error {
+	var cpOut *string
+	s, sl, cfg, err := c.parseSealer(ctx, "seal", args, func(fs *flag.FlagSet) {
+		cpOut = fs.String("checkpoints", "", "append the new checkpoint to this file (keep it off the database)")
+	})
 	if err != nil {
 		return err
 	}
@@ -309,7 +319,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := kr.verifyOptions()
+	opts := kr.VerifyOptions()
 	opts.SealWindow = *window
 	if *cpFile != "" {
 		f, err := os.Open(*cpFile)
@@ -343,7 +353,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 		defer s.Close()
 		src = s
 	}
-	rep, err := audit.Verify(ctx, src, opts)
+	rep, err := audit.Verify(ctx, src, &opts)
 	if !*quiet {
 		fmt.Fprintln(c.stderr)
 	}
@@ -381,8 +391,8 @@ func printReport(w io.Writer, r *audit.Report, took time.Duration) {
 		counts[p.Kind]++
 	}
 	fmt.Fprintf(w, "  %d problem(s):", r.ProblemCount)
-	for k, n := range counts {
-		fmt.Fprintf(w, " %s=%d", k, n)
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(w, " %s=%d", k, counts[k])
 	}
 	fmt.Fprintln(w)
 	for _, p := range r.Problems {
@@ -398,8 +408,12 @@ func (c cli) export(ctx context.Context, args []string) error {
 	var db dbFlags
 	db.register(fs, c.secrets)
 	out := fs.String("o", "-", "output file, created with mode 0600 (- for stdout)")
+	format := fs.String("format", "chain", "chain: seals and records, for auditctl verify --export; ocsf: the records as OCSF events (NDJSON), newest first")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *format != "chain" && *format != "ocsf" {
+		return fmt.Errorf("--format: want chain or ocsf, got %q", *format)
 	}
 	s, err := db.open(ctx)
 	if err != nil {
@@ -419,7 +433,16 @@ func (c cli) export(ctx context.Context, args []string) error {
 		}
 		w = f
 	}
-	st, err := audit.ExportChain(ctx, s, w)
+	var st audit.ExportStats
+	if *format == "ocsf" {
+		enc := ocsf.NewEncoder(w, nil)
+		err = eachRecord(ctx, s, audit.Filter{}, 0, func(r *audit.Record) error {
+			st.Records++
+			return enc.Encode(r)
+		})
+	} else {
+		st, err = audit.ExportChain(ctx, s, w)
+	}
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -427,6 +450,10 @@ func (c cli) export(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if *format == "ocsf" {
+		fmt.Fprintf(c.stderr, "exported %d records as OCSF events\n", st.Records)
+		return nil
 	}
 	fmt.Fprintf(c.stderr, "exported %d seals (%d with records) and %d unsealed records\n", st.Seals, st.Records, st.Unsealed)
 	return nil
@@ -446,8 +473,20 @@ func (c cli) query(ctx context.Context, args []string) error {
 	since := fs.String("since", "", "RFC 3339 time, inclusive")
 	until := fs.String("until", "", "RFC 3339 time, exclusive")
 	limit := fs.Int("limit", 100, "most records to print (0: all)")
+	format := fs.String("format", "json", "json: the records as stored; ocsf: as OCSF events")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	w := safetext.NewJSONWriter(c.stdout) // no raw C1 or bidi controls on a terminal
+	var encode func(*audit.Record) error
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(w)
+		encode = func(r *audit.Record) error { return enc.Encode(r) }
+	case "ocsf":
+		encode = ocsf.NewEncoder(w, nil).Encode
+	default:
+		return fmt.Errorf("--format: want json or ocsf, got %q", *format)
 	}
 	if strings.HasSuffix(*action, ".") {
 		f.ActionPrefix = *action
@@ -476,7 +515,12 @@ func (c cli) query(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	enc := json.NewEncoder(safetext.NewJSONWriter(c.stdout)) // no raw C1 or bidi controls on a terminal
+	return eachRecord(ctx, s, f, *limit, encode)
+}
+
+// eachRecord calls fn with the records f selects, newest first, page by
+// page: at most limit of them, or all when limit is 0.
+func eachRecord(ctx context.Context, s audit.Querier, f audit.Filter, limit int, fn func(*audit.Record) error) error {
 	n := 0
 	f.Limit = audit.MaxLimit
 	for {
@@ -484,11 +528,11 @@ func (c cli) query(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range p.Records {
-			if *limit > 0 && n >= *limit {
+		for i := range p.Records {
+			if limit > 0 && n >= limit {
 				return nil
 			}
-			if err := enc.Encode(r); err != nil {
+			if err := fn(&p.Records[i]); err != nil {
 				return err
 			}
 			n++
@@ -501,24 +545,19 @@ func (c cli) query(ctx context.Context, args []string) error {
 }
 
 func (c cli) purge(ctx context.Context, args []string) error {
-	fs := c.flags("purge")
-	var db dbFlags
-	db.register(fs, c.secrets)
-	keys := keysFlag(fs)
-	maxAge := fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI: 8760h)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	s, sl, _, err := db.openSealer(ctx, c, *keys)
+	var maxAge *time.Duration
+	s, sl, _, err := c.parseSealer(ctx, "purge", args, func(fs *flag.FlagSet) {
+		maxAge = fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI: 8760h)")
+	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
+	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		return err
 	}
-	r, err := audit.NewRetention(s, audit.RetentionConfig{MaxAge: *maxAge, Sealer: sl, Logger: logger})
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: *maxAge, Sealer: sl, Logger: logger})
 	if err != nil {
 		logger.Close(ctx)
 		return err

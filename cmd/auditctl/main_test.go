@@ -90,12 +90,9 @@ func TestVerifyExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := kr.sealerConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := kr.SealerOptions()
 	ctx := context.Background()
-	s := memory.New()
+	s := memory.New(nil)
 	// records as a service writes them: some without Details or Changes
 	for range 5 {
 		storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
@@ -103,7 +100,7 @@ func TestVerifyExport(t *testing.T) {
 	if err := s.Append(ctx, storetest.Records(0, 20)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, cfg)
+	sl, err := audit.NewSealer(s, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +184,7 @@ func TestDatabase(t *testing.T) {
 	}
 	// records, through a Logger as a service would write them
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	st, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,12 +159,12 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 		t.Fatalf("migrate: %d %s", code, errOut)
 	}
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	st, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	l, err := audit.New(st, audit.WithLifecycleEvents(false))
+	l, err := audit.New(st, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +182,18 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 	}
 	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("export file: %v, mode %04o; want 0600", err, fi.Mode().Perm())
+	}
+}
+
+// TestKeyFileUnknownCurrent: a key file whose current names no HMAC key
+// is refused, not read as if it named the last one.
+func TestKeyFileUnknownCurrent(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "keys.json")
+	k := `{"hmac_keys":[{"id":"k1","secret":"` + strings.Repeat("A", 44) + `"}],"current":"k2"}`
+	if err := os.WriteFile(p, []byte(k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (cli{stderr: &strings.Builder{}}).readKeyring(p); err == nil || !strings.Contains(err.Error(), "current") {
+		t.Errorf("got %v, want an error naming current", err)
 	}
 }

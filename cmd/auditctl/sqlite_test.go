@@ -47,7 +47,7 @@ func TestSQLiteCommands(t *testing.T) {
 	if code, out, errOut := ctl(t, args("migrate")...); code != 0 || !strings.Contains(out, "schema up to date") {
 		t.Fatalf("migrate: exit %d: %s%s", code, out, errOut)
 	}
-	st, err := sqlite.Open(ctx, path)
+	st, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

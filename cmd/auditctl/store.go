@@ -61,13 +61,13 @@ func openStore(ctx context.Context, d *dbFlags, create bool) (auditStore, error)
 		if _, err := os.Stat(path); err != nil && !create {
 			return nil, fmt.Errorf("SQLite file %s: %w (auditctl migrate creates one)", path, err)
 		}
-		s, err := sqlite.Open(ctx, path)
+		s, err := sqlite.Open(ctx, path, nil)
 		if err != nil {
 			return nil, err
 		}
 		return sqliteStore{s}, nil
 	}
-	s, err := postgres.Open(ctx, d.url, d.options()...)
+	s, err := postgres.Open(ctx, d.url, d.options())
 	if err != nil {
 		return nil, fmt.Errorf("opening the database %s: %w", redactDSN(d.url), err)
 	}

@@ -29,8 +29,8 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	store := memory.New()
-	logger, err := audit.New(store)
+	store := memory.New(nil)
+	logger, err := audit.New(store, nil)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func run(ctx context.Context) error {
 	if _, err := rand.Read(key.Secret); err != nil {
 		return err
 	}
-	sealer, err := audit.NewSealer(store, audit.SealerConfig{Key: key})
+	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key})
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func run(ctx context.Context) error {
 		s.Accepted, s.Written, s.Failed, s.Dropped[audit.ReasonQueueFull]+s.Dropped[audit.ReasonShutdown])
 	fmt.Println("(the password in the login details was redacted before it was stored)")
 
-	rep, err := audit.Verify(ctx, store, audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
+	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
 	if err != nil {
 		return err
 	}

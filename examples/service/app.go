@@ -56,7 +56,7 @@ type appConfig struct {
 	Log io.Writer
 	// LoggerOptions are extra options for the audit Logger (tests use
 	// them for a clock).
-	LoggerOptions []audit.Option
+	LoggerOptions *audit.Options
 	// AdminPassword and UserPassword are the passwords of the two demo
 	// accounts, alice (admin) and bob; at least 12 bytes, at most 72
 	// (bcrypt's limit). run takes them from the environment or generates
@@ -147,10 +147,12 @@ func newApp(cfg appConfig) (*app, error) {
 			return nil, errors.New("the demo passwords must be 12 to 72 bytes long")
 		}
 	}
-	opts := append([]audit.Option{
-		audit.WithErrorHandler(func(err error) { fmt.Fprintln(cfg.Log, "audit:", err) }),
-	}, cfg.LoggerOptions...)
-	logger, err := audit.New(cfg.Store, opts...)
+	var opts audit.Options
+	if cfg.LoggerOptions != nil {
+		opts = *cfg.LoggerOptions
+	}
+	opts.OnError = func(err error) { fmt.Fprintln(cfg.Log, "audit:", err) }
+	logger, err := audit.New(cfg.Store, &opts)
 	if err != nil {
 		return nil, err
 	}

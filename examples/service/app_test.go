@@ -130,7 +130,7 @@ func testConfig(s backend) appConfig {
 
 func newTestApp(t *testing.T) (*app, *client) {
 	t.Helper()
-	return newTestAppWith(t, testConfig(memory.New()))
+	return newTestAppWith(t, testConfig(memory.New(nil)))
 }
 
 // newTestAppWith serves an app of cfg on loopback until the test ends.
@@ -343,9 +343,9 @@ func TestLoginRequestNamesUser(t *testing.T) {
 // TestFailClosedUndo checks that a security action whose record cannot be
 // written is undone and answered 503.
 func TestFailClosedUndo(t *testing.T) {
-	store := &breakableStore{Store: memory.New()}
+	store := &breakableStore{Store: memory.New(nil)}
 	cfg := testConfig(store)
-	cfg.LoggerOptions = []audit.Option{audit.WithPolicy(audit.Policy{SyncTimeout: 200 * time.Millisecond})}
+	cfg.LoggerOptions = &audit.Options{Policy: audit.Policy{SyncTimeout: 200 * time.Millisecond}}
 	a, c := newTestAppWith(t, cfg)
 	alice := c.login("alice@example.com", "alice-demo-password")
 
@@ -435,7 +435,7 @@ func (s *breakableStore) Append(ctx context.Context, rs ...audit.Record) error {
 // TestPasswordsHashedWithBcrypt: passwords are stored as salted bcrypt
 // hashes, not as unsalted SHA-256.
 func TestPasswordsHashedWithBcrypt(t *testing.T) {
-	a, err := newApp(appConfig{Store: memory.New(), AdminPassword: "same-password-1", UserPassword: "same-password-1"})
+	a, err := newApp(appConfig{Store: memory.New(nil), AdminPassword: "same-password-1", UserPassword: "same-password-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +452,7 @@ func TestPasswordsHashedWithBcrypt(t *testing.T) {
 			t.Error("the hash does not match its password")
 		}
 	}
-	if _, err := newApp(appConfig{Store: memory.New(), AdminPassword: "short", UserPassword: "bob-demo-password"}); err == nil {
+	if _, err := newApp(appConfig{Store: memory.New(nil), AdminPassword: "short", UserPassword: "bob-demo-password"}); err == nil {
 		t.Error("a 5-byte admin password was accepted")
 	}
 }
@@ -461,7 +461,7 @@ func TestPasswordsHashedWithBcrypt(t *testing.T) {
 func TestSessionExpires(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	cfg := testConfig(memory.New())
+	cfg := testConfig(memory.New(nil))
 	cfg.SessionTTL = time.Hour
 	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	a, c := newTestAppWith(t, cfg)

@@ -12,7 +12,7 @@ import (
 // openPostgres opens the PostgreSQL store and applies its migrations.
 // Build with -tags nopostgres to leave PostgreSQL (and lib/pq) out.
 func openPostgres(ctx context.Context, dsn string) (backend, func() error, error) {
-	s, err := postgres.Open(ctx, dsn)
+	s, err := postgres.Open(ctx, dsn, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: example: opening PostgreSQL: %w", err)
 	}

@@ -18,7 +18,7 @@ func openAuditStore(ctx context.Context, dsn, file string) (backend, string, fun
 		b, closeFn, err := openPostgres(ctx, dsn)
 		return b, "PostgreSQL", closeFn, err
 	case file != "":
-		s, err := sqlite.Open(ctx, file)
+		s, err := sqlite.Open(ctx, file, nil)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("audit: example: %w", err)
 		}
@@ -28,5 +28,5 @@ func openAuditStore(ctx context.Context, dsn, file string) (backend, string, fun
 		}
 		return s, "SQLite file " + where + " (set DATABASE_URL for PostgreSQL)", s.Close, nil
 	}
-	return memory.New(), "in memory", func() error { return nil }, nil
+	return memory.New(nil), "in memory", func() error { return nil }, nil
 }

@@ -58,21 +58,21 @@ func TestRestartKeepsHistory(t *testing.T) {
 	})
 	// the chain over both runs, as auditctl seal and verify make it
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, file)
+	s, err := sqlite.Open(ctx, file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)}
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key, Signer: &signer})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sl.Checkpoint(ctx, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(ctx, s, audit.VerifyOptions{
+	rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
 	})

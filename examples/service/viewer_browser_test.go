@@ -77,7 +77,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	e.plantURL = plant.URL
 
 	a, err := newApp(appConfig{
-		Store:         memory.New(),
+		Store:         memory.New(nil),
 		AdminPassword: "alice-demo-password",
 		UserPassword:  "bob-demo-password",
 		ViewerTokens:  &viewer.TokenOptions{Now: func() time.Time { return *e.clock.Load() }},

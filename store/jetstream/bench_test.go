@@ -13,14 +13,14 @@ import (
 	"github.com/trailmark/audit/store/jetstream"
 )
 
-// benchAsync is the AsyncConfig of every path benchmarked here.
-var benchAsync = audit.AsyncConfig{QueueSize: 16384, BatchSize: 512, FlushInterval: 10 * time.Millisecond, BlockTimeout: time.Minute}
+// benchAsync is the AsyncOptions of every path benchmarked here.
+var benchAsync = audit.AsyncOptions{QueueSize: 16384, BatchSize: 512, FlushInterval: 10 * time.Millisecond, BlockTimeout: time.Minute}
 
 // logAll logs n events through an async Logger on s and closes it; it
 // reports events/s over the whole run, Close included.
 func logAll(b *testing.B, s audit.Store, n int) {
 	b.Helper()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithAsync(benchAsync))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: benchAsync})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func produce(ctx context.Context, nc *nats.Conn, rep *childReport) error {
 	if err != nil {
 		return err
 	}
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithAsync(audit.AsyncConfig{QueueSize: 8192, BatchSize: 512, FlushInterval: 10 * time.Millisecond, BlockTimeout: 30 * time.Second}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{QueueSize: 8192, BatchSize: 512, FlushInterval: 10 * time.Millisecond, BlockTimeout: 30 * time.Second}})
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func produce(ctx context.Context, nc *nats.Conn, rep *childReport) error {
 }
 
 func load(ctx context.Context, nc *nats.Conn, rep *childReport) error {
-	s, err := postgres.Open(ctx, os.Getenv(envDSN), postgres.WithSchema(os.Getenv(envSchema)))
+	s, err := postgres.Open(ctx, os.Getenv(envDSN), &postgres.Options{Schema: os.Getenv(envSchema)})
 	if err != nil {
 		return err
 	}

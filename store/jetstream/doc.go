@@ -29,14 +29,14 @@
 // it already holds by their Nats-Msg-Id, as long as the retry comes within
 // the stream's duplicate window. That is why New refuses a stream whose
 // duplicate window is shorter than Options.RetryHorizon (the Logger's
-// AsyncConfig.RetryFor plus WriteTimeout, 2m10s by default). A record the
+// AsyncOptions.RetryFor plus WriteTimeout, 2m10s by default). A record the
 // server refuses as too large is a permanent error (audit.Permanent); every
 // other error is transient.
 //
 // Failure semantics, with the Logger in front:
 //   - NATS unreachable: Sync Log fails within Policy.SyncTimeout
-//     (fail-closed). Async batches are retried for AsyncConfig.RetryFor,
-//     then reported to the ErrorHandler and counted in Stats.Failed, as
+//     (fail-closed). Async batches are retried for AsyncOptions.RetryFor,
+//     then reported to OnError and counted in Stats.Failed, as
 //     with any store; the queue fills meanwhile (back-pressure).
 //   - A connection lost mid-publish: the publishes without an
 //     acknowledgement fail, the Logger retries them, the duplicate window

@@ -187,7 +187,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Seal the table into one chain and verify it.
 	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
-	sl, err := audit.NewSealer(store, audit.SealerConfig{Key: key, BatchSize: 5000})
+	sl, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, BatchSize: 5000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	sealed := time.Since(sealStart)
-	rep, err := audit.Verify(ctx, store, audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
+	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestLoaderDeadLetters(t *testing.T) {
 	if err := s.Append(ctx, recs[250:]...); err != nil {
 		t.Fatal(err)
 	}
-	mem := memory.New()
+	mem := memory.New(nil)
 	target := &faulty{Store: mem}
 	target.transient.Store(3)
 	var reported atomic.Int32
@@ -166,7 +166,7 @@ func TestLoaderLag(t *testing.T) {
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	target := &faulty{Store: memory.New()}
+	target := &faulty{Store: memory.New(nil)}
 	target.transient.Store(1 << 30) // down
 	lo.BatchSize, lo.Workers, lo.LagInterval = 10, 1, 10*time.Millisecond
 	lo.OnError = func(error) {}

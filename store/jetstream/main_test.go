@@ -125,7 +125,7 @@ func testSchema(t testing.TB) (*sqlx.DB, string) {
 func pgStore(t testing.TB) (*postgres.Store, string) {
 	t.Helper()
 	db, schema := testSchema(t)
-	s, err := postgres.New(db, postgres.WithSchema(schema))
+	s, err := postgres.New(db, &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ const (
 	DefaultDuplicateWindow = 10 * time.Minute
 	DefaultMaxAge          = 7 * 24 * time.Hour
 	// DefaultRetryHorizon is how long after its first publish a record may
-	// be published again by a Logger with the default AsyncConfig
+	// be published again by a Logger with the default AsyncOptions
 	// (RetryFor 2m plus one WriteTimeout of 10s): the shortest duplicate
 	// window that keeps retries from duplicating records.
 	DefaultRetryHorizon = 2*time.Minute + 10*time.Second
@@ -48,7 +48,7 @@ type Options struct {
 	// Default 10m.
 	DuplicateWindow time.Duration
 	// RetryHorizon is how long after its first publish a record may be
-	// published again: the Logger's AsyncConfig.RetryFor plus its
+	// published again: the Logger's AsyncOptions.RetryFor plus its
 	// WriteTimeout, or Policy.SyncTimeout if longer. The stream's
 	// duplicate window must be at least this long. Default 2m10s, the
 	// Logger's defaults.

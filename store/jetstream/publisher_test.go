@@ -181,9 +181,7 @@ func TestConnectionDrops(t *testing.T) {
 	nc := connect(t, p.url(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.ReconnectJitter(0, 0))
 	s := newStore(t, nc, o)
 	var reported atomic.Int64
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithAsync(audit.AsyncConfig{BatchSize: 200, FlushInterval: 5 * time.Millisecond, WriteTimeout: 2 * time.Second, MinBackoff: 10 * time.Millisecond}),
-		audit.WithErrorHandler(func(err error) { reported.Add(1); t.Log(err) }))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{BatchSize: 200, FlushInterval: 5 * time.Millisecond, WriteTimeout: 2 * time.Second, MinBackoff: 10 * time.Millisecond}, OnError: func(err error) { reported.Add(1); t.Log(err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,16 +233,13 @@ func TestUnreachable(t *testing.T) {
 	s := newStore(t, nc, o)
 	var delivery []*audit.DeliveryError
 	done := make(chan struct{})
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{SyncTimeout: 500 * time.Millisecond}),
-		audit.WithAsync(audit.AsyncConfig{FlushInterval: time.Millisecond, RetryFor: 300 * time.Millisecond, WriteTimeout: 100 * time.Millisecond}),
-		audit.WithErrorHandler(func(err error) {
-			var de *audit.DeliveryError
-			if errors.As(err, &de) {
-				delivery = append(delivery, de)
-				close(done)
-			}
-		}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{SyncTimeout: 500 * time.Millisecond}, Async: audit.AsyncOptions{FlushInterval: time.Millisecond, RetryFor: 300 * time.Millisecond, WriteTimeout: 100 * time.Millisecond}, OnError: func(err error) {
+		var de *audit.DeliveryError
+		if errors.As(err, &de) {
+			delivery = append(delivery, de)
+			close(done)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func BenchmarkAppend(b *testing.B) {
-	s := memory.New()
+	s := memory.New(nil)
 	batch := storetest.Records(0, 512)
 	t0 := time.Now()
 	b.ReportAllocs()
@@ -34,7 +34,7 @@ func BenchmarkAppend(b *testing.B) {
 
 func chainStore(b *testing.B, n int) (*memory.Store, *audit.Sealer) {
 	b.Helper()
-	s := memory.New()
+	s := memory.New(nil)
 	rs := storetest.Records(0, n)
 	for i := range rs {
 		rs[i].ID = uuid.New()
@@ -44,7 +44,7 @@ func chainStore(b *testing.B, n int) (*memory.Store, *audit.Sealer) {
 			b.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		rep, err := audit.Verify(context.Background(), s, opts)
+		rep, err := audit.Verify(context.Background(), s, &opts)
 		if err != nil || !rep.OK() || rep.Records != n {
 			b.Fatalf("verify: %+v %v", rep, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // chunkMax is the most records a chunk holds. Records live in sorted
@@ -53,17 +54,18 @@ var (
 	_ audit.ChainPurger = (*Store)(nil)
 )
 
-// Option configures a Store.
-type Option func(*Store)
+// Options configures a Store. The zero value (and nil) means the
+// defaults; New copies it.
+type Options struct {
+	// Now is the clock that stamps RecordedAt. Default time.Now.
+	Now func() time.Time
+}
 
-// WithClock sets the clock that stamps RecordedAt. Default time.Now.
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
-
-// New returns an empty Store.
-func New(opts ...Option) *Store {
+// New returns an empty Store. opts may be nil.
+func New(opts *Options) *Store {
 	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), sealed: make(map[uuid.UUID]time.Time)}
-	for _, o := range opts {
-		o(s)
+	if opts != nil && opts.Now != nil {
+		s.now = opts.Now
 	}
 	return s
 }
@@ -77,7 +79,7 @@ func cmpKey(r *audit.Record, k key) int {
 	if c := r.OccurredAt.Compare(k.t); c != 0 {
 		return c
 	}
-	return audit.CompareIDs(r.ID, k.id)
+	return storekit.CompareIDs(r.ID, k.id)
 }
 
 // pos is a position among the records: chunk c, index i.
@@ -142,7 +144,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	js := make([][2]json.RawMessage, len(records))
 	for i := range records {
 		for j, raw := range [2]json.RawMessage{records[i].Details, records[i].Changes} {
-			c, err := audit.CanonicalJSON(raw)
+			c, err := storekit.CanonicalJSON(raw)
 			if err != nil {
 				return audit.Permanent(fmt.Errorf("audit: memory: record %s: %w", records[i].ID, err))
 			}
@@ -207,13 +209,13 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := ctx.Err(); err != nil {
 		return audit.Page{}, err
 	}
-	limit := f.PageSize()
+	limit := storekit.PageSize(&f)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	// p is one past the newest candidate.
 	p := pos{len(s.chunks), 0}
 	if f.Cursor != "" {
-		c, _ := audit.DecodeCursor(f.Cursor) // validated above
+		c, _ := storekit.DecodeCursor(f.Cursor) // validated above
 		p = s.seek(key{c.OccurredAt, c.ID})
 	}
 	if !f.Until.IsZero() {
@@ -232,11 +234,11 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 		if !f.Since.IsZero() && r.OccurredAt.Before(since) {
 			break
 		}
-		if !f.Match(r) {
+		if !storekit.Match(&f, r) {
 			continue
 		}
 		if len(page.Records) == limit {
-			page.NextCursor = audit.CursorAfter(&page.Records[limit-1]).String()
+			page.NextCursor = storekit.CursorAfter(&page.Records[limit-1]).String()
 			break
 		}
 		page.Records = append(page.Records, r.Clone())

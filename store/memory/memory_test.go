@@ -9,12 +9,12 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) audit.Store { return memory.New() })
+	storetest.Run(t, func(t *testing.T) audit.Store { return memory.New(nil) })
 }
 
 func TestChain(t *testing.T) {
 	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
-		s := memory.New()
+		s := memory.New(nil)
 		return s, memory.Tamper{S: s}
 	}, 1000)
 }

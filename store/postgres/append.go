@@ -16,6 +16,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Append stores records, ignoring those whose (OccurredAt, ID) is already
@@ -36,7 +37,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 
 // append writes records in tx, or in transactions of its own when tx is
 // nil.
-func (s *Store) append(ctx context.Context, tx *sqlx.Tx, records []audit.Record) error {
+func (s *Store) append(ctx context.Context, tx Transaction, records []audit.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
@@ -94,7 +95,7 @@ func (s *Store) inTx(ctx context.Context, records []audit.Record, f func(*sqlx.T
 
 // viaStaging copies records into the staging table and moves those not
 // stored yet into the audit table, within tx.
-func (s *Store) viaStaging(ctx context.Context, tx *sqlx.Tx, records []audit.Record) error {
+func (s *Store) viaStaging(ctx context.Context, tx Transaction, records []audit.Record) error {
 	if _, err := tx.ExecContext(ctx, s.sql.createStaging); err != nil {
 		return appendErr(err, records, records)
 	}
@@ -110,7 +111,7 @@ func (s *Store) viaStaging(ctx context.Context, tx *sqlx.Tx, records []audit.Rec
 // copyRows copies records with the COPY statement copy, within tx, in
 // ("timestamp", id) order: concurrent batches that share records then
 // take their locks in one order, and cannot deadlock.
-func (s *Store) copyRows(ctx context.Context, tx *sqlx.Tx, copy string, records []audit.Record) error {
+func (s *Store) copyRows(ctx context.Context, tx Transaction, copy string, records []audit.Record) error {
 	rows := inKeyOrder(records)
 	stmt, err := tx.PrepareContext(ctx, copy)
 	if err != nil {
@@ -140,7 +141,7 @@ func inKeyOrder(records []audit.Record) []audit.Record {
 		if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
 			return c
 		}
-		return audit.CompareIDs(a.ID, b.ID)
+		return storekit.CompareIDs(a.ID, b.ID)
 	}
 	for i := 1; i < len(records); i++ {
 		if cmp(&records[i-1], &records[i]) > 0 {

@@ -24,7 +24,7 @@ import (
 func TestBadRecordsFailWhole(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	var noise [8 << 10]byte
 	rand.Read(noise[:])
@@ -80,23 +80,21 @@ func (p poison) Append(ctx context.Context, rs ...audit.Record) error {
 func TestLoggerIsolatesBadRecord(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	bad := uuid.Must(uuid.NewV7())
 	var mu sync.Mutex
 	var reported []*audit.DeliveryError
-	l, err := audit.New(poison{s, bad}, audit.WithLifecycleEvents(false),
-		audit.WithAsync(audit.AsyncConfig{BatchSize: 64, FlushInterval: time.Hour}),
-		audit.WithErrorHandler(func(err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			var de *audit.DeliveryError
-			if !errors.As(err, &de) {
-				t.Errorf("error handler: %v", err)
-				return
-			}
-			reported = append(reported, de)
-		}))
+	l, err := audit.New(poison{s, bad}, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{BatchSize: 64, FlushInterval: time.Hour}, OnError: func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var de *audit.DeliveryError
+		if !errors.As(err, &de) {
+			t.Errorf("error handler: %v", err)
+			return
+		}
+		reported = append(reported, de)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +132,9 @@ func TestLoggerIsolatesBadRecord(t *testing.T) {
 func TestHostileEventsThroughLogger(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{Default: audit.Sync}),
-		audit.WithLimits(audit.Limits{MaxStringBytes: 2 << 20, MaxJSONBytes: 4 << 20}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}, Limits: audit.Limits{MaxStringBytes: 2 << 20, MaxJSONBytes: 4 << 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +191,7 @@ func TestHostileEventsThroughLogger(t *testing.T) {
 func TestAppendOneMegabyteDirectly(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	rs := storetest.Records(0, 3)
 	big, _ := json.Marshal(map[string]string{"data": strings.Repeat("x", 1<<20)})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 )
 
 // The write benchmarks compare, in one run and on one table with all its
@@ -47,7 +48,7 @@ func benchEvent() audit.Event {
 // benchRecord is benchEvent as the Logger hands it to a store.
 func benchRecord(t time.Time) audit.Record {
 	d, _ := json.Marshal(benchDetails)
-	details, _ := audit.CanonicalJSON(d)
+	details, _ := storekit.CanonicalJSON(d)
 	ev := benchEvent()
 	return audit.Record{
 		ID: uuid.Must(uuid.NewV7()), OccurredAt: t.UTC().Truncate(time.Microsecond),
@@ -139,12 +140,11 @@ resource_type, resource_id, details, changes, request_id, session_id, status, er
 
 func BenchmarkLoggerAsyncPostgres(b *testing.B) {
 	schema, db := benchSchema(b)
-	s, err := postgres.New(db, postgres.WithSchema(schema))
+	s, err := postgres.New(db, &postgres.Options{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithAsync(audit.AsyncConfig{BatchSize: 1000, BlockTimeout: time.Minute}),
-		audit.WithErrorHandler(func(err error) { b.Error(err) }))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{BatchSize: 1000, BlockTimeout: time.Minute}, OnError: func(err error) { b.Error(err) }})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func BenchmarkLoggerAsyncPostgres(b *testing.B) {
 func benchSchema(b *testing.B) (string, *sqlx.DB) {
 	b.Helper()
 	schema := newSchema(b)
-	s, err := postgres.New(testDB(b), postgres.WithSchema(schema))
+	s, err := postgres.New(testDB(b), &postgres.Options{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func queryRows(b *testing.B) int {
 //	go test ./store/postgres/ -run '^$' -bench Query -benchtime 2000x
 func BenchmarkQuery(b *testing.B) {
 	n := queryRows(b)
-	s := newStore(b)
+	s := newStore(b, nil)
 	schema := schemaOf(b, s)
 	ctx := context.Background()
 	start := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
@@ -262,7 +262,7 @@ func BenchmarkQuery(b *testing.B) {
 					f.Since = f.Until.Add(-24 * time.Hour)
 				}
 				if f.Cursor != "" {
-					f.Cursor = audit.CursorAfter(&audit.Record{OccurredAt: start.Add(-time.Duration(rnd.Int64N(int64(span))))}).String()
+					f.Cursor = storekit.CursorAfter(&audit.Record{OccurredAt: start.Add(-time.Duration(rnd.Int64N(int64(span))))}).String()
 				}
 				t := time.Now()
 				if _, err := s.Query(ctx, f); err != nil {
@@ -296,7 +296,7 @@ func BenchmarkPurgeMonth(b *testing.B) {
 			ctx := context.Background()
 			var took time.Duration
 			for range b.N {
-				s := newStore(b)
+				s := newStore(b, nil)
 				if err := generate(ctx, s.DB(), schemaOf(b, s), rows, end, step, true); err != nil {
 					b.Fatal(err)
 				}

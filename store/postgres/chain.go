@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 var (
@@ -328,7 +329,7 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 // NULL or JSON null. A value that cannot be made canonical is returned as
 // it is, for audit.Digest to report: reading never fails on stored data.
 func jsonColumn(b []byte) json.RawMessage {
-	c, err := audit.CanonicalJSON(b)
+	c, err := storekit.CanonicalJSON(b)
 	switch {
 	case err != nil:
 		return b

@@ -33,7 +33,7 @@ func chainRows(b *testing.B) int {
 // filledStore returns a store holding n unsealed records.
 func filledStore(b *testing.B, n int) *postgres.Store {
 	b.Helper()
-	s := newStore(b)
+	s := newStore(b, nil)
 	ctx := context.Background()
 	start := time.Now().Add(-24 * time.Hour)
 	batch := make([]audit.Record, 0, 1000)
@@ -51,7 +51,7 @@ func filledStore(b *testing.B, n int) *postgres.Store {
 
 func sealEverything(b *testing.B, s *postgres.Store, n int) {
 	b.Helper()
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: chainKey})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: chainKey})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func BenchmarkChainPostgres(b *testing.B) {
 		var recs uint64
 		start := time.Now()
 		for b.Loop() {
-			rep, err := audit.Verify(context.Background(), s, opts)
+			rep, err := audit.Verify(context.Background(), s, &opts)
 			if err != nil || !rep.OK() {
 				b.Fatalf("%v %v", err, rep.Problems)
 			}
@@ -131,10 +131,10 @@ func BenchmarkChainKeepsUp(b *testing.B) {
 	ctx := context.Background()
 	var ingest, seal, read, verify time.Duration
 	for range b.N {
-		s := newStore(b)
-		l, err := audit.New(s, audit.WithLifecycleEvents(false),
-			audit.WithAsync(audit.AsyncConfig{BatchSize: 1000, BlockTimeout: time.Minute}),
-			audit.WithErrorHandler(func(err error) { b.Error(err) }))
+		s := newStore(b, nil)
+		l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true,
+			Async:   audit.AsyncOptions{BatchSize: 1000, BlockTimeout: time.Minute},
+			OnError: func(err error) { b.Error(err) }})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func BenchmarkChainKeepsUp(b *testing.B) {
 		read += time.Since(start)
 
 		start = time.Now()
-		rep, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}})
+		rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}})
 		if err != nil || !rep.OK() || rep.Records != uint64(n) {
 			b.Fatalf("verify: %v %d records, %v", err, rep.Records, rep.Problems)
 		}

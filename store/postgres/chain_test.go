@@ -185,8 +185,7 @@ func TestChain(t *testing.T) {
 func newChainStore(t *testing.T) (*postgres.Store, string) {
 	t.Helper()
 	schema := newSchema(t)
-	s, err := postgres.New(testDB(t), postgres.WithSchema(schema), postgres.WithPartitions(8, 1),
-		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	s, err := postgres.New(testDB(t), &postgres.Options{Schema: schema, PartitionsPast: 8, PartitionsAhead: 1, OnError: func(err error) { t.Errorf("store error: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +206,7 @@ func TestChainGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,15 +244,15 @@ func TestChainGuard(t *testing.T) {
 // commits late is neither skipped nor sealed out of order, and that a
 // rolled-back record leaves no gap.
 func TestSealOrderFollowsCommits(t *testing.T) {
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	db := s.DB()
-	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
+	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logger.Close(ctx)
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +308,7 @@ func TestSealOrderFollowsCommits(t *testing.T) {
 	if len(order) != 4 || order[0] != "slow" {
 		t.Errorf("sealed in order %v; want the slow transaction's record first, then the 3 others", order)
 	}
-	rep, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}})
+	rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}})
 	if err != nil || !rep.OK() || rep.Seals != 4 {
 		t.Errorf("verify: %+v, %v", rep, err)
 	}
@@ -325,7 +324,7 @@ func TestSealOrderInvariants(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, BatchSize: 13})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, BatchSize: 13})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +359,7 @@ func TestSealOrderInvariants(t *testing.T) {
 func TestEveryDeliverySealed(t *testing.T) {
 	s, _ := newChainStore(t)
 	ctx := testCtx(t)
-	logger, err := audit.New(s, audit.WithAsync(audit.AsyncConfig{FlushInterval: 5 * time.Millisecond}))
+	logger, err := audit.New(s, &audit.Options{Async: audit.AsyncOptions{FlushInterval: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +367,7 @@ func TestEveryDeliverySealed(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for range 2 {
-		sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key, Interval: 2 * time.Millisecond, OnError: func(err error) { t.Error(err) }})
+		sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Interval: 2 * time.Millisecond, OnError: func(err error) { t.Error(err) }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +405,7 @@ func TestEveryDeliverySealed(t *testing.T) {
 	opts := audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
 	var rep audit.Report
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if rep, err = audit.Verify(ctx, s, opts); err != nil {
+		if rep, err = audit.Verify(ctx, s, &opts); err != nil {
 			t.Fatal(err)
 		}
 		if rep.Unsealed == 0 && rep.Seals == uint64(committed) {
@@ -438,12 +437,12 @@ func TestConcurrentRetention(t *testing.T) {
 	results := make(chan audit.RetentionResult, 2)
 	for range 2 {
 		go func() {
-			sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key, Signer: &signer})
+			sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
 			if err != nil {
 				errs <- err
 				return
 			}
-			r, err := audit.NewRetention(s, audit.RetentionConfig{Sealer: sl})
+			r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl})
 			if err != nil {
 				errs <- err
 				return
@@ -472,14 +471,14 @@ func TestConcurrentRetention(t *testing.T) {
 	if purged != int64(want) {
 		t.Errorf("the two runs removed %d records in all, want %d", purged, want)
 	}
-	sl, _ := audit.NewSealer(s, audit.SealerConfig{Key: key, Signer: &signer})
+	sl, _ := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		if n, _ := sl.SealOnce(ctx); n == 0 {
 			break
 		}
 	}
 	cps, _ := s.Checkpoints(ctx)
-	rep, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret},
+	rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}, Trusted: cps})
 	if err != nil || !rep.OK() {
 		t.Errorf("verify after concurrent retention: %+v, %v", rep, err)
@@ -495,7 +494,7 @@ func TestCheckpointWaitsForSealer(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +523,7 @@ func TestCheckpointWaitsForSealer(t *testing.T) {
 func TestSealPlanWithoutStatistics(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	if err := generate(ctx, s.DB(), schemaOf(t, s), 30000, time.Now().Add(-48*time.Hour), 5*time.Second, false); err != nil {
 		t.Fatal(err)

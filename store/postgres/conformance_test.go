@@ -10,5 +10,5 @@ import (
 func TestConformance(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) audit.Store { return newStore(t) })
+	storetest.Run(t, func(t *testing.T) audit.Store { return newStore(t, nil) })
 }

@@ -7,6 +7,7 @@ package postgres_test
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -37,7 +39,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := postgres.New(db, postgres.WithSchema(schema))
+			s, err := postgres.New(db, &postgres.Options{Schema: schema})
 			if err == nil {
 				err = s.Migrate(ctx)
 			}
@@ -59,7 +61,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Errorf("migrations table holds %v, want [1 2 3]", versions)
 	}
 	// and again, one by one
-	s, _ := postgres.New(db, postgres.WithSchema(schema))
+	s, _ := postgres.New(db, &postgres.Options{Schema: schema})
 	if err := s.Migrate(ctx); err != nil {
 		t.Errorf("Migrate of a migrated schema: %v", err)
 	}
@@ -73,7 +75,7 @@ func TestMigrationSQLApplies(t *testing.T) {
 	t.Parallel()
 	schema := newSchema(t)
 	ctx := testCtx(t)
-	text, err := postgres.MigrationSQL(postgres.WithSchema(schema), postgres.WithTable("events"))
+	text, err := postgres.MigrationSQL(&postgres.Options{Schema: schema, Table: "events"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,7 @@ func TestMigrationSQLApplies(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := postgres.New(db, postgres.WithSchema(schema), postgres.WithTable("events"))
+	s, err := postgres.New(db, &postgres.Options{Schema: schema, Table: "events"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func pqCode(err error) string {
 func TestGuard(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	rs := storetest.Records(0, 4)
 	rs[3].OccurredAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // in the default partition
@@ -218,7 +220,7 @@ type roleSetup struct {
 	ownerDB, appDB, sealerDB   *sqlx.DB
 }
 
-func newRoleSetup(t *testing.T, opts ...postgres.Option) roleSetup {
+func newRoleSetup(t *testing.T, opts *postgres.Options) roleSetup {
 	t.Helper()
 	admin := testDB(t)
 	ctx := testCtx(t)
@@ -237,7 +239,7 @@ func newRoleSetup(t *testing.T, opts ...postgres.Option) roleSetup {
 	rs.schema = newSchema(t) // dropped before the roles
 	rs.app, rs.sealer = newRole(t, "trailmark_app_"), newRole(t, "trailmark_sealer_")
 	rs.ownerDB, rs.appDB, rs.sealerDB = asRole(t, rs.owner), asRole(t, rs.app), asRole(t, rs.sealer)
-	ownerStore, err := postgres.New(rs.ownerDB, append([]postgres.Option{postgres.WithSchema(rs.schema)}, opts...)...)
+	ownerStore, err := postgres.New(rs.ownerDB, withDefaults(opts, postgres.Options{Schema: rs.schema}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,15 +263,13 @@ func TestRoles(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	clock := func() time.Time { return time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC) }
-	r := newRoleSetup(t, postgres.WithClock(clock))
+	r := newRoleSetup(t, &postgres.Options{Now: clock})
 	schema, appDB := r.schema, r.appDB
-	as, err := postgres.New(appDB, postgres.WithSchema(schema), postgres.WithClock(clock),
-		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	as, err := postgres.New(appDB, &postgres.Options{Schema: schema, Now: clock, OnError: func(err error) { t.Errorf("store error: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, err := postgres.New(r.sealerDB, postgres.WithSchema(schema), postgres.WithClock(clock),
-		postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) }))
+	ss, err := postgres.New(r.sealerDB, &postgres.Options{Schema: schema, Now: clock, OnError: func(err error) { t.Errorf("store error: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestRoles(t *testing.T) {
 	// the sealer seals, checkpoints and retains, and the chain verifies
 	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(ss, audit.SealerConfig{Key: key, Signer: &signer, Now: clock})
+	sl, err := audit.NewSealer(ss, &audit.SealerOptions{Key: key, Signer: &signer, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestRoles(t *testing.T) {
 		}
 		sealed += n
 	}
-	ret, err := audit.NewRetention(ss, audit.RetentionConfig{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
+	ret, err := audit.NewRetention(ss, &audit.RetentionOptions{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestRoles(t *testing.T) {
 		t.Errorf("retention as the sealer: got %+v, %v; want 1 purged", res, err)
 	}
 	cps, _ := ss.Checkpoints(ctx)
-	rep, err := audit.Verify(ctx, as, audit.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
+	rep, err := audit.Verify(ctx, as, &audit.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
 		PublicKeys: map[string]ed25519.PublicKey{"s": signer.Key.Public().(ed25519.PublicKey)}})
 	if err != nil || !rep.OK() || rep.Records != 5 {
 		t.Errorf("verify as the application: %+v, %v", rep, err)
@@ -371,14 +371,14 @@ func TestRoles(t *testing.T) {
 func TestTx(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := testCtx(t)
 	schema := schemaOf(t, s)
 	tbl := schema + ".audit_logs"
 	if _, err := s.DB().ExecContext(ctx, "CREATE TABLE "+schema+".accounts (id int PRIMARY KEY, name text)"); err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.New(s, audit.WithLifecycleEvents(false))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +472,7 @@ func TestPartitions(t *testing.T) {
 	now := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := newStore(t, postgres.WithPartitions(2, 1), postgres.WithClock(clock))
+	s := newStore(t, &postgres.Options{PartitionsPast: 2, PartitionsAhead: 1, Now: clock})
 	ctx := testCtx(t)
 	tbl := schemaOf(t, s) + ".audit_logs"
 	rs := storetest.Records(0, 7)
@@ -534,7 +534,7 @@ func TestPartitions(t *testing.T) {
 func TestPurgeDropsPartitions(t *testing.T) {
 	dsn(t)
 	t.Parallel()
-	s := newStore(t, postgres.WithPurgeBatch(7))
+	s := newStore(t, &postgres.Options{PurgeBatch: 7})
 	ctx := testCtx(t)
 	schema := schemaOf(t, s)
 	tbl := schema + ".audit_logs"
@@ -586,7 +586,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 	for _, analyze := range []bool{true, false} {
 		t.Run(fmt.Sprintf("analyzed=%v", analyze), func(t *testing.T) {
 			t.Parallel()
-			s := newStore(t)
+			s := newStore(t, nil)
 			ctx := testCtx(t)
 			schema := schemaOf(t, s)
 			start := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
@@ -688,7 +688,7 @@ func explainFilters(start time.Time, step time.Duration, n int) []explainFilter 
 		{"request_id", audit.Filter{RequestID: "req-4242"}, "request_id", false},
 		{"status", audit.Filter{Status: audit.StatusError}, "", true},
 		{"since_until", audit.Filter{Since: mid.Add(-24 * time.Hour), Until: mid}, "pkey", false},
-		{"user_id_page_2", audit.Filter{UserID: "user-42", Cursor: audit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "user_id", false},
+		{"user_id_page_2", audit.Filter{UserID: "user-42", Cursor: storekit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "user_id", false},
 	}
 }
 
@@ -732,4 +732,41 @@ FROM generate_series(1, $3::int) AS i`, start, fmt.Sprintf("%d microseconds", st
 	}
 	_, err = db.ExecContext(ctx, "ANALYZE "+schema+".audit_logs")
 	return err
+}
+
+// TestTxDatabaseSQL checks that Store.Tx takes a plain *sql.Tx as well as
+// a *sqlx.Tx: one record (INSERT) and a batch (COPY through staging)
+// commit and roll back with the application's transaction.
+func TestTxDatabaseSQL(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	ctx := testCtx(t)
+	rs := storetest.Records(0, 5)
+	for _, commit := range []bool{false, true} {
+		var tx *sql.Tx
+		tx, err := s.DB().DB.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := s.Tx(tx)
+		if err := ts.Append(ctx, rs[0]); err != nil {
+			t.Fatalf("Append of one record in a *sql.Tx: %v", err)
+		}
+		if err := ts.Append(ctx, rs[1:]...); err != nil {
+			t.Fatalf("Append of a batch in a *sql.Tx: %v", err)
+		}
+		want := 0
+		if commit {
+			want = len(rs)
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := storetest.QueryAll(t, s, audit.Filter{}); len(got) != want {
+			t.Errorf("commit %v: got %d records, want %d", commit, len(got), want)
+		}
+	}
 }

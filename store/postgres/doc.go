@@ -16,10 +16,10 @@
 // start at once). MigrationSQL prints the same SQL for your own migration
 // tooling; Migrate then sees it as applied.
 //
-//	s, err := postgres.Open(ctx, "postgres://app@db/app", postgres.WithSchema("audit"))
+//	s, err := postgres.Open(ctx, "postgres://app@db/app", &postgres.Options{Schema: "audit"})
 //	…
 //	err = s.Migrate(ctx) // as the owner role, see below
-//	logger, err := audit.New(s)
+//	logger, err := audit.New(s, nil)
 //
 // # The table
 //
@@ -32,7 +32,7 @@
 // inserted, which is earlier than its commit. Empty strings and the zero
 // netip.Addr are stored as NULL and read back as empty. Details and
 // Changes are stored as jsonb, which reorders keys and adds white space;
-// the Store returns them in canonical JSON (audit.CanonicalJSON): the
+// the Store returns them in canonical JSON (storekit.CanonicalJSON): the
 // bytes the Logger wrote, the same every store returns. Times are
 // returned in UTC.
 //
@@ -117,11 +117,11 @@
 // <table>_default for the months without one, so that an event far in
 // the past or future is stored like any other, never refused. Migrate
 // and EnsurePartitions create the partitions of the current month and
-// the coming ones (WithPartitions: 3 by default); Append creates them as
+// the coming ones (Options.PartitionsAhead: 3 by default); Append creates them as
 // the months go by, and those of the past months (24 by default) whose
 // events it meets. This is a best effort, under a 2-second lock timeout:
 // when it fails, the events go to the default partition, the error goes
-// to the error handler (WithErrorHandler), and the Store waits a minute
+// to Options.OnError, and the Store waits a minute
 // before it tries again. When a month gets its partition while some of
 // its events wait in the default partition, they are moved into it in
 // the same transaction. Tx never creates partitions; call
@@ -132,7 +132,7 @@
 // (counting them first, under a brief ACCESS EXCLUSIVE lock on the table,
 // waiting at most 5 seconds for it), then deletes the remaining older
 // records, from the partition that holds the cutoff and from the default
-// partition, in transactions of at most WithPurgeBatch records.
+// partition, in transactions of at most Options.PurgeBatch records.
 //
 // # The append-only guard
 //

@@ -75,7 +75,7 @@ func setupExamples() (cleanup func()) {
 // Connect, migrate, and log through an audit.Logger.
 func ExampleOpen() {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, databaseURL, postgres.WithSchema(schema))
+	s, err := postgres.Open(ctx, databaseURL, &postgres.Options{Schema: schema})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func ExampleOpen() {
 	if err := s.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
-	logger, err := audit.New(s)
+	logger, err := audit.New(s, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -111,12 +111,12 @@ func ExampleOpen() {
 // commit, or neither.
 func ExampleStore_Tx() {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, databaseURL, postgres.WithSchema(schema))
+	s, err := postgres.Open(ctx, databaseURL, &postgres.Options{Schema: schema})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	logger, err := audit.New(s, audit.WithLifecycleEvents(false))
+	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func ExampleStore_Tx() {
 
 // Print the schema's SQL, to apply it with your own migration tooling.
 func ExampleMigrationSQL() {
-	sql, err := postgres.MigrationSQL(postgres.WithSchema("audit"))
+	sql, err := postgres.MigrationSQL(&postgres.Options{Schema: "audit"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func ExampleMigrationSQL() {
 func ExampleStore_Purge() {
 	ctx := context.Background()
 	// as a role granted the purge functions
-	s, err := postgres.Open(ctx, databaseURL, postgres.WithSchema(schema))
+	s, err := postgres.Open(ctx, databaseURL, &postgres.Options{Schema: schema})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,11 +1,14 @@
 package postgres
 
-import "github.com/trailmark/audit"
+import (
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
+)
 
 // QueryText returns the statement and arguments that s.Query(ctx, f)
 // sends.
 func QueryText(s *Store, f audit.Filter) (string, []any) {
-	return buildQuery(s.sql.query, &f, f.PageSize()+1)
+	return buildQuery(s.sql.query, &f, storekit.PageSize(&f)+1)
 }
 
 // ScanText returns the statement and arguments that s.ScanRecords(ctx,

@@ -45,12 +45,12 @@ func TestFaultsLoseNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	schema := schemaOf(t, newStore(t))
+	schema := schemaOf(t, newStore(t, nil))
 	app := randomName("trailmark_fault_")
 	p := newProxy(t, serverAddr(t))
 	pdsn := proxyDSN(t, p.addr(), app)
 	var storeErrs atomic.Int64 // best-effort partition creation may fail under faults
-	s, err := postgres.Open(ctx, pdsn, postgres.WithSchema(schema), postgres.WithErrorHandler(func(error) { storeErrs.Add(1) }))
+	s, err := postgres.Open(ctx, pdsn, &postgres.Options{Schema: schema, OnError: func(error) { storeErrs.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,17 +58,15 @@ func TestFaultsLoseNothing(t *testing.T) {
 
 	var mu sync.Mutex
 	var delivery []error
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithAsync(audit.AsyncConfig{
-			QueueSize: 32768, BatchSize: 1000, BlockTimeout: 2 * time.Minute,
-			WriteTimeout: 10 * time.Second, RetryFor: 2 * time.Minute,
-			MinBackoff: 5 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		}),
-		audit.WithErrorHandler(func(err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			delivery = append(delivery, err)
-		}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{
+		QueueSize: 32768, BatchSize: 1000, BlockTimeout: 2 * time.Minute,
+		WriteTimeout: 10 * time.Second, RetryFor: 2 * time.Minute,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	}, OnError: func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		delivery = append(delivery, err)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,17 +169,16 @@ func TestSyncUnreachable(t *testing.T) {
 	dsn(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx := testCtx(t)
-	schema := schemaOf(t, newStore(t))
+	schema := schemaOf(t, newStore(t, nil))
 	p := newProxy(t, serverAddr(t))
 	pdsn := proxyDSN(t, p.addr(), randomName("trailmark_sync_"))
-	s, err := postgres.Open(ctx, pdsn, postgres.WithSchema(schema), postgres.WithErrorHandler(func(error) {}))
+	s, err := postgres.Open(ctx, pdsn, &postgres.Options{Schema: schema, OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	const timeout = 500 * time.Millisecond
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{Default: audit.Sync, SyncTimeout: timeout}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync, SyncTimeout: timeout}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +217,7 @@ func TestSyncUnreachable(t *testing.T) {
 	start := time.Now()
 	octx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_, err = postgres.Open(octx, pdsn)
+	_, err = postgres.Open(octx, pdsn, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "audit: postgres: open") || time.Since(start) > timeout+2*time.Second {
 		t.Errorf("Open without a server: got %v after %v", err, time.Since(start))
 	}
@@ -236,7 +233,7 @@ func TestCommitLost(t *testing.T) {
 	ctx := testCtx(t)
 	schema := newSchema(t)
 	p := newProxy(t, serverAddr(t))
-	s, err := postgres.Open(ctx, proxyDSN(t, p.addr(), randomName("trailmark_commit_")), postgres.WithSchema(schema))
+	s, err := postgres.Open(ctx, proxyDSN(t, p.addr(), randomName("trailmark_commit_")), &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,9 +241,9 @@ func TestCommitLost(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.New(s, audit.WithLifecycleEvents(false), audit.WithAsync(audit.AsyncConfig{
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{
 		BatchSize: 500, FlushInterval: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
-	}), audit.WithErrorHandler(func(err error) { t.Errorf("error handler: %v", err) }))
+	}, OnError: func(err error) { t.Errorf("error handler: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}

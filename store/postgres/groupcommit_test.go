@@ -22,16 +22,14 @@ func TestSyncBurst(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	schema := schemaOf(t, newStore(t))
+	schema := schemaOf(t, newStore(t, nil))
 	app := randomName("trailmark_burst_")
-	s, err := postgres.Open(ctx, proxyDSN(t, serverAddr(t), app), postgres.WithSchema(schema),
-		postgres.WithErrorHandler(func(error) {}))
+	s, err := postgres.Open(ctx, proxyDSN(t, serverAddr(t), app), &postgres.Options{Schema: schema, OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{Default: audit.Sync, SyncTimeout: 30 * time.Second}))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync, SyncTimeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

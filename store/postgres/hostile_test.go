@@ -20,7 +20,7 @@ func TestHostileCheckpointRows(t *testing.T) {
 	ctx := testCtx(t)
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))}
 	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key, Signer: &signer})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,13 +73,13 @@ func TestHostileCheckpointRows(t *testing.T) {
 			}
 		}
 	}
-	rep, err := audit.Verify(ctx, s, opts)
+	rep, err := audit.Verify(ctx, s, &opts)
 	check("online", rep, err)
 	var buf bytes.Buffer
 	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
 		t.Fatalf("ExportChain: %v", err)
 	}
-	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), opts)
+	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), &opts)
 	check("offline", rep, err)
 }
 
@@ -90,7 +90,7 @@ func TestJSONBNoOpRewrite(t *testing.T) {
 	s, schema := newChainStore(t)
 	ctx := testCtx(t)
 	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: key})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestJSONBNoOpRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
-	rep, err := audit.Verify(ctx, s, opts)
+	rep, err := audit.Verify(ctx, s, &opts)
 	if err != nil || !rep.OK() || rep.Records != 6 {
 		t.Fatalf("online after the rewrite: %+v, %v", rep, err)
 	}
@@ -117,7 +117,7 @@ func TestJSONBNoOpRewrite(t *testing.T) {
 	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), opts)
+	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), &opts)
 	if err != nil || !rep.OK() || rep.Records != 6 {
 		t.Errorf("offline after the rewrite: %+v, %v", rep, err)
 	}

@@ -94,12 +94,11 @@ func newSchema(t testing.TB) string {
 
 // newStore returns a migrated Store on the shared pool, in a schema of its
 // own.
-func newStore(t testing.TB, opts ...postgres.Option) *postgres.Store {
+func newStore(t testing.TB, opts *postgres.Options) *postgres.Store {
 	t.Helper()
 	db := testDB(t)
 	schema := newSchema(t)
-	opts = append([]postgres.Option{postgres.WithSchema(schema), postgres.WithErrorHandler(func(err error) { t.Errorf("store error: %v", err) })}, opts...)
-	s, err := postgres.New(db, opts...)
+	s, err := postgres.New(db, withDefaults(opts, postgres.Options{Schema: schema, OnError: func(err error) { t.Errorf("store error: %v", err) }}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,4 +114,31 @@ func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// withDefaults returns a copy of o whose zero fields are those of def.
+func withDefaults(o *postgres.Options, def postgres.Options) *postgres.Options {
+	if o == nil {
+		return &def
+	}
+	r := *o
+	if r.Schema == "" {
+		r.Schema = def.Schema
+	}
+	if r.Table == "" {
+		r.Table = def.Table
+	}
+	if r.PartitionsPast == 0 && r.PartitionsAhead == 0 {
+		r.PartitionsPast, r.PartitionsAhead = def.PartitionsPast, def.PartitionsAhead
+	}
+	if r.PurgeBatch == 0 {
+		r.PurgeBatch = def.PurgeBatch
+	}
+	if r.Now == nil {
+		r.Now = def.Now
+	}
+	if r.OnError == nil {
+		r.OnError = def.OnError
+	}
+	return &r
 }

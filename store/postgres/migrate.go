@@ -73,7 +73,7 @@ func recordMigration(n names, m migration) string {
 }
 
 // MigrationSQL returns the SQL that creates the audit table of the options
-// (WithSchema, WithTable) and everything it needs, for applying with your
+// (Options.Schema, Options.Table) and everything it needs, for applying with your
 // own migration tooling rather than Migrate. Each migration is a section
 // headed "-- trailmark audit migration N: name" that ends by recording
 // itself in the migrations table, so that Migrate knows it is applied and
@@ -83,7 +83,7 @@ func recordMigration(n names, m migration) string {
 // Partitions for the coming months are not part of it: they depend on the
 // date. The Store creates them as it appends, or call EnsurePartitions (or
 // the ensure_partitions function) from a scheduled job.
-func MigrationSQL(opts ...Option) (string, error) {
+func MigrationSQL(opts *Options) (string, error) {
 	c, err := newConfig(opts)
 	if err != nil {
 		return "", err

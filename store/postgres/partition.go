@@ -115,7 +115,7 @@ func (p *partitions) forget() {
 }
 
 // EnsurePartitions creates the partitions of the current month and of the
-// coming ones (see WithPartitions) that do not exist yet. Migrate calls
+// coming ones (see Options.PartitionsAhead) that do not exist yet. Migrate calls
 // it, and Append does as the months go by; call it from a scheduled job
 // if the first records of a month may be written only through Tx. It is
 // safe to call concurrently from many processes.

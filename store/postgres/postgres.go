@@ -16,7 +16,7 @@ import (
 	"github.com/trailmark/audit"
 )
 
-// The schema and table of a Store without WithSchema or WithTable.
+// The schema and table of a Store when Options leaves them empty.
 const (
 	DefaultSchema = "public"
 	DefaultTable  = "audit_logs"
@@ -62,55 +62,78 @@ type config struct {
 	onError       func(error)
 }
 
-// Option configures a Store.
-type Option func(*config)
+// NoPartitions, as Options.PartitionsPast or PartitionsAhead, means no
+// months on that side get a partition of their own.
+const NoPartitions = -1
 
-// WithSchema sets the schema of the audit table. Default "public". The name
-// must be a lower-case SQL identifier: letters, digits and '_', not
-// starting with a digit, at most 63 bytes.
-func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
-
-// WithTable sets the name of the audit table. Default "audit_logs". The
-// name must be a lower-case SQL identifier of at most 40 bytes; the
-// partitions, indexes and functions of the table are named after it.
-func WithTable(name string) Option { return func(c *config) { c.table = name } }
-
-// WithPartitions sets which months get a partition of their own: the
-// current month and the ahead months after it are created by Migrate,
-// EnsurePartitions and Append; months from past months before the current
-// one are created when Append first meets an event of theirs. Events of
-// other months go to the default partition. Defaults 24 and 3; negative
-// values are errors.
-func WithPartitions(past, ahead int) Option {
-	return func(c *config) { c.past, c.ahead = past, ahead }
+// Options configures a Store. The zero value (and nil) means the defaults;
+// New, Open and MigrationSQL copy it.
+type Options struct {
+	// Schema is the schema of the audit table. Default "public". The name
+	// must be a lower-case SQL identifier: letters, digits and '_', not
+	// starting with a digit, at most 63 bytes.
+	Schema string
+	// Table is the name of the audit table. Default "audit_logs". The
+	// name must be a lower-case SQL identifier of at most 40 bytes; the
+	// partitions, indexes and functions of the table are named after it.
+	Table string
+	// PartitionsPast and PartitionsAhead say which months get a partition
+	// of their own: the current month and the PartitionsAhead months
+	// after it are created by Migrate, EnsurePartitions and Append; months
+	// from PartitionsPast months before the current one are created when
+	// Append first meets an event of theirs. Events of other months go to
+	// the default partition. Zero means the default, 24 and 3;
+	// NoPartitions means none; other negative values are errors.
+	PartitionsPast, PartitionsAhead int
+	// PurgeBatch is how many records Purge deletes per transaction where
+	// it cannot drop whole partitions. Default 10000.
+	PurgeBatch int
+	// Now is the clock that decides which month is current, for partition
+	// management. Default time.Now. RecordedAt is stamped by the
+	// database's clock, not by this one.
+	Now func() time.Time
+	// OnError is told of errors that do not fail a call: creating
+	// partitions ahead is best effort, and an event without its partition
+	// is stored in the default partition. Default: print to standard
+	// error. It must be safe for concurrent use.
+	OnError func(error)
 }
-
-// WithPurgeBatch sets how many records Purge deletes per transaction where
-// it cannot drop whole partitions. Default 10000.
-func WithPurgeBatch(rows int) Option { return func(c *config) { c.purgeRows = rows } }
-
-// WithClock sets the clock that decides which month is current, for
-// partition management. Default time.Now. RecordedAt is stamped by the
-// database's clock, not by this one.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
-
-// WithErrorHandler sets the function told of errors that do not fail a
-// call: creating partitions ahead is best effort, and an event without its
-// partition is stored in the default partition. The default prints to
-// standard error. It must be safe for concurrent use.
-func WithErrorHandler(h func(error)) Option { return func(c *config) { c.onError = h } }
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-func newConfig(opts []Option) (config, error) {
-	c := config{
-		schema: DefaultSchema, table: DefaultTable,
-		past: defaultPast, ahead: defaultAhead, purgeRows: defaultPurgeRows,
-		now:     time.Now,
-		onError: func(err error) { fmt.Fprintln(os.Stderr, err) },
+func newConfig(opts *Options) (config, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
 	}
-	for _, o := range opts {
-		o(&c)
+	c := config{
+		schema: o.Schema, table: o.Table, past: o.PartitionsPast, ahead: o.PartitionsAhead,
+		purgeRows: o.PurgeBatch, now: o.Now, onError: o.OnError,
+	}
+	if c.schema == "" {
+		c.schema = DefaultSchema
+	}
+	if c.table == "" {
+		c.table = DefaultTable
+	}
+	months := func(v *int, def int) {
+		switch *v {
+		case 0:
+			*v = def
+		case NoPartitions:
+			*v = 0
+		}
+	}
+	months(&c.past, defaultPast)
+	months(&c.ahead, defaultAhead)
+	if c.purgeRows == 0 {
+		c.purgeRows = defaultPurgeRows
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.onError == nil {
+		c.onError = func(err error) { fmt.Fprintln(os.Stderr, err) }
 	}
 	switch {
 	case !identRE.MatchString(c.schema) || len(c.schema) > 63:
@@ -118,13 +141,9 @@ func newConfig(opts []Option) (config, error) {
 	case !identRE.MatchString(c.table) || len(c.table) > 40:
 		return c, fmt.Errorf("audit: postgres: table %q: want a lower-case SQL identifier of at most 40 bytes", c.table)
 	case c.past < 0 || c.ahead < 0:
-		return c, fmt.Errorf("audit: postgres: WithPartitions(%d, %d): months must not be negative", c.past, c.ahead)
+		return c, fmt.Errorf("audit: postgres: Options.PartitionsPast %d, PartitionsAhead %d: want a count of months, 0 for the default or NoPartitions", o.PartitionsPast, o.PartitionsAhead)
 	case c.purgeRows < 1:
-		return c, fmt.Errorf("audit: postgres: WithPurgeBatch(%d): must be positive", c.purgeRows)
-	case c.now == nil:
-		return c, errors.New("audit: postgres: WithClock(nil)")
-	case c.onError == nil:
-		return c, errors.New("audit: postgres: WithErrorHandler(nil)")
+		return c, fmt.Errorf("audit: postgres: Options.PurgeBatch %d: must be positive", c.purgeRows)
 	}
 	return c, nil
 }
@@ -132,7 +151,7 @@ func newConfig(opts []Option) (config, error) {
 // New returns a Store that uses db, which must be a lib/pq connection pool
 // to a database migrated with Migrate (or with the SQL of MigrationSQL).
 // The Store does not own db: Close leaves it open.
-func New(db *sqlx.DB, opts ...Option) (*Store, error) {
+func New(db *sqlx.DB, opts *Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("audit: postgres: New called with a nil *sqlx.DB")
 	}
@@ -152,7 +171,7 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 // connect_timeout, establishing one takes at most 30 seconds. The pool
 // holds at most DefaultMaxConns connections, open or idle; change it with
 // DB().SetMaxOpenConns and SetMaxIdleConns.
-func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: open: %w", err)
@@ -168,7 +187,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	db.SetMaxOpenConns(DefaultMaxConns)
 	db.SetMaxIdleConns(DefaultMaxConns)
-	s, err := New(db, opts...)
+	s, err := New(db, opts)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -208,13 +227,25 @@ func (s *Store) Close() error {
 // leaves tx failed, as any statement error does in PostgreSQL: roll it
 // back. Like tx, the returned Store is not for concurrent use, and it is
 // valid only until tx ends. tx must be a lib/pq transaction on the
-// database of s.
-func (s *Store) Tx(tx *sqlx.Tx) audit.Store { return &txStore{s: s, tx: tx} }
+// database of s: a *sql.Tx or a *sqlx.Tx.
+func (s *Store) Tx(tx Transaction) audit.Store { return &txStore{s: s, tx: tx} }
+
+// Transaction is what Store.Tx needs of the application's transaction;
+// *sql.Tx and *sqlx.Tx both have it.
+type Transaction interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+var (
+	_ Transaction = (*sql.Tx)(nil)
+	_ Transaction = (*sqlx.Tx)(nil)
+)
 
 // txStore appends within an application transaction.
 type txStore struct {
 	s  *Store
-	tx *sqlx.Tx
+	tx Transaction
 }
 
 // Append appends records inside the transaction.

@@ -16,7 +16,7 @@ const purgeLockWait = 5 * time.Second
 // partitions that hold only such records, in one transaction that locks
 // the table briefly; then it deletes the rest (in the partition that
 // holds cutoff, and in the default partition) in transactions of at most
-// WithPurgeBatch records. Concurrent purges, from this process or others,
+// Options.PurgeBatch records. Concurrent purges, from this process or others,
 // take turns and never count a record twice.
 //
 // Purge goes through the functions <table>_drop_partitions and

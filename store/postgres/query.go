@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Query returns the records that match f, newest first, with keyset
@@ -24,7 +25,7 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
 	}
-	limit := f.PageSize()
+	limit := storekit.PageSize(&f)
 	q, args := buildQuery(s.sql.query, &f, limit+1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -44,7 +45,7 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	}
 	if len(page.Records) > limit {
 		page.Records = page.Records[:limit]
-		page.NextCursor = audit.CursorAfter(&page.Records[limit-1]).String()
+		page.NextCursor = storekit.CursorAfter(&page.Records[limit-1]).String()
 	}
 	if len(page.Records) == 0 {
 		page.Records = nil
@@ -126,7 +127,7 @@ func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 		and(`"timestamp" < ` + param(micro(f.Until)))
 	}
 	if f.Cursor != "" {
-		c, _ := audit.DecodeCursor(f.Cursor) // validated by the caller
+		c, _ := storekit.DecodeCursor(f.Cursor) // validated by the caller
 		t, id := param(micro(c.OccurredAt)), param(c.ID.String())
 		// The first condition is implied by the second; it lets the
 		// planner skip newer partitions.

@@ -20,7 +20,7 @@ func sealAllOf(t *testing.T, s *postgres.Store, want int) {
 	t.Helper()
 	ctx := testCtx(t)
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func TestRetentionFloor(t *testing.T) {
 	dsn(t)
 	t.Parallel()
 	ctx := testCtx(t)
-	r := newRoleSetup(t)
-	app, err := postgres.New(r.appDB, postgres.WithSchema(r.schema))
+	r := newRoleSetup(t, nil)
+	app, err := postgres.New(r.appDB, &postgres.Options{Schema: r.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestRetentionFloor(t *testing.T) {
 			t.Errorf("as the retention role: %s: got %v, want the minimum retention's refusal", q, err)
 		}
 	}
-	sealerStore, err := postgres.New(r.sealerDB, postgres.WithSchema(r.schema))
+	sealerStore, err := postgres.New(r.sealerDB, &postgres.Options{Schema: r.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestRetentionFloor(t *testing.T) {
 		t.Errorf("Purge 91 days back: got %d, %v; want 1, nil", n, err)
 	}
 	// the owner may shorten it
-	owner, err := postgres.New(r.ownerDB, postgres.WithSchema(r.schema))
+	owner, err := postgres.New(r.ownerDB, &postgres.Options{Schema: r.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestEnsurePartitionsValidates(t *testing.T) {
 	dsn(t)
 	t.Parallel()
 	ctx := testCtx(t)
-	r := newRoleSetup(t)
+	r := newRoleSetup(t, nil)
 	fn := r.schema + ".audit_logs_ensure_partitions"
 	tests := []struct{ name, arg string }{
 		{"BC date", "ARRAY['2026-01-01 BC']::date[]"},
@@ -235,12 +235,12 @@ func TestForgedBoundary(t *testing.T) {
 	dsn(t)
 	t.Parallel()
 	ctx := testCtx(t)
-	r := newRoleSetup(t)
-	app, err := postgres.New(r.appDB, postgres.WithSchema(r.schema))
+	r := newRoleSetup(t, nil)
+	app, err := postgres.New(r.appDB, &postgres.Options{Schema: r.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := postgres.New(r.sealerDB, postgres.WithSchema(r.schema))
+	sealer, err := postgres.New(r.sealerDB, &postgres.Options{Schema: r.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestMigrationNarrowsInsertGrants(t *testing.T) {
 	ctx := testCtx(t)
 	schema := newSchema(t)
 	role := newRole(t, "trailmark_app_")
-	text, err := postgres.MigrationSQL(postgres.WithSchema(schema))
+	text, err := postgres.MigrationSQL(&postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

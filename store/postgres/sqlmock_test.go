@@ -23,6 +23,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -57,7 +58,7 @@ var mockClock = time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
 // newMock returns a Store on a go-sqlmock database that expects the exact
 // statements, and checks at the end of the test that all expectations
 // were met.
-func newMock(t *testing.T, opts ...postgres.Option) (*postgres.Store, sqlmock.Sqlmock) {
+func newMock(t *testing.T, opts *postgres.Options) (*postgres.Store, sqlmock.Sqlmock) {
 	t.Helper()
 	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
 	if err != nil {
@@ -69,11 +70,11 @@ func newMock(t *testing.T, opts ...postgres.Option) (*postgres.Store, sqlmock.Sq
 		}
 		db.Close()
 	})
-	opts = append([]postgres.Option{
-		postgres.WithSchema("audit"), postgres.WithClock(func() time.Time { return mockClock }),
-		postgres.WithPartitions(0, 0), postgres.WithErrorHandler(func(err error) { t.Errorf("error handler: %v", err) }),
-	}, opts...)
-	s, err := postgres.New(sqlx.NewDb(db, "postgres"), opts...)
+	s, err := postgres.New(sqlx.NewDb(db, "postgres"), withDefaults(opts, postgres.Options{
+		Schema: "audit", Now: func() time.Time { return mockClock },
+		PartitionsPast: postgres.NoPartitions, PartitionsAhead: postgres.NoPartitions,
+		OnError: func(err error) { t.Errorf("error handler: %v", err) },
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func args(r audit.Record) []driver.Value {
 }
 
 func TestAppendOneSQL(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	r := storetest.Record(1)
 	r.IPAddress, r.Details, r.ErrorMessage = netip.Addr{}, nil, ""
 	expectEnsure(mock, `{"2026-03-01"}`)
@@ -153,7 +154,7 @@ func expectStaging(mock sqlmock.Sqlmock, rs []audit.Record) {
 }
 
 func TestAppendBatchSQL(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	rs := storetest.Records(0, 3)
 	rs[2].OccurredAt = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) // default partition: no creation
 	expectEnsure(mock, `{"2026-03-01"}`)
@@ -172,7 +173,7 @@ func TestAppendFallsBackToStaging(t *testing.T) {
 		{Code: "40P01", Message: "deadlock detected"},
 	} {
 		t.Run(string(cause.Code), func(t *testing.T) {
-			s, mock := newMock(t)
+			s, mock := newMock(t, nil)
 			expectEnsure(mock, `{"2026-03-01"}`)
 			mock.ExpectBegin()
 			prep := mock.ExpectPrepare(sqlCopyTable)
@@ -195,7 +196,7 @@ func TestAppendFallsBackToStaging(t *testing.T) {
 // Records are copied in ("timestamp", id) order, whatever their order in
 // the call, and an error names the record by its place in the call.
 func TestAppendCopiesInKeyOrder(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	rs := storetest.Records(0, 4)
 	rs[3].OccurredAt = rs[1].OccurredAt
 	rs[1].ID, rs[3].ID = uuid.MustParse("ffffffff-0000-7000-8000-000000000000"), uuid.MustParse("00000000-0000-7000-8000-000000000000")
@@ -220,7 +221,7 @@ func TestAppendCopiesInKeyOrder(t *testing.T) {
 }
 
 func TestAppendInTxSQL(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	rs := storetest.Records(0, 2)
 	mock.ExpectBegin() // the application's transaction; no partitions made in it
 	expectStaging(mock, rs)
@@ -291,7 +292,7 @@ func checkFailure(t *testing.T, err error, f failure) {
 func TestAppendOneErrors(t *testing.T) {
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {
-			s, mock := newMock(t, postgres.WithClock(func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }))
+			s, mock := newMock(t, &postgres.Options{Now: func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }})
 			r := storetest.Record(1)
 			expectEnsure(mock, `{"2026-03-01"}`)
 			mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnError(f.err)
@@ -366,7 +367,7 @@ func TestAppendBatchErrors(t *testing.T) {
 				continue // a deadlock in the first attempt leads to the staging path: TestAppendFallsBackToStaging
 			}
 			t.Run(step.name+"/"+f.name, func(t *testing.T) {
-				s, mock := newMock(t)
+				s, mock := newMock(t, nil)
 				expectEnsure(mock, `{"2026-03-01"}`)
 				step.expect(mock, f.err)
 				checkFailure(t, s.Append(context.Background(), rs...), f)
@@ -376,7 +377,7 @@ func TestAppendBatchErrors(t *testing.T) {
 	// A connection lost during COMMIT is transient: the Logger retries the
 	// batch, which then meets its own records and takes the staging path.
 	t.Run("commit/bad connection", func(t *testing.T) {
-		s, mock := newMock(t)
+		s, mock := newMock(t, nil)
 		expectEnsure(mock, `{"2026-03-01"}`)
 		mock.ExpectBegin()
 		expectCopy(mock, sqlCopyTable, rs)
@@ -386,7 +387,7 @@ func TestAppendBatchErrors(t *testing.T) {
 }
 
 func TestAppendCopyErrorNamesRecord(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	rs := storetest.Records(0, 4)
 	expectEnsure(mock, `{"2026-03-01"}`)
 	mock.ExpectBegin()
@@ -433,7 +434,7 @@ func TestAppendRefusesBadRecords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _ := newMock(t) // expects nothing: no statement is sent
+			s, _ := newMock(t, nil) // expects nothing: no statement is sent
 			rs := storetest.Records(0, 5)
 			tt.change(&rs[3])
 			for _, batch := range [][]audit.Record{rs, rs[3:4]} {
@@ -460,8 +461,7 @@ func TestAppendRefusesBadRecords(t *testing.T) {
 func TestEnsureIsBestEffort(t *testing.T) {
 	now := mockClock
 	var reported []error
-	s, mock := newMock(t, postgres.WithClock(func() time.Time { return now }),
-		postgres.WithErrorHandler(func(err error) { reported = append(reported, err) }))
+	s, mock := newMock(t, &postgres.Options{Now: func() time.Time { return now }, OnError: func(err error) { reported = append(reported, err) }})
 	r := storetest.Record(1)
 	refused := &pq.Error{Code: "42501", Message: "permission denied for function audit_logs_ensure_partitions"}
 	mock.ExpectBegin()
@@ -489,7 +489,7 @@ func TestEnsureIsBestEffort(t *testing.T) {
 }
 
 func TestEnsureMonthsAheadAndInWindow(t *testing.T) {
-	s, mock := newMock(t, postgres.WithPartitions(2, 1))
+	s, mock := newMock(t, &postgres.Options{PartitionsPast: 2, PartitionsAhead: 1})
 	rs := storetest.Records(0, 2)
 	rs[0].OccurredAt = time.Date(2026, 1, 31, 23, 59, 59, 0, time.UTC)  // 2 months back: in the window
 	rs[1].OccurredAt = time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC) // 3 months back: default partition
@@ -503,7 +503,7 @@ func TestEnsureMonthsAheadAndInWindow(t *testing.T) {
 func TestQuerySQL(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 15, 9, 26, 535897123, time.FixedZone("X", 3600))
 	id := uuid.MustParse("01890a5d-ac96-774b-bcce-b302099a8057")
-	cursor := audit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id}).String()
+	cursor := storekit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id}).String()
 	order := ` ORDER BY "timestamp" DESC, id DESC LIMIT `
 	tests := []struct {
 		name  string
@@ -529,7 +529,7 @@ func TestQuerySQL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, mock := newMock(t)
+			s, mock := newMock(t, nil)
 			q := mock.ExpectQuery(sqlSelect + tt.where + order + tt.limit)
 			if tt.args != nil {
 				q.WithArgs(tt.args...)
@@ -559,7 +559,7 @@ func recordRow(r audit.Record) []driver.Value {
 }
 
 func TestQueryPages(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	rs := storetest.Records(0, 3)
 	rs[2].IPAddress, rs[2].Details, rs[2].Changes = netip.Addr{}, nil, nil
 	rows := sqlmock.NewRows(recordColumns)
@@ -574,7 +574,7 @@ func TestQueryPages(t *testing.T) {
 	if len(p.Records) != 2 {
 		t.Fatalf("got %d records, want 2", len(p.Records))
 	}
-	if want := audit.CursorAfter(&rs[1]).String(); p.NextCursor != want {
+	if want := storekit.CursorAfter(&rs[1]).String(); p.NextCursor != want {
 		t.Errorf("got next cursor %q, want %q", p.NextCursor, want)
 	}
 	for i, g := range p.Records {
@@ -598,7 +598,7 @@ func TestQueryPages(t *testing.T) {
 }
 
 func TestGetNotFound(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	id := uuid.New()
 	mock.ExpectQuery(sqlSelect + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`).WithArgs(id.String()).
 		WillReturnRows(sqlmock.NewRows(recordColumns))
@@ -609,7 +609,7 @@ func TestGetNotFound(t *testing.T) {
 }
 
 func TestQueryInvalidFilterSendsNothing(t *testing.T) {
-	s, _ := newMock(t)
+	s, _ := newMock(t, nil)
 	_, err := s.Query(context.Background(), audit.Filter{UserID: "a\x00"})
 	var fe *audit.FieldError
 	if !errors.Is(err, audit.ErrInvalidFilter) || !errors.As(err, &fe) || fe.Field != "user_id" {
@@ -618,7 +618,7 @@ func TestQueryInvalidFilterSendsNothing(t *testing.T) {
 }
 
 func TestPurgeSQL(t *testing.T) {
-	s, mock := newMock(t, postgres.WithPurgeBatch(10))
+	s, mock := newMock(t, &postgres.Options{PurgeBatch: 10})
 	cutoff := time.Date(2026, 1, 11, 15, 9, 26, 535897999, time.UTC)
 	c := cutoff.Truncate(time.Microsecond)
 	mock.ExpectBegin()
@@ -636,7 +636,7 @@ func TestPurgeSQL(t *testing.T) {
 }
 
 func TestPurgeError(t *testing.T) {
-	s, mock := newMock(t)
+	s, mock := newMock(t, nil)
 	cutoff := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	timeout := &pq.Error{Code: "55P03", Message: "canceling statement due to lock timeout"}
 	mock.ExpectBegin()
@@ -660,8 +660,7 @@ func TestMigrateSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s, err := postgres.New(sqlx.NewDb(db, "postgres"), postgres.WithSchema("audit"), postgres.WithPartitions(0, 1),
-		postgres.WithClock(func() time.Time { return mockClock }))
+	s, err := postgres.New(sqlx.NewDb(db, "postgres"), &postgres.Options{Schema: "audit", PartitionsPast: postgres.NoPartitions, PartitionsAhead: 1, Now: func() time.Time { return mockClock }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -726,26 +725,24 @@ func TestOptions(t *testing.T) {
 	x := sqlx.NewDb(db, "postgres")
 	tests := []struct {
 		name string
-		opt  postgres.Option
+		opts postgres.Options
 		ok   bool
 	}{
-		{"schema", postgres.WithSchema("tenant_1"), true},
-		{"table", postgres.WithTable("events"), true},
-		{"upper-case schema", postgres.WithSchema("Audit"), false},
-		{"quote in table", postgres.WithTable(`a"b`), false},
-		{"SQL in schema", postgres.WithSchema("x; DROP TABLE y"), false},
-		{"empty table", postgres.WithTable(""), false},
-		{"digit first", postgres.WithTable("1audit"), false},
-		{"long table", postgres.WithTable(strings.Repeat("a", 41)), false},
-		{"40 bytes", postgres.WithTable(strings.Repeat("a", 40)), true},
-		{"negative months", postgres.WithPartitions(-1, 3), false},
-		{"no partitions ahead", postgres.WithPartitions(0, 0), true},
-		{"purge batch", postgres.WithPurgeBatch(0), false},
-		{"nil clock", postgres.WithClock(nil), false},
-		{"nil handler", postgres.WithErrorHandler(nil), false},
+		{"schema", postgres.Options{Schema: "tenant_1"}, true},
+		{"table", postgres.Options{Table: "events"}, true},
+		{"upper-case schema", postgres.Options{Schema: "Audit"}, false},
+		{"quote in table", postgres.Options{Table: `a"b`}, false},
+		{"SQL in schema", postgres.Options{Schema: "x; DROP TABLE y"}, false},
+		{"digit first", postgres.Options{Table: "1audit"}, false},
+		{"long table", postgres.Options{Table: strings.Repeat("a", 41)}, false},
+		{"40 bytes", postgres.Options{Table: strings.Repeat("a", 40)}, true},
+		{"negative months", postgres.Options{PartitionsPast: -2, PartitionsAhead: 3}, false},
+		{"no partitions", postgres.Options{PartitionsPast: postgres.NoPartitions, PartitionsAhead: postgres.NoPartitions}, true},
+		{"purge batch", postgres.Options{PurgeBatch: -1}, false},
+		{"zero value", postgres.Options{}, true},
 	}
 	for _, tt := range tests {
-		_, err := postgres.New(x, tt.opt)
+		_, err := postgres.New(x, &tt.opts)
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: got %v, want ok %v", tt.name, err, tt.ok)
 		}
@@ -753,7 +750,7 @@ func TestOptions(t *testing.T) {
 			t.Errorf("%s: got %q, want the prefix audit: postgres:", tt.name, err)
 		}
 	}
-	if _, err := postgres.New(nil); err == nil {
+	if _, err := postgres.New(nil, nil); err == nil {
 		t.Errorf("New(nil): got no error")
 	}
 }

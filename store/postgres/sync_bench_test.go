@@ -42,15 +42,12 @@ func BenchmarkSyncPostgres(b *testing.B) {
 
 func benchLogger(b *testing.B, callers int, d audit.Delivery) {
 	schema, _ := benchSchema(b)
-	s, err := postgres.Open(context.Background(), dsn(b), postgres.WithSchema(schema))
+	s, err := postgres.Open(context.Background(), dsn(b), &postgres.Options{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	l, err := audit.New(s, audit.WithLifecycleEvents(false),
-		audit.WithPolicy(audit.Policy{Default: d, NoSecurityDefaults: true, SyncTimeout: time.Minute}),
-		audit.WithAsync(audit.AsyncConfig{BatchSize: 1000, BlockTimeout: time.Minute}),
-		audit.WithErrorHandler(func(err error) { b.Error(err) }))
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: d, NoSecurityDefaults: true, SyncTimeout: time.Minute}, Async: audit.AsyncOptions{BatchSize: 1000, BlockTimeout: time.Minute}, OnError: func(err error) { b.Error(err) }})
 	if err != nil {
 		b.Fatal(err)
 	}

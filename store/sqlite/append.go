@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // columns are the columns Append writes, in the order of rowArgs.
@@ -48,7 +49,7 @@ func insertSQL(n int) string {
 // once. Records are written with multi-row INSERT … ON CONFLICT DO
 // NOTHING, up to 500 rows a statement, and are on disk (synchronous=FULL)
 // when Append returns nil. Details and Changes are stored in canonical
-// form (audit.CanonicalJSON); empty ones as NULL.
+// form (storekit.CanonicalJSON); empty ones as NULL.
 //
 // A record the store refuses for its data fails the whole call with an
 // error marked audit.Permanent; other errors (a locked, read-only or full
@@ -135,7 +136,7 @@ func (s *Store) rows(records []audit.Record) ([]any, error) {
 
 // canonical returns the canonical JSON text of b, or nil for none.
 func canonical(b json.RawMessage) (any, error) {
-	c, err := audit.CanonicalJSON(b)
+	c, err := storekit.CanonicalJSON(b)
 	if err != nil || len(c) == 0 {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func benchEvent(i int) audit.Event {
 // events per second.
 func benchLogger(b *testing.B, s audit.Store) {
 	ctx := context.Background()
-	l, err := audit.New(s, audit.WithPolicy(audit.Policy{NoSecurityDefaults: true}))
+	l, err := audit.New(s, &audit.Options{Policy: audit.Policy{NoSecurityDefaults: true}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func benchLogger(b *testing.B, s audit.Store) {
 // BenchmarkLoggerAsync is the Async Logger writing to a file: batches of
 // up to 512 records, one transaction each.
 func BenchmarkLoggerAsync(b *testing.B) {
-	s := newStore(b)
+	s := newStore(b, nil)
 	benchLogger(b, s)
 	var size int64
 	for _, suffix := range []string{"", "-wal"} {
@@ -63,14 +63,14 @@ func BenchmarkLoggerAsync(b *testing.B) {
 
 // BenchmarkLoggerAsyncMemory is the same into the memory store.
 func BenchmarkLoggerAsyncMemory(b *testing.B) {
-	benchLogger(b, memory.New())
+	benchLogger(b, memory.New(nil))
 }
 
 // BenchmarkNaiveInsert is what the Logger's batching saves: one INSERT per
 // transaction, each synced, on the same kind of file.
 func BenchmarkNaiveInsert(b *testing.B) {
 	ctx := context.Background()
-	s := newStore(b)
+	s := newStore(b, nil)
 	recs := storetest.Records(0, min(b.N, 1000))
 	b.ResetTimer()
 	for i := range b.N {
@@ -85,13 +85,13 @@ func BenchmarkNaiveInsert(b *testing.B) {
 
 // sealedStore returns a file with n records, and a Sealer for it.
 func sealedStore(b *testing.B, n int) (*Store, *audit.Sealer) {
-	s := newStore(b)
+	s := newStore(b, nil)
 	for i := 0; i < n; i += 1000 {
 		if err := s.Append(context.Background(), storetest.Records(i, min(i+1000, n))...); err != nil {
 			b.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		b.Fatal(err)
 	}

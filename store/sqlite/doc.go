@@ -5,10 +5,10 @@
 // audit.Purger, audit.SealStore and audit.ChainPurger, and passes the
 // storetest conformance and chain suites unchanged.
 //
-//	s, err := sqlite.Open(ctx, "audit.db")
+//	s, err := sqlite.Open(ctx, "audit.db", nil)
 //	…
 //	defer s.Close()
-//	logger, err := audit.New(s)
+//	logger, err := audit.New(s, nil)
 //
 // A Store is safe for concurrent use by many goroutines, and several
 // processes may open the same file (not over a network file system:
@@ -45,7 +45,7 @@
 //
 // Writes go through one connection per Store (a process's writers take
 // turns without SQLITE_BUSY), in transactions that take SQLite's write
-// lock when they begin, waiting up to WithBusyTimeout for other
+// lock when they begin, waiting up to Options.BusyTimeout for other
 // processes. Every commit is synced (synchronous=FULL): when Append
 // returns nil, the records survive a crash of the process or the
 // machine. Reads use a pool of read-only connections, which WAL lets run
@@ -53,7 +53,7 @@
 //
 // Records are stored in audit_logs: id as the UUID's 16 bytes, times as
 // Unix microseconds (UTC), empty strings as NULL, Details and Changes as
-// canonical JSON text (audit.CanonicalJSON) or NULL, returned as stored.
+// canonical JSON text (storekit.CanonicalJSON) or NULL, returned as stored.
 // Append is idempotent by ID: a retried batch stores each record once.
 // Every filter of audit.Filter is served by an index that ends in
 // (ts, id), and pages are read newest first by keyset, so that a deep
@@ -81,13 +81,13 @@
 //     file and off the machine where you can);
 //   - delete the newest records with their seals, or replace the whole
 //     file with an older copy: only the signed checkpoints kept off the
-//     file (SealerConfig.Export, auditctl's exported checkpoints) catch
+//     file (SealerOptions.Export, auditctl's exported checkpoints) catch
 //     it, when Verify is given them as trusted;
 //   - delete the file: nothing inside it can help; keep exports.
 //
 // # Retention
 //
-// Purge deletes old records in batches (WithPurgeBatch) under the permit;
+// Purge deletes old records in batches (Options.PurgeBatch) under the permit;
 // audit.Retention writes the boundary checkpoint first, then purges, then
 // removes the seals below the checkpoint, as with PostgreSQL. After a
 // purge the freed pages are returned to the file system

@@ -17,7 +17,7 @@ import (
 
 // TestFaultsFailClosed writes through a Logger to files that cannot take
 // writes: a Sync event's Log returns the error; an Async event is
-// reported to the ErrorHandler and counted as failed, never lost
+// reported to OnError and counted as failed, never lost
 // silently.
 func TestFaultsFailClosed(t *testing.T) {
 	t.Parallel()
@@ -33,7 +33,7 @@ func TestFaultsFailClosed(t *testing.T) {
 			// then opens it read-only, as it does for a file it may not
 			// write
 			path := filepath.Join(t.TempDir(), "audit.db")
-			s, err := Open(ctx, path)
+			s, err := Open(ctx, path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,21 +42,21 @@ func TestFaultsFailClosed(t *testing.T) {
 				t.Skipf("chattr +i: %v: %s", err, out)
 			}
 			t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
-			return newStoreAt(t, path)
+			return newStoreAt(t, path, nil)
 		}},
 		{"opened read-only", func(t *testing.T) *Store {
 			path := filepath.Join(t.TempDir(), "audit.db")
-			s, err := Open(ctx, path)
+			s, err := Open(ctx, path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
-			return newStoreAt(t, path, WithReadOnly())
+			return newStoreAt(t, path, &Options{ReadOnly: true})
 		}},
 		{"full", func(t *testing.T) *Store {
 			// the file may not grow past the pages it has: SQLite fails
 			// with SQLITE_FULL, as it does on a full disk
-			s := newStore(t)
+			s := newStore(t, nil)
 			// (it cannot be set below the pages in use) and is filled up
 			if _, err := s.writer.ExecContext(ctx, "PRAGMA max_page_count = 1"); err != nil {
 				t.Fatal(err)
@@ -82,11 +82,9 @@ func TestFaultsFailClosed(t *testing.T) {
 			var mu sync.Mutex
 			var reported []error
 			l, err := audit.New(s,
-				audit.WithPolicy(audit.Policy{Actions: map[audit.Action]audit.Delivery{
+				&audit.Options{Policy: audit.Policy{Actions: map[audit.Action]audit.Delivery{
 					audit.ActionUserLogin: audit.Sync, audit.ActionResourceRead: audit.Async,
-				}, SyncTimeout: 300 * time.Millisecond}),
-				audit.WithAsync(audit.AsyncConfig{RetryFor: 200 * time.Millisecond, FlushInterval: 10 * time.Millisecond}),
-				audit.WithErrorHandler(func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }))
+				}, SyncTimeout: 300 * time.Millisecond}, Async: audit.AsyncOptions{RetryFor: 200 * time.Millisecond, FlushInterval: 10 * time.Millisecond}, OnError: func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,9 +117,9 @@ func TestFaultsFailClosed(t *testing.T) {
 }
 
 // newStoreAt opens the store at path, closed at the end of the test.
-func newStoreAt(t *testing.T, path string, opts ...Option) *Store {
+func newStoreAt(t *testing.T, path string, opts *Options) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path, opts...)
+	s, err := Open(context.Background(), path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ var (
 	testSigner = audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
 )
 
-func verifyOptions() audit.VerifyOptions {
-	return audit.VerifyOptions{
+func verifyOptions() *audit.VerifyOptions {
+	return &audit.VerifyOptions{
 		Keys:       map[string][]byte{testKey.ID: testKey.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{testSigner.ID: testSigner.Key.Public().(ed25519.PublicKey)},
 	}
@@ -31,12 +31,12 @@ func verifyOptions() audit.VerifyOptions {
 func TestAppendOnlyGuard(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newStore(t)
+	s := newStore(t, nil)
 	recs := storetest.Records(0, 10) // in March 2026
 	if err := s.Append(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestAppendOnlyGuard(t *testing.T) {
 		t.Fatalf("after refused changes: %v %v", err, rep.Problems)
 	}
 	// retention removes what is older than the cutoff, and only that
-	ret, err := audit.NewRetention(s, audit.RetentionConfig{
+	ret, err := audit.NewRetention(s, &audit.RetentionOptions{
 		MaxAge: time.Hour, Sealer: sl,
 		Now: func() time.Time { return recs[5].OccurredAt.Add(time.Hour) },
 	})
@@ -91,7 +91,7 @@ func TestAppendOnlyGuard(t *testing.T) {
 func TestFileSizeUnderRetention(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := newStore(t, WithPurgeBatch(1000))
+	s := newStore(t, &Options{PurgeBatch: 1000})
 	const rounds, perRound = 10, 2000
 	size := func() int64 {
 		var n int64

@@ -53,7 +53,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 			sqliteFile(t, path, "PRAGMA application_id = 42", "CREATE TABLE t (x)")
 		}, "application_id 0x2a"},
 		{"a newer schema", func(t *testing.T, path string) {
-			s, err := Open(ctx, path)
+			s, err := Open(ctx, path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,8 +75,8 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, opts := range [][]Option{nil, {WithReadOnly()}} {
-				s, err := Open(ctx, path, opts...)
+			for _, opts := range []*Options{nil, {ReadOnly: true}} {
+				s, err := Open(ctx, path, opts)
 				if err == nil {
 					s.Close()
 					t.Fatalf("Open: no error")
@@ -106,7 +106,7 @@ func TestReopenKeepsRecords(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			s, err := Open(ctx, path)
+			s, err := Open(ctx, path, nil)
 			if err == nil {
 				err = errors.Join(s.Append(ctx, storetest.Records(i*10, i*10+10)...), s.Close())
 			}
@@ -117,7 +117,7 @@ func TestReopenKeepsRecords(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -16,12 +17,12 @@ import (
 // step reads the whole audit table.
 func TestQueryPlans(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := newStore(t, nil)
 	ctx := context.Background()
 	if err := s.Append(ctx, storetest.Records(0, 50)...); err != nil {
 		t.Fatal(err)
 	}
-	cursor := audit.Cursor{OccurredAt: time.Now(), ID: uuid.Must(uuid.NewV7())}.String()
+	cursor := storekit.Cursor{OccurredAt: time.Now(), ID: uuid.Must(uuid.NewV7())}.String()
 	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
@@ -50,7 +51,7 @@ func TestQueryPlans(t *testing.T) {
 			}
 		}
 		for _, tt := range tests {
-			q, args := buildQuery(&tt.f, tt.f.PageSize()+1)
+			q, args := buildQuery(&tt.f, storekit.PageSize(&tt.f)+1)
 			rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 			if err != nil {
 				t.Fatalf("%s: %v", tt.name, err)

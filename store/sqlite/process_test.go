@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 //   - seal: seals until its standard input closes, then seals once more.
 func child(role, path string) error {
 	ctx := context.Background()
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, nil)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func child(role, path string) error {
 		}
 		return nil
 	case "seal":
-		sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner, BatchSize: 100})
+		sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, BatchSize: 100})
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func transcript(t *testing.T, r io.Reader, stopAfter int, stop func()) (sent [][
 func checkFile(t *testing.T, path string, want []audit.Record) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func checkFile(t *testing.T, path string, want []audit.Record) {
 	if err := s.reader.Get(&ok, "PRAGMA integrity_check"); err != nil || ok != "ok" {
 		t.Errorf("integrity_check: %q, %v", ok, err)
 	}
-	sl, err := audit.NewSealer(s, audit.SealerConfig{Key: testKey, Signer: &testSigner})
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func checkFile(t *testing.T, path string, want []audit.Record) {
 func TestTwoProcessesAppendOneSeals(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "audit.db")
-	if s, err := Open(context.Background(), path); err != nil { // created once, so that the children race on data only
+	if s, err := Open(context.Background(), path, nil); err != nil { // created once, so that the children race on data only
 		t.Fatal(err)
 	} else {
 		s.Close()
@@ -239,7 +239,7 @@ func TestKilledMidBatch(t *testing.T) {
 	for _, b := range sent {
 		want = append(want, b...)
 	}
-	s, err := Open(context.Background(), path)
+	s, err := Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 // Purge deletes the records that occurred before cutoff (at microsecond
 // precision) and returns how many it deleted, in transactions of at most
-// WithPurgeBatch records, oldest first, so that writers wait for one
+// Options.PurgeBatch records, oldest first, so that writers wait for one
 // batch at most. Each batch runs under the retention permit of the
 // append-only guard. Concurrent purges, from this process or others, take
 // turns and never count a record twice.

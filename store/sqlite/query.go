@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // selectList reads a record from the alias e, in the order scanRecord
@@ -28,7 +29,7 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
 	}
-	limit := f.PageSize()
+	limit := storekit.PageSize(&f)
 	q, args := buildQuery(&f, limit+1)
 	rows, err := s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -48,7 +49,7 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	}
 	if len(page.Records) > limit {
 		page.Records = page.Records[:limit]
-		page.NextCursor = audit.CursorAfter(&page.Records[limit-1]).String()
+		page.NextCursor = storekit.CursorAfter(&page.Records[limit-1]).String()
 	}
 	return page, nil
 }
@@ -91,7 +92,7 @@ func buildQuery(f *audit.Filter, limit int) (string, []any) {
 		and("e.ts < ?", f.Until.UnixMicro())
 	}
 	if f.Cursor != "" {
-		c, _ := audit.DecodeCursor(f.Cursor) // validated by the caller
+		c, _ := storekit.DecodeCursor(f.Cursor) // validated by the caller
 		t := c.OccurredAt.UnixMicro()
 		// the first condition bounds the index range; the second is exact
 		and("e.ts <= ? AND (e.ts < ? OR e.id < ?)", t, t, c.ID[:])

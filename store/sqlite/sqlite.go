@@ -64,25 +64,24 @@ type config struct {
 	now         func() time.Time
 }
 
-// Option configures a Store.
-type Option func(*config)
-
-// WithClock sets the clock that stamps RecordedAt. Default time.Now.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
-
-// WithBusyTimeout sets how long a statement waits for another process's
-// write to finish before it fails with "database is locked". Default 10s.
-func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
-
-// WithPurgeBatch sets how many records Purge deletes per transaction.
-// Default 10000.
-func WithPurgeBatch(rows int) Option { return func(c *config) { c.purgeRows = rows } }
-
-// WithReadOnly opens the file read-only, as SQLite does by itself when the
-// process may not write the file: Open neither creates nor migrates it,
-// and every write fails (Append with an error; a Sync Logger returns it).
-// For query, export and verify tools.
-func WithReadOnly() Option { return func(c *config) { c.readOnly = true } }
+// Options configures a Store. The zero value (and nil) means the defaults;
+// Open copies it.
+type Options struct {
+	// Now is the clock that stamps RecordedAt. Default time.Now.
+	Now func() time.Time
+	// BusyTimeout is how long a statement waits for another process's
+	// write to finish before it fails with "database is locked". Default
+	// 10s.
+	BusyTimeout time.Duration
+	// PurgeBatch is how many records Purge deletes per transaction.
+	// Default 10000.
+	PurgeBatch int
+	// ReadOnly opens the file read-only, as SQLite does by itself when
+	// the process may not write the file: Open neither creates nor
+	// migrates it, and every write fails (Append with an error; a Sync
+	// Logger returns it). For query, export and verify tools.
+	ReadOnly bool
+}
 
 // Open opens the audit log in the SQLite file at path, creating the file
 // if it does not exist, and brings its schema up to date: the migrations
@@ -94,20 +93,28 @@ func WithReadOnly() Option { return func(c *config) { c.readOnly = true } }
 // SQLite database, a database of another application (tables, and an
 // application_id other than ApplicationID), or one whose schema is newer
 // than this program gives an error wrapping ErrForeignFile.
-func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	c := config{busyTimeout: defaultBusyTimeout, purgeRows: defaultPurgeRows, now: time.Now}
-	for _, o := range opts {
-		o(&c)
+func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	c := config{busyTimeout: o.BusyTimeout, purgeRows: o.PurgeBatch, readOnly: o.ReadOnly, now: o.Now}
+	if c.busyTimeout == 0 {
+		c.busyTimeout = defaultBusyTimeout
+	}
+	if c.purgeRows == 0 {
+		c.purgeRows = defaultPurgeRows
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	switch {
 	case path == "" || strings.ContainsAny(path, "?#"):
 		return nil, fmt.Errorf("audit: sqlite: open %q: want a file path without '?' or '#'", path)
 	case c.busyTimeout < 0:
-		return nil, fmt.Errorf("audit: sqlite: WithBusyTimeout(%v): must not be negative", c.busyTimeout)
+		return nil, fmt.Errorf("audit: sqlite: Options.BusyTimeout %v: must not be negative", c.busyTimeout)
 	case c.purgeRows < 1:
-		return nil, fmt.Errorf("audit: sqlite: WithPurgeBatch(%d): must be positive", c.purgeRows)
-	case c.now == nil:
-		return nil, errors.New("audit: sqlite: WithClock(nil)")
+		return nil, fmt.Errorf("audit: sqlite: Options.PurgeBatch %d: must be positive", c.purgeRows)
 	}
 	s := &Store{path: path, cfg: c}
 	var err error

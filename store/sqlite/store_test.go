@@ -15,9 +15,9 @@ import (
 
 // newStore opens a store on a new file of its own, closed at the end of
 // the test.
-func newStore(t testing.TB, opts ...Option) *Store {
+func newStore(t testing.TB, opts *Options) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"), opts...)
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,13 +27,13 @@ func newStore(t testing.TB, opts ...Option) *Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) audit.Store { return newStore(t) })
+	storetest.Run(t, func(t *testing.T) audit.Store { return newStore(t, nil) })
 }
 
 func TestChain(t *testing.T) {
 	t.Parallel()
 	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
-		s := newStore(t)
+		s := newStore(t, nil)
 		return s, tamper{s}
 	}, 100)
 }

@@ -1,8 +1,7 @@
-package audit
+package canonical
 
 import (
 	"bytes"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,24 +9,24 @@ import (
 	"unicode/utf8"
 )
 
-// isCanonical reports whether b is JSON in exactly the form the canonical
+// IsCanonical reports whether b is JSON in exactly the form the canonical
 // encoder writes, so that re-encoding it would give b back. It accepts a
 // subset of that form (no escapes in object keys, numbers of at most 300
 // characters); what it rejects takes the slow path, never a different
 // result.
-func isCanonical(b []byte) bool {
+func IsCanonical(b []byte) bool {
 	i, ok := canonValue(b, 0, 0)
 	return ok && i == len(b)
 }
 
-// maxJSONDepth is how deeply CanonicalJSON lets arrays and objects nest:
-// deeper input is refused with an error rather than recursed into. The
-// Logger never writes more than 34 levels (Limits caps Details at 32).
-const maxJSONDepth = 1000
+// MaxDepth is how deeply JSON lets arrays and objects nest: deeper input
+// is refused with an error rather than recursed into. The Logger never
+// writes more than 34 levels (its Limits cap Details at 32).
+const MaxDepth = 1000
 
 // canonValue checks the value at i, which is inside depth containers.
 func canonValue(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth >= maxJSONDepth {
+	if i >= len(b) || depth >= MaxDepth {
 		return i, false
 	}
 	switch c := b[i]; {
@@ -204,18 +203,24 @@ func canonNumber(b []byte, i int) (int, bool) {
 }
 
 // canonicalize re-encodes JSON text canonically without decoding it into
-// Go values, for the common case: it reports false, having written
-// nothing useful, for input it leaves to the general path (duplicate
+// Go values, for the common case: it reports false for input it leaves to the general path (duplicate
 // keys, invalid UTF-8, NUL or surrogate escapes, very deep nesting).
-func (e *encoder) canonicalize(src []byte) bool {
-	p := canonParser{e: e, src: src}
+func canonicalize(src []byte) ([]byte, bool) {
+	p := canonParser{src: src, e: &writer{}}
 	i, ok := p.value(skipWS(src, 0), 0)
-	return ok && skipWS(src, i) == len(src)
+	return p.e.buf, ok && skipWS(src, i) == len(src)
 }
 
 type canonParser struct {
-	e   *encoder
+	e   *writer
 	src []byte
+}
+
+// writer holds the output of canonicalize and its scratch space.
+type writer struct {
+	buf     []byte
+	spans   []member
+	scratch []byte
 }
 
 type member struct {
@@ -232,7 +237,7 @@ func skipWS(b []byte, i int) int {
 
 func (p *canonParser) value(i, depth int) (int, bool) {
 	b := p.src
-	if i >= len(b) || depth >= maxJSONDepth {
+	if i >= len(b) || depth >= MaxDepth {
 		return i, false
 	}
 	switch c := b[i]; {
@@ -268,7 +273,7 @@ func (p *canonParser) value(i, depth int) (int, bool) {
 	case c == '"':
 		s, j, ok := p.str(i + 1)
 		if ok {
-			p.e.writeString(s, math.MaxInt)
+			p.e.buf, _ = AppendString(p.e.buf, s)
 		}
 		return j, ok
 	case c == 't' || c == 'f' || c == 'n':
@@ -285,10 +290,13 @@ func (p *canonParser) value(i, depth int) (int, bool) {
 			j++
 		}
 		num := string(b[i:j])
-		if !isJSONNumber(num) {
+		if !IsNumber(num) {
 			return i, false
 		}
-		p.e.writeNumber(num)
+		var reason string
+		if p.e.buf, reason = AppendNumber(p.e.buf, num, &p.e.scratch); reason != "" {
+			return i, false // the general path writes it as a string
+		}
 		return j, true
 	}
 	return i, false
@@ -344,7 +352,7 @@ func (p *canonParser) object(i, depth int) (int, bool) {
 			}
 			p.e.buf = append(p.e.buf, ',')
 		}
-		p.e.writeString(m.key, math.MaxInt)
+		p.e.buf, _ = AppendString(p.e.buf, m.key)
 		p.e.buf = append(p.e.buf, ':')
 		if _, ok := p.value(m.start, depth+1); !ok {
 			return i, false
@@ -422,7 +430,7 @@ func (p *canonParser) str(i int) (string, int, bool) {
 
 // skipValue returns the end of the value at i, checking its syntax.
 func skipValue(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth >= maxJSONDepth {
+	if i >= len(b) || depth >= MaxDepth {
 		return i, false
 	}
 	switch c := b[i]; {
@@ -481,9 +489,9 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 	}
 }
 
-// jsonDepth returns how deeply the arrays and objects of the JSON text b
+// Depth returns how deeply the arrays and objects of the JSON text b
 // nest, without recursion. It does not check the syntax.
-func jsonDepth(b []byte) int {
+func Depth(b []byte) int {
 	depth, deepest, inString := 0, 0, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; {

@@ -1,0 +1,46 @@
+package canonical
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzFastPath checks that the parser that re-encodes without decoding
+// writes what the general path writes, whenever it accepts the input.
+func FuzzFastPath(f *testing.F) {
+	for _, s := range []string{`{}`, `{"b":1,"a":[true,null,"x"]}`, ` { "a" : 1.50e1 } `, `{"s":"q\"\\n\u00e9"}`, `[1e400]`, `-0.0`, `{"a":1,"a":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fast, ok := canonicalize(in)
+		if !ok {
+			return
+		}
+		var v any
+		if err := Unmarshal(in, &v); err != nil {
+			t.Fatalf("canonicalize accepts invalid JSON %q", in)
+		}
+		var scratch []byte
+		if slow := appendValue(nil, v, &scratch); !bytes.Equal(fast, slow) {
+			t.Fatalf("canonicalize(%q) = %q, the general path %q", in, fast, slow)
+		}
+		if !IsCanonical(fast) && !bytes.Contains(fast, []byte(`\`)) && len(fast) < 250 {
+			t.Errorf("output %q not accepted by IsCanonical", fast)
+		}
+	})
+}
+
+func TestJSON(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"b": 2, "a": [1.50, -0, 1e2]}`, `{"a":[1.5,0,100],"b":2}`},
+		{`"\u0000"`, `"` + "\uFFFD" + `"`},
+		{`  `, ``},
+		{`1e99999`, `"1e99999"`},
+	}
+	for _, tt := range tests {
+		got, err := JSON([]byte(tt.in))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("JSON(%q): got %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+// Package storekit is for the authors of stores, as database/sql/driver
+// is for the authors of database drivers: it holds what a store needs to
+// implement audit.Store, audit.Querier and the other store interfaces the
+// way the module's stores do, and what users of the audit package do not
+// need. The conformance suite, package storetest, checks a store against
+// the same rules.
+//
+// A Querier returns records newest first, ordered by OccurredAt and then
+// by ID (CompareIDs: as PostgreSQL orders uuid values), PageSize records
+// at most per page; Page.NextCursor is CursorAfter(last record).String()
+// when more may follow, and a query with Filter.Cursor set continues
+// after DecodeCursor's position (Cursor.Precedes). Details and Changes
+// are returned as CanonicalJSON, so that a record read back compares and
+// hashes exactly like the one written.
+package storekit
+
+import (
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/canonical"
+	"github.com/trailmark/audit/internal/cursor"
+)
+
+// Cursor is a position in the newest-first order of records: the
+// OccurredAt and ID of the last record of a page.
+type Cursor struct {
+	OccurredAt time.Time
+	ID         uuid.UUID
+}
+
+// CursorAfter returns the cursor that continues after r.
+func CursorAfter(r *audit.Record) Cursor {
+	return Cursor{OccurredAt: r.OccurredAt, ID: r.ID}
+}
+
+// String encodes c as an opaque, URL-safe token, the Page.NextCursor a
+// query returns. OccurredAt is kept to the microsecond.
+func (c Cursor) String() string { return cursor.Encode(c.OccurredAt, c.ID) }
+
+// Precedes reports whether r comes after c in newest-first order, that is,
+// whether r belongs to the pages that follow c.
+func (c Cursor) Precedes(r *audit.Record) bool {
+	if !r.OccurredAt.Equal(c.OccurredAt) {
+		return r.OccurredAt.Before(c.OccurredAt)
+	}
+	return CompareIDs(r.ID, c.ID) < 0
+}
+
+// DecodeCursor parses a token made by Cursor.String, such as
+// Filter.Cursor. It returns an error wrapping audit.ErrInvalidFilter for
+// anything else.
+func DecodeCursor(s string) (Cursor, error) {
+	t, id, err := cursor.Decode(s)
+	if err != nil {
+		return Cursor{}, (&audit.Filter{Cursor: s}).Validate()
+	}
+	return Cursor{OccurredAt: t, ID: id}, nil
+}
+
+// CompareIDs orders IDs by their bytes, as PostgreSQL orders uuid values.
+func CompareIDs(a, b uuid.UUID) int {
+	return strings.Compare(string(a[:]), string(b[:]))
+}
+
+// PageSize returns the number of records a page for f holds at most:
+// f.Limit, or audit.DefaultLimit when it is 0.
+func PageSize(f *audit.Filter) int {
+	if f.Limit == 0 {
+		return audit.DefaultLimit
+	}
+	return f.Limit
+}
+
+// Match reports whether r satisfies every field of f but Limit and Cursor
+// (Since and Until at microsecond precision).
+func Match(f *audit.Filter, r *audit.Record) bool {
+	switch {
+	case f.UserID != "" && r.UserID != f.UserID,
+		f.Action != "" && r.Action != f.Action,
+		f.ActionPrefix != "" && !strings.HasPrefix(string(r.Action), f.ActionPrefix),
+		f.ResourceType != "" && r.ResourceType != f.ResourceType,
+		f.ResourceID != "" && r.ResourceID != f.ResourceID,
+		f.Status != "" && r.Status != f.Status,
+		f.RequestID != "" && r.RequestID != f.RequestID,
+		!f.Since.IsZero() && r.OccurredAt.Before(f.Since.Truncate(time.Microsecond)),
+		!f.Until.IsZero() && !r.OccurredAt.Before(f.Until.Truncate(time.Microsecond)):
+		return false
+	}
+	return true
+}
+
+// CanonicalJSON re-encodes JSON text in the canonical form the Logger
+// stores: sorted object keys, no insignificant white space, numbers in
+// plain decimal notation, invalid UTF-8 and NUL replaced by U+FFFD. Input
+// nested more than 1000 levels deep is an error. A store returns Details
+// and Changes in this form, so that a record read back from it
+// (PostgreSQL jsonb reorders keys and rewrites white space) compares and
+// hashes exactly like the original. nil or blank input yields nil; the
+// result never shares memory with raw.
+func CanonicalJSON(raw []byte) ([]byte, error) { return canonical.JSON(raw) }

@@ -1,0 +1,73 @@
+package storekit_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
+)
+
+// FuzzDecodeCursor checks that cursors round-trip and garbage is refused
+// with an error wrapping ErrInvalidFilter, as Filter.Validate refuses it.
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add("AQAF8JtH6kYAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("")
+	f.Add("garbage")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := storekit.DecodeCursor(s)
+		verr := (&audit.Filter{Cursor: s}).Validate()
+		if s != "" && (err == nil) != (verr == nil) {
+			t.Fatalf("DecodeCursor(%q): %v, but Validate: %v", s, err, verr)
+		}
+		if err != nil {
+			if !errors.Is(err, audit.ErrInvalidFilter) {
+				t.Fatalf("DecodeCursor(%q): got %v, want an error wrapping ErrInvalidFilter", s, err)
+			}
+			return
+		}
+		if again, err := storekit.DecodeCursor(c.String()); err != nil || !again.OccurredAt.Equal(c.OccurredAt) || again.ID != c.ID {
+			t.Fatalf("cursor %q does not round-trip", s)
+		}
+	})
+}
+
+func TestCursorOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	a, b := uuid.UUID{1}, uuid.UUID{2}
+	c := storekit.CursorAfter(&audit.Record{OccurredAt: t0, ID: b})
+	tests := []struct {
+		name string
+		r    audit.Record
+		want bool
+	}{
+		{"older", audit.Record{OccurredAt: t0.Add(-time.Microsecond), ID: b}, true},
+		{"newer", audit.Record{OccurredAt: t0.Add(time.Microsecond), ID: a}, false},
+		{"same time, smaller ID", audit.Record{OccurredAt: t0, ID: a}, true},
+		{"the cursor's record", audit.Record{OccurredAt: t0, ID: b}, false},
+	}
+	for _, tt := range tests {
+		if got := c.Precedes(&tt.r); got != tt.want {
+			t.Errorf("%s: Precedes got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := storekit.CompareIDs(a, b); got != -1 {
+		t.Errorf("CompareIDs(a, b): got %d, want -1", got)
+	}
+}
+
+func TestPageSizeAndMatch(t *testing.T) {
+	if got := storekit.PageSize(&audit.Filter{}); got != audit.DefaultLimit {
+		t.Errorf("PageSize of the zero Filter: got %d, want %d", got, audit.DefaultLimit)
+	}
+	if got := storekit.PageSize(&audit.Filter{Limit: 7}); got != 7 {
+		t.Errorf("PageSize: got %d, want 7", got)
+	}
+	r := &audit.Record{Action: "user.login", UserID: "u1"}
+	if !storekit.Match(&audit.Filter{ActionPrefix: "user."}, r) || storekit.Match(&audit.Filter{UserID: "u2"}, r) {
+		t.Errorf("Match: prefix or user mismatch")
+	}
+}
