@@ -74,8 +74,9 @@ func (s Status) Valid() bool {
 //
 // Only Action, ResourceType and Status are required. The Logger fills ID and
 // OccurredAt when they are zero, and fills the request fields (RequestID,
-// IPAddress, UserAgent, SessionID) and the actor (UserID, UserEmail) from
-// the context when they are empty; see WithRequestInfo and WithActor.
+// IPAddress, UserAgent, SessionID, TraceID and SpanID), the actor (UserID,
+// UserEmail) and the tenant from the context when they are empty; see
+// WithRequestInfo, WithActor and WithTenant.
 //
 // The Logger never keeps a reference to Details or Changes after Log
 // returns: they are cleaned and encoded during the call, so the caller may
@@ -111,6 +112,19 @@ type Event struct {
 
 	Status       Status // success, failure or error
 	ErrorMessage string // why it failed, when it did
+
+	// TenantID is the organisation, workspace or account the event belongs
+	// to, in a service with many; empty in one without. The Logger takes
+	// it from the context (WithTenant) when it is empty.
+	TenantID string
+	// TraceID and SpanID join the event to the distributed trace of the
+	// request it happened in: W3C trace-context ids, 32 and 16 lowercase
+	// hex digits (uppercase is lowercased). The Logger drops an id that is
+	// not one, or is all zeros, and notes it under MetaKey in Details: a
+	// bad id never makes the event fail. When both are empty, the Logger
+	// takes both from the context's RequestInfo.
+	TraceID string
+	SpanID  string
 }
 
 // Change is the value of one field before and after an action. A nil
@@ -133,11 +147,16 @@ type RequestInfo struct {
 	IPAddress netip.Addr
 	UserAgent string
 	SessionID string
+	// TraceID and SpanID are the W3C trace-context ids of the request
+	// (from a traceparent header or an active span), as lowercase hex.
+	TraceID string
+	SpanID  string
 }
 
 type (
 	actorKey       struct{}
 	requestInfoKey struct{}
+	tenantKey      struct{}
 )
 
 // actorValue is what WithActor puts in a context: the actor, and the
@@ -220,9 +239,23 @@ func ActorFrom(ctx context.Context) Actor {
 	return Actor{}
 }
 
+// WithTenant returns a copy of ctx that carries the tenant id: the
+// organisation, workspace or account the request acts for. Events logged
+// with the returned context and no TenantID of their own belong to it.
+func WithTenant(ctx context.Context, tenantID string) context.Context {
+	return context.WithValue(ctx, tenantKey{}, tenantID)
+}
+
+// TenantFrom returns the tenant id in ctx, or "".
+func TenantFrom(ctx context.Context) string {
+	t, _ := ctx.Value(tenantKey{}).(string)
+	return t
+}
+
 // WithRequestInfo returns a copy of ctx that carries ri. Events logged with
 // the returned context take their request id, client address, user agent
-// and session id from ri where they have none of their own.
+// and session id from ri where they have none of their own, and its trace
+// and span ids when they have neither.
 func WithRequestInfo(ctx context.Context, ri RequestInfo) context.Context {
 	return context.WithValue(ctx, requestInfoKey{}, ri)
 }
@@ -240,6 +273,9 @@ func (e *Event) fillFromContext(ctx context.Context) {
 			e.UserID, e.UserEmail = a.UserID, a.Email
 		}
 	}
+	if e.TenantID == "" {
+		e.TenantID = TenantFrom(ctx)
+	}
 	ri := RequestInfoFrom(ctx)
 	if ri == (RequestInfo{}) {
 		return
@@ -255,5 +291,8 @@ func (e *Event) fillFromContext(ctx context.Context) {
 	}
 	if e.SessionID == "" {
 		e.SessionID = ri.SessionID
+	}
+	if e.TraceID == "" && e.SpanID == "" { // a span belongs to its trace: both or neither
+		e.TraceID, e.SpanID = ri.TraceID, ri.SpanID
 	}
 }

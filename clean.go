@@ -81,7 +81,7 @@ const Redacted = "[REDACTED]"
 // dropped: who, what and when are always kept.
 type Limits struct {
 	// MaxFieldBytes caps each string field of an event (user id, email,
-	// user agent, resource id, error message, …). Default 1 KiB; the error
+	// user agent, resource id, tenant id, error message, …). Default 1 KiB; the error
 	// message and user agent may use four times as much.
 	MaxFieldBytes int
 	// MaxStringBytes caps each string inside Details and Changes.
@@ -237,13 +237,22 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 		SessionID:    cleanString(ev.SessionID, maxField),
 		Status:       ev.Status,
 		ErrorMessage: cleanString(ev.ErrorMessage, 4*maxField),
+		TenantID:     cleanString(ev.TenantID, maxField),
 	}
-	if len(ev.Details) == 0 && len(ev.Changes) == 0 {
+	var idNotes [2]string // why a trace or span id was dropped
+	r.TraceID, idNotes[0] = traceContextID(ev.TraceID, 32, "trace_id")
+	r.SpanID, idNotes[1] = traceContextID(ev.SpanID, 16, "span_id")
+	if len(ev.Details) == 0 && len(ev.Changes) == 0 && idNotes == [2]string{} {
 		return r, nil
 	}
 	e := c.pool.Get().(*encoder)
 	defer e.release()
 	e.reset()
+	for _, n := range idNotes {
+		if n != "" {
+			e.notes = append(e.notes, n)
+		}
+	}
 	if len(ev.Changes) > 0 {
 		e.root = "changes"
 		encodeTop(e, ev.Changes, false, (*encoder).encodeChange, &e.changes)
@@ -269,6 +278,27 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 		r.Details = d
 	}
 	return r, nil
+}
+
+// traceContextID returns id as a W3C trace-context id of n hex digits,
+// lowercased, or "" and a note saying why it was dropped: it has another
+// length, a character that is not a hex digit, or only zeros (which W3C
+// declares invalid).
+func traceContextID(id string, n int, field string) (string, string) {
+	if id == "" {
+		return "", ""
+	}
+	zero := true
+	ok := len(id) == n
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+		zero = zero && c == '0'
+	}
+	if !ok || zero {
+		return "", fmt.Sprintf("%s: not a W3C trace-context id (%d hex digits, not all zero); dropped", field, n)
+	}
+	return strings.ToLower(id), ""
 }
 
 var (

@@ -28,6 +28,10 @@ type Filter struct {
 	ResourceID   string
 	Status       Status
 	RequestID    string
+	// TenantID matches the records of one tenant exactly (see
+	// Event.TenantID); TraceID those of one trace.
+	TenantID string
+	TraceID  string
 	// Since and Until bound OccurredAt: Since <= OccurredAt < Until, at
 	// microsecond precision (both are truncated to the microsecond). A
 	// zero time leaves that side open.
@@ -63,6 +67,7 @@ func (f *Filter) Validate() error {
 	for _, s := range [...]struct{ name, v string }{
 		{"user_id", f.UserID}, {"action", string(f.Action)}, {"action_prefix", f.ActionPrefix},
 		{"resource_type", f.ResourceType}, {"resource_id", f.ResourceID}, {"request_id", f.RequestID},
+		{"tenant_id", f.TenantID}, {"trace_id", f.TraceID},
 	} {
 		if !utf8.ValidString(s.v) || strings.IndexByte(s.v, 0) >= 0 {
 			return filterError(s.name, "must be valid UTF-8 without NUL bytes")

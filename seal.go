@@ -121,7 +121,9 @@ const (
 // Digest returns the SHA-256 of r's canonical form: every field of the
 // record in a fixed order, Details and Changes in canonical JSON (nil,
 // empty and null alike: absent; {} is an empty object), times in
-// microseconds. A record read back from any store (PostgreSQL jsonb
+// microseconds; TenantID, TraceID and SpanID follow as tagged fields, only
+// when set, so that the records sealed before they existed keep their
+// digests. A record read back from any store (PostgreSQL jsonb
 // reorders keys and rewrites white space) has the digest it had when it
 // was written.
 func Digest(r *Record) ([]byte, error) {
@@ -170,6 +172,20 @@ func writeCanonical(h hash.Hash, r *Record) error {
 	str(r.SessionID)
 	str(string(r.Status))
 	str(r.ErrorMessage)
+	// The fields added after the first release follow as tagged pairs
+	// (tag, value), in this order, each only when its value is not empty:
+	// a record without them has the encoding, and so the digest, it always
+	// had. Every field is length-prefixed, so the encoding stays
+	// unambiguous: one more pair is two more fields, and the tags say
+	// which pairs are present.
+	for _, x := range [...]struct{ tag, v string }{
+		{"tenant_id", r.TenantID}, {"trace_id", r.TraceID}, {"span_id", r.SpanID},
+	} {
+		if x.v != "" {
+			str(x.tag)
+			str(x.v)
+		}
+	}
 	return nil
 }
 

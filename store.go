@@ -44,6 +44,13 @@ type Record struct {
 
 	Status       Status `json:"status"`
 	ErrorMessage string `json:"error_message"`
+
+	// TenantID is the organisation, workspace or account of the record;
+	// TraceID and SpanID are W3C trace-context ids in lowercase hex (see
+	// Event). Each is empty when unknown.
+	TenantID string `json:"tenant_id"`
+	TraceID  string `json:"trace_id"`
+	SpanID   string `json:"span_id"`
 }
 
 // DecodeDetails decodes r.Details into a map. Numbers decode as

@@ -27,6 +27,7 @@ func csvHeader() []string {
 		"id", "timestamp", "recorded_at", "user_id", "user_email", "ip_address", "user_agent",
 		"action", "resource_type", "resource_id", "details", "changes",
 		"request_id", "session_id", "status", "error_message",
+		"tenant_id", "trace_id", "span_id",
 	}
 }
 
@@ -298,6 +299,9 @@ func (w *csvWriter) write(r *audit.Record) error {
 	row[13] = r.SessionID
 	row[14] = string(r.Status)
 	row[15] = r.ErrorMessage
+	row[16] = r.TenantID
+	row[17] = r.TraceID
+	row[18] = r.SpanID
 	for i := range row {
 		row[i] = SafeCell(row[i])
 	}

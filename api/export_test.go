@@ -154,7 +154,7 @@ func compareRow(row []string, r *audit.Record) string {
 		}
 		return t
 	}
-	if len(row) != 16 {
+	if len(row) != 19 {
 		return fmt.Sprintf("%d cells", len(row))
 	}
 	got.ID, err = uuid.Parse(row[0])
@@ -166,6 +166,7 @@ func compareRow(row []string, r *audit.Record) string {
 	got.UserAgent, got.Action, got.ResourceType, got.ResourceID = row[6], audit.Action(row[7]), row[8], row[9]
 	got.Details, got.Changes = json.RawMessage(row[10]), json.RawMessage(row[11])
 	got.RequestID, got.SessionID, got.Status, got.ErrorMessage = row[12], row[13], audit.Status(row[14]), row[15]
+	got.TenantID, got.TraceID, got.SpanID = row[16], row[17], row[18]
 	if err != nil {
 		return err.Error()
 	}

@@ -43,7 +43,16 @@ type Event struct {
 	Resources   []Resource   `json:"resources,omitzero"`
 	SrcEndpoint *Endpoint    `json:"src_endpoint,omitzero"`
 	HTTPRequest *HTTPRequest `json:"http_request,omitzero"`
-	Unmapped    *Unmapped    `json:"unmapped,omitzero"`
+	// Trace is the distributed trace of the request, in the classes that
+	// take the trace profile (API Activity); Metadata.Profiles then lists
+	// "trace".
+	Trace    *Trace    `json:"trace,omitzero"`
+	Unmapped *Unmapped `json:"unmapped,omitzero"`
+}
+
+// Trace is the OCSF trace object: the W3C trace id of the record.
+type Trace struct {
+	UID string `json:"uid"`
 }
 
 // Metadata is the OCSF metadata object.
@@ -61,6 +70,11 @@ type Metadata struct {
 	// LoggedTime is the record's RecordedAt in milliseconds since the
 	// epoch; absent when the store set none.
 	LoggedTime int64 `json:"logged_time,omitzero"`
+	// TenantUID is the record's TenantID.
+	TenantUID string `json:"tenant_uid,omitzero"`
+	// Profiles lists the OCSF profiles the event uses: "trace" when it
+	// carries a Trace.
+	Profiles []string `json:"profiles,omitzero"`
 }
 
 // Product is the OCSF product object: the application that reported the
@@ -141,4 +155,9 @@ type Unmapped struct {
 	// Changes is the record's Changes object, {"field": {"before": …,
 	// "after": …}}, kept like Details.
 	Changes json.RawMessage `json:"changes,omitzero"`
+	// TraceID is the record's trace id where the class has no trace
+	// object; SpanID its span id (the OCSF span object requires start and
+	// end times, which a record does not know).
+	TraceID string `json:"trace_id,omitzero"`
+	SpanID  string `json:"span_id,omitzero"`
 }

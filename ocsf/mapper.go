@@ -160,11 +160,14 @@ func (m *Mapper) Map(rec *audit.Record) Event {
 			Product:        m.product,
 			CorrelationUID: rec.RequestID,
 			OriginalTime:   rec.OccurredAt.UTC().Format(time.RFC3339Nano),
+			TenantUID:      rec.TenantID,
 		},
 		Unmapped: &Unmapped{
 			Action:  string(rec.Action),
 			Details: keepJSON(rec.Details),
 			Changes: keepJSON(rec.Changes),
+			TraceID: rec.TraceID,
+			SpanID:  rec.SpanID,
 		},
 	}
 	ev.StatusID, ev.Status = status(rec.Status)
@@ -221,6 +224,10 @@ func (m *Mapper) Map(rec *audit.Record) Event {
 		if ev.SrcEndpoint == nil {
 			// Required by API Activity; the record does not know it.
 			ev.SrcEndpoint = &Endpoint{Name: unknown}
+		}
+		if rec.TraceID != "" { // the class takes the trace profile
+			ev.Trace, ev.Unmapped.TraceID = &Trace{UID: rec.TraceID}, ""
+			ev.Metadata.Profiles = []string{"trace"}
 		}
 	}
 	ev.Unmapped.Resource = res

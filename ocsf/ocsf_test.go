@@ -108,6 +108,16 @@ func TestRecordFields(t *testing.T) {
 		{"resource_update", func(ev ocsf.Event) any { return ev.Resources }, []ocsf.Resource{{Type: "document", UID: "doc-9"}}},
 		{"resource_update", func(ev ocsf.Event) any { return string(ev.Unmapped.Changes) }, `{"title":{"after":"Q4 plan","before":"Q3 plan"}}`},
 		{"resource_update", func(ev ocsf.Event) any { return *ev.API.Request }, ocsf.Request{UID: "req-1"}},
+		{"resource_update", func(ev ocsf.Event) any { return ev.Metadata.CorrelationUID }, "req-1"},
+		{"resource_update", func(ev ocsf.Event) any { return ev.Metadata.TenantUID }, "org-7"},
+		{"resource_update", func(ev ocsf.Event) any {
+			return []any{*ev.Trace, ev.Metadata.Profiles, ev.Unmapped.TraceID, ev.Unmapped.SpanID}
+		},
+			[]any{ocsf.Trace{UID: "4bf92f3577b34da6a3ce929d0e0e4736"}, []string{"trace"}, "", "00f067aa0ba902b7"}},
+		{"login", func(ev ocsf.Event) any {
+			return []any{ev.Trace, ev.Metadata.TenantUID, ev.Unmapped.TraceID, ev.Unmapped.SpanID}
+		},
+			[]any{nil, "org-7", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"}},
 		{"logger_start_no_request", func(ev ocsf.Event) any { return *ev.Actor }, ocsf.Actor{AppName: "Trailmark"}},
 		{"logger_start_no_request", func(ev ocsf.Event) any { return *ev.SrcEndpoint }, ocsf.Endpoint{Name: "unknown"}},
 		{"logger_start_no_request", func(ev ocsf.Event) any { return ev.Metadata.LoggedTime }, int64(0)},

@@ -34,6 +34,9 @@ func rec(n byte, action audit.Action, edit func(r *audit.Record)) audit.Record {
 		RequestID:    "req-1",
 		SessionID:    "sess-1",
 		Status:       audit.StatusSuccess,
+		TenantID:     "org-7",
+		TraceID:      "4bf92f3577b34da6a3ce929d0e0e4736",
+		SpanID:       "00f067aa0ba902b7",
 	}
 	if edit != nil {
 		edit(&r)

@@ -95,7 +95,10 @@ func objects() map[string]object {
 	return map[string]object{
 		"metadata": {required: []attr{{name: "product", typ: "product"}, {name: "version", typ: "string_t"}},
 			optional: []attr{{name: "uid", typ: "string_t"}, {name: "correlation_uid", typ: "string_t"},
-				{name: "original_time", typ: "string_t"}, {name: "logged_time", typ: "timestamp_t"}}},
+				{name: "original_time", typ: "string_t"}, {name: "logged_time", typ: "timestamp_t"},
+				{name: "tenant_uid", typ: "string_t"}, {name: "profiles", typ: "string_t", array: true}}},
+		// objects/trace.json (the trace profile, profiles/trace.json)
+		"trace":   {required: []attr{{name: "uid", typ: "string_t"}}},
 		"product": entity,
 		"service": entity,
 		"user":    user,
@@ -127,6 +130,7 @@ func classOptional() []attr {
 		{name: "http_request", typ: "http_request"},
 		{name: "resources", typ: "resource_details", array: true},
 		{name: "unmapped", typ: "object"},
+		{name: "trace", typ: "trace"},
 	}
 }
 
@@ -145,8 +149,9 @@ func classAttributes() map[int64][]string {
 			"logon_type_id", "service", "session", "user"),
 		3001: append(slices.Clone(iam), "auth_factors", "policies", "policy", "user", "user_result"),
 		3005: append(slices.Clone(iam), "privileges", "resource", "resources", "user"),
+		// "trace" by the trace profile, which api_activity.json lists
 		6003: append(slices.Clone(base), "actor", "api", "dst_endpoint", "http_request", "http_response",
-			"resources", "src_endpoint"),
+			"resources", "src_endpoint", "trace"),
 	}
 }
 
@@ -249,6 +254,12 @@ func validate(b []byte) []string {
 	for k := range m {
 		if !slices.Contains(allowed, k) {
 			errs = append(errs, fmt.Sprintf("event.%s: not an attribute of class %d", k, class))
+		}
+	}
+	if _, ok := m["trace"]; ok {
+		md, _ := m["metadata"].(map[string]any)
+		if ps, _ := md["profiles"].([]any); !slices.Contains(ps, any("trace")) {
+			errs = append(errs, "event.trace: metadata.profiles does not list the trace profile")
 		}
 	}
 	if v, _ := m["metadata"].(map[string]any); v != nil && v["version"] != schemaVersion {

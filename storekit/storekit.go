@@ -86,6 +86,8 @@ func Match(f *audit.Filter, r *audit.Record) bool {
 		f.ResourceID != "" && r.ResourceID != f.ResourceID,
 		f.Status != "" && r.Status != f.Status,
 		f.RequestID != "" && r.RequestID != f.RequestID,
+		f.TenantID != "" && r.TenantID != f.TenantID,
+		f.TraceID != "" && r.TraceID != f.TraceID,
 		!f.Since.IsZero() && r.OccurredAt.Before(f.Since.Truncate(time.Microsecond)),
 		!f.Until.IsZero() && !r.OccurredAt.Before(f.Until.Truncate(time.Microsecond)):
 		return false

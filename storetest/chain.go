@@ -117,6 +117,15 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	}
 }
 
+// toggle returns "" for a set value, and v for an empty one: a change
+// either way.
+func toggle(s, v string) string {
+	if s != "" {
+		return ""
+	}
+	return v
+}
+
 // appendRecords appends n records occurring at the given times.
 func appendRecords(t testing.TB, s audit.Store, times ...time.Time) []audit.Record {
 	t.Helper()
@@ -460,6 +469,20 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 		{"update details", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
 			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.Details = []byte(`{"i":5}`) }))
 			return pos{seals[5].Seq, seals[5].EventID}
+		}, audit.ProblemModifiedEvent},
+		{"update tenant", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.TenantID = toggle(r.TenantID, "tenant-z") }))
+			return pos{seals[5].Seq, seals[5].EventID}
+		}, audit.ProblemModifiedEvent},
+		{"update trace", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.UpdateRecord(ctx, seals[4].EventID, func(r *audit.Record) {
+				r.TraceID = toggle(r.TraceID, "0af7651916cd43dd8448eb211c80319c")
+			}))
+			return pos{seals[4].Seq, seals[4].EventID}
+		}, audit.ProblemModifiedEvent},
+		{"update span", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			check(t, tam.UpdateRecord(ctx, seals[6].EventID, func(r *audit.Record) { r.SpanID = toggle(r.SpanID, "b7ad6b7169203331") }))
+			return pos{seals[6].Seq, seals[6].EventID}
 		}, audit.ProblemModifiedEvent},
 		{"delete record", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
 			check(t, tam.DeleteRecord(ctx, seals[3].EventID))

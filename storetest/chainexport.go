@@ -68,6 +68,17 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 		t.Errorf("offline report %+v; want %d records, 2 unsealed", rep, len(recs))
 	}
 
+	// tenant and trace travel in the export, under the seal
+	for _, field := range []string{`"tenant_id":"org-1"`, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`, `"span_id":"00f067aa0ba902b7"`} {
+		if bytes.Count(buf.Bytes(), []byte(field)) != 2 {
+			t.Errorf("the export holds %s %d times, want 2", field, bytes.Count(buf.Bytes(), []byte(field)))
+		}
+		other := bytes.Replace(buf.Bytes(), []byte(field), []byte(field[:len(field)-2]+`0"`), 1)
+		if r := mustVerify(t, exportSource(other), o); r.OK() || r.Problems[0].Kind != audit.ProblemModifiedEvent {
+			t.Errorf("export with %s changed: %v, want %s first", field, r.Problems, audit.ProblemModifiedEvent)
+		}
+	}
+
 	lines := bytes.SplitAfter(buf.Bytes(), []byte("\n"))
 	type sealLine struct {
 		Seal audit.Seal `json:"seal"`

@@ -37,7 +37,9 @@ func (r *recorder) Append(ctx context.Context, rs ...audit.Record) error {
 // LoggedRecords writes records into s as an application does, through an
 // audit.Logger, and returns them as the Logger handed them to s: fields
 // empty or set; Details and Changes absent, nested, in Unicode, with
-// 20-digit integers, 1.50, and HTML characters. A last record, appended
+// 20-digit integers, 1.50, and HTML characters; tenant, trace and span ids
+// set, taken from the context, and a malformed span id the Logger dropped
+// (noted in Details). A last record, appended
 // directly, has {} as Details and Changes. The records occur from at on,
 // a microsecond apart.
 func LoggedRecords(t testing.TB, s audit.Store, at time.Time) []audit.Record {
@@ -64,6 +66,7 @@ func LoggedRecords(t testing.TB, s audit.Store, at time.Time) []audit.Record {
 			UserID: "u-1", UserEmail: "ann@example.com", IPAddress: netip.MustParseAddr("2001:db8::7"),
 			UserAgent: "Mozilla/5.0 <b>&amp;</b>", Action: audit.ActionResourceUpdate, ResourceType: "document",
 			ResourceID: "doc-1", RequestID: "req-1", SessionID: "sess-1", Status: audit.StatusFailure, ErrorMessage: "denied",
+			TenantID: "org-1", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7",
 			Details: map[string]any{
 				"nested": map[string]any{"z": []any{1, "two", map[string]any{"é": true}}, "a": nil},
 				"big":    big, "price": json.Number("1.50"), "unicode": "日本語 🙂 \u2028", "html": "<script>&</script>",
@@ -75,11 +78,19 @@ func LoggedRecords(t testing.TB, s audit.Store, at time.Time) []audit.Record {
 			Changes: map[string]audit.Change{"name": {After: "Ünïcode"}}},
 		// Details only, empty maps elsewhere
 		{Action: audit.ActionUserLogin, ResourceType: "user", UserID: "u-2", IPAddress: netip.MustParseAddr("192.0.2.9"),
-			Status: audit.StatusError, ErrorMessage: "boom", Details: map[string]any{"k": "v"}, Changes: map[string]audit.Change{}},
+			Status: audit.StatusError, ErrorMessage: "boom", Details: map[string]any{"k": "v"}, Changes: map[string]audit.Change{},
+			TraceID: "0AF7651916CD43DD8448EB211C80319D", SpanID: "not-a-span"}, // lowercased; dropped and noted
 		{Action: audit.ActionResourceRead, ResourceType: "document", Status: audit.StatusSuccess, Details: map[string]any{}},
 	}
-	for _, e := range events {
-		if err := l.Log(context.Background(), e); err != nil {
+	// the Changes-only event takes tenant and trace from the context
+	fromCtx := audit.WithRequestInfo(audit.WithTenant(context.Background(), "org-2"),
+		audit.RequestInfo{RequestID: "req-2", TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331"})
+	for i, e := range events {
+		c := context.Background()
+		if i == 2 {
+			c = fromCtx
+		}
+		if err := l.Log(c, e); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 	}
@@ -134,6 +145,13 @@ func testLoggedRoundTrip(t *testing.T, newStore Factory) {
 		}
 		if !sameJSON(g.Details, w.Details) || !sameJSON(g.Changes, w.Changes) {
 			t.Errorf("record %s: got details %q changes %q, want the canonical %q and %q", w.ID, g.Details, g.Changes, canonicalOrNil(w.Details), canonicalOrNil(w.Changes))
+		}
+		// the sealed form: the same digest, new fields (tenant, trace) included
+		w.RecordedAt = g.RecordedAt // the store's to set
+		dg, err1 := audit.Digest(&g)
+		dw, err2 := audit.Digest(&w)
+		if err1 != nil || err2 != nil || !bytes.Equal(dg, dw) {
+			t.Errorf("record %s: digest read back %x, appended %x (%v, %v)", w.ID, dg, dw, err1, err2)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"CanonicalJSON", testCanonicalJSON},
 		{"Idempotent", testIdempotent},
 		{"Filters", testFilters},
+		{"TenantAndTraceFilters", testTenantAndTrace},
 		{"ActionPrefixIsLiteral", testActionPrefixLiteral},
 		{"HostileFilterValues", testHostileValues},
 		{"OrderTies", testOrderTies},
@@ -89,6 +91,11 @@ func Record(i int) audit.Record {
 		SessionID:    fmt.Sprintf("sess-%d", i%2),
 		Status:       []audit.Status{audit.StatusSuccess, audit.StatusFailure, audit.StatusError}[i%3],
 		ErrorMessage: []string{"", "denied", "boom"}[i%3],
+		// every fourth record has no tenant, every third no trace: the
+		// records of before these fields existed
+		TenantID: []string{"tenant-a", "tenant-b", "tenant-a", ""}[i%4],
+		TraceID:  []string{fmt.Sprintf("4bf92f3577b34da6a3ce929d%08x", i%6), "", ""}[i%3],
+		SpanID:   []string{fmt.Sprintf("00f067aa%08x", i), "", ""}[i%3],
 	}
 }
 
@@ -185,6 +192,7 @@ func Equal(got, want audit.Record) string {
 		{"ResourceID", got.ResourceID, want.ResourceID}, {"RequestID", got.RequestID, want.RequestID},
 		{"SessionID", got.SessionID, want.SessionID}, {"Status", string(got.Status), string(want.Status)},
 		{"ErrorMessage", got.ErrorMessage, want.ErrorMessage},
+		{"TenantID", got.TenantID, want.TenantID}, {"TraceID", got.TraceID, want.TraceID}, {"SpanID", got.SpanID, want.SpanID},
 	} {
 		if f.g != f.w {
 			add(f.name, fmt.Sprintf("%q", f.g), fmt.Sprintf("%q", f.w))
@@ -216,6 +224,7 @@ func testRoundTrip(t *testing.T, newStore Factory) {
 	want[2].UserAgent = "quote ' double \" backslash \\ percent % underscore _ semicolon ; -- comment"
 	want[2].Details = json.RawMessage(`{"emoji":"🙂","escapes":"\n\t\"\\","unicode":"\u2028"}`)
 	want[3].OccurredAt = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	want[3].TenantID = "org ' \" 🙂 %_" // Record(3) has none: set one that must be kept exactly
 	before := time.Now().Add(-time.Minute)
 	mustAppend(t, s, want...)
 	got := QueryAll(t, q, audit.Filter{})
@@ -302,6 +311,15 @@ func filterCases(rs []audit.Record) []audit.Filter {
 		{UserID: "nobody"},
 		{Action: audit.ActionUserLogin, ActionPrefix: "user."},
 		{Action: audit.ActionUserLogin, ActionPrefix: "resource."},
+		{TenantID: "tenant-a"},
+		{TenantID: "tenant-b", UserID: "user-1"},
+		{TenantID: "tenant-a", Since: mid},
+		{TenantID: "tenant-b", Action: audit.ActionUserLogout, Until: mid},
+		{TenantID: "tenant-a", ActionPrefix: "user.", Status: audit.StatusSuccess},
+		{TenantID: "no-such-tenant"},
+		{TraceID: rs[3].TraceID},
+		{TraceID: rs[3].TraceID, TenantID: "tenant-b"},
+		{TraceID: rs[3].TraceID, RequestID: rs[3].RequestID},
 	}
 }
 
@@ -327,6 +345,44 @@ func testFilters(t *testing.T, newStore Factory) {
 				if !storekit.Match(&f, &g) {
 					t.Errorf("Query(%+v) returned a record that does not match: %+v", f, g)
 				}
+			}
+		}
+	}
+}
+
+// testTenantAndTrace checks the tenant and trace filters against the
+// fields themselves, not through Filter.Match.
+func testTenantAndTrace(t *testing.T, newStore Factory) {
+	s := newStore(t)
+	q := querier(t, s)
+	rs := dataset(t, s, 60)
+	trace := rs[3].TraceID
+	tests := []struct {
+		f    audit.Filter
+		keep func(r *audit.Record) bool
+	}{
+		{audit.Filter{TenantID: "tenant-a"}, func(r *audit.Record) bool { return r.TenantID == "tenant-a" }},
+		{audit.Filter{TenantID: "tenant-b", UserID: "user-1"}, func(r *audit.Record) bool { return r.TenantID == "tenant-b" && r.UserID == "user-1" }},
+		{audit.Filter{TraceID: trace}, func(r *audit.Record) bool { return r.TraceID == trace }},
+		{audit.Filter{TraceID: trace, TenantID: "tenant-b"}, func(r *audit.Record) bool { return r.TraceID == trace && r.TenantID == "tenant-b" }},
+	}
+	for _, tt := range tests {
+		var want []audit.Record
+		for i := range rs {
+			if tt.keep(&rs[i]) {
+				want = append(want, rs[i])
+			}
+		}
+		if len(want) == 0 || len(want) == len(rs) {
+			t.Fatalf("%+v: the dataset has %d of %d matching records: a useless case", tt.f, len(want), len(rs))
+		}
+		got := QueryAll(t, q, tt.f)
+		if !slices.Equal(ids(got), ids(newestFirst(want))) {
+			t.Errorf("Query(%+v): got %d records, want %d (or in another order)", tt.f, len(got), len(want))
+		}
+		for _, g := range got {
+			if !tt.keep(&g) {
+				t.Errorf("Query(%+v) returned tenant %q trace %q", tt.f, g.TenantID, g.TraceID)
 			}
 		}
 	}
@@ -358,7 +414,7 @@ func testHostileValues(t *testing.T, newStore Factory) {
 	for _, v := range []string{"' OR '1'='1", `"; DROP TABLE audit_logs; --`, "%", "_", `\`, "user-1' --", "ü\u2028", "$1"} {
 		for _, f := range []audit.Filter{
 			{UserID: v}, {Action: audit.Action(v)}, {ActionPrefix: v}, {ResourceType: v},
-			{ResourceID: v}, {RequestID: v},
+			{ResourceID: v}, {RequestID: v}, {TenantID: v}, {TraceID: v},
 		} {
 			if got := QueryAll(t, q, f); len(got) != 0 {
 				t.Errorf("Query(%+v): got %d records, want 0", f, len(got))
@@ -559,6 +615,9 @@ func testInvalidFilters(t *testing.T, newStore Factory) {
 		{audit.Filter{Since: base, Until: base.Add(-time.Hour)}, "until"},
 		{audit.Filter{UserID: "a\x00b"}, "user_id"},
 		{audit.Filter{ResourceID: "\xff"}, "resource_id"},
+		{audit.Filter{TenantID: "a\x00b"}, "tenant_id"},
+		{audit.Filter{TraceID: "\xff"}, "trace_id"},
+		{audit.Filter{TenantID: strings.Repeat("t", 4097)}, "tenant_id"},
 		{audit.Filter{Cursor: storekit.Cursor{OccurredAt: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), ID: uuid.New()}.String()}, "cursor"},
 		{audit.Filter{Until: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)}, "until"},
 	}

@@ -470,6 +470,8 @@ func (c cli) query(ctx context.Context, args []string) error {
 	fs.StringVar(&f.ResourceID, "resource-id", "", "resource id")
 	status := fs.String("status", "", "success, failure or error")
 	fs.StringVar(&f.RequestID, "request", "", "request id")
+	fs.StringVar(&f.TenantID, "tenant", "", "tenant id")
+	fs.StringVar(&f.TraceID, "trace", "", "W3C trace id")
 	since := fs.String("since", "", "RFC 3339 time, inclusive")
 	until := fs.String("until", "", "RFC 3339 time, exclusive")
 	limit := fs.Int("limit", 100, "most records to print (0: all)")

@@ -257,6 +257,14 @@ func TestDatabase(t *testing.T) {
 	if n := strings.Count(out, "\n"); code != 0 || n != 13 {
 		t.Errorf("query -user user-1: exit %d, %d lines, want 13", code, n)
 	}
+	code, out, _ = ctl(t, args("query", "-tenant", "tenant-b", "-user", "user-1", "-limit", "0")...)
+	if n := strings.Count(out, "\n"); code != 0 || n != 4 || strings.Count(out, `"tenant_id":"tenant-b"`) != 4 {
+		t.Errorf("query -tenant tenant-b -user user-1: exit %d, %d lines, want 4 of tenant-b: %s", code, n, out)
+	}
+	code, out, _ = ctl(t, args("query", "-trace", "4bf92f3577b34da6a3ce929d00000003", "-limit", "0")...)
+	if n := strings.Count(out, "\n"); code != 0 || n != 7 || strings.Count(out, `"trace_id":"4bf92f3577b34da6a3ce929d00000003"`) != 7 {
+		t.Errorf("query -trace: exit %d, %d lines, want 7 of the trace: %s", code, n, out)
+	}
 	if code, out, errOut := ctl(t, args("purge", "-keys", keys, "-max-age", "2160h")...); code != 0 || !strings.Contains(out, "removed 20 record(s)") {
 		t.Fatalf("purge: exit %d: %s%s", code, out, errOut)
 	}

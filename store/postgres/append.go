@@ -187,6 +187,9 @@ func rowArgs(args []any, r *audit.Record) []any {
 	args[12] = str(r.SessionID)
 	args[13] = string(r.Status)
 	args[14] = str(r.ErrorMessage)
+	args[15] = str(r.TenantID)
+	args[16] = str(r.TraceID)
+	args[17] = str(r.SpanID)
 	return args
 }
 
@@ -222,6 +225,7 @@ func validate(records []audit.Record) error {
 			{"user_id", r.UserID}, {"user_email", r.UserEmail}, {"user_agent", r.UserAgent},
 			{"action", string(r.Action)}, {"resource_type", r.ResourceType}, {"resource_id", r.ResourceID},
 			{"request_id", r.RequestID}, {"session_id", r.SessionID}, {"error_message", r.ErrorMessage},
+			{"tenant_id", r.TenantID}, {"trace_id", r.TraceID}, {"span_id", r.SpanID},
 		} {
 			if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
 				return bad(f.name, "must be valid UTF-8 without NUL bytes")

@@ -29,7 +29,8 @@ const sealCols = `seq, event_id, event_time, digest, key_id, hash, sealed_at`
 const chainRecordList = `e.id, COALESCE(e."timestamp", 'epoch'), COALESCE(e.recorded_at, 'epoch'),
 COALESCE(e.user_id, ''), COALESCE(e.user_email, ''), COALESCE(host(e.ip_address), ''), COALESCE(e.user_agent, ''),
 COALESCE(e.action, ''), COALESCE(e.resource_type, ''), COALESCE(e.resource_id, ''), e.details, e.changes,
-COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), COALESCE(e.status, ''), COALESCE(e.error_message, '')`
+COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), COALESCE(e.status, ''), COALESCE(e.error_message, ''),
+COALESCE(e.tenant_id, ''), COALESCE(e.trace_id, ''), COALESCE(e.span_id, '')`
 
 // SealNext runs one sealing step (see audit.SealStore) in one transaction,
 // as the only sealer: it takes the advisory lock of the table's chain
@@ -214,7 +215,8 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 		)
 		if err := rows.Scan(&seq, &sl.EventID, timeColumn{&sl.EventTime}, &sl.Digest, &sl.KeyID, &sl.Hash, timeColumn{&sl.SealedAt},
 			&found, timeColumn{&r.OccurredAt}, timeColumn{&r.RecordedAt}, &r.UserID, &r.UserEmail, &ip, &r.UserAgent, &action,
-			&r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID, &status, &r.ErrorMessage); err != nil {
+			&r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID, &status, &r.ErrorMessage,
+			&r.TenantID, &r.TraceID, &r.SpanID); err != nil {
 			return fmt.Errorf("audit: postgres: scan chain: %w", err)
 		}
 		sl.Seq = uint64(seq)

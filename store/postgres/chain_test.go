@@ -66,11 +66,12 @@ func (p tamper) insert(ctx context.Context, tx *sqlx.Tx, r audit.Record, xid str
 		ip = r.IPAddress.String()
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO `+p.table("")+` (id, "timestamp", recorded_at, user_id, user_email, ip_address, user_agent,
-		action, resource_type, resource_id, details, changes, request_id, session_id, status, error_message, xid)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, COALESCE($17::xid8, pg_current_xact_id()))`,
+		action, resource_type, resource_id, details, changes, request_id, session_id, status, error_message, xid, tenant_id, trace_id, span_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, COALESCE($17::xid8, pg_current_xact_id()), $18, $19, $20)`,
 		r.ID, r.OccurredAt, r.RecordedAt, nullIfEmpty(r.UserID), nullIfEmpty(r.UserEmail), ip, nullIfEmpty(r.UserAgent),
 		string(r.Action), r.ResourceType, nullIfEmpty(r.ResourceID), jsonOrNull(r.Details), jsonOrNull(r.Changes),
-		nullIfEmpty(r.RequestID), nullIfEmpty(r.SessionID), string(r.Status), nullIfEmpty(r.ErrorMessage), nullIfEmpty(xid))
+		nullIfEmpty(r.RequestID), nullIfEmpty(r.SessionID), string(r.Status), nullIfEmpty(r.ErrorMessage), nullIfEmpty(xid),
+		nullIfEmpty(r.TenantID), nullIfEmpty(r.TraceID), nullIfEmpty(r.SpanID))
 	return err
 }
 

@@ -57,8 +57,8 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err := db.SelectContext(ctx, &versions, "SELECT version FROM "+schema+".audit_logs_migrations ORDER BY version"); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []int{1, 2, 3}) {
-		t.Errorf("migrations table holds %v, want [1 2 3]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3, 4}) {
+		t.Errorf("migrations table holds %v, want [1 2 3 4]", versions)
 	}
 	// and again, one by one
 	s, _ := postgres.New(db, &postgres.Options{Schema: schema})
@@ -99,8 +99,8 @@ func TestMigrationSQLApplies(t *testing.T) {
 		t.Fatalf("Migrate after MigrationSQL: %v", err)
 	}
 	var n int
-	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 3 {
-		t.Errorf("migrations recorded: got %d, %v; want 3", n, err)
+	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 4 {
+		t.Errorf("migrations recorded: got %d, %v; want 4", n, err)
 	}
 	rs := storetest.Records(0, 3)
 	if err := s.Append(ctx, rs...); err != nil {
@@ -205,7 +205,8 @@ REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpo
 GRANT USAGE ON SCHEMA audit TO app, sealer;
 GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app, sealer;
 GRANT INSERT (id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type,
-              resource_id, details, changes, request_id, session_id, status, error_message)
+              resource_id, details, changes, request_id, session_id, status, error_message,
+              tenant_id, trace_id, span_id)
       ON audit.audit_logs TO app;
 GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
 GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;
@@ -689,12 +690,19 @@ func explainFilters(start time.Time, step time.Duration, n int) []explainFilter 
 		{"status", audit.Filter{Status: audit.StatusError}, "", true},
 		{"since_until", audit.Filter{Since: mid.Add(-24 * time.Hour), Until: mid}, "pkey", false},
 		{"user_id_page_2", audit.Filter{UserID: "user-42", Cursor: storekit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "user_id", false},
+		{"tenant_id", audit.Filter{TenantID: "tenant-7"}, "tenant_id_timestamp", false},
+		{"tenant_id_user_id", audit.Filter{TenantID: "tenant-7", UserID: "user-7"}, "tenant_id_user_id", false},
+		{"tenant_id_since", audit.Filter{TenantID: "tenant-7", Since: mid.Add(-24 * time.Hour), Until: mid}, "tenant_id_timestamp", false},
+		{"tenant_id_page_2", audit.Filter{TenantID: "tenant-7", Cursor: storekit.CursorAfter(&audit.Record{OccurredAt: mid}).String()}, "tenant_id_timestamp", false},
+		{"trace_id", audit.Filter{TraceID: fmt.Sprintf("%032x", 4242)}, "trace_id", false},
+		{"trace_id_tenant_id", audit.Filter{TraceID: fmt.Sprintf("%032x", 4242), TenantID: "tenant-2"}, "", false},
 	}
 }
 
 // generate inserts n records into schema.audit_logs, one every step back
 // from start, with the distributions of the query benchmark: 1000 users,
-// 12 actions, 5 resource types, 20000 resource ids, 3 records per request,
+// 12 actions, 5 resource types, 20000 resource ids, 3 records per request
+// and per trace, 50 tenants,
 // 10% failures and 2% errors. It creates their partitions, and analyzes
 // the table if analyze is set; if not, it turns autovacuum off on the
 // partitions, so that the table stays without statistics.
@@ -717,7 +725,7 @@ func generate(ctx context.Context, db *sqlx.DB, schema string, n int, start time
 		}
 	}
 	_, err := db.ExecContext(ctx, `INSERT INTO `+schema+`.audit_logs (id, "timestamp", user_id, user_email, ip_address, user_agent,
-	action, resource_type, resource_id, details, request_id, session_id, status, error_message)
+	action, resource_type, resource_id, details, request_id, session_id, status, error_message, tenant_id, trace_id, span_id)
 SELECT gen_random_uuid(), $1::timestamptz - i * $2::interval,
 	'user-' || (i % 1000), 'user' || (i % 1000) || '@example.com', '192.0.2.1'::inet, 'bench/1.0',
 	(ARRAY['user.login','user.logout','user.register','user.password_change','user.profile_update','user.delete_account',
@@ -725,7 +733,8 @@ SELECT gen_random_uuid(), $1::timestamptz - i * $2::interval,
 	(ARRAY['document','user','api_key','folder','report'])[1 + i % 5], 'res-' || (i % 20000),
 	jsonb_build_object('i', i, 'title', 'Quarterly report'), 'req-' || (i / 3), 'sess-' || (i % 5000),
 	CASE WHEN i % 10 = 0 THEN 'failure' WHEN i % 50 = 1 THEN 'error' ELSE 'success' END,
-	CASE WHEN i % 10 = 0 THEN 'denied' END
+	CASE WHEN i % 10 = 0 THEN 'denied' END,
+	'tenant-' || (i % 50), lpad(to_hex(i / 3), 32, '0'), lpad(to_hex(i), 16, '0')
 FROM generate_series(1, $3::int) AS i`, start, fmt.Sprintf("%d microseconds", step.Microseconds()), n)
 	if err != nil || !analyze {
 		return err

@@ -27,7 +27,8 @@
 // reference design: id uuid, "timestamp" timestamptz (OccurredAt, at
 // microsecond precision), user_id, user_email, ip_address inet,
 // user_agent, action, resource_type, resource_id, details jsonb, changes
-// jsonb, request_id, session_id, status, error_message; and recorded_at
+// jsonb, request_id, session_id, status, error_message, tenant_id,
+// trace_id, span_id (migration 4; NULL in older records); and recorded_at
 // (RecordedAt), set by the database to clock_timestamp() when the row is
 // inserted, which is earlier than its commit. Empty strings and the zero
 // netip.Addr are stored as NULL and read back as empty. Details and
@@ -38,7 +39,15 @@
 //
 // Indexes: the primary key ("timestamp", id), and (user_id, "timestamp",
 // id), (action, "timestamp", id), (resource_id, resource_type,
-// "timestamp", id), (request_id) and (id). Each filter of audit.Filter is
+// "timestamp", id), (request_id), (id), and, from migration 4, (tenant_id,
+// "timestamp", id), (tenant_id, user_id, "timestamp", id) and (trace_id).
+// A tenant-scoped page, or a tenant's records of one user, is one index
+// range read in order. Migration 4 builds these indexes with CREATE INDEX
+// IF NOT EXISTS, which blocks writes to the table while it runs: on a
+// large table, build them first, without blocking, on each partition
+// (CREATE INDEX CONCURRENTLY), then on the table itself with CREATE INDEX
+// ON ONLY and ALTER INDEX … ATTACH PARTITION, under the names
+// <table>_tenant_idx, <table>_tenant_user_idx and <table>_trace_idx. Each filter of audit.Filter is
 // a bound parameter; pages are read newest first by keyset on
 // ("timestamp", id), so a deep page costs what the first one does. A
 // ResourceType, Status or ActionPrefix filter alone has few distinct
@@ -170,7 +179,8 @@
 //	GRANT USAGE ON SCHEMA audit TO app, sealer;
 //	GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app, sealer;
 //	GRANT INSERT (id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type,
-//	              resource_id, details, changes, request_id, session_id, status, error_message)
+//	              resource_id, details, changes, request_id, session_id, status, error_message,
+//	              tenant_id, trace_id, span_id)
 //	      ON audit.audit_logs TO app;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
 //	GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;

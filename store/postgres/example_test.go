@@ -182,6 +182,7 @@ func ExampleMigrationSQL() {
 	// -- trailmark audit migration 3: hardening
 	// CREATE TABLE "audit"."audit_logs_settings" (
 	// CREATE FUNCTION "audit"."audit_logs_retention_floor"() RETURNS timestamptz
+	// -- trailmark audit migration 4: tenant_trace
 }
 
 // Remove the records older than a year, as a retention job would.

@@ -29,7 +29,11 @@ type names struct {
 	// hardening (migration 3)
 	Settings, RetentionFloor string // qualified, quoted
 	SettingsName             string // qualified, unquoted, for messages
-	InsertColumnsLit         string // string literal of the columns Append writes
+	InsertColumnsLit         string // string literal of the columns Append wrote then
+
+	// tenant and trace (migration 4)
+	TenantIndex, TenantUserIndex, TraceIndex string // unqualified, quoted
+	NewColumnsLit                            string // string literal of the columns it adds
 
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
@@ -72,7 +76,11 @@ func newNames(schema, table string) names {
 		Settings:           q(table + "_settings"),
 		RetentionFloor:     q(table + "_retention_floor"),
 		SettingsName:       schema + "." + table + "_settings",
-		InsertColumnsLit:   pq.QuoteLiteral(strings.Join(columns, ", ")),
+		InsertColumnsLit:   pq.QuoteLiteral(strings.Join(columns[:len(columns)-len(columnsV4)], ", ")),
+		TenantIndex:        pq.QuoteIdentifier(table + "_tenant_idx"),
+		TenantUserIndex:    pq.QuoteIdentifier(table + "_tenant_user_idx"),
+		TraceIndex:         pq.QuoteIdentifier(table + "_trace_idx"),
+		NewColumnsLit:      pq.QuoteLiteral(strings.Join(columnsV4, ", ")),
 	}
 	n.TableQLit = pq.QuoteLiteral(n.Table)
 	n.DefaultQLit = pq.QuoteLiteral(n.Default)
@@ -94,18 +102,23 @@ var columns = []string{
 	"id", `"timestamp"`, "user_id", "user_email", "ip_address", "user_agent",
 	"action", "resource_type", "resource_id", "details", "changes",
 	"request_id", "session_id", "status", "error_message",
+	"tenant_id", "trace_id", "span_id", // columnsV4
 }
+
+// columnsV4 are the columns migration 4 added, at the end of columns.
+var columnsV4 = []string{"tenant_id", "trace_id", "span_id"}
 
 // selectList reads a Record's columns, empty strings for NULLs, in the
 // order scanRecord expects.
 const selectList = `id, "timestamp", recorded_at, COALESCE(user_id, ''), COALESCE(user_email, ''),
 COALESCE(host(ip_address), ''), COALESCE(user_agent, ''), action, resource_type, COALESCE(resource_id, ''),
-details, changes, COALESCE(request_id, ''), COALESCE(session_id, ''), status, COALESCE(error_message, '')`
+details, changes, COALESCE(request_id, ''), COALESCE(session_id, ''), status, COALESCE(error_message, ''),
+COALESCE(tenant_id, ''), COALESCE(trace_id, ''), COALESCE(span_id, '')`
 
 // stagingTable is the temporary table a batch is copied into. It lives as
 // long as its session, is emptied at each commit, and is the same for
 // every audit table (its columns do not depend on the table's name).
-const stagingTable = "pg_temp.trailmark_audit_staging_v1"
+const stagingTable = "pg_temp.trailmark_audit_staging_v2"
 
 // statements are the SQL texts of a Store, built once.
 type statements struct {
@@ -135,7 +148,8 @@ func buildStatements(c config) statements {
 		createStaging: "CREATE TEMPORARY TABLE IF NOT EXISTS " + stagingTable + ` (
 	id uuid, "timestamp" timestamptz, user_id text, user_email text, ip_address inet, user_agent text,
 	action text, resource_type text, resource_id text, details jsonb, changes jsonb,
-	request_id text, session_id text, status text, error_message text
+	request_id text, session_id text, status text, error_message text,
+	tenant_id text, trace_id text, span_id text
 ) ON COMMIT DELETE ROWS`,
 		copyStaging: "COPY " + stagingTable + " (" + cols + ") FROM STDIN",
 		copyTable:   "COPY " + n.Table + " (" + cols + ") FROM STDIN",

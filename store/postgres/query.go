@@ -120,6 +120,8 @@ func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 	eq("resource_id", f.ResourceID)
 	eq("status", string(f.Status))
 	eq("request_id", f.RequestID)
+	eq("tenant_id", f.TenantID)
+	eq("trace_id", f.TraceID)
 	if !f.Since.IsZero() {
 		and(`"timestamp" >= ` + param(micro(f.Since)))
 	}
@@ -205,7 +207,7 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	)
 	err := rows.Scan(append(lead, &r.ID, timeColumn{&r.OccurredAt}, timeColumn{&r.RecordedAt}, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
 		&action, &r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID,
-		&status, &r.ErrorMessage)...)
+		&status, &r.ErrorMessage, &r.TenantID, &r.TraceID, &r.SpanID)...)
 	if err != nil {
 		return audit.Record{}, err
 	}

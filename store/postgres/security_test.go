@@ -330,6 +330,8 @@ func TestMigrationNarrowsInsertGrants(t *testing.T) {
 		allowed        bool
 	}{
 		{"the application's columns", "", "", true},
+		// migration 4 extends the narrowed grant to its columns
+		{"tenant and trace", ", tenant_id, trace_id, span_id", ", 'org-1', '4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7'", true},
 		{"recorded_at", ", recorded_at", ", '2000-01-01'", false},
 		{"xid", ", xid", ", '1'", false},
 	}

@@ -29,25 +29,27 @@ import (
 
 // The statements, as the Store must send them for schema "audit".
 const (
-	cols = `id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type, resource_id, details, changes, request_id, session_id, status, error_message`
+	cols = `id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type, resource_id, details, changes, request_id, session_id, status, error_message, tenant_id, trace_id, span_id`
 
-	sqlInsertOne = `INSERT INTO "audit"."audit_logs" (` + cols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING`
+	sqlInsertOne = `INSERT INTO "audit"."audit_logs" (` + cols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING`
 
-	sqlCreateStaging = `CREATE TEMPORARY TABLE IF NOT EXISTS pg_temp.trailmark_audit_staging_v1 (
+	sqlCreateStaging = `CREATE TEMPORARY TABLE IF NOT EXISTS pg_temp.trailmark_audit_staging_v2 (
 	id uuid, "timestamp" timestamptz, user_id text, user_email text, ip_address inet, user_agent text,
 	action text, resource_type text, resource_id text, details jsonb, changes jsonb,
-	request_id text, session_id text, status text, error_message text
+	request_id text, session_id text, status text, error_message text,
+	tenant_id text, trace_id text, span_id text
 ) ON COMMIT DELETE ROWS`
 
-	sqlCopyStaging = `COPY pg_temp.trailmark_audit_staging_v1 (` + cols + `) FROM STDIN`
+	sqlCopyStaging = `COPY pg_temp.trailmark_audit_staging_v2 (` + cols + `) FROM STDIN`
 
 	sqlCopyTable = `COPY "audit"."audit_logs" (` + cols + `) FROM STDIN`
 
-	sqlFromStaging = `WITH batch AS (DELETE FROM pg_temp.trailmark_audit_staging_v1 RETURNING *) INSERT INTO "audit"."audit_logs" (` + cols + `) SELECT ` + cols + ` FROM batch ORDER BY "timestamp", id ON CONFLICT DO NOTHING`
+	sqlFromStaging = `WITH batch AS (DELETE FROM pg_temp.trailmark_audit_staging_v2 RETURNING *) INSERT INTO "audit"."audit_logs" (` + cols + `) SELECT ` + cols + ` FROM batch ORDER BY "timestamp", id ON CONFLICT DO NOTHING`
 
 	sqlSelect = `SELECT id, "timestamp", recorded_at, COALESCE(user_id, ''), COALESCE(user_email, ''),
 COALESCE(host(ip_address), ''), COALESCE(user_agent, ''), action, resource_type, COALESCE(resource_id, ''),
-details, changes, COALESCE(request_id, ''), COALESCE(session_id, ''), status, COALESCE(error_message, '') FROM "audit"."audit_logs"`
+details, changes, COALESCE(request_id, ''), COALESCE(session_id, ''), status, COALESCE(error_message, ''),
+COALESCE(tenant_id, ''), COALESCE(trace_id, ''), COALESCE(span_id, '') FROM "audit"."audit_logs"`
 
 	sqlEnsure = `SELECT "audit"."audit_logs_ensure_partitions"($1::date[])`
 )
@@ -109,7 +111,7 @@ func args(r audit.Record) []driver.Value {
 	}
 	return []driver.Value{r.ID.String(), r.OccurredAt.UTC(), str(r.UserID), str(r.UserEmail), ip, str(r.UserAgent),
 		string(r.Action), r.ResourceType, str(r.ResourceID), details, changes, str(r.RequestID),
-		str(r.SessionID), string(r.Status), str(r.ErrorMessage)}
+		str(r.SessionID), string(r.Status), str(r.ErrorMessage), str(r.TenantID), str(r.TraceID), str(r.SpanID)}
 }
 
 func TestAppendOneSQL(t *testing.T) {
@@ -520,6 +522,8 @@ func TestQuerySQL(t *testing.T) {
 			" WHERE resource_type = $1 AND resource_id = $2", []driver.Value{"document", "42"}, "101"},
 		{"status and request", audit.Filter{Status: audit.StatusError, RequestID: "r"},
 			" WHERE status = $1 AND request_id = $2", []driver.Value{"error", "r"}, "101"},
+		{"tenant and trace", audit.Filter{TenantID: "org' --", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", UserID: "u"},
+			" WHERE user_id = $1 AND tenant_id = $2 AND trace_id = $3", []driver.Value{"u", "org' --", "4bf92f3577b34da6a3ce929d0e0e4736"}, "101"},
 		{"time", audit.Filter{Since: t0, Until: t0.Add(time.Hour), Limit: 1000},
 			` WHERE "timestamp" >= $1 AND "timestamp" < $2`,
 			[]driver.Value{t0.UTC().Truncate(time.Microsecond), t0.Add(time.Hour).UTC().Truncate(time.Microsecond)}, "1001"},
@@ -546,7 +550,8 @@ func TestQuerySQL(t *testing.T) {
 }
 
 var recordColumns = []string{"id", "timestamp", "recorded_at", "user_id", "user_email", "ip", "user_agent", "action",
-	"resource_type", "resource_id", "details", "changes", "request_id", "session_id", "status", "error_message"}
+	"resource_type", "resource_id", "details", "changes", "request_id", "session_id", "status", "error_message",
+	"tenant_id", "trace_id", "span_id"}
 
 func recordRow(r audit.Record) []driver.Value {
 	ip := ""
@@ -555,7 +560,7 @@ func recordRow(r audit.Record) []driver.Value {
 	}
 	return []driver.Value{r.ID.String(), r.OccurredAt.In(time.FixedZone("X", 3600)), r.OccurredAt, r.UserID, r.UserEmail, ip,
 		r.UserAgent, string(r.Action), r.ResourceType, r.ResourceID, []byte(r.Details), []byte(r.Changes),
-		r.RequestID, r.SessionID, string(r.Status), r.ErrorMessage}
+		r.RequestID, r.SessionID, string(r.Status), r.ErrorMessage, r.TenantID, r.TraceID, r.SpanID}
 }
 
 func TestQueryPages(t *testing.T) {
@@ -690,13 +695,15 @@ func TestMigrateSQL(t *testing.T) {
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (2, 'chain') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectExec(`(?s)^-- Hardening.*CREATE TABLE "audit"\."audit_logs_settings"`).WillReturnResult(sqlmock.NewResult(0, 0))
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (3, 'hardening') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
+	mock.ExpectExec(`(?s)^-- Tenants and trace correlation.*ADD COLUMN tenant_id text`).WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (4, 'tenant_trace') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectCommit()
 	expectEnsure()
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// up to date
-	expectStart(1, 2, 3)
+	expectStart(1, 2, 3, 4)
 	mock.ExpectCommit()
 	mock.ExpectBegin() // the partitions are known now: only the ensure call of Migrate
 	mock.ExpectExec("SET LOCAL lock_timeout = 2000").WillReturnResult(sqlmock.NewResult(0, 0))

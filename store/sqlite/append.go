@@ -17,10 +17,10 @@ import (
 )
 
 // columns are the columns Append writes, in the order of rowArgs.
-const columns = "id, ts, recorded_at, user_id, user_email, ip_address, user_agent, action, resource_type, resource_id, details, changes, request_id, session_id, status, error_message"
+const columns = "id, ts, recorded_at, user_id, user_email, ip_address, user_agent, action, resource_type, resource_id, details, changes, request_id, session_id, status, error_message, tenant_id, trace_id, span_id"
 
 const (
-	nColumns = 16
+	nColumns = 19
 	// chunkRows records go in one INSERT: 16 × 500 parameters stay well
 	// below SQLite's limit of 32766.
 	chunkRows = 500
@@ -129,7 +129,8 @@ func (s *Store) rows(records []audit.Record) ([]any, error) {
 		args = append(args, id[:], r.OccurredAt.UnixMicro(), now,
 			str(r.UserID), str(r.UserEmail), ip, str(r.UserAgent),
 			string(r.Action), r.ResourceType, str(r.ResourceID), details, changes,
-			str(r.RequestID), str(r.SessionID), string(r.Status), str(r.ErrorMessage))
+			str(r.RequestID), str(r.SessionID), string(r.Status), str(r.ErrorMessage),
+			str(r.TenantID), str(r.TraceID), str(r.SpanID))
 	}
 	return args, nil
 }
@@ -167,6 +168,7 @@ func validate(r *audit.Record) error {
 		{"user_id", r.UserID}, {"user_email", r.UserEmail}, {"user_agent", r.UserAgent},
 		{"action", string(r.Action)}, {"resource_type", r.ResourceType}, {"resource_id", r.ResourceID},
 		{"request_id", r.RequestID}, {"session_id", r.SessionID}, {"error_message", r.ErrorMessage},
+		{"tenant_id", r.TenantID}, {"trace_id", r.TraceID}, {"span_id", r.SpanID},
 	} {
 		if !utf8.ValidString(f.v) {
 			return fmt.Errorf("%s must be valid UTF-8", f.name)

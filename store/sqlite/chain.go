@@ -169,7 +169,8 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 const nullableSelectList = `COALESCE(e.id, zeroblob(16)), COALESCE(e.ts, 0), COALESCE(e.recorded_at, 0),
 COALESCE(e.user_id, ''), COALESCE(e.user_email, ''), COALESCE(e.ip_address, ''), COALESCE(e.user_agent, ''),
 COALESCE(e.action, ''), COALESCE(e.resource_type, ''), COALESCE(e.resource_id, ''),
-e.details, e.changes, COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), COALESCE(e.status, ''), COALESCE(e.error_message, '')`
+e.details, e.changes, COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), COALESCE(e.status, ''), COALESCE(e.error_message, ''),
+COALESCE(e.tenant_id, ''), COALESCE(e.trace_id, ''), COALESCE(e.span_id, '')`
 
 // ScanUnsealed calls fn for each record that no seal names, in the order
 // they were committed.

@@ -19,7 +19,8 @@ import (
 // expects.
 const selectList = `e.id, e.ts, e.recorded_at, COALESCE(e.user_id, ''), COALESCE(e.user_email, ''),
 COALESCE(e.ip_address, ''), COALESCE(e.user_agent, ''), e.action, e.resource_type, COALESCE(e.resource_id, ''),
-e.details, e.changes, COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), e.status, COALESCE(e.error_message, '')`
+e.details, e.changes, COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), e.status, COALESCE(e.error_message, ''),
+COALESCE(e.tenant_id, ''), COALESCE(e.trace_id, ''), COALESCE(e.span_id, '')`
 
 // Query returns the records that match f, newest first, with keyset
 // pagination on (OccurredAt, ID): every filter is a bound parameter and is
@@ -85,6 +86,8 @@ func buildQuery(f *audit.Filter, limit int) (string, []any) {
 	eq("resource_id", f.ResourceID)
 	eq("status", string(f.Status))
 	eq("request_id", f.RequestID)
+	eq("tenant_id", f.TenantID)
+	eq("trace_id", f.TraceID)
 	if !f.Since.IsZero() {
 		and("e.ts >= ?", f.Since.UnixMicro())
 	}
@@ -149,7 +152,7 @@ func scanRecord(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	)
 	err := rows.Scan(append(lead, &id, &ts, &recorded, &r.UserID, &r.UserEmail, &ip, &r.UserAgent,
 		&action, &r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID,
-		&status, &r.ErrorMessage)...)
+		&status, &r.ErrorMessage, &r.TenantID, &r.TraceID, &r.SpanID)...)
 	if err != nil {
 		return audit.Record{}, err
 	}
