@@ -135,7 +135,16 @@ func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 		// planner skip newer partitions.
 		and(`"timestamp" <= ` + t + ` AND ("timestamp", id) < (` + t + `::timestamptz, ` + id + `::uuid)`)
 	}
-	sb.WriteString(` ORDER BY "timestamp" DESC, id DESC`)
+	if (f.RequestID != "" || f.TraceID != "") && f.UserID == "" && f.TenantID == "" {
+		// A request or a trace holds a handful of records: read them from
+		// their own index and sort them. Ordered by the plain columns, a
+		// planner without statistics walks the primary key backwards and
+		// filters, which reads the whole table for a rare value
+		// (TestPlansOnLargeTableWithoutStatistics).
+		sb.WriteString(` ORDER BY "timestamp" + interval '0' DESC, id DESC`)
+	} else {
+		sb.WriteString(` ORDER BY "timestamp" DESC, id DESC`)
+	}
 	if limit > 0 {
 		sb.WriteString(" LIMIT ")
 		sb.WriteString(strconv.Itoa(limit))

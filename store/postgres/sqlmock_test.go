@@ -534,7 +534,11 @@ func TestQuerySQL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, mock := newMock(t, nil)
-			q := mock.ExpectQuery(sqlSelect + tt.where + order + tt.limit)
+			o := order
+			if tt.f.RequestID != "" && tt.f.UserID == "" {
+				o = ` ORDER BY "timestamp" + interval '0' DESC, id DESC LIMIT ` // read by its own index, then sorted
+			}
+			q := mock.ExpectQuery(sqlSelect + tt.where + o + tt.limit)
 			if tt.args != nil {
 				q.WithArgs(tt.args...)
 			} else {
