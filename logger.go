@@ -190,6 +190,10 @@ const (
 
 // Stats counts what a Logger did since New. Alert on Failed, Dropped and
 // a growing QueueDepth: each means audit records are at risk.
+//
+// The counters are read one by one, not as one atomic snapshot: under
+// load, Accepted may run a little ahead of Written + Failed +
+// Dropped[ReasonShutdown] + QueueDepth + SyncInFlight, never behind it.
 type Stats struct {
 	Accepted uint64 // events Log accepted: validated, then written (Sync) or queued (Async)
 	Written  uint64 // records the store confirmed
@@ -209,10 +213,6 @@ type Stats struct {
 	// AsyncOptions.RetryFor).
 	StoreDown bool
 }
-
-// Stats counters are read one by one, not as one atomic snapshot: under
-// load, Accepted may run a little ahead of Written + Failed +
-// Dropped[ReasonShutdown] + QueueDepth + SyncInFlight, never behind it.
 
 // Options configures a Logger. The zero value (and nil) means the
 // defaults; New copies it, so changing it afterwards has no effect.

@@ -237,8 +237,9 @@ func (s Signer) Sign(c *Checkpoint) {
 	c.Signature = ed25519.Sign(s.Key, c.signedBytes())
 }
 
-// VerifyCheckpoint reports whether c carries a valid signature by one of
-// keys (by signer ID).
+// VerifyCheckpoint checks that c carries a valid signature by one of keys
+// (by signer ID): it returns nil if so, and an error saying why not (an
+// unknown signer, a bad signature) otherwise.
 func VerifyCheckpoint(c *Checkpoint, keys map[string]ed25519.PublicKey) error {
 	pub, ok := keys[c.SignerID]
 	if !ok {

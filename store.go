@@ -14,7 +14,8 @@ import (
 
 // Record is an Event as a Store holds it: cleaned, with its ID and
 // OccurredAt filled, and Details and Changes encoded as canonical JSON
-// objects (see Canonical). The Logger hands Records to a Store; queries
+// objects (sorted keys, no insignificant white space; see
+// storekit.CanonicalJSON). The Logger hands Records to a Store; queries
 // return them.
 //
 // A Record read from a store is a copy: changing it changes nothing stored.
