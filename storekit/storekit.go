@@ -15,6 +15,7 @@
 package storekit
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -104,3 +105,23 @@ func Match(f *audit.Filter, r *audit.Record) bool {
 // hashes exactly like the original. nil or blank input yields nil; the
 // result never shares memory with raw.
 func CanonicalJSON(raw []byte) ([]byte, error) { return canonical.JSON(raw) }
+
+// Seal runs fn, the sealing callback a store's SealNext is given, on recs,
+// the records to seal after last, and checks what it returns: one seal per
+// record, in order, continuing the chain from last. A store writes the
+// seals only when Seal returns no error.
+func Seal(fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error), last audit.Seal, recs []audit.Record) ([]audit.Seal, error) {
+	seals, err := fn(last, recs)
+	if err != nil {
+		return nil, err
+	}
+	if len(seals) != len(recs) {
+		return nil, fmt.Errorf("the sealer returned %d seals for %d records", len(seals), len(recs))
+	}
+	for i := range seals {
+		if seals[i].Seq != last.Seq+uint64(i)+1 || seals[i].EventID != recs[i].ID {
+			return nil, fmt.Errorf("seal %d does not continue the chain", seals[i].Seq)
+		}
+	}
+	return seals, nil
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // SealNext seals records in the order they were appended.
@@ -47,17 +48,9 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 		_, err := fn(last, nil)
 		return 0, err
 	}
-	seals, err := fn(last, recs)
+	seals, err := storekit.Seal(fn, last, recs)
 	if err != nil {
-		return 0, err
-	}
-	if len(seals) != len(recs) {
-		return 0, fmt.Errorf("audit: memory: sealer returned %d seals for %d records", len(seals), len(recs))
-	}
-	for i := range seals {
-		if seals[i].Seq != last.Seq+uint64(i)+1 || seals[i].EventID != recs[i].ID {
-			return 0, fmt.Errorf("audit: memory: seal %d does not continue the chain", seals[i].Seq)
-		}
+		return 0, fmt.Errorf("audit: memory: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -110,12 +110,9 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	seals, err := fn(last, recs)
+	seals, err := storekit.Seal(fn, last, recs)
 	if err != nil {
 		return 0, err
-	}
-	if len(seals) != len(recs) {
-		return 0, fmt.Errorf("the sealer returned %d seals for %d records", len(seals), len(recs))
 	}
 	stmt, err := tx.PrepareContext(ctx, "COPY "+s.sql.Seals+" (seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at) FROM STDIN")
 	if err != nil {
@@ -123,10 +120,6 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	}
 	for i := range seals {
 		sl := &seals[i]
-		if sl.Seq != last.Seq+uint64(i)+1 || sl.EventID != recs[i].ID {
-			stmt.Close()
-			return 0, fmt.Errorf("seal %d does not continue the chain", sl.Seq)
-		}
 		if _, err := stmt.ExecContext(ctx, int64(sl.Seq), sl.EventID.String(), micro(sl.EventTime), xids[i],
 			sl.Digest, sl.KeyID, sl.Hash, micro(sl.SealedAt)); err != nil {
 			stmt.Close()

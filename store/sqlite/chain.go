@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // SealNext runs one sealing step (see audit.SealStore) in one write
@@ -70,12 +71,9 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	seals, err := fn(last, recs)
+	seals, err := storekit.Seal(fn, last, recs)
 	if err != nil {
 		return 0, err
-	}
-	if len(seals) != len(recs) {
-		return 0, fmt.Errorf("the sealer returned %d seals for %d records", len(seals), len(recs))
 	}
 	const cols = 8
 	for start := 0; start < len(seals); start += chunkRows {
@@ -83,9 +81,6 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal
 		args := make([]any, 0, (end-start)*cols)
 		for i := start; i < end; i++ {
 			sl := &seals[i]
-			if sl.Seq != last.Seq+uint64(i)+1 || sl.EventID != recs[i].ID {
-				return 0, fmt.Errorf("seal %d does not continue the chain", sl.Seq)
-			}
 			id := sl.EventID
 			args = append(args, int64(sl.Seq), id[:], sl.EventTime.UnixMicro(), rowNumbs[i],
 				sl.Digest, sl.KeyID, sl.Hash, sl.SealedAt.UnixMicro())
