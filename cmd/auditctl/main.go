@@ -40,6 +40,7 @@ import (
 	"github.com/trailmark/audit/internal/safetext"
 	"github.com/trailmark/audit/ocsf"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/store/sqlite"
 )
 
 func main() {
@@ -198,6 +199,14 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *print {
+		if _, ok := sqlitePath(db.url); ok {
+			sql, err := sqlite.MigrationSQL()
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(c.stdout, sql)
+			return err
+		}
 		sql, err := postgres.MigrationSQL(db.options())
 		if err != nil {
 			return err

@@ -44,6 +44,9 @@ func TestSQLiteCommands(t *testing.T) {
 	if code, _, errOut := ctl(t, args("verify", "-keys", keyFile(t))...); code != 2 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("verify on a missing file: exit %d: %s", code, errOut)
 	}
+	if code, out, _ := ctl(t, args("migrate", "-print")...); code != 0 || !strings.Contains(out, "CREATE TABLE audit_logs") || strings.Contains(out, "plpgsql") {
+		t.Errorf("migrate -print of an SQLite file: exit %d, want its SQLite schema:\n%.300s", code, out)
+	}
 	if code, out, errOut := ctl(t, args("migrate")...); code != 0 || !strings.Contains(out, "schema up to date") {
 		t.Fatalf("migrate: exit %d: %s%s", code, out, errOut)
 	}

@@ -343,3 +343,20 @@ func errCode(err error) int {
 	}
 	return 0
 }
+
+// MigrationSQL returns the SQL of every migration, in order, as Open
+// applies them to a new file, for review. Open also sets the file's
+// application_id, auto_vacuum and journal mode and records each version in
+// schema_migrations, which this text leaves out.
+func MigrationSQL() (string, error) {
+	ms, err := migrations()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "-- migration %d: %s\n%s\n", m.version, m.name, strings.TrimSpace(m.sql))
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
