@@ -31,7 +31,7 @@
 // Read from Stats at each collection (Register):
 //
 //	audit.queue.depth, audit.queue.capacity {event}, audit.queue.size By,
-//	audit.sync.active {write}, audit.store.retries {call}, audit.store.down 1   (Logger)
+//	audit.sync.active {write}, audit.store.retries {call}, audit.store.down {state}  (Logger)
 //	audit.seal.lag s, audit.seal.unsealed {record}, audit.seal.last_run.time s,
 //	audit.seal.records {record}, audit.seal.checkpoints, audit.seal.errors      (Sealer)
 //	audit.retention.runs {run}, audit.retention.purged {record},
@@ -41,7 +41,7 @@
 //	audit.stream.sent {record}, audit.stream.retries {call},
 //	audit.stream.dropped {record} (+ audit.reason), audit.stream.lag s          (stream.Tee, by audit.stream)
 //	audit.loader.pending {record}, audit.loader.lag s                         (jetstream Loader)
-//	audit.verify.last_run.time s, audit.verify.last_result 1,
+//	audit.verify.last_run.time s, audit.verify.last_result {result},
 //	audit.verify.problems {problem}, audit.verify.records {record}              (RecordVerify)
 //
 // Times (*.time) are seconds since the Unix epoch; they are absent until

@@ -101,7 +101,7 @@ func (m *Metrics) registerLogger(l *audit.Logger) error {
 	size := in.updown("audit.queue.size", "By", "Memory held by the queued async events, as AsyncOptions.QueueBytes counts it.")
 	active := in.updown("audit.sync.active", "{write}", "Sync writes in progress.")
 	retries := in.counter("audit.store.retries", "{call}", "Store.Append calls repeated after an error.")
-	down := in.gauge("audit.store.down", "1", "1 while async batches fail without retries (the store is down), else 0.")
+	down := in.gauge("audit.store.down", "{state}", "1 while async batches fail without retries (the store is down), else 0.")
 	return m.register(in, func(_ context.Context, o metric.Observer) error {
 		s := l.Stats()
 		o.ObserveInt64(depth, int64(s.QueueDepth))
@@ -209,7 +209,7 @@ func (m *Metrics) registerLoader(f func() LoaderLag) error {
 func (m *Metrics) registerVerify() error {
 	in := &instruments{meter: m.meter}
 	last := in.fgauge("audit.verify.last_run.time", "s", "When the last verification recorded with RecordVerify ended, in seconds since the Unix epoch; absent before the first.")
-	result := in.gauge("audit.verify.last_result", "1", "1 if the last verification passed (no error, no problem), else 0; absent before the first.")
+	result := in.gauge("audit.verify.last_result", "{result}", "1 if the last verification passed (no error, no problem), else 0; absent before the first.")
 	problems := in.gauge("audit.verify.problems", "{problem}", "Problems the last verification found.")
 	records := in.gauge("audit.verify.records", "{record}", "Records the last verification checked.")
 	if err := errors.Join(in.errs...); err != nil {
