@@ -59,3 +59,13 @@ func BenchmarkLogAsync(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEvents measures what the Observer adds to each accepted event
+// on Log's path: one Events call.
+func BenchmarkEvents(b *testing.B) {
+	m, _ := newMetrics(b, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Events(audit.OutcomeAccepted, audit.Async, audit.ActionResourceUpdate, 1)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -95,14 +96,16 @@ type Metrics struct {
 	now     func() time.Time
 	classes map[string]int // class → index in the attribute tables; OtherClass is the last
 
-	accepted, written, failed, invalid, dropped metric.Int64Counter
-	syncDur, writeDur                           metric.Float64Histogram
-	batch                                       metric.Int64Histogram
+	syncDur, writeDur metric.Float64Histogram
+	batch             metric.Int64Histogram
 
-	// precomputed attribute options, by delivery (0 sync, 1 async) and class
-	base [2][][]metric.AddOption
-	// by reason index (see reasons), delivery and class
-	byReason [4][2][][]metric.AddOption
+	// counts holds the event counters, by outcome, delivery (0 sync, 1
+	// async) and class: Events adds to them (an atomic addition, the
+	// cheapest thing on Log's path) and a callback reports them as the
+	// audit.events.* counters.
+	counts [len(outcomes)][2][]atomic.Int64
+	// sets are the attribute sets of those counts
+	sets [len(outcomes)][2][]metric.ObserveOption
 	// write histograms by delivery, and error type (0 none)
 	writeOpts [2][4][]metric.RecordOption
 	syncOpts  [4][]metric.RecordOption
@@ -120,7 +123,31 @@ type verifyState struct {
 	records  uint64
 }
 
-var reasons = [4]audit.DropReason{audit.ReasonRejected, audit.ReasonRetriesExhausted, audit.ReasonQueueFull, audit.ReasonShutdown}
+// outcomes are the outcomes counted, each with its counter's name and
+// the audit.reason attribute it carries, if any.
+var outcomes = [...]struct {
+	o      audit.Outcome
+	name   string
+	reason audit.DropReason
+}{
+	{audit.OutcomeAccepted, "audit.events.accepted", ""},
+	{audit.OutcomeWritten, "audit.events.written", ""},
+	{audit.OutcomeInvalid, "audit.events.invalid", ""},
+	{audit.OutcomeRejected, "audit.events.failed", audit.ReasonRejected},
+	{audit.OutcomeRetriesExhausted, "audit.events.failed", audit.ReasonRetriesExhausted},
+	{audit.OutcomeQueueFull, "audit.events.dropped", audit.ReasonQueueFull},
+	{audit.OutcomeShutdown, "audit.events.dropped", audit.ReasonShutdown},
+}
+
+// outcomeIndex maps an audit.Outcome to its index in outcomes, -1 for none.
+func outcomeIndex(o audit.Outcome) int {
+	for i := range outcomes {
+		if outcomes[i].o == o {
+			return i
+		}
+	}
+	return -1
+}
 
 var errorTypes = [4]string{"", "rejected", "timeout", "_OTHER"}
 
@@ -162,15 +189,15 @@ func New(opts *Options) (*Metrics, error) {
 	deliveries := [2]audit.Delivery{audit.Sync, audit.Async}
 	for d, del := range deliveries {
 		dv := AttrDelivery.String(del.String())
-		m.base[d] = make([][]metric.AddOption, len(classes))
-		for r := range reasons {
-			m.byReason[r][d] = make([][]metric.AddOption, len(classes))
-		}
-		for i, c := range classes {
-			cv := AttrActionClass.String(c)
-			m.base[d][i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(dv, cv))}
-			for r, reason := range reasons {
-				m.byReason[r][d][i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(dv, cv, AttrReason.String(string(reason))))}
+		for o, oc := range outcomes {
+			m.counts[o][d] = make([]atomic.Int64, len(classes))
+			m.sets[o][d] = make([]metric.ObserveOption, len(classes))
+			for i, c := range classes {
+				kv := []attribute.KeyValue{dv, AttrActionClass.String(c)}
+				if oc.reason != "" {
+					kv = append(kv, AttrReason.String(string(oc.reason)))
+				}
+				m.sets[o][d][i] = metric.WithAttributeSet(attribute.NewSet(kv...))
 			}
 		}
 		for e, et := range errorTypes {
@@ -188,7 +215,11 @@ func New(opts *Options) (*Metrics, error) {
 		}
 		m.syncOpts[e] = []metric.RecordOption{metric.WithAttributeSet(set)}
 	}
+	if err := m.registerEvents(); err != nil {
+		return nil, err
+	}
 	if err := m.registerVerify(); err != nil {
+		m.Close()
 		return nil, err
 	}
 	return m, nil
@@ -202,16 +233,6 @@ var batchBounds = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000
 
 func (m *Metrics) instruments() error {
 	var errs []error
-	counter := func(name, desc string) metric.Int64Counter {
-		c, err := m.meter.Int64Counter(name, metric.WithUnit("{event}"), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
-	m.accepted = counter("audit.events.accepted", "Events Log accepted: validated, then written (sync) or queued (async).")
-	m.written = counter("audit.events.written", "Events the store confirmed.")
-	m.failed = counter("audit.events.failed", "Accepted events the store refused (reason rejected) or that retries could not deliver (reason retries_exhausted).")
-	m.invalid = counter("audit.events.invalid", "Events Log refused as invalid.")
-	m.dropped = counter("audit.events.dropped", "Events not written: never accepted because the queue was full (reason queue_full), or still queued when Close gave up (reason shutdown).")
 	var err error
 	m.syncDur, err = m.meter.Float64Histogram("audit.sync.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of sync writes as Log's caller waits for them, retries included."),
@@ -252,26 +273,47 @@ func deliveryIndex(d audit.Delivery) int {
 	return 1
 }
 
-// Events counts n events of action a: it implements audit.Observer.
+// Events counts n events of action a: it implements audit.Observer. It
+// costs an atomic addition; the counts are reported at each collection.
 func (m *Metrics) Events(o audit.Outcome, d audit.Delivery, a audit.Action, n int) {
-	ctx := context.Background()
-	di, ci := deliveryIndex(d), m.class(a)
-	switch o {
-	case audit.OutcomeAccepted:
-		m.accepted.Add(ctx, int64(n), m.base[di][ci]...)
-	case audit.OutcomeWritten:
-		m.written.Add(ctx, int64(n), m.base[di][ci]...)
-	case audit.OutcomeInvalid:
-		m.invalid.Add(ctx, int64(n), m.base[di][ci]...)
-	case audit.OutcomeRejected:
-		m.failed.Add(ctx, int64(n), m.byReason[0][di][ci]...)
-	case audit.OutcomeRetriesExhausted:
-		m.failed.Add(ctx, int64(n), m.byReason[1][di][ci]...)
-	case audit.OutcomeQueueFull:
-		m.dropped.Add(ctx, int64(n), m.byReason[2][di][ci]...)
-	case audit.OutcomeShutdown:
-		m.dropped.Add(ctx, int64(n), m.byReason[3][di][ci]...)
+	if oi := outcomeIndex(o); oi >= 0 {
+		m.counts[oi][deliveryIndex(d)][m.class(a)].Add(int64(n))
 	}
+}
+
+// registerEvents makes the audit.events.* counters and reports counts
+// through them; a count never added to is not reported.
+func (m *Metrics) registerEvents() error {
+	desc := map[string]string{
+		"audit.events.accepted": "Events Log accepted: validated, then written (sync) or queued (async).",
+		"audit.events.written":  "Events the store confirmed.",
+		"audit.events.failed":   "Accepted events the store refused (reason rejected) or that retries could not deliver (reason retries_exhausted).",
+		"audit.events.invalid":  "Events Log refused as invalid.",
+		"audit.events.dropped":  "Events not written: never accepted because the queue was full (reason queue_full), or still queued when Close gave up (reason shutdown).",
+	}
+	in := &instruments{meter: m.meter}
+	byName := map[string]metric.Int64ObservableCounter{}
+	var insts [len(outcomes)]metric.Int64ObservableCounter
+	for i, oc := range outcomes {
+		c, ok := byName[oc.name]
+		if !ok {
+			c = in.counter(oc.name, "{event}", desc[oc.name])
+			byName[oc.name] = c
+		}
+		insts[i] = c
+	}
+	return m.register(in, func(_ context.Context, obs metric.Observer) error {
+		for o := range m.counts {
+			for d := range m.counts[o] {
+				for c := range m.counts[o][d] {
+					if n := m.counts[o][d][c].Load(); n != 0 {
+						obs.ObserveInt64(insts[o], n, m.sets[o][d][c])
+					}
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // errorType is the index in errorTypes of err.
@@ -315,8 +357,9 @@ func TraceFrom(ctx context.Context) (traceID, spanID string, ok bool) {
 
 var _ audit.TraceFunc = TraceFrom
 
-// Close unregisters the callbacks of the observable instruments. The
-// Metrics still count events afterwards. It is safe to call twice.
+// Close unregisters the callbacks of the observable instruments, the
+// audit.events.* counters included: nothing but the histograms is
+// reported afterwards. It is safe to call twice.
 func (m *Metrics) Close() error {
 	m.mu.Lock()
 	regs := m.regs
