@@ -36,6 +36,7 @@ type syncReq struct {
 // committer batches the Sync writes of concurrent callers.
 type committer struct {
 	store    Store
+	obs      Observer // nil for none
 	maxRecs  int
 	maxBytes int
 
@@ -49,9 +50,10 @@ type committer struct {
 	batches atomic.Uint64 // Store.Append calls made for Sync writes
 }
 
-func newCommitter(store Store, writers, maxRecs, maxBytes int) *committer {
+func newCommitter(store Store, obs Observer, writers, maxRecs, maxBytes int) *committer {
 	c := &committer{
 		store:    store,
+		obs:      obs,
 		maxRecs:  maxRecs,
 		maxBytes: maxBytes,
 		reqs:     make(chan *syncReq, 4*maxRecs),
@@ -184,8 +186,15 @@ func (c *committer) writer() {
 // halving the batch, so that it fails its own caller only.
 func (c *committer) commit(batch []*syncReq, recs []Record) {
 	ctx, cancel := c.context(batch)
+	var start time.Time
+	if c.obs != nil {
+		start = time.Now()
+	}
 	err := c.store.Append(ctx, recs...)
 	cancel()
+	if c.obs != nil {
+		c.obs.Write(Sync, len(recs), time.Since(start), err)
+	}
 	c.batches.Add(1)
 	if err != nil && IsPermanent(err) && len(batch) > 1 {
 		half := len(batch) / 2

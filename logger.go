@@ -247,6 +247,17 @@ type Options struct {
 	// stop (ActionAuditLoggerStart and ActionAuditLoggerStop), which it
 	// does by default.
 	NoLifecycleEvents bool
+	// Observer, when set, is told of every event's outcome and of every
+	// write, for metrics (see Observer and package otelaudit).
+	Observer Observer
+	// TraceFrom, when set, gives the trace and span ids of the span
+	// active in the context given to Log: an event that has neither id
+	// takes them from it, before those of the context's RequestInfo (a
+	// traceparent header the middleware read). Being in the Logger, it
+	// serves events logged inside and outside HTTP requests alike.
+	// otelaudit.TraceFrom reads OpenTelemetry's span. An id that is not
+	// valid is dropped and noted, as for Event.TraceID.
+	TraceFrom TraceFunc
 }
 
 // MinHashKeyBytes is the shortest Redaction.HashKey New accepts: 32
@@ -291,6 +302,8 @@ type Logger struct {
 	limits    Limits
 	lifecycle bool
 	instance  uuid.UUID
+	obs       Observer
+	traceFrom TraceFunc
 
 	exact    map[Action]Delivery
 	prefixes []prefixRule
@@ -340,7 +353,7 @@ func New(store Store, opts *Options) (*Logger, error) {
 	l := &Logger{
 		store: store, now: o.Now, newID: o.NewID, onError: o.OnError,
 		policy: o.Policy, cfg: o.Async, redaction: o.Redaction, limits: o.Limits,
-		lifecycle: !o.NoLifecycleEvents,
+		lifecycle: !o.NoLifecycleEvents, obs: o.Observer, traceFrom: o.TraceFrom,
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -373,7 +386,7 @@ func New(store Store, opts *Options) (*Logger, error) {
 	l.clean = newCleaner(l.redaction, l.limits)
 	l.instance = l.newID()
 	l.q = newQueue(l.cfg.QueueSize, l.cfg.BatchSize, l.cfg.QueueBytes)
-	l.sync = newCommitter(l.store, l.policy.SyncWriters, l.policy.SyncBatchSize, l.policy.SyncBatchBytes)
+	l.sync = newCommitter(l.store, l.obs, l.policy.SyncWriters, l.policy.SyncBatchSize, l.policy.SyncBatchBytes)
 	l.flushReq = make(chan chan struct{})
 	l.stop = make(chan struct{})
 	l.done = make(chan struct{})
@@ -477,7 +490,7 @@ func (l *Logger) DeliveryFor(a Action) Delivery {
 // Log returns ErrClosed after Close. The cancellation of ctx does not stop
 // a write.
 func (l *Logger) Log(ctx context.Context, ev Event) error {
-	rec, err := l.prepare(ctx, &ev)
+	rec, err := l.prepare(ctx, &ev, DefaultDelivery)
 	if err != nil {
 		return err
 	}
@@ -516,11 +529,11 @@ func (l *Logger) LogResourceChange(ctx context.Context, action Action, resourceT
 // rolls back with the business change. Validation, cleaning and redaction
 // apply as in Log; the Policy does not.
 func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
-	rec, err := l.prepare(ctx, &ev)
+	rec, err := l.prepare(ctx, &ev, Sync)
 	if err != nil {
 		return err
 	}
-	return l.countSync(func() error {
+	return l.countSync(&rec, func() error {
 		if err := s.Append(ctx, rec); err != nil {
 			return fmt.Errorf("audit: append: %w", err)
 		}
@@ -530,9 +543,17 @@ func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
 
 func (l *Logger) isClosed() bool { return l.q.isClosed() }
 
-func (l *Logger) prepare(ctx context.Context, ev *Event) (Record, error) {
+// prepare fills, validates and cleans ev. d is the delivery an invalid
+// event is counted under: DefaultDelivery for the Policy's (Log), Sync
+// for LogTo.
+func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (Record, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if l.traceFrom != nil && ev.TraceID == "" && ev.SpanID == "" {
+		if t, s, ok := l.traceFrom(ctx); ok {
+			ev.TraceID, ev.SpanID = t, s
+		}
 	}
 	ev.fillFromContext(ctx)
 	if ev.OccurredAt.IsZero() {
@@ -544,6 +565,12 @@ func (l *Logger) prepare(ctx context.Context, ev *Event) (Record, error) {
 	rec, err := l.clean.clean(ev)
 	if err != nil {
 		l.invalid.Add(1)
+		if l.obs != nil {
+			if d == DefaultDelivery {
+				d = l.DeliveryFor(ev.Action)
+			}
+			l.obs.Events(OutcomeInvalid, d, ev.Action, 1)
+		}
 		return Record{}, err
 	}
 	return rec, nil
@@ -552,7 +579,7 @@ func (l *Logger) prepare(ctx context.Context, ev *Event) (Record, error) {
 func (l *Logger) writeSync(ctx context.Context, rec Record) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.policy.SyncTimeout)
 	defer cancel()
-	return l.countSync(func() error {
+	return l.countSync(&rec, func() error {
 		backoff := l.cfg.MinBackoff
 		var last error // the store's last error
 		for {
@@ -575,9 +602,9 @@ func (l *Logger) writeSync(ctx context.Context, rec Record) error {
 	})
 }
 
-// countSync runs write, the synchronous write of one record, and counts
-// it in Stats.
-func (l *Logger) countSync(write func() error) error {
+// countSync runs write, the synchronous write of rec, and counts it in
+// Stats and to the Observer.
+func (l *Logger) countSync(rec *Record, write func() error) error {
 	if !l.sync.enter() {
 		return ErrClosed
 	}
@@ -585,18 +612,33 @@ func (l *Logger) countSync(write func() error) error {
 	l.syncInFlight.Add(1)
 	defer l.syncInFlight.Add(-1)
 	l.accepted.Add(1)
-	if err := write(); err != nil {
+	var start time.Time
+	if l.obs != nil {
+		l.obs.Events(OutcomeAccepted, Sync, rec.Action, 1)
+		start = time.Now()
+	}
+	err := write()
+	if l.obs != nil {
+		l.obs.SyncWrite(time.Since(start), err)
+	}
+	if err != nil {
 		l.failed.Add(1)
+		l.observe(failOutcome(err), Sync, rec.Action, 1)
 		return err
 	}
 	l.written.Add(1)
+	l.observe(OutcomeWritten, Sync, rec.Action, 1)
 	return nil
 }
 
 func (l *Logger) enqueue(rec *Record) error {
 	err := l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
+	if err == nil {
+		l.observe(OutcomeAccepted, Async, rec.Action, 1)
+	}
 	if err == ErrQueueFull {
 		l.queueFull.Add(1)
+		l.observe(OutcomeQueueFull, Async, rec.Action, 1)
 		l.onError(&DeliveryError{Reason: ReasonQueueFull, Records: []Record{*rec}, Err: ErrQueueFull})
 	}
 	return err
@@ -692,10 +734,18 @@ func (l *Logger) deliver(batch []Record) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(l.abort, l.cfg.WriteTimeout)
+		var start time.Time
+		if l.obs != nil {
+			start = time.Now()
+		}
 		err := l.store.Append(ctx, batch...)
 		cancel()
+		if l.obs != nil {
+			l.obs.Write(Async, len(batch), time.Since(start), err)
+		}
 		if err == nil {
 			l.written.Add(uint64(len(batch)))
+			l.observeRecords(OutcomeWritten, Async, batch)
 			l.storeDown.Store(false)
 			return
 		}
@@ -732,6 +782,14 @@ func (l *Logger) drop(batch []Record, reason DropReason, err error) {
 	} else {
 		l.failed.Add(uint64(len(batch)))
 	}
+	o := OutcomeShutdown
+	switch reason {
+	case ReasonRejected:
+		o = OutcomeRejected
+	case ReasonRetriesExhausted:
+		o = OutcomeRetriesExhausted
+	}
+	l.observeRecords(o, Async, batch)
 	l.onError(&DeliveryError{Reason: reason, Records: append([]Record(nil), batch...), Err: err})
 }
 

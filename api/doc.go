@@ -1,7 +1,7 @@
 // Package api is the HTTP API for reading an audit log: queries, single
 // records and streamed exports, for administrators and auditors.
 //
-//	GET /audit-logs?user_id=&action=&resource_type=&resource_id=&status=&request_id=&start_date=&end_date=&limit=&cursor=
+//	GET /audit-logs?user_id=&action=&resource_type=&resource_id=&status=&request_id=&trace_id=&start_date=&end_date=&limit=&cursor=
 //	GET /audit-logs/users/{user_id}?days=30&limit=&cursor=
 //	GET /audit-logs/{id}
 //	GET /audit-logs/export?format=ndjson|csv|ocsf&<the filters of /audit-logs>&cursor=

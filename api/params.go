@@ -53,7 +53,7 @@ const (
 // accepts reports whether e takes parameter p.
 func (e endpoint) accepts(p string) bool {
 	switch p {
-	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "start_date", "end_date":
+	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "trace_id", "start_date", "end_date":
 		return e == endpointList || e == endpointExport
 	case "limit":
 		return e == endpointList || e == endpointUser
@@ -124,6 +124,11 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 			}
 		case "request_id":
 			f.RequestID = v
+		case "trace_id":
+			if !validTraceID(v) {
+				perr = badParam(name, "must be a W3C trace id: 32 lowercase hex digits, not all zeros")
+			}
+			f.TraceID = v
 		case "start_date":
 			f.Since, perr = parseDate(name, v)
 		case "end_date":
@@ -238,4 +243,18 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// validTraceID reports whether v is a W3C trace id as records store it:
+// 32 lowercase hex digits, not all zeros.
+func validTraceID(v string) bool {
+	if len(v) != 32 || strings.Count(v, "0") == len(v) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

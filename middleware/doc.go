@@ -1,6 +1,7 @@
 // Package middleware is net/http middleware that puts what an audit record
 // needs to know about a request into its context: a request id, the client
-// address, the user agent, the acting user and the session. Events logged
+// address, the user agent, the acting user, the session, and the trace
+// and span ids of a valid W3C traceparent header. Events logged
 // with that context by audit.Logger.Log (or through audit.Wrap) are filled
 // from it. Optionally the middleware also records every request, or every
 // mutating request, as an event of its own.
@@ -42,6 +43,13 @@
 //     as that configuration: list only your own proxies, never networks
 //     where clients live. With no trusted proxies, X-Forwarded-For,
 //     Forwarded, X-Real-IP and True-Client-IP are ignored.
+//   - The trace and span ids come from the client's traceparent header
+//     when it is valid (see ParseTraceParent); a malformed or repeated
+//     header is ignored. A client can choose them: they join a record to
+//     a trace, they prove nothing. When an OpenTelemetry span is active
+//     in the context an event is logged with, and the Logger has
+//     audit.Options.TraceFrom (otelaudit.TraceFrom), the span's ids win
+//     over the header's.
 //   - The actor and session are what Identify returns, or what a
 //     handler sets with audit.SetActor; the middleware trusts them as
 //     given.

@@ -192,6 +192,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		IPAddress: m.ip.resolve(r.RemoteAddr, r.Header),
 		UserAgent: m.userAgent(r),
 	}
+	ri.TraceID, ri.SpanID = traceParent(r.Header)
 	var actor audit.Actor
 	if m.Identify != nil {
 		actor, ri.SessionID = m.Identify(r)

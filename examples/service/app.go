@@ -22,6 +22,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/middleware"
+	"github.com/trailmark/audit/otelaudit"
 	"github.com/trailmark/audit/viewer"
 )
 
@@ -83,11 +84,12 @@ type appConfig struct {
 // expiring, random session tokens), not a complete design: no rate
 // limiting, lockout, MFA or password change. Copy the auditing.
 type app struct {
-	logger  *audit.Logger
-	handler http.Handler
-	now     func() time.Time
-	ttl     time.Duration
-	dummy   []byte // a bcrypt hash to compare with when the email is unknown
+	telemetry *telemetry
+	logger    *audit.Logger
+	handler   http.Handler
+	now       func() time.Time
+	ttl       time.Duration
+	dummy     []byte // a bcrypt hash to compare with when the email is unknown
 
 	mu       sync.Mutex
 	users    map[string]*user    // by id
@@ -152,30 +154,40 @@ func newApp(cfg appConfig) (*app, error) {
 		opts = *cfg.LoggerOptions
 	}
 	opts.OnError = func(err error) { fmt.Fprintln(cfg.Log, "audit:", err) }
-	logger, err := audit.New(cfg.Store, &opts)
+	tel, err := newTelemetry()
 	if err != nil {
 		return nil, err
 	}
+	opts.Observer, opts.TraceFrom = tel.audit, otelaudit.TraceFrom
+	logger, err := audit.New(cfg.Store, &opts)
+	if err == nil {
+		err = tel.audit.Register(otelaudit.Sources{Logger: logger})
+	}
+	if err != nil {
+		tel.close(context.Background())
+		return nil, err
+	}
 	a := &app{
-		logger:   logger,
-		now:      cfg.Now,
-		ttl:      cfg.SessionTTL,
-		users:    map[string]*user{},
-		byEmail:  map[string]string{},
-		sessions: map[string]*session{},
-		keys:     map[string]*apiKey{},
+		telemetry: tel,
+		logger:    logger,
+		now:       cfg.Now,
+		ttl:       cfg.SessionTTL,
+		users:     map[string]*user{},
+		byEmail:   map[string]string{},
+		sessions:  map[string]*session{},
+		keys:      map[string]*apiKey{},
 	}
 	// DEMO ONLY: two accounts.
 	if err := a.addUser("u-alice", "alice@example.com", "Alice", cfg.AdminPassword, permAdmin, permAuditRead, permAuditExport); err != nil {
-		logger.Close(context.Background())
+		a.close(context.Background())
 		return nil, err
 	}
 	if err := a.addUser("u-bob", "bob@example.com", "Bob", cfg.UserPassword); err != nil {
-		logger.Close(context.Background())
+		a.close(context.Background())
 		return nil, err
 	}
 	if a.dummy, err = bcrypt.GenerateFromPassword([]byte(randomID("")), bcrypt.DefaultCost); err != nil {
-		logger.Close(context.Background())
+		a.close(context.Background())
 		return nil, err
 	}
 	a.wrapOperations()
@@ -185,7 +197,7 @@ func newApp(cfg appConfig) (*app, error) {
 		OnError:   func(err error) { fmt.Fprintln(cfg.Log, err) },
 	})
 	if err != nil {
-		logger.Close(context.Background())
+		a.close(context.Background())
 		return nil, err
 	}
 	mw, err := middleware.New(logger, &middleware.Options{
@@ -195,12 +207,13 @@ func newApp(cfg appConfig) (*app, error) {
 		OnError:        func(err error) { fmt.Fprintln(cfg.Log, err) },
 	})
 	if err != nil {
-		logger.Close(context.Background())
+		a.close(context.Background())
 		return nil, err
 	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /metrics", tel.handler) // DEMO: unauthenticated; counts only, no record content
 	mux.HandleFunc("POST /login", a.handleLogin)
 	mux.HandleFunc("POST /logout", a.handleLogout)
 	mux.HandleFunc("GET /me", a.handleMe)
@@ -211,7 +224,7 @@ func newApp(cfg appConfig) (*app, error) {
 	mux.Handle("/audit-logs", auditAPI)
 	mux.Handle("/audit-logs/", auditAPI)
 	if err := a.mountViewer(mux, cfg); err != nil {
-		logger.Close(context.Background())
+		a.close(context.Background())
 		return nil, err
 	}
 	a.handler = mw(mux)
@@ -219,7 +232,10 @@ func newApp(cfg appConfig) (*app, error) {
 }
 
 // close records the Logger's stop and writes what is queued.
-func (a *app) close(ctx context.Context) error { return a.logger.Close(ctx) }
+func (a *app) close(ctx context.Context) error {
+	err := a.logger.Close(ctx)
+	return errors.Join(err, a.telemetry.close(ctx))
+}
 
 func (a *app) addUser(id, email, name, password string, perms ...string) error {
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
