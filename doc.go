@@ -41,10 +41,38 @@
 //
 // Store is one method, Append, idempotent. Querier, Getter and Purger add
 // reading and retention; SealStore adds the hash chain. The packages
-// store/memory, store/postgres and store/sqlite implement all of them,
-// and storetest checks any implementation (storetest.Run,
-// storetest.RunChain). What only a store's author needs (query cursors,
-// filter matching, canonical JSON) is in package storekit.
+// store/sqlite (embedded, durable, no server), store/postgres, store/memory
+// and store/jetstream (many instances through NATS JetStream into one
+// database) implement them, and storetest checks any implementation
+// (storetest.Run, storetest.RunChain). What only a store's author needs
+// (query cursors, filter matching, canonical JSON) is in package storekit.
+//
+// # Wrapping a function, and changes
+//
+// Wrap and Wrap1 turn a function into one whose every call is recorded:
+// its outcome, its error, and the changes between Op.Before and Op.After
+// (see Diff); a panic is recorded, then re-raised. LogResourceChange and
+// Diff record field-level changes directly.
+//
+// # Redaction and limits
+//
+// Keys that name secrets (password, token, api_key, pin, …; see
+// Redaction) are redacted in Details and Changes, at any depth, before
+// anything is stored; keys are compared in a normal form, so look-alike
+// letters and invisible characters do not get a secret past it.
+// Redaction.HashKey replaces a secret by a keyed hash instead, so that two
+// records can be matched without storing the value. Limits caps sizes
+// with a visible marker, never dropping who, what or when.
+//
+// # Tenants and traces
+//
+// WithTenant puts an organisation, workspace or account id in the context;
+// the Logger stores it in Event.TenantID, and every store filters and
+// indexes by it. RequestInfo carries W3C trace and span ids (the
+// middleware reads traceparent), and Options.TraceFrom takes them from an
+// active span (otelaudit.TraceFrom), so that a record joins the trace of
+// its request. Options.Observer lets package otelaudit count what the
+// Logger does.
 //
 // # Tamper evidence
 //
@@ -53,10 +81,16 @@
 // checks a store, or an export of it (ExportChain, NewExportSource), and
 // reports every record changed, removed, inserted or reordered, and
 // removal of the newest records when given a checkpoint kept off the
-// database. Retention removes old records without breaking the chain. The
-// command cmd/auditctl runs all of it from the shell; ReadKeyFile reads
-// the key file its keygen writes, so that a service and auditctl share
-// keys.
+// database. Only validly signed checkpoints are trusted. On shutdown,
+// close the Logger first, then the Sealer (Sealer.Close seals the Logger's
+// last records). ReadKeyFile reads the key file that cmd/auditctl keygen
+// writes, so that a service and auditctl share keys.
+//
+// # Retention
+//
+// Retention removes records older than its MaxAge, after handing them to
+// an Archive that must be durable before it returns, and writes a signed
+// retention checkpoint first, so that Verify still passes afterwards.
 //
 // # Concurrency
 //
