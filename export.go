@@ -22,14 +22,21 @@ type chainLine struct {
 	Type        string       `json:"type"` // header, seal, unsealed
 	Format      string       `json:"format,omitempty"`
 	ExportedAt  *time.Time   `json:"exported_at,omitempty"`
+	TenantID    string       `json:"tenant_id,omitempty"` // header of ExportTenantChain
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
 	Seal        *Seal        `json:"seal,omitempty"`
 	Record      *Record      `json:"record,omitempty"`
+	// Redacted marks a seal whose record belongs to another tenant
+	// (ExportTenantChain): the record is left out, not missing.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // ExportStats counts what ExportChain wrote.
 type ExportStats struct {
 	Seals, Records, Unsealed uint64
+	// Redacted counts the seals ExportTenantChain wrote without their
+	// record, which belongs to another tenant.
+	Redacted uint64
 }
 
 // ExportChain writes everything Verify needs from src as NDJSON, so that
@@ -40,6 +47,40 @@ type ExportStats struct {
 // chain. Verify the copy with NewExportSource, and keep the exported
 // checkpoints (WriteCheckpoint) apart from it.
 func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats, error) {
+	return exportChain(ctx, src, w, nil)
+}
+
+// ExportTenantChain writes, as ExportChain does, the whole chain of src,
+// but with the records of one tenant only: the records whose TenantID is
+// tenantID, sealed or not, in full; at every other position of the chain
+// only the seal, marked redacted. Verify (through NewExportSource) then
+// checks every link of the chain, the digest of each of the tenant's
+// records, and the checkpoints, and counts the redacted positions in
+// Report.Redacted instead of reporting their records missing.
+//
+// A redacted position reveals what its seal holds and the links need:
+// its sequence number, the event's ID (a UUIDv7, whose first 48 bits are
+// a time in milliseconds), its OccurredAt to the microsecond, the
+// SHA-256 digest of the record's canonical form, the chain key's ID and
+// the chain value; SealedAt is blanked. So an export tells how many
+// events the other tenants had and when, and lets whoever can guess
+// every field of a record (its RecordedAt to the microsecond included)
+// confirm the guess against its digest; it holds no other tenant's ID,
+// actor, action, resource or details. The seal does not name the tenant,
+// so the export cannot prove that a redacted position is another
+// tenant's: it proves that the tenant's records it holds are exactly as
+// sealed and that the chain is whole, not that none of the tenant's
+// records was redacted by whoever made the export.
+func ExportTenantChain(ctx context.Context, src ChainSource, tenantID string, w io.Writer) (ExportStats, error) {
+	if tenantID == "" {
+		return ExportStats{}, errors.New("audit: export tenant chain: a tenant ID is required")
+	}
+	return exportChain(ctx, src, w, &tenantID)
+}
+
+// exportChain writes src; with tenant set, the records of that tenant
+// only.
+func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *string) (ExportStats, error) {
 	var st ExportStats
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(safetext.NewJSONWriter(bw)) // C1 and bidi controls as \uXXXX
@@ -49,11 +90,20 @@ func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats
 		return st, fmt.Errorf("audit: export chain: %w", err)
 	}
 	now := time.Now().UTC()
-	if err := enc.Encode(chainLine{Type: "header", Format: ChainFormat, ExportedAt: &now, Checkpoints: cps}); err != nil {
+	header := chainLine{Type: "header", Format: ChainFormat, ExportedAt: &now, Checkpoints: cps}
+	if tenant != nil {
+		header.TenantID = *tenant
+	}
+	if err := enc.Encode(header); err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)
 	}
 	err = src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
 		st.Seals++
+		if r != nil && tenant != nil && r.TenantID != *tenant {
+			st.Redacted++
+			s.SealedAt = time.Time{}
+			return enc.Encode(chainLine{Type: "seal", Seal: &s, Redacted: true})
+		}
 		if r != nil {
 			st.Records++
 		}
@@ -63,6 +113,9 @@ func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats
 		return st, fmt.Errorf("audit: export chain: %w", err)
 	}
 	err = src.ScanUnsealed(ctx, func(r *Record) error {
+		if tenant != nil && r.TenantID != *tenant {
+			return nil
+		}
 		st.Unsealed++
 		return enc.Encode(chainLine{Type: "unsealed", Record: r})
 	})
@@ -169,6 +222,17 @@ func exportedJSON(j json.RawMessage) json.RawMessage {
 	return j
 }
 
+// exportTenant returns the tenant of an export of ExportTenantChain, ""
+// for an export of the whole chain.
+func (e exportSource) exportTenant(ctx context.Context) (string, error) {
+	var t string
+	err := e.scan(ctx, func(l *chainLine) (bool, error) {
+		t = l.TenantID
+		return true, nil
+	})
+	return t, err
+}
+
 // snapshotTime returns when the export was made.
 func (e exportSource) snapshotTime(ctx context.Context) (time.Time, error) {
 	var t time.Time
@@ -191,12 +255,25 @@ func (e exportSource) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
 }
 
 func (e exportSource) ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error {
+	return e.scanChain(ctx, from, func(s Seal, r *Record, _ bool) error { return fn(s, r) })
+}
+
+// scanChain is ScanChain that also says whether a seal's record was
+// redacted (ExportTenantChain) rather than missing.
+func (e exportSource) scanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record, redacted bool) error) error {
+	tenant := ""
 	return e.scan(ctx, func(l *chainLine) (bool, error) {
 		switch {
+		case l.Type == "header":
+			tenant = l.TenantID
+		case l.Type == "seal" && l.Redacted && tenant == "":
+			return false, errors.New("audit: export: a redacted seal line in an export of the whole chain")
 		case l.Type == "seal" && l.Seal == nil:
 			return false, errors.New("audit: export: seal line without a seal")
+		case l.Type == "seal" && l.Redacted && l.Record != nil:
+			return false, errors.New("audit: export: a redacted seal line with a record")
 		case l.Type == "seal" && l.Seal.Seq >= from:
-			return false, fn(*l.Seal, l.Record)
+			return false, fn(*l.Seal, l.Record, l.Redacted)
 		}
 		return false, nil
 	})

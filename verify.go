@@ -20,6 +20,13 @@ import (
 const clockSkew = time.Minute
 
 // snapshotTimer is a ChainSource that knows when it was taken.
+// redactingSource is a ChainSource that may leave records out on purpose
+// (an export of ExportTenantChain) and says which.
+type redactingSource interface {
+	scanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record, redacted bool) error) error
+	exportTenant(ctx context.Context) (string, error)
+}
+
 type snapshotTimer interface {
 	snapshotTime(ctx context.Context) (time.Time, error)
 }
@@ -117,8 +124,16 @@ type Report struct {
 	// Purged counts the records retention removed: those sealed up to
 	// the retention checkpoint the chain starts after (their seals were
 	// removed with them), and those whose seals remain.
-	Purged       uint64    `json:"purged"`
-	Unsealed     uint64    `json:"unsealed"`    // records not sealed yet, within the window
+	Purged   uint64 `json:"purged"`
+	Unsealed uint64 `json:"unsealed"` // records not sealed yet, within the window
+	// TenantID is the tenant of an export of ExportTenantChain: only its
+	// records were checked. Empty for a whole chain. An auditor of the
+	// whole log must not accept a report that names a tenant.
+	TenantID string `json:"tenant_id,omitempty"`
+	// Redacted counts the seals of a tenant's export (ExportTenantChain)
+	// whose record belongs to another tenant: their links are checked,
+	// their records are not there to check.
+	Redacted     uint64    `json:"redacted,omitempty"`
 	Checkpoints  int       `json:"checkpoints"` // valid checkpoints matched against the chain
 	ProblemCount uint64    `json:"problem_count"`
 	Problems     []Problem `json:"problems"` // the first MaxProblems problems
@@ -172,6 +187,13 @@ func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, 
 	}
 	if v.opts.MaxProblems <= 0 {
 		v.opts.MaxProblems = 1000
+	}
+	if rs, ok := src.(redactingSource); ok {
+		t, err := rs.exportTenant(ctx)
+		if err != nil {
+			return v.rep, fmt.Errorf("audit: verify: reading the export: %w", err)
+		}
+		v.rep.TenantID = t
 	}
 	stored, err := src.Checkpoints(ctx)
 	if err != nil {
@@ -243,10 +265,11 @@ func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, 
 }
 
 type pending struct {
-	s      Seal
-	r      *Record
-	digest []byte
-	derr   error
+	s        Seal
+	r        *Record
+	redacted bool // left out of a tenant's export: not missing
+	digest   []byte
+	derr     error
 }
 
 // scan reads the chain and checks it in a pipeline: this goroutine reads,
@@ -278,7 +301,13 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 	}()
 	cur := make([]pending, 0, batch)
 	first := true
-	err := src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
+	scanChain := func(ctx context.Context, from uint64, fn func(s Seal, r *Record, redacted bool) error) error {
+		return src.ScanChain(ctx, from, func(s Seal, r *Record) error { return fn(s, r, false) })
+	}
+	if rs, ok := src.(redactingSource); ok {
+		scanChain = rs.scanChain
+	}
+	err := scanChain(ctx, 0, func(s Seal, r *Record, redacted bool) error {
 		if first && s.Seq > 1 && !v.byCP[s.Seq-1].boundary {
 			// retention may have removed seals since the checkpoints were
 			// read; its checkpoint was written before (the checker has not
@@ -290,7 +319,7 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 			v.checkpoints(cps)
 		}
 		first = false
-		cur = append(cur, pending{s: s, r: r})
+		cur = append(cur, pending{s: s, r: r, redacted: redacted})
 		if len(cur) == batch {
 			select {
 			case toDigest <- cur:
@@ -479,6 +508,8 @@ func (v *verifier) pop() pending {
 	}
 	v.prevSeq = max(v.prevSeq, s.Seq)
 	switch {
+	case p.redacted:
+		v.rep.Redacted++
 	case r == nil:
 		// purged, moved or deleted: resolveMissing tells
 		v.missing = append(v.missing, pending{s: *s})

@@ -56,6 +56,14 @@ type Options struct {
 	// Now is the clock that /users/{user_id}?days= counts back from and
 	// that names export files. Default time.Now.
 	Now func() time.Time
+	// CursorKey keys the MAC that binds every cursor the API returns to
+	// the caller's Scope (see Scope): at least MinCursorKeySize random
+	// bytes, kept secret. Default: a random key drawn by New, so that
+	// cursors are valid only on the Handler that returned them. Service
+	// instances behind one load balancer must share a CursorKey, or a
+	// cursor returned by one is refused by another (400). Use a key of
+	// its own, not the chain's or the viewer tokens'.
+	CursorKey []byte
 	// OnError is told of failures the client cannot be told of: a record
 	// that could not be written after the response was decided, a store
 	// error during an export. It must be safe for concurrent use. Default:
@@ -71,6 +79,7 @@ type Handler struct {
 	getter   audit.Getter // nil if the store cannot look records up by ID
 	logger   *audit.Logger
 	mux      *http.ServeMux
+	cursors  cursors
 	pageSize int // export page size; audit.MaxLimit but for tests
 }
 
@@ -82,7 +91,8 @@ type Handler struct {
 //
 // New returns an error if store or logger is nil, if opts or
 // opts.Authorize is nil — the API is never served without an
-// authorization check — or if BasePath is not a clean absolute path.
+// authorization check —, if BasePath is not a clean absolute path, or if
+// CursorKey is set and too short.
 func New(store audit.Querier, logger *audit.Logger, opts *Options) (*Handler, error) {
 	switch {
 	case opts == nil || opts.Authorize == nil:
@@ -95,6 +105,11 @@ func New(store audit.Querier, logger *audit.Logger, opts *Options) (*Handler, er
 	h := &Handler{o: *opts, store: store, logger: logger, pageSize: audit.MaxLimit}
 	h.getter, _ = store.(audit.Getter)
 	o := &h.o
+	var err error
+	if h.cursors, err = newCursors(o.CursorKey); err != nil {
+		return nil, err
+	}
+	o.CursorKey = nil // kept in h.cursors only
 	if o.BasePath == "" {
 		o.BasePath = "/audit-logs"
 	}
@@ -222,6 +237,9 @@ func (h *Handler) event(r *http.Request, a Caller, action audit.Action, st audit
 	if !a.Scope.IsZero() {
 		ev.Details["scope"] = a.Scope.details()
 	}
+	if a.Scope.TenantID != "" {
+		ev.TenantID = a.Scope.TenantID // a tenant's reads show in its own log
+	}
 	return ev
 }
 
@@ -317,7 +335,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, perr := parseQuery(endpointList, r.URL.RawQuery, h.o.Now())
+	q, perr := h.parse(endpointList, r, a)
 	if perr != nil {
 		h.refuse(w, r, a, audit.ActionAuditLogRead, perr)
 		return
@@ -330,7 +348,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, perr := parseQuery(endpointUser, r.URL.RawQuery, h.o.Now())
+	q, perr := h.parse(endpointUser, r, a)
 	if perr == nil {
 		q.filter.UserID = r.PathValue("user_id")
 		if err := q.filter.Validate(); err != nil {
@@ -342,6 +360,26 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serveQuery(w, r, a, &q)
+}
+
+// parse parses the query of r, a request by a to endpoint e, and opens
+// its cursor: a cursor that was not returned to a caller with a's scope
+// is refused like one that does not parse, so that the answer tells
+// nothing about whose it was.
+func (h *Handler) parse(e endpoint, r *http.Request, a Caller) (query, *paramError) {
+	q, perr := parseQuery(e, r.URL.RawQuery, h.o.Now())
+	if perr != nil || q.cursor == "" {
+		return q, perr
+	}
+	c, ok := h.cursors.open(a.Scope, q.cursor)
+	if !ok {
+		return q, badParam("cursor", "is not a cursor this API returned to this caller")
+	}
+	q.filter.Cursor = c
+	if err := q.filter.Validate(); err != nil {
+		return q, filterParamError(err)
+	}
+	return q, nil
 }
 
 // serveQuery answers one page of q, recorded before it is sent.
@@ -358,6 +396,7 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a Caller, q
 	if page.Records == nil {
 		page.Records = []audit.Record{}
 	}
+	page.NextCursor = h.cursors.seal(a.Scope, page.NextCursor)
 	body, err := json.Marshal(page)
 	if err != nil {
 		h.failed(w, r, a, audit.ActionAuditLogRead, q, fmt.Errorf("encoding: %w", err))

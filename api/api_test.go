@@ -46,10 +46,14 @@ func (s *testStore) Append(ctx context.Context, rs ...audit.Record) error {
 
 // authorize is the test authorization: the bearer token names the
 // caller. "Bearer scoped <user_id> <resource_type> <resource_id>" is a
-// caller with that Scope ("-" for a field left open).
+// caller with that Scope ("-" for a field left open); "Bearer tenant <id>"
+// a caller scoped to that tenant.
 func authorize(h **Handler) func(r *http.Request) (Caller, error) {
 	actor := authorizeActor(h)
 	return func(r *http.Request) (Caller, error) {
+		if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 3 && f[0] == "Bearer" && f[1] == "tenant" {
+			return Caller{Actor: audit.Actor{UserID: "viewer-" + f[2]}, Scope: Scope{TenantID: f[2]}}, nil
+		}
 		if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 5 && f[0] == "Bearer" && f[1] == "scoped" {
 			open := func(s string) string { return strings.TrimPrefix(s, "-") }
 			return Caller{

@@ -21,7 +21,8 @@
 // "user.*" match every user action). start_date and end_date are RFC 3339
 // timestamps bounding the time of the event, start inclusive, end
 // exclusive. limit is 1 to 1000, default 100; pass next_cursor back as
-// cursor for the next page. days is 1 to 90, default 30.
+// cursor for the next page. days is 1 to 90, default 30. tenant_id (lists
+// and exports) selects the records of one tenant.
 //
 // # Errors
 //
@@ -54,6 +55,17 @@
 // empty list), and a record outside it is a 404 on /{id}, answered and
 // recorded exactly as an id that does not exist. The scope is recorded
 // with each of the caller's requests.
+//
+// Scope.TenantID isolates the tenants of a multi-tenant service: a caller
+// scoped to a tenant sees its tenant's records and nothing else; a
+// tenant_id= of another tenant answers an empty list (as any filter
+// outside the scope), and its reads are recorded in its own tenant. Every
+// cursor the API returns carries a MAC over the caller's scope and the
+// position (Options.CursorKey; a random key per Handler by default): a
+// cursor presented by a caller with another scope, altered or forged, is
+// a 400 naming the parameter cursor, the same answer whatever its origin.
+// Services running several instances behind one address must give them
+// the same CursorKey. See docs/tenants.md.
 //
 // # Reading the log leaves a trace
 //

@@ -57,7 +57,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	const action = audit.ActionAuditLogExport
-	q, perr := parseQuery(endpointExport, r.URL.RawQuery, h.o.Now())
+	q, perr := h.parse(endpointExport, r, a)
 	if perr != nil {
 		h.refuse(w, r, a, action, perr)
 		return

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/storekit"
 )
 
 // paramError is a bad query parameter: the 400 problem names it.
@@ -53,7 +52,7 @@ const (
 // accepts reports whether e takes parameter p.
 func (e endpoint) accepts(p string) bool {
 	switch p {
-	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "trace_id", "start_date", "end_date":
+	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "trace_id", "start_date", "end_date", "tenant_id":
 		return e == endpointList || e == endpointExport
 	case "limit":
 		return e == endpointList || e == endpointUser
@@ -70,6 +69,7 @@ func (e endpoint) accepts(p string) bool {
 // query is a parsed, validated request.
 type query struct {
 	filter audit.Filter
+	cursor string            // as the client sent it: opened by Handler.parse
 	format string            // export only
 	days   int               // /users only
 	params map[string]string // what the client asked, for the audit record
@@ -129,6 +129,8 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 				perr = badParam(name, "must be a W3C trace id: 32 lowercase hex digits, not all zeros")
 			}
 			f.TraceID = v
+		case "tenant_id":
+			f.TenantID = v
 		case "start_date":
 			f.Since, perr = parseDate(name, v)
 		case "end_date":
@@ -136,10 +138,7 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 		case "limit":
 			f.Limit, perr = parseInt(name, v, 1, audit.MaxLimit)
 		case "cursor":
-			if _, err := storekit.DecodeCursor(v); err != nil {
-				perr = badParam(name, "is not a cursor returned by this API")
-			}
-			f.Cursor = v
+			q.cursor = v // checked against the caller's scope by Handler.parse
 		case "format":
 			if v != formatNDJSON && v != formatCSV && v != formatOCSF {
 				perr = badParam(name, "must be ndjson, csv or ocsf")

@@ -23,8 +23,10 @@ var goodQueries = []struct {
 	{endpointList, "start_date=2025-01-01T00:00:00Z&end_date=2025-01-01T00:00:00.000001Z", audit.Filter{
 		Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2025, 1, 1, 0, 0, 0, 1000, time.UTC)}},
 	{endpointList, "start_date=2025-01-01T02:00:00%2B02:00", audit.Filter{Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
-	{endpointList, "limit=1&cursor=" + storekit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String(), audit.Filter{
-		Limit: 1, Cursor: storekit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String()}},
+	// the cursor is opened by Handler.parse, against the caller's scope
+	{endpointList, "limit=1&cursor=" + storekit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String(), audit.Filter{Limit: 1}},
+	{endpointList, "tenant_id=t1", audit.Filter{TenantID: "t1"}},
+	{endpointExport, "tenant_id=t1", audit.Filter{TenantID: "t1"}},
 	{endpointExport, "format=csv&status=success", audit.Filter{Status: audit.StatusSuccess}},
 	{endpointUser, "days=7&limit=5", audit.Filter{Since: testNow.Add(-7 * 24 * time.Hour), Limit: 5}},
 	{endpointUser, "", audit.Filter{Since: testNow.Add(-30 * 24 * time.Hour)}},

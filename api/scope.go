@@ -17,9 +17,19 @@ type Caller struct {
 // per-user lists and exports (a query for other records answers an empty
 // list, not an error), and a record outside it is answered by /{id}
 // exactly as an id that does not exist: 404, recorded the same way, so
-// that guessing ids reveals nothing. Cursors hold only a position in the
-// log, so a cursor obtained elsewhere still walks only the scope.
+// that guessing ids reveals nothing. Every cursor the API returns is
+// bound to the scope of the caller it was returned to (a MAC over the
+// scope and the position, see Options.CursorKey): presented by a caller
+// with another scope, or altered, it is refused (400, parameter cursor).
+//
+// TenantID is the isolation of a multi-tenant service: a caller scoped
+// to a tenant sees that tenant's records and nothing else, and the reads
+// it makes are recorded in that tenant (Event.TenantID), so that they
+// show in its own log.
 type Scope struct {
+	// TenantID restricts the caller to the records of one tenant (see
+	// audit.Event.TenantID).
+	TenantID string
 	// UserID restricts the caller to the records of one actor.
 	UserID string
 	// ResourceType and ResourceID restrict the caller to the records of
@@ -33,7 +43,8 @@ func (s Scope) IsZero() bool { return s == Scope{} }
 
 // Matches reports whether rec is inside s.
 func (s Scope) Matches(rec *audit.Record) bool {
-	return (s.UserID == "" || rec.UserID == s.UserID) &&
+	return (s.TenantID == "" || rec.TenantID == s.TenantID) &&
+		(s.UserID == "" || rec.UserID == s.UserID) &&
 		(s.ResourceType == "" || rec.ResourceType == s.ResourceType) &&
 		(s.ResourceID == "" || rec.ResourceID == s.ResourceID)
 }
@@ -45,7 +56,7 @@ func (s Scope) narrow(f *audit.Filter) bool {
 	for _, c := range [...]struct {
 		scope string
 		field *string
-	}{{s.UserID, &f.UserID}, {s.ResourceType, &f.ResourceType}, {s.ResourceID, &f.ResourceID}} {
+	}{{s.TenantID, &f.TenantID}, {s.UserID, &f.UserID}, {s.ResourceType, &f.ResourceType}, {s.ResourceID, &f.ResourceID}} {
 		if c.scope == "" {
 			continue
 		}
@@ -60,6 +71,9 @@ func (s Scope) narrow(f *audit.Filter) bool {
 // details returns s for the record of a request.
 func (s Scope) details() map[string]any {
 	d := map[string]any{}
+	if s.TenantID != "" {
+		d["tenant_id"] = s.TenantID
+	}
 	if s.UserID != "" {
 		d["user_id"] = s.UserID
 	}

@@ -75,6 +75,7 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("ConcurrentSealers", func(t *testing.T) { t.Parallel(); testConcurrentSealers(t, newChain) })
 	t.Run("RetentionKeepsProof", func(t *testing.T) { t.Parallel(); testRetentionKeepsProof(t, newChain) })
 	t.Run("OfflineExport", func(t *testing.T) { t.Parallel(); testOfflineExport(t, newChain) })
+	t.Run("TenantExport", func(t *testing.T) { t.Parallel(); testTenantExport(t, newChain) })
 	t.Run("Tampering", func(t *testing.T) { t.Parallel(); testTamperKinds(t, newChain) })
 	t.Run("RoutineCheckpointIsNoBoundary", func(t *testing.T) { t.Parallel(); testRoutineCheckpoint(t, newChain) })
 	t.Run("VerifyDuringRetention", func(t *testing.T) { t.Parallel(); testVerifyDuringRetention(t, newChain) })

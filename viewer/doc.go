@@ -53,8 +53,12 @@
 // leaked token exposes, until it expires, the records of its scope (all
 // their fields, as the API returns them) to whoever holds it, read-only;
 // its claims are readable by anyone (signed, not encrypted). A token with
-// no UserID or resource exposes the whole log. The token's Subject is the
-// actor the API records the reads under.
+// no TenantID, UserID or resource exposes the whole log. The token's
+// Subject is the actor the API records the reads under. A multi-tenant
+// service gives each customer tokens with its Scope.TenantID: the page,
+// unchanged, then shows that tenant's records only (another tenant's id is
+// answered 404, as a missing one), and the cursors it pages with are
+// bound to the token's scope (see api.Scope).
 //
 // # Chain status
 //

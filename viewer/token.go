@@ -44,13 +44,19 @@ const maxTokenSize = 4096
 
 // Scope is what a viewer token grants: read-only access to the records
 // of the log that match every field it sets, recorded as read by Subject.
-// A Scope that sets none of UserID, ResourceType and ResourceID grants
-// the whole log.
+// A Scope that sets none of TenantID, UserID, ResourceType and ResourceID
+// grants the whole log. A multi-tenant service issues its customers
+// tokens with their TenantID: the API then shows them their tenant's
+// records and nothing else (see api.Scope), and records their reads in
+// that tenant.
 type Scope struct {
 	// Subject names who the token is for (a user id, a customer, a
 	// support ticket); the API records the token's reads under it as the
 	// actor. Required.
 	Subject string `json:"sub"`
+	// TenantID restricts the token to the records of one tenant (see
+	// audit.Event.TenantID).
+	TenantID string `json:"tid,omitempty"`
 	// UserID restricts the token to the records of one actor.
 	UserID string `json:"uid,omitempty"`
 	// ResourceType and ResourceID restrict it to one kind of resource or
@@ -71,7 +77,7 @@ func (s Scope) validate() error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("audit: viewer: Scope.Subject: %w", err)
 	}
-	f = audit.Filter{UserID: s.UserID, ResourceType: s.ResourceType, ResourceID: s.ResourceID}
+	f = audit.Filter{TenantID: s.TenantID, UserID: s.UserID, ResourceType: s.ResourceType, ResourceID: s.ResourceID}
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("audit: viewer: Scope: %w", err)
 	}
@@ -82,7 +88,7 @@ func (s Scope) validate() error {
 func (s Scope) Caller() api.Caller {
 	return api.Caller{
 		Actor: audit.Actor{UserID: s.Subject},
-		Scope: api.Scope{UserID: s.UserID, ResourceType: s.ResourceType, ResourceID: s.ResourceID},
+		Scope: api.Scope{TenantID: s.TenantID, UserID: s.UserID, ResourceType: s.ResourceType, ResourceID: s.ResourceID},
 	}
 }
 

@@ -53,6 +53,8 @@ func TestTokenRoundTrip(t *testing.T) {
 		{Subject: "cust-1"},
 		{Subject: "cust-1", UserID: "u-bob"},
 		{Subject: "cust-1", ResourceType: "doc", ResourceID: "d/1 <x>"},
+		{Subject: "cust-1", TenantID: "acme"},
+		{Subject: "cust-1", TenantID: "acme", UserID: "u-bob"},
 	} {
 		tok, err := tk.Issue(s)
 		if err != nil {
@@ -63,7 +65,7 @@ func TestTokenRoundTrip(t *testing.T) {
 			t.Errorf("Verify(Issue(%+v)) = %+v, %v", s, got, err)
 		}
 	}
-	for _, s := range []Scope{{}, {UserID: "x"}, {Subject: "a", ResourceID: "1"}, {Subject: "a\x00"}} {
+	for _, s := range []Scope{{}, {UserID: "x"}, {Subject: "a", ResourceID: "1"}, {Subject: "a\x00"}, {Subject: "a", TenantID: "t\x00"}} {
 		if _, err := tk.Issue(s); err == nil {
 			t.Errorf("Issue(%+v): got no error", s)
 		}
@@ -74,7 +76,7 @@ func TestTokenHostile(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tk := testTokens(t, &now)
-	tok, err := tk.Issue(Scope{Subject: "cust-1", UserID: "A"})
+	tok, err := tk.Issue(Scope{Subject: "cust-1", TenantID: "acme", UserID: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +86,11 @@ func TestTokenHostile(t *testing.T) {
 	payload, _ := base64.RawURLEncoding.DecodeString(tok[len(TokenPrefix):dot])
 	forged := strings.Replace(string(payload), `"uid":"A"`, `"uid":"B"`, 1)
 	unscoped := strings.Replace(string(payload), `,"uid":"A"`, ``, 1)
+	otherTenant := strings.Replace(string(payload), `"tid":"acme"`, `"tid":"globex"`, 1)
+	noTenant := strings.Replace(string(payload), `"tid":"acme",`, ``, 1)
+	if otherTenant == string(payload) || noTenant == string(payload) {
+		t.Fatalf("the payload %s has no tenant to change", payload)
+	}
 	tests := []struct{ name, token string }{
 		{"empty", ""},
 		{"prefix only", TokenPrefix},
@@ -91,6 +98,8 @@ func TestTokenHostile(t *testing.T) {
 		{"empty signature", tok[:dot+1]},
 		{"altered scope, old signature", TokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(forged)) + tok[dot:]},
 		{"scope removed, old signature", TokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(unscoped)) + tok[dot:]},
+		{"other tenant, old signature", TokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(otherTenant)) + tok[dot:]},
+		{"tenant removed, old signature", TokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(noTenant)) + tok[dot:]},
 		{"flipped signature bit", tok[:len(tok)-2] + string(tok[len(tok)-2]^1) + tok[len(tok)-1:]},
 		{"other key", otherTok},
 		{"padded signature", tok + "="},
@@ -116,7 +125,7 @@ func TestTokensAuthorize(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tk := testTokens(t, &now)
-	tok, _ := tk.Issue(Scope{Subject: "cust-1", ResourceType: "doc", ResourceID: "d1"})
+	tok, _ := tk.Issue(Scope{Subject: "cust-1", TenantID: "acme", ResourceType: "doc", ResourceID: "d1"})
 	next := func(r *http.Request) (api.Caller, error) {
 		if r.Header.Get("Authorization") == "Bearer session" {
 			return api.Caller{}, nil
@@ -132,7 +141,7 @@ func TestTokensAuthorize(t *testing.T) {
 		return r
 	}
 	c, err := auth(req("Bearer " + tok))
-	if want := (api.Scope{ResourceType: "doc", ResourceID: "d1"}); err != nil || c.Scope != want || c.UserID != "cust-1" {
+	if want := (api.Scope{TenantID: "acme", ResourceType: "doc", ResourceID: "d1"}); err != nil || c.Scope != want || c.UserID != "cust-1" {
 		t.Errorf("viewer token: got %+v, %v; want scope %+v as cust-1", c, err, want)
 	}
 	if _, err := auth(req("Bearer session")); err != nil {

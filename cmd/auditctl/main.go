@@ -392,6 +392,9 @@ func printReport(w io.Writer, r *audit.Report, took time.Duration) {
 	fmt.Fprintf(w, "verification %s in %v\n", status, took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  seals %d..%d: %d checked, %d records verified, %d removed by retention\n", r.FirstSeq, r.LastSeq, r.Seals, r.Records, r.Purged)
 	fmt.Fprintf(w, "  checkpoints matched: %d; unsealed records within the window: %d\n", r.Checkpoints, r.Unsealed)
+	if r.TenantID != "" {
+		fmt.Fprintf(w, "  export of tenant %q only: %d position(s) of other tenants redacted, their links checked, not their records\n", r.TenantID, r.Redacted)
+	}
 	if r.OK() {
 		return
 	}
@@ -418,6 +421,7 @@ func (c cli) export(ctx context.Context, args []string) error {
 	db.register(fs, c.secrets)
 	out := fs.String("o", "-", "output file, created with mode 0600 (- for stdout)")
 	format := fs.String("format", "chain", "chain: seals and records, for auditctl verify --export; ocsf: the records as OCSF events (NDJSON), newest first")
+	tenant := fs.String("tenant", "", "export the records of this tenant only: with --format chain, the other positions of the chain as redacted seals (still verifiable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -445,10 +449,12 @@ func (c cli) export(ctx context.Context, args []string) error {
 	var st audit.ExportStats
 	if *format == "ocsf" {
 		enc := ocsf.NewEncoder(w, nil)
-		err = eachRecord(ctx, s, audit.Filter{}, 0, func(r *audit.Record) error {
+		err = eachRecord(ctx, s, audit.Filter{TenantID: *tenant}, 0, func(r *audit.Record) error {
 			st.Records++
 			return enc.Encode(r)
 		})
+	} else if *tenant != "" {
+		st, err = audit.ExportTenantChain(ctx, s, *tenant, w)
 	} else {
 		st, err = audit.ExportChain(ctx, s, w)
 	}
@@ -465,6 +471,9 @@ func (c cli) export(ctx context.Context, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(c.stderr, "exported %d seals (%d with records) and %d unsealed records\n", st.Seals, st.Records, st.Unsealed)
+	if *tenant != "" {
+		fmt.Fprintf(c.stderr, "%d seal(s) of other tenants redacted\n", st.Redacted)
+	}
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,6 +78,17 @@ func TestSQLiteCommands(t *testing.T) {
 	}
 	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q"); code != 0 {
 		t.Fatalf("verify -export: exit %d: %s", code, out)
+	}
+	// the export of one tenant: tenant-b's records are a quarter
+	texp := filepath.Join(t.TempDir(), "tenant.ndjson")
+	if code, _, errOut := ctl(t, args("export", "-tenant", "tenant-b", "-o", texp)...); code != 0 || !strings.Contains(errOut, "(10 with records)") || !strings.Contains(errOut, "30 seal(s) of other tenants redacted") {
+		t.Fatalf("export -tenant: exit %d: %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(texp); bytes.Contains(b, []byte("tenant-a")) {
+		t.Errorf("the export of tenant-b holds tenant-a")
+	}
+	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", texp, "-checkpoints", cps); code != 0 || !strings.Contains(out, `export of tenant "tenant-b" only: 30 position(s)`) {
+		t.Fatalf("verify -export of a tenant: exit %d: %s", code, out)
 	}
 	code, out, _ := ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
 	if n := strings.Count(out, "\n"); code != 0 || n != 13 {

@@ -48,9 +48,11 @@ func (a *app) mountViewer(mux *http.ServeMux, cfg appConfig) error {
 }
 
 // viewerTokenRequest asks for a viewer token. Subject defaults to the
-// scope's user, else to the admin who asks.
+// scope's user, else to the admin who asks. TenantID gives a customer
+// organisation its own log and nothing else.
 type viewerTokenRequest struct {
 	Subject      string `json:"subject"`
+	TenantID     string `json:"tenant_id"`
 	UserID       string `json:"user_id"`
 	ResourceType string `json:"resource_type"`
 	ResourceID   string `json:"resource_id"`
@@ -70,7 +72,7 @@ func (a *app) handleIssueViewerToken(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	s := viewer.Scope{Subject: req.Subject, UserID: req.UserID, ResourceType: req.ResourceType, ResourceID: req.ResourceID}
+	s := viewer.Scope{Subject: req.Subject, TenantID: req.TenantID, UserID: req.UserID, ResourceType: req.ResourceType, ResourceID: req.ResourceID}
 	if s.Subject == "" {
 		s.Subject = s.UserID
 	}
@@ -84,7 +86,7 @@ func (a *app) handleIssueViewerToken(w http.ResponseWriter, r *http.Request) {
 	}
 	err = a.logger.Log(r.Context(), audit.Event{
 		Action: actionViewerTokenIssue, ResourceType: "viewer_token", Status: audit.StatusSuccess,
-		Details: map[string]any{"subject": s.Subject, "user_id": s.UserID, "resource_type": s.ResourceType, "resource_id": s.ResourceID},
+		Details: map[string]any{"subject": s.Subject, "tenant_id": s.TenantID, "user_id": s.UserID, "resource_type": s.ResourceType, "resource_id": s.ResourceID},
 	})
 	if err != nil {
 		writeError(w, fmt.Errorf("%w: %w", audit.ErrNotRecorded, err)) // fail closed: no token the log does not know of
