@@ -112,17 +112,21 @@
   }
 
   // load shows the first page of the query (reset) or the next one.
-  // body[data-busy] is "1" while a page is loading.
+  // body[data-busy] is "1" while a page is loading. A load started later
+  // supersedes one in flight (a reset, then new filters): the older one
+  // stops at its next step and shows nothing.
+  let generation = 0;
   async function load(reset) {
+    const gen = ++generation;
     body.dataset.busy = "1";
     try {
-      await loadPage(reset);
+      await loadPage(reset, () => gen !== generation);
     } finally {
-      body.dataset.busy = "0";
+      if (gen === generation) body.dataset.busy = "0";
     }
   }
 
-  async function loadPage(reset) {
+  async function loadPage(reset, superseded) {
     if (reset) {
       cursor = "";
       shown = 0;
@@ -137,18 +141,22 @@
     try {
       resp = await fetch(apiBase + "?" + q.toString(), { headers: headers(), cache: "no-store", credentials: "same-origin" });
     } catch (e) {
-      showMessage("The audit log API could not be reached.");
+      if (!superseded()) showMessage("The audit log API could not be reached.");
       return;
     }
+    if (superseded()) return;
     $("more").disabled = false;
     if (!resp.ok) {
-      showMessage(await problemText(resp));
+      const why = await problemText(resp);
+      if (superseded()) return;
+      showMessage(why);
       $("more").hidden = true;
       if (resp.status === 401) $("access").hidden = false;
       return;
     }
     showMessage("");
     const page = await resp.json();
+    if (superseded()) return;
     const items = Array.isArray(page.items) ? page.items : [];
     const rows = $("rows");
     for (const rec of items) rows.append(row(rec));
