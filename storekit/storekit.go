@@ -125,3 +125,50 @@ func Seal(fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error), l
 	}
 	return seals, nil
 }
+
+// Rows is what ScanOne and ScanAll use of a result set (*sql.Rows has it).
+type Rows interface {
+	Next() bool
+	Err() error
+	Close() error
+}
+
+// ScanOne reads the first row of rows with scan, then closes rows. No row
+// is an error wrapping audit.ErrNotFound.
+func ScanOne[R Rows](rows R, scan func(R) (audit.Record, error)) (audit.Record, error) {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return audit.Record{}, err
+		}
+		return audit.Record{}, audit.ErrNotFound
+	}
+	r, err := scan(rows)
+	if err != nil {
+		return audit.Record{}, err
+	}
+	return r, rows.Close()
+}
+
+// ScanAll reads every row of rows with scan, which returns a record and a
+// key of the store's own for it (such as its position in the order of
+// sealing), then closes rows.
+func ScanAll[R Rows, K any](rows R, scan func(R) (audit.Record, K, error)) ([]audit.Record, []K, error) {
+	defer rows.Close()
+	var (
+		recs []audit.Record
+		keys []K
+	)
+	for rows.Next() {
+		r, k, err := scan(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		recs = append(recs, r)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return recs, keys, rows.Close()
+}

@@ -89,22 +89,12 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	if err != nil {
 		return 0, err
 	}
-	var (
-		recs []audit.Record
-		xids []string
-	)
-	for rows.Next() {
+	recs, xids, err := storekit.ScanAll(rows, func(rows *sql.Rows) (audit.Record, string, error) {
 		var x string
 		r, err := scanRecordWith(rows, &x)
-		if err != nil {
-			rows.Close()
-			return 0, err
-		}
-		recs = append(recs, r)
-		xids = append(xids, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return r, x, err
+	})
+	if err != nil {
 		return 0, err
 	}
 	if len(recs) == 0 {

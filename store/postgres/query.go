@@ -189,18 +189,11 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
 	if err != nil {
 		return audit.Record{}, fmt.Errorf("audit: postgres: get %s: %w", id, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return audit.Record{}, fmt.Errorf("audit: postgres: get %s: %w", id, err)
-		}
-		return audit.Record{}, fmt.Errorf("audit: postgres: get %s: %w", id, audit.ErrNotFound)
-	}
-	r, err := scanRecord(rows)
+	r, err := storekit.ScanOne(rows, func(rows *sql.Rows) (audit.Record, error) { return scanRecord(rows) })
 	if err != nil {
 		return audit.Record{}, fmt.Errorf("audit: postgres: get %s: %w", id, err)
 	}
-	return r, rows.Close()
+	return r, nil
 }
 
 // scanRecord reads the columns of selectList.

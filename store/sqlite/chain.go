@@ -50,22 +50,12 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal
 	if err != nil {
 		return 0, err
 	}
-	var (
-		recs     []audit.Record
-		rowNumbs []int64
-	)
-	for rows.Next() {
+	recs, rowNumbs, err := storekit.ScanAll(rows, func(rows *sql.Rows) (audit.Record, int64, error) {
 		var row int64
 		r, err := scanRecord(rows, &row)
-		if err != nil {
-			rows.Close()
-			return 0, err
-		}
-		recs = append(recs, r)
-		rowNumbs = append(rowNumbs, row)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return r, row, err
+	})
+	if err != nil {
 		return 0, err
 	}
 	if len(recs) == 0 {
