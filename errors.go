@@ -33,6 +33,7 @@ type FieldError struct {
 	kind  error  // ErrInvalidEvent or ErrInvalidFilter
 }
 
+// Error names the field and says what is wrong with it.
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%v: %s %s", e.kind, e.Field, e.Msg)
 }
@@ -73,6 +74,7 @@ type DeliveryError struct {
 	Err     error      // the last store error, if any
 }
 
+// Error says how many records were not written, and why.
 func (e *DeliveryError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("audit: %d record(s) not written: %s", len(e.Records), e.Reason)

@@ -34,6 +34,7 @@ const (
 	Async
 )
 
+// String returns "sync", "async" or "default".
 func (d Delivery) String() string {
 	switch d {
 	case Sync:

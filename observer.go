@@ -48,6 +48,7 @@ const (
 
 var outcomeNames = [...]string{"", "accepted", "written", "invalid", "rejected", "retries_exhausted", "queue_full", "shutdown"}
 
+// String returns the outcome's name, as metrics label it.
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) && o != 0 {
 		return outcomeNames[o]

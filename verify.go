@@ -77,6 +77,7 @@ type Problem struct {
 	Detail  string      `json:"detail"`
 }
 
+// String describes the problem on one line: its kind, position and detail.
 func (p Problem) String() string {
 	s := string(p.Kind)
 	if p.Seq != 0 {

@@ -269,6 +269,7 @@ type StatusError struct {
 	endpoint   string
 }
 
+// Error gives the status the endpoint answered, never a secret.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("audit: stream: POST %s: %d %s", e.endpoint, e.Code, http.StatusText(e.Code))
 	if e.RetryAfter > 0 {

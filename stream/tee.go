@@ -77,6 +77,7 @@ type DropError struct {
 	Err error
 }
 
+// Error says which stream dropped how many records, and why.
 func (e *DropError) Error() string {
 	msg := fmt.Sprintf("audit: stream %q: %d record(s) not delivered: %s", e.Stream, e.Count, e.Reason)
 	if e.Err != nil {

@@ -48,6 +48,7 @@ type RecordError struct {
 	Msg   string    // what is wrong with it
 }
 
+// Error names the record, its index in the batch and the field.
 func (e *RecordError) Error() string {
 	return fmt.Sprintf("record %d (id %s): %s %s", e.Index, e.ID, e.Field, e.Msg)
 }
