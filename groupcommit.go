@@ -65,9 +65,9 @@ func newCommitter(store Store, obs Observer, writers, maxRecs, maxBytes int) *co
 	return c
 }
 
-// write, called between enter and leave, hands rec to a writer and waits for its result, until ctx ends.
-// When ctx ends before a writer took the record, the record is not written
-// and write returns ctx's error. When it ends during the write, write
+// write, called between enter and leave, hands rec to a writer and waits
+// for its result, until ctx ends. When ctx ends before a writer took the
+// record, the record is not written and write returns ctx's error. When it ends during the write, write
 // waits up to commitGrace more for the store's answer, then returns ctx's
 // error, and the record may still be committed.
 func (c *committer) write(ctx context.Context, rec *Record) error {
