@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"runtime"
 	"sync"
 	"time"
 
@@ -432,21 +433,47 @@ func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
 		prev = make([]byte, sha256.Size)
 	}
 	now := truncMicro(s.cfg.Now())
+	digests, err := digestAll(recs)
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, s.cfg.Key.Secret)
 	seals := make([]Seal, len(recs))
 	for i := range recs {
-		d, err := Digest(&recs[i])
-		if err != nil {
-			return nil, err
-		}
 		sl := &seals[i]
 		*sl = Seal{
 			Seq: last.Seq + uint64(i) + 1, EventID: recs[i].ID, EventTime: truncMicro(recs[i].OccurredAt),
-			Digest: d, KeyID: s.cfg.Key.ID, SealedAt: now,
+			Digest: digests[i], KeyID: s.cfg.Key.ID, SealedAt: now,
 		}
-		sl.Hash = link(s.cfg.Key.Secret, prev, sl)
+		sl.Hash = linkWith(mac, prev, sl)
 		prev = sl.Hash
 	}
 	return seals, nil
+}
+
+// digestAll returns the Digest of each record. The digests do not depend
+// on each other (only the links of the chain do), so a large batch is
+// hashed on every core.
+func digestAll(recs []Record) ([][]byte, error) {
+	out := make([][]byte, len(recs))
+	parts := min(runtime.GOMAXPROCS(0), len(recs)/256+1)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(recs)/parts, (p+1)*len(recs)/parts
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				d, err := Digest(&recs[i])
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				out[i] = d
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // Checkpoint signs and stores a checkpoint at the newest seal, after
