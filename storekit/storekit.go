@@ -172,3 +172,26 @@ func ScanAll[R Rows, K any](rows R, scan func(R) (audit.Record, K, error)) ([]au
 	}
 	return recs, keys, rows.Close()
 }
+
+// QueryPage reads a Querier's page from rows, which holds up to limit+1
+// records in newest-first order, then closes rows: limit records at most,
+// and a NextCursor when the extra one shows that more follow.
+func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error)) (audit.Page, error) {
+	defer rows.Close()
+	var page audit.Page
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return audit.Page{}, err
+		}
+		page.Records = append(page.Records, r)
+	}
+	if err := rows.Err(); err != nil {
+		return audit.Page{}, err
+	}
+	if len(page.Records) > limit {
+		page.Records = page.Records[:limit]
+		page.NextCursor = CursorAfter(&page.Records[limit-1]).String()
+	}
+	return page, rows.Close()
+}

@@ -31,24 +31,9 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err != nil {
 		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
 	}
-	defer rows.Close()
-	page := audit.Page{Records: make([]audit.Record, 0, min(limit+1, 128))}
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
-		}
-		page.Records = append(page.Records, r)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := storekit.QueryPage(rows, limit, scanRecord)
+	if err != nil {
 		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
-	}
-	if len(page.Records) > limit {
-		page.Records = page.Records[:limit]
-		page.NextCursor = storekit.CursorAfter(&page.Records[limit-1]).String()
-	}
-	if len(page.Records) == 0 {
-		page.Records = nil
 	}
 	return page, nil
 }

@@ -36,21 +36,9 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err != nil {
 		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
 	}
-	defer rows.Close()
-	var page audit.Page
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
-		}
-		page.Records = append(page.Records, r)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := storekit.QueryPage(rows, limit, func(rows *sql.Rows) (audit.Record, error) { return scanRecord(rows) })
+	if err != nil {
 		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
-	}
-	if len(page.Records) > limit {
-		page.Records = page.Records[:limit]
-		page.NextCursor = storekit.CursorAfter(&page.Records[limit-1]).String()
 	}
 	return page, nil
 }
