@@ -66,11 +66,14 @@ func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats
 // events the other tenants had and when, and lets whoever can guess
 // every field of a record (its RecordedAt to the microsecond included)
 // confirm the guess against its digest; it holds no other tenant's ID,
-// actor, action, resource or details. The seal does not name the tenant,
-// so the export cannot prove that a redacted position is another
-// tenant's: it proves that the tenant's records it holds are exactly as
-// sealed and that the chain is whole, not that none of the tenant's
-// records was redacted by whoever made the export.
+// actor, action, resource or details. A seal made since seals carry a
+// TenantTag also holds that tag, keyed: it tells which redacted positions
+// are of one same tenant, not which tenant; and Verify, with the chain
+// keys, reports a position of the tenant itself that was redacted. The
+// checkpoints keep the other tenants' retention cutoffs as commitments,
+// without their IDs. For the seals made before tags, the export proves
+// that the tenant's records it holds are exactly as sealed and that the
+// chain is whole, not that none of the tenant's records was redacted.
 func ExportTenantChain(ctx context.Context, src ChainSource, tenantID string, w io.Writer) (ExportStats, error) {
 	if tenantID == "" {
 		return ExportStats{}, errors.New("audit: export tenant chain: a tenant ID is required")
@@ -93,6 +96,15 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 	header := chainLine{Type: "header", Format: ChainFormat, ExportedAt: &now, Checkpoints: cps}
 	if tenant != nil {
 		header.TenantID = *tenant
+		// the other tenants' retention cutoffs keep their commitments
+		// (the signatures cover them), not their IDs
+		for i := range cps {
+			for j, e := range cps[i].TenantCutoffs {
+				if e.TenantID != *tenant {
+					cps[i].TenantCutoffs[j] = e.redacted()
+				}
+			}
+		}
 	}
 	if err := enc.Encode(header); err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)

@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,14 @@ type ArchiveFunc func(ctx context.Context, recs []Record, seals []*Seal) error
 type RetentionOptions struct {
 	// MaxAge is how long records are kept. Default DefaultMaxAge.
 	MaxAge time.Duration
+	// TenantMaxAge is how long the records of the tenants listed are
+	// kept, by TenantID, in place of MaxAge (e.g. 30 days for one plan,
+	// 365 for another). The store must implement TenantPurger. With a
+	// hash chain, every retention checkpoint signs these cutoffs, and
+	// each seal names its record's tenant by a keyed tag, so that Verify
+	// tells a record removed by its tenant's retention from a deleted
+	// one. See docs/tenants.md.
+	TenantMaxAge map[string]time.Duration
 	// Interval is how often Run runs. Default 24h.
 	Interval time.Duration
 	// Archive, when set, gets the records before they go.
@@ -56,9 +66,12 @@ type RetentionOptions struct {
 
 // RetentionResult says what a retention run did.
 type RetentionResult struct {
-	Cutoff   time.Time // records that occurred before it were removed
-	Archived int64     // records handed to Archive
-	Purged   int64     // records removed
+	Cutoff time.Time // records that occurred before it were removed
+	// TenantCutoffs are the cutoffs of the tenants of TenantMaxAge, which
+	// apply to their records in place of Cutoff; nil without it.
+	TenantCutoffs map[string]time.Time
+	Archived      int64 // records handed to Archive
+	Purged        int64 // records removed
 	// Boundary is the newest seal removed with its records (0 for none);
 	// a checkpoint at Boundary keeps the chain verifiable.
 	Boundary    uint64
@@ -129,6 +142,22 @@ func NewRetention(store Store, opts *RetentionOptions) (*Retention, error) {
 	if cfg.MaxAge < 0 {
 		return nil, errors.New("audit: retention: MaxAge must be positive")
 	}
+	if len(cfg.TenantMaxAge) > 0 {
+		ages := make(map[string]time.Duration, len(cfg.TenantMaxAge))
+		for t, d := range cfg.TenantMaxAge {
+			if t == "" {
+				return nil, errors.New("audit: retention: TenantMaxAge: an empty tenant ID (records without a tenant follow MaxAge)")
+			}
+			if d <= 0 {
+				return nil, fmt.Errorf("audit: retention: TenantMaxAge of tenant %q must be positive, not %v", t, d)
+			}
+			ages[t] = d
+		}
+		cfg.TenantMaxAge = ages
+		if _, ok := store.(TenantPurger); !ok {
+			return nil, fmt.Errorf("audit: retention: TenantMaxAge is set, but %T cannot purge per tenant (it does not implement audit.TenantPurger)", store)
+		}
+	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 24 * time.Hour
 	}
@@ -181,7 +210,14 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
 	case <-ctx.Done():
 		return RetentionResult{}, ctx.Err()
 	}
-	res := RetentionResult{Cutoff: truncMicro(r.cfg.Now().Add(-r.cfg.MaxAge))}
+	now := r.cfg.Now()
+	res := RetentionResult{Cutoff: truncMicro(now.Add(-r.cfg.MaxAge))}
+	for t, d := range r.cfg.TenantMaxAge {
+		if res.TenantCutoffs == nil {
+			res.TenantCutoffs = make(map[string]time.Time, len(r.cfg.TenantMaxAge))
+		}
+		res.TenantCutoffs[t] = truncMicro(now.Add(-d))
+	}
 	err := r.run(ctx, &res)
 	if r.cfg.Logger != nil {
 		ev := Event{
@@ -190,6 +226,13 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
 				"cutoff": res.Cutoff, "max_age": r.cfg.MaxAge.String(), "purged": res.Purged,
 				"archived": res.Archived, "boundary_seq": res.Boundary, "seals_purged": res.SealsPurged,
 			},
+		}
+		if len(res.TenantCutoffs) > 0 {
+			ages := make(map[string]string, len(r.cfg.TenantMaxAge))
+			for t, d := range r.cfg.TenantMaxAge {
+				ages[t] = d.String()
+			}
+			ev.Details["tenant_max_age"] = ages
 		}
 		if err != nil {
 			ev.Status, ev.ErrorMessage = StatusError, err.Error()
@@ -210,12 +253,12 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 			return fmt.Errorf("audit: retention: %w", err)
 		}
 		var err error
-		boundary, err = r.scanChain(ctx, cutoff, res)
+		boundary, err = r.scanChain(ctx, r.oldFunc(res), res)
 		if err != nil {
 			return err
 		}
 	} else if r.cfg.Archive != nil {
-		n, err := r.archive(ctx, cutoff)
+		n, err := r.archive(ctx, res)
 		res.Archived = n
 		if err != nil {
 			return fmt.Errorf("audit: retention: archive: %w", err)
@@ -224,12 +267,18 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 	if r.chain != nil {
 		// first the checkpoint, so that a crash after it leaves records
 		// the checkpoint allows to be missing, never the reverse
-		if _, err := r.cfg.Sealer.checkpointAt(ctx, boundary, cutoff, true); err != nil {
+		if _, err := r.cfg.Sealer.checkpointAt(ctx, boundary, cutoff, res.TenantCutoffs, true); err != nil {
 			return fmt.Errorf("audit: retention: %w", err)
 		}
 		res.Boundary = boundary.Seq
 	}
-	n, err := r.store.Purge(ctx, cutoff)
+	var n int64
+	var err error
+	if len(res.TenantCutoffs) > 0 {
+		n, err = r.store.(TenantPurger).PurgeTenants(ctx, cutoff, res.TenantCutoffs)
+	} else {
+		n, err = r.store.Purge(ctx, cutoff)
+	}
 	res.Purged = n
 	if err != nil {
 		return fmt.Errorf("audit: retention: purge: %w", err)
@@ -246,13 +295,49 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 
 var errStop = errors.New("stop")
 
+// oldFunc returns whether a sealed record is past its retention: before
+// its tenant's cutoff. A record already gone is judged by its seal's
+// TenantTag, where the tag is of a tenant of TenantMaxAge under the
+// Sealer's key, and by the default cutoff otherwise.
+func (r *Retention) oldFunc(res *RetentionResult) func(s *Seal, rec *Record) bool {
+	if len(res.TenantCutoffs) == 0 {
+		return func(s *Seal, _ *Record) bool { return s.EventTime.Before(res.Cutoff) }
+	}
+	key := r.cfg.Sealer.cfg.Key
+	mac := hmac.New(sha256.New, key.Secret)
+	byTag := make(map[string]time.Time, len(res.TenantCutoffs))
+	for t, at := range res.TenantCutoffs {
+		byTag[string(tenantTag(mac, t))] = at
+	}
+	return func(s *Seal, rec *Record) bool {
+		cut := res.Cutoff
+		switch {
+		case rec != nil:
+			cut = res.cutoffOf(rec.TenantID)
+		case len(s.TenantTag) > 0 && s.KeyID == key.ID:
+			if at, ok := byTag[string(s.TenantTag)]; ok {
+				cut = at
+			}
+		}
+		return s.EventTime.Before(cut)
+	}
+}
+
+// cutoffOf returns the cutoff of tenant's records.
+func (res *RetentionResult) cutoffOf(tenant string) time.Time {
+	if at, ok := res.TenantCutoffs[tenant]; ok && tenant != "" {
+		return at
+	}
+	return res.Cutoff
+}
+
 // scanChain reads the chain once. It returns the boundary, the last seal
 // of the longest prefix of the chain whose records are all older than
 // cutoff; with an Archive, it hands it the sealed records older than
 // cutoff in chain order as it goes, then the unsealed ones, in batches of
 // MaxLimit, and counts them in res.Archived. Without an Archive it stops
 // at the end of the prefix. Nothing is kept but the batch at hand.
-func (r *Retention) scanChain(ctx context.Context, cutoff time.Time, res *RetentionResult) (Seal, error) {
+func (r *Retention) scanChain(ctx context.Context, isOld func(*Seal, *Record) bool, res *RetentionResult) (Seal, error) {
 	var (
 		boundary Seal
 		prefix   = true
@@ -282,7 +367,7 @@ func (r *Retention) scanChain(ctx context.Context, cutoff time.Time, res *Retent
 	}
 	archive := r.cfg.Archive != nil
 	err := r.chain.ScanChain(ctx, 0, func(s Seal, rec *Record) error {
-		old := s.EventTime.Before(cutoff)
+		old := isOld(&s, rec)
 		if prefix {
 			if old {
 				boundary = s
@@ -306,7 +391,7 @@ func (r *Retention) scanChain(ctx context.Context, cutoff time.Time, res *Retent
 	}
 	// records appended since SealOnce
 	err = r.chain.ScanUnsealed(ctx, func(rec *Record) error {
-		if rec.OccurredAt.Before(cutoff) {
+		if rec.OccurredAt.Before(res.cutoffOf(rec.TenantID)) {
 			return add(rec, nil)
 		}
 		return nil
@@ -320,25 +405,36 @@ func (r *Retention) scanChain(ctx context.Context, cutoff time.Time, res *Retent
 	return boundary, flush()
 }
 
-// archive hands the records older than cutoff to Archive, newest first,
-// for a store without a chain.
-func (r *Retention) archive(ctx context.Context, cutoff time.Time) (int64, error) {
+// archive hands the records past their retention to Archive, newest
+// first, for a store without a chain.
+func (r *Retention) archive(ctx context.Context, res *RetentionResult) (int64, error) {
 	q, ok := r.store.(Querier)
 	if !ok {
 		return 0, fmt.Errorf("%T cannot be queried", r.store)
 	}
 	var total int64
-	f := Filter{Until: cutoff, Limit: MaxLimit}
+	// the latest cutoff of all; each record is kept or not by its own
+	until := res.Cutoff
+	for _, at := range res.TenantCutoffs {
+		until = later(until, at)
+	}
+	f := Filter{Until: until, Limit: MaxLimit}
 	for {
 		p, err := q.Query(ctx, f)
 		if err != nil {
 			return total, err
 		}
-		if len(p.Records) > 0 {
-			if err := r.cfg.Archive(ctx, p.Records, make([]*Seal, len(p.Records))); err != nil {
+		recs := p.Records[:0:0]
+		for i := range p.Records {
+			if p.Records[i].OccurredAt.Before(res.cutoffOf(p.Records[i].TenantID)) {
+				recs = append(recs, p.Records[i])
+			}
+		}
+		if len(recs) > 0 {
+			if err := r.cfg.Archive(ctx, recs, make([]*Seal, len(recs))); err != nil {
 				return total, err
 			}
-			total += int64(len(p.Records))
+			total += int64(len(recs))
 		}
 		if p.NextCursor == "" {
 			break

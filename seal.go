@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,6 +46,14 @@ type Seal struct {
 	KeyID     string    `json:"key_id"`     // the HMAC key that made Hash
 	Hash      []byte    `json:"hash"`       // the chain value after this record
 	SealedAt  time.Time `json:"sealed_at"`  // when the sealer wrote it
+	// TenantTag names the record's tenant without spelling it:
+	// HMAC-SHA256 under the seal's key of "trailmark.tenant.v1\n" and the
+	// TenantID. Empty for a record without a tenant, and in the seals
+	// made before tags existed. The link covers it when it is not empty,
+	// so that Verify knows, for a missing record, whose retention applies
+	// (RetentionOptions.TenantMaxAge), and a tenant's export knows which
+	// positions are the tenant's.
+	TenantTag []byte `json:"tenant_tag,omitempty"`
 }
 
 // Checkpoint is a signed statement of the chain's state: the hash after
@@ -59,8 +69,64 @@ type Checkpoint struct {
 	At           time.Time `json:"at"`
 	PurgedBefore time.Time `json:"purged_before,omitzero"`
 	Boundary     bool      `json:"boundary,omitempty"`
-	SignerID     string    `json:"signer_id"`
-	Signature    []byte    `json:"signature"`
+	// TenantCutoffs are the retention cutoffs of the tenants that have a
+	// retention of their own (RetentionOptions.TenantMaxAge): a sealed
+	// record of such a tenant (its seal's TenantTag says whose it is) may
+	// be missing when it occurred before its tenant's cutoff; every other
+	// record, before PurgedBefore. Signed, and carried on by every later
+	// checkpoint. The signature covers a salted commitment to each
+	// tenant's ID, so that a tenant's export can show its own cutoff and
+	// leave the other tenants' IDs out.
+	TenantCutoffs []TenantCutoff `json:"tenant_cutoffs,omitempty"`
+	SignerID      string         `json:"signer_id"`
+	Signature     []byte         `json:"signature"`
+}
+
+// TenantCutoff is the retention cutoff of one tenant in a Checkpoint.
+type TenantCutoff struct {
+	TenantID string `json:"tenant_id,omitempty"`
+	// Salt is random, per checkpoint and tenant: the commitment does not
+	// let anyone confirm a guess of a tenant ID left out.
+	Salt         []byte    `json:"salt,omitempty"`
+	PurgedBefore time.Time `json:"purged_before"`
+	// Commitment stands for TenantID and Salt where they are left out
+	// (the other tenants' cutoffs in a tenant's export): SHA-256 of
+	// "trailmark.tenant-cutoff.v1\n", Salt and TenantID. The signature
+	// covers it; with TenantID and Salt present it is computed from them.
+	Commitment []byte `json:"commitment,omitempty"`
+}
+
+// commitment returns what a checkpoint's signature covers of c.
+func (c *TenantCutoff) commitment() []byte {
+	if c.TenantID == "" && c.Salt == nil {
+		return c.Commitment
+	}
+	h := sha256.New()
+	h.Write([]byte(tenantCutoffDomain))
+	h.Write(c.Salt)
+	h.Write([]byte(c.TenantID))
+	return h.Sum(nil)
+}
+
+// redacted returns c without its tenant's ID: its commitment.
+func (c TenantCutoff) redacted() TenantCutoff {
+	return TenantCutoff{PurgedBefore: c.PurgedBefore, Commitment: c.commitment()}
+}
+
+// newTenantCutoffs returns the entries of a checkpoint for cutoffs, each
+// with a fresh salt, in the order of their commitments.
+func newTenantCutoffs(cutoffs map[string]time.Time) []TenantCutoff {
+	if len(cutoffs) == 0 {
+		return nil
+	}
+	out := make([]TenantCutoff, 0, len(cutoffs))
+	for t, at := range cutoffs {
+		salt := make([]byte, 16)
+		rand.Read(salt)
+		out = append(out, TenantCutoff{TenantID: t, Salt: salt, PurgedBefore: truncMicro(at)})
+	}
+	slices.SortFunc(out, func(a, b TenantCutoff) int { return bytes.Compare(a.commitment(), b.commitment()) })
+	return out
 }
 
 // HMACKey is a chain key with its ID. Keep keys out of the database; keep
@@ -117,7 +183,21 @@ type ChainPurger interface {
 const (
 	recordDomain     = "trailmark.record.v1\n"
 	checkpointDomain = "trailmark.checkpoint.v1\n"
+	tenantDomain     = "trailmark.tenant.v1\n"
+
+	tenantCutoffDomain = "trailmark.tenant-cutoff.v1\n"
 )
+
+// tenantTag returns the TenantTag of tenant under key: nil for no tenant.
+func tenantTag(mac hash.Hash, tenant string) []byte {
+	if tenant == "" {
+		return nil
+	}
+	mac.Reset()
+	mac.Write([]byte(tenantDomain))
+	mac.Write([]byte(tenant))
+	return mac.Sum(nil)
+}
 
 // Digest returns the SHA-256 of r's canonical form: every field of the
 // record in a fixed order, Details and Changes in canonical JSON (nil,
@@ -223,10 +303,29 @@ func (c *Checkpoint) signedBytes() []byte {
 	}
 	binary.BigEndian.PutUint64(b[:], uint64(purged))
 	buf.Write(b[:])
+	// one byte of flags: bit 0, a boundary; bit 1, tenant cutoffs follow
+	// (a checkpoint without them has the bytes, and so the signature, it
+	// always had)
+	var flags byte
 	if c.Boundary {
-		buf.WriteByte(1)
-	} else {
-		buf.WriteByte(0)
+		flags |= 1
+	}
+	if len(c.TenantCutoffs) > 0 {
+		flags |= 2
+	}
+	buf.WriteByte(flags)
+	if len(c.TenantCutoffs) > 0 {
+		binary.BigEndian.PutUint32(b[:4], uint32(len(c.TenantCutoffs)))
+		buf.Write(b[:4])
+		for i := range c.TenantCutoffs {
+			e := &c.TenantCutoffs[i]
+			cm := e.commitment()
+			binary.BigEndian.PutUint32(b[:4], uint32(len(cm)))
+			buf.Write(b[:4])
+			buf.Write(cm)
+			binary.BigEndian.PutUint64(b[:], uint64(e.PurgedBefore.UnixMicro()))
+			buf.Write(b[:])
+		}
 	}
 	buf.WriteString(c.SignerID)
 	return buf.Bytes()
@@ -311,11 +410,12 @@ type Sealer struct {
 
 	// the validly signed stored checkpoints, read at the first sealing
 	// step and at each checkpoint; guarded by mu
-	loaded   bool
-	keys     map[string]ed25519.PublicKey
-	seen     map[string]bool // checkpoints already checked, by signature
-	trusted  uint64          // the newest valid checkpoint's Seq
-	trustedP time.Time       // the latest PurgedBefore of a valid checkpoint
+	loaded  bool
+	keys    map[string]ed25519.PublicKey
+	seen    map[string]bool // checkpoints already checked, by signature
+	trusted uint64          // the newest valid checkpoint's Seq
+	cut     cutoffs         // what the valid checkpoints say retention removed
+	tags    tagCache        // TenantTags under Key; guarded by mu
 }
 
 // NewSealer returns a Sealer for store. opts is required, for its Key;
@@ -357,6 +457,7 @@ func NewSealer(store SealStore, opts *SealerOptions) (*Sealer, error) {
 		keys[cfg.Signer.ID] = cfg.Signer.Key.Public().(ed25519.PublicKey)
 	}
 	s := &Sealer{store: store, cfg: cfg, keys: keys, seen: map[string]bool{}}
+	s.tags.mac = hmac.New(sha256.New, cfg.Key.Secret)
 	s.loop.stopped, s.loop.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -378,9 +479,7 @@ func (s *Sealer) readCheckpoints(ctx context.Context) error {
 		}
 		s.seen[id] = true
 		s.trusted = max(s.trusted, c.Seq)
-		if c.PurgedBefore.After(s.trustedP) {
-			s.trustedP = c.PurgedBefore
-		}
+		s.cut.add(c)
 	}
 	s.loaded = true
 	return nil
@@ -443,7 +542,7 @@ func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
 		sl := &seals[i]
 		*sl = Seal{
 			Seq: last.Seq + uint64(i) + 1, EventID: recs[i].ID, EventTime: truncMicro(recs[i].OccurredAt),
-			Digest: digests[i], KeyID: s.cfg.Key.ID, SealedAt: now,
+			Digest: digests[i], KeyID: s.cfg.Key.ID, SealedAt: now, TenantTag: s.tags.tag(recs[i].TenantID),
 		}
 		sl.Hash = linkWith(mac, prev, sl)
 		prev = sl.Hash
@@ -494,19 +593,17 @@ func (s *Sealer) Checkpoint(ctx context.Context, purgedBefore time.Time) (Checkp
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
 	}
 	s.mu.Lock()
-	highest, trusted, trustedP := s.highest, s.trusted, s.trustedP
+	highest, trusted, def, tenants := s.highest, s.trusted, s.cut.def, s.cut.listed()
 	s.mu.Unlock()
 	if last.Seq < max(highest, trusted) {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: the chain ends at seal %d, but this sealer saw seal %d: seals were removed; run Verify", last.Seq, max(highest, trusted))
 	}
-	// what the signed checkpoints say retention removed still holds
-	if trustedP.After(purgedBefore) {
-		purgedBefore = trustedP
-	}
-	return s.checkpointAt(ctx, last, purgedBefore, false)
+	// what the signed checkpoints say retention removed still holds, the
+	// tenants' own cutoffs too
+	return s.checkpointAt(ctx, last, later(def, purgedBefore), tenants, false)
 }
 
-func (s *Sealer) checkpointAt(ctx context.Context, at Seal, purgedBefore time.Time, boundary bool) (Checkpoint, error) {
+func (s *Sealer) checkpointAt(ctx context.Context, at Seal, purgedBefore time.Time, tenants map[string]time.Time, boundary bool) (Checkpoint, error) {
 	c := Checkpoint{Seq: at.Seq, Hash: at.Hash, At: truncMicro(s.cfg.Now()), PurgedBefore: purgedBefore, Boundary: boundary}
 	if c.Seq == 0 {
 		c.Hash = make([]byte, sha256.Size)
@@ -514,6 +611,7 @@ func (s *Sealer) checkpointAt(ctx context.Context, at Seal, purgedBefore time.Ti
 	if !purgedBefore.IsZero() {
 		c.PurgedBefore = truncMicro(purgedBefore)
 	}
+	c.TenantCutoffs = newTenantCutoffs(tenants)
 	s.cfg.Signer.Sign(&c)
 	if err := s.store.AppendCheckpoint(ctx, c); err != nil {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)

@@ -134,6 +134,17 @@ type Purger interface {
 	Purge(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
+// TenantPurger is a Purger that can delete old records with a cutoff per
+// tenant. Retention needs it for RetentionOptions.TenantMaxAge.
+type TenantPurger interface {
+	// PurgeTenants deletes the records whose OccurredAt is before the
+	// cutoff of their tenant, tenants[TenantID] for the tenants listed
+	// and def for every other record (those without a tenant too), and
+	// returns how many it deleted. It never deletes a record at or after
+	// its cutoff. Concurrent calls must be safe.
+	PurgeTenants(ctx context.Context, def time.Time, tenants map[string]time.Time) (int64, error)
+}
+
 // Page is one page of query results.
 type Page struct {
 	Records []Record `json:"items"`

@@ -350,10 +350,11 @@ type verifier struct {
 	rep  Report
 	macs map[string]hash.Hash
 
-	byCP      map[uint64]cpInfo // valid checkpoints by seq
-	seenCP    map[string]bool   // checkpoints already read
-	missing   []pending         // sealed records not found, pending resolveMissing
-	purged    time.Time         // retention removed records older than this
+	byCP      map[uint64]cpInfo    // valid checkpoints by seq
+	seenCP    map[string]bool      // checkpoints already read
+	missing   []pending            // sealed records not found, pending resolveMissing
+	cut       cutoffs              // what retention may have removed
+	tags      map[string]*tagCache // TenantTags by key ID
 	started   bool
 	prev      []byte // hash after the last seal
 	prevSeq   uint64
@@ -391,9 +392,7 @@ func (v *verifier) checkpoints(cps []Checkpoint) {
 			v.problem(ProblemBadCheckpoint, c.Seq, uuid.UUID{}, "two validly signed checkpoints disagree on the hash")
 		}
 		v.byCP[c.Seq] = cpInfo{hash: c.Hash, boundary: old.boundary || c.Boundary}
-		if c.PurgedBefore.After(v.purged) {
-			v.purged = c.PurgedBefore
-		}
+		v.cut.add(c)
 	}
 }
 
@@ -511,6 +510,13 @@ func (v *verifier) pop() pending {
 	switch {
 	case p.redacted:
 		v.rep.Redacted++
+		if len(s.TenantTag) > 0 && bytes.Equal(s.TenantTag, v.tag(s.KeyID, v.rep.TenantID)) {
+			v.problem(ProblemDeletedEvent, s.Seq, s.EventID, fmt.Sprintf("the export leaves out a record of tenant %q, its own", v.rep.TenantID))
+		}
+	case r == nil && v.rep.TenantID != "" && len(s.TenantTag) > 0 && !bytes.Equal(s.TenantTag, v.tag(s.KeyID, v.rep.TenantID)):
+		// a tenant's export: another tenant's record, gone by that
+		// tenant's retention (whose cutoff the export leaves out)
+		v.rep.Redacted++
 	case r == nil:
 		// purged, moved or deleted: resolveMissing tells
 		v.missing = append(v.missing, pending{s: *s})
@@ -552,7 +558,7 @@ func (v *verifier) swapped(cur pending, next *pending) bool {
 	keys := [2]string{cur.s.KeyID, next.s.KeyID}
 	for ki, k := range keys {
 		for _, h := range [][]byte{cur.s.Hash, next.s.Hash} {
-			b := Seal{Seq: cur.s.Seq, EventID: next.s.EventID, EventTime: next.s.EventTime, Digest: next.s.Digest, KeyID: k, Hash: h}
+			b := Seal{Seq: cur.s.Seq, EventID: next.s.EventID, EventTime: next.s.EventTime, Digest: next.s.Digest, TenantTag: next.s.TenantTag, KeyID: k, Hash: h}
 			ok, hb := v.linkOK(v.prev, &b)
 			if !ok {
 				continue
@@ -624,6 +630,41 @@ func (v *verifier) start(s *Seal) {
 	v.prevSeq = s.Seq - 1
 }
 
+// tag returns the TenantTag of tenant under the key keyID; nil for no
+// tenant or an unknown key.
+func (v *verifier) tag(keyID, tenant string) []byte {
+	if tenant == "" {
+		return nil
+	}
+	c, ok := v.tags[keyID]
+	if !ok {
+		key, ok := v.opts.Keys[keyID]
+		if !ok {
+			return nil
+		}
+		if v.tags == nil {
+			v.tags = map[string]*tagCache{}
+		}
+		c = &tagCache{mac: hmac.New(sha256.New, key)}
+		v.tags[keyID] = c
+	}
+	return c.tag(tenant)
+}
+
+// cutoffOf returns the retention cutoff of the record s seals: its
+// tenant's, when its TenantTag is that of a tenant some checkpoint lists,
+// the default otherwise.
+func (v *verifier) cutoffOf(s *Seal) time.Time {
+	if len(s.TenantTag) > 0 {
+		for t := range v.cut.tenants {
+			if bytes.Equal(v.tag(s.KeyID, t), s.TenantTag) {
+				return v.cut.of(t)
+			}
+		}
+	}
+	return v.cut.def
+}
+
 // resolveMissing reports the missing records that retention did not
 // remove: changed ones (found under their ID with another OccurredAt),
 // then deleted ones.
@@ -633,7 +674,7 @@ func (v *verifier) resolveMissing() {
 		case m.r != nil:
 			v.problem(ProblemModifiedEvent, m.s.Seq, m.s.EventID, fmt.Sprintf("the record's timestamp was changed from %s to %s",
 				m.s.EventTime.Format(time.RFC3339Nano), m.r.OccurredAt.Format(time.RFC3339Nano)))
-		case m.s.EventTime.Before(v.purged):
+		case m.s.EventTime.Before(v.cutoffOf(&m.s)):
 			v.rep.Purged++
 		default:
 			v.problem(ProblemDeletedEvent, m.s.Seq, m.s.EventID, "the sealed record is missing")
@@ -681,5 +722,11 @@ func linkWith(m hash.Hash, prev []byte, s *Seal) []byte {
 	binary.BigEndian.PutUint64(b[:], uint64(s.EventTime.UnixMicro()))
 	m.Write(b[:])
 	m.Write(s.Digest)
+	if len(s.TenantTag) > 0 {
+		// after the fixed-size fields, only when set: the seals made
+		// before tags existed keep their hashes
+		m.Write([]byte("tenant"))
+		m.Write(s.TenantTag)
+	}
 	return m.Sum(nil)
 }

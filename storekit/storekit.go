@@ -15,6 +15,7 @@
 package storekit
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -194,4 +195,20 @@ func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error)) (a
 		page.NextCursor = CursorAfter(&page.Records[limit-1]).String()
 	}
 	return page, rows.Close()
+}
+
+// TenantCutoffs parses the JSON form of a checkpoint's TenantCutoffs, as a
+// store keeps it (json.Marshal of the slice). It returns nil for an empty
+// string, and for JSON that does not parse: the checkpoint's signature,
+// which covers the cutoffs, then fails, and Verify reports it, as it
+// reports any other damaged checkpoint.
+func TenantCutoffs(s string) []audit.TenantCutoff {
+	if s == "" {
+		return nil
+	}
+	var out []audit.TenantCutoff
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil
+	}
+	return out
 }

@@ -76,6 +76,7 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("RetentionKeepsProof", func(t *testing.T) { t.Parallel(); testRetentionKeepsProof(t, newChain) })
 	t.Run("OfflineExport", func(t *testing.T) { t.Parallel(); testOfflineExport(t, newChain) })
 	t.Run("TenantExport", func(t *testing.T) { t.Parallel(); testTenantExport(t, newChain) })
+	t.Run("TenantRetention", func(t *testing.T) { t.Parallel(); testTenantRetention(t, newChain) })
 	t.Run("Tampering", func(t *testing.T) { t.Parallel(); testTamperKinds(t, newChain) })
 	t.Run("RoutineCheckpointIsNoBoundary", func(t *testing.T) { t.Parallel(); testRoutineCheckpoint(t, newChain) })
 	t.Run("VerifyDuringRetention", func(t *testing.T) { t.Parallel(); testVerifyDuringRetention(t, newChain) })
@@ -505,8 +506,12 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 		}, audit.ProblemForgedEvent},
 		{"swap seals", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
 			a, b := seals[3], seals[4]
-			check(t, tam.UpdateSeal(ctx, b.Seq, func(s *audit.Seal) { s.EventID, s.EventTime, s.Digest = a.EventID, a.EventTime, a.Digest }))
-			check(t, tam.UpdateSeal(ctx, a.Seq, func(s *audit.Seal) { s.EventID, s.EventTime, s.Digest = b.EventID, b.EventTime, b.Digest }))
+			check(t, tam.UpdateSeal(ctx, b.Seq, func(s *audit.Seal) {
+				s.EventID, s.EventTime, s.Digest, s.TenantTag = a.EventID, a.EventTime, a.Digest, a.TenantTag
+			}))
+			check(t, tam.UpdateSeal(ctx, a.Seq, func(s *audit.Seal) {
+				s.EventID, s.EventTime, s.Digest, s.TenantTag = b.EventID, b.EventTime, b.Digest, b.TenantTag
+			}))
 			return pos{a.Seq, b.EventID}
 		}, audit.ProblemReordered},
 		{"delete seal", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
@@ -740,8 +745,13 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 			deletedSeal(sa)
 			break
 		}
-		check(t, tam.UpdateSeal(ctx, sa.Seq, func(sl *audit.Seal) { sl.EventID, sl.EventTime, sl.Digest = sb.EventID, sb.EventTime, sb.Digest }))
-		check(t, tam.UpdateSeal(ctx, sb.Seq, func(sl *audit.Seal) { sl.EventID, sl.EventTime, sl.Digest = sa.EventID, sa.EventTime, sa.Digest }))
+		// everything that names the record: its tenant's tag too
+		check(t, tam.UpdateSeal(ctx, sa.Seq, func(sl *audit.Seal) {
+			sl.EventID, sl.EventTime, sl.Digest, sl.TenantTag = sb.EventID, sb.EventTime, sb.Digest, sb.TenantTag
+		}))
+		check(t, tam.UpdateSeal(ctx, sb.Seq, func(sl *audit.Seal) {
+			sl.EventID, sl.EventTime, sl.Digest, sl.TenantTag = sa.EventID, sa.EventTime, sa.Digest, sa.TenantTag
+		}))
 		// neighbours link the other way round; others just do not link
 		if b == a+1 {
 			expect(audit.ProblemReordered, sa.Seq, sb.EventID)

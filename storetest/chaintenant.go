@@ -143,3 +143,155 @@ func testTenantExport(t *testing.T, newChain ChainFactory) {
 		t.Error("a redacted position in an export of the whole chain: Verify accepted it")
 	}
 }
+
+// testTenantRetention runs retention with a cutoff per tenant (30 days
+// for org-short, 365 for org-long, 90 for every other record) over a year
+// and more of records, then checks what went and what stayed, that the
+// chain verifies online, in an export and in org-long's export (which
+// names no other tenant), and that deleting an org-long record retention
+// keeps, changing a seal's tenant tag, or redacting a position of the
+// tenant in its own export, are each reported.
+func testTenantRetention(t *testing.T, newChain ChainFactory) {
+	s, tam := newChain(t)
+	if _, ok := s.(audit.TenantPurger); !ok {
+		t.Skipf("%T cannot purge per tenant", s)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	tenants := []string{"org-short", "org-long", "org-other", ""}
+	var recs []audit.Record
+	// every 20 days from 400 days ago, one record of each tenant, one
+	// append at a time so that every store seals them in time order
+	for day := -400; day <= 0; day += 20 {
+		for i, tenant := range tenants {
+			r := Record(len(recs))
+			r.ID = uuid.New()
+			r.TenantID = tenant
+			r.OccurredAt = now.AddDate(0, 0, day).Add(time.Duration(i) * time.Second).UTC().Truncate(time.Microsecond)
+			check(t, s.Append(ctx, r))
+			recs = append(recs, r)
+		}
+	}
+	sl := newSealer(t, s, key1)
+	sealAll(t, s, sl)
+	ages := map[string]time.Duration{"org-short": 30 * 24 * time.Hour, "org-long": 365 * 24 * time.Hour}
+	if _, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, TenantMaxAge: map[string]time.Duration{"org-x": -time.Hour}}); err == nil {
+		t.Error("NewRetention with a negative TenantMaxAge: no error")
+	}
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, MaxAge: 90 * 24 * time.Hour, TenantMaxAge: ages, Now: func() time.Time { return now }})
+	check(t, err)
+	res, err := r.RunOnce(ctx)
+	check(t, err)
+	cutoff := func(tenant string) time.Time {
+		if d, ok := ages[tenant]; ok {
+			return now.Add(-d)
+		}
+		return now.Add(-90 * 24 * time.Hour)
+	}
+	kept := map[uuid.UUID]bool{}
+	var gone int64
+	var longOld audit.Record // an org-long record of about day -100, which retention keeps
+	for _, x := range recs {
+		if x.OccurredAt.Before(cutoff(x.TenantID)) {
+			gone++
+			continue
+		}
+		kept[x.ID] = true
+		if x.TenantID == "org-long" && x.OccurredAt.Before(now.AddDate(0, 0, -90)) && longOld.OccurredAt.IsZero() {
+			longOld = x
+		}
+	}
+	if res.Purged != gone {
+		t.Errorf("purged %d records, want %d", res.Purged, gone)
+	}
+	rest := QueryAll(t, s.(audit.Querier), audit.Filter{})
+	if len(rest) != len(kept) {
+		t.Errorf("%d records left, want %d", len(rest), len(kept))
+	}
+	for _, x := range rest {
+		if !kept[x.ID] {
+			t.Errorf("record of tenant %q of %v kept past its retention", x.TenantID, x.OccurredAt)
+		}
+	}
+	if res.Boundary == 0 {
+		t.Error("no seal purged: the oldest records were all past their retention")
+	}
+	cps, err := s.Checkpoints(ctx)
+	check(t, err)
+	o := verifyOpts()
+	rep := mustVerify(t, s, o)
+	wantOK(t, rep, "after retention per tenant")
+	if rep.Purged != uint64(gone) {
+		t.Errorf("Verify counts %d purged records, want %d", rep.Purged, gone)
+	}
+	// a routine checkpoint carries the tenants' cutoffs on
+	cp, err := sl.Checkpoint(ctx, time.Time{})
+	check(t, err)
+	if len(cp.TenantCutoffs) != 2 {
+		t.Errorf("a routine checkpoint after retention holds %d tenant cutoffs, want 2", len(cp.TenantCutoffs))
+	}
+	wantOK(t, mustVerify(t, s, verifyOpts(cp)), "with the routine checkpoint")
+
+	// the whole chain, exported, verifies offline
+	var whole bytes.Buffer
+	_, err = audit.ExportChain(ctx, s, &whole)
+	check(t, err)
+	wantOK(t, mustVerify(t, exportSource(whole.Bytes()), verifyOpts(cps...)), "export after retention per tenant")
+	// org-long's export verifies and does not name org-short
+	var long bytes.Buffer
+	_, err = audit.ExportTenantChain(ctx, s, "org-long", &long)
+	check(t, err)
+	if bytes.Contains(long.Bytes(), []byte("org-short")) || bytes.Contains(long.Bytes(), []byte("org-other")) {
+		t.Error("org-long's export names another tenant")
+	}
+	trep := mustVerify(t, exportSource(long.Bytes()), verifyOpts())
+	wantOK(t, trep, "org-long's export after retention per tenant")
+	// one of org-long's positions passed off as another tenant's
+	lines := bytes.SplitAfter(long.Bytes(), []byte("\n"))
+	for i, l := range lines {
+		if !bytes.Contains(l, []byte(`"tenant_id":"org-long"`)) || !bytes.Contains(l, []byte(`"type":"seal"`)) {
+			continue
+		}
+		var line map[string]json.RawMessage
+		check(t, json.Unmarshal(l, &line))
+		var sealed audit.Seal
+		check(t, json.Unmarshal(line["seal"], &sealed))
+		delete(line, "record")
+		line["redacted"] = json.RawMessage("true")
+		b, _ := json.Marshal(line)
+		ls := append([][]byte(nil), lines...)
+		ls[i] = append(b, '\n')
+		wantFirst(t, mustVerify(t, exportSource(bytes.Join(ls, nil)), verifyOpts()), audit.ProblemDeletedEvent, sealed.Seq, sealed.EventID)
+		break
+	}
+
+	// deleting an org-long record that its retention keeps is detected,
+	// although it is older than the default cutoff
+	var longSeal audit.Seal
+	check(t, s.ScanChain(ctx, 0, func(x audit.Seal, _ *audit.Record) error {
+		if x.EventID == longOld.ID {
+			longSeal = x
+		}
+		return nil
+	}))
+	if longSeal.Seq == 0 || len(longSeal.TenantTag) == 0 {
+		t.Fatalf("the org-long record of %v: seal %+v, want one with a tenant tag", longOld.OccurredAt, longSeal)
+	}
+	check(t, tam.DeleteRecord(ctx, longOld.ID))
+	wantFirst(t, mustVerify(t, s, verifyOpts(cps...)), audit.ProblemDeletedEvent, longSeal.Seq, longOld.ID)
+
+	// a seal's tenant tag changed (an org-long record passed off as
+	// org-short's, whose retention is shorter): its link breaks
+	var shortSeal audit.Seal
+	check(t, s.ScanChain(ctx, 0, func(x audit.Seal, r *audit.Record) error {
+		if r == nil && len(x.TenantTag) > 0 && shortSeal.Seq == 0 && x.Seq > longSeal.Seq {
+			shortSeal = x
+		}
+		return nil
+	}))
+	check(t, tam.UpdateSeal(ctx, longSeal.Seq, func(x *audit.Seal) { x.TenantTag = shortSeal.TenantTag }))
+	rep = mustVerify(t, s, verifyOpts(cps...))
+	if rep.OK() || rep.Problems[0].Seq != longSeal.Seq {
+		t.Errorf("a seal's tenant tag changed: %v; want a problem at seal %d", rep.Problems, longSeal.Seq)
+	}
+}

@@ -564,10 +564,39 @@ func eachRecord(ctx context.Context, s audit.Querier, f audit.Filter, limit int,
 	}
 }
 
+// tenantAges is the repeatable flag --tenant-max-age tenant=duration.
+type tenantAges map[string]time.Duration
+
+func (t tenantAges) String() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		parts = append(parts, k+"="+t[k].String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (t tenantAges) Set(v string) error {
+	tenant, age, ok := strings.Cut(v, "=")
+	if !ok || tenant == "" {
+		return fmt.Errorf("want tenant=duration (org-1=720h), not %q", v)
+	}
+	d, err := time.ParseDuration(age)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("tenant %q: want a positive duration (720h), not %q", tenant, age)
+	}
+	if _, dup := t[tenant]; dup {
+		return fmt.Errorf("tenant %q given twice", tenant)
+	}
+	t[tenant] = d
+	return nil
+}
+
 func (c cli) purge(ctx context.Context, args []string) error {
 	var maxAge *time.Duration
+	tenants := tenantAges{}
 	s, sl, _, err := c.parseSealer(ctx, "purge", args, func(fs *flag.FlagSet) {
 		maxAge = fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI: 8760h)")
+		fs.Var(tenants, "tenant-max-age", "`tenant=duration`: the records of this tenant are kept this long instead (repeat for more tenants)")
 	})
 	if err != nil {
 		return err
@@ -577,7 +606,7 @@ func (c cli) purge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: *maxAge, Sealer: sl, Logger: logger})
+	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: *maxAge, TenantMaxAge: tenants, Sealer: sl, Logger: logger})
 	if err != nil {
 		logger.Close(ctx)
 		return err
@@ -589,7 +618,10 @@ func (c cli) purge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "removed %d record(s) older than %s; chain checkpoint at seal %d, %d seal(s) removed\n",
-		res.Purged, res.Cutoff.Format(time.RFC3339), res.Boundary, res.SealsPurged)
+	fmt.Fprintf(c.stdout, "removed %d record(s) older than %s", res.Purged, res.Cutoff.Format(time.RFC3339))
+	if n := len(res.TenantCutoffs); n > 0 {
+		fmt.Fprintf(c.stdout, " (%d tenant(s) by their own retention)", n)
+	}
+	fmt.Fprintf(c.stdout, "; chain checkpoint at seal %d, %d seal(s) removed\n", res.Boundary, res.SealsPurged)
 	return nil
 }

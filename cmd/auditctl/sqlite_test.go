@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,8 +95,23 @@ func TestSQLiteCommands(t *testing.T) {
 	if n := strings.Count(out, "\n"); code != 0 || n != 13 {
 		t.Errorf("query -user user-1: exit %d, %d lines, want 13", code, n)
 	}
-	if code, out, errOut := ctl(t, args("purge", "-keys", keys, "-max-age", "2160h")...); code != 0 || !strings.Contains(out, "removed 23 record(s)") {
-		t.Fatalf("purge: exit %d: %s%s", code, out, errOut)
+	if code, _, errOut := ctl(t, args("purge", "-keys", keys, "-tenant-max-age", "tenant-b")...); code != 2 || !strings.Contains(errOut, "want tenant=duration") {
+		t.Errorf("purge -tenant-max-age without a duration: exit %d: %s", code, errOut)
+	}
+	// tenant-b keeps 180 days, the others 90
+	var want int
+	for _, r := range recs {
+		age := 90 * 24 * time.Hour
+		if r.TenantID == "tenant-b" {
+			age *= 2
+		}
+		if time.Since(r.OccurredAt) > age {
+			want++
+		}
+	}
+	if code, out, errOut := ctl(t, args("purge", "-keys", keys, "-max-age", "2160h", "-tenant-max-age", "tenant-b=4320h")...); code != 0 ||
+		!strings.Contains(out, fmt.Sprintf("removed %d record(s)", want)) || !strings.Contains(out, "(1 tenant(s) by their own retention)") {
+		t.Fatalf("purge: exit %d: %s%s; want %d removed", code, out, errOut, want)
 	}
 	if code, out, _ := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 {
 		t.Fatalf("verify after purge: exit %d: %s", code, out)

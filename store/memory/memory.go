@@ -50,6 +50,8 @@ var (
 	_ audit.Getter  = (*Store)(nil)
 	_ audit.Purger  = (*Store)(nil)
 
+	_ audit.TenantPurger = (*Store)(nil)
+
 	_ audit.SealStore   = (*Store)(nil)
 	_ audit.ChainPurger = (*Store)(nil)
 )
@@ -284,6 +286,53 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 		s.chunks[p.c] = slices.Delete(s.chunks[p.c], 0, p.i)
 	}
 	s.chunks = slices.Delete(s.chunks, 0, p.c)
+	return n, nil
+}
+
+// PurgeTenants deletes the records that occurred before the cutoff of
+// their tenant: tenants[TenantID] for the tenants listed, def for the
+// others (those without a tenant too).
+func (s *Store) PurgeTenants(ctx context.Context, def time.Time, tenants map[string]time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	cutoff := func(tenant string) time.Time {
+		if at, ok := tenants[tenant]; ok && tenant != "" {
+			return at.Truncate(time.Microsecond)
+		}
+		return def.Truncate(time.Microsecond)
+	}
+	hi := cutoff("")
+	for t := range tenants {
+		if at := cutoff(t); at.After(hi) {
+			hi = at
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// the records before the latest cutoff, chunk by chunk: a chunk
+	// keeps the records younger than their cutoff, in order
+	var n int64
+	kept := s.chunks[:0:0]
+	for c, ch := range s.chunks {
+		if !ch[0].OccurredAt.Before(hi) {
+			kept = append(kept, s.chunks[c:]...)
+			break
+		}
+		var keep []audit.Record
+		for _, r := range ch {
+			if r.OccurredAt.Before(cutoff(r.TenantID)) {
+				delete(s.byID, r.ID)
+				n++
+			} else {
+				keep = append(keep, r)
+			}
+		}
+		if len(keep) > 0 {
+			kept = append(kept, keep)
+		}
+	}
+	s.chunks = kept
 	return n, nil
 }
 

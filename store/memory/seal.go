@@ -55,7 +55,7 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sl := range seals {
-		sl.Digest, sl.Hash = slices.Clone(sl.Digest), slices.Clone(sl.Hash)
+		sl.Digest, sl.Hash, sl.TenantTag = slices.Clone(sl.Digest), slices.Clone(sl.Hash), slices.Clone(sl.TenantTag)
 		s.seals = append(s.seals, sl)
 		s.sealed[sl.EventID] = sl.EventTime
 	}
@@ -92,7 +92,7 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 			rec = &c
 		}
 		s.mu.RUnlock()
-		sl.Digest, sl.Hash = slices.Clone(sl.Digest), slices.Clone(sl.Hash)
+		sl.Digest, sl.Hash, sl.TenantTag = slices.Clone(sl.Digest), slices.Clone(sl.Hash), slices.Clone(sl.TenantTag)
 		if err := fn(sl, rec); err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c.Hash, c.Signature = slices.Clone(c.Hash), slices.Clone(c.Signature)
+	c.Hash, c.Signature, c.TenantCutoffs = slices.Clone(c.Hash), slices.Clone(c.Signature), slices.Clone(c.TenantCutoffs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cps = append(s.cps, c)
@@ -155,7 +155,7 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	defer s.mu.RUnlock()
 	out := make([]audit.Checkpoint, len(s.cps))
 	for i, c := range s.cps {
-		c.Hash, c.Signature = slices.Clone(c.Hash), slices.Clone(c.Signature)
+		c.Hash, c.Signature, c.TenantCutoffs = slices.Clone(c.Hash), slices.Clone(c.Signature), slices.Clone(c.TenantCutoffs)
 		out[i] = c
 	}
 	return out, nil
@@ -173,8 +173,15 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 	if i < 0 {
 		return 0, fmt.Errorf("audit: memory: purge seals through %d: no retention checkpoint there", through)
 	}
+	// the latest cutoff the checkpoint states, its tenants' included
+	before := s.cps[i].PurgedBefore
+	for _, e := range s.cps[i].TenantCutoffs {
+		if e.PurgedBefore.After(before) {
+			before = e.PurgedBefore
+		}
+	}
 	for _, sl := range s.seals {
-		if sl.Seq <= through && !sl.EventTime.Before(s.cps[i].PurgedBefore) {
+		if sl.Seq <= through && !sl.EventTime.Before(before) {
 			return 0, fmt.Errorf("audit: memory: purge seals through %d: seal %d is of a record retention keeps", through, sl.Seq)
 		}
 	}

@@ -17,8 +17,9 @@ import (
 )
 
 var (
-	_ audit.SealStore   = (*Store)(nil)
-	_ audit.ChainPurger = (*Store)(nil)
+	_ audit.SealStore    = (*Store)(nil)
+	_ audit.ChainPurger  = (*Store)(nil)
+	_ audit.TenantPurger = (*Store)(nil)
 )
 
 // sealCols are the columns of a seal, in the order scanSeal reads them.
@@ -104,14 +105,18 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	if err != nil {
 		return 0, err
 	}
-	stmt, err := tx.PrepareContext(ctx, "COPY "+s.sql.Seals+" (seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at) FROM STDIN")
+	stmt, err := tx.PrepareContext(ctx, "COPY "+s.sql.Seals+" (seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at, tenant_tag) FROM STDIN")
 	if err != nil {
 		return 0, err
 	}
 	for i := range seals {
 		sl := &seals[i]
+		var tag any
+		if len(sl.TenantTag) > 0 {
+			tag = sl.TenantTag
+		}
 		if _, err := stmt.ExecContext(ctx, int64(sl.Seq), sl.EventID.String(), micro(sl.EventTime), xids[i],
-			sl.Digest, sl.KeyID, sl.Hash, micro(sl.SealedAt)); err != nil {
+			sl.Digest, sl.KeyID, sl.Hash, micro(sl.SealedAt), tag); err != nil {
 			stmt.Close()
 			return 0, err
 		}
@@ -177,7 +182,7 @@ func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (audit.Seal, string, 
 // ScanChain calls fn for each seal with Seq >= from, in order, with the
 // record it seals or nil. It reads one query's snapshot, streaming.
 func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, "+
+	rows, err := s.db.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, s.tenant_tag, "+
 		chainRecordList+" FROM "+s.sql.Seals+" s LEFT JOIN "+s.sql.Table+` e ON e.id = s.event_id AND e."timestamp" = s.event_time`+
 		" WHERE s.seq >= $1 ORDER BY s.seq", int64(min(from, 1<<62)))
 	if err != nil {
@@ -197,7 +202,7 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 			changes []byte
 		)
 		if err := rows.Scan(&seq, &sl.EventID, timeColumn{&sl.EventTime}, &sl.Digest, &sl.KeyID, &sl.Hash, timeColumn{&sl.SealedAt},
-			&found, timeColumn{&r.OccurredAt}, timeColumn{&r.RecordedAt}, &r.UserID, &r.UserEmail, &ip, &r.UserAgent, &action,
+			&sl.TenantTag, &found, timeColumn{&r.OccurredAt}, timeColumn{&r.RecordedAt}, &r.UserID, &r.UserEmail, &ip, &r.UserAgent, &action,
 			&r.ResourceType, &r.ResourceID, &details, &changes, &r.RequestID, &r.SessionID, &status, &r.ErrorMessage,
 			&r.TenantID, &r.TraceID, &r.SpanID); err != nil {
 			return fmt.Errorf("audit: postgres: scan chain: %w", err)
@@ -253,14 +258,21 @@ func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) 
 // AppendCheckpoint stores a checkpoint, with the position in the table of
 // the seal it is at, so that sealing can continue from it.
 func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
-	var purged any
+	var purged, tenants any
 	if !c.PurgedBefore.IsZero() {
 		purged = micro(c.PurgedBefore)
 	}
+	if len(c.TenantCutoffs) > 0 {
+		b, err := json.Marshal(c.TenantCutoffs)
+		if err != nil {
+			return fmt.Errorf("audit: postgres: append checkpoint %d: %w", c.Seq, err)
+		}
+		tenants = string(b)
+	}
 	_, err := s.db.ExecContext(ctx, "INSERT INTO "+s.sql.Checkpoints+
-		" (seq, hash, at, purged_before, boundary, signer_id, signature, event_xid, event_id)"+
-		" SELECT $1, $2, $3, $4, $5, $6, $7, (SELECT event_xid FROM "+s.sql.Seals+" WHERE seq = $1), (SELECT event_id FROM "+s.sql.Seals+" WHERE seq = $1)",
-		int64(c.Seq), c.Hash, micro(c.At), purged, c.Boundary, c.SignerID, c.Signature)
+		" (seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs, event_xid, event_id)"+
+		" SELECT $1, $2, $3, $4, $5, $6, $7, $8::jsonb, (SELECT event_xid FROM "+s.sql.Seals+" WHERE seq = $1), (SELECT event_id FROM "+s.sql.Seals+" WHERE seq = $1)",
+		int64(c.Seq), c.Hash, micro(c.At), purged, c.Boundary, c.SignerID, c.Signature, tenants)
 	if err != nil {
 		return fmt.Errorf("audit: postgres: append checkpoint %d: %w", c.Seq, err)
 	}
@@ -269,7 +281,7 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 
 // Checkpoints returns the stored checkpoints, oldest first.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature FROM "+s.sql.Checkpoints+" ORDER BY seq, at")
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs::text FROM "+s.sql.Checkpoints+" ORDER BY seq, at")
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
 	}
@@ -283,11 +295,15 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 			seq      int64
 			boundary sql.NullBool
 			signer   sql.NullString
+			tenants  sql.NullString
 		)
-		if err := rows.Scan(&seq, &c.Hash, timeColumn{&c.At}, timeColumn{&c.PurgedBefore}, &boundary, &signer, &c.Signature); err != nil {
+		if err := rows.Scan(&seq, &c.Hash, timeColumn{&c.At}, timeColumn{&c.PurgedBefore}, &boundary, &signer, &c.Signature, &tenants); err != nil {
 			return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
 		}
 		c.Seq, c.Boundary, c.SignerID = uint64(seq), boundary.Bool, signer.String
+		// cutoffs that do not parse are left out: the signature, which
+		// covers them, then fails, and Verify reports the checkpoint
+		c.TenantCutoffs = storekit.TenantCutoffs(tenants.String)
 		cps = append(cps, c)
 	}
 	if err := rows.Err(); err != nil {

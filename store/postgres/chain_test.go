@@ -107,11 +107,15 @@ func (p tamper) InsertRecord(ctx context.Context, r audit.Record) error {
 	return p.do(ctx, func(tx *sqlx.Tx) error { return p.insert(ctx, tx, r, "") })
 }
 
-const sealCols = "seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at"
+const sealCols = "seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at, tenant_tag"
 
 func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s audit.Seal, xid string) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO "+p.table("_seals")+" ("+sealCols+") VALUES ($1, $2, $3, $4::xid8, $5, $6, $7, $8)",
-		int64(s.Seq), s.EventID, s.EventTime, xid, s.Digest, s.KeyID, s.Hash, s.SealedAt)
+	var tag any
+	if len(s.TenantTag) > 0 {
+		tag = s.TenantTag
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO "+p.table("_seals")+" ("+sealCols+") VALUES ($1, $2, $3, $4::xid8, $5, $6, $7, $8, $9)",
+		int64(s.Seq), s.EventID, s.EventTime, xid, s.Digest, s.KeyID, s.Hash, s.SealedAt, tag)
 	return err
 }
 
@@ -122,8 +126,8 @@ func (p tamper) UpdateSeal(ctx context.Context, seq uint64, mutate func(*audit.S
 			n   int64
 			xid string
 		)
-		err := tx.QueryRowContext(ctx, "DELETE FROM "+p.table("_seals")+" WHERE seq = $1 RETURNING seq, event_id, event_time, event_xid::text, digest, key_id, hash, sealed_at", int64(seq)).
-			Scan(&n, &s.EventID, &s.EventTime, &xid, &s.Digest, &s.KeyID, &s.Hash, &s.SealedAt)
+		err := tx.QueryRowContext(ctx, "DELETE FROM "+p.table("_seals")+" WHERE seq = $1 RETURNING seq, event_id, event_time, event_xid::text, digest, key_id, hash, sealed_at, tenant_tag", int64(seq)).
+			Scan(&n, &s.EventID, &s.EventTime, &xid, &s.Digest, &s.KeyID, &s.Hash, &s.SealedAt, &s.TenantTag)
 		if err != nil {
 			return err
 		}

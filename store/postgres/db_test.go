@@ -57,8 +57,8 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err := db.SelectContext(ctx, &versions, "SELECT version FROM "+schema+".audit_logs_migrations ORDER BY version"); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []int{1, 2, 3, 4}) {
-		t.Errorf("migrations table holds %v, want [1 2 3 4]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3, 4, 5}) {
+		t.Errorf("migrations table holds %v, want [1 2 3 4 5]", versions)
 	}
 	// and again, one by one
 	s, _ := postgres.New(db, &postgres.Options{Schema: schema})
@@ -99,8 +99,8 @@ func TestMigrationSQLApplies(t *testing.T) {
 		t.Fatalf("Migrate after MigrationSQL: %v", err)
 	}
 	var n int
-	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 4 {
-		t.Errorf("migrations recorded: got %d, %v; want 4", n, err)
+	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 5 {
+		t.Errorf("migrations recorded: got %d, %v; want 5", n, err)
 	}
 	rs := storetest.Records(0, 3)
 	if err := s.Append(ctx, rs...); err != nil {
@@ -212,6 +212,7 @@ GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
 GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;
 GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
                           audit.audit_logs_purge_rows(timestamptz, integer),
+                          audit.audit_logs_purge_tenant_rows(timestamptz, text[], timestamptz[], integer),
                           audit.audit_logs_purge_seals(bigint) TO sealer;`
 
 // roleSetup is a schema migrated by an owner role, with an application

@@ -186,6 +186,7 @@
 //	GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
 //	                          audit.audit_logs_purge_rows(timestamptz, integer),
+//	                          audit.audit_logs_purge_tenant_rows(timestamptz, text[], timestamptz[], integer),
 //	                          audit.audit_logs_purge_seals(bigint) TO sealer;
 //
 // Migration 3 turns every grant of INSERT on the whole audit table (the

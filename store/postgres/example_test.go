@@ -183,6 +183,8 @@ func ExampleMigrationSQL() {
 	// CREATE TABLE "audit"."audit_logs_settings" (
 	// CREATE FUNCTION "audit"."audit_logs_retention_floor"() RETURNS timestamptz
 	// -- trailmark audit migration 4: tenant_trace
+	// -- trailmark audit migration 5: tenant_retention
+	// CREATE FUNCTION "audit"."audit_logs_purge_tenant_rows"(def timestamptz, tenants text[], cutoffs timestamptz[], max_rows integer) RETURNS bigint
 }
 
 // Remove the records older than a year, as a retention job would.

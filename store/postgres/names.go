@@ -35,6 +35,10 @@ type names struct {
 	TenantIndex, TenantUserIndex, TraceIndex string // unqualified, quoted
 	NewColumnsLit                            string // string literal of the columns it adds
 
+	// retention per tenant (migration 5)
+	PurgeTenantRows                    string // qualified, quoted
+	PurgeRowsQLit, PurgeTenantRowsQLit string // string literals of the quoted, qualified names
+
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
 	PurgeRowsName, DropPartitionsName      string // qualified, unquoted, for messages
@@ -81,7 +85,10 @@ func newNames(schema, table string) names {
 		TenantUserIndex:    pq.QuoteIdentifier(table + "_tenant_user_idx"),
 		TraceIndex:         pq.QuoteIdentifier(table + "_trace_idx"),
 		NewColumnsLit:      pq.QuoteLiteral(strings.Join(columnsV4, ", ")),
+		PurgeTenantRows:    q(table + "_purge_tenant_rows"),
 	}
+	n.PurgeRowsQLit = pq.QuoteLiteral(n.PurgeRows)
+	n.PurgeTenantRowsQLit = pq.QuoteLiteral(n.PurgeTenantRows)
 	n.TableQLit = pq.QuoteLiteral(n.Table)
 	n.DefaultQLit = pq.QuoteLiteral(n.Default)
 	n.GuardQLit = pq.QuoteLiteral(n.Guard)
@@ -133,6 +140,7 @@ type statements struct {
 	ensure        string
 	drop          string
 	purgeRows     string
+	purgeTenants  string
 }
 
 func buildStatements(c config) statements {
@@ -159,10 +167,11 @@ func buildStatements(c config) statements {
 		// deadlock.
 		fromStaging: "WITH batch AS (DELETE FROM " + stagingTable + " RETURNING *) INSERT INTO " + n.Table +
 			" (" + cols + ") SELECT " + cols + ` FROM batch ORDER BY "timestamp", id ON CONFLICT DO NOTHING`,
-		query:     "SELECT " + selectList + " FROM " + n.Table,
-		get:       "SELECT " + selectList + " FROM " + n.Table + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`,
-		ensure:    "SELECT " + n.EnsurePartitions + "($1::date[])",
-		drop:      "SELECT " + n.DropPartitions + "($1)",
-		purgeRows: "SELECT " + n.PurgeRows + "($1, $2)",
+		query:        "SELECT " + selectList + " FROM " + n.Table,
+		get:          "SELECT " + selectList + " FROM " + n.Table + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`,
+		ensure:       "SELECT " + n.EnsurePartitions + "($1::date[])",
+		drop:         "SELECT " + n.DropPartitions + "($1)",
+		purgeRows:    "SELECT " + n.PurgeRows + "($1, $2)",
+		purgeTenants: "SELECT " + n.PurgeTenantRows + "($1, $2::text[], $3::timestamptz[], $4)",
 	}
 }

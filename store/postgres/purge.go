@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // purgeLockWait bounds how long dropping partitions waits for the lock on
@@ -25,6 +28,26 @@ const purgeLockWait = 5 * time.Second
 // documentation).
 func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 	cutoff = micro(cutoff)
+	total, err := s.dropPartitions(ctx, cutoff)
+	if err != nil {
+		return total, fmt.Errorf("audit: postgres: purge before %v: dropping partitions: %w", cutoff, err)
+	}
+	for {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, s.sql.purgeRows, cutoff, s.cfg.purgeRows).Scan(&n); err != nil {
+			return total, fmt.Errorf("audit: postgres: purge before %v: deleting records: %w", cutoff, err)
+		}
+		total += n
+		if n < int64(s.cfg.purgeRows) {
+			return total, nil
+		}
+	}
+}
+
+// dropPartitions drops the monthly partitions that hold only records
+// older than cutoff, in one transaction that locks the table briefly, and
+// returns how many records they held.
+func (s *Store) dropPartitions(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	err := func() error {
 		tx, err := s.db.BeginTxx(ctx, nil)
@@ -49,13 +72,50 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 	// partition missing from memory costs one more call, a partition
 	// remembered but dropped sends records to the default partition.
 	s.parts.forget()
+	return total, err
+}
+
+// PurgeTenants deletes the records that occurred before the cutoff of
+// their tenant: tenants[TenantID] for the tenants listed, def for the
+// others (those without a tenant too). It drops the monthly partitions
+// that hold only records older than the earliest cutoff, as Purge does,
+// then deletes the rest in transactions of at most Options.PurgeBatch
+// records through the function <table>_purge_tenant_rows (migration 5),
+// which refuses a cutoff later than the minimum retention allows. The
+// role of the Store needs EXECUTE on it (Migrate grants it to the roles
+// that hold EXECUTE on <table>_purge_rows).
+func (s *Store) PurgeTenants(ctx context.Context, def time.Time, tenants map[string]time.Time) (int64, error) {
+	def = micro(def)
+	earliest := def
+	names := make([]string, 0, len(tenants))
+	for t := range tenants {
+		if t != "" {
+			names = append(names, t)
+		}
+	}
+	slices.Sort(names)
+	cutoffs := make([]string, len(names))
+	for i, t := range names {
+		at := micro(tenants[t])
+		if at.Before(earliest) {
+			earliest = at
+		}
+		cutoffs[i] = at.Format(time.RFC3339Nano)
+	}
+	// first the checks of every cutoff (max_rows 0 deletes nothing), so
+	// that no partition goes when one cutoff is refused
+	var n int64
+	if err := s.db.QueryRowContext(ctx, s.sql.purgeTenants, def, pq.Array(names), pq.Array(cutoffs), 0).Scan(&n); err != nil {
+		return 0, fmt.Errorf("audit: postgres: purge per tenant: %w", err)
+	}
+	total, err := s.dropPartitions(ctx, earliest)
 	if err != nil {
-		return total, fmt.Errorf("audit: postgres: purge before %v: dropping partitions: %w", cutoff, err)
+		return total, fmt.Errorf("audit: postgres: purge per tenant: dropping partitions before %v: %w", earliest, err)
 	}
 	for {
 		var n int64
-		if err := s.db.QueryRowContext(ctx, s.sql.purgeRows, cutoff, s.cfg.purgeRows).Scan(&n); err != nil {
-			return total, fmt.Errorf("audit: postgres: purge before %v: deleting records: %w", cutoff, err)
+		if err := s.db.QueryRowContext(ctx, s.sql.purgeTenants, def, pq.Array(names), pq.Array(cutoffs), s.cfg.purgeRows).Scan(&n); err != nil {
+			return total, fmt.Errorf("audit: postgres: purge per tenant: deleting records: %w", err)
 		}
 		total += n
 		if n < int64(s.cfg.purgeRows) {

@@ -345,3 +345,56 @@ func TestMigrationNarrowsInsertGrants(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantPurgeAsRetentionRole purges per tenant as the retention role
+// granted as the package documentation says: each tenant's cutoff must
+// respect the minimum retention, the application role may not call it,
+// and only the records past their tenant's cutoff go.
+func TestTenantPurgeAsRetentionRole(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	r := newRoleSetup(t, nil)
+	app, err := postgres.New(r.appDB, &postgres.Options{Schema: r.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	rs := storetest.Records(0, 6)
+	for i, x := range []struct {
+		tenant string
+		age    int
+	}{{"org-long", 200}, {"org-long", 400}, {"org-short", 100}, {"org-short", 10}, {"", 100}, {"org-other", 200}} {
+		rs[i].TenantID = x.tenant
+		rs[i].OccurredAt = now.Add(-time.Duration(x.age) * 24 * time.Hour).Truncate(time.Microsecond)
+	}
+	if err := app.Append(ctx, rs...); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := postgres.New(r.sealerDB, &postgres.Options{Schema: r.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	if _, err := app.PurgeTenants(ctx, now.Add(-90*day), map[string]time.Time{"org-long": now.Add(-365 * day)}); pqCode(err) != "42501" {
+		t.Errorf("PurgeTenants as the application role: got %v, want permission denied", err)
+	}
+	if _, err := sealer.PurgeTenants(ctx, now.Add(-90*day), map[string]time.Time{"org-short": now.Add(-30 * day)}); err == nil || !strings.Contains(err.Error(), "minimum retention") {
+		t.Errorf("a tenant cutoff of 30 days under a minimum retention of 90: got %v, want the minimum retention's refusal", err)
+	}
+	if got := storetest.QueryAll(t, app, audit.Filter{}); len(got) != 6 {
+		t.Fatalf("after refused purges: %d records, want 6", len(got))
+	}
+	n, err := sealer.PurgeTenants(ctx, now.Add(-150*day), map[string]time.Time{"org-long": now.Add(-365 * day), "org-short": now.Add(-95 * day)})
+	if err != nil || n != 3 {
+		t.Fatalf("PurgeTenants: got %d, %v; want 3 (org-long of day -400, org-short of day -100, org-other of day -200)", n, err)
+	}
+	left := map[string]int{}
+	for _, x := range storetest.QueryAll(t, app, audit.Filter{}) {
+		left[fmt.Sprintf("%s/%d", x.TenantID, int(now.Sub(x.OccurredAt).Hours()/24+0.5))]++
+	}
+	want := map[string]int{"org-long/200": 1, "org-short/10": 1, "/100": 1}
+	if fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Errorf("left %v, want %v", left, want)
+	}
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -65,18 +66,22 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal
 	if err != nil {
 		return 0, err
 	}
-	const cols = 8
+	const cols = 9
 	for start := 0; start < len(seals); start += chunkRows {
 		end := min(start+chunkRows, len(seals))
 		args := make([]any, 0, (end-start)*cols)
 		for i := start; i < end; i++ {
 			sl := &seals[i]
 			id := sl.EventID
+			var tag any
+			if len(sl.TenantTag) > 0 {
+				tag = sl.TenantTag
+			}
 			args = append(args, int64(sl.Seq), id[:], sl.EventTime.UnixMicro(), rowNumbs[i],
-				sl.Digest, sl.KeyID, sl.Hash, sl.SealedAt.UnixMicro())
+				sl.Digest, sl.KeyID, sl.Hash, sl.SealedAt.UnixMicro(), tag)
 		}
-		q := "INSERT INTO audit_seals (seq, event_id, event_time, event_row, digest, key_id, hash, sealed_at) VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", end-start), ",")
+		q := "INSERT INTO audit_seals (seq, event_id, event_time, event_row, digest, key_id, hash, sealed_at, tenant_tag) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?),", end-start), ",")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return 0, err
 		}
@@ -112,7 +117,7 @@ func lastSeal(ctx context.Context, q sqlx.QueryerContext) (audit.Seal, int64, er
 // ScanChain calls fn for each seal with Seq >= from, in order, with the
 // record it seals or nil. It reads one snapshot of the file, streaming.
 func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
-	rows, err := s.reader.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, "+
+	rows, err := s.reader.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, s.tenant_tag, "+
 		"e.id IS NOT NULL, "+nullableSelectList+
 		" FROM audit_seals s LEFT JOIN audit_logs e ON e.id = s.event_id AND e.ts = s.event_time WHERE s.seq >= ? ORDER BY s.seq",
 		int64(min(from, 1<<62)))
@@ -127,7 +132,7 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 			eventID           []byte
 			found             bool
 		)
-		r, err := scanRecord(rows, &seq, &eventID, &at, &sl.Digest, &sl.KeyID, &sl.Hash, &sealedAt, &found)
+		r, err := scanRecord(rows, &seq, &eventID, &at, &sl.Digest, &sl.KeyID, &sl.Hash, &sealedAt, &sl.TenantTag, &found)
 		if err != nil {
 			return fmt.Errorf("audit: sqlite: scan chain: %w", err)
 		}
@@ -184,14 +189,21 @@ func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) 
 // AppendCheckpoint stores a checkpoint, with the row of the record its
 // seal seals, so that sealing can continue from it.
 func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
-	var purged any
+	var purged, tenants any
 	if !c.PurgedBefore.IsZero() {
 		purged = c.PurgedBefore.UnixMicro()
 	}
+	if len(c.TenantCutoffs) > 0 {
+		b, err := json.Marshal(c.TenantCutoffs)
+		if err != nil {
+			return fmt.Errorf("audit: sqlite: append checkpoint %d: %w", c.Seq, err)
+		}
+		tenants = string(b)
+	}
 	err := s.writeTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO audit_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature, event_row)"+
-			" SELECT ?, ?, ?, ?, ?, ?, ?, (SELECT event_row FROM audit_seals WHERE seq = ?)",
-			int64(c.Seq), c.Hash, c.At.UnixMicro(), purged, c.Boundary, c.SignerID, c.Signature, int64(c.Seq))
+		_, err := tx.ExecContext(ctx, "INSERT INTO audit_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs, event_row)"+
+			" SELECT ?, ?, ?, ?, ?, ?, ?, ?, (SELECT event_row FROM audit_seals WHERE seq = ?)",
+			int64(c.Seq), c.Hash, c.At.UnixMicro(), purged, c.Boundary, c.SignerID, c.Signature, tenants, int64(c.Seq))
 		return err
 	})
 	if err != nil {
@@ -202,7 +214,7 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 
 // Checkpoints returns the stored checkpoints, oldest first.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.reader.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature FROM audit_checkpoints ORDER BY seq, at")
+	rows, err := s.reader.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs FROM audit_checkpoints ORDER BY seq, at")
 	if err != nil {
 		return nil, fmt.Errorf("audit: sqlite: checkpoints: %w", err)
 	}
@@ -213,14 +225,18 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 			c       audit.Checkpoint
 			seq, at int64
 			purged  sql.NullInt64
+			tenants sql.NullString
 		)
-		if err := rows.Scan(&seq, &c.Hash, &at, &purged, &c.Boundary, &c.SignerID, &c.Signature); err != nil {
+		if err := rows.Scan(&seq, &c.Hash, &at, &purged, &c.Boundary, &c.SignerID, &c.Signature, &tenants); err != nil {
 			return nil, fmt.Errorf("audit: sqlite: checkpoints: %w", err)
 		}
 		c.Seq, c.At = uint64(seq), micros(at)
 		if purged.Valid {
 			c.PurgedBefore = micros(purged.Int64)
 		}
+		// cutoffs that do not parse are left out: the signature, which
+		// covers them, then fails, and Verify reports the checkpoint
+		c.TenantCutoffs = storekit.TenantCutoffs(tenants.String)
 		cps = append(cps, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -236,9 +252,29 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 	var n int64
 	err := s.writeTx(ctx, func(tx *sqlx.Tx) error {
+		// the latest cutoff a retention checkpoint at through states,
+		// its tenants' included
 		var before sql.NullInt64
-		if err := tx.QueryRowxContext(ctx, "SELECT max(purged_before) FROM audit_checkpoints WHERE seq = ? AND boundary AND purged_before IS NOT NULL",
-			int64(through)).Scan(&before); err != nil {
+		rows, err := tx.QueryxContext(ctx, "SELECT purged_before, tenant_cutoffs FROM audit_checkpoints WHERE seq = ? AND boundary AND purged_before IS NOT NULL",
+			int64(through))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				purged  int64
+				tenants sql.NullString
+			)
+			if err := rows.Scan(&purged, &tenants); err != nil {
+				rows.Close()
+				return err
+			}
+			for _, e := range storekit.TenantCutoffs(tenants.String) {
+				purged = max(purged, e.PurgedBefore.UnixMicro())
+			}
+			before = sql.NullInt64{Int64: max(before.Int64, purged), Valid: true}
+		}
+		if err := rows.Close(); err != nil {
 			return err
 		}
 		if !before.Valid {
@@ -252,7 +288,6 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 		if younger {
 			return fmt.Errorf("seals up to %d include records younger than the retention cutoff %v", through, micros(before.Int64))
 		}
-		var err error
 		n, err = permitted(ctx, tx, "seals", int64(through), "DELETE FROM audit_seals WHERE seq <= ?", int64(through))
 		return err
 	})

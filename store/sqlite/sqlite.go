@@ -21,12 +21,13 @@ import (
 )
 
 var (
-	_ audit.Store       = (*Store)(nil)
-	_ audit.Querier     = (*Store)(nil)
-	_ audit.Getter      = (*Store)(nil)
-	_ audit.Purger      = (*Store)(nil)
-	_ audit.SealStore   = (*Store)(nil)
-	_ audit.ChainPurger = (*Store)(nil)
+	_ audit.Store        = (*Store)(nil)
+	_ audit.Querier      = (*Store)(nil)
+	_ audit.Getter       = (*Store)(nil)
+	_ audit.Purger       = (*Store)(nil)
+	_ audit.TenantPurger = (*Store)(nil)
+	_ audit.SealStore    = (*Store)(nil)
+	_ audit.ChainPurger  = (*Store)(nil)
 )
 
 // ApplicationID is the SQLite application_id of a Trailmark audit file

@@ -110,8 +110,12 @@ func (p tamper) InsertRecord(ctx context.Context, r audit.Record) error {
 }
 
 func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s audit.Seal, row int64) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO audit_seals (seq, event_id, event_time, event_row, digest, key_id, hash, sealed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		int64(s.Seq), s.EventID[:], s.EventTime.UnixMicro(), row, s.Digest, s.KeyID, s.Hash, s.SealedAt.UnixMicro())
+	var tag any
+	if len(s.TenantTag) > 0 {
+		tag = s.TenantTag
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO audit_seals (seq, event_id, event_time, event_row, digest, key_id, hash, sealed_at, tenant_tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		int64(s.Seq), s.EventID[:], s.EventTime.UnixMicro(), row, s.Digest, s.KeyID, s.Hash, s.SealedAt.UnixMicro(), tag)
 	return err
 }
 
