@@ -47,6 +47,11 @@ func TestHostileCheckpointRows(t *testing.T) {
 		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature) VALUES (3, '\x00', now(), 'infinity', true, 's', '\x00')`,
 		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, purged_before, signer_id, signature) VALUES (4, '\x00', 'infinity', '-infinity', 'x', '')`,
 		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, signer_id, signature) VALUES (5, '\x00', '-infinity', 's', '')`,
+		// tenant cutoffs (migration 5) that do not parse, or that claim a
+		// tenant's records may all be gone
+		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, signer_id, signature, tenant_cutoffs) VALUES (6, '\x00', now(), 's', '\x00', '"not a list"')`,
+		`INSERT INTO ` + schema + `.audit_logs_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs) VALUES (2, '\x00', now(), 'epoch', true, 's', '\x00',
+			'[{"tenant_id":"org-1","salt":"AA==","purged_before":"9999-01-01T00:00:00Z"}]')`,
 	} {
 		if _, err := s.DB().ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -64,8 +69,8 @@ func TestHostileCheckpointRows(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", how, err)
 		}
-		if rep.ProblemCount != 4 || rep.Records != 12 {
-			t.Errorf("%s: %d problems, %d records; want 4 bad checkpoints, 12 records: %v", how, rep.ProblemCount, rep.Records, rep.Problems)
+		if rep.ProblemCount != 6 || rep.Records != 12 {
+			t.Errorf("%s: %d problems, %d records; want 6 bad checkpoints, 12 records: %v", how, rep.ProblemCount, rep.Records, rep.Problems)
 		}
 		for _, p := range rep.Problems {
 			if p.Kind != audit.ProblemBadCheckpoint {
