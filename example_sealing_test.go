@@ -137,3 +137,52 @@ func ExampleNewRetention() {
 	// purged 2
 	// ok=true purged=2
 }
+
+// A retention per tenant: the records of org-free go after 30 days, those
+// of org-enterprise after a year, every other record after 90 days. The
+// chain still verifies, and still tells a record its tenant's retention
+// removed from a deleted one.
+func ExampleNewRetention_tenantMaxAge() {
+	ctx := context.Background()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	store := memory.New(nil)
+	for _, tenant := range []string{"org-free", "org-enterprise", ""} {
+		logSome(audit.WithTenant(ctx, tenant), store, 1, now.AddDate(0, 0, -60)) // 60 days old
+	}
+
+	key, signer := exampleKeys()
+	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, Signer: signer, Now: func() time.Time { return now }})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ret, err := audit.NewRetention(store, &audit.RetentionOptions{
+		MaxAge: 90 * 24 * time.Hour,
+		TenantMaxAge: map[string]time.Duration{
+			"org-free":       30 * 24 * time.Hour,
+			"org-enterprise": 365 * 24 * time.Hour,
+		},
+		Sealer: sealer,
+		Now:    func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := ret.RunOnce(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("purged", res.Purged, "of", res.Purged+int64(store.Len()))
+
+	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{
+		Keys:       map[string][]byte{key.ID: key.Secret},
+		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
+		Now:        func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("ok=%v purged=%d records=%d\n", rep.OK(), rep.Purged, rep.Records)
+	// Output:
+	// purged 1 of 3
+	// ok=true purged=1 records=2
+}
