@@ -79,22 +79,7 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 		_, err := fn(last, nil)
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, sealPlanSettings); err != nil {
-		return 0, err
-	}
-	var horizon string
-	if err := tx.QueryRowContext(ctx, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text").Scan(&horizon); err != nil {
-		return 0, err
-	}
-	rows, err := tx.QueryContext(ctx, s.toSealQuery(), horizon, xid, id, max)
-	if err != nil {
-		return 0, err
-	}
-	recs, xids, err := storekit.ScanAll(rows, func(rows *sql.Rows) (audit.Record, string, error) {
-		var x string
-		r, err := scanRecordWith(rows, &x)
-		return r, x, err
-	})
+	recs, xids, err := s.readToSeal(ctx, tx, xid, id, max)
 	if err != nil {
 		return 0, err
 	}
@@ -132,6 +117,36 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 		return 0, err
 	}
 	return len(seals), nil
+}
+
+// readToSeal reads the next batch to seal, up to max records after (xid,
+// id), within tx.
+func (s *Store) readToSeal(ctx context.Context, tx *sqlx.Tx, xid, id string, max int) ([]audit.Record, []string, error) {
+	if _, err := tx.ExecContext(ctx, sealPlanSettings); err != nil {
+		return nil, nil, err
+	}
+	var horizon string
+	if err := tx.QueryRowContext(ctx, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text").Scan(&horizon); err != nil {
+		return nil, nil, err
+	}
+	rows, err := tx.QueryContext(ctx, s.toSealQuery(), horizon, xid, id, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	recs, xids := make([]audit.Record, 0, min(max, 8192)), make([]string, 0, min(max, 8192))
+	for rows.Next() {
+		var x string
+		r, err := scanRow(rows, false, &x)
+		if err != nil {
+			return nil, nil, err
+		}
+		recs, xids = append(recs, r), append(xids, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return recs, xids, rows.Close()
 }
 
 // toSealQuery reads the records to seal: those of transactions older than

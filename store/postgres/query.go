@@ -186,6 +186,13 @@ func scanRecord(rows *sql.Rows) (audit.Record, error) { return scanRecordWith(ro
 
 // scanRecordWith reads lead, then the columns of selectList.
 func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
+	return scanRow(rows, true, lead...)
+}
+
+// scanRow is scanRecordWith, with Details and Changes as jsonb prints
+// them (valid JSON, not canonical) when canon is false: for the Sealer,
+// whose digest makes them canonical anyway.
+func scanRow(rows *sql.Rows, canon bool, lead ...any) (audit.Record, error) {
 	var (
 		r                audit.Record
 		ip               string
@@ -205,6 +212,10 @@ func scanRecordWith(rows *sql.Rows, lead ...any) (audit.Record, error) {
 	}
 	r.OccurredAt, r.RecordedAt = r.OccurredAt.UTC(), r.RecordedAt.UTC()
 	r.Action, r.Status = audit.Action(action), audit.Status(status)
-	r.Details, r.Changes = jsonColumn(details), jsonColumn(changes) // canonical, as from every store
+	if canon {
+		r.Details, r.Changes = jsonColumn(details), jsonColumn(changes) // canonical, as from every store
+	} else {
+		r.Details, r.Changes = details, changes
+	}
 	return r, nil
 }
