@@ -398,3 +398,44 @@ func TestTenantPurgeAsRetentionRole(t *testing.T) {
 		t.Errorf("left %v, want %v", left, want)
 	}
 }
+
+// TestMigration5GrantsTenantPurge upgrades a version-4 schema whose
+// retention role was granted purge_rows: migration 5 grants it
+// purge_tenant_rows too, and nobody else.
+func TestMigration5GrantsTenantPurge(t *testing.T) {
+	db := testDB(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	schema := newSchema(t)
+	sealer := newRole(t, "trailmark_sealer_")
+	app := newRole(t, "trailmark_app_")
+	text, err := postgres.MigrationSQL(&postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after, ok := strings.Cut(text, "-- trailmark audit migration 5:")
+	if !ok {
+		t.Fatal("no migration 5 in MigrationSQL")
+	}
+	tbl := schema + ".audit_logs"
+	for _, q := range []string{
+		before,
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + sealer + ", " + app,
+		"GRANT EXECUTE ON FUNCTION " + tbl + "_purge_rows(timestamptz, integer) TO " + sealer,
+		"-- trailmark audit migration 5:" + after,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	var granted []string
+	err = db.SelectContext(ctx, &granted, `SELECT r.rolname FROM pg_roles r
+		WHERE r.rolname IN ($1, $2) AND has_function_privilege(r.oid, $3::regprocedure, 'EXECUTE') ORDER BY 1`,
+		sealer, app, tbl+"_purge_tenant_rows(timestamptz, text[], timestamptz[], integer)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(granted) != fmt.Sprint([]string{sealer}) {
+		t.Errorf("after migration 5, EXECUTE on purge_tenant_rows is held by %v; want only the retention role %s", granted, sealer)
+	}
+}
