@@ -2,6 +2,7 @@ package audit
 
 import (
 	"hash"
+	"maps"
 	"time"
 )
 
@@ -56,16 +57,7 @@ func (k *cutoffs) of(tenant string) time.Time {
 
 // listed returns a copy of the tenants' cutoffs, for a checkpoint that
 // carries them on; nil for none.
-func (k *cutoffs) listed() map[string]time.Time {
-	if len(k.tenants) == 0 {
-		return nil
-	}
-	m := make(map[string]time.Time, len(k.tenants))
-	for t, at := range k.tenants {
-		m[t] = at
-	}
-	return m
-}
+func (k *cutoffs) listed() map[string]time.Time { return maps.Clone(k.tenants) }
 
 func later(a, b time.Time) time.Time {
 	if b.After(a) {

@@ -197,8 +197,22 @@ func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error)) (a
 	return page, rows.Close()
 }
 
+// TenantCutoffsColumn returns the column value a store keeps for a
+// checkpoint's TenantCutoffs: their JSON as a string, or nil (SQL NULL)
+// for none. TenantCutoffs reads it back.
+func TenantCutoffsColumn(c []audit.TenantCutoff) (any, error) {
+	if len(c) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
 // TenantCutoffs parses the JSON form of a checkpoint's TenantCutoffs, as a
-// store keeps it (json.Marshal of the slice). It returns nil for an empty
+// store keeps it (TenantCutoffsColumn). It returns nil for an empty
 // string, and for JSON that does not parse: the checkpoint's signature,
 // which covers the cutoffs, then fails, and Verify reports it, as it
 // reports any other damaged checkpoint.

@@ -273,18 +273,15 @@ func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) 
 // AppendCheckpoint stores a checkpoint, with the position in the table of
 // the seal it is at, so that sealing can continue from it.
 func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
-	var purged, tenants any
+	var purged any
 	if !c.PurgedBefore.IsZero() {
 		purged = micro(c.PurgedBefore)
 	}
-	if len(c.TenantCutoffs) > 0 {
-		b, err := json.Marshal(c.TenantCutoffs)
-		if err != nil {
-			return fmt.Errorf("audit: postgres: append checkpoint %d: %w", c.Seq, err)
-		}
-		tenants = string(b)
+	tenants, err := storekit.TenantCutoffsColumn(c.TenantCutoffs)
+	if err != nil {
+		return fmt.Errorf("audit: postgres: append checkpoint %d: %w", c.Seq, err)
 	}
-	_, err := s.db.ExecContext(ctx, "INSERT INTO "+s.sql.Checkpoints+
+	_, err = s.db.ExecContext(ctx, "INSERT INTO "+s.sql.Checkpoints+
 		" (seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs, event_xid, event_id)"+
 		" SELECT $1, $2, $3, $4, $5, $6, $7, $8::jsonb, (SELECT event_xid FROM "+s.sql.Seals+" WHERE seq = $1), (SELECT event_id FROM "+s.sql.Seals+" WHERE seq = $1)",
 		int64(c.Seq), c.Hash, micro(c.At), purged, c.Boundary, c.SignerID, c.Signature, tenants)

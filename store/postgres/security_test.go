@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storetest"
@@ -303,26 +305,11 @@ func TestMigrationNarrowsInsertGrants(t *testing.T) {
 	ctx := testCtx(t)
 	schema := newSchema(t)
 	role := newRole(t, "trailmark_app_")
-	text, err := postgres.MigrationSQL(&postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, after, ok := strings.Cut(text, "-- trailmark audit migration 3:")
-	if !ok {
-		t.Fatal("no migration 3 in MigrationSQL")
-	}
 	tbl := schema + ".audit_logs"
-	for _, q := range []string{
-		before,
-		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
-		"GRANT SELECT, INSERT ON " + tbl + " TO " + role,
-		"SELECT " + tbl + "_ensure_partitions(ARRAY[now()::date])",
-		"-- trailmark audit migration 3:" + after,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	upgradeWith(t, db, schema, 3,
+		"GRANT USAGE ON SCHEMA "+schema+" TO "+role,
+		"GRANT SELECT, INSERT ON "+tbl+" TO "+role,
+		"SELECT "+tbl+"_ensure_partitions(ARRAY[now()::date])")
 	app := asRole(t, role)
 	insert := `INSERT INTO ` + tbl + ` (id, "timestamp", action, resource_type, status%s) VALUES (gen_random_uuid(), now(), 'a', 'b', 'success'%s)`
 	tests := []struct {
@@ -409,27 +396,12 @@ func TestMigration5GrantsTenantPurge(t *testing.T) {
 	schema := newSchema(t)
 	sealer := newRole(t, "trailmark_sealer_")
 	app := newRole(t, "trailmark_app_")
-	text, err := postgres.MigrationSQL(&postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, after, ok := strings.Cut(text, "-- trailmark audit migration 5:")
-	if !ok {
-		t.Fatal("no migration 5 in MigrationSQL")
-	}
 	tbl := schema + ".audit_logs"
-	for _, q := range []string{
-		before,
-		"GRANT USAGE ON SCHEMA " + schema + " TO " + sealer + ", " + app,
-		"GRANT EXECUTE ON FUNCTION " + tbl + "_purge_rows(timestamptz, integer) TO " + sealer,
-		"-- trailmark audit migration 5:" + after,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	upgradeWith(t, db, schema, 5,
+		"GRANT USAGE ON SCHEMA "+schema+" TO "+sealer+", "+app,
+		"GRANT EXECUTE ON FUNCTION "+tbl+"_purge_rows(timestamptz, integer) TO "+sealer)
 	var granted []string
-	err = db.SelectContext(ctx, &granted, `SELECT r.rolname FROM pg_roles r
+	err := db.SelectContext(ctx, &granted, `SELECT r.rolname FROM pg_roles r
 		WHERE r.rolname IN ($1, $2) AND has_function_privilege(r.oid, $3::regprocedure, 'EXECUTE') ORDER BY 1`,
 		sealer, app, tbl+"_purge_tenant_rows(timestamptz, text[], timestamptz[], integer)")
 	if err != nil {
@@ -437,5 +409,27 @@ func TestMigration5GrantsTenantPurge(t *testing.T) {
 	}
 	if fmt.Sprint(granted) != fmt.Sprint([]string{sealer}) {
 		t.Errorf("after migration 5, EXECUTE on purge_tenant_rows is held by %v; want only the retention role %s", granted, sealer)
+	}
+}
+
+// upgradeWith migrates schema up to migration n (excluded), runs grants as
+// an operator of that version would have, then applies migration n and
+// the rest, as MigrationSQL writes them.
+func upgradeWith(t *testing.T, db *sqlx.DB, schema string, n int, grants ...string) {
+	t.Helper()
+	text, err := postgres.MigrationSQL(&postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := fmt.Sprintf("-- trailmark audit migration %d:", n)
+	before, after, ok := strings.Cut(text, head)
+	if !ok {
+		t.Fatalf("no migration %d in MigrationSQL", n)
+	}
+	ctx := testCtx(t)
+	for _, q := range append(append([]string{before}, grants...), head+after) {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -189,18 +188,15 @@ func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) 
 // AppendCheckpoint stores a checkpoint, with the row of the record its
 // seal seals, so that sealing can continue from it.
 func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
-	var purged, tenants any
+	var purged any
 	if !c.PurgedBefore.IsZero() {
 		purged = c.PurgedBefore.UnixMicro()
 	}
-	if len(c.TenantCutoffs) > 0 {
-		b, err := json.Marshal(c.TenantCutoffs)
-		if err != nil {
-			return fmt.Errorf("audit: sqlite: append checkpoint %d: %w", c.Seq, err)
-		}
-		tenants = string(b)
+	tenants, err := storekit.TenantCutoffsColumn(c.TenantCutoffs)
+	if err != nil {
+		return fmt.Errorf("audit: sqlite: append checkpoint %d: %w", c.Seq, err)
 	}
-	err := s.writeTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.writeTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO audit_checkpoints (seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs, event_row)"+
 			" SELECT ?, ?, ?, ?, ?, ?, ?, ?, (SELECT event_row FROM audit_seals WHERE seq = ?)",
 			int64(c.Seq), c.Hash, c.At.UnixMicro(), purged, c.Boundary, c.SignerID, c.Signature, tenants, int64(c.Seq))
