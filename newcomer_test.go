@@ -79,3 +79,13 @@ func TestLoggerStopCountsAfterDrain(t *testing.T) {
 		t.Errorf("logger_stop counts %+v, want accepted 8, written 8, failed 0", got)
 	}
 }
+
+// PCIMaxAge keeps 12 calendar months from any day, leap days included,
+// as its doc and docs/compliance.md say.
+func TestPCIMaxAgeCoversTwelveMonths(t *testing.T) {
+	for d := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2032; d = d.AddDate(0, 0, 1) {
+		if need := d.AddDate(1, 0, 0).Sub(d); need > audit.PCIMaxAge {
+			t.Fatalf("from %s, 12 months are %v, more than PCIMaxAge %v", d.Format(time.DateOnly), need, audit.PCIMaxAge)
+		}
+	}
+}
