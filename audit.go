@@ -22,6 +22,10 @@ const (
 	ActionUserPasswordChange Action = "user.password_change"
 	ActionUserProfileUpdate  Action = "user.profile_update"
 	ActionUserDeleteAccount  Action = "user.delete_account"
+	// ActionUserRoleChange records a change of a user's role (Changes
+	// {"role": {"before": …, "after": …}}), by an administrator or the
+	// application.
+	ActionUserRoleChange Action = "user.role_change"
 )
 
 // Actions on application resources.
