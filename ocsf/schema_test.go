@@ -661,6 +661,31 @@ func TestSchemaValidates(t *testing.T) {
 			}
 		}
 	})
+	// Every activity the schema defines for each class, chosen through
+	// Options.Actions: New accepts it and its events validate.
+	t.Run("activities", func(t *testing.T) {
+		for _, class := range []int{ocsf.ClassAccountChange, ocsf.ClassAuthentication, ocsf.ClassUserAccess, ocsf.ClassAPIActivity} {
+			c, ok := s.classes[int64(class)]
+			if !ok {
+				continue // reported below
+			}
+			for id := range s.details(c, "activity_id")["enum"].(map[string]any) {
+				n, _ := strconv.Atoi(id)
+				am, err := ocsf.New(&ocsf.Options{Actions: map[audit.Action]ocsf.Activity{"app.do_it": {ClassUID: class, ID: n}}})
+				if err != nil {
+					t.Errorf("class %d activity %d of the schema: New: %v", class, n, err)
+					continue
+				}
+				for name, r := range variants(byte(n), "app.do_it") {
+					b, err := json.Marshal(am.Map(&r))
+					if err != nil {
+						t.Fatal(err)
+					}
+					check(t, fmt.Sprintf("class %d activity %d %s", class, n, name), b)
+				}
+			}
+		}
+	})
 	for _, class := range []int{ocsf.ClassAccountChange, ocsf.ClassAuthentication, ocsf.ClassUserAccess, ocsf.ClassAPIActivity} {
 		if !seen[class] {
 			t.Errorf("class %d: no event of it was validated", class)
