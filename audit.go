@@ -22,10 +22,6 @@ const (
 	ActionUserPasswordChange Action = "user.password_change"
 	ActionUserProfileUpdate  Action = "user.profile_update"
 	ActionUserDeleteAccount  Action = "user.delete_account"
-	// ActionUserRoleChange records a change of a user's role (Changes
-	// {"role": {"before": …, "after": …}}), by an administrator or the
-	// application.
-	ActionUserRoleChange Action = "user.role_change"
 )
 
 // Actions on application resources.
@@ -42,6 +38,10 @@ const (
 	ActionPermissionRevoke Action = "permission.revoke"
 	ActionAPIKeyCreate     Action = "api_key.create"
 	ActionAPIKeyRevoke     Action = "api_key.revoke"
+	// ActionUserRoleChange records a change of a user's role, by an
+	// administrator or the application: ResourceType "user", ResourceID
+	// the user, Changes {"role": {"before": …, "after": …}}.
+	ActionUserRoleChange Action = "user.role_change"
 )
 
 // Actions of the audit log itself: reading the log leaves a trace, and so do
