@@ -38,6 +38,10 @@ const (
 	ActionPermissionRevoke Action = "permission.revoke"
 	ActionAPIKeyCreate     Action = "api_key.create"
 	ActionAPIKeyRevoke     Action = "api_key.revoke"
+	// ActionUserRoleChange records a change of a user's role, by an
+	// administrator or the application: ResourceType "user", ResourceID
+	// the user, Changes {"role": {"before": …, "after": …}}.
+	ActionUserRoleChange Action = "user.role_change"
 )
 
 // Actions of the audit log itself: reading the log leaves a trace, and so do

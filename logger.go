@@ -46,12 +46,12 @@ func (d Delivery) String() string {
 }
 
 // SecurityActions are the actions delivered Sync unless a Policy says
-// otherwise: logins, password changes, account deletion, permission and
-// key changes, reads and exports of the audit log, and retention runs.
+// otherwise: logins, password changes, account deletion, permission, role
+// and key changes, reads and exports of the audit log, and retention runs.
 func SecurityActions() []Action {
 	return []Action{
 		ActionUserLogin, ActionUserPasswordChange, ActionUserDeleteAccount,
-		ActionPermissionGrant, ActionPermissionRevoke,
+		ActionPermissionGrant, ActionPermissionRevoke, ActionUserRoleChange,
 		ActionAPIKeyCreate, ActionAPIKeyRevoke,
 		ActionAuditLogRead, ActionAuditLogExport, ActionAuditRetentionRun,
 	}
