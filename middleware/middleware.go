@@ -111,7 +111,14 @@ type Options struct {
 	// attributed to the request's actor as it is when the request ends
 	// (after any audit.SetActor). Status is success below 400, failure
 	// for 4xx and error for 5xx and for a handler that panics (the panic
-	// is recorded, then re-raised). Default EventsOff.
+	// is recorded, then re-raised). The status code is the final one the
+	// client received: an informational 1xx a handler sends first (100
+	// Continue, 103 Early Hints) is not; 101 Switching Protocols is. A
+	// request whose handler hijacks the connection records hijacked true
+	// and no status code (the middleware cannot see what the handler wrote
+	// on the raw connection) unless a final status was written before the
+	// hijack; its status is success, or error if the handler panics.
+	// Default EventsOff.
 	Events EventPolicy
 	// Skip, when set, is asked about each request Events would record;
 	// true skips it. It sees the request with the middleware's context.
