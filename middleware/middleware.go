@@ -57,7 +57,7 @@ type Options struct {
 	// id, whatever the client sends.
 	IgnoreClientRequestID bool
 	// NewRequestID makes a request id when the client sent no acceptable
-	// one. Default: a UUIDv7 string (uuid.NewV7). It must be
+	// one. Default: a UUIDv7 string (RFC 9562, time-ordered). It must be
 	// safe for concurrent use; an empty result falls back to the default.
 	NewRequestID func() string
 
@@ -207,7 +207,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if actor == (audit.Actor{}) {
 		actor = audit.ActorFrom(r.Context()) // what an outer layer set, if anything
 	}
-	ctx := audit.WithSettableActor(audit.WithRequestInfo(r.Context(), ri), actor)
+	ctx := audit.WithRequest(r.Context(), ri, actor)
 	w.Header()[m.RequestIDHeader] = []string{ri.RequestID}
 	r = r.WithContext(ctx)
 	if !m.records(r) {
