@@ -16,7 +16,7 @@ import (
 
 // TestFilesPrivate: under the usual umask 022, the database file and its
 // -wal and -shm files are created 0600, not world-readable (they were
-// 0644). Not parallel: the umask is the process's.
+// 0644), and so is a backup. Not parallel: the umask is the process's.
 func TestFilesPrivate(t *testing.T) {
 	old := syscall.Umask(0o022)
 	t.Cleanup(func() { syscall.Umask(old) })
@@ -29,7 +29,11 @@ func TestFilesPrivate(t *testing.T) {
 	if err := s.Append(context.Background(), audit.Record{ID: uuid.New(), Action: audit.ActionUserLogin, ResourceType: "user", Status: audit.StatusSuccess}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+	backup := filepath.Join(filepath.Dir(path), "backup.db")
+	if err := s.Backup(context.Background(), backup); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm", backup} {
 		fi, err := os.Stat(f)
 		if err != nil {
 			t.Fatal(err)

@@ -150,7 +150,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 // pool opens a connection pool on the file.
 func (s *Store) pool(read bool) (*sqlx.DB, error) {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(s.cfg.busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", busyPragma(s.cfg.busyTimeout))
 	switch {
 	case s.cfg.readOnly:
 		q.Set("mode", "ro")
@@ -165,12 +165,23 @@ func (s *Store) pool(read bool) (*sqlx.DB, error) {
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "journal_size_limit(67108864)")
 	}
-	dsn := (&url.URL{Scheme: "file", Opaque: escapePath(s.path), RawQuery: q.Encode()}).String()
-	db, err := sqlx.Open("sqlite", dsn)
+	db, err := openDB(s.path, q)
 	if err != nil {
 		return nil, fmt.Errorf("audit: sqlite: open %s: %w", s.path, err)
 	}
 	return db, nil
+}
+
+// openDB opens a connection pool on the file at path with the driver's
+// query parameters q.
+func openDB(path string, q url.Values) (*sqlx.DB, error) {
+	dsn := (&url.URL{Scheme: "file", Opaque: escapePath(path), RawQuery: q.Encode()}).String()
+	return sqlx.Open("sqlite", dsn)
+}
+
+// busyPragma is the driver's _pragma value that sets the busy timeout.
+func busyPragma(d time.Duration) string {
+	return "busy_timeout(" + strconv.FormatInt(d.Milliseconds(), 10) + ")"
 }
 
 // createPrivate creates the file at path, empty and readable by its owner
