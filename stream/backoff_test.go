@@ -42,7 +42,8 @@ func (c *attemptClock) times() []time.Time {
 }
 
 // TestRetryBackoffGrows runs a Tee against a sink over real HTTP on
-// loopback that is dead (connection refused) or failing (503), and checks
+// loopback that is dead (it hangs up without answering) or failing (503),
+// and checks
 // that the waits between attempts grow as Retry says: the wait after the
 // n-th failure is at least min(MinBackoff·2ⁿ, MaxBackoff)/2 (the lower
 // end of its jitter), so the attempts within a window are few. A backoff
@@ -57,12 +58,26 @@ func TestRetryBackoffGrows(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(failing.Close)
+	// A dead sink: it accepts each connection and closes it at once,
+	// without an answer. (A closed port would do, but another program
+	// could take it meanwhile.)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	accepting := make(chan struct{})
+	go func() {
+		defer close(accepting)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-accepting })
 	dead := "http://" + l.Addr().String() + "/"
-	l.Close() // nothing listens there any more: every dial is refused
 
 	for _, tt := range []struct{ name, url string }{{"failing 503", failing.URL}, {"dead", dead}} {
 		t.Run(tt.name, func(t *testing.T) {
