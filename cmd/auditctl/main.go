@@ -11,6 +11,7 @@
 //	auditctl verify   --export chain.ndjson --keys keys.json --checkpoints cps.ndjson
 //	auditctl query    --db "$DATABASE_URL" --user u-42 --action user. --since 2026-11-01T00:00:00Z
 //	auditctl purge    --db "$DATABASE_URL" --keys keys.json --max-age 2160h
+//	auditctl backup   --db sqlite:audit.db -o audit-backup.db   # SQLite: a consistent copy while in use
 //
 // --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYRING. verify
 // exits 1 when it finds a problem, 2 on errors.
@@ -18,7 +19,7 @@
 // auditctl never prints a database password, a key or a key file's
 // content: help shows no default taken from the environment, and the
 // password of the database URL is masked in every error. Files holding
-// keys or records (keygen -o, export -o) are created with mode 0600, and
+// keys or records (keygen -o, export -o, backup -o) are created with mode 0600, and
 // a key file that others may read is reported on stderr.
 package main
 
@@ -62,6 +63,7 @@ commands:
   query    print records matching filters as NDJSON (--format ocsf: OCSF events)
   purge    apply retention: archive nothing, checkpoint, remove old records
   load     load records from a NATS JetStream stream into the database until SIGINT/SIGTERM
+  backup   copy an SQLite audit file while it is in use: -o FILE (a new file, mode 0600)
 
 run 'auditctl <command> -h' (or 'auditctl help <command>') for its flags
 `
@@ -81,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string) error{
 		"keygen": c.keygen, "migrate": c.migrate, "seal": c.seal, "verify": c.verify,
 		"export": c.export, "query": c.query, "purge": c.purge,
-		"load": c.load,
+		"load": c.load, "backup": c.backup,
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
