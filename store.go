@@ -151,4 +151,8 @@ type Page struct {
 	// NextCursor is the cursor for the next page; empty when this is the
 	// last one.
 	NextCursor string `json:"next_cursor"`
+	// Tail is the token for Filter.After that selects the records
+	// committed after this walk's first page read: every page of one walk
+	// carries the same. Empty from a store that cannot tell.
+	Tail string `json:"tail,omitempty"`
 }

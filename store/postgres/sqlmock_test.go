@@ -506,6 +506,9 @@ func TestQuerySQL(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 15, 9, 26, 535897123, time.FixedZone("X", 3600))
 	id := uuid.MustParse("01890a5d-ac96-774b-bcce-b302099a8057")
 	cursor := storekit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id}).String()
+	walk := storekit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id})
+	walk.Horizon = postgres.SnapshotHorizon("1000:1300:1001,1299")
+	walkCursor := walk.String()
 	order := ` ORDER BY "timestamp" DESC, id DESC LIMIT `
 	tests := []struct {
 		name  string
@@ -530,6 +533,9 @@ func TestQuerySQL(t *testing.T) {
 		{"cursor", audit.Filter{UserID: "u", Cursor: cursor},
 			` WHERE user_id = $1 AND "timestamp" <= $2 AND ("timestamp", id) < ($2::timestamptz, $3::uuid)`,
 			[]driver.Value{"u", t0.UTC().Truncate(time.Microsecond), id.String()}, "101"},
+		{"cursor with a horizon", audit.Filter{UserID: "u", Cursor: walkCursor},
+			` WHERE user_id = $1 AND "timestamp" <= $2 AND ("timestamp", id) < ($2::timestamptz, $3::uuid) AND pg_visible_in_snapshot(xid, $4::pg_snapshot)`,
+			[]driver.Value{"u", t0.UTC().Truncate(time.Microsecond), id.String(), "1000:1300:1001,1299"}, "101"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -538,7 +544,11 @@ func TestQuerySQL(t *testing.T) {
 			if tt.f.RequestID != "" && tt.f.UserID == "" {
 				o = ` ORDER BY "timestamp" + interval '0' DESC, id DESC LIMIT ` // read by its own index, then sorted
 			}
-			q := mock.ExpectQuery(sqlSelect + tt.where + o + tt.limit)
+			sel := sqlSelect
+			if tt.f.Cursor == "" { // a first page reads its snapshot
+				sel = `SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ")
+			}
+			q := mock.ExpectQuery(sel + tt.where + o + tt.limit)
 			if tt.args != nil {
 				q.WithArgs(tt.args...)
 			} else {
@@ -571,11 +581,14 @@ func TestQueryPages(t *testing.T) {
 	s, mock := newMock(t, nil)
 	rs := storetest.Records(0, 3)
 	rs[2].IPAddress, rs[2].Details, rs[2].Changes = netip.Addr{}, nil, nil
-	rows := sqlmock.NewRows(recordColumns)
+	// a first page reads its snapshot, the horizon of its walk
+	const snap = "1000:1300:1001,1299"
+	rows := sqlmock.NewRows(append([]string{"snapshot"}, recordColumns...))
 	for _, r := range rs {
-		rows.AddRow(recordRow(r)...)
+		rows.AddRow(append([]driver.Value{snap}, recordRow(r)...)...)
 	}
-	mock.ExpectQuery(sqlSelect + ` ORDER BY "timestamp" DESC, id DESC LIMIT 3`).WillReturnRows(rows)
+	mock.ExpectQuery(`SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ") +
+		` ORDER BY "timestamp" DESC, id DESC LIMIT 3`).WillReturnRows(rows)
 	p, err := s.Query(context.Background(), audit.Filter{Limit: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -583,8 +596,16 @@ func TestQueryPages(t *testing.T) {
 	if len(p.Records) != 2 {
 		t.Fatalf("got %d records, want 2", len(p.Records))
 	}
-	if want := storekit.CursorAfter(&rs[1]).String(); p.NextCursor != want {
+	c := storekit.CursorAfter(&rs[1])
+	c.Horizon = postgres.SnapshotHorizon(snap)
+	if want := c.String(); p.NextCursor != want {
 		t.Errorf("got next cursor %q, want %q", p.NextCursor, want)
+	}
+	if got, ok := postgres.HorizonSnapshot(c.Horizon); got != snap || !ok {
+		t.Errorf("the horizon of %s reads back as %q, %v", snap, got, ok)
+	}
+	if want := storekit.Tail(c.Horizon); p.Tail != want {
+		t.Errorf("got tail %q, want %q", p.Tail, want)
 	}
 	for i, g := range p.Records {
 		if d := storetest.Equal(g, rs[i]); d != "" {
