@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,10 +49,11 @@ func Encode(t time.Time, id uuid.UUID, horizon []byte) string {
 	return base64.RawURLEncoding.EncodeToString(append(b, horizon...))
 }
 
-// Decode parses a token made by Encode. horizon is nil for a cursor
+// Decode parses a token made by Encode, and nothing else (one token, one
+// encoding: no padding, no line breaks). horizon is nil for a cursor
 // without one.
 func Decode(s string) (t time.Time, id uuid.UUID, horizon []byte, err error) {
-	if len(s) > base64.RawURLEncoding.EncodedLen(25+MaxHorizon) {
+	if len(s) > base64.RawURLEncoding.EncodedLen(25+MaxHorizon) || strings.ContainsAny(s, "\r\n") {
 		return time.Time{}, uuid.UUID{}, nil, ErrInvalid
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
@@ -83,7 +85,7 @@ func EncodeTail(horizon []byte) string {
 
 // DecodeTail parses a token made by EncodeTail.
 func DecodeTail(s string) ([]byte, error) {
-	if len(s) > base64.RawURLEncoding.EncodedLen(1+MaxHorizon) {
+	if len(s) > base64.RawURLEncoding.EncodedLen(1+MaxHorizon) || strings.ContainsAny(s, "\r\n") {
 		return nil, ErrInvalid
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
