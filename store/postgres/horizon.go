@@ -14,9 +14,11 @@ import (
 
 // snapshotHorizon returns the cursor horizon for the pg_snapshot text
 // snap, or nil if snap does not parse. A snapshot with more in-progress
-// transactions than the horizon can hold is carried as if none were in
-// progress: then the walk reads every record of a transaction older than
-// xmax, as a walk without a horizon would (see Query).
+// transactions than the horizon can hold is carried as the snapshot
+// "xmin:xmin:", which sees only the transactions older than all of them:
+// the walk's later pages then leave out the records of newer ones, and
+// the tail after it returns them all (some of them a second time, those
+// its first page returned), so that none is lost (see Query).
 func snapshotHorizon(snap string) []byte {
 	parts := strings.Split(snap, ":")
 	if len(parts) != 3 {
@@ -32,7 +34,6 @@ func snapshotHorizon(snap string) []byte {
 	if parts[2] == "" {
 		return b
 	}
-	head := len(b)
 	for _, x := range strings.Split(parts[2], ",") {
 		xip, err := strconv.ParseUint(x, 10, 64)
 		if err != nil || xip < xmin || xip >= xmax {
@@ -40,7 +41,7 @@ func snapshotHorizon(snap string) []byte {
 		}
 		b = binary.AppendUvarint(b, xip-xmin)
 		if len(b) > storekit.MaxHorizon {
-			return b[:head]
+			return binary.AppendUvarint(binary.AppendUvarint(b[:0], xmin), 0)
 		}
 	}
 	return b

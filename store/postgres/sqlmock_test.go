@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -786,5 +787,38 @@ func TestOptions(t *testing.T) {
 	}
 	if _, err := postgres.New(nil, nil); err == nil {
 		t.Errorf("New(nil): got no error")
+	}
+}
+
+// TestSnapshotHorizon: a snapshot round-trips through a cursor's
+// horizon; one with more in-progress transactions than a horizon holds
+// becomes "xmin:xmin:", which sees only what is older than all of them.
+func TestSnapshotHorizon(t *testing.T) {
+	many := make([]string, 3000)
+	for i := range many {
+		many[i] = strconv.Itoa(100000 + 3*i)
+	}
+	tests := []struct{ snap, want string }{
+		{"5:5:", "5:5:"},
+		{"100:130:", "100:130:"},
+		{"100:130:100,101,129", "100:130:100,101,129"},
+		{"18446744073709551000:18446744073709551615:18446744073709551001", "18446744073709551000:18446744073709551615:18446744073709551001"},
+		{"100000:200000:" + strings.Join(many, ","), "100000:100000:"},
+	}
+	for _, tt := range tests {
+		h := postgres.SnapshotHorizon(tt.snap)
+		if len(h) > storekit.MaxHorizon {
+			t.Errorf("%.40s: a horizon of %d bytes", tt.snap, len(h))
+		}
+		if got, ok := postgres.HorizonSnapshot(h); !ok || got != tt.want {
+			t.Errorf("%.40s: got %q, %v; want %q", tt.snap, got, ok, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "1:2", "2:1:", "1:5:7", "x:5:", "1:5:3,2"} {
+		if h := postgres.SnapshotHorizon(bad); h != nil {
+			if got, ok := postgres.HorizonSnapshot(h); ok {
+				t.Errorf("%q: a horizon reading back as %q", bad, got)
+			}
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -84,4 +87,60 @@ func ids(rs []audit.Record) []uuid.UUID {
 		out[i] = rs[i].ID
 	}
 	return out
+}
+
+// BenchmarkWalk measures a page of a walk (100 records of one user) on a
+// table of AUDIT_BENCH_ROWS records (default 1M): the first page, which
+// reads its snapshot with it, and a next page with the cursor it
+// returned (records filtered by that snapshot) and with the same position
+// without a horizon (as before walks had one).
+//
+//	AUDIT_BENCH_ROWS=200000 go test ./store/postgres/ -run '^$' -bench Walk
+func BenchmarkWalk(b *testing.B) {
+	n := queryRows(b)
+	s := newStore(b, nil)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	if err := generate(ctx, s.DB(), schemaOf(b, s), n, start, 15*time.Second, true); err != nil {
+		b.Fatal(err)
+	}
+	pages := map[bool][]audit.Filter{} // with a horizon or not → next-page filters
+	for u := range 1000 {
+		f := audit.Filter{UserID: fmt.Sprintf("user-%d", u), Limit: 100}
+		p, err := s.Query(ctx, f)
+		if err != nil || p.NextCursor == "" {
+			b.Fatalf("first page of %s: %d records, %v", f.UserID, len(p.Records), err)
+		}
+		c, _ := storekit.DecodeCursor(p.NextCursor)
+		f.Cursor = c.String()
+		pages[true] = append(pages[true], f)
+		c.Horizon = nil
+		f.Cursor = c.String()
+		pages[false] = append(pages[false], f)
+	}
+	run := func(name string, fs []audit.Filter) {
+		b.Run(name, func(b *testing.B) {
+			var lat []time.Duration
+			i := 0
+			for b.Loop() {
+				t := time.Now()
+				if _, err := s.Query(ctx, fs[i%len(fs)]); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t))
+				i++
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
+		})
+	}
+	firsts := make([]audit.Filter, len(pages[false]))
+	for i, f := range pages[false] {
+		f.Cursor = ""
+		firsts[i] = f
+	}
+	run("first_page", firsts)
+	run("next_page_horizon", pages[true])
+	run("next_page_no_horizon", pages[false])
 }
