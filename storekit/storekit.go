@@ -221,8 +221,7 @@ func ScanAll[R Rows, K any](rows R, scan func(R) (audit.Record, K, error)) ([]au
 // and the page's Tail carry the walk's horizon, which horizon returns
 // once every row has been scanned (scan may be what learns it, from the
 // first row); horizon may be nil, for a store without one, or return nil
-// when it is unknown (a first page without rows: it holds no records
-// yet, and the next walk reads every one).
+// when it is unknown (a first page without rows: see EmptyFirstPage).
 func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error), horizon func() []byte) (audit.Page, error) {
 	defer rows.Close()
 	var page audit.Page
@@ -250,6 +249,32 @@ func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error), ho
 		page.Tail = Tail(h)
 	}
 	return page, rows.Close()
+}
+
+// EmptyFirstPage gives an empty first page of a walk its Tail. A store
+// that reads a walk's horizon with the page's rows learns none from a
+// page without rows, and a poller whose filter matches nothing for long
+// would then tail from an ever older horizon. page is the first page
+// query returned for f; if it is empty, EmptyFirstPage takes the
+// store's horizon now, then calls query again: still empty, the page gets
+// that horizon's Tail (nothing that matches f was committed by then, so
+// the walk after it loses nothing); no longer empty, the new page (with
+// its own horizon) is returned. Any other page is returned as it is.
+func EmptyFirstPage(f *audit.Filter, page audit.Page, horizon func() ([]byte, error), query func() (audit.Page, error)) (audit.Page, error) {
+	if f.Cursor != "" || len(page.Records) > 0 || page.Tail != "" {
+		return page, nil
+	}
+	h, err := horizon()
+	if err != nil {
+		return audit.Page{}, err
+	}
+	if page, err = query(); err != nil || len(page.Records) > 0 {
+		return page, err
+	}
+	if len(h) > 0 {
+		page.Tail = Tail(h)
+	}
+	return page, nil
 }
 
 // TenantCutoffsColumn returns the column value a store keeps for a

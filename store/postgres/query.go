@@ -37,7 +37,23 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
 	}
-	limit := storekit.PageSize(&f)
+	page, err := s.page(ctx, &f)
+	if err == nil {
+		page, err = storekit.EmptyFirstPage(&f, page, func() ([]byte, error) {
+			var snap string
+			err := s.db.QueryRowContext(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap)
+			return snapshotHorizon(snap), err
+		}, func() (audit.Page, error) { return s.page(ctx, &f) })
+	}
+	if err != nil {
+		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
+	}
+	return page, nil
+}
+
+// page reads one page for f, valid.
+func (s *Store) page(ctx context.Context, f *audit.Filter) (audit.Page, error) {
+	limit := storekit.PageSize(f)
 	base, scan := s.sql.query, scanRecord
 	var horizon func() []byte
 	if f.Cursor != "" {
@@ -59,16 +75,12 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 		}
 		horizon = func() []byte { return snapshotHorizon(snap) }
 	}
-	q, args := buildQuery(base, &f, limit+1)
+	q, args := buildQuery(base, f, limit+1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
+		return audit.Page{}, err
 	}
-	page, err := storekit.QueryPage(rows, limit, scan, horizon)
-	if err != nil {
-		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
-	}
-	return page, nil
+	return storekit.QueryPage(rows, limit, scan, horizon)
 }
 
 // ScanRecords calls fn for every record that matches f, newest first,

@@ -549,16 +549,30 @@ func TestQuerySQL(t *testing.T) {
 			if tt.f.Cursor == "" { // a first page reads its snapshot
 				sel = `SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ")
 			}
-			q := mock.ExpectQuery(sel + tt.where + o + tt.limit)
-			if tt.args != nil {
-				q.WithArgs(tt.args...)
-			} else {
-				q.WithoutArgs()
+			expectPage := func() {
+				q := mock.ExpectQuery(sel + tt.where + o + tt.limit)
+				if tt.args != nil {
+					q.WithArgs(tt.args...)
+				} else {
+					q.WithoutArgs()
+				}
+				q.WillReturnRows(sqlmock.NewRows([]string{"id"}))
 			}
-			q.WillReturnRows(sqlmock.NewRows([]string{"id"}))
+			expectPage()
+			wantTail := ""
+			if tt.f.Cursor == walkCursor { // every page of a walk carries its tail
+				wantTail = storekit.Tail(walk.Horizon)
+			}
+			if tt.f.Cursor == "" {
+				// an empty first page: a snapshot, then the page again
+				mock.ExpectQuery(`SELECT pg_current_snapshot()::text`).WithoutArgs().
+					WillReturnRows(sqlmock.NewRows([]string{"s"}).AddRow("10:12:11"))
+				expectPage()
+				wantTail = storekit.Tail(postgres.SnapshotHorizon("10:12:11"))
+			}
 			p, err := s.Query(context.Background(), tt.f)
-			if err != nil || len(p.Records) != 0 || p.NextCursor != "" {
-				t.Errorf("got %+v, %v; want an empty page", p, err)
+			if err != nil || len(p.Records) != 0 || p.NextCursor != "" || p.Tail != wantTail {
+				t.Errorf("got %+v, %v; want an empty page with tail %q", p, err, wantTail)
 			}
 		})
 	}

@@ -40,11 +40,27 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
 	}
-	limit := storekit.PageSize(&f)
-	q, args := buildQuery(&f, limit+1)
-	rows, err := s.reader.QueryContext(ctx, q, args...)
+	page, err := s.page(ctx, &f)
+	if err == nil {
+		page, err = storekit.EmptyFirstPage(&f, page, func() ([]byte, error) {
+			var last int64
+			err := s.reader.QueryRowContext(ctx, "SELECT COALESCE(max(row), 0) FROM audit_logs").Scan(&last)
+			return binary.AppendUvarint(nil, uint64(last)), err
+		}, func() (audit.Page, error) { return s.page(ctx, &f) })
+	}
 	if err != nil {
 		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
+	}
+	return page, nil
+}
+
+// page reads one page for f, valid.
+func (s *Store) page(ctx context.Context, f *audit.Filter) (audit.Page, error) {
+	limit := storekit.PageSize(f)
+	q, args := buildQuery(f, limit+1)
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return audit.Page{}, err
 	}
 	scan := func(rows *sql.Rows) (audit.Record, error) { return scanRecord(rows) }
 	var horizon func() []byte
@@ -62,11 +78,7 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 			return binary.AppendUvarint(nil, uint64(last))
 		}
 	}
-	page, err := storekit.QueryPage(rows, limit, scan, horizon)
-	if err != nil {
-		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
-	}
-	return page, nil
+	return storekit.QueryPage(rows, limit, scan, horizon)
 }
 
 // buildQuery returns the SELECT of the records that match f, newest
