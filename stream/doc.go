@@ -13,7 +13,7 @@
 //		Secret: secret, // HMAC key shared with the receiver
 //	})
 //	tee, err := stream.NewTee(primary, []stream.Stream{{Name: "siem", Sink: sink}}, nil)
-//	logger, err := audit.New(tee)
+//	logger, err := audit.New(tee, nil)
 //	…
 //	logger.Close(ctx); tee.Close(ctx); sink.Close() // in this order
 //

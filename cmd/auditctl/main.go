@@ -24,6 +24,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -214,6 +215,11 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 		_, err = io.WriteString(c.stdout, sql)
 		return err
 	}
+	created := false
+	if path, ok := sqlitePath(db.url); ok {
+		_, err := os.Stat(path)
+		created = errors.Is(err, os.ErrNotExist)
+	}
 	s, err := openStore(ctx, &db, true)
 	if err != nil {
 		return err
@@ -221,6 +227,11 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 	defer s.Close()
 	if err := s.Migrate(ctx); err != nil {
 		return err
+	}
+	if created {
+		path, _ := sqlitePath(db.url)
+		fmt.Fprintf(c.stdout, "created %s with the current schema\n", path)
+		return nil
 	}
 	fmt.Fprintln(c.stdout, "schema up to date")
 	return nil
@@ -265,6 +276,18 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	if cfg.Signer == nil {
 		return nil
 	}
+	if n == 0 {
+		current, err := checkpointCurrent(ctx, s, cfg.Signer)
+		if err != nil {
+			return err
+		}
+		if current {
+			// Nothing new to vouch for, and a run every minute would
+			// add a checkpoint a minute.
+			fmt.Fprintln(c.stdout, "no new seal since the newest checkpoint: none written")
+			return nil
+		}
+	}
 	cp, err := sl.Checkpoint(ctx, time.Time{})
 	if err != nil {
 		return err
@@ -283,6 +306,35 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// checkpointCurrent reports whether a checkpoint signed by signer names the
+// newest seal of s, so that another would say nothing new.
+func checkpointCurrent(ctx context.Context, s audit.SealStore, signer *audit.Signer) (bool, error) {
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		return false, err
+	}
+	keys := map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}
+	for i := len(cps) - 1; i >= 0; i-- {
+		cp := cps[i]
+		if audit.VerifyCheckpoint(&cp, keys) != nil {
+			continue
+		}
+		newer := false
+		err := s.ScanChain(ctx, cp.Seq+1, func(audit.Seal, *audit.Record) error {
+			newer = true
+			return errStopScan
+		})
+		if err != nil && !errors.Is(err, errStopScan) {
+			return false, err
+		}
+		return !newer, nil
+	}
+	return false, nil
+}
+
+// errStopScan ends a ScanChain early.
+var errStopScan = errors.New("stop")
 
 // reportLag says when committed records wait behind a transaction still
 // open somewhere on the PostgreSQL cluster: the sealer cannot take them
