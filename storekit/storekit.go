@@ -251,17 +251,20 @@ func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error), ho
 	return page, rows.Close()
 }
 
-// EmptyFirstPage gives an empty first page of a walk its Tail. A store
+// EmptyFirstPage gives an empty first page of a tail its Tail. A store
 // that reads a walk's horizon with the page's rows learns none from a
 // page without rows, and a poller whose filter matches nothing for long
-// would then tail from an ever older horizon. page is the first page
-// query returned for f; if it is empty, EmptyFirstPage takes the
-// store's horizon now, then calls query again: still empty, the page gets
-// that horizon's Tail (nothing that matches f was committed by then, so
-// the walk after it loses nothing); no longer empty, the new page (with
-// its own horizon) is returned. Any other page is returned as it is.
+// would then tail from an ever older horizon, reading more at each poll.
+// page is the first page query returned for f, with f.After set; if it
+// is empty, EmptyFirstPage takes the store's horizon now, then calls
+// query again: still empty, the page gets that horizon's Tail (nothing
+// that matches f was committed by then, so the walk after it loses
+// nothing); no longer empty, the new page (with its own horizon) is
+// returned. Any other page is returned as it is: an empty first page
+// without After costs nothing more, and the poller's next walk reads
+// what it would have.
 func EmptyFirstPage(f *audit.Filter, page audit.Page, horizon func() ([]byte, error), query func() (audit.Page, error)) (audit.Page, error) {
-	if f.Cursor != "" || len(page.Records) > 0 || page.Tail != "" {
+	if f.After == "" || f.Cursor != "" || len(page.Records) > 0 || page.Tail != "" {
 		return page, nil
 	}
 	h, err := horizon()

@@ -563,8 +563,8 @@ func TestQuerySQL(t *testing.T) {
 			if tt.f.Cursor == walkCursor { // every page of a walk carries its tail
 				wantTail = storekit.Tail(walk.Horizon)
 			}
-			if tt.f.Cursor == "" {
-				// an empty first page: a snapshot, then the page again
+			if tt.f.Cursor == "" && tt.f.After != "" {
+				// an empty first page of a tail: a snapshot, then the page again
 				mock.ExpectQuery(`SELECT pg_current_snapshot()::text`).WithoutArgs().
 					WillReturnRows(sqlmock.NewRows([]string{"s"}).AddRow("10:12:11"))
 				expectPage()
@@ -834,5 +834,26 @@ func TestSnapshotHorizon(t *testing.T) {
 				t.Errorf("%q: a horizon reading back as %q", bad, got)
 			}
 		}
+	}
+}
+
+// TestQueryTailSQL: a tail (Filter.After) reads the records its walk's
+// snapshot did not see, from the (xid, id) index, then sorts them; an
+// empty first page of a tail takes a snapshot and reads the page again,
+// and gets that snapshot as its tail.
+func TestQueryTailSQL(t *testing.T) {
+	s, mock := newMock(t, nil)
+	const snap = "1000:1300:1001,1299"
+	after := storekit.Tail(postgres.SnapshotHorizon(snap))
+	page := `SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimSuffix(strings.TrimPrefix(sqlSelect, "SELECT "), ` FROM "audit"."audit_logs"`) +
+		` FROM (SELECT * FROM "audit"."audit_logs" WHERE xid >= $1::xid8 AND xid < pg_snapshot_xmax(pg_current_snapshot()) OFFSET 0) AS e` +
+		` WHERE user_id = $2 AND NOT pg_visible_in_snapshot(xid, $3::pg_snapshot) ORDER BY "timestamp" DESC, id DESC LIMIT 101`
+	args := []driver.Value{"1000", "u", snap}
+	mock.ExpectQuery(page).WithArgs(args...).WillReturnRows(sqlmock.NewRows([]string{"id"}))
+	mock.ExpectQuery(`SELECT pg_current_snapshot()::text`).WithoutArgs().WillReturnRows(sqlmock.NewRows([]string{"s"}).AddRow("1290:1400:1299"))
+	mock.ExpectQuery(page).WithArgs(args...).WillReturnRows(sqlmock.NewRows([]string{"id"}))
+	p, err := s.Query(context.Background(), audit.Filter{UserID: "u", After: after})
+	if want := storekit.Tail(postgres.SnapshotHorizon("1290:1400:1299")); err != nil || len(p.Records) != 0 || p.Tail != want {
+		t.Errorf("got %+v, %v; want an empty page with tail %q", p, err, want)
 	}
 }
