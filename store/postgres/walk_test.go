@@ -89,7 +89,7 @@ func ids(rs []audit.Record) []uuid.UUID {
 	return out
 }
 
-// BenchmarkWalk measures a page of a walk (100 records of one user) on a
+// BenchmarkWalk measures a page of a walk (50 records of one user) on a
 // table of AUDIT_BENCH_ROWS records (default 1M): the first page, which
 // reads its snapshot with it, and a next page with the cursor it
 // returned (records filtered by that snapshot) and with the same position
@@ -106,7 +106,7 @@ func BenchmarkWalk(b *testing.B) {
 	}
 	pages := map[bool][]audit.Filter{} // with a horizon or not → next-page filters
 	for u := range 1000 {
-		f := audit.Filter{UserID: fmt.Sprintf("user-%d", u), Limit: 100}
+		f := audit.Filter{UserID: fmt.Sprintf("user-%d", u), Limit: 50}
 		p, err := s.Query(ctx, f)
 		if err != nil || p.NextCursor == "" {
 			b.Fatalf("first page of %s: %d records, %v", f.UserID, len(p.Records), err)
