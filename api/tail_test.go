@@ -124,6 +124,7 @@ func TestTailThroughAPI(t *testing.T) {
 			}
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
+			t.Cleanup(wg.Wait) // a writer never outlives the test, a t.Fatal included
 			seen := map[uuid.UUID]int{}
 			after := ""
 			for running := true; running; {

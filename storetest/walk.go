@@ -170,6 +170,7 @@ func testTailWhileWriting(t *testing.T, newStore Factory) {
 		}()
 	}
 	go func() { wg.Wait(); close(done) }()
+	t.Cleanup(wg.Wait) // a writer never outlives the test, a t.Fatal included
 	seen := map[uuid.UUID]int{}
 	after, polls := "", 0
 	poll := func() {
