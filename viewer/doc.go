@@ -36,7 +36,9 @@
 //
 // A link whose fragment holds no usable token (empty, not percent-encoded
 // UTF-8, or with characters an HTTP header cannot carry) is removed from
-// the address bar too, and the page says the link is damaged. A refused token (expired or not valid)
+// the address bar too, and the page says the link is damaged. A link
+// opened where the page is already shown (only the fragment changes) is
+// taken and removed the same way. A refused token (expired or not valid)
 // empties the list and says "Your viewer link has expired or is not
 // valid. Ask <Options.Contact> for a new one."
 //

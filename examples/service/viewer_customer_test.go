@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,29 @@ func (e *browserEnv) malformedLink(t *testing.T) {
 		}
 		e.noErrors(pe)
 	}
+	// A link opened in a tab that shows the page already changes only
+	// the fragment: it is taken and removed the same way.
+	bob := e.mint(`{"user_id":"u-bob"}`)
+	ctx, pe := e.open("#token=" + url.QueryEscape(e.admin))
+	for _, frag := range []string{"#token=%E0%A4%A", "#token=" + bob} {
+		_, err := chromedp.Run(ctx, chromedp.Steps(
+			chromedp.Evaluate[chromedp.Void](`location.hash = `+jsString(frag)),
+			chromedp.Poll[chromedp.Void](`location.hash === ""`, chromedp.WithPollingTimeout(10*time.Second))))
+		if err != nil {
+			t.Fatalf("a new fragment %s: %v (the address bar holds %s)", frag, err, eval[string](t, ctx, `location.href`))
+		}
+		e.settle(ctx)
+	}
+	if msg := e.text(ctx, "#message"); !eval[bool](t, ctx, `document.getElementById("message").hidden`) {
+		t.Errorf("after bob's link: message %q", msg)
+	}
+	// The API records the page's read, which bob's token may read: what
+	// the page shows is within what the token reads after it.
+	got, want := e.rowIDs(ctx), e.apiIDs(bob, "", 100)
+	if len(got) == 0 || slices.ContainsFunc(got, func(id string) bool { return !slices.Contains(want, id) }) {
+		t.Errorf("after bob's link in the same tab: the page shows %v, bob's token reads %v", got, want)
+	}
+	e.noErrors(pe)
 }
 
 // afterRefusal: a refused token empties the list and its count, and the

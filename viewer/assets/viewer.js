@@ -462,6 +462,20 @@
     document.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape" && !$("detail").hidden) $("close-detail").click();
     });
+    // A link opened in a tab that shows the page already changes only
+    // the fragment: take its token the same way.
+    window.addEventListener("hashchange", () => {
+      const before = token;
+      if (!takeToken()) {
+        showMessage(damaged);
+        $("access").hidden = false;
+        return;
+      }
+      if (token !== before) {
+        $("access").hidden = true;
+        loadAll();
+      }
+    });
     if (!usable) {
       showMessage(damaged);
       $("chain").textContent = "Chain status: not shown.";
