@@ -192,12 +192,12 @@ func (h *Handler) asset(name, contentType string) http.HandlerFunc {
 
 // statusResponse is the body of /status.
 type statusResponse struct {
-	Configured bool `json:"configured"`
+	Configured bool         `json:"configured"`
+	Error      string       `json:"error,omitempty"`
+	Chain      *ChainStatus `json:"chain,omitempty"`
 	// Scoped: the caller's access is scoped, and the chain status,
 	// which covers the whole log, is not shown to it.
-	Scoped bool         `json:"scoped,omitempty"`
-	Error  string       `json:"error,omitempty"`
-	Chain  *ChainStatus `json:"chain,omitempty"`
+	Scoped bool `json:"scoped,omitempty"`
 }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
