@@ -21,10 +21,26 @@
 //
 // The page lists events newest first, with filters (actor, action exact or
 // by prefix, resource type and id, status, date range), "load more"
-// paging with the API's cursors, a detail view (Details as a tree, Changes
-// as before → after), export buttons (Options.Formats: CSV and NDJSON by
-// default; OCSF too when listed, which package api serves) and the chain
-// status from Options.Status.
+// paging with the API's cursors, a detail view (every field that is set,
+// tenant, trace and span ids included; Details as a tree and Changes as
+// before → after, each only when there are some), export buttons
+// (Options.Formats: CSV and NDJSON by default; OCSF too when listed, which
+// package api serves) and the chain status from Options.Status.
+//
+// Long values do not take the page over: the list shows at most 240
+// characters of a value and the detail 1,000, followed by how much is
+// left ("… (99,000 more bytes)"); the detail offers Show all and Download
+// for the whole value. Columns have fixed widths and long unbroken values
+// (an S3 ARN) wrap inside their own; the detail's heading and its Close
+// button stay at the top of the screen while it scrolls.
+//
+// A link whose fragment holds no usable token (empty, not percent-encoded
+// UTF-8, or with characters an HTTP header cannot carry) is removed from
+// the address bar too, and the page says the link is damaged. A link
+// opened where the page is already shown (only the fragment changes) is
+// taken and removed the same way. A refused token (expired or not valid)
+// empties the list and says "Your viewer link has expired or is not
+// valid. Ask <Options.Contact> for a new one."
 //
 // # Security of the page
 //
@@ -69,8 +85,10 @@
 // Options.Status feeds GET <BasePath>/status (e.g. from SealerStatus of a
 // Sealer's Stats and the last audit.Verify report). It is answered only to
 // callers that Options.Authorize accepts with no Scope, because it
-// describes the whole log; a scoped caller is told it is not available.
-// Without Status the page says "not configured".
+// describes the whole log; a scoped caller (a customer's viewer token) is
+// answered 200 {"configured":true,"scoped":true} — the status is not part
+// of what it may read, which is no error — and the page says "not shown to
+// this link". Without Status the page says "not configured".
 //
 // # Accessibility
 //

@@ -71,11 +71,18 @@ type Options struct {
 	Formats []string
 	// Status reports the chain's state, shown on the page to callers
 	// that Authorize accepts without a Scope (the state is of the whole
-	// log). Nil: the page says the chain status is not configured.
+	// log); to a scoped caller (a customer's viewer token) the page says
+	// it is not shown. Nil: the page says the chain status is not
+	// configured.
 	Status func(ctx context.Context) (ChainStatus, error)
 	// Authorize checks the callers of the status endpoint; pass the
 	// API's. Required with Status.
 	Authorize func(*http.Request) (api.Caller, error)
+	// Contact names whom a customer asks for a new link when the API
+	// refuses theirs (expired or not valid), in the page's sentence "Ask
+	// <Contact> for a new one.": "Acme support", "your account manager".
+	// Default "whoever sent you this link".
+	Contact string
 	// OnError is told of Status errors, whose text the page does not
 	// show. Default: print to standard error.
 	OnError func(error)
@@ -106,6 +113,9 @@ func New(opts *Options) (*Handler, error) {
 	if o.Title == "" {
 		o.Title = "Audit log"
 	}
+	if o.Contact == "" {
+		o.Contact = "whoever sent you this link"
+	}
 	if len(o.Formats) == 0 {
 		o.Formats = []string{"csv", "ndjson"}
 	}
@@ -132,6 +142,7 @@ func New(opts *Options) (*Handler, error) {
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, map[string]string{
 		"Title": o.Title, "Base": o.BasePath, "API": o.APIPath, "Formats": strings.Join(o.Formats, " "),
+		"Contact": o.Contact,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: viewer: %w", err)
@@ -184,6 +195,9 @@ type statusResponse struct {
 	Configured bool         `json:"configured"`
 	Error      string       `json:"error,omitempty"`
 	Chain      *ChainStatus `json:"chain,omitempty"`
+	// Scoped: the caller's access is scoped, and the chain status,
+	// which covers the whole log, is not shown to it.
+	Scoped bool `json:"scoped,omitempty"`
 }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +214,9 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, statusResponse{Configured: true, Error: "not allowed"})
 		return
 	case !c.Scope.IsZero():
-		writeJSON(w, http.StatusForbidden, statusResponse{Configured: true, Error: "the chain status covers the whole log; this access is scoped"})
+		// Not an error: the caller may read its scope, and the answer
+		// is that the status, of the whole log, is not part of it.
+		writeJSON(w, http.StatusOK, statusResponse{Configured: true, Scoped: true})
 		return
 	}
 	st, err := h.opts.Status(r.Context())

@@ -64,7 +64,7 @@ func TestHandler(t *testing.T) {
 		{"/viewer/viewer.js", "", 200, "text/javascript; charset=utf-8", "textContent"},
 		{"/viewer/viewer.css", "", 200, "text/css; charset=utf-8", "@media"},
 		{"/viewer/status", "", 401, "application/json", `"configured":true`},
-		{"/viewer/status", "scoped", 403, "application/json", `scoped`},
+		{"/viewer/status", "scoped", 200, "application/json", `{"configured":true,"scoped":true}`},
 		{"/viewer/status", "admin", 200, "application/json", `"last_seal":"2026-01-01T00:00:00Z","sealed":3`},
 		{"/viewer/other", "", 404, "", ""},
 	}
@@ -108,6 +108,27 @@ func TestNewRefuses(t *testing.T) {
 	} {
 		if _, err := New(&o); err == nil || !strings.HasPrefix(err.Error(), "audit: viewer: ") {
 			t.Errorf("%s: got %v, want an audit: viewer: error", name, err)
+		}
+	}
+}
+
+// TestContact: Options.Contact reaches the page as an attribute, escaped,
+// and defaults to words that fit the page's "Ask … for a new one."
+func TestContact(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ contact, want string }{
+		{"", `data-contact="whoever sent you this link"`},
+		{"Acme support", `data-contact="Acme support"`},
+		{`<b>"x"</b>`, `data-contact="&lt;b&gt;&#34;x&#34;&lt;/b&gt;"`},
+	} {
+		h, err := New(&Options{Contact: tt.contact})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/viewer/", nil))
+		if !strings.Contains(rec.Body.String(), tt.want) {
+			t.Errorf("Contact %q: the page has no %s", tt.contact, tt.want)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +81,9 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 		AdminPassword: "alice-demo-password",
 		UserPassword:  "bob-demo-password",
 		ViewerTokens:  &viewer.TokenOptions{Now: func() time.Time { return *e.clock.Load() }},
+		// Values as long as a customer's service may store (a 100 KB
+		// document), which the page must not show whole.
+		LoggerOptions: &audit.Options{Limits: audit.Limits{MaxStringBytes: 128 << 10, MaxJSONBytes: 512 << 10}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +177,12 @@ func (e *browserEnv) xssEvents() []audit.Event {
 // to settle. The tab is closed when the test ends.
 func (e *browserEnv) open(fragment string) (context.Context, *pageEvents) {
 	e.t.Helper()
+	return e.openAt(e.c.url + "/viewer/" + fragment)
+}
+
+// openAt is open for the page at address u.
+func (e *browserEnv) openAt(u string) (context.Context, *pageEvents) {
+	e.t.Helper()
 	pe := &pageEvents{}
 	ctx, cancel := chromedp.NewContext(e.browser, chromedp.WithListener(func(ev any) {
 		switch ev := ev.(type) {
@@ -219,7 +227,7 @@ func (e *browserEnv) open(fragment string) (context.Context, *pageEvents) {
 	}()
 	err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(e.c.url+"/viewer/"+fragment),
+		chromedp.Navigate(u),
 	)
 	if err != nil {
 		e.t.Fatal(err)
@@ -377,19 +385,12 @@ func TestViewerBrowser(t *testing.T) {
 			t.Errorf("focus after opening the detail: got #%s, want #detail-title", focused)
 		}
 		e.noErrors(pe)
-		e.screenshots(ctx)
 	})
 
 	t.Run("planted scripts run nowhere", func(t *testing.T) {
 		e.t = t
 		ctx, pe := e.open("#token=" + url.QueryEscape(e.admin))
-		err := chromedp.Do(ctx,
-			chromedp.SetValue(chromedp.CSS("#f-user"), "u-evil"),
-			chromedp.Click(chromedp.CSS("#apply")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.settle(ctx)
+		e.filter(ctx, "#f-user", "u-evil")
 		ids := e.rowIDs(ctx)
 		if len(ids) != len(e.payloads()) {
 			t.Fatalf("got %d planted rows, want %d", len(ids), len(e.payloads()))
@@ -660,8 +661,8 @@ func TestViewerBrowser(t *testing.T) {
 		if got := e.rowIDs(ctx); len(got) != 0 {
 			t.Errorf("expired tenant token: got %d rows, want 0", len(got))
 		}
-		if msg := e.text(ctx, "#message"); !strings.Contains(msg, "(401)") {
-			t.Errorf("expired tenant token: message %q, want a 401", msg)
+		if msg := e.text(ctx, "#message"); !strings.Contains(msg, refusedLink) {
+			t.Errorf("expired tenant token: message %q, want %q", msg, refusedLink)
 		}
 	})
 
@@ -675,8 +676,8 @@ func TestViewerBrowser(t *testing.T) {
 			if got := e.rowIDs(ctx); len(got) != 0 {
 				t.Errorf("%s token: got %d rows, want 0", name, len(got))
 			}
-			if msg := e.text(ctx, "#message"); !strings.Contains(msg, "(401)") {
-				t.Errorf("%s token: message %q, want a 401", name, msg)
+			if msg := e.text(ctx, "#message"); !strings.Contains(msg, refusedLink) {
+				t.Errorf("%s token: message %q, want %q", name, msg, refusedLink)
 			}
 			accessShown := eval[bool](t, ctx, `!document.getElementById("access").hidden`)
 			if !accessShown {
@@ -684,7 +685,16 @@ func TestViewerBrowser(t *testing.T) {
 			}
 		}
 	})
+
+	// What a customer meets (issue 21 item 7); viewer_customer_test.go.
+	t.Run("a malformed link", e.malformedLink)
+	t.Run("after a 401", e.afterRefusal)
+	t.Run("a scoped token and the chain status", e.scopedChainStatus)
+	t.Run("long values, ids and the layout", e.customerLayout)
 }
+
+// refusedLink is what the page tells a customer whose link is refused.
+const refusedLink = "Your viewer link has expired or is not valid. Ask whoever sent you this link for a new one."
 
 func mapsEqual(a, b map[string]int) bool {
 	if len(a) != len(b) {
@@ -696,38 +706,6 @@ func mapsEqual(a, b map[string]int) bool {
 		}
 	}
 	return true
-}
-
-// screenshots saves the page at 1280 and 390 px wide, and copies them to
-// $AUDIT_VIEWER_SCREENSHOTS when set.
-func (e *browserEnv) screenshots(ctx context.Context) {
-	e.t.Helper()
-	dir := e.t.TempDir()
-	for _, w := range []int64{1280, 390} {
-		h := int64(1400)
-		if w == 390 {
-			h = 844
-		}
-		err := chromedp.Do(ctx,
-			chromedp.EmulateViewport(w, h),
-			chromedp.Sleep(200*time.Millisecond))
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		name := fmt.Sprintf("viewer-%d.png", w)
-		if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
-			e.t.Fatal(err)
-		}
-		if out := os.Getenv("AUDIT_VIEWER_SCREENSHOTS"); out != "" {
-			if err := os.WriteFile(filepath.Join(out, name), buf, 0o644); err != nil {
-				e.t.Fatal(err)
-			}
-		}
-	}
 }
 
 // eval evaluates expr in the page.

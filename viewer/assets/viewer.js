@@ -10,13 +10,20 @@
   const apiBase = body.dataset.api;
   const viewerBase = body.dataset.base;
   const formats = (body.dataset.formats || "").split(" ").filter(Boolean);
+  const contact = body.dataset.contact || "whoever sent you this link";
   const pageSize = 50;
+  // The most characters of one value shown in a row of the list, in the
+  // detail, and in the detail's heading; the rest is counted in bytes.
+  const rowLimit = 240;
+  const detailLimit = 1000;
+  const titleLimit = 60;
 
   let token = "";
   let cursor = "";
   let query = new URLSearchParams();
   let shown = 0;
   let lastOpener = null;
+  let refused = false; // the API refused the token (401)
 
   const $ = (id) => document.getElementById(id);
 
@@ -74,15 +81,89 @@
     return e;
   }
 
-  // Takes the token from the fragment (#token=…) and removes it from the
-  // address bar and the history.
+  // cut is where to cut s to at most limit characters, not inside a
+  // surrogate pair: s.length if it is short enough.
+  function cut(s, limit) {
+    if (s.length <= limit) return s.length;
+    const c = s.charCodeAt(limit - 1);
+    return c >= 0xd800 && c <= 0xdbff ? limit - 1 : limit;
+  }
+
+  // moreBytes notes the part of a value not shown: "… (99,000 more bytes)".
+  function moreBytes(rest) {
+    const n = new TextEncoder().encode(rest).length;
+    return el("span", "more-bytes", "… (" + n.toLocaleString("en-US") + (n === 1 ? " more byte)" : " more bytes)"));
+  }
+
+  // shortText is visible(s) cut to at most limit characters, with a note
+  // of how many bytes are left out.
+  function shortText(s, limit) {
+    const i = cut(s, limit);
+    const f = visible(s.slice(0, i));
+    if (i < s.length) f.append(moreBytes(s.slice(i)));
+    return f;
+  }
+
+  // download saves data (a string or a Blob) as a file.
+  function download(data, name) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(typeof data === "string" ? new Blob([data], { type: "text/plain;charset=utf-8" }) : data);
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  }
+
+  // longText is a value of the detail: visible(s) when short; else its
+  // first detailLimit characters, how many bytes are left, and buttons to
+  // show the whole value or download it.
+  function longText(s) {
+    const span = el("span", "value");
+    if (cut(s, detailLimit) === s.length) {
+      span.append(visible(s));
+      return span;
+    }
+    span.append(shortText(s, detailLimit));
+    const all = el("button", "small show-all", "Show all");
+    all.type = "button";
+    all.addEventListener("click", () => {
+      span.replaceChildren(visible(s));
+      all.remove();
+    });
+    const save = el("button", "small download", "Download");
+    save.type = "button";
+    save.addEventListener("click", () => download(s, "audit-value.txt"));
+    return el("span", "long", span, " ", all, " ", save);
+  }
+
+  // tokenUsable says whether t can be sent as a bearer token: printable
+  // ASCII, as an HTTP header carries it.
+  function tokenUsable(t) {
+    return t.length > 0 && t.length <= 16384 && /^[\x21-\x7e]+$/.test(t);
+  }
+
+  // takeToken removes the fragment from the address bar and the history,
+  // whatever it holds, and takes the token from it (#token=…). It says
+  // false when the fragment holds no usable token.
   function takeToken() {
     const h = window.location.hash;
-    if (h.startsWith("#token=")) {
-      token = decodeURIComponent(h.slice("#token=".length));
-      history.replaceState(null, "", window.location.pathname + window.location.search);
+    if (h === "" || h === "#") return true;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    if (!h.startsWith("#token=")) return false;
+    let t;
+    try {
+      t = decodeURIComponent(h.slice("#token=".length)).trim();
+    } catch (e) {
+      return false; // not percent-encoded UTF-8
     }
+    if (!tokenUsable(t)) return false;
+    token = t;
+    return true;
   }
+
+  // damaged is what the page says of a link whose token cannot be used.
+  const damaged = "This viewer link is damaged (it may have been cut when it was copied). Ask " + contact + " for a new one.";
 
   function headers() {
     return token ? { Authorization: "Bearer " + token } : {};
@@ -104,7 +185,8 @@
       // not a problem document
     }
     if (resp.status === 401) {
-      return "Access refused (401): the token is missing, invalid or expired. " + detail;
+      if (!token) return "This page needs a viewer link. Ask " + contact + " for one, or paste an access token below.";
+      return "Your viewer link has expired or is not valid. Ask " + contact + " for a new one. (401" + (detail ? ": " + detail : "") + ")";
     }
     if (resp.status === 403) return "Not allowed (403): " + detail;
     return "The audit log could not be read (" + resp.status + "): " + detail;
@@ -142,16 +224,18 @@
     const tr = el("tr", "status-" + (["success", "failure", "error"].includes(rec.status) ? rec.status : "other"));
     tr.dataset.id = valueText(rec.id);
     const resource = valueText(rec.resource_type) + (rec.resource_id ? " / " + valueText(rec.resource_id) : "");
+    const action = valueText(rec.action);
     const open = el("button", "open", "View");
     open.type = "button";
-    open.setAttribute("aria-label", escaped("View event " + valueText(rec.action) + " at " + fmtTime(rec.timestamp)));
+    open.setAttribute("aria-label", escaped("View event " + action.slice(0, cut(action, titleLimit)) + " at " + fmtTime(rec.timestamp)));
     open.addEventListener("click", () => { lastOpener = open; showDetail(rec); });
     tr.append(
       el("td", "c-time", el("span", "lbl", "Time "), fmtTime(rec.timestamp)),
-      el("td", "c-actor", el("span", "lbl", "Actor "), valueText(rec.user_id), rec.user_email ? el("span", "email", valueText(rec.user_email)) : null),
-      el("td", "c-action", el("span", "lbl", "Action "), valueText(rec.action)),
-      el("td", "c-resource", el("span", "lbl", "Resource "), resource),
-      el("td", "c-status", el("span", "lbl", "Status "), el("span", "badge", valueText(rec.status))),
+      el("td", "c-actor", el("span", "lbl", "Actor "), shortText(valueText(rec.user_id), rowLimit),
+        rec.user_email ? el("span", "email", shortText(valueText(rec.user_email), rowLimit)) : null),
+      el("td", "c-action", el("span", "lbl", "Action "), shortText(action, rowLimit)),
+      el("td", "c-resource", el("span", "lbl", "Resource "), shortText(resource, rowLimit)),
+      el("td", "c-status", el("span", "lbl", "Status "), el("span", "badge", shortText(valueText(rec.status), rowLimit))),
       el("td", "c-open", open));
     return tr;
   }
@@ -176,6 +260,7 @@
       cursor = "";
       shown = 0;
       $("rows").replaceChildren();
+      $("count").textContent = "";
       $("detail").hidden = true;
     }
     const q = new URLSearchParams(query);
@@ -186,7 +271,10 @@
     try {
       resp = await fetch(apiBase + "?" + q.toString(), { headers: headers(), cache: "no-store", credentials: "same-origin" });
     } catch (e) {
-      if (!superseded()) showMessage("The audit log API could not be reached.");
+      if (!superseded()) {
+        showMessage("The audit log API could not be reached.");
+        setCount(false);
+      }
       return;
     }
     if (superseded()) return;
@@ -196,9 +284,14 @@
       if (superseded()) return;
       showMessage(why);
       $("more").hidden = true;
-      if (resp.status === 401) $("access").hidden = false;
+      setCount(false);
+      if (resp.status === 401) {
+        refused = true;
+        $("access").hidden = false;
+      }
       return;
     }
+    refused = false;
     showMessage("");
     const page = await resp.json();
     if (superseded()) return;
@@ -208,17 +301,30 @@
     shown += items.length;
     cursor = typeof page.next_cursor === "string" ? page.next_cursor : "";
     $("more").hidden = cursor === "";
-    $("count").textContent = shown === 0 ? "No events match." : shown + (shown === 1 ? " event" : " events") + (cursor ? " shown; more are available." : " shown; that is all.");
+    setCount(true);
+  }
+
+  // setCount says how many events are shown: after a page was read
+  // (answered), or after a request failed, when no more can be loaded.
+  function setCount(answered) {
+    let text = "";
+    if (answered && shown === 0) text = "No events match.";
+    else if (shown > 0) {
+      text = shown + (shown === 1 ? " event" : " events") + " shown";
+      if (answered) text += cursor ? "; more are available." : "; that is all.";
+      else text += ".";
+    }
+    $("count").textContent = text;
   }
 
   // tree renders a JSON value as nested lists.
   function tree(v) {
-    if (v === null || typeof v !== "object") return el("span", "leaf", valueText(v));
+    if (v === null || typeof v !== "object") return el("span", "leaf", longText(valueText(v)));
     const ul = el("ul", "");
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.keys(v).sort().map((k) => [k, v[k]]);
     if (entries.length === 0) return el("span", "leaf empty", Array.isArray(v) ? "[]" : "{}");
     for (const [k, x] of entries) {
-      ul.append(el("li", "", el("span", "key", k), ": ", tree(x)));
+      ul.append(el("li", "", el("span", "key", longText(k)), ": ", tree(x)));
     }
     return ul;
   }
@@ -226,26 +332,33 @@
   function showDetail(rec) {
     const fields = $("detail-fields");
     fields.replaceChildren();
-    for (const [label, key] of [["ID", "id"], ["Time", "timestamp"], ["Recorded", "recorded_at"], ["Actor", "user_id"], ["Email", "user_email"],
-      ["IP address", "ip_address"], ["User agent", "user_agent"], ["Action", "action"], ["Resource type", "resource_type"],
-      ["Resource id", "resource_id"], ["Status", "status"], ["Error", "error_message"], ["Request id", "request_id"], ["Session id", "session_id"]]) {
+    for (const [label, key] of [["ID", "id"], ["Time", "timestamp"], ["Recorded", "recorded_at"], ["Tenant", "tenant_id"], ["Actor", "user_id"],
+      ["Email", "user_email"], ["IP address", "ip_address"], ["User agent", "user_agent"], ["Action", "action"], ["Resource type", "resource_type"],
+      ["Resource id", "resource_id"], ["Status", "status"], ["Error", "error_message"], ["Request id", "request_id"], ["Session id", "session_id"],
+      ["Trace id", "trace_id"], ["Span id", "span_id"]]) {
       const v = rec[key];
       if (v === undefined || v === null || v === "") continue;
-      fields.append(el("dt", "", label), el("dd", "", key === "timestamp" || key === "recorded_at" ? fmtTime(v) : valueText(v)));
+      fields.append(el("dt", "", label), el("dd", "", key === "timestamp" || key === "recorded_at" ? fmtTime(v) : longText(valueText(v))));
     }
-    $("detail-tree").replaceChildren(rec.details && typeof rec.details === "object" ? tree(rec.details) : el("p", "none", "No details."));
+    const details = rec.details && typeof rec.details === "object" ? rec.details : null;
+    $("detail-tree").replaceChildren(details ? tree(details) : "");
+    $("detail-details").hidden = details === null || Object.keys(details).length === 0;
     const tb = $("detail-changes").tBodies[0];
     tb.replaceChildren();
     const changes = rec.changes && typeof rec.changes === "object" ? rec.changes : {};
     const names = Object.keys(changes).sort();
     for (const name of names) {
       const c = changes[name] || {};
-      tb.append(el("tr", "", el("th", "", name), el("td", "before", valueText(c.before)), el("td", "arrow", "→"), el("td", "after", valueText(c.after))));
+      tb.append(el("tr", "", el("th", "", longText(name)), el("td", "before", longText(valueText(c.before))), el("td", "arrow", "→"),
+        el("td", "after", longText(valueText(c.after)))));
     }
-    $("detail-changes").hidden = names.length === 0;
-    setText($("detail-title"), "Event " + valueText(rec.action));
+    $("detail-diff").hidden = names.length === 0;
+    const action = valueText(rec.action);
+    const i = cut(action, titleLimit);
+    setText($("detail-title"), "Event " + action.slice(0, i) + (i < action.length ? "…" : ""));
     $("detail").hidden = false;
-    $("detail-title").focus();
+    $("detail-title").focus({ preventScroll: true });
+    $("detail").scrollIntoView({ block: "start" });
   }
 
   async function exportAs(format, button) {
@@ -258,14 +371,7 @@
         showMessage(await problemText(resp));
         return;
       }
-      const blob = await resp.blob();
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = "audit-logs." + format;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+      download(await resp.blob(), "audit-logs." + format);
       showMessage("");
     } catch (e) {
       showMessage("The export failed.");
@@ -281,6 +387,10 @@
       const s = await resp.json();
       if (!s.configured) {
         p.textContent = "Chain status: not configured.";
+        return;
+      }
+      if (s.scoped) {
+        p.textContent = "Chain status: not shown to this link (it covers the whole log).";
         return;
       }
       if (!resp.ok || !s.chain) {
@@ -300,8 +410,19 @@
     }
   }
 
+  // loadAll shows the list, then the chain status unless the token was
+  // refused (the status would be refused too).
+  async function loadAll() {
+    await load(true);
+    if (refused) {
+      $("chain").textContent = "Chain status: not shown.";
+      return;
+    }
+    loadStatus();
+  }
+
   function start() {
-    takeToken();
+    const usable = takeToken();
     $("access").hidden = token !== "";
     const exports = $("exports");
     for (const f of formats) {
@@ -323,11 +444,15 @@
     });
     $("access-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      token = $("token").value.trim();
+      const t = $("token").value.trim();
       $("token").value = "";
-      $("access").hidden = token !== "";
-      loadStatus();
-      load(true);
+      if (!tokenUsable(t)) {
+        showMessage("That is not an access token: a token is one word of letters, digits and punctuation.");
+        return;
+      }
+      token = t;
+      $("access").hidden = true;
+      loadAll();
     });
     $("more").addEventListener("click", () => load(false));
     $("close-detail").addEventListener("click", () => {
@@ -337,8 +462,26 @@
     document.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape" && !$("detail").hidden) $("close-detail").click();
     });
-    loadStatus();
-    load(true);
+    // A link opened in a tab that shows the page already changes only
+    // the fragment: take its token the same way.
+    window.addEventListener("hashchange", () => {
+      const before = token;
+      if (!takeToken()) {
+        showMessage(damaged);
+        $("access").hidden = false;
+        return;
+      }
+      if (token !== before) {
+        $("access").hidden = true;
+        loadAll();
+      }
+    });
+    if (!usable) {
+      showMessage(damaged);
+      $("chain").textContent = "Chain status: not shown.";
+      return;
+    }
+    loadAll();
   }
 
   start();
