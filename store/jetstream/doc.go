@@ -23,8 +23,15 @@
 //
 // What "Append returned nil" means: every record is stored in the stream;
 // with file storage it survives a server restart, and with 3 replicas
-// (Options.Replicas in production) it is on a quorum of servers and
-// survives the loss of one. An error means some may be stored and some
+// (Options.Replicas, 3 by default) it is on a quorum of servers and
+// survives the loss of any one. TestClusterFailover checks this on a
+// 3-node cluster on loopback: it kills the stream's leader during a load
+// of producers and Loaders, then another node, and finds every
+// acknowledged record loaded once and the chain verifying. New needs a
+// cluster for the default: against a single server it fails, and it
+// refuses an existing stream of fewer replicas, until Options.Replicas is
+// set to 1 on purpose (development; a lost disk then loses acknowledged
+// records). An error means some may be stored and some
 // not: the Logger retries the whole call, and the stream drops the records
 // it already holds by their Nats-Msg-Id, as long as the retry comes within
 // the stream's duplicate window. That is why New refuses a stream whose
@@ -66,7 +73,7 @@
 //	max bytes    7 days of records, with room
 //	deny delete  true
 //
-// or let New create it with Options{Replicas: 3, MaxBytes: …}. MaxAge bounds
+// or let New create it with Options{MaxBytes: …} (3 replicas by default). MaxAge bounds
 // how long the loaders may be down; MaxBytes bounds the disk, and when it
 // is reached publishing fails and the Logger's retries and drops take over.
 //
