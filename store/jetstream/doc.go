@@ -119,6 +119,23 @@
 // server to redeliver at once the batches it had not written, and
 // returns; a batch being written finishes its write first.
 //
+// A Loader that dies (SIGKILL, a lost machine) cannot hand its batches
+// back: the server redelivers them AckWait after their delivery (10s by
+// default), to the other Loaders; the server does not redeliver on a
+// disconnect. That is why the default AckWait is short, and why a Loader
+// writing a batch tells the server every AckWait/3 that it is still
+// working on it (for WriteTimeout at most): a slow write is not
+// redelivered, and a write stuck past its timeout is. TestLoaderKilledRedelivery
+// kills a Loader holding a batch and finds its records loaded by another
+// within AckWait + 0.6s, against nats-server 2.9.10 and 2.15.3 alike.
+//
+// Server versions: the tests run against nats-server 2.9.10 (Debian 12's
+// package) and, embedded, 2.15.3 (the cluster tests too, as clustering
+// is only tested there). Both keep the promises above in the tests; use
+// 2.10 or later in production (2.9 is out of support and lacks fixes to
+// clustered consumers), and 2.15.3 or later for a cluster, the version
+// TestClusterFailover checks.
+//
 // The Sealer keeps one chain over the target table, whatever the number of
 // producers and loaders: it seals in commit order in the database.
 //

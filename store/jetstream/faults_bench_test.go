@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailmark/audit/store/jetstream"
 	"github.com/trailmark/audit/store/postgres"
 )
 
@@ -40,11 +41,17 @@ func terminating(b *testing.B, period time.Duration) (*postgres.Store, string) {
 
 // BenchmarkFaults compares, under PostgreSQL backends terminated every
 // 700 ms, an async Logger writing to PostgreSQL directly with the
-// JetStream path end to end (an async Logger publishing, one Loader
-// with the settings of TestEndToEnd's loaders moving the records into
-// PostgreSQL): events/s of each over b.N events, and their ratio.
+// JetStream path end to end: an async Logger publishing, two Loaders
+// (AckWait 10s, the default; WriteTimeout 5s and MaxBackoff 1s, as in
+// TestEndToEnd) moving the records into PostgreSQL, one of them killed
+// mid-write once a third is loaded (its connection closed, the batch it
+// held never committed) and replaced. It reports events/s of each over
+// b.N events, from the first Log until the last record is committed, and
+// their ratio; run it with -benchtime 100000x or more, as the kill costs
+// one AckWait whatever b.N.
 func BenchmarkFaults(b *testing.B) {
-	nc := connect(b, natsURL(b))
+	url := natsURL(b)
+	nc := connect(b, url)
 	const period = 700 * time.Millisecond
 
 	start := time.Now()
@@ -57,21 +64,45 @@ func BenchmarkFaults(b *testing.B) {
 	target, schema := terminating(b, period)
 	lo.AckWait, lo.WriteTimeout, lo.MaxBackoff = 10*time.Second, 5*time.Second, time.Second
 	lo.OnError = func(error) {}
+	victimConn := connect(b, url)
+	victim := &dying{Store: target, holding: make(chan struct{})}
 	start = time.Now()
-	l, stop := runLoader(b, nc, target, lo)
-	logAll(b, pub, b.N)
-	waitFor(b, "the load", 10*time.Minute, func() bool { return l.Stats().Loaded >= uint64(b.N) })
-	js := float64(b.N) / time.Since(start).Seconds()
-	stop()
-	var n int
-	if err := target.DB().GetContext(context.Background(), &n, "SELECT count(*) FROM "+schema+".audit_logs"); err != nil || n != b.N {
-		b.Fatalf("%d rows, %v; want %d", n, err, b.N)
+	l1, stop1 := runLoader(b, victimConn, victim, lo)
+	l2, stop2 := runLoader(b, connect(b, url), target, lo)
+	var l3 *jetstream.Loader
+	var wg sync.WaitGroup
+	wg.Go(func() { logAll(b, pub, b.N) })
+	loaded := func() uint64 {
+		n := l1.Stats().Loaded + l2.Stats().Loaded
+		if l3 != nil {
+			n += l3.Stats().Loaded
+		}
+		return n
 	}
-	st := l.Stats()
+	waitFor(b, "a third loaded", 10*time.Minute, func() bool { return loaded() >= uint64(b.N/3) })
+	victim.trapped.Store(true)
+	<-victim.holding
+	victimConn.Close()
+	killed := time.Now()
+	l3, stop3 := runLoader(b, connect(b, url), target, lo)
+	wg.Wait()
+	published := time.Since(start)
+	var n int
+	count := func() int {
+		if err := target.DB().GetContext(context.Background(), &n, "SELECT count(*) FROM "+schema+".audit_logs"); err != nil {
+			return 0
+		}
+		return n
+	}
+	waitFor(b, "the load", 10*time.Minute, func() bool { return count() == b.N })
+	js := float64(b.N) / time.Since(start).Seconds()
+	for _, stop := range []func(){stop1, stop2, stop3} {
+		stop()
+	}
+	b.Logf("%d events: published in %v, loaded in %v, %v after the kill; loaders %+v %+v %+v", b.N, published.Round(time.Millisecond),
+		time.Since(start).Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), l1.Stats(), l2.Stats(), l3.Stats())
 	b.ReportMetric(direct, "direct-events/s")
 	b.ReportMetric(js, "jetstream-events/s")
 	b.ReportMetric(js/direct, "ratio")
-	b.ReportMetric(float64(st.Retries), "loader-retries")
-	b.ReportMetric(float64(st.Redelivered), "redelivered")
 	b.ReportMetric(js, "events/s") // replaces logAll's
 }

@@ -168,3 +168,35 @@ func TestLoaderKilledRedelivery(t *testing.T) {
 		})
 	}
 }
+
+// slow is a target whose first Append takes delay before it writes,
+// whatever its context says.
+type slow struct {
+	audit.Store
+	delay time.Duration
+	once  sync.Once
+}
+
+func (s *slow) Append(ctx context.Context, recs ...audit.Record) error {
+	s.once.Do(func() { time.Sleep(s.delay) })
+	return s.Store.Append(context.WithoutCancel(ctx), recs...)
+}
+
+// TestLoaderSlowWrite checks that a batch whose write takes longer than
+// AckWait is not redelivered meanwhile: the Loader tells the server it
+// is still working on it.
+func TestLoaderSlowWrite(t *testing.T) {
+	nc := connect(t, natsURL(t))
+	o, lo := testStream(t, nc)
+	const n = 100
+	publishRecords(t, newStore(t, nc, o), n)
+	pg, _ := pgStore(t)
+	lo.AckWait, lo.WriteTimeout, lo.BatchSize = time.Second, 3*time.Second, n
+	lo.OnError = func(err error) { t.Log(err) }
+	l, stop := runLoader(t, nc, &slow{Store: pg, delay: 2500 * time.Millisecond}, lo)
+	waitFor(t, "the load", time.Minute, func() bool { return l.Stats().Loaded >= n })
+	stop()
+	if st := l.Stats(); st.Redelivered != 0 || st.Loaded != n {
+		t.Errorf("stats %+v; want %d loaded, none redelivered", st, n)
+	}
+}
