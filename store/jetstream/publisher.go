@@ -52,8 +52,9 @@ type Options struct {
 	// replicas, rather than settle for one copy of each record. Set 1
 	// explicitly for a single server (development, tests, or a deployment
 	// that accepts losing acknowledged records with one disk); 5 survives
-	// the loss of two servers. An even number adds cost and no tolerance
-	// (a quorum of 2 is 2, of 4 is 3).
+	// the loss of two servers. An even number costs more than the odd
+	// number below it and tolerates no more losses (a quorum of 2 is 2,
+	// of 4 is 3).
 	Replicas int
 	// DuplicateWindow is the deduplication window of a stream New creates.
 	// Default 10m.
