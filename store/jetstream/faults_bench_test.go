@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/trailmark/audit/store/jetstream"
 	"github.com/trailmark/audit/store/postgres"
 )
@@ -23,6 +25,13 @@ func terminating(b *testing.B, period time.Duration) (*postgres.Store, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
+	terminateBackends(b, base.DB(), app, period)
+	return s, schema
+}
+
+// terminateBackends terminates the PostgreSQL backends of application
+// app every period until t ends.
+func terminateBackends(t testing.TB, db *sqlx.DB, app string, period time.Duration) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -32,11 +41,10 @@ func terminating(b *testing.B, period time.Duration) (*postgres.Store, string) {
 				return
 			case <-time.After(period):
 			}
-			base.DB().ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app)
+			db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app)
 		}
 	})
-	b.Cleanup(func() { close(stop); wg.Wait() })
-	return s, schema
+	t.Cleanup(func() { close(stop); wg.Wait() })
 }
 
 // BenchmarkFaults compares, under PostgreSQL backends terminated every

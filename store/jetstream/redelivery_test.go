@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,21 +151,31 @@ func TestLoaderKilledRedelivery(t *testing.T) {
 	if raceEnabled {
 		n = 5000
 	}
-	servers := []struct{ name, url string }{{"embedded", ""}, {"external", os.Getenv(envNATS)}}
-	for _, s := range servers {
-		t.Run(s.name, func(t *testing.T) {
-			t.Parallel()
-			url := s.url
-			if s.name == "embedded" {
+	eachServer(t, true, func(t *testing.T, url string) {
+		d := loaderKilled(t, url, n, ackWait, 5)
+		t.Logf("last record committed %v after its loader died (AckWait %v)", d.Round(time.Millisecond), ackWait)
+		if d > ackWait+5*time.Second {
+			t.Errorf("a record waited %v after its loader died; want at most AckWait + 5s (%v)", d, ackWait+5*time.Second)
+		}
+	})
+}
+
+// eachServer runs f in a subtest against an embedded nats-server of the
+// current version ("embedded") and the one of AUDIT_TEST_NATS_URL
+// ("external", skipped without it), in parallel if asked.
+func eachServer(t *testing.T, parallel bool, f func(t *testing.T, url string)) {
+	for _, name := range []string{"embedded", "external"} {
+		t.Run(name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
+			url := os.Getenv(envNATS)
+			if name == "embedded" {
 				url = embeddedServer(t)
 			} else if url == "" {
 				t.Skipf("%s not set", envNATS)
 			}
-			d := loaderKilled(t, url, n, ackWait, 5)
-			t.Logf("last record committed %v after its loader died (AckWait %v)", d.Round(time.Millisecond), ackWait)
-			if d > ackWait+5*time.Second {
-				t.Errorf("a record waited %v after its loader died; want at most AckWait + 5s (%v)", d, ackWait+5*time.Second)
-			}
+			f(t, url)
 		})
 	}
 }
@@ -199,4 +210,57 @@ func TestLoaderSlowWrite(t *testing.T) {
 	if st := l.Stats(); st.Redelivered != 0 || st.Loaded != n {
 		t.Errorf("stats %+v; want %d loaded, none redelivered", st, n)
 	}
+}
+
+// TestLoaderSIGKILL is TestLoaderKilledRedelivery with loader processes:
+// two loader children (AckWait 10s) load a backlog while their
+// PostgreSQL backends are terminated every 700 ms; one is killed with
+// SIGKILL once a quarter is loaded, and restarted. The last record must
+// be committed within AckWait + 5s of the kill, against the nats-server
+// of AUDIT_TEST_NATS_URL and an embedded current one. The kill comes at
+// any moment: usually the loader holds a batch, whose records come back
+// after AckWait; if it held none, the load ends sooner.
+func TestLoaderSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits AckWait")
+	}
+	const ackWait = 10 * time.Second // the child loaders'
+	n := 40000
+	if raceEnabled {
+		n = 10000
+	}
+	eachServer(t, false, func(t *testing.T, url string) {
+		admin := connect(t, url)
+		o, lo := testStream(t, admin)
+		publishRecords(t, newStore(t, admin, o), n)
+		pg, schema := pgStore(t)
+		db := pg.DB()
+		app := randomName("trailmark_js_kill_")
+		env := []string{envNATS + "=" + url, envStream + "=" + o.Stream, envSubject + "=" + o.Subject, envDead + "=" + lo.DeadLetterSubject,
+			envSchema + "=" + schema, envDSN + "=" + dsn(t) + "&application_name=" + app}
+		loaders := []*proc{startChild(t, "loader", env...), startChild(t, "loader", env...)}
+		defer func() {
+			for _, l := range loaders {
+				l.cmd.Process.Kill()
+				<-l.done
+			}
+		}()
+		ctx := testCtx(t, 3*time.Minute)
+		terminateBackends(t, db, app, 700*time.Millisecond)
+		rows := func() (c int) {
+			db.GetContext(ctx, &c, "SELECT count(*) FROM "+schema+".audit_logs")
+			return c
+		}
+		waitFor(t, "a quarter loaded", time.Minute, func() bool { return rows() >= n/4 })
+		loaders[0].cmd.Process.Signal(syscall.SIGKILL)
+		killed := time.Now()
+		<-loaders[0].done
+		loaders[0] = startChild(t, "loader", env...)
+		waitFor(t, "every record loaded", time.Minute+3*ackWait, func() bool { return rows() == n })
+		d := time.Since(killed)
+		t.Logf("last record committed within %v of the SIGKILL (AckWait %v)", d.Round(100*time.Millisecond), ackWait)
+		if d > ackWait+5*time.Second {
+			t.Errorf("a record waited %v after its loader was killed; want at most AckWait + 5s (%v)", d, ackWait+5*time.Second)
+		}
+	})
 }
