@@ -51,7 +51,7 @@ func TestLoad(t *testing.T) {
 		j.DeleteStream(context.Background(), stream)
 		j.DeleteStream(context.Background(), stream+"_DLQ")
 	})
-	s, err := jetstream.New(ctx, nc, &jetstream.Options{Stream: stream, Subject: subj + ".records"})
+	s, err := jetstream.New(ctx, nc, &jetstream.Options{Stream: stream, Subject: subj + ".records", Replicas: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

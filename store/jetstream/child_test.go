@@ -66,7 +66,7 @@ func produce(ctx context.Context, nc *nats.Conn, rep *childReport) error {
 	if err != nil {
 		return err
 	}
-	s, err := jetstream.New(ctx, nc, &jetstream.Options{Stream: os.Getenv(envStream), Subject: os.Getenv(envSubject)})
+	s, err := jetstream.New(ctx, nc, &jetstream.Options{Stream: os.Getenv(envStream), Subject: os.Getenv(envSubject), Replicas: 1})
 	if err != nil {
 		return err
 	}

@@ -53,8 +53,10 @@ type LoaderOptions struct {
 	FetchWait time.Duration
 	// AckWait is how long the server waits for the acknowledgement of a
 	// delivered record before it redelivers it, to this or another
-	// Loader. A Loader retrying a batch tells the server it is still
-	// working on it. Default 30s.
+	// Loader: how long the records a dead Loader held wait. While a
+	// Loader writes or retries a batch, it tells the server every
+	// AckWait/3 that it is still working on it, so a slow write is not
+	// redelivered. Default 10s; at least 1s.
 	AckWait time.Duration
 	// MaxAckPending bounds the records delivered to all Loaders of the
 	// consumer and not yet acknowledged. Default 4 * Workers * BatchSize
@@ -106,7 +108,7 @@ func (o *LoaderOptions) withDefaults() (LoaderOptions, error) {
 		c.MaxAckPending = 4 * c.Workers * c.BatchSize
 	}
 	def(&c.FetchWait, 100*time.Millisecond)
-	def(&c.AckWait, 30*time.Second)
+	def(&c.AckWait, 10*time.Second)
 	def(&c.WriteTimeout, 30*time.Second)
 	def(&c.MinBackoff, 100*time.Millisecond)
 	def(&c.MaxBackoff, 5*time.Second)
@@ -124,8 +126,8 @@ func (o *LoaderOptions) withDefaults() (LoaderOptions, error) {
 		return c, errors.New("audit: jetstream: LoaderOptions durations must not be negative")
 	case c.MaxBackoff < c.MinBackoff:
 		return c, errors.New("audit: jetstream: LoaderOptions.MaxBackoff must be at least MinBackoff")
-	case c.AckWait < c.WriteTimeout:
-		return c, fmt.Errorf("audit: jetstream: LoaderOptions.AckWait %v is shorter than WriteTimeout %v: records would be redelivered while being written", c.AckWait, c.WriteTimeout)
+	case c.AckWait < time.Second:
+		return c, fmt.Errorf("audit: jetstream: LoaderOptions.AckWait %v: want at least 1s", c.AckWait)
 	}
 	return c, nil
 }
@@ -328,7 +330,9 @@ func (l *Loader) write(ctx context.Context, items []item) {
 			return
 		}
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.WriteTimeout)
+		working := l.keepAlive(items)
 		err := l.target.Append(wctx, recs...)
+		working()
 		cancel()
 		switch {
 		case err == nil:
@@ -356,6 +360,34 @@ func (l *Loader) write(ctx context.Context, items []item) {
 		sleepCtx(ctx, l.jitter(backoff))
 		backoff = min(2*backoff, l.opts.MaxBackoff)
 	}
+}
+
+// keepAlive tells the server every AckWait/3, until the returned func is
+// called or for WriteTimeout at most, that the Loader is still working on
+// items, so that a write slower than AckWait does not have them
+// redelivered meanwhile (and a write stuck past its timeout does).
+func (l *Loader) keepAlive(items []item) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(l.opts.AckWait / 3)
+		defer t.Stop()
+		end := time.After(l.opts.WriteTimeout)
+		for {
+			select {
+			case <-done:
+				return
+			case <-end:
+				<-done
+				return
+			case <-t.C:
+				for _, it := range items {
+					it.msg.InProgress()
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 func msgsOf(items []item) []js.Msg {

@@ -97,7 +97,7 @@ func testStream(t testing.TB, nc *nats.Conn) (jetstream.Options, jetstream.Loade
 			}
 		}
 	})
-	return jetstream.Options{Stream: name, Subject: subj + ".records"},
+	return jetstream.Options{Stream: name, Subject: subj + ".records", Replicas: 1}, // one server: R1 by choice
 		jetstream.LoaderOptions{Stream: name, Consumer: "loader", DeadLetterSubject: subj + ".dead"}
 }
 

@@ -20,7 +20,12 @@ const (
 	DefaultStream          = "AUDIT"
 	DefaultSubject         = "audit.records"
 	DefaultDuplicateWindow = 10 * time.Minute
-	DefaultMaxAge          = 7 * 24 * time.Hour
+	// DefaultReplicas is the number of replicas of a stream New creates
+	// and the fewest it accepts, unless Options.Replicas says otherwise:
+	// with 3, an acknowledged record is on two servers at least and the
+	// stream survives the loss of any one of them.
+	DefaultReplicas = 3
+	DefaultMaxAge   = 7 * 24 * time.Hour
 	// DefaultRetryHorizon is how long after its first publish a record may
 	// be published again by a Logger with the default AsyncOptions
 	// (RetryFor 2m plus one WriteTimeout of 10s): the shortest duplicate
@@ -41,8 +46,15 @@ type Options struct {
 	// capture it. Default "audit.records".
 	Subject string
 	// Replicas is the number of replicas of a stream New creates, and the
-	// fewest an existing stream may have. Default 1; use 3 in production,
-	// so that an acknowledged record is on a quorum of servers.
+	// fewest an existing stream may have. Default 3 (DefaultReplicas),
+	// which needs a JetStream cluster of at least 3 servers: New fails
+	// against a single server, and refuses an existing stream with fewer
+	// replicas, rather than settle for one copy of each record. Set 1
+	// explicitly for a single server (development, tests, or a deployment
+	// that accepts losing acknowledged records with one disk); 5 survives
+	// the loss of two servers. An even number costs more than the odd
+	// number below it and tolerates no more losses (a quorum of 2 is 2,
+	// of 4 is 3).
 	Replicas int
 	// DuplicateWindow is the deduplication window of a stream New creates.
 	// Default 10m.
@@ -83,7 +95,7 @@ func (o *Options) withDefaults() (Options, error) {
 		c.Subject = DefaultSubject
 	}
 	if c.Replicas == 0 {
-		c.Replicas = 1
+		c.Replicas = DefaultReplicas
 	}
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = DefaultDuplicateWindow
@@ -195,12 +207,20 @@ func (s *Store) ensureStream(ctx context.Context) error {
 		if errors.Is(err, js.ErrStreamNameAlreadyInUse) { // created meanwhile by another instance
 			st, err = s.js.Stream(ctx, s.opts.Stream)
 		}
+		var apiErr *js.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeReplicasNotSupported {
+			return fmt.Errorf("audit: jetstream: stream %s: %d replicas need a JetStream cluster; against a single server set Options.Replicas to 1, accepting that a lost disk loses acknowledged records: %w", s.opts.Stream, s.opts.Replicas, err)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("audit: jetstream: stream %s: %w", s.opts.Stream, err)
 	}
 	return checkStream(st.CachedInfo().Config, s.opts)
 }
+
+// errCodeReplicasNotSupported is the server's error code for a stream of
+// more than one replica on a server not in a cluster.
+const errCodeReplicasNotSupported js.ErrorCode = 10074
 
 // checkStream returns an error when cfg cannot keep the package's promises.
 func checkStream(cfg js.StreamConfig, o Options) error {
@@ -214,7 +234,7 @@ func checkStream(cfg js.StreamConfig, o Options) error {
 	case cfg.Storage != js.FileStorage:
 		return bad("%v storage: records would not survive a server restart; want file storage", cfg.Storage)
 	case cfg.Replicas < o.Replicas:
-		return bad("%d replica(s), want at least %d", cfg.Replicas, o.Replicas)
+		return bad("%d replica(s), want at least %d (Options.Replicas; set it to 1 to accept one copy of each record)", cfg.Replicas, o.Replicas)
 	case cfg.Duplicates < o.RetryHorizon:
 		return bad("duplicate window %v is shorter than the retry horizon %v: a retried record could be stored twice", cfg.Duplicates, o.RetryHorizon)
 	case cfg.MaxAge > 0 && cfg.MaxAge < MinMaxAge:

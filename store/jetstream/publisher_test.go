@@ -118,6 +118,8 @@ func TestStreamChecks(t *testing.T) {
 		{"subject not captured", func(c *natsjs.StreamConfig) { c.Subjects = []string{c.Subjects[0] + ".other"} }, nil, "do not capture"},
 		{"wildcard subject", func(c *natsjs.StreamConfig) { c.Subjects = []string{strings.Split(c.Subjects[0], ".")[0] + ".>"} }, nil, ""},
 		{"too few replicas", nil, func(o *jetstream.Options) { o.Replicas = 3 }, "replica"},
+		{"one replica, by default", func(*natsjs.StreamConfig) {}, func(o *jetstream.Options) { o.Replicas = 0 }, "1 replica(s), want at least 3"},
+		{"created by default on one server", nil, func(o *jetstream.Options) { o.Replicas = 0 }, "set Options.Replicas to 1"},
 		{"missing with NoCreate", func(c *natsjs.StreamConfig) { c.Name = "" }, func(o *jetstream.Options) { o.NoCreate = true }, "not found"},
 	}
 	for _, tt := range tests {
