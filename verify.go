@@ -389,7 +389,9 @@ func (v *verifier) checkpoints(cps []Checkpoint) {
 		if v.seenCP == nil {
 			v.seenCP = map[string]bool{}
 		}
-		id := fmt.Sprintf("%d/%d/%s/%x", c.Seq, c.At.UnixMicro(), c.SignerID, c.Signature)
+		// a copy that differs in any field is another checkpoint: it is
+		// checked on its own, not passed over as one already seen
+		id := fmt.Sprintf("%d %x %d %d %t %v %q %x", c.Seq, c.Hash, c.At.UnixMicro(), c.PurgedBefore.UnixMicro(), c.Boundary, c.TenantCutoffs, c.SignerID, c.Signature)
 		if v.seenCP[id] {
 			continue
 		}
