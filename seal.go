@@ -365,9 +365,11 @@ type SealerOptions struct {
 	// PublicKeys are the signers, by ID, whose stored checkpoints the
 	// Sealer trusts, besides Signer's own key (pass the keys of earlier
 	// signers after a rotation). Only a validly signed checkpoint steers
-	// the Sealer: it refuses to seal below one (seals were removed), and
-	// carries its PurgedBefore on. Anyone able to insert a row may have
-	// written the others; they are ignored (Verify reports them).
+	// the Sealer: it refuses to seal below one (seals were removed),
+	// carries its PurgedBefore on, and continues a chain that has no seal
+	// left only from one (it refuses a checkpoint row no trusted signer
+	// signed). Anyone able to insert a row may have written the others;
+	// they are otherwise ignored (Verify reports them).
 	PublicKeys map[string]ed25519.PublicKey
 	// Interval is how often Run looks for records to seal. Default 1s.
 	Interval time.Duration
