@@ -147,16 +147,19 @@ type Signer struct {
 type SealStore interface {
 	Store
 	// SealNext runs one sealing step as the only sealer: within the
-	// store's sealing lock it calls fn with the newest seal (Seq 0 if
-	// none) and up to max committed records that have no seal yet, in the
-	// order they must be sealed, and stores the seals fn returns, all or
-	// nothing. It returns how many it stored; 0, without calling fn, when
-	// nothing is waiting or another sealer holds the lock. With max 0 it
-	// calls fn with the newest seal and no records. When no seal is left
-	// (retention removed them all), the newest seal is the one the newest
-	// checkpoint names. The store must not refuse to seal because of a
-	// stored checkpoint: it cannot tell a signed one from a forged row;
-	// the Sealer checks the signatures and refuses a rewound chain.
+	// store's sealing lock it calls fn with the newest seal (its Seq,
+	// Hash and KeyID at least; Seq 0 if none) and up to max committed
+	// records that have no seal yet, in the order they must be sealed,
+	// and stores the seals fn returns, all or nothing. It returns how
+	// many it stored; 0, without calling fn, when nothing is waiting or
+	// another sealer holds the lock. With max 0 it calls fn with the
+	// newest seal and no records. When no seal is left (retention removed
+	// them all), the newest seal is the Seq and Hash of the newest
+	// checkpoint, with no KeyID. The store must not refuse to seal
+	// because of a stored checkpoint: it cannot tell a signed one from a
+	// forged row; the Sealer checks the signatures, refuses a rewound
+	// chain, and continues from a checkpoint only if a validly signed one
+	// names that Seq and Hash.
 	SealNext(ctx context.Context, max int, fn func(last Seal, recs []Record) ([]Seal, error)) (int, error)
 	// ScanChain calls fn for every seal with Seq >= from, in order, with
 	// the record it seals (the one with the seal's EventID and
@@ -362,9 +365,11 @@ type SealerOptions struct {
 	// PublicKeys are the signers, by ID, whose stored checkpoints the
 	// Sealer trusts, besides Signer's own key (pass the keys of earlier
 	// signers after a rotation). Only a validly signed checkpoint steers
-	// the Sealer: it refuses to seal below one (seals were removed), and
-	// carries its PurgedBefore on. Anyone able to insert a row may have
-	// written the others; they are ignored (Verify reports them).
+	// the Sealer: it refuses to seal below one (seals were removed),
+	// carries its PurgedBefore on, and continues a chain that has no seal
+	// left only from one (it refuses a checkpoint row no trusted signer
+	// signed). Anyone able to insert a row may have written the others;
+	// they are otherwise ignored (Verify reports them).
 	PublicKeys map[string]ed25519.PublicKey
 	// Interval is how often Run looks for records to seal. Default 1s.
 	Interval time.Duration
@@ -412,10 +417,11 @@ type Sealer struct {
 	// step and at each checkpoint; guarded by mu
 	loaded  bool
 	keys    map[string]ed25519.PublicKey
-	seen    map[string]bool // checkpoints already checked, by signature
-	trusted uint64          // the newest valid checkpoint's Seq
-	cut     cutoffs         // what the valid checkpoints say retention removed
-	tags    tagCache        // TenantTags under Key; guarded by mu
+	seen    map[string]bool   // checkpoints already checked, by signature
+	trusted uint64            // the newest valid checkpoint's Seq
+	vouched map[uint64][]byte // the Hash each valid checkpoint names, by Seq
+	cut     cutoffs           // what the valid checkpoints say retention removed
+	tags    tagCache          // TenantTags under Key; guarded by mu
 }
 
 // NewSealer returns a Sealer for store. opts is required, for its Key;
@@ -478,11 +484,43 @@ func (s *Sealer) readCheckpoints(ctx context.Context) error {
 			continue
 		}
 		s.seen[id] = true
-		s.trusted = max(s.trusted, c.Seq)
-		s.cut.add(c)
+		s.trust(c)
 	}
 	s.loaded = true
 	return nil
+}
+
+// trust keeps what the validly signed checkpoint c says; s.mu is held.
+func (s *Sealer) trust(c *Checkpoint) {
+	s.trusted = max(s.trusted, c.Seq)
+	s.cut.add(c)
+	if s.vouched == nil {
+		s.vouched = map[uint64][]byte{}
+	}
+	if _, ok := s.vouched[c.Seq]; !ok {
+		s.vouched[c.Seq] = c.Hash
+	}
+}
+
+// unsignedStartError is the refusal to continue a chain that has no seal
+// left from a checkpoint row that no trusted signer signed.
+type unsignedStartError struct{ seq uint64 }
+
+func (e unsignedStartError) Error() string {
+	return fmt.Sprintf("refusing to seal: the chain has no seal, and the store would continue it from a checkpoint at seal %d that no trusted signer signed (an inserted row?); run Verify", e.seq)
+}
+
+// checkStart refuses last when it is not a seal but a checkpoint row
+// (the store has no seal left) that no validly signed checkpoint bears
+// out: anyone who can insert a row could have written it. s.mu is held.
+func (s *Sealer) checkStart(last Seal) error {
+	if last.Seq == 0 || last.KeyID != "" {
+		return nil
+	}
+	if h, ok := s.vouched[last.Seq]; ok && bytes.Equal(h, last.Hash) {
+		return nil
+	}
+	return unsignedStartError{last.Seq}
 }
 
 // SealOnce seals every record waiting now, in steps of BatchSize, and
@@ -499,9 +537,19 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 	}
 	total := 0
 	defer func() { s.loop.sealed(s.cfg.Now(), total) }()
+	reread := false
 	for {
 		n, err := s.store.SealNext(ctx, s.cfg.BatchSize, s.seal)
 		total += n
+		if errors.As(err, new(unsignedStartError)) && !reread {
+			// a checkpoint written since they were read (retention's, by
+			// another process) may bear the start out
+			reread = true
+			if err := s.readCheckpoints(ctx); err != nil {
+				return total, fmt.Errorf("audit: seal: %w", err)
+			}
+			continue
+		}
 		if err == nil && n > 0 {
 			s.mu.Lock()
 			s.highest = max(s.highest, s.pending)
@@ -524,6 +572,9 @@ func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
 	}
 	if last.Seq < s.trusted {
 		return nil, fmt.Errorf("refusing to seal: the chain ends at seal %d, before the signed checkpoint at %d: seals were removed; run Verify", last.Seq, s.trusted)
+	}
+	if err := s.checkStart(last); err != nil {
+		return nil, err
 	}
 	s.highest = max(s.highest, last.Seq) // what the store showed; SealOnce adds what it committed
 	s.pending = last.Seq + uint64(len(recs))
@@ -594,9 +645,13 @@ func (s *Sealer) Checkpoint(ctx context.Context, purgedBefore time.Time) (Checkp
 	}
 	s.mu.Lock()
 	highest, trusted, def, tenants := s.highest, s.trusted, s.cut.def, s.cut.listed()
+	start := s.checkStart(last)
 	s.mu.Unlock()
 	if last.Seq < max(highest, trusted) {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: the chain ends at seal %d, but this sealer saw seal %d: seals were removed; run Verify", last.Seq, max(highest, trusted))
+	}
+	if start != nil {
+		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", start)
 	}
 	// what the signed checkpoints say retention removed still holds, the
 	// tenants' own cutoffs too
@@ -616,6 +671,9 @@ func (s *Sealer) checkpointAt(ctx context.Context, at Seal, purgedBefore time.Ti
 	if err := s.store.AppendCheckpoint(ctx, c); err != nil {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", err)
 	}
+	s.mu.Lock()
+	s.trust(&c) // its own: a chain purged up to it goes on from it
+	s.mu.Unlock()
 	return c, nil
 }
 

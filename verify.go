@@ -63,6 +63,11 @@ const (
 	// A record has no seal although it is older than the sealing window:
 	// it was inserted around the chain, or the sealer is not running.
 	ProblemUnsealed ProblemKind = "unsealed"
+	// A tenant's export (ExportTenantChain) holds in full a record that
+	// is not of the tenant its header names, by the record's TenantID or
+	// its seal's TenantTag: another tenant's record was put in, or the
+	// header relabelled.
+	ProblemForeignRecord ProblemKind = "foreign_record"
 	// A checkpoint is not validly signed, or contradicts the chain.
 	ProblemBadCheckpoint ProblemKind = "bad_checkpoint"
 	// A seal names a key Verify was not given.
@@ -128,8 +133,11 @@ type Report struct {
 	Purged   uint64 `json:"purged"`
 	Unsealed uint64 `json:"unsealed"` // records not sealed yet, within the window
 	// TenantID is the tenant of an export of ExportTenantChain: only its
-	// records were checked. Empty for a whole chain. An auditor of the
-	// whole log must not accept a report that names a tenant.
+	// records were checked, and each record the export holds in full
+	// was checked to be the tenant's (ProblemForeignRecord), by its
+	// TenantID and its seal's TenantTag. Empty for a whole chain. An
+	// auditor of the whole log must not accept a report that names a
+	// tenant.
 	TenantID string `json:"tenant_id,omitempty"`
 	// Redacted counts the seals of a tenant's export (ExportTenantChain)
 	// whose record belongs to another tenant: their links are checked,
@@ -234,7 +242,10 @@ func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, 
 			return nil
 		}
 		var detail string
+		kind := ProblemUnsealed
 		switch {
+		case v.rep.TenantID != "" && r.TenantID != v.rep.TenantID:
+			kind, detail = ProblemForeignRecord, fmt.Sprintf("an unsealed record of tenant %q in the export of tenant %q", r.TenantID, v.rep.TenantID)
 		case r.RecordedAt.Before(horizon):
 			detail = fmt.Sprintf("recorded %s and not sealed within %s", r.RecordedAt.Format(time.RFC3339), v.opts.SealWindow)
 		case r.RecordedAt.After(now.Add(clockSkew)):
@@ -245,7 +256,7 @@ func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, 
 		}
 		v.rep.ProblemCount++
 		if len(unsealed) < v.opts.MaxProblems {
-			unsealed = append(unsealed, Problem{Kind: ProblemUnsealed, EventID: r.ID, Detail: detail})
+			unsealed = append(unsealed, Problem{Kind: kind, EventID: r.ID, Detail: detail})
 		}
 		return nil
 	})
@@ -378,7 +389,9 @@ func (v *verifier) checkpoints(cps []Checkpoint) {
 		if v.seenCP == nil {
 			v.seenCP = map[string]bool{}
 		}
-		id := fmt.Sprintf("%d/%d/%s/%x", c.Seq, c.At.UnixMicro(), c.SignerID, c.Signature)
+		// a copy that differs in any field is another checkpoint: it is
+		// checked on its own, not passed over as one already seen
+		id := fmt.Sprintf("%d %x %d %d %t %v %q %x", c.Seq, c.Hash, c.At.UnixMicro(), c.PurgedBefore.UnixMicro(), c.Boundary, c.TenantCutoffs, c.SignerID, c.Signature)
 		if v.seenCP[id] {
 			continue
 		}
@@ -533,8 +546,26 @@ func (v *verifier) pop() pending {
 		default:
 			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, "the record differs from what was sealed")
 		}
+		v.ownRecord(s, r)
 	}
 	return p
+}
+
+// ownRecord reports a record a tenant's export holds in full that is not
+// the tenant's: by its TenantID, which its digest covers, or by its
+// seal's TenantTag, which the link covers. The header's tenant is
+// nobody's word but the exporter's: the records must bear it out.
+func (v *verifier) ownRecord(s *Seal, r *Record) {
+	t := v.rep.TenantID
+	if t == "" {
+		return
+	}
+	switch want := v.tag(s.KeyID, t); {
+	case r.TenantID != t:
+		v.problem(ProblemForeignRecord, s.Seq, s.EventID, fmt.Sprintf("a record of tenant %q in the export of tenant %q", r.TenantID, t))
+	case want != nil && len(s.TenantTag) > 0 && !bytes.Equal(s.TenantTag, want):
+		v.problem(ProblemForeignRecord, s.Seq, s.EventID, fmt.Sprintf("the seal's tenant tag is not that of tenant %q, whose export this is", t))
+	}
 }
 
 // digestChanged reports whether s, with the record's digest d in place of

@@ -78,11 +78,15 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("TenantExport", func(t *testing.T) { t.Parallel(); testTenantExport(t, newChain) })
 	t.Run("TenantRetention", func(t *testing.T) { t.Parallel(); testTenantRetention(t, newChain) })
 	t.Run("Tampering", func(t *testing.T) { t.Parallel(); testTamperKinds(t, newChain) })
+	t.Run("TamperEachField", func(t *testing.T) { t.Parallel(); testTamperEachField(t, newChain) })
 	t.Run("RoutineCheckpointIsNoBoundary", func(t *testing.T) { t.Parallel(); testRoutineCheckpoint(t, newChain) })
 	t.Run("VerifyDuringRetention", func(t *testing.T) { t.Parallel(); testVerifyDuringRetention(t, newChain) })
 	t.Run("MovedTimestamp", func(t *testing.T) { t.Parallel(); testMovedTimestamp(t, newChain) })
 	t.Run("ForgedCheckpoints", func(t *testing.T) { t.Parallel(); testForgedCheckpoints(t, newChain) })
 	t.Run("RefuseAfterRewind", func(t *testing.T) { t.Parallel(); testRefuseAfterRewind(t, newChain) })
+	t.Run("UnsignedCheckpointOnEmptyChain", func(t *testing.T) { t.Parallel(); testUnsignedCheckpointOnEmptyChain(t, newChain) })
+	t.Run("InsiderRelink", func(t *testing.T) { t.Parallel(); testInsiderRelink(t, newChain) })
+	t.Run("SignedCheckpointFields", func(t *testing.T) { t.Parallel(); testSignedCheckpointFields(t, newChain) })
 	t.Run("PurgedCount", func(t *testing.T) { t.Parallel(); testPurgedCount(t, newChain) })
 	// the trials run in four parallel groups, each on stores of its own
 	const groups = 4
@@ -525,6 +529,12 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 		{"modify seal hash", editSeal(5, func(s *audit.Seal) { s.Hash[0] ^= 1 }), audit.ProblemModifiedSeal},
 		{"modify newest seal hash", editSeal(9, func(s *audit.Seal) { s.Hash[0] ^= 1 }), audit.ProblemModifiedSeal},
 		{"modify seal digest", editSeal(5, func(s *audit.Seal) { s.Digest[0] ^= 1 }), audit.ProblemModifiedSeal},
+		{"truncate newest seal", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+			// one seal and its record: the smallest cut
+			check(t, tam.DeleteSeal(ctx, seals[9].Seq))
+			check(t, tam.DeleteRecord(ctx, seals[9].EventID))
+			return pos{seals[9].Seq, uuid.UUID{}}
+		}, audit.ProblemTruncated},
 		{"truncate tail", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
 			// the newest three seals and their records; the chain's order
 			// is the store's

@@ -102,8 +102,11 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 	removed := append(append([][]byte(nil), lines[:k]...), lines[k+1:]...)
 	wantFirst(t, mustVerify(t, exportSource(join(removed)), o), audit.ProblemDeletedSeal, sealOf(k).Seq, uuid.UUID{})
 
-	// the tail cut, in the middle of a line
+	// the last seal line removed: the chain is one seal short
 	n := len(recs) // the last seal line
+	wantFirst(t, mustVerify(t, exportSource(join(append(append([][]byte(nil), lines[:n]...), lines[n+1:]...))), o), audit.ProblemTruncated, cp.Seq, uuid.UUID{})
+
+	// the tail cut, in the middle of a line
 	cut := append(join(lines[:n-2]), lines[n-2][:len(lines[n-2])/2]...)
 	wantFirst(t, mustVerify(t, exportSource(cut), o), audit.ProblemTruncated, cp.Seq, uuid.UUID{})
 }

@@ -142,6 +142,64 @@ func testTenantExport(t *testing.T, newChain ChainFactory) {
 	if _, err := audit.Verify(ctx, exportSource(bytes.Join(wl, nil)), &o); err == nil {
 		t.Error("a redacted position in an export of the whole chain: Verify accepted it")
 	}
+	testTenantExportBinding(t, buf.Bytes(), whole.Bytes(), b, o)
+}
+
+// testTenantExportBinding checks that every record a tenant's export
+// holds in full is bound to the tenant its header names: another tenant's
+// record put in full at its redacted position (b, a line of the whole
+// chain's export), or unsealed, and the header relabelled to another
+// tenant, with records or without, are each reported as
+// ProblemForeignRecord (issue 20, item 4).
+func testTenantExportBinding(t *testing.T, export, whole []byte, b int, o audit.VerifyOptions) {
+	lines := bytes.SplitAfter(export, []byte("\n"))
+	wl := bytes.SplitAfter(whole, []byte("\n"))
+	var l struct{ Seal audit.Seal }
+	check(t, json.Unmarshal(lines[b], &l))
+	relabel := func(ls [][]byte, from, to string) []byte {
+		out := append([][]byte(nil), ls...)
+		out[0] = bytes.Replace(ls[0], []byte(`"tenant_id":"`+from+`"`), []byte(`"tenant_id":"`+to+`"`), 1)
+		if from == "" {
+			out[0] = bytes.Replace(ls[0], []byte(`"type":"header",`), []byte(`"type":"header","tenant_id":"`+to+`",`), 1)
+		}
+		if bytes.Equal(out[0], ls[0]) {
+			t.Fatalf("header %s: no tenant %q to relabel", ls[0], from)
+		}
+		return bytes.Join(out, nil)
+	}
+	var unsealed []byte // the whole export's unsealed line of org-b
+	for _, x := range wl {
+		if bytes.Contains(x, []byte(`"type":"unsealed"`)) && bytes.Contains(x, []byte(`"tenant_id":"org-b"`)) {
+			unsealed = x
+		}
+	}
+	if unsealed == nil {
+		t.Fatal("no unsealed record of org-b in the whole export")
+	}
+	tests := []struct {
+		name   string
+		export []byte
+		seq    uint64 // where the first problem is; 0: an unsealed record
+	}{
+		{"another tenant's record in full at its redacted position", func() []byte {
+			ls := append([][]byte(nil), lines...)
+			ls[b] = wl[b]
+			return bytes.Join(ls, nil)
+		}(), l.Seal.Seq},
+		{"another tenant's unsealed record", append(bytes.Clone(export), unsealed...), 0},
+		{"the header relabelled to a tenant without records", relabel(lines, "org-a", "acme"), 0},
+		{"the whole chain's export labelled as a tenant's", relabel(wl, "", "org-a"), 0},
+	}
+	for _, tt := range tests {
+		rep := mustVerify(t, exportSource(tt.export), o)
+		if rep.OK() {
+			t.Errorf("%s: verifies OK as the export of tenant %q (%d records); want %s", tt.name, rep.TenantID, rep.Records, audit.ProblemForeignRecord)
+			continue
+		}
+		if p := rep.Problems[0]; p.Kind != audit.ProblemForeignRecord || tt.seq != 0 && p.Seq != tt.seq {
+			t.Errorf("%s: first problem %v; want %s (at seq %d, 0: any)", tt.name, p, audit.ProblemForeignRecord, tt.seq)
+		}
+	}
 }
 
 // testTenantRetention runs retention with a cutoff per tenant (30 days

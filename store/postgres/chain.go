@@ -175,14 +175,14 @@ func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (audit.Seal, string, 
 		id   uuid.UUID
 		hash []byte
 	)
-	err := tx.QueryRowContext(ctx, "SELECT seq, hash, event_xid::text, event_id FROM "+s.sql.Seals+" ORDER BY seq DESC LIMIT 1").
-		Scan(&seq, &hash, &xid, &id)
+	err := tx.QueryRowContext(ctx, "SELECT seq, hash, event_xid::text, event_id, key_id FROM "+s.sql.Seals+" ORDER BY seq DESC LIMIT 1").
+		Scan(&seq, &hash, &xid, &id, &sl.KeyID) // none for a checkpoint: the Sealer tells them apart
 	// A rewound chain (seals missing below a checkpoint) is the Sealer's
 	// to refuse: it checks the checkpoints' signatures, which the store
 	// cannot, and anyone with INSERT could have added a row.
 	if errors.Is(err, sql.ErrNoRows) {
-		err = tx.QueryRowContext(ctx, "SELECT seq, hash, COALESCE(event_xid, '0')::text, COALESCE(event_id, '00000000-0000-0000-0000-000000000000') FROM "+
-			s.sql.Checkpoints+" ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &xid, &id)
+		err = tx.QueryRowContext(ctx, "SELECT seq, hash, COALESCE(event_xid, '0')::text, COALESCE(event_id, '00000000-0000-0000-0000-000000000000'), '' FROM "+
+			s.sql.Checkpoints+" ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &xid, &id, &sl.KeyID)
 	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -93,16 +93,17 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal
 // the newest checkpoint's.
 func lastSeal(ctx context.Context, q sqlx.QueryerContext) (audit.Seal, int64, error) {
 	var (
-		seq  int64
-		row  sql.NullInt64
-		hash []byte
+		seq   int64
+		row   sql.NullInt64
+		hash  []byte
+		keyID string // none for a checkpoint: the Sealer tells them apart
 	)
-	err := q.QueryRowxContext(ctx, "SELECT seq, hash, event_row FROM audit_seals ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash, &row)
+	err := q.QueryRowxContext(ctx, "SELECT seq, hash, event_row, key_id FROM audit_seals ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash, &row, &keyID)
 	// A rewound chain (seals missing below a checkpoint) is the Sealer's
 	// to refuse: it checks the checkpoints' signatures, which the store
 	// cannot, and anyone who can write the file could have added a row.
 	if errors.Is(err, sql.ErrNoRows) {
-		err = q.QueryRowxContext(ctx, "SELECT seq, hash, event_row FROM audit_checkpoints ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &row)
+		err = q.QueryRowxContext(ctx, "SELECT seq, hash, event_row, '' FROM audit_checkpoints ORDER BY seq DESC, at DESC LIMIT 1").Scan(&seq, &hash, &row, &keyID)
 	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -110,7 +111,7 @@ func lastSeal(ctx context.Context, q sqlx.QueryerContext) (audit.Seal, int64, er
 	case err != nil:
 		return audit.Seal{}, 0, err
 	}
-	return audit.Seal{Seq: uint64(seq), Hash: hash}, row.Int64, nil
+	return audit.Seal{Seq: uint64(seq), Hash: hash, KeyID: keyID}, row.Int64, nil
 }
 
 // ScanChain calls fn for each seal with Seq >= from, in order, with the
