@@ -84,6 +84,7 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("ForgedCheckpoints", func(t *testing.T) { t.Parallel(); testForgedCheckpoints(t, newChain) })
 	t.Run("RefuseAfterRewind", func(t *testing.T) { t.Parallel(); testRefuseAfterRewind(t, newChain) })
 	t.Run("PurgedCount", func(t *testing.T) { t.Parallel(); testPurgedCount(t, newChain) })
+	t.Run("UnsealableRow", func(t *testing.T) { t.Parallel(); testUnsealableRow(t, newChain) })
 	// the trials run in four parallel groups, each on stores of its own
 	const groups = 4
 	for g := range groups {
