@@ -85,6 +85,8 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("RefuseAfterRewind", func(t *testing.T) { t.Parallel(); testRefuseAfterRewind(t, newChain) })
 	t.Run("PurgedCount", func(t *testing.T) { t.Parallel(); testPurgedCount(t, newChain) })
 	t.Run("UnsealableRow", func(t *testing.T) { t.Parallel(); testUnsealableRow(t, newChain) })
+	t.Run("HostileDoors", func(t *testing.T) { t.Parallel(); testHostileDoors(t, newChain, hostileSeed(t), 40) })
+	t.Run("HostileProperty", func(t *testing.T) { t.Parallel(); testHostileProperty(t, newChain, hostileSeed(t)) })
 	// the trials run in four parallel groups, each on stores of its own
 	const groups = 4
 	for g := range groups {
