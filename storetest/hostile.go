@@ -226,9 +226,9 @@ func testHostileProperty(t *testing.T, newChain ChainFactory, rnd *rand.Rand) {
 	WantSealed(t, s, stored)
 }
 
-// hostileSeed returns the seed of the hostile trials, from SeedEnv or the
-// clock, and logs it.
-func hostileSeed(t *testing.T) *rand.Rand {
+// seeded returns the random source of a randomized test, seeded from
+// SeedEnv or the clock (the seed is logged), on stream.
+func seeded(t *testing.T, stream uint64) *rand.Rand {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv(SeedEnv); v != "" {
 		var err error
@@ -237,5 +237,5 @@ func hostileSeed(t *testing.T) *rand.Rand {
 		}
 	}
 	t.Logf("seed %d (rerun with %s=%d)", seed, SeedEnv, seed)
-	return rand.New(rand.NewPCG(seed, 20))
+	return rand.New(rand.NewPCG(seed, stream))
 }
