@@ -104,6 +104,20 @@ func HostileRecords(rnd *rand.Rand, random int) []HostileRecord {
 	return out
 }
 
+// HostileJSON returns r as a producer other than the JetStream publisher
+// could put it in a stream: its JSON, with Details as they are (not JSON,
+// nested 5000 deep, …) and OccurredAt in any year.
+func HostileJSON(r audit.Record) []byte {
+	c := r
+	c.Details, c.OccurredAt = nil, time.Time{}
+	b, _ := json.Marshal(c) // a Record without Details always encodes
+	b = bytes.Replace(b, []byte(`"timestamp":"0001-01-01T00:00:00Z"`), []byte(`"timestamp":"`+r.OccurredAt.Format(time.RFC3339Nano)+`"`), 1)
+	if r.Details != nil {
+		b = bytes.Replace(b, []byte(`"details":null`), append([]byte(`"details":`), r.Details...), 1)
+	}
+	return b
+}
+
 // eventOf returns the event an application would log for r.
 func eventOf(r *audit.Record) audit.Event {
 	ev := audit.Event{ID: r.ID, OccurredAt: r.OccurredAt, UserID: r.UserID, UserEmail: r.UserEmail, IPAddress: r.IPAddress,

@@ -1,8 +1,6 @@
 package jetstream_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -14,24 +12,6 @@ import (
 	"github.com/trailmark/audit/store/jetstream"
 	"github.com/trailmark/audit/storetest"
 )
-
-// rawMessage returns r as a producer other than the publisher could put
-// it in the stream: its JSON with Details as they are (not JSON, nested
-// 5000 deep, …) and OccurredAt in any year.
-func rawMessage(t *testing.T, r audit.Record) []byte {
-	t.Helper()
-	c := r
-	c.Details, c.OccurredAt = nil, time.Time{}
-	b, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = bytes.Replace(b, []byte(`"timestamp":"0001-01-01T00:00:00Z"`), []byte(`"timestamp":"`+r.OccurredAt.Format(time.RFC3339Nano)+`"`), 1)
-	if r.Details != nil {
-		b = bytes.Replace(b, []byte(`"details":null`), append([]byte(`"details":`), r.Details...), 1)
-	}
-	return b
-}
 
 // TestLoaderHostileCorpus walks the hostile corpus through the doors of
 // a JetStream deployment into PostgreSQL (issue 20, item 1): each record
@@ -53,7 +33,7 @@ func TestLoaderHostileCorpus(t *testing.T) {
 		if strings.HasPrefix(h.Name, "details nested 5001") {
 			deep = h.Record.ID.String()
 		}
-		if m := rawMessage(t, h.Record); len(m) < 900<<10 { // under the server's max payload
+		if m := storetest.HostileJSON(h.Record); len(m) < 900<<10 { // under the server's max payload
 			if _, err := j.Publish(ctx, o.Subject, m); err != nil {
 				t.Fatalf("%s: publishing it raw: %v", h.Name, err)
 			}
