@@ -38,13 +38,8 @@ func TestLoad(t *testing.T) {
 	}
 
 	secretURL := strings.Replace(natsURL, "nats://", "nats://loader:hunter2secret@", 1)
-	var out, errOut syncBuffer
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan int)
-	go func() {
-		done <- run(runCtx, []string{"load", "-nats", secretURL, "-db", dsn, "-schema", schema, "-stream", stream,
-			"-dead-letter", subj + ".dead", "-progress", "50ms"}, &out, &errOut)
-	}()
+	out, errOut, stop := startLoad(ctx, "-nats", secretURL, "-db", dsn, "-schema", schema, "-stream", stream,
+		"-dead-letter", subj+".dead", "-progress", "50ms")
 	var rows int
 	for deadline := time.Now().Add(30 * time.Second); rows < 100 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if err := db.Get(&rows, "SELECT count(*) FROM "+schema+".audit_logs"); err != nil {
@@ -52,8 +47,7 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	stop()
-	if code := <-done; code != 0 || rows != 100 {
+	if code := stop(); code != 0 || rows != 100 {
 		t.Fatalf("load: exit %d, %d rows (want 0, 100): %s%s", code, rows, out.String(), errOut.String())
 	}
 	if !strings.Contains(out.String(), "loaded 100, dead-lettered 0") {
@@ -98,6 +92,16 @@ func loadSetup(t *testing.T) (dsn, natsURL, schema, stream, subj string, db *sql
 	return dsn, natsURL, schema, stream, subj, db, nc
 }
 
+// startLoad runs auditctl load with args until stop, which returns its
+// exit code.
+func startLoad(ctx context.Context, args ...string) (out, errOut *syncBuffer, stop func() int) {
+	out, errOut = &syncBuffer{}, &syncBuffer{}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan int)
+	go func() { done <- run(runCtx, append([]string{"load"}, args...), out, errOut) }()
+	return out, errOut, func() int { cancel(); return <-done }
+}
+
 // TestLoadHostileCorpus runs auditctl load on the hostile corpus, put in
 // the stream raw as any producer can (issue 20, item 1): it dead-letters
 // what breaks the record contract and loads the rest, and everything
@@ -119,13 +123,8 @@ func TestLoadHostileCorpus(t *testing.T) {
 			sent++
 		}
 	}
-	var out, errOut syncBuffer
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan int)
-	go func() {
-		done <- run(runCtx, []string{"load", "-nats", natsURL, "-db", dsn, "-schema", schema, "-stream", stream,
-			"-dead-letter", subj + ".dead", "-progress", "20ms"}, &out, &errOut)
-	}()
+	out, errOut, stop := startLoad(ctx, "-nats", natsURL, "-db", dsn, "-schema", schema, "-stream", stream,
+		"-dead-letter", subj+".dead", "-progress", "20ms")
 	progress := regexp.MustCompile(`loaded (\d+), dead-lettered (\d+)`)
 	loaded, dead := 0, 0
 	for deadline := time.Now().Add(time.Minute); loaded+dead < sent && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -134,8 +133,7 @@ func TestLoadHostileCorpus(t *testing.T) {
 			dead, _ = strconv.Atoi(m[len(m)-1][2])
 		}
 	}
-	stop()
-	if code := <-done; code != 0 || loaded+dead != sent || dead == 0 {
+	if code := stop(); code != 0 || loaded+dead != sent || dead == 0 {
 		t.Fatalf("load: exit %d, %d loaded, %d dead-lettered of %d: %s%s", code, loaded, dead, sent, out.String(), errOut.String())
 	}
 	s, err := postgres.New(db, &postgres.Options{Schema: schema})
