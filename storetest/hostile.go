@@ -118,8 +118,9 @@ func HostileJSON(r audit.Record) []byte {
 	return b
 }
 
-// eventOf returns the event an application would log for r.
-func eventOf(r *audit.Record) audit.Event {
+// EventOf returns the event an application would log for r: its fields,
+// and its Details as far as they decode.
+func EventOf(r *audit.Record) audit.Event {
 	ev := audit.Event{ID: r.ID, OccurredAt: r.OccurredAt, UserID: r.UserID, UserEmail: r.UserEmail, IPAddress: r.IPAddress,
 		UserAgent: r.UserAgent, Action: r.Action, ResourceType: r.ResourceType, ResourceID: r.ResourceID,
 		RequestID: r.RequestID, SessionID: r.SessionID, Status: r.Status, ErrorMessage: r.ErrorMessage,
@@ -193,7 +194,7 @@ func testHostileDoors(t *testing.T, newChain ChainFactory, rnd *rand.Rand, rando
 		default:
 			refused++
 		}
-		ev := eventOf(&h.Record)
+		ev := EventOf(&h.Record)
 		ev.ID = uuid.Nil // a new record
 		switch err := l.LogTo(ctx, s, ev); {
 		case err == nil:

@@ -10,6 +10,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/canonical"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -160,11 +161,14 @@ func rowArgs(args []any, r *audit.Record) []any {
 	if r.IPAddress.IsValid() {
 		ip = r.IPAddress.String()
 	}
-	if len(r.Details) > 0 {
-		details = string(r.Details)
+	// in canonical form, as every store keeps them: an escaped NUL or a
+	// lone surrogate, which jsonb refuses, is U+FFFD there (validate
+	// checked that the form can be made; a Logger's JSON is in it)
+	if c, err := canonical.Bytes(r.Details); err == nil && len(c) > 0 {
+		details = string(c)
 	}
-	if len(r.Changes) > 0 {
-		changes = string(r.Changes)
+	if c, err := canonical.Bytes(r.Changes); err == nil && len(c) > 0 {
+		changes = string(c)
 	}
 	args[0] = r.ID.String()
 	args[1] = r.OccurredAt.UTC()
