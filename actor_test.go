@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -118,5 +119,53 @@ func TestLogAfterSetActor(t *testing.T) {
 	recs := page.Records
 	if len(recs) != 1 || recs[0].UserID != "u-alice" || recs[0].UserEmail != "alice@example.com" {
 		t.Fatalf("records = %+v, want one by u-alice <alice@example.com>", recs)
+	}
+}
+
+// TestWithRequest: the one-node context of WithRequest answers as
+// WithSettableActor(WithRequestInfo(ctx, ri), a) does — request info,
+// a settable actor that derived contexts reach, the parent's values and
+// cancellation.
+func TestWithRequest(t *testing.T) {
+	ri := audit.RequestInfo{RequestID: "rq-1", UserAgent: "agent", SessionID: "s-1", TraceID: "t", SpanID: "sp"}
+	alice := audit.Actor{UserID: "u-alice"}
+	parent, cancel := context.WithCancel(audit.WithTenant(context.Background(), "org-1"))
+	req := audit.WithRequest(parent, ri, alice)
+	child := context.WithValue(req, struct{}{}, 1)
+	for name, ctx := range map[string]context.Context{"request": req, "child": child} {
+		if got := audit.RequestInfoFrom(ctx); got != ri {
+			t.Errorf("%s: RequestInfoFrom = %+v, want %+v", name, got, ri)
+		}
+		if got := audit.ActorFrom(ctx); got != alice {
+			t.Errorf("%s: ActorFrom = %+v, want %+v", name, got, alice)
+		}
+		if got := audit.TenantFrom(ctx); got != "org-1" {
+			t.Errorf("%s: TenantFrom = %q, want the parent's org-1", name, got)
+		}
+	}
+	bob := audit.Actor{UserID: "u-bob"}
+	if !audit.SetActor(child, bob) {
+		t.Fatal("SetActor(child) = false, want true under WithRequest")
+	}
+	if got := audit.ActorFrom(req); got != bob {
+		t.Errorf("ActorFrom(request) after SetActor(child) = %+v, want %+v", got, bob)
+	}
+	claimed := audit.WithActor(child, alice)
+	audit.SetActor(claimed, audit.Actor{UserID: "u-carol"})
+	if got, want := audit.ActorFrom(req), (audit.Actor{UserID: "u-carol"}); got != want {
+		t.Errorf("ActorFrom(request) after SetActor under WithActor = %+v, want %+v", got, want)
+	}
+	// a request info set inside wins over the request's
+	inner := audit.RequestInfo{RequestID: "rq-inner"}
+	if got := audit.RequestInfoFrom(audit.WithRequestInfo(req, inner)); got != inner {
+		t.Errorf("RequestInfoFrom(WithRequestInfo(request)) = %+v, want %+v", got, inner)
+	}
+	cancel()
+	<-child.Done()
+	if err := child.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("child.Err() = %v after the parent's cancel, want context.Canceled", err)
+	}
+	if got, want := fmt.Sprint(req), "context.Background.WithValue(audit.tenantKey, org-1).WithCancel.WithRequest"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

@@ -40,8 +40,20 @@ type Filter struct {
 	// Limit is the page size: 0 means DefaultLimit; at most MaxLimit.
 	Limit int
 	// Cursor continues a previous query: pass the NextCursor of the page
-	// before. Pages neither skip nor repeat records while new ones arrive.
+	// before, with the same filter. The pages of one walk (the first page
+	// and those that follow by their cursors) read one fixed set: the
+	// records committed when the first page was read. They neither skip
+	// nor repeat records while others commit, in any order; those
+	// committed later are for the next walk (see After).
 	Cursor string
+	// After selects the records committed after an earlier walk's first
+	// page: pass that walk's Page.Tail. A record is committed after a walk
+	// or within it, never both nor neither, whatever its OccurredAt: so a
+	// poller that walks with After set to the Tail of its previous walk
+	// reads each record that matches its filter exactly once, even those
+	// that commit late with an old OccurredAt. (A filter on Since misses
+	// those.)
+	After string
 }
 
 // Validate reports what is wrong with f, as an error wrapping
@@ -77,8 +89,13 @@ func (f *Filter) Validate() error {
 		}
 	}
 	if f.Cursor != "" {
-		if _, _, err := cursor.Decode(f.Cursor); err != nil {
+		if _, _, _, err := cursor.Decode(f.Cursor); err != nil {
 			return filterError("cursor", err.Error())
+		}
+	}
+	if f.After != "" {
+		if _, err := cursor.DecodeTail(f.After); err != nil {
+			return filterError("after", "not the tail of a page returned by a query")
 		}
 	}
 	return nil

@@ -46,12 +46,12 @@ func (d Delivery) String() string {
 }
 
 // SecurityActions are the actions delivered Sync unless a Policy says
-// otherwise: logins, password changes, account deletion, permission and
-// key changes, reads and exports of the audit log, and retention runs.
+// otherwise: logins, password changes, account deletion, permission, role
+// and key changes, reads and exports of the audit log, and retention runs.
 func SecurityActions() []Action {
 	return []Action{
 		ActionUserLogin, ActionUserPasswordChange, ActionUserDeleteAccount,
-		ActionPermissionGrant, ActionPermissionRevoke,
+		ActionPermissionGrant, ActionPermissionRevoke, ActionUserRoleChange,
 		ActionAPIKeyCreate, ActionAPIKeyRevoke,
 		ActionAuditLogRead, ActionAuditLogExport, ActionAuditRetentionRun,
 	}
@@ -504,9 +504,16 @@ func (l *Logger) Log(ctx context.Context, ev Event) error {
 // LogUserAction records action taken by the user userID on their own
 // account (resource type "user", resource id userID). result is the
 // action's outcome: nil records StatusSuccess, an error StatusFailure with
-// its message.
+// its message. The user's email is taken from the context's Actor when
+// that Actor is the same user (or, with userID empty, names no user: a
+// login to an unknown account, attributed to the email that was typed).
 func (l *Logger) LogUserAction(ctx context.Context, userID string, action Action, result error, details map[string]any) error {
 	e := Event{Action: action, ResourceType: "user", ResourceID: userID, UserID: userID, Details: details, Status: StatusSuccess}
+	if ctx != nil {
+		if a := ActorFrom(ctx); a.UserID == userID {
+			e.UserEmail = a.Email
+		}
+	}
 	if result != nil {
 		e.Status, e.ErrorMessage = StatusFailure, safeErrorString(result)
 	}
@@ -674,6 +681,9 @@ func (l *Logger) Flush(ctx context.Context) error {
 func (l *Logger) Close(ctx context.Context) error {
 	l.closing.Do(func() {
 		if l.lifecycle {
+			// Count what was queued before the stop as written (or not):
+			// drain first. If ctx ends, the counts are those of the moment.
+			_ = l.Flush(ctx)
 			s := l.Stats()
 			err := l.Log(context.Background(), Event{
 				Action: ActionAuditLoggerStop, ResourceType: "audit_logger", ResourceID: l.instance.String(),

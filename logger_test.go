@@ -234,7 +234,7 @@ func TestDeliveryPolicy(t *testing.T) {
 	// written out, not read from SecurityActions: dropping one fails here
 	for _, a := range []audit.Action{
 		"user.login", "user.password_change", "user.delete_account",
-		"permission.grant", "permission.revoke",
+		"permission.grant", "permission.revoke", "user.role_change",
 		"api_key.create", "api_key.revoke",
 		"audit_log.read", "audit_log.export", "audit.retention_run",
 	} {

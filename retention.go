@@ -16,8 +16,11 @@ import (
 const (
 	// DefaultMaxAge is how long records are kept by default: 90 days.
 	DefaultMaxAge = 90 * 24 * time.Hour
-	// PCIMaxAge keeps a year of history, as PCI DSS 10.5.1 requires.
-	PCIMaxAge = 365 * 24 * time.Hour
+	// PCIMaxAge is 366 days: at least the 12 calendar months of history
+	// that PCI DSS 10.5.1 requires, whether or not they hold 29 February.
+	// Retention runs once a day by default, so a record is removed
+	// between 366 and 367 days after it occurred.
+	PCIMaxAge = 366 * 24 * time.Hour
 )
 
 // ArchiveFunc receives records before retention removes them, in batches

@@ -114,8 +114,11 @@ type Store interface {
 type Querier interface {
 	// Query returns the records that match f, newest first (by OccurredAt,
 	// then ID, both descending), at most f.Limit of them, and a cursor for
-	// the next page. It returns an error wrapping ErrInvalidFilter when f
-	// is not valid (see Filter.Validate).
+	// the next page. The pages of one walk read the records committed when
+	// its first page was read, and a walk with f.After reads those
+	// committed after an earlier one (see Filter.Cursor and Filter.After).
+	// It returns an error wrapping ErrInvalidFilter when f is not valid
+	// (see Filter.Validate).
 	Query(ctx context.Context, f Filter) (Page, error)
 }
 
@@ -151,4 +154,8 @@ type Page struct {
 	// NextCursor is the cursor for the next page; empty when this is the
 	// last one.
 	NextCursor string `json:"next_cursor"`
+	// Tail is the token for Filter.After that selects the records
+	// committed after this walk's first page read: every page of one walk
+	// carries the same. Empty from a store that cannot tell.
+	Tail string `json:"tail,omitempty"`
 }

@@ -368,14 +368,24 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 // nothing about whose it was.
 func (h *Handler) parse(e endpoint, r *http.Request, a Caller) (query, *paramError) {
 	q, perr := parseQuery(e, r.URL.RawQuery, h.o.Now())
-	if perr != nil || q.cursor == "" {
+	if perr != nil || q.cursor == "" && q.after == "" {
 		return q, perr
 	}
-	c, ok := h.cursors.open(a.Scope, q.cursor)
-	if !ok {
-		return q, badParam("cursor", "is not a cursor this API returned to this caller")
+	if q.cursor != "" {
+		c, ok := h.cursors.open(a.Scope, q.cursor)
+		if !ok {
+			return q, badParam("cursor", "is not a cursor this API returned to this caller")
+		}
+		q.filter.Cursor = c
 	}
-	q.filter.Cursor = c
+	if q.after != "" {
+		// a page's tail is sealed to the caller's scope as its cursor is
+		c, ok := h.cursors.open(a.Scope, q.after)
+		if !ok {
+			return q, badParam("after", "is not a tail this API returned to this caller")
+		}
+		q.filter.After = c
+	}
 	if err := q.filter.Validate(); err != nil {
 		return q, filterParamError(err)
 	}
@@ -397,6 +407,7 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a Caller, q
 		page.Records = []audit.Record{}
 	}
 	page.NextCursor = h.cursors.seal(a.Scope, page.NextCursor)
+	page.Tail = h.cursors.seal(a.Scope, page.Tail)
 	body, err := json.Marshal(page)
 	if err != nil {
 		h.failed(w, r, a, audit.ActionAuditLogRead, q, fmt.Errorf("encoding: %w", err))

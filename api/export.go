@@ -232,8 +232,8 @@ func newRowWriter(format string, bw *bufio.Writer) rowWriter {
 
 // lineWriter writes one JSON value per line: a record exactly as the
 // list endpoint returns it (NDJSON), or its OCSF event as package ocsf
-// maps it with its default options. C1 controls and bidi controls are
-// written as \uXXXX escapes (safetext.JSONWriter), so that a terminal or
+// maps it with its default options. C1 controls, bidi controls, DEL,
+// U+2028 and U+2029 are written as \uXXXX escapes (safetext.JSONWriter), so that a terminal or
 // an editor showing the file is not steered by them; the values are
 // unchanged.
 type lineWriter struct {
@@ -309,7 +309,9 @@ func (w *csvWriter) write(r *audit.Record) error {
 }
 
 // compact returns raw JSON without insignificant whitespace, as NDJSON
-// has it (PostgreSQL's jsonb adds some), C1 and bidi controls escaped.
+// has it (PostgreSQL's jsonb adds some), with every character SafeCell
+// would replace escaped, so that the cell parses to the same value as the
+// NDJSON export.
 func (w *csvWriter) compact(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return ""
@@ -318,8 +320,10 @@ func (w *csvWriter) compact(raw json.RawMessage) string {
 	if json.Compact(&w.buf, raw) != nil {
 		return string(raw)
 	}
-	// C1 and bidi controls as \uXXXX: the JSON means the same, and
-	// SafeCell finds nothing to replace.
+	// Compacted valid JSON holds no raw C0 control; AppendJSON writes DEL,
+	// U+2028, U+2029, C1 and bidi controls as \uXXXX: the JSON means the
+	// same, and SafeCell finds nothing to replace (invalid UTF-8, which it
+	// turns into U+FFFD, decodes to U+FFFD anyway).
 	return string(safetext.AppendJSON(nil, w.buf.Bytes()))
 }
 
@@ -330,7 +334,7 @@ func (w *csvWriter) flush() error { return w.bw.Flush() }
 //
 //   - Control characters that could break or rewrite the text shown (C0
 //     controls other than tab, such as ESC, CR and LF; DEL; C1 controls;
-//     bidi embeddings, overrides and isolates; the line and paragraph
+//     bidi embeddings, overrides, isolates and marks; the line and paragraph
 //     separators) are replaced by U+FFFD.
 //   - After the OWASP guidance on CSV injection, a value that begins with
 //     =, +, -, @, a tab or a carriage return (or the fullwidth ＝ ＋ －

@@ -293,7 +293,7 @@ func TestExportControlCharacters(t *testing.T) {
 	t.Parallel()
 	r := storetest.Record(0)
 	r.UserID = "u\u009b2J\x1b[31m"
-	r.UserAgent = "evil\u202egood\u2066x\u2069"
+	r.UserAgent = "evil\u202egood\u2066x\u2069\u200ey\u200fz\u061c"
 	r.ErrorMessage = "line\r\nforged: ok"
 	r.ResourceID = " =1+1"
 	r.RequestID = "\u00a0=1+1"
@@ -306,7 +306,7 @@ func TestExportControlCharacters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, bad := range []string{"\u009b", "\u0085", "\x1b", "\u202e", "\u2066", "\u2069", "\r\nforged"} {
+		for _, bad := range []string{"\u009b", "\u0085", "\x1b", "\u202e", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c", "\r\nforged"} {
 			if strings.Contains(string(body), bad) {
 				t.Errorf("%s export carries %q raw: %q", format, bad, body)
 			}

@@ -58,6 +58,8 @@ func (e endpoint) accepts(p string) bool {
 		return e == endpointList || e == endpointUser
 	case "cursor":
 		return e != endpointGet
+	case "after":
+		return e == endpointList || e == endpointUser
 	case "format":
 		return e == endpointExport
 	case "days":
@@ -70,6 +72,7 @@ func (e endpoint) accepts(p string) bool {
 type query struct {
 	filter audit.Filter
 	cursor string            // as the client sent it: opened by Handler.parse
+	after  string            // likewise
 	format string            // export only
 	days   int               // /users only
 	params map[string]string // what the client asked, for the audit record
@@ -139,6 +142,8 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 			f.Limit, perr = parseInt(name, v, 1, audit.MaxLimit)
 		case "cursor":
 			q.cursor = v // checked against the caller's scope by Handler.parse
+		case "after":
+			q.after = v // likewise
 		case "format":
 			if v != formatNDJSON && v != formatCSV && v != formatOCSF {
 				perr = badParam(name, "must be ndjson, csv or ocsf")

@@ -59,19 +59,66 @@ func BenchmarkMiddleware(b *testing.B) {
 			if c.opts != nil {
 				h = mustNew(b, c.logger, c.opts)(bare)
 			}
-			req := httptest.NewRequest(http.MethodPost, "/docs/7", nil)
-			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
-			for k, v := range c.headers {
-				req.Header.Set(k, v)
-			}
-			if c.remote != "" {
-				req.RemoteAddr = c.remote
-			}
+			req := benchRequest(c.headers, c.remote)
 			w := &discardWriter{h: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
 				clear(w.h)
 				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+// benchRequest returns the request the benchmarks serve: a POST with a
+// browser's user agent, the headers given, from remote if not "".
+func benchRequest(headers map[string]string, remote string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/docs/7", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
+	return req
+}
+
+// TestMiddlewareAllocs pins the allocations per request of the cases of
+// BenchmarkMiddleware that record no event: a new allocation fails it.
+// They are the request context (audit.WithRequest), the request copy
+// (Request.WithContext), the request id and the response header's value.
+func TestMiddlewareAllocs(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+	tests := []struct {
+		name    string
+		opts    *Options
+		headers map[string]string
+		remote  string
+		want    float64
+	}{
+		{name: "default", opts: &Options{}, want: 4},
+		{name: "client_request_id", opts: &Options{}, headers: map[string]string{"X-Request-Id": "0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f"}, want: 3},
+		{name: "trusted_proxy_xff", opts: &Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, remote: "10.0.0.2:4000",
+			headers: map[string]string{"X-Forwarded-For": "6.6.6.6, 203.0.113.7, 10.0.0.3"}, want: 4},
+		{name: "traceparent", opts: &Options{}, headers: map[string]string{"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, want: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := mustNew(t, nil, tt.opts)(bare)
+			req := benchRequest(tt.headers, tt.remote)
+			w := &discardWriter{h: http.Header{}}
+			got := testing.AllocsPerRun(1000, func() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			})
+			if got != tt.want {
+				t.Errorf("got %v allocations per request, want %v", got, tt.want)
 			}
 		})
 	}

@@ -57,7 +57,7 @@ type Options struct {
 	// id, whatever the client sends.
 	IgnoreClientRequestID bool
 	// NewRequestID makes a request id when the client sent no acceptable
-	// one. Default: a UUIDv7 string (uuid.NewV7). It must be
+	// one. Default: a UUIDv7 string (RFC 9562, time-ordered). It must be
 	// safe for concurrent use; an empty result falls back to the default.
 	NewRequestID func() string
 
@@ -111,7 +111,14 @@ type Options struct {
 	// attributed to the request's actor as it is when the request ends
 	// (after any audit.SetActor). Status is success below 400, failure
 	// for 4xx and error for 5xx and for a handler that panics (the panic
-	// is recorded, then re-raised). Default EventsOff.
+	// is recorded, then re-raised). The status code is the final one the
+	// client received: an informational 1xx a handler sends first (100
+	// Continue, 103 Early Hints) is not; 101 Switching Protocols is. A
+	// request whose handler hijacks the connection records hijacked true
+	// and no status code (the middleware cannot see what the handler wrote
+	// on the raw connection) unless a final status was written before the
+	// hijack; its status is success, or error if the handler panics.
+	// Default EventsOff.
 	Events EventPolicy
 	// Skip, when set, is asked about each request Events would record;
 	// true skips it. It sees the request with the middleware's context.
@@ -200,7 +207,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if actor == (audit.Actor{}) {
 		actor = audit.ActorFrom(r.Context()) // what an outer layer set, if anything
 	}
-	ctx := audit.WithSettableActor(audit.WithRequestInfo(r.Context(), ri), actor)
+	ctx := audit.WithRequest(r.Context(), ri, actor)
 	w.Header()[m.RequestIDHeader] = []string{ri.RequestID}
 	r = r.WithContext(ctx)
 	if !m.records(r) {

@@ -9,7 +9,10 @@
 // package was written (tag 1.8.0, March 2026; the main branch is
 // 1.9.0-dev), so that a consumer gets the current class definitions
 // without a release candidate's churn. No optional profile (cloud, osint,
-// datetime, …) is applied.
+// datetime, …) is applied except trace in API Activity. The tests check
+// every event against the schema's own files at that tag (classes,
+// objects, dictionary types and enums, constraints), kept in
+// testdata/ocsf-schema.
 //
 // # Mapping
 //
@@ -23,6 +26,7 @@
 //	user.delete_account            Account Change (3001)            Delete (6)
 //	permission.grant               User Access Management (3005)    Assign Privileges (1)
 //	permission.revoke              User Access Management (3005)    Revoke Privileges (2)
+//	user.role_change               User Access Management (3005)    Assign Privileges (1)
 //	anything else                  API Activity (6003)              by the action's verb:
 //	  ….create                                                      Create (1)
 //	  ….read, ….export                                              Read (2)
@@ -31,7 +35,12 @@
 //	  other verbs (api_key.revoke)                                  Other (99)
 //
 // The verb is the part after the last dot, or failing that its last
-// underscore-separated word: "user.profile_update" is an Update.
+// underscore-separated word: "user.profile_update" is an Update. An
+// event of activity Other (99) carries the source's verb as its
+// activity_name ("revoke" for api_key.revoke), as the schema asks, and
+// type_name "<class>: Other". A role change gives the user the new role:
+// Assign Privileges, with the role in privileges and the change itself in
+// unmapped.changes.
 //
 // Every event carries class_uid, category_uid, activity_id, type_uid
 // (class_uid×100 + activity_id) and their captions; severity_id 1
@@ -46,27 +55,33 @@
 //
 // The record's fields go to:
 //
-//	UserID, UserEmail  actor.user.uid, actor.user.email_addr (an email
-//	                   without a user ID is also actor.user.name)
+//	UserID, UserEmail  actor.user.uid, actor.user.email_addr (only when
+//	                   UserEmail is an email address by the schema's
+//	                   email_t; a failed login records whatever was typed);
+//	                   without a user ID, UserEmail is actor.user.name
 //	SessionID          actor.session.uid (and session.uid in Authentication)
 //	IPAddress          src_endpoint.ip
 //	UserAgent          http_request.user_agent
 //	RequestID          metadata.correlation_uid (and api.request.uid in API Activity)
-//	resource           API Activity: resources[0] {type, uid}.
+//	resource           API Activity: resources[0] {type, uid} when it has
+//	                   an ID (an OCSF entity needs a name or a uid; a
+//	                   type alone goes to unmapped.resource).
 //	                   IAM classes: a resource of type "user" or "account" is
 //	                   the target user (user.uid); otherwise the actor is the
 //	                   target user. Authentication: a "session" resource is
 //	                   session.uid when the record has no session ID.
 //	                   User Access Management: a "permission", "role",
 //	                   "privilege" or "scope" resource is a privilege; other
-//	                   resources are resources[0].
+//	                   resources with an ID are resources[0].
 //	Details, Changes   unmapped.details, unmapped.changes, as stored
 //
 // unmapped also holds the action (unmapped.action) and, when the class has
 // no place for it, the resource (unmapped.resource). User Access
 // Management's privileges list the string values of the Details keys
-// privilege(s), permission(s), role(s) and scope(s), then a privilege
-// resource's ID; the list is empty when there are none.
+// privilege(s), permission(s), role(s) and scope(s), then the values those
+// keys take in Changes — "after" for Assign Privileges, "before" for
+// Revoke Privileges — then a privilege resource's ID; the list is empty
+// when there are none.
 //
 // Where a class requires an attribute the record cannot fill, the event
 // says so instead of leaving it out: the target user of an IAM event

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,9 @@ func FuzzMap(f *testing.F) {
 			t.Fatalf("not one line of valid JSON: %q", buf.Bytes())
 		}
 		for _, e := range validate(line) {
+			if strings.HasPrefix(e, "warning: ") {
+				continue // such as activity_name "Other" for an action "x.Other"
+			}
 			t.Error(e)
 		}
 		if r.ID != before.ID || !bytes.Equal(r.Details, before.Details) || !bytes.Equal(r.Changes, before.Changes) {

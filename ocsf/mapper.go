@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -45,7 +46,12 @@ type Mapper struct {
 	actions map[audit.Action]Activity
 	edit    func(*audit.Record, *Event)
 	classes map[int]class
+	email   *regexp.Regexp
 }
+
+// emailPattern is the regex of the OCSF type email_t (dictionary.json of
+// the schema 1.8.0); email_addr holds only what matches it.
+const emailPattern = "^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\\.[a-zA-Z0-9-.]+$"
 
 // New returns a Mapper with the given options. It returns an error
 // wrapping ErrActivity when an entry of opts.Actions names a class or
@@ -54,7 +60,7 @@ func New(opts *Options) (*Mapper, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	m := &Mapper{product: opts.Product, edit: opts.Edit, classes: classes()}
+	m := &Mapper{product: opts.Product, edit: opts.Edit, classes: classes(), email: regexp.MustCompile(emailPattern)}
 	if m.product == (Product{}) {
 		m.product = Product{Name: "Trailmark", VendorName: "Trailmark"}
 	}
@@ -90,6 +96,9 @@ func defaultActivity(a audit.Action) (Activity, bool) {
 		return Activity{ClassUserAccess, ActivityAssignPrivileges}, true
 	case audit.ActionPermissionRevoke:
 		return Activity{ClassUserAccess, ActivityRevokePrivileges}, true
+	case audit.ActionUserRoleChange:
+		// The user is given the new role: the privileges of the event.
+		return Activity{ClassUserAccess, ActivityAssignPrivileges}, true
 	}
 	return Activity{}, false
 }
@@ -141,7 +150,7 @@ func (m *Mapper) Map(rec *audit.Record) Event {
 	c := m.classes[act.ClassUID]
 	ev := Event{
 		ActivityID:   act.ID,
-		ActivityName: c.activities[act.ID],
+		ActivityName: activityName(rec.Action, act.ID, c),
 		CategoryUID:  c.categoryUID,
 		CategoryName: c.categoryName,
 		ClassUID:     act.ClassUID,
@@ -189,7 +198,7 @@ func (m *Mapper) Map(rec *audit.Record) Event {
 	switch act.ClassUID {
 	case ClassAuthentication, ClassAccountChange, ClassUserAccess:
 		var used bool
-		ev.User, used = targetUser(rec)
+		ev.User, used = m.targetUser(rec)
 		if used {
 			res = nil
 		}
@@ -206,11 +215,11 @@ func (m *Mapper) Map(rec *audit.Record) Event {
 			ev.Session, res = &Session{UID: res.UID}, nil
 		}
 	case ClassUserAccess:
-		ev.Privileges = privileges(rec)
+		ev.Privileges = privileges(rec, act.ID)
 		if res != nil && isPrivilegeType(res.Type) && res.UID != "" {
 			res = nil
 		}
-		if res != nil {
+		if res != nil && res.UID != "" { // an entity needs a name or a uid
 			ev.Resources, res = []Resource{*res}, nil
 		}
 	case ClassAPIActivity:
@@ -218,7 +227,7 @@ func (m *Mapper) Map(rec *audit.Record) Event {
 		if rec.RequestID != "" {
 			ev.API.Request = &Request{UID: rec.RequestID}
 		}
-		if res != nil {
+		if res != nil && res.UID != "" { // an entity needs a name or a uid
 			ev.Resources, res = []Resource{*res}, nil
 		}
 		if ev.SrcEndpoint == nil {
@@ -261,10 +270,33 @@ func message(rec *audit.Record) string {
 	return msg
 }
 
+// activityName is the caption of activity id of class c, or for
+// ActivityOther the source's own verb: the action after its last dot
+// ("api_key.revoke" → "revoke"), as the schema asks of a 99 (Other).
+func activityName(a audit.Action, id int, c class) string {
+	if id != ActivityOther {
+		return c.activities[id]
+	}
+	verb := string(a)
+	if i := strings.LastIndexByte(verb, '.'); i >= 0 {
+		verb = verb[i+1:]
+	}
+	return verb
+}
+
+// emailAddr is s when it is an email address (the schema's email_t),
+// else "": a failed login records whatever was typed.
+func (m *Mapper) emailAddr(s string) string {
+	if m.email.MatchString(s) {
+		return s
+	}
+	return ""
+}
+
 // actor is the record's user and session, or the application when the
 // record names neither.
 func (m *Mapper) actor(rec *audit.Record) *Actor {
-	a := &Actor{User: actorUser(rec)}
+	a := &Actor{User: m.actorUser(rec)}
 	if rec.SessionID != "" {
 		a.Session = &Session{UID: rec.SessionID}
 	}
@@ -275,13 +307,15 @@ func (m *Mapper) actor(rec *audit.Record) *Actor {
 }
 
 // actorUser is the record's user. The schema wants a uid or a name: an
-// email without a user ID is also the name.
-func actorUser(rec *audit.Record) *User {
+// email without a user ID is also the name. UserEmail is the email_addr
+// only when it is an email address; what else a client typed stays in the
+// name.
+func (m *Mapper) actorUser(rec *audit.Record) *User {
 	switch {
 	case rec.UserID != "":
-		return &User{UID: rec.UserID, EmailAddr: rec.UserEmail}
+		return &User{UID: rec.UserID, EmailAddr: m.emailAddr(rec.UserEmail)}
 	case rec.UserEmail != "":
-		return &User{Name: rec.UserEmail, EmailAddr: rec.UserEmail}
+		return &User{Name: rec.UserEmail, EmailAddr: m.emailAddr(rec.UserEmail)}
 	}
 	return nil
 }
@@ -297,15 +331,15 @@ func isPrivilegeType(t string) bool {
 // targetUser is the user an IAM activity is about: the resource when it
 // is a user or account, else the actor. It reports whether it used the
 // resource.
-func targetUser(rec *audit.Record) (*User, bool) {
+func (m *Mapper) targetUser(rec *audit.Record) (*User, bool) {
 	if isUserType(rec.ResourceType) && rec.ResourceID != "" {
 		u := &User{UID: rec.ResourceID}
 		if rec.ResourceID == rec.UserID {
-			u.EmailAddr = rec.UserEmail
+			u.EmailAddr = m.emailAddr(rec.UserEmail)
 		}
 		return u, true
 	}
-	if u := actorUser(rec); u != nil {
+	if u := m.actorUser(rec); u != nil {
 		return u, false
 	}
 	return &User{Name: unknown}, false
@@ -313,24 +347,37 @@ func targetUser(rec *audit.Record) (*User, bool) {
 
 // privileges lists the privileges a record names: the string or
 // list-of-strings values of the Details keys privilege(s), permission(s),
-// role(s) and scope(s), in that order, then the resource ID when the resource is a
-// permission, role, privilege or scope. The list is empty, not nil, when
-// there are none.
-func privileges(rec *audit.Record) []string {
+// role(s) and scope(s), in that order; then, for Assign Privileges, the
+// "after" values of those keys in Changes (the role a user.role_change
+// gives), for Revoke Privileges their "before" values; then the resource
+// ID when the resource is a permission, role, privilege or scope. The
+// list is empty, not nil, when there are none.
+func privileges(rec *audit.Record, activity int) []string {
 	out := []string{}
-	var details map[string]any
-	if json.Unmarshal(rec.Details, &details) == nil {
-		for _, k := range [...]string{"privilege", "privileges", "permission", "permissions", "role", "roles", "scope", "scopes"} {
-			switch v := details[k].(type) {
-			case string:
-				out = append(out, v)
-			case []any:
-				for _, x := range v {
-					if s, ok := x.(string); ok {
-						out = append(out, s)
-					}
+	keys := [...]string{"privilege", "privileges", "permission", "permissions", "role", "roles", "scope", "scopes"}
+	add := func(v any) {
+		switch v := v.(type) {
+		case string:
+			out = append(out, v)
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					out = append(out, s)
 				}
 			}
+		}
+	}
+	var details map[string]any
+	if json.Unmarshal(rec.Details, &details) == nil {
+		for _, k := range keys {
+			add(details[k])
+		}
+	}
+	side := map[int]string{ActivityAssignPrivileges: "after", ActivityRevokePrivileges: "before"}[activity]
+	var changes map[string]map[string]any
+	if side != "" && json.Unmarshal(rec.Changes, &changes) == nil {
+		for _, k := range keys {
+			add(changes[k][side])
 		}
 	}
 	if isPrivilegeType(rec.ResourceType) && rec.ResourceID != "" {

@@ -124,6 +124,19 @@ func TestRecordFields(t *testing.T) {
 		{"unknown_action", func(ev ocsf.Event) any { return ev.Unmapped.Action }, "billing.refund"},
 		{"unknown_action", func(ev ocsf.Event) any { return ev.Message }, "billing.refund success"},
 		{"resource_delete", func(ev ocsf.Event) any { return ev.Message }, "resource.delete failure: permission denied"},
+		// activity_id 99 (Other) carries the source's verb
+		{"api_key_revoke", func(ev ocsf.Event) any { return []any{ev.ActivityID, ev.ActivityName, ev.TypeName} },
+			[]any{99, "revoke", "API Activity: Other"}},
+		{"logger_start_no_request", func(ev ocsf.Event) any { return ev.ActivityName }, "logger_start"},
+		// a resource with a type and no id is no entity: unmapped
+		{"audit_log_export", func(ev ocsf.Event) any { return []any{ev.Resources, ev.Unmapped.Resource} },
+			[]any{nil, ocsf.Resource{Type: "audit_log"}}},
+		// email_addr holds an email address only; what was typed stays the name
+		{"login_failure_typed_email", func(ev ocsf.Event) any { return []any{*ev.User, *ev.Actor.User} },
+			[]any{ocsf.User{Name: "\u202emoc.elpmaxe@ecila"}, ocsf.User{Name: "\u202emoc.elpmaxe@ecila"}}},
+		{"role_change", func(ev ocsf.Event) any { return []any{ev.ClassUID, ev.ActivityName, ev.Privileges, *ev.User} },
+			[]any{3005, "Assign Privileges", []string{"admin"}, ocsf.User{UID: "u-7"}}},
+		{"role_change", func(ev ocsf.Event) any { return string(ev.Unmapped.Changes) }, `{"role":{"after":"admin","before":"viewer"}}`},
 	}
 	for _, tt := range tests {
 		r, ok := byName[tt.name]

@@ -111,5 +111,14 @@ func cases() []mappingCase {
 			r.ResourceType, r.ResourceID = "invoice", "inv-3"
 			r.Details = json.RawMessage(`{"amount":12.5,"currency":"EUR"}`)
 		}), 6003, 99},
+		{"login_failure_typed_email", rec(20, audit.ActionUserLogin, func(r *audit.Record) {
+			r.UserID, r.SessionID, r.ResourceType, r.ResourceID = "", "", "", ""
+			r.UserEmail = "\u202emoc.elpmaxe@ecila" // shown right to left: alice@example.com
+			r.Status, r.ErrorMessage = audit.StatusFailure, "no such user"
+		}), 3002, 1},
+		{"role_change", rec(21, audit.ActionUserRoleChange, func(r *audit.Record) {
+			r.ResourceType, r.ResourceID = "user", "u-7"
+			r.Changes = json.RawMessage(`{"role":{"after":"admin","before":"viewer"}}`)
+		}), 3005, 1},
 	}
 }

@@ -7,11 +7,26 @@
 //
 // A Querier returns records newest first, ordered by OccurredAt and then
 // by ID (CompareIDs: as PostgreSQL orders uuid values), PageSize records
-// at most per page; Page.NextCursor is CursorAfter(last record).String()
-// when more may follow, and a query with Filter.Cursor set continues
-// after DecodeCursor's position (Cursor.Precedes). Details and Changes
-// are returned as CanonicalJSON, so that a record read back compares and
-// hashes exactly like the one written.
+// at most per page; Page.NextCursor is CursorAfter(last record), with the
+// walk's horizon, as a String when more may follow, and a query with
+// Filter.Cursor set continues after DecodeCursor's position
+// (Cursor.Precedes), among the records within the cursor's horizon.
+// Details and Changes are returned as CanonicalJSON, so that a record
+// read back compares and hashes exactly like the one written.
+//
+// # Walks and their horizon
+//
+// A walk is the pages of one query, each asked with the NextCursor of the
+// one before. Records become visible when their transaction commits, not
+// in OccurredAt order: a record that commits while a walk is under way may
+// belong to a page the walk has already passed. So a walk reads one set
+// of records, fixed by its first page: the records committed when the
+// first page was read, no more, no fewer (but those purged meanwhile).
+// The store records in the cursor which set that is, its horizon (an
+// opaque value of its own: a PostgreSQL snapshot, the last row of a
+// single-writer table), and a page with a cursor returns only records
+// within it. A store that cannot tell which records were committed when
+// a walk began does not have the Querier's contract.
 package storekit
 
 import (
@@ -28,11 +43,20 @@ import (
 )
 
 // Cursor is a position in the newest-first order of records: the
-// OccurredAt and ID of the last record of a page.
+// OccurredAt and ID of the last record of a page, and the horizon of the
+// walk it continues.
 type Cursor struct {
 	OccurredAt time.Time
 	ID         uuid.UUID
+	// Horizon tells the store that made the cursor which records the walk
+	// reads (see the package documentation); nil for a cursor made
+	// without one, which continues among every record visible. It is at
+	// most MaxHorizon bytes, and only the store that made it reads it.
+	Horizon []byte
 }
+
+// MaxHorizon is the longest Cursor.Horizon, in bytes.
+const MaxHorizon = cursor.MaxHorizon
 
 // CursorAfter returns the cursor that continues after r.
 func CursorAfter(r *audit.Record) Cursor {
@@ -40,8 +64,9 @@ func CursorAfter(r *audit.Record) Cursor {
 }
 
 // String encodes c as an opaque, URL-safe token, the Page.NextCursor a
-// query returns. OccurredAt is kept to the microsecond.
-func (c Cursor) String() string { return cursor.Encode(c.OccurredAt, c.ID) }
+// query returns. OccurredAt is kept to the microsecond. It panics if the
+// Horizon is longer than MaxHorizon.
+func (c Cursor) String() string { return cursor.Encode(c.OccurredAt, c.ID, c.Horizon) }
 
 // Precedes reports whether r comes after c in newest-first order, that is,
 // whether r belongs to the pages that follow c.
@@ -56,11 +81,27 @@ func (c Cursor) Precedes(r *audit.Record) bool {
 // Filter.Cursor. It returns an error wrapping audit.ErrInvalidFilter for
 // anything else.
 func DecodeCursor(s string) (Cursor, error) {
-	t, id, err := cursor.Decode(s)
+	t, id, horizon, err := cursor.Decode(s)
 	if err != nil {
 		return Cursor{}, (&audit.Filter{Cursor: s}).Validate()
 	}
-	return Cursor{OccurredAt: t, ID: id}, nil
+	return Cursor{OccurredAt: t, ID: id, Horizon: horizon}, nil
+}
+
+// Tail returns the token for Filter.After of the walk whose horizon is
+// horizon (at most MaxHorizon bytes, or Tail panics), the Page.Tail of
+// each of its pages.
+func Tail(horizon []byte) string { return cursor.EncodeTail(horizon) }
+
+// DecodeTail returns the horizon of a token made by Tail, such as
+// Filter.After. It returns an error wrapping audit.ErrInvalidFilter for
+// anything else.
+func DecodeTail(s string) ([]byte, error) {
+	h, err := cursor.DecodeTail(s)
+	if err != nil {
+		return nil, (&audit.Filter{After: s}).Validate()
+	}
+	return h, nil
 }
 
 // CompareIDs orders IDs by their bytes, as PostgreSQL orders uuid values.
@@ -191,8 +232,12 @@ func ScanAll[R Rows, K any](rows R, scan func(R) (audit.Record, K, error)) ([]au
 
 // QueryPage reads a Querier's page from rows, which holds up to limit+1
 // records in newest-first order, then closes rows: limit records at most,
-// and a NextCursor when the extra one shows that more follow.
-func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error)) (audit.Page, error) {
+// and a NextCursor when the extra one shows that more follow. The cursor
+// and the page's Tail carry the walk's horizon, which horizon returns
+// once every row has been scanned (scan may be what learns it, from the
+// first row); horizon may be nil, for a store without one, or return nil
+// when it is unknown (a first page without rows: see EmptyFirstPage).
+func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error), horizon func() []byte) (audit.Page, error) {
 	defer rows.Close()
 	var page audit.Page
 	for rows.Next() {
@@ -205,11 +250,49 @@ func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error)) (a
 	if err := rows.Err(); err != nil {
 		return audit.Page{}, err
 	}
+	var h []byte
+	if horizon != nil {
+		h = horizon()
+	}
 	if len(page.Records) > limit {
 		page.Records = page.Records[:limit]
-		page.NextCursor = CursorAfter(&page.Records[limit-1]).String()
+		c := CursorAfter(&page.Records[limit-1])
+		c.Horizon = h
+		page.NextCursor = c.String()
+	}
+	if len(h) > 0 {
+		page.Tail = Tail(h)
 	}
 	return page, rows.Close()
+}
+
+// EmptyFirstPage gives an empty first page of a tail its Tail. A store
+// that reads a walk's horizon with the page's rows learns none from a
+// page without rows, and a poller whose filter matches nothing for long
+// would then tail from an ever older horizon, reading more at each poll.
+// page is the first page query returned for f, with f.After set; if it
+// is empty, EmptyFirstPage takes the store's horizon now, then calls
+// query again: still empty, the page gets that horizon's Tail (nothing
+// that matches f was committed by then, so the walk after it loses
+// nothing); no longer empty, the new page (with its own horizon) is
+// returned. Any other page is returned as it is: an empty first page
+// without After costs nothing more, and the poller's next walk reads
+// what it would have.
+func EmptyFirstPage(f *audit.Filter, page audit.Page, horizon func() ([]byte, error), query func() (audit.Page, error)) (audit.Page, error) {
+	if f.After == "" || f.Cursor != "" || len(page.Records) > 0 || page.Tail != "" {
+		return page, nil
+	}
+	h, err := horizon()
+	if err != nil {
+		return audit.Page{}, err
+	}
+	if page, err = query(); err != nil || len(page.Records) > 0 {
+		return page, err
+	}
+	if len(h) > 0 {
+		page.Tail = Tail(h)
+	}
+	return page, nil
 }
 
 // TenantCutoffsColumn returns the column value a store keeps for a

@@ -1,6 +1,7 @@
 package storekit_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -18,9 +19,12 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Add("")
 	f.Add("garbage")
 	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return // no cursor: the caller does not decode it
+		}
 		c, err := storekit.DecodeCursor(s)
 		verr := (&audit.Filter{Cursor: s}).Validate()
-		if s != "" && (err == nil) != (verr == nil) {
+		if (err == nil) != (verr == nil) {
 			t.Fatalf("DecodeCursor(%q): %v, but Validate: %v", s, err, verr)
 		}
 		if err != nil {
@@ -29,10 +33,68 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 			return
 		}
-		if again, err := storekit.DecodeCursor(c.String()); err != nil || !again.OccurredAt.Equal(c.OccurredAt) || again.ID != c.ID {
+		if again, err := storekit.DecodeCursor(c.String()); err != nil || !again.OccurredAt.Equal(c.OccurredAt) || again.ID != c.ID ||
+			!bytes.Equal(again.Horizon, c.Horizon) || again.String() != s {
 			t.Fatalf("cursor %q does not round-trip", s)
 		}
 	})
+}
+
+// FuzzDecodeTail checks that tails round-trip and garbage is refused with
+// an error wrapping ErrInvalidFilter, as Filter.Validate refuses it; a
+// cursor is not a tail.
+func FuzzDecodeTail(f *testing.F) {
+	f.Add(storekit.Tail([]byte{1, 2, 3}))
+	f.Add(storekit.Cursor{OccurredAt: time.Unix(1, 0), Horizon: []byte{1}}.String())
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return // no tail: the caller does not decode it
+		}
+		h, err := storekit.DecodeTail(s)
+		verr := (&audit.Filter{After: s}).Validate()
+		if (err == nil) != (verr == nil) {
+			t.Fatalf("DecodeTail(%q): %v, but Validate: %v", s, err, verr)
+		}
+		if err != nil {
+			if !errors.Is(err, audit.ErrInvalidFilter) {
+				t.Fatalf("DecodeTail(%q): got %v, want an error wrapping ErrInvalidFilter", s, err)
+			}
+			return
+		}
+		if storekit.Tail(h) != s {
+			t.Fatalf("tail %q does not round-trip", s)
+		}
+		if _, err := storekit.DecodeCursor(s); err == nil {
+			t.Fatalf("tail %q decodes as a cursor", s)
+		}
+	})
+}
+
+// TestCursorHorizon: a cursor carries its walk's horizon, up to
+// MaxHorizon bytes, and a tail is not a cursor nor a cursor a tail.
+func TestCursorHorizon(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	for _, h := range [][]byte{nil, {0}, bytes.Repeat([]byte{7}, storekit.MaxHorizon)} {
+		c := storekit.Cursor{OccurredAt: at, ID: uuid.UUID{9}, Horizon: h}
+		got, err := storekit.DecodeCursor(c.String())
+		if err != nil || !got.OccurredAt.Equal(at) || got.ID != c.ID || !bytes.Equal(got.Horizon, h) {
+			t.Errorf("horizon of %d bytes: got %+v, %v", len(h), got, err)
+		}
+		if _, err := storekit.DecodeTail(c.String()); err == nil {
+			t.Errorf("a cursor with a horizon of %d bytes decodes as a tail", len(h))
+		}
+	}
+	if _, err := storekit.DecodeCursor(storekit.Tail([]byte{1})); err == nil {
+		t.Error("a tail decodes as a cursor")
+	}
+	long := storekit.Cursor{OccurredAt: at, Horizon: make([]byte, storekit.MaxHorizon+1)}
+	defer func() {
+		if recover() == nil {
+			t.Error("a horizon longer than MaxHorizon: no panic")
+		}
+	}()
+	_ = long.String()
 }
 
 func TestCursorOrder(t *testing.T) {

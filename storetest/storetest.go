@@ -52,6 +52,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"TimeBounds", testTimeBounds},
 		{"Pagination", testPagination},
 		{"PaginationWhileAppending", testPaginationWhileAppending},
+		{"WalkAndTail", testWalkAndTail},
+		{"TailWhileWriting", testTailWhileWriting},
 		{"Limits", testLimits},
 		{"InvalidFilters", testInvalidFilters},
 		{"Get", testGet},

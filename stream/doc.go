@@ -13,7 +13,7 @@
 //		Secret: secret, // HMAC key shared with the receiver
 //	})
 //	tee, err := stream.NewTee(primary, []stream.Stream{{Name: "siem", Sink: sink}}, nil)
-//	logger, err := audit.New(tee)
+//	logger, err := audit.New(tee, nil)
 //	…
 //	logger.Close(ctx); tee.Close(ctx); sink.Close() // in this order
 //
@@ -33,41 +33,56 @@
 //
 // # Signature
 //
-// With HTTPOptions.Secret set, every request carries
+// With HTTPOptions.Secret set (at least MinSecretLen, 32, bytes; NewHTTP
+// refuses a shorter one, an empty one included), every request carries
 //
-//	Trailmark-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+//	Trailmark-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256(secret, "<t>.<key>." + body)>
 //
-// where body is the request body exactly as sent, gzipped when it is
-// gzipped. A receiver verifies it before decoding anything (so that an
-// unauthenticated body is never decompressed):
+// where key is the request's Idempotency-Key and body is the request body
+// exactly as sent, gzipped when it is gzipped. The key is signed because
+// it is what a receiver dedupes on: a captured request sent again under a
+// fresh key no longer verifies. A receiver verifies it before decoding
+// anything (so that an unauthenticated body is never decompressed):
 //
-//  1. read the raw body (without undoing Content-Encoding);
-//  2. split the header on "," into t= and v1= parts;
-//  3. compute HMAC-SHA256 with the shared secret over the ASCII t, a
-//     ".", and the body, and compare it with each v1 in constant time;
+//  1. read the raw body (without undoing Content-Encoding) and the
+//     Idempotency-Key header (1 to 128 ASCII letters, digits, '-' or '_';
+//     refuse anything else, so that no byte can move between key and
+//     body);
+//  2. split the signature header on "," into t= and v2= parts;
+//  3. compute HMAC-SHA256 with the shared secret over the ASCII t, a ".",
+//     the key, a "." and the body, and compare it with each v2 in
+//     constant time;
 //  4. reject the request if none matches, or if t is more than a few
 //     minutes (DefaultTolerance) from its own clock: a replay of an old,
-//     validly signed request fails there. Within the tolerance, a replay
-//     carries an Idempotency-Key already seen.
+//     validly signed request fails there;
+//  5. within the tolerance, drop a request whose key it has already
+//     accepted (remember keys for at least twice the tolerance): a replay
+//     carries its own signed key.
 //
-// In Go that is one call:
+// In Go, steps 1 to 4 are one call:
 //
 //	raw, _ := io.ReadAll(r.Body)
-//	err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), raw, time.Now(), 0)
+//	key := r.Header.Get(stream.IdempotencyHeader)
+//	err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), key, raw, time.Now(), 0)
+//	// err == nil: dedupe on key
 //
 // Each attempt is signed afresh (a new t); the body and the idempotency
-// key stay the same. Several v1 parts are accepted, for secret rotation.
-// The secret, a SplunkToken and the values of HTTPOptions.Header never
-// appear in errors, and neither do the credentials or query of the URL.
+// key stay the same. Several v2 parts are accepted, for secret rotation.
+// (The v1 scheme of earlier versions, HMAC over "<t>." + body, left the
+// key unsigned; VerifySignature no longer accepts it.) The secret, a
+// SplunkToken and the values of HTTPOptions.Header never appear in
+// errors, and neither does the URL beyond its scheme and host: errors
+// name the endpoint as scheme://host/…, since a webhook URL may carry a
+// token in its path or query.
 //
 // # Idempotency
 //
 // Every request carries Idempotency-Key: IdempotencyKey of its batch, a
-// hash of the batch's record IDs. A batch keeps its key across all its
-// retries, so a receiver that remembers keys processes each batch once.
-// Batches are cut anew after a restart or a Backfill, so the robust
-// dedupe is by record ID (the record's "id", OCSF metadata.uid), which
-// never changes.
+// hash of the batch's record IDs, covered by the signature. A batch keeps
+// its key across all its retries, so a receiver that remembers keys
+// processes each batch once. Batches are cut anew after a restart or a
+// Backfill, so the robust dedupe is by record ID (the record's "id", OCSF
+// metadata.uid), which never changes.
 //
 // # Failure semantics: what "delivered to the SIEM" promises
 //

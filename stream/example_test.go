@@ -20,30 +20,33 @@ import (
 // A receiver verifies the signature over the raw body before it decodes
 // anything.
 func ExampleVerifySignature() {
-	secret := []byte("whsec-example")
+	secret := []byte("whsec-example-secret-of-32-bytes-or-more")
 	body := []byte(`{"id":"0190a8e4-0000-7000-8000-000000000001"}` + "\n")
+	key := "5eddd5a143ee76e45c2a977126790dd3" // the request's Idempotency-Key
 	sent := time.Unix(1780315200, 0)
-	header := stream.Sign(secret, sent, body) // what the sink puts in Trailmark-Signature
+	header := stream.Sign(secret, sent, key, body) // what the sink puts in Trailmark-Signature
 	fmt.Println(header)
 
-	fmt.Println(stream.VerifySignature(secret, header, body, sent.Add(time.Minute), 0))
-	fmt.Println(stream.VerifySignature(secret, header, body, sent.Add(time.Hour), 0))
-	fmt.Println(stream.VerifySignature([]byte("wrong"), header, body, sent, 0))
+	fmt.Println(stream.VerifySignature(secret, header, key, body, sent.Add(time.Minute), 0))
+	fmt.Println(stream.VerifySignature(secret, header, key, body, sent.Add(time.Hour), 0))
+	fmt.Println(stream.VerifySignature(secret, header, "a-fresh-key", body, sent, 0))
+	fmt.Println(stream.VerifySignature([]byte("short"), header, key, body, sent, 0))
 	// Output:
-	// t=1780315200,v1=71493934327ed5a928acf08337b7b4023461c682ae7c8b287383a628894e0a09
+	// t=1780315200,v2=62ecaa57f8e6a6ea2a570bd206e56d9384dc9603eaaf0acb0672e56d48616d30
 	// <nil>
 	// audit: stream: signature timestamp outside tolerance
 	// audit: stream: signature does not match
+	// audit: stream: the secret must be at least 32 bytes
 }
 
 // The Logger writes to the memory store through a Tee, which streams the
 // records it accepted to a SIEM collector (here a local receiver that
 // verifies and prints them).
 func ExampleNewTee() {
-	secret := []byte("whsec-example")
+	secret := []byte("whsec-example-secret-of-32-bytes-or-more")
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
-		if err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), raw, time.Now(), 0); err != nil {
+		if err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), r.Header.Get(stream.IdempotencyHeader), raw, time.Now(), 0); err != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}

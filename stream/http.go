@@ -66,8 +66,11 @@ type HTTPOptions struct {
 	// ocsf.New(nil).
 	Mapper *ocsf.Mapper
 
-	// Secret, when set, signs every request: the Trailmark-Signature
-	// header (see Sign). It never appears in errors.
+	// Secret, when not nil, signs every request: the Trailmark-Signature
+	// header (see Sign), over the Idempotency-Key and the body. It must be
+	// at least MinSecretLen bytes: a shorter one, an empty one included,
+	// is refused by NewHTTP. Nil sends unsigned requests. It never appears
+	// in errors.
 	Secret []byte
 	// SplunkToken, when set, is sent as "Authorization: Splunk <token>"
 	// (Splunk HEC's scheme). It never appears in errors.
@@ -105,7 +108,7 @@ type HTTPOptions struct {
 // done.
 type HTTPSink struct {
 	url      string // as configured, with any credentials
-	display  string // scheme://host/path, for errors
+	display  string // the URL redacted for errors (see redactURL)
 	opts     HTTPOptions
 	client   *http.Client
 	own      *http.Transport // closed by Close, when the client is ours
@@ -119,8 +122,10 @@ var (
 )
 
 // NewHTTP returns a sink that posts to endpoint, an http or https URL. It
-// returns an error for a bad URL or bad options; the error does not
-// include credentials of the URL.
+// returns an error for a bad URL or bad options, a Secret shorter than
+// MinSecretLen among them; no error, of NewHTTP or of the sink, includes
+// the URL's credentials, path or query (webhook URLs often carry a token
+// in the path): errors name the endpoint as scheme://host/….
 func NewHTTP(endpoint string, opts *HTTPOptions) (*HTTPSink, error) {
 	var o HTTPOptions
 	if opts != nil {
@@ -133,7 +138,7 @@ func NewHTTP(endpoint string, opts *HTTPOptions) (*HTTPSink, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("audit: stream: the URL must be http:// or https:// with a host, got scheme %q", u.Scheme)
 	}
-	display := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	display := redactURL(u)
 	switch o.Format {
 	case "":
 		o.Format = FormatNDJSON
@@ -160,6 +165,9 @@ func NewHTTP(endpoint string, opts *HTTPOptions) (*HTTPSink, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Secret != nil && len(o.Secret) < MinSecretLen {
+		return nil, fmt.Errorf("%w, got %d (nil sends unsigned requests)", ErrShortSecret, len(o.Secret))
 	}
 	o.Secret = bytes.Clone(o.Secret)
 	o.Header = o.Header.Clone()
@@ -207,7 +215,8 @@ func (s *HTTPSink) Append(ctx context.Context, records ...audit.Record) error {
 // response, or a network error or timeout, is transient: the error says
 // how long Retry-After asked to wait (see RetryAfter). Any other status,
 // redirects included, is permanent (audit.Permanent). Errors name the
-// endpoint without credentials or query and never hold a secret.
+// endpoint as scheme://host/… (without credentials, path or query) and
+// never hold a secret.
 func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
 	if len(records) == 0 {
 		return nil
@@ -230,9 +239,10 @@ func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
 	if !s.opts.NoGzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	req.Header.Set(IdempotencyHeader, IdempotencyKey(records))
-	if len(s.opts.Secret) > 0 {
-		req.Header.Set(SignatureHeader, Sign(s.opts.Secret, s.opts.Now(), body))
+	key := IdempotencyKey(records)
+	req.Header.Set(IdempotencyHeader, key)
+	if s.opts.Secret != nil {
+		req.Header.Set(SignatureHeader, Sign(s.opts.Secret, s.opts.Now(), key, body))
 	}
 	if s.opts.SplunkToken != "" {
 		req.Header.Set("Authorization", "Splunk "+s.opts.SplunkToken)
@@ -304,6 +314,17 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), 24*time.Hour)
 	}
 	return 0
+}
+
+// redactURL returns u as errors show it: scheme and host, and "/…" in
+// place of a path, so that neither credentials nor a token in the path
+// or the query reach a log.
+func redactURL(u *url.URL) string {
+	d := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		d += "/…"
+	}
+	return d
 }
 
 // IdempotencyKey returns the key of a batch: the first 128 bits, in hex,

@@ -24,35 +24,67 @@ import (
 
 func TestVerifySignature(t *testing.T) {
 	t.Parallel()
-	secret := []byte("s3cret")
+	secret := []byte("whsec-test-secret-of-32-bytes-at-least")
+	other := []byte("whsec-another-secret-of-32-bytes-or-more")
 	body := []byte(`{"id":"1"}` + "\n")
+	const key = "5eddd5a143ee76e45c2a977126790dd3"
 	at := time.Unix(1_780_000_000, 0)
-	good := stream.Sign(secret, at, body)
+	good := stream.Sign(secret, at, key, body)
 	tests := []struct {
 		name   string
 		secret []byte
 		header string
+		key    string
 		body   []byte
 		now    time.Time
 		want   error
 	}{
-		{"valid", secret, good, body, at, nil},
-		{"valid within tolerance", secret, good, body, at.Add(4 * time.Minute), nil},
-		{"rotation: second v1 matches", secret, stream.Sign([]byte("old"), at, body) + ",v1=" + good[strings.Index(good, "v1=")+3:], body, at, nil},
-		{"wrong secret", []byte("other"), good, body, at, stream.ErrBadSignature},
-		{"body changed", secret, good, []byte(`{"id":"2"}` + "\n"), at, stream.ErrBadSignature},
-		{"timestamp changed", secret, strings.Replace(good, "t=1780000000", "t=1780000001", 1), body, at, stream.ErrBadSignature},
-		{"replayed late", secret, good, body, at.Add(6 * time.Minute), stream.ErrStaleSignature},
-		{"from the future", secret, good, body, at.Add(-6 * time.Minute), stream.ErrStaleSignature},
-		{"empty", secret, "", body, at, stream.ErrNoSignature},
-		{"no v1", secret, "t=1780000000", body, at, stream.ErrNoSignature},
-		{"bad timestamp", secret, "t=x,v1=00", body, at, stream.ErrNoSignature},
+		{"valid", secret, good, key, body, at, nil},
+		{"valid within tolerance", secret, good, key, body, at.Add(4 * time.Minute), nil},
+		{"rotation: second v2 matches", secret, stream.Sign(other, at, key, body) + ",v2=" + good[strings.Index(good, "v2=")+3:], key, body, at, nil},
+		{"wrong secret", other, good, key, body, at, stream.ErrBadSignature},
+		{"body changed", secret, good, key, []byte(`{"id":"2"}` + "\n"), at, stream.ErrBadSignature},
+		{"timestamp changed", secret, strings.Replace(good, "t=1780000000", "t=1780000001", 1), key, body, at, stream.ErrBadSignature},
+		{"replayed under a fresh key", secret, good, "fresh-key", body, at, stream.ErrBadSignature},
+		{"replayed under the key with a byte of the body moved into it", secret, good, key + ".{", body[1:], at, stream.ErrNoSignature},
+		{"replayed without a key", secret, good, "", body, at, stream.ErrNoSignature},
+		{"key too long", secret, good, strings.Repeat("a", stream.MaxKeyLen+1), body, at, stream.ErrNoSignature},
+		{"replayed late", secret, good, key, body, at.Add(6 * time.Minute), stream.ErrStaleSignature},
+		{"from the future", secret, good, key, body, at.Add(-6 * time.Minute), stream.ErrStaleSignature},
+		{"empty", secret, "", key, body, at, stream.ErrNoSignature},
+		{"no v2", secret, "t=1780000000", key, body, at, stream.ErrNoSignature},
+		{"v1 only (the old scheme, which did not sign the key)", secret, strings.Replace(good, "v2=", "v1=", 1), key, body, at, stream.ErrNoSignature},
+		{"bad timestamp", secret, "t=x,v2=00", key, body, at, stream.ErrNoSignature},
+		{"empty secret", nil, stream.Sign(secret, at, key, body), key, body, at, stream.ErrShortSecret},
+		{"short secret", secret[:stream.MinSecretLen-1], good, key, body, at, stream.ErrShortSecret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := stream.VerifySignature(tt.secret, tt.header, tt.body, tt.now, 0); !errors.Is(got, tt.want) {
+			if got := stream.VerifySignature(tt.secret, tt.header, tt.key, tt.body, tt.now, 0); !errors.Is(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
+		})
+	}
+}
+
+// TestSignRefuses: Sign makes no signature that anyone could make or that
+// reads two ways.
+func TestSignRefuses(t *testing.T) {
+	t.Parallel()
+	secret := bytes.Repeat([]byte{1}, stream.MinSecretLen)
+	for name, call := range map[string]func(){
+		"empty secret": func() { stream.Sign(nil, time.Now(), "k", nil) },
+		"short secret": func() { stream.Sign(secret[1:], time.Now(), "k", nil) },
+		"empty key":    func() { stream.Sign(secret, time.Now(), "", nil) },
+		"key with a .": func() { stream.Sign(secret, time.Now(), "a.b", nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("Sign did not panic")
+				}
+			}()
+			call()
 		})
 	}
 }
@@ -202,7 +234,7 @@ func TestHTTPSinkRedirectNotFollowed(t *testing.T) {
 	other, got := captureServer(t)
 	srv := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusTemporaryRedirect))
 	defer srv.Close()
-	sink, err := stream.NewHTTP(srv.URL, &stream.HTTPOptions{Secret: []byte("k")})
+	sink, err := stream.NewHTTP(srv.URL, &stream.HTTPOptions{Secret: []byte(testSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +259,9 @@ func TestNewHTTPErrors(t *testing.T) {
 		{"timeout", "http://h/", stream.HTTPOptions{Timeout: -1}, "Timeout"},
 		{"client and tls", "http://h/", stream.HTTPOptions{Client: http.DefaultClient, TLS: &tls.Config{}}, "not both"},
 		{"client alone", "http://h/", stream.HTTPOptions{Client: http.DefaultClient}, ""},
+		{"empty secret", "http://h/", stream.HTTPOptions{Secret: []byte{}}, "at least 32 bytes"},
+		{"short secret", "http://h/", stream.HTTPOptions{Secret: []byte("pw-secret, 31 bytes long ......")}, "at least 32 bytes"},
+		{"secret of 32 bytes", "http://h/", stream.HTTPOptions{Secret: []byte("a secret of exactly 32 bytes ...")}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

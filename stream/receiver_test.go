@@ -82,7 +82,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if err := rc.verify(r.Header.Get("Trailmark-Signature"), raw); err != nil {
+	if err := rc.verify(r.Header.Get("Trailmark-Signature"), r.Header.Get("Idempotency-Key"), raw); err != nil {
 		rc.errorf("request %d: %v", n, err)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -120,14 +120,14 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// verify checks the signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.
-func (rc *receiver) verify(header string, body []byte) error {
+// verify checks the signature: t=<unix>,v2=<hex HMAC-SHA256(secret, t + "." + key + "." + body)>.
+func (rc *receiver) verify(header, key string, body []byte) error {
 	var ts, sig string
 	for _, p := range strings.Split(header, ",") {
 		switch k, v, _ := strings.Cut(p, "="); k {
 		case "t":
 			ts = v
-		case "v1":
+		case "v2":
 			sig = v
 		}
 	}
@@ -139,7 +139,7 @@ func (rc *receiver) verify(header string, body []byte) error {
 		return fmt.Errorf("signature timestamp %d is %v away", sec, d)
 	}
 	m := hmac.New(sha256.New, rc.secret)
-	m.Write([]byte(ts + "."))
+	m.Write([]byte(ts + "." + key + "."))
 	m.Write(body)
 	if want := hex.EncodeToString(m.Sum(nil)); !hmac.Equal([]byte(sig), []byte(want)) {
 		return fmt.Errorf("signature %q, want %q", sig, want)

@@ -22,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const testSecret = "whsec-test-0123456789"
+const testSecret = "whsec-test-0123456789-0123456789-0123"
 
 // fastRetry keeps the tests short: the receivers fail a few times only.
 var fastRetry = stream.Retry{MinBackoff: 2 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, RetryFor: time.Minute}
@@ -244,7 +244,7 @@ func TestHTTPSinkRejected(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		return handled
 	})
-	u := strings.Replace(rc.srv.URL, "http://", "http://user:pw-in-url@", 1) + "/in?token=token-in-query"
+	u := strings.Replace(rc.srv.URL, "http://", "http://user:pw-in-url@", 1) + "/hooks/token-in-path/in?token=token-in-query"
 	sink, err := stream.NewHTTP(u, &stream.HTTPOptions{
 		Secret: []byte(testSecret), SplunkToken: "splunk-token-value",
 		Header: http.Header{"Authorization": {"Bearer bearer-value"}},
@@ -287,7 +287,7 @@ func TestHTTPSinkRejected(t *testing.T) {
 			t.Errorf("OnError got %v, want a DropError of 5 rejected", err)
 		}
 		msg := err.Error()
-		for _, secret := range []string{testSecret, "splunk-token-value", "bearer-value", "pw-in-url", "token-in-query"} {
+		for _, secret := range []string{testSecret, "splunk-token-value", "bearer-value", "pw-in-url", "token-in-path", "token-in-query"} {
 			if strings.Contains(msg, secret) {
 				t.Errorf("error %q holds the secret %q", msg, secret)
 			}

@@ -32,10 +32,14 @@
 // requests from the same origin only; no inline script or style; no
 // framing, forms, plugins or base URL), X-Content-Type-Options: nosniff,
 // Referrer-Policy: no-referrer and Cache-Control: no-store. Every value of
-// a record is put into the page as text (textContent), never as HTML, and
+// a record is put into the page as text (text nodes), never as HTML, and
 // no link or attribute is built from a record: a field holding <script>,
 // <img onerror=…>, a javascript: URL or "onerror= is shown as those
-// characters. Browser tests in examples/service check this in Chromium.
+// characters. Characters that steer how the text around them is shown —
+// bidi embeddings, overrides, isolates and marks, line and paragraph
+// separators, C0 and C1 controls, DEL — are shown as their escaped code
+// point (\u202E) in a style of their own, never raw. Browser tests in
+// examples/service check this in Chromium.
 //
 // # Viewer tokens
 //

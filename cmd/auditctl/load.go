@@ -24,7 +24,7 @@ func (c cli) load(ctx context.Context, args []string) error {
 	stream := fs.String("stream", jetstream.DefaultStream, "JetStream stream to load from")
 	consumer := fs.String("consumer", "audit-loader", "durable consumer, shared by every loader of the stream")
 	dead := fs.String("dead-letter", "audit.deadletter", "subject for records the database refuses")
-	batch := fs.Int("batch", 1000, "records per database write")
+	batch := fs.Int("batch", 3000, "records per database write")
 	workers := fs.Int("workers", 2, "batches written at once")
 	every := fs.Duration("progress", 10*time.Second, "how often to print progress")
 	if err := fs.Parse(args); err != nil {

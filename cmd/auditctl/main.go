@@ -11,6 +11,7 @@
 //	auditctl verify   --export chain.ndjson --keys keys.json --checkpoints cps.ndjson
 //	auditctl query    --db "$DATABASE_URL" --user u-42 --action user. --since 2026-11-01T00:00:00Z
 //	auditctl purge    --db "$DATABASE_URL" --keys keys.json --max-age 2160h
+//	auditctl backup   --db sqlite:audit.db -o audit-backup.db   # SQLite: a consistent copy while in use
 //
 // --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYRING. verify
 // exits 1 when it finds a problem, 2 on errors.
@@ -18,12 +19,13 @@
 // auditctl never prints a database password, a key or a key file's
 // content: help shows no default taken from the environment, and the
 // password of the database URL is masked in every error. Files holding
-// keys or records (keygen -o, export -o) are created with mode 0600, and
+// keys or records (keygen -o, export -o, backup -o) are created with mode 0600, and
 // a key file that others may read is reported on stderr.
 package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -61,6 +63,7 @@ commands:
   query    print records matching filters as NDJSON (--format ocsf: OCSF events)
   purge    apply retention: archive nothing, checkpoint, remove old records
   load     load records from a NATS JetStream stream into the database until SIGINT/SIGTERM
+  backup   copy an SQLite audit file while it is in use: -o FILE (a new file, mode 0600)
 
 run 'auditctl <command> -h' (or 'auditctl help <command>') for its flags
 `
@@ -80,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string) error{
 		"keygen": c.keygen, "migrate": c.migrate, "seal": c.seal, "verify": c.verify,
 		"export": c.export, "query": c.query, "purge": c.purge,
-		"load": c.load,
+		"load": c.load, "backup": c.backup,
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
@@ -214,6 +217,11 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 		_, err = io.WriteString(c.stdout, sql)
 		return err
 	}
+	created := false
+	if path, ok := sqlitePath(db.url); ok {
+		_, err := os.Stat(path)
+		created = errors.Is(err, os.ErrNotExist)
+	}
 	s, err := openStore(ctx, &db, true)
 	if err != nil {
 		return err
@@ -221,6 +229,11 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 	defer s.Close()
 	if err := s.Migrate(ctx); err != nil {
 		return err
+	}
+	if created {
+		path, _ := sqlitePath(db.url)
+		fmt.Fprintf(c.stdout, "created %s with the current schema\n", path)
+		return nil
 	}
 	fmt.Fprintln(c.stdout, "schema up to date")
 	return nil
@@ -265,6 +278,18 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	if cfg.Signer == nil {
 		return nil
 	}
+	if n == 0 {
+		current, err := checkpointCurrent(ctx, s, cfg.Signer)
+		if err != nil {
+			return err
+		}
+		if current {
+			// Nothing new to vouch for, and a run every minute would
+			// add a checkpoint a minute.
+			fmt.Fprintln(c.stdout, "no new seal since the newest checkpoint: none written")
+			return nil
+		}
+	}
 	cp, err := sl.Checkpoint(ctx, time.Time{})
 	if err != nil {
 		return err
@@ -283,6 +308,35 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// checkpointCurrent reports whether a checkpoint signed by signer names the
+// newest seal of s, so that another would say nothing new.
+func checkpointCurrent(ctx context.Context, s audit.SealStore, signer *audit.Signer) (bool, error) {
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		return false, err
+	}
+	keys := map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}
+	for i := len(cps) - 1; i >= 0; i-- {
+		cp := cps[i]
+		if audit.VerifyCheckpoint(&cp, keys) != nil {
+			continue
+		}
+		newer := false
+		err := s.ScanChain(ctx, cp.Seq+1, func(audit.Seal, *audit.Record) error {
+			newer = true
+			return errStopScan
+		})
+		if err != nil && !errors.Is(err, errStopScan) {
+			return false, err
+		}
+		return !newer, nil
+	}
+	return false, nil
+}
+
+// errStopScan ends a ScanChain early.
+var errStopScan = errors.New("stop")
 
 // reportLag says when committed records wait behind a transaction still
 // open somewhere on the PostgreSQL cluster: the sealer cannot take them

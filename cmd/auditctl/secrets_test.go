@@ -24,7 +24,7 @@ func TestNoSecretInHelpOrErrors(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://u:"+pwMark+"@127.0.0.1:1/x")
 	t.Setenv("AUDIT_KEYRING", "")
 	var runs [][]string
-	for _, cmd := range []string{"keygen", "migrate", "seal", "verify", "export", "query", "purge"} {
+	for _, cmd := range []string{"keygen", "migrate", "seal", "verify", "export", "query", "purge", "backup"} {
 		runs = append(runs, []string{cmd, "-h"}, []string{cmd, "--help"}, []string{"help", cmd})
 	}
 	keys := keyFile(t)
@@ -44,9 +44,10 @@ func TestNoSecretInHelpOrErrors(t *testing.T) {
 			[]string{"export", "-db", dsn, "-o", filepath.Join(t.TempDir(), "x")},
 			[]string{"verify", "-db", dsn, "-keys", keys, "-q"},
 			[]string{"seal", "-db", dsn, "-keys", keys},
-			[]string{"purge", "-db", dsn, "-keys", keys})
+			[]string{"purge", "-db", dsn, "-keys", keys},
+			[]string{"backup", "-db", dsn, "-o", filepath.Join(t.TempDir(), "b.db")})
 	}
-	runs = append(runs, []string{"migrate"}, []string{"query"}, []string{"postgres://u:" + pwMark + "@h/x"})
+	runs = append(runs, []string{"migrate"}, []string{"query"}, []string{"backup", "-o", filepath.Join(t.TempDir(), "b.db")}, []string{"postgres://u:" + pwMark + "@h/x"})
 	for _, args := range runs {
 		code, out, errOut := ctl(t, args...)
 		if strings.Contains(out+errOut, "MARK") {

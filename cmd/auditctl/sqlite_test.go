@@ -50,8 +50,11 @@ func TestSQLiteCommands(t *testing.T) {
 	if code, out, _ := ctl(t, args("migrate", "-print")...); code != 0 || !strings.Contains(out, "CREATE TABLE audit_logs") || strings.Contains(out, "plpgsql") {
 		t.Errorf("migrate -print of an SQLite file: exit %d, want its SQLite schema:\n%.300s", code, out)
 	}
+	if code, out, errOut := ctl(t, args("migrate")...); code != 0 || !strings.Contains(out, "created "+path) {
+		t.Fatalf("migrate of a new file: exit %d: %s%s, want it to say it created the file", code, out, errOut)
+	}
 	if code, out, errOut := ctl(t, args("migrate")...); code != 0 || !strings.Contains(out, "schema up to date") {
-		t.Fatalf("migrate: exit %d: %s%s", code, out, errOut)
+		t.Fatalf("migrate again: exit %d: %s%s", code, out, errOut)
 	}
 	st, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
@@ -69,6 +72,13 @@ func TestSQLiteCommands(t *testing.T) {
 	cps := filepath.Join(t.TempDir(), "cps.ndjson")
 	if code, out, errOut := ctl(t, args("seal", "-keys", keys, "-checkpoints", cps)...); code != 0 || !strings.Contains(out, "sealed 40 record(s)") {
 		t.Fatalf("seal: exit %d: %s%s", code, out, errOut)
+	}
+	// A second run with nothing new signs no second checkpoint.
+	if code, out, errOut := ctl(t, args("seal", "-keys", keys, "-checkpoints", cps)...); code != 0 || !strings.Contains(out, "sealed 0 record(s)") || strings.Contains(out, "checkpoint at seal") {
+		t.Fatalf("seal with nothing new: exit %d: %s%s, want no checkpoint", code, out, errOut)
+	}
+	if b, err := os.ReadFile(cps); err != nil || bytes.Count(b, []byte("\n")) != 1 {
+		t.Fatalf("checkpoint file after two seals: %d lines (%v), want 1", bytes.Count(b, []byte("\n")), err)
 	}
 	if code, out, errOut := ctl(t, args("verify", "-keys", keys, "-checkpoints", cps, "-q")...); code != 0 || !strings.Contains(out, "40 records verified") {
 		t.Fatalf("verify: exit %d: %s%s", code, out, errOut)

@@ -1,12 +1,16 @@
 // Command receiver is a tiny stream receiver: it verifies the signature of
-// each batch a stream.HTTPSink sends, drops batches it has already seen
-// (by Idempotency-Key), and prints the records, one JSON line each.
+// each batch a stream.HTTPSink sends — over the Idempotency-Key and the
+// body — drops batches whose key it has already seen, and prints the
+// records, one JSON line each.
 //
-//	STREAM_SECRET=s3cret go run ./examples/receiver -addr 127.0.0.1:9000
-//	STREAM_URL=http://127.0.0.1:9000/ STREAM_SECRET=s3cret go run ./examples/service
+//	export STREAM_SECRET=$(openssl rand -hex 32)
+//	go run ./examples/receiver -addr 127.0.0.1:9000
+//	STREAM_URL=http://127.0.0.1:9000/ go run ./examples/service
 //
-// Without STREAM_SECRET it accepts unsigned batches (and says so). It
-// keeps the keys it has seen in memory, without bound: a demo.
+// STREAM_SECRET must be at least 32 bytes (stream.MinSecretLen); a
+// shorter one is refused. Without STREAM_SECRET it accepts unsigned
+// batches (and says so): anyone can then send it anything, under any key.
+// It keeps the keys it has seen in memory, without bound: a demo.
 package main
 
 import (
@@ -28,8 +32,12 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address")
 	flag.Parse()
 	secret := []byte(os.Getenv("STREAM_SECRET"))
-	if len(secret) == 0 {
+	switch {
+	case len(secret) == 0:
 		fmt.Fprintln(os.Stderr, "STREAM_SECRET is not set: accepting unsigned batches")
+	case len(secret) < stream.MinSecretLen:
+		fmt.Fprintf(os.Stderr, "STREAM_SECRET must be at least %d bytes\n", stream.MinSecretLen)
+		os.Exit(2)
 	}
 	fmt.Fprintf(os.Stderr, "receiving on http://%s/\n", *addr)
 	srv := &http.Server{Addr: *addr, Handler: newHandler(secret, os.Stdout, os.Stderr), ReadHeaderTimeout: 10 * time.Second}
@@ -40,7 +48,9 @@ func main() {
 }
 
 // newHandler verifies, dedupes and prints batches: records to out, notes
-// to log.
+// to log. With a secret, the key it dedupes on is the Idempotency-Key the
+// signature covers: a captured batch sent again under a fresh key fails
+// verification, and under its own key is a duplicate.
 func newHandler(secret []byte, out, log io.Writer) http.Handler {
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -50,15 +60,15 @@ func newHandler(secret []byte, out, log io.Writer) http.Handler {
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
+		key := r.Header.Get(stream.IdempotencyHeader)
 		if len(secret) > 0 {
-			// Verify the raw bytes before decoding anything.
-			if err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), raw, time.Now(), 0); err != nil {
+			// Verify the key and the raw bytes before decoding anything.
+			if err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), key, raw, time.Now(), 0); err != nil {
 				fmt.Fprintln(log, "rejected:", err)
 				http.Error(w, "bad signature", http.StatusUnauthorized)
 				return
 			}
 		}
-		key := r.Header.Get(stream.IdempotencyHeader)
 		mu.Lock()
 		dup := seen[key]
 		seen[key] = true

@@ -16,7 +16,7 @@
 //	                              audit log); generated and printed once at start when empty
 //	DEMO_USER_PASSWORD            password of bob@example.com; generated likewise
 //	STREAM_URL                    also stream the audit records there (see examples/receiver)
-//	STREAM_SECRET                 the stream's HMAC signing key (the HEC token for splunk)
+//	STREAM_SECRET                 the stream's HMAC signing key, 32 bytes at least (the HEC token for splunk)
 //	STREAM_FORMAT                 ndjson (default), ocsf or splunk
 //
 // DEMO ONLY: two accounts and their sessions live in memory. Passwords are

@@ -20,12 +20,12 @@ import (
 // TestRunStreams: with STREAM_URL set, the service's audit records reach
 // a receiver, signed, in the chosen format, by the time run returns.
 func TestRunStreams(t *testing.T) {
-	const secret = "stream-test-secret"
+	const secret = "stream-test-secret-of-32-bytes-or-more"
 	var mu sync.Mutex
 	var classes []float64
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
-		if err := stream.VerifySignature([]byte(secret), r.Header.Get(stream.SignatureHeader), raw, time.Now(), 0); err != nil {
+		if err := stream.VerifySignature([]byte(secret), r.Header.Get(stream.SignatureHeader), r.Header.Get(stream.IdempotencyHeader), raw, time.Now(), 0); err != nil {
 			t.Errorf("receiver: %v", err)
 			w.WriteHeader(http.StatusUnauthorized)
 			return

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
@@ -424,6 +425,104 @@ func TestViewerBrowser(t *testing.T) {
 		}
 		if n := e.plantHits.Load(); n != 0 {
 			t.Errorf("the planted server was hit %d times, want 0", n)
+		}
+		e.noErrors(pe)
+	})
+
+	t.Run("hidden characters are shown as escapes", func(t *testing.T) {
+		e.t = t
+		// An anonymous failed login whose email, shown raw, reads as
+		// alice@example.com; and an event with every kind of hidden
+		// character in its fields, details and changes.
+		const spoof = "\u202emoc.elpmaxe@ecila"
+		e.c.want(401, e.c.do("POST", "/login", "", `{"email":`+jsString(spoof)+`,"password":"wrong"}`))
+		hostile := "a\u200eb\u200fc\u061cd\u2066e\u2069f\u202ag\u202bh\u202ci\u202dj\u2028k\u2029l\u0085m\u009bn\x7fo\x1bp\tq"
+		err := e.app.logger.Log(context.Background(), audit.Event{
+			UserID: "u-hidden", UserEmail: hostile, UserAgent: hostile, Action: "document.share",
+			ResourceType: "document", ResourceID: hostile, RequestID: "req-hidden", SessionID: hostile,
+			Details: map[string]any{"note": hostile, hostile: []any{hostile}},
+			Changes: map[string]audit.Change{"title": {Before: hostile, After: spoof}},
+			Status:  audit.StatusFailure, ErrorMessage: hostile,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var loginID string
+		for _, r := range e.c.auditLog(e.admin, "action=user.login&status=failure") {
+			if r.UserEmail == spoof {
+				loginID = r.ID.String()
+			}
+		}
+		hidden := e.c.auditLog(e.admin, "user_id=u-hidden")
+		for deadline := time.Now().Add(10 * time.Second); len(hidden) == 0 && time.Now().Before(deadline); { // delivered Async
+			time.Sleep(50 * time.Millisecond)
+			hidden = e.c.auditLog(e.admin, "user_id=u-hidden")
+		}
+		if loginID == "" || len(hidden) != 1 || hidden[0].UserEmail != hostile {
+			t.Fatalf("the log holds login %q and %d hidden events (%+v), want the spoofed login and 1 event as written", loginID, len(hidden), hidden)
+		}
+		ctx, pe := e.open("#token=" + url.QueryEscape(e.admin))
+		raw := "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u2028\u2029\u0085\u009b\x7f\x1b"
+		// shownText is what the page displays in sel (innerText) and
+		// whether it holds a hidden character raw.
+		shownText := func(sel string) string {
+			t.Helper()
+			text := eval[string](t, ctx, `document.querySelector(`+jsString(sel)+`).innerText`)
+			if i := strings.IndexAny(text, raw); i >= 0 {
+				r, _ := utf8.DecodeRuneInString(text[i:])
+				t.Errorf("%s displays %U raw: %q", sel, r, text)
+			}
+			return text
+		}
+		for _, f := range []struct{ sel, query, id string }{
+			{"#f-action", "user.login", loginID},
+			{"#f-user", "u-hidden", hidden[0].ID.String()},
+		} {
+			eval[bool](t, ctx, `(document.getElementById("f-user").value = "", document.getElementById("f-action").value = "", true)`)
+			err := chromedp.Do(ctx,
+				chromedp.SetValue(chromedp.CSS(f.sel), f.query),
+				chromedp.Click(chromedp.CSS("#apply")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.settle(ctx)
+			row := `#rows tr[data-id="` + f.id + `"]`
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+" button")), chromedp.WaitVisible(chromedp.CSS("#detail"))); err != nil {
+				t.Fatal(err)
+			}
+			rowText, detail := shownText(row), shownText("#detail")
+			if f.id == loginID {
+				// the override is visible where the email is shown
+				if want := `\u202Emoc.elpmaxe@ecila`; !strings.Contains(eval[string](t, ctx, `document.querySelector(`+jsString(row+" .email")+`).innerText`), want) ||
+					!strings.Contains(detail, want) {
+					t.Errorf("the spoofed email is not shown as %s:\nrow %q\ndetail %q", want, rowText, detail)
+				}
+				if strings.Contains(rowText+detail, "alice@example.com") {
+					t.Errorf("the page shows alice@example.com for the spoofed email")
+				}
+				continue
+			}
+			want := `a\u200Eb\u200Fc\u061Cd\u2066e\u2069f\u202Ag\u202Bh\u202Ci\u202Dj\u2028k\u2029l\u0085m\u009Bn\u007Fo\u001Bp\u0009q`
+			for _, part := range []string{"#detail-fields", "#detail-tree", "#detail-changes"} {
+				if got := shownText(part); !strings.Contains(got, want) {
+					t.Errorf("%s: got %q, want it to show %s", part, got, want)
+				}
+			}
+			if !strings.Contains(rowText, want) {
+				t.Errorf("row: got %q, want it to show %s", rowText, want)
+			}
+		}
+		// The escapes are styled apart from the text around them.
+		style := eval[map[string]string](t, ctx, `(() => {
+			const esc = document.querySelector("#detail-fields .esc"), dd = esc.parentElement;
+			return {esc: getComputedStyle(esc).backgroundColor + " " + getComputedStyle(esc).color,
+				text: getComputedStyle(dd).backgroundColor + " " + getComputedStyle(dd).color};
+		})()`)
+		if style["esc"] == style["text"] {
+			t.Errorf("escapes look like the text around them: %v", style)
+		}
+		if label := eval[string](t, ctx, `document.querySelector("#rows tr button").getAttribute("aria-label")`); strings.ContainsAny(label, raw) {
+			t.Errorf("aria-label holds a hidden character raw: %q", label)
 		}
 		e.noErrors(pe)
 	})

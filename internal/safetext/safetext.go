@@ -12,25 +12,38 @@ import (
 // Unsafe reports whether r is a character that changes how the text
 // around it is shown rather than showing itself: C1 controls
 // (U+0080–U+009F; U+009B is a terminal's control sequence introducer) and
-// the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
-// U+2066–U+2069), which reorder what a reader sees.
+// the bidirectional controls, which reorder what a reader sees: the
+// embeddings and overrides (U+202A–U+202E), the isolates (U+2066–U+2069)
+// and the marks (U+200E LEFT-TO-RIGHT MARK, U+200F RIGHT-TO-LEFT MARK,
+// U+061C ARABIC LETTER MARK).
 func Unsafe(r rune) bool {
-	return 0x80 <= r && r <= 0x9F || 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069
+	return 0x80 <= r && r <= 0x9F || 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069 ||
+		r == 0x200E || r == 0x200F || r == 0x061C
 }
 
-// AppendJSON appends the JSON text src to dst with every Unsafe character
-// written as a \uXXXX escape. The result decodes to the same values: in
-// valid JSON such characters can only appear inside strings, where the
-// escape means the same character.
+// escapedInJSON reports whether AppendJSON escapes r: the Unsafe
+// characters, and DEL and the line and paragraph separators (U+2028,
+// U+2029), which valid JSON may also hold raw inside a string but which
+// end or garble a line where the text is shown. (JSON cannot hold the
+// other C0 controls raw.)
+func escapedInJSON(r rune) bool {
+	return r == 0x7F || r == 0x2028 || r == 0x2029 || Unsafe(r)
+}
+
+// AppendJSON appends the JSON text src to dst with every Unsafe character,
+// DEL, U+2028 and U+2029 written as a \uXXXX escape. The result decodes to
+// the same values: in valid JSON such characters can only appear inside
+// strings, where the escape means the same character. Valid JSON written
+// through AppendJSON therefore holds no raw control character at all.
 func AppendJSON(dst, src []byte) []byte {
 	start := 0
 	for i := 0; i < len(src); {
-		if src[i] < utf8.RuneSelf {
+		if src[i] < utf8.RuneSelf && src[i] != 0x7F {
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(src[i:])
-		if Unsafe(r) {
+		if escapedInJSON(r) {
 			dst = append(dst, src[start:i]...)
 			dst = append(dst, '\\', 'u')
 			dst = append(dst, hex[r>>12&0xF], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
@@ -72,7 +85,7 @@ func (j *JSONWriter) Write(p []byte) (int, error) {
 // separators, Unsafe characters, invalid UTF-8), and s itself otherwise.
 func Line(s string) string {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7F || r == utf8.RuneError || r == 0x2028 || r == 0x2029 || Unsafe(r) {
+		if r < 0x20 || r == utf8.RuneError || escapedInJSON(r) {
 			return strconv.Quote(s)
 		}
 	}

@@ -14,6 +14,9 @@ func TestAppendJSON(t *testing.T) {
 		{"{\"a\":\"\u0085\u0080\u009f\"}", `{"a":"\u0085\u0080\u009f"}`},
 		{"{\"a\u202e\":\"evil\u202agood\u2066\u2069\"}", `{"a\u202e":"evil\u202agood\u2066\u2069"}`},
 		{"[\"\u00a0\u202f\u2065\u206a\"]", "[\"\u00a0\u202f\u2065\u206a\"]"}, // neighbours stay
+		{"[\"a\u200eb\u200fc\u061cd\"]", `["a\u200eb\u200fc\u061cd"]`},       // bidi marks
+		{"[\"a\x7fb\u2028c\u2029d\"]", `["a\u007fb\u2028c\u2029d"]`},         // DEL, line and paragraph separators
+		{"[\"\u200d\u2027\u202a\u202f\u061b\u061d\"]", "[\"\u200d\u2027\\u202a\u202f\u061b\u061d\"]"},
 	}
 	for _, tt := range tests {
 		got := AppendJSON(nil, []byte(tt.in))
@@ -62,12 +65,16 @@ func TestLine(t *testing.T) {
 		{"/x\u2028y", `"/x\u2028y"`},
 		{"/x\x1b[2J", `"/x\x1b[2J"`},
 		{"/é", "/é"},
+		{"/x\u200fy", `"/x\u200fy"`},
+		{"/x\u200ey", `"/x\u200ey"`},
+		{"/x\u061cy", `"/x\u061cy"`},
+		{"/x\x7fy", `"/x\x7fy"`},
 	}
 	for _, tt := range tests {
 		if got := Line(tt.in); got != tt.want {
 			t.Errorf("Line(%q): got %s, want %s", tt.in, got, tt.want)
 		}
-		if strings.ContainsAny(Line(tt.in), "\n\r\x1b\u009b\u202e") {
+		if strings.ContainsAny(Line(tt.in), "\n\r\x1b\x7f\u009b\u202e\u200e\u200f\u061c") {
 			t.Errorf("Line(%q) keeps a control character", tt.in)
 		}
 	}

@@ -139,6 +139,7 @@ func TestEndToEnd(t *testing.T) {
 	sealCtx, stopSealer := context.WithCancel(ctx)
 	var sealWG sync.WaitGroup
 	sealWG.Go(func() { sl.Run(sealCtx) })
+	stopTerminating := sync.OnceFunc(func() { close(stopTerm) })
 	var maxLag atomic.Int64 // nanoseconds
 	lag := func() time.Duration {
 		var d sql.NullFloat64
@@ -155,6 +156,16 @@ func TestEndToEnd(t *testing.T) {
 		return time.Duration(d.Float64 * float64(time.Second))
 	}
 	stopLag := make(chan struct{})
+	stopSampling := sync.OnceFunc(func() { close(stopLag) })
+	// However the test ends (a t.Fatal included), its goroutines stop
+	// before it does: none may call t.Error once it has ended.
+	t.Cleanup(func() {
+		stopTerminating()
+		stopSampling()
+		wg.Wait()
+		stopSealer()
+		sealWG.Wait()
+	})
 	wg.Go(func() {
 		for {
 			select {
@@ -189,22 +200,35 @@ func TestEndToEnd(t *testing.T) {
 	produced := time.Since(start)
 	j, _ := natsjs.New(nc)
 	waitFor(t, "every accepted event to load", 10*time.Minute, func() bool {
-		if rows() < int64(accepted) {
-			return false
-		}
+		// The consumer first, the table after: a Loader acknowledges a
+		// record only once it is committed, so when nothing is left to
+		// acknowledge, every record is in the table. Fewer rows then is
+		// a loss, found at once (it was found only when this wait timed
+		// out, after 10 minutes).
 		c, err := j.Consumer(ctx, o.Stream, lo.Consumer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		info, err := c.Info(ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		if err != nil {
+			return false
+		}
+		drained := info.NumPending == 0 && info.NumAckPending == 0
+		if n := rows(); n < int64(accepted) {
+			if drained {
+				t.Fatalf("every message is acknowledged, but the table holds %d of the %d accepted events "+
+					"(dead letters: %d): a Loader acknowledged records it had not committed", n, accepted, streamMsgs(t, nc, o.Stream+"_DLQ"))
+			}
+			return false
+		}
+		return drained
 	})
 	loaded := time.Since(start)
-	close(stopTerm)
+	stopTerminating()
 	// the Sealer catches up with what was loaded
 	waitFor(t, "the sealer to catch up", 5*time.Minute, func() bool { return lag() == 0 })
 	caughtUp := time.Since(start) - loaded
-	close(stopLag)
+	stopSampling()
 	wg.Wait()
 	stopSealer()
 	sealWG.Wait()

@@ -10,8 +10,10 @@ package memory
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -34,6 +36,9 @@ type Store struct {
 	chunks [][]audit.Record        // each sorted and non-empty; all in order
 	byID   map[uuid.UUID]time.Time // ID → OccurredAt
 	arena  []byte                  // backing store for small JSON values
+	// the order of arrival, the horizon of a walk (see Query)
+	appended uint64               // records appended so far
+	arrived  map[uuid.UUID]uint64 // ID → its number in that order, from 1
 
 	// the hash chain (see seal.go), guarded by mu; sealMu admits one
 	// sealer at a time
@@ -65,7 +70,7 @@ type Options struct {
 
 // New returns an empty Store. opts may be nil.
 func New(opts *Options) *Store {
-	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), sealed: make(map[uuid.UUID]time.Time)}
+	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), arrived: make(map[uuid.UUID]uint64), sealed: make(map[uuid.UUID]time.Time)}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
 	}
@@ -171,6 +176,8 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
 		r.RecordedAt = now
 		s.byID[r.ID] = r.OccurredAt
+		s.appended++
+		s.arrived[r.ID] = s.appended
 		s.arrival = append(s.arrival, r.ID)
 		s.insert(r)
 	}
@@ -207,7 +214,10 @@ func (s *Store) insert(r audit.Record) {
 	s.chunks[p.c] = slices.Insert(ch, p.i, r)
 }
 
-// Query returns the records that match f, newest first.
+// Query returns the records that match f, newest first. A walk (the
+// pages that follow one another by their cursors) reads the records
+// appended when its first page was read, no more and no fewer (but those
+// purged meanwhile): the cursor carries how many had been appended.
 func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, err
@@ -220,9 +230,20 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	defer s.mu.RUnlock()
 	// p is one past the newest candidate.
 	p := pos{len(s.chunks), 0}
+	horizon, after := s.appended, uint64(0)
+	if f.After != "" {
+		h, _ := storekit.DecodeTail(f.After) // validated above
+		if a, n := binary.Uvarint(h); n > 0 && n == len(h) {
+			after = a
+		}
+	}
 	if f.Cursor != "" {
 		c, _ := storekit.DecodeCursor(f.Cursor) // validated above
 		p = s.seek(key{c.OccurredAt, c.ID})
+		horizon = math.MaxUint64 // a cursor made without a horizon
+		if h, n := binary.Uvarint(c.Horizon); n > 0 && n == len(c.Horizon) {
+			horizon = h
+		}
 	}
 	if !f.Until.IsZero() {
 		if u := s.seek(key{f.Until.Truncate(time.Microsecond), uuid.UUID{}}); u.c < p.c || u.c == p.c && u.i < p.i {
@@ -240,14 +261,19 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 		if !f.Since.IsZero() && r.OccurredAt.Before(since) {
 			break
 		}
-		if !storekit.Match(&f, r) {
+		if n := s.arrived[r.ID]; !storekit.Match(&f, r) || n > horizon || n <= after && n > 0 {
 			continue
 		}
 		if len(page.Records) == limit {
-			page.NextCursor = storekit.CursorAfter(&page.Records[limit-1]).String()
+			c := storekit.CursorAfter(&page.Records[limit-1])
+			c.Horizon = binary.AppendUvarint(nil, horizon)
+			page.NextCursor = c.String()
 			break
 		}
 		page.Records = append(page.Records, r.Clone())
+	}
+	if horizon != math.MaxUint64 {
+		page.Tail = storekit.Tail(binary.AppendUvarint(nil, horizon))
 	}
 	return page, nil
 }
@@ -283,6 +309,7 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 		}
 		for _, r := range s.chunks[c][:end] {
 			delete(s.byID, r.ID)
+			delete(s.arrived, r.ID)
 		}
 		n += int64(end)
 	}
@@ -327,6 +354,7 @@ func (s *Store) PurgeTenants(ctx context.Context, def time.Time, tenants map[str
 		for _, r := range ch {
 			if r.OccurredAt.Before(cutoff(r.TenantID)) {
 				delete(s.byID, r.ID)
+				delete(s.arrived, r.ID)
 				n++
 			} else {
 				keep = append(keep, r)

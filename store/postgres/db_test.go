@@ -336,13 +336,7 @@ func TestRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < 6 && time.Now().Before(deadline); {
-		n, err := sl.SealOnce(ctx)
-		if err != nil {
-			t.Fatalf("SealOnce as the sealer: %v", err)
-		}
-		sealed += n
-	}
+	sealUntil(t, ss, 6, sl.SealOnce)
 	ret, err := audit.NewRetention(ss, &audit.RetentionOptions{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,9 @@ import (
 // QueryText returns the statement and arguments that s.Query(ctx, f)
 // sends.
 func QueryText(s *Store, f audit.Filter) (string, []any) {
+	if f.Cursor == "" {
+		return buildQuery(s.sql.queryAt, &f, storekit.PageSize(&f)+1)
+	}
 	return buildQuery(s.sql.query, &f, storekit.PageSize(&f)+1)
 }
 
@@ -16,6 +19,13 @@ func QueryText(s *Store, f audit.Filter) (string, []any) {
 func ScanText(s *Store, f audit.Filter) (string, []any) {
 	return buildQuery(s.sql.query, &f, 0)
 }
+
+// SnapshotHorizon and HorizonSnapshot are snapshotHorizon and
+// horizonSnapshot, for tests.
+var (
+	SnapshotHorizon = snapshotHorizon
+	HorizonSnapshot = horizonSnapshot
+)
 
 // PrefixEnd is prefixEnd, for tests.
 var PrefixEnd = prefixEnd

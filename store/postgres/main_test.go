@@ -110,6 +110,20 @@ func newStore(t testing.TB, opts *postgres.Options) *postgres.Store {
 	return s
 }
 
+// longCtx is testCtx for a test whose work grows with the load of the
+// machine (a million rows to insert): it ends a minute before the test
+// binary's deadline, not after two minutes, so that a busy machine makes
+// the test slower, never failing.
+func longCtx(t *testing.T) context.Context {
+	end, ok := t.Deadline()
+	if !ok {
+		end = time.Now().Add(30 * time.Minute)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), end.Add(-time.Minute))
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

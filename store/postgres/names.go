@@ -136,6 +136,7 @@ type statements struct {
 	copyTable     string
 	fromStaging   string
 	query         string // SELECT … FROM table, without WHERE
+	queryAt       string // query, led by the statement's snapshot
 	get           string
 	ensure        string
 	drop          string
@@ -168,6 +169,7 @@ func buildStatements(c config) statements {
 		fromStaging: "WITH batch AS (DELETE FROM " + stagingTable + " RETURNING *) INSERT INTO " + n.Table +
 			" (" + cols + ") SELECT " + cols + ` FROM batch ORDER BY "timestamp", id ON CONFLICT DO NOTHING`,
 		query:        "SELECT " + selectList + " FROM " + n.Table,
+		queryAt:      "SELECT (SELECT pg_current_snapshot())::text, " + selectList + " FROM " + n.Table,
 		get:          "SELECT " + selectList + " FROM " + n.Table + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`,
 		ensure:       "SELECT " + n.EnsurePartitions + "($1::date[])",
 		drop:         "SELECT " + n.DropPartitions + "($1)",

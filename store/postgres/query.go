@@ -18,31 +18,77 @@ import (
 
 // Query returns the records that match f, newest first, with keyset
 // pagination on ("timestamp", id): a page is one index range scan
-// whatever its depth, and pages neither skip nor repeat records while new
-// ones arrive. Every filter is a bound parameter; ActionPrefix is matched
-// literally.
+// whatever its depth. Every filter is a bound parameter; ActionPrefix is
+// matched literally.
+//
+// A walk (the pages that follow one another by their cursors) reads the
+// records committed when its first page was read, no more and no fewer
+// (but those purged meanwhile): the cursor carries the first page's
+// snapshot (pg_current_snapshot), and later pages return only the records
+// of transactions that snapshot sees (pg_visible_in_snapshot). So pages
+// neither skip nor repeat records while other transactions commit, in any
+// order; records committed after the first page are for the next walk.
+// Should more transactions be open at once than a cursor can name (some
+// 700), the cursor's snapshot is cut to the transactions older than all
+// of them: the walk's later pages leave out the records of the others,
+// and a tail after it (Filter.After) returns them, some a second time.
+// None is lost.
 func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
 	}
-	limit := storekit.PageSize(&f)
-	q, args := buildQuery(s.sql.query, &f, limit+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
+	page, err := s.page(ctx, &f)
+	if err == nil {
+		page, err = storekit.EmptyFirstPage(&f, page, func() ([]byte, error) {
+			var snap string
+			err := s.db.QueryRowContext(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap)
+			return snapshotHorizon(snap), err
+		}, func() (audit.Page, error) { return s.page(ctx, &f) })
 	}
-	page, err := storekit.QueryPage(rows, limit, scanRecord)
 	if err != nil {
 		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
 	}
 	return page, nil
 }
 
+// page reads one page for f, valid.
+func (s *Store) page(ctx context.Context, f *audit.Filter) (audit.Page, error) {
+	limit := storekit.PageSize(f)
+	base, scan := s.sql.query, scanRecord
+	var horizon func() []byte
+	if f.Cursor != "" {
+		c, _ := storekit.DecodeCursor(f.Cursor) // validated above
+		horizon = func() []byte { return c.Horizon }
+	} else {
+		// the first page of a walk: read its snapshot with it
+		base = s.sql.queryAt
+		var (
+			raw  sql.RawBytes
+			snap string
+		)
+		scan = func(rows *sql.Rows) (audit.Record, error) {
+			r, err := scanRecordWith(rows, &raw)
+			if snap == "" {
+				snap = string(raw)
+			}
+			return r, err
+		}
+		horizon = func() []byte { return snapshotHorizon(snap) }
+	}
+	q, args := buildQuery(base, f, limit+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return audit.Page{}, err
+	}
+	return storekit.QueryPage(rows, limit, scan, horizon)
+}
+
 // ScanRecords calls fn for every record that matches f, newest first,
 // from one query and one snapshot, streaming: it holds one record at a
 // time, and reads the table once however many records match (paging with
-// Query costs one query per page). It starts after f.Cursor if set, and
-// ignores f.Limit. An error from fn stops the scan and is returned as is.
+// Query costs one query per page). It starts after f.Cursor if set,
+// among the records within the cursor's horizon (see Query), and ignores
+// f.Limit. An error from fn stops the scan and is returned as is.
 // The api package's export uses it.
 func (s *Store) ScanRecords(ctx context.Context, f audit.Filter, fn func(*audit.Record) error) error {
 	if err := f.Validate(); err != nil {
@@ -74,11 +120,30 @@ func (s *Store) ScanRecords(ctx context.Context, f audit.Filter, fn func(*audit.
 func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 	var sb strings.Builder
 	sb.Grow(len(base) + 256)
-	sb.WriteString(base)
 	var args []any
 	param := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
+	}
+	after, hasAfter := "", false
+	if f.After != "" {
+		h, _ := storekit.DecodeTail(f.After) // validated by the caller
+		after, hasAfter = horizonSnapshot(h)
+	}
+	if hasAfter {
+		// The records committed after an earlier walk: those of its
+		// snapshot's running transactions and of later ones, found by the
+		// (xid, id) index and sorted, whatever the planner knows of the
+		// table: the subquery is a fence, and a range bounded on both
+		// sides is estimated small without statistics (one bounded below
+		// only, a third of the table: it read every row).
+		from := strings.LastIndex(base, " FROM ")
+		xmin, _, _ := strings.Cut(after, ":")
+		sb.WriteString(base[:from])
+		sb.WriteString(" FROM (SELECT * FROM " + base[from+len(" FROM "):] + " WHERE xid >= " + param(xmin) +
+			"::xid8 AND xid < pg_snapshot_xmax(pg_current_snapshot()) OFFSET 0) AS e")
+	} else {
+		sb.WriteString(base)
 	}
 	sep := " WHERE "
 	and := func(cond string) {
@@ -119,6 +184,12 @@ func buildQuery(base string, f *audit.Filter, limit int) (string, []any) {
 		// The first condition is implied by the second; it lets the
 		// planner skip newer partitions.
 		and(`"timestamp" <= ` + t + ` AND ("timestamp", id) < (` + t + `::timestamptz, ` + id + `::uuid)`)
+		if snap, ok := horizonSnapshot(c.Horizon); ok {
+			and("pg_visible_in_snapshot(xid, " + param(snap) + "::pg_snapshot)")
+		}
+	}
+	if hasAfter {
+		and("NOT pg_visible_in_snapshot(xid, " + param(after) + "::pg_snapshot)")
 	}
 	if (f.RequestID != "" || f.TraceID != "") && f.UserID == "" && f.TenantID == "" {
 		// A request or a trace holds a handful of records: read them from

@@ -4,6 +4,7 @@ package postgres_test
 // that could mount it.
 
 import (
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"strings"
@@ -20,21 +21,48 @@ import (
 // sealAllOf seals every record of s.
 func sealAllOf(t *testing.T, s *postgres.Store, want int) {
 	t.Helper()
-	ctx := testCtx(t)
 	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
 	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for sealed, deadline := 0, time.Now().Add(time.Minute); sealed < want; {
-		if time.Now().After(deadline) {
-			t.Fatalf("sealed %d of %d records", sealed, want)
+	sealUntil(t, s, want, sl.SealOnce)
+}
+
+// sealUntil calls seal until it has sealed want records. The sealer takes
+// only records of transactions older than every transaction open on the
+// whole cluster, and other tests, of this package or another, hold
+// transactions open for as long as they like (inserting a million rows,
+// say): so sealUntil waits as long as one is open (SealLag), until the
+// test binary's deadline, and fails only when sealing makes no progress
+// for 30 s with none open. (With a fixed minute, TestRoles and
+// TestJSONReadBackCanonical failed with "sealed 0" while another
+// database's transaction held sealing back.)
+func sealUntil(t *testing.T, s *postgres.Store, want int, seal func(context.Context) (int, error)) {
+	t.Helper()
+	ctx := longCtx(t)
+	sealed, progress := 0, time.Now()
+	for sealed < want {
+		n, err := seal(ctx)
+		if err != nil {
+			t.Fatalf("sealing: %v (sealed %d of %d records)", err, sealed, want)
 		}
-		n, err := sl.SealOnce(ctx)
+		if n > 0 {
+			sealed, progress = sealed+n, time.Now()
+			continue
+		}
+		lag, err := s.SealLag(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sealed += n
+		if lag.Horizon == "" && time.Since(progress) > 30*time.Second {
+			t.Fatalf("sealed %d of %d records, and no open transaction holds sealing back", sealed, want)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("sealed %d of %d records by the test's deadline; held back by %+v", sealed, want, lag.Blocker)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

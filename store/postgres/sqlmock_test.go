@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -506,6 +507,9 @@ func TestQuerySQL(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 15, 9, 26, 535897123, time.FixedZone("X", 3600))
 	id := uuid.MustParse("01890a5d-ac96-774b-bcce-b302099a8057")
 	cursor := storekit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id}).String()
+	walk := storekit.CursorAfter(&audit.Record{OccurredAt: t0.Truncate(time.Microsecond), ID: id})
+	walk.Horizon = postgres.SnapshotHorizon("1000:1300:1001,1299")
+	walkCursor := walk.String()
 	order := ` ORDER BY "timestamp" DESC, id DESC LIMIT `
 	tests := []struct {
 		name  string
@@ -530,6 +534,9 @@ func TestQuerySQL(t *testing.T) {
 		{"cursor", audit.Filter{UserID: "u", Cursor: cursor},
 			` WHERE user_id = $1 AND "timestamp" <= $2 AND ("timestamp", id) < ($2::timestamptz, $3::uuid)`,
 			[]driver.Value{"u", t0.UTC().Truncate(time.Microsecond), id.String()}, "101"},
+		{"cursor with a horizon", audit.Filter{UserID: "u", Cursor: walkCursor},
+			` WHERE user_id = $1 AND "timestamp" <= $2 AND ("timestamp", id) < ($2::timestamptz, $3::uuid) AND pg_visible_in_snapshot(xid, $4::pg_snapshot)`,
+			[]driver.Value{"u", t0.UTC().Truncate(time.Microsecond), id.String(), "1000:1300:1001,1299"}, "101"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -538,16 +545,34 @@ func TestQuerySQL(t *testing.T) {
 			if tt.f.RequestID != "" && tt.f.UserID == "" {
 				o = ` ORDER BY "timestamp" + interval '0' DESC, id DESC LIMIT ` // read by its own index, then sorted
 			}
-			q := mock.ExpectQuery(sqlSelect + tt.where + o + tt.limit)
-			if tt.args != nil {
-				q.WithArgs(tt.args...)
-			} else {
-				q.WithoutArgs()
+			sel := sqlSelect
+			if tt.f.Cursor == "" { // a first page reads its snapshot
+				sel = `SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ")
 			}
-			q.WillReturnRows(sqlmock.NewRows([]string{"id"}))
+			expectPage := func() {
+				q := mock.ExpectQuery(sel + tt.where + o + tt.limit)
+				if tt.args != nil {
+					q.WithArgs(tt.args...)
+				} else {
+					q.WithoutArgs()
+				}
+				q.WillReturnRows(sqlmock.NewRows([]string{"id"}))
+			}
+			expectPage()
+			wantTail := ""
+			if tt.f.Cursor == walkCursor { // every page of a walk carries its tail
+				wantTail = storekit.Tail(walk.Horizon)
+			}
+			if tt.f.Cursor == "" && tt.f.After != "" {
+				// an empty first page of a tail: a snapshot, then the page again
+				mock.ExpectQuery(`SELECT pg_current_snapshot()::text`).WithoutArgs().
+					WillReturnRows(sqlmock.NewRows([]string{"s"}).AddRow("10:12:11"))
+				expectPage()
+				wantTail = storekit.Tail(postgres.SnapshotHorizon("10:12:11"))
+			}
 			p, err := s.Query(context.Background(), tt.f)
-			if err != nil || len(p.Records) != 0 || p.NextCursor != "" {
-				t.Errorf("got %+v, %v; want an empty page", p, err)
+			if err != nil || len(p.Records) != 0 || p.NextCursor != "" || p.Tail != wantTail {
+				t.Errorf("got %+v, %v; want an empty page with tail %q", p, err, wantTail)
 			}
 		})
 	}
@@ -571,11 +596,14 @@ func TestQueryPages(t *testing.T) {
 	s, mock := newMock(t, nil)
 	rs := storetest.Records(0, 3)
 	rs[2].IPAddress, rs[2].Details, rs[2].Changes = netip.Addr{}, nil, nil
-	rows := sqlmock.NewRows(recordColumns)
+	// a first page reads its snapshot, the horizon of its walk
+	const snap = "1000:1300:1001,1299"
+	rows := sqlmock.NewRows(append([]string{"snapshot"}, recordColumns...))
 	for _, r := range rs {
-		rows.AddRow(recordRow(r)...)
+		rows.AddRow(append([]driver.Value{snap}, recordRow(r)...)...)
 	}
-	mock.ExpectQuery(sqlSelect + ` ORDER BY "timestamp" DESC, id DESC LIMIT 3`).WillReturnRows(rows)
+	mock.ExpectQuery(`SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ") +
+		` ORDER BY "timestamp" DESC, id DESC LIMIT 3`).WillReturnRows(rows)
 	p, err := s.Query(context.Background(), audit.Filter{Limit: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -583,8 +611,16 @@ func TestQueryPages(t *testing.T) {
 	if len(p.Records) != 2 {
 		t.Fatalf("got %d records, want 2", len(p.Records))
 	}
-	if want := storekit.CursorAfter(&rs[1]).String(); p.NextCursor != want {
+	c := storekit.CursorAfter(&rs[1])
+	c.Horizon = postgres.SnapshotHorizon(snap)
+	if want := c.String(); p.NextCursor != want {
 		t.Errorf("got next cursor %q, want %q", p.NextCursor, want)
+	}
+	if got, ok := postgres.HorizonSnapshot(c.Horizon); got != snap || !ok {
+		t.Errorf("the horizon of %s reads back as %q, %v", snap, got, ok)
+	}
+	if want := storekit.Tail(c.Horizon); p.Tail != want {
+		t.Errorf("got tail %q, want %q", p.Tail, want)
 	}
 	for i, g := range p.Records {
 		if d := storetest.Equal(g, rs[i]); d != "" {
@@ -765,5 +801,59 @@ func TestOptions(t *testing.T) {
 	}
 	if _, err := postgres.New(nil, nil); err == nil {
 		t.Errorf("New(nil): got no error")
+	}
+}
+
+// TestSnapshotHorizon: a snapshot round-trips through a cursor's
+// horizon; one with more in-progress transactions than a horizon holds
+// becomes "xmin:xmin:", which sees only what is older than all of them.
+func TestSnapshotHorizon(t *testing.T) {
+	many := make([]string, 3000)
+	for i := range many {
+		many[i] = strconv.Itoa(100000 + 3*i)
+	}
+	tests := []struct{ snap, want string }{
+		{"5:5:", "5:5:"},
+		{"100:130:", "100:130:"},
+		{"100:130:100,101,129", "100:130:100,101,129"},
+		{"18446744073709551000:18446744073709551615:18446744073709551001", "18446744073709551000:18446744073709551615:18446744073709551001"},
+		{"100000:200000:" + strings.Join(many, ","), "100000:100000:"},
+	}
+	for _, tt := range tests {
+		h := postgres.SnapshotHorizon(tt.snap)
+		if len(h) > storekit.MaxHorizon {
+			t.Errorf("%.40s: a horizon of %d bytes", tt.snap, len(h))
+		}
+		if got, ok := postgres.HorizonSnapshot(h); !ok || got != tt.want {
+			t.Errorf("%.40s: got %q, %v; want %q", tt.snap, got, ok, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "1:2", "2:1:", "1:5:7", "x:5:", "1:5:3,2"} {
+		if h := postgres.SnapshotHorizon(bad); h != nil {
+			if got, ok := postgres.HorizonSnapshot(h); ok {
+				t.Errorf("%q: a horizon reading back as %q", bad, got)
+			}
+		}
+	}
+}
+
+// TestQueryTailSQL: a tail (Filter.After) reads the records its walk's
+// snapshot did not see, from the (xid, id) index, then sorts them; an
+// empty first page of a tail takes a snapshot and reads the page again,
+// and gets that snapshot as its tail.
+func TestQueryTailSQL(t *testing.T) {
+	s, mock := newMock(t, nil)
+	const snap = "1000:1300:1001,1299"
+	after := storekit.Tail(postgres.SnapshotHorizon(snap))
+	page := `SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimSuffix(strings.TrimPrefix(sqlSelect, "SELECT "), ` FROM "audit"."audit_logs"`) +
+		` FROM (SELECT * FROM "audit"."audit_logs" WHERE xid >= $1::xid8 AND xid < pg_snapshot_xmax(pg_current_snapshot()) OFFSET 0) AS e` +
+		` WHERE user_id = $2 AND NOT pg_visible_in_snapshot(xid, $3::pg_snapshot) ORDER BY "timestamp" DESC, id DESC LIMIT 101`
+	args := []driver.Value{"1000", "u", snap}
+	mock.ExpectQuery(page).WithArgs(args...).WillReturnRows(sqlmock.NewRows([]string{"id"}))
+	mock.ExpectQuery(`SELECT pg_current_snapshot()::text`).WithoutArgs().WillReturnRows(sqlmock.NewRows([]string{"s"}).AddRow("1290:1400:1299"))
+	mock.ExpectQuery(page).WithArgs(args...).WillReturnRows(sqlmock.NewRows([]string{"id"}))
+	p, err := s.Query(context.Background(), audit.Filter{UserID: "u", After: after})
+	if want := storekit.Tail(postgres.SnapshotHorizon("1290:1400:1299")); err != nil || len(p.Records) != 0 || p.Tail != want {
+		t.Errorf("got %+v, %v; want an empty page with tail %q", p, err, want)
 	}
 }

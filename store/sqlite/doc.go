@@ -43,6 +43,19 @@
 // that is not an SQLite database, the database of another application,
 // or a schema newer than the program.
 //
+// Open creates a new file with mode 0600 (readable by its owner only),
+// before SQLite opens it; SQLite gives the -wal and -shm files beside it
+// the database file's mode, so they are 0600 too. A file that exists
+// keeps its mode: chmod 600 it, with its -wal and -shm files, if it is
+// readable by others.
+//
+// # Backups
+//
+// Store.Backup (auditctl backup) writes an online, consistent copy to a
+// new 0600 file with VACUUM INTO, while the store stays in use. A plain
+// copy of the file is not a backup: committed records may still be only
+// in the -wal file, and a copy taken during a write may be torn.
+//
 // Writes go through one connection per Store (a process's writers take
 // turns without SQLITE_BUSY), in transactions that take SQLite's write
 // lock when they begin, waiting up to Options.BusyTimeout for other

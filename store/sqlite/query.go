@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -26,28 +28,70 @@ COALESCE(e.tenant_id, ''), COALESCE(e.trace_id, ''), COALESCE(e.span_id, '')`
 // pagination on (OccurredAt, ID): every filter is a bound parameter and is
 // served by an index range (ActionPrefix as the range [prefix,
 // successor)), so a deep page costs what the first one does.
+//
+// A walk (the pages that follow one another by their cursors) reads the
+// records committed when its first page was read, no more and no fewer
+// (but those purged meanwhile): SQLite has one writer at a time, so a
+// record committed later has a larger row (AUTOINCREMENT); the cursor
+// carries the largest row the first page could see, and later pages
+// return only records at or below it. Records committed after the first
+// page are for the next walk.
 func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
 	}
-	limit := storekit.PageSize(&f)
-	q, args := buildQuery(&f, limit+1)
-	rows, err := s.reader.QueryContext(ctx, q, args...)
-	if err != nil {
-		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
+	page, err := s.page(ctx, &f)
+	if err == nil {
+		page, err = storekit.EmptyFirstPage(&f, page, func() ([]byte, error) {
+			var last int64
+			err := s.reader.QueryRowContext(ctx, "SELECT COALESCE(max(row), 0) FROM audit_logs").Scan(&last)
+			return binary.AppendUvarint(nil, uint64(last)), err
+		}, func() (audit.Page, error) { return s.page(ctx, &f) })
 	}
-	page, err := storekit.QueryPage(rows, limit, func(rows *sql.Rows) (audit.Record, error) { return scanRecord(rows) })
 	if err != nil {
 		return audit.Page{}, fmt.Errorf("audit: sqlite: query: %w", err)
 	}
 	return page, nil
 }
 
+// page reads one page for f, valid.
+func (s *Store) page(ctx context.Context, f *audit.Filter) (audit.Page, error) {
+	limit := storekit.PageSize(f)
+	q, args := buildQuery(f, limit+1)
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return audit.Page{}, err
+	}
+	scan := func(rows *sql.Rows) (audit.Record, error) { return scanRecord(rows) }
+	var horizon func() []byte
+	if f.Cursor != "" {
+		c, _ := storekit.DecodeCursor(f.Cursor) // validated above
+		horizon = func() []byte { return c.Horizon }
+	} else {
+		// the first page of a walk: read its horizon with it
+		last := int64(-1) // unknown until a row is read
+		scan = func(rows *sql.Rows) (audit.Record, error) { return scanRecord(rows, &last) }
+		horizon = func() []byte {
+			if last < 0 {
+				return nil
+			}
+			return binary.AppendUvarint(nil, uint64(last))
+		}
+	}
+	return storekit.QueryPage(rows, limit, scan, horizon)
+}
+
 // buildQuery returns the SELECT of the records that match f, newest
 // first, at most limit of them, with its parameters.
 func buildQuery(f *audit.Filter, limit int) (string, []any) {
 	var sb strings.Builder
-	sb.WriteString("SELECT " + selectList + " FROM audit_logs e")
+	if f.Cursor == "" {
+		// the horizon of the walk, read in the same statement (one read
+		// transaction): the last row the page can see
+		sb.WriteString("SELECT (SELECT COALESCE(max(row), 0) FROM audit_logs), " + selectList + " FROM audit_logs e")
+	} else {
+		sb.WriteString("SELECT " + selectList + " FROM audit_logs e")
+	}
 	var args []any
 	sep := " WHERE "
 	and := func(cond string, vs ...any) {
@@ -87,10 +131,34 @@ func buildQuery(f *audit.Filter, limit int) (string, []any) {
 		t := c.OccurredAt.UnixMicro()
 		// the first condition bounds the index range; the second is exact
 		and("e.ts <= ? AND (e.ts < ? OR e.id < ?)", t, t, c.ID[:])
+		if last, ok := horizonRow(c.Horizon); ok {
+			and("e.row <= ?", last)
+		}
 	}
-	sb.WriteString(" ORDER BY e.ts DESC, e.id DESC LIMIT ")
+	order := " ORDER BY e.ts DESC, e.id DESC LIMIT "
+	if f.After != "" {
+		h, _ := storekit.DecodeTail(f.After) // validated by the caller
+		if last, ok := horizonRow(h); ok {
+			// the records committed after an earlier walk: a range of
+			// rows, sorted (+ keeps the planner from walking the whole
+			// (ts, id) index instead)
+			and("e.row > ?", last)
+			order = " ORDER BY +e.ts DESC, e.id DESC LIMIT "
+		}
+	}
+	sb.WriteString(order)
 	sb.WriteString(strconv.Itoa(limit))
 	return sb.String(), args
+}
+
+// horizonRow returns the last row of a walk's horizon, and false for
+// none.
+func horizonRow(h []byte) (int64, bool) {
+	last, n := binary.Uvarint(h)
+	if n <= 0 || n != len(h) || last > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(last), true
 }
 
 // successor returns the smallest string greater than every string that

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -85,7 +86,10 @@ type Options struct {
 }
 
 // Open opens the audit log in the SQLite file at path, creating the file
-// if it does not exist, and brings its schema up to date: the migrations
+// if it does not exist — readable and writable by its owner only (0600),
+// as are the -wal and -shm files SQLite creates beside it, which take the
+// database file's mode (an existing file keeps its mode) — and brings its
+// schema up to date: the migrations
 // are embedded and applied in one transaction, recorded in the table
 // schema_migrations. It is safe when several processes open the same file
 // at once.
@@ -118,6 +122,11 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("audit: sqlite: Options.PurgeBatch %d: must be positive", c.purgeRows)
 	}
 	s := &Store{path: path, cfg: c}
+	if !c.readOnly {
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	if s.writer, err = s.pool(false); err != nil {
 		return nil, err
@@ -141,7 +150,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 // pool opens a connection pool on the file.
 func (s *Store) pool(read bool) (*sqlx.DB, error) {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(s.cfg.busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", busyPragma(s.cfg.busyTimeout))
 	switch {
 	case s.cfg.readOnly:
 		q.Set("mode", "ro")
@@ -156,12 +165,36 @@ func (s *Store) pool(read bool) (*sqlx.DB, error) {
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "journal_size_limit(67108864)")
 	}
-	dsn := (&url.URL{Scheme: "file", Opaque: escapePath(s.path), RawQuery: q.Encode()}).String()
-	db, err := sqlx.Open("sqlite", dsn)
+	db, err := openDB(s.path, q)
 	if err != nil {
 		return nil, fmt.Errorf("audit: sqlite: open %s: %w", s.path, err)
 	}
 	return db, nil
+}
+
+// openDB opens a connection pool on the file at path with the driver's
+// query parameters q.
+func openDB(path string, q url.Values) (*sqlx.DB, error) {
+	dsn := (&url.URL{Scheme: "file", Opaque: escapePath(path), RawQuery: q.Encode()}).String()
+	return sqlx.Open("sqlite", dsn)
+}
+
+// busyPragma is the driver's _pragma value that sets the busy timeout.
+func busyPragma(d time.Duration) string {
+	return "busy_timeout(" + strconv.FormatInt(d.Milliseconds(), 10) + ")"
+}
+
+// createPrivate creates the file at path, empty and readable by its owner
+// only (0600), if it does not exist; an existing file is left as it is.
+// SQLite would create it with 0644 less the umask — world-readable under
+// the usual 022 — and its unix VFS gives the -wal, -shm and -journal files
+// the mode of the database file, so they are 0600 too.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600) // no write access needed to an existing file
+	if err != nil {
+		return fmt.Errorf("audit: sqlite: open %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // escapePath escapes what a file: URI cannot hold literally.

@@ -1,6 +1,8 @@
 // Trailmark audit log viewer. Every value from the log is put into the
-// page as text (textContent, createTextNode): never innerHTML, never a
-// link or an attribute built from a record.
+// page as text (createTextNode): never innerHTML, never a link or an
+// attribute built from a record (an aria-label only with its hidden
+// characters escaped). Characters that steer how text is shown instead of
+// showing themselves are shown as visible escapes (see visible).
 "use strict";
 
 (function () {
@@ -18,13 +20,56 @@
 
   const $ = (id) => document.getElementById(id);
 
-  // el makes an element with a class and text or child nodes.
+  // hidden matches the characters that change how the text around them is
+  // shown rather than showing themselves, the ones the exports escape
+  // (internal/safetext): C0 controls, DEL, C1 controls, the bidi marks
+  // (U+061C, U+200E, U+200F), the line and paragraph separators, the bidi
+  // embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069).
+  // Shown raw, U+202E makes "\u202Emoc.elpmaxe@ecila" read as
+  // alice@example.com.
+  const hidden = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+  // escapeChar writes one hidden character as its code point: "\u202E".
+  function escapeChar(c) {
+    return "\\u" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+  }
+
+  // escaped is s with every hidden character escaped, for attributes.
+  function escaped(s) {
+    return s.replace(hidden, escapeChar);
+  }
+
+  // visible is s as nodes: its text, with each hidden character replaced by
+  // its escape in a span.esc, styled apart from the text around it.
+  function visible(s) {
+    const f = document.createDocumentFragment();
+    let last = 0;
+    for (const m of s.matchAll(hidden)) {
+      if (m.index > last) f.append(document.createTextNode(s.slice(last, m.index)));
+      const esc = document.createElement("span");
+      esc.className = "esc";
+      esc.title = "hidden control character";
+      esc.textContent = escapeChar(m[0]);
+      f.append(esc);
+      last = m.index + m[0].length;
+    }
+    if (last < s.length) f.append(document.createTextNode(s.slice(last)));
+    return f;
+  }
+
+  // setText replaces the contents of node with visible(s).
+  function setText(node, s) {
+    node.replaceChildren(visible(s));
+  }
+
+  // el makes an element with a class and text or child nodes; text
+  // goes through visible.
   function el(tag, className, ...children) {
     const e = document.createElement(tag);
     if (className) e.className = className;
     for (const c of children) {
       if (c === null || c === undefined) continue;
-      e.append(typeof c === "string" ? document.createTextNode(c) : c);
+      e.append(typeof c === "string" ? visible(c) : c);
     }
     return e;
   }
@@ -45,7 +90,7 @@
 
   function showMessage(text) {
     const m = $("message");
-    m.textContent = text;
+    setText(m, text);
     m.hidden = text === "";
   }
 
@@ -99,7 +144,7 @@
     const resource = valueText(rec.resource_type) + (rec.resource_id ? " / " + valueText(rec.resource_id) : "");
     const open = el("button", "open", "View");
     open.type = "button";
-    open.setAttribute("aria-label", "View event " + valueText(rec.action) + " at " + fmtTime(rec.timestamp));
+    open.setAttribute("aria-label", escaped("View event " + valueText(rec.action) + " at " + fmtTime(rec.timestamp)));
     open.addEventListener("click", () => { lastOpener = open; showDetail(rec); });
     tr.append(
       el("td", "c-time", el("span", "lbl", "Time "), fmtTime(rec.timestamp)),
@@ -198,7 +243,7 @@
       tb.append(el("tr", "", el("th", "", name), el("td", "before", valueText(c.before)), el("td", "arrow", "→"), el("td", "after", valueText(c.after))));
     }
     $("detail-changes").hidden = names.length === 0;
-    $("detail-title").textContent = "Event " + valueText(rec.action);
+    setText($("detail-title"), "Event " + valueText(rec.action));
     $("detail").hidden = false;
     $("detail-title").focus();
   }
@@ -239,7 +284,7 @@
         return;
       }
       if (!resp.ok || !s.chain) {
-        p.textContent = "Chain status: not available (" + valueText(s.error) + ").";
+        setText(p, "Chain status: not available (" + valueText(s.error) + ").");
         return;
       }
       const c = s.chain;
@@ -248,7 +293,7 @@
       if (c.last_verification) {
         verify = "last verification " + fmtTime(c.last_verification) + ": " + (c.problems === 0 ? "OK" : c.problems + " problems");
       }
-      p.textContent = "Chain status: " + seal + "; " + verify + (c.seal_error ? "; sealer error: " + valueText(c.seal_error) : "") + ".";
+      setText(p, "Chain status: " + seal + "; " + verify + (c.seal_error ? "; sealer error: " + valueText(c.seal_error) : "") + ".");
       p.classList.toggle("bad", c.problems > 0 || !!c.seal_error);
     } catch (e) {
       p.textContent = "Chain status: could not be read.";
