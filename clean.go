@@ -82,13 +82,14 @@ const Redacted = "[REDACTED]"
 type Limits struct {
 	// MaxFieldBytes caps each string field of an event (user id, email,
 	// user agent, resource id, tenant id, error message, …). Default 1 KiB; the error
-	// message and user agent may use four times as much.
+	// message and user agent may use four times as much. At most 16 KiB,
+	// so that records stay within the record contract (Record.Validate).
 	MaxFieldBytes int
 	// MaxStringBytes caps each string inside Details and Changes.
 	// Default 8 KiB.
 	MaxStringBytes int
 	// MaxJSONBytes caps the encoded size of Details, and separately of
-	// Changes. Default 64 KiB; at least 16 KiB. Keys that do not fit are
+	// Changes. Default 64 KiB; at least 16 KiB, at most 8 MiB. Keys that do not fit are
 	// omitted and listed under the "_audit" key.
 	MaxJSONBytes int
 }
@@ -114,6 +115,13 @@ func (l Limits) validate() error {
 		return fmt.Errorf("audit: Limits.MaxStringBytes must be at least 64, got %d", l.MaxStringBytes)
 	case l.MaxJSONBytes < 16<<10:
 		return fmt.Errorf("audit: Limits.MaxJSONBytes must be at least 16384, got %d", l.MaxJSONBytes)
+	// within the record contract (Record.Validate), which every store
+	// keeps: the error message and user agent take four times
+	// MaxFieldBytes, and Details their notes beyond MaxJSONBytes
+	case l.MaxFieldBytes > MaxRecordFieldBytes/4:
+		return fmt.Errorf("audit: Limits.MaxFieldBytes must be at most %d, got %d", MaxRecordFieldBytes/4, l.MaxFieldBytes)
+	case l.MaxJSONBytes > MaxRecordJSONBytes/2:
+		return fmt.Errorf("audit: Limits.MaxJSONBytes must be at most %d, got %d", MaxRecordJSONBytes/2, l.MaxJSONBytes)
 	}
 	return nil
 }

@@ -29,7 +29,35 @@ type chainLine struct {
 	// Redacted marks a seal whose record belongs to another tenant
 	// (ExportTenantChain): the record is left out, not missing.
 	Redacted bool `json:"redacted,omitempty"`
+	// RawDetails and RawChanges hold, as a string, the record's Details
+	// or Changes when they are not JSON (an unsealable record, which
+	// entered the store around every door); the record's own field is
+	// then null. NewExportSource puts them back.
+	RawDetails *string `json:"raw_details,omitempty"`
+	RawChanges *string `json:"raw_changes,omitempty"`
 }
+
+// recordLine returns the line of type typ for s (if any) and r, with
+// Details or Changes that are not JSON carried as strings.
+func recordLine(typ string, s *Seal, r *Record) chainLine {
+	l := chainLine{Type: typ, Seal: s, Record: r}
+	if r == nil || (validOrEmpty(r.Details) && validOrEmpty(r.Changes)) {
+		return l
+	}
+	c := *r
+	if !validOrEmpty(c.Details) {
+		raw := string(c.Details)
+		l.RawDetails, c.Details = &raw, nil
+	}
+	if !validOrEmpty(c.Changes) {
+		raw := string(c.Changes)
+		l.RawChanges, c.Changes = &raw, nil
+	}
+	l.Record = &c
+	return l
+}
+
+func validOrEmpty(j json.RawMessage) bool { return len(j) == 0 || json.Valid(j) }
 
 // ExportStats counts what ExportChain wrote.
 type ExportStats struct {
@@ -119,7 +147,7 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 		if r != nil {
 			st.Records++
 		}
-		return enc.Encode(chainLine{Type: "seal", Seal: &s, Record: r})
+		return enc.Encode(recordLine("seal", &s, r))
 	})
 	if err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)
@@ -129,7 +157,7 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 			return nil
 		}
 		st.Unsealed++
-		return enc.Encode(chainLine{Type: "unsealed", Record: r})
+		return enc.Encode(recordLine("unsealed", nil, r))
 	})
 	if err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)
@@ -205,6 +233,12 @@ func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool
 		}
 		if l.Record != nil {
 			l.Record.Details, l.Record.Changes = exportedJSON(l.Record.Details), exportedJSON(l.Record.Changes)
+			if l.RawDetails != nil {
+				l.Record.Details = json.RawMessage(*l.RawDetails)
+			}
+			if l.RawChanges != nil {
+				l.Record.Changes = json.RawMessage(*l.RawChanges)
+			}
 		}
 		stop, err := fn(&l)
 		if err != nil || stop {

@@ -185,6 +185,7 @@ type ChainPurger interface {
 
 const (
 	recordDomain     = "trailmark.record.v1\n"
+	unsealableDomain = "trailmark.unsealable-record.v1\n"
 	checkpointDomain = "trailmark.checkpoint.v1\n"
 	tenantDomain     = "trailmark.tenant.v1\n"
 
@@ -212,13 +213,42 @@ func tenantTag(mac hash.Hash, tenant string) []byte {
 // was written.
 func Digest(r *Record) ([]byte, error) {
 	h := sha256.New()
-	if err := writeCanonical(h, r); err != nil {
+	if err := writeCanonical(h, r, recordDomain, digestJSON); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
 }
 
-func writeCanonical(h hash.Hash, r *Record) error {
+// sealDigest returns the digest a seal of r covers, and whether r is
+// unsealable: its Digest when r can be put in canonical form; otherwise
+// (Details or Changes nested deeper than MaxRecordDepth, or not JSON:
+// what Record.Validate refuses at every door, stored around them) the
+// digest of its stored form, under a domain of its own: every field as
+// Digest writes it, but Details and Changes each canonical where it can
+// be and flat where not (canonical.Flat: white space removed, strings
+// re-encoded, in one pass however deep). Which of the two a seal covers
+// follows from the record itself, so Verify recomputes the same; a
+// change to the record, to either form, changes the digest.
+func sealDigest(r *Record) (d []byte, unsealable bool) {
+	d, err := Digest(r)
+	if err == nil {
+		return d, false
+	}
+	h := sha256.New()
+	writeCanonical(h, r, unsealableDomain, flatJSON) // flatJSON never fails
+	return h.Sum(nil), true
+}
+
+// flatJSON is the form of Details or Changes that an unsealable record's
+// digest covers: digestJSON's, or canonical.Flat of what it cannot encode.
+func flatJSON(j json.RawMessage) ([]byte, error) {
+	if c, err := digestJSON(j); err == nil {
+		return c, nil
+	}
+	return canonical.Flat(j), nil
+}
+
+func writeCanonical(h hash.Hash, r *Record, domain string, jsonForm func(json.RawMessage) ([]byte, error)) error {
 	var n [8]byte
 	field := func(b []byte) {
 		binary.BigEndian.PutUint32(n[:4], uint32(len(b)))
@@ -230,7 +260,7 @@ func writeCanonical(h hash.Hash, r *Record) error {
 		binary.BigEndian.PutUint64(n[:], uint64(t.UnixMicro()))
 		field(n[:])
 	}
-	h.Write([]byte(recordDomain))
+	h.Write([]byte(domain))
 	field(r.ID[:])
 	micros(r.OccurredAt)
 	micros(r.RecordedAt)
@@ -246,7 +276,7 @@ func writeCanonical(h hash.Hash, r *Record) error {
 	str(r.ResourceType)
 	str(r.ResourceID)
 	for _, j := range []json.RawMessage{r.Details, r.Changes} {
-		c, err := digestJSON(j)
+		c, err := jsonForm(j)
 		if err != nil {
 			return fmt.Errorf("audit: digest of %s: %w", r.ID, err)
 		}
@@ -410,6 +440,9 @@ type Sealer struct {
 	mu      sync.Mutex
 	highest uint64 // the newest seal this Sealer has seen in the store or committed
 	pending uint64 // the newest seal of the step in progress, not committed yet
+	// the records of the step in progress sealed by sealDigest's second
+	// form, with why their canonical form failed
+	pendingUnsealable []unsealable
 
 	loop sealerLoop // Run, Close and Stats
 
@@ -553,7 +586,10 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 		if err == nil && n > 0 {
 			s.mu.Lock()
 			s.highest = max(s.highest, s.pending)
+			bad := s.pendingUnsealable
+			s.pendingUnsealable = nil
 			s.mu.Unlock()
+			s.reportUnsealable(bad)
 		}
 		if err != nil {
 			return total, fmt.Errorf("audit: seal: %w", err)
@@ -583,10 +619,8 @@ func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
 		prev = make([]byte, sha256.Size)
 	}
 	now := truncMicro(s.cfg.Now())
-	digests, err := digestAll(recs)
-	if err != nil {
-		return nil, err
-	}
+	digests, bad := digestAll(recs)
+	s.pendingUnsealable = bad
 	mac := hmac.New(sha256.New, s.cfg.Key.Secret)
 	seals := make([]Seal, len(recs))
 	for i := range recs {
@@ -601,29 +635,51 @@ func (s *Sealer) seal(last Seal, recs []Record) ([]Seal, error) {
 	return seals, nil
 }
 
-// digestAll returns the Digest of each record. The digests do not depend
-// on each other (only the links of the chain do), so a large batch is
-// hashed on every core.
-func digestAll(recs []Record) ([][]byte, error) {
+// unsealable is a record sealed by the digest of its stored form.
+type unsealable struct {
+	id  uuid.UUID
+	err error // why its canonical form failed
+}
+
+// digestAll returns the digest a seal covers of each record (sealDigest),
+// and the records that are unsealable, in order. The digests do not
+// depend on each other (only the links of the chain do), so a large batch
+// is hashed on every core.
+func digestAll(recs []Record) ([][]byte, []unsealable) {
 	out := make([][]byte, len(recs))
 	parts := min(runtime.GOMAXPROCS(0), len(recs)/256+1)
-	errs := make([]error, parts)
+	bad := make([][]unsealable, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
 		lo, hi := p*len(recs)/parts, (p+1)*len(recs)/parts
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				d, err := Digest(&recs[i])
-				if err != nil {
-					errs[p] = err
-					return
+				d, u := sealDigest(&recs[i])
+				if u {
+					_, err := Digest(&recs[i])
+					bad[p] = append(bad[p], unsealable{recs[i].ID, err})
 				}
 				out[i] = d
 			}
 		})
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return out, slices.Concat(bad...)
+}
+
+// reportUnsealable counts the unsealable records of a committed step in
+// Stats and tells OnError of each: they entered the store around every
+// door, and the owner must look at them (docs/operations.md).
+func (s *Sealer) reportUnsealable(bad []unsealable) {
+	if len(bad) == 0 {
+		return
+	}
+	s.loop.mu.Lock()
+	s.loop.stats.Unsealable += uint64(len(bad))
+	s.loop.mu.Unlock()
+	for _, u := range bad {
+		s.cfg.OnError(fmt.Errorf("audit: seal: %s: record %s cannot be put in canonical form (%w): sealed by the digest of its stored form; it entered the store around every door (see Unsealable records in docs/operations.md)", ProblemUnsealable, u.id, u.err))
+	}
 }
 
 // Checkpoint signs and stores a checkpoint at the newest seal, after

@@ -18,6 +18,11 @@ type SealerStats struct {
 	Checkpoints uint64    // checkpoints written by Run and Close
 	Errors      uint64    // errors of Run and Close; Run's also went to OnError
 	LastError   error     // the newest of them; nil if none
+	// Unsealable counts the records this Sealer sealed by the digest of
+	// their stored form, because their canonical form cannot be made
+	// (ProblemUnsealable): records that entered the store around every
+	// door. Alert on any.
+	Unsealable uint64
 	// Unsealed is how many records were waiting for a seal, and
 	// OldestUnsealedAge how long the oldest of them had been in the store
 	// (by RecordedAt), when they were last counted, at UnsealedAt. Run

@@ -72,6 +72,13 @@ const (
 	ProblemBadCheckpoint ProblemKind = "bad_checkpoint"
 	// A seal names a key Verify was not given.
 	ProblemUnknownKey ProblemKind = "unknown_key"
+	// A sealed record cannot be put in canonical form (its Details or
+	// Changes are nested too deep, or are not JSON): it entered the store
+	// around every door, which refuse such records (Record.Validate). Its
+	// seal covers the digest of its stored bytes, which matched: it is as
+	// it was sealed, and the chain goes on after it. See "Unsealable
+	// records" in docs/operations.md.
+	ProblemUnsealable ProblemKind = "unsealable_record"
 )
 
 // Problem is one finding of Verify.
@@ -281,7 +288,9 @@ type pending struct {
 	r        *Record
 	redacted bool // left out of a tenant's export: not missing
 	digest   []byte
-	derr     error
+	// the record cannot be put in canonical form: digest is of its
+	// stored form (sealDigest)
+	unsealable bool
 }
 
 // scan reads the chain and checks it in a pipeline: this goroutine reads,
@@ -297,7 +306,7 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 		for b := range toDigest {
 			for i := range b {
 				if b[i].r != nil {
-					b[i].digest, b[i].derr = Digest(b[i].r)
+					b[i].digest, b[i].unsealable = sealDigest(b[i].r)
 				}
 			}
 			toCheck <- b
@@ -536,8 +545,8 @@ func (v *verifier) pop() pending {
 	default:
 		v.rep.Records++
 		switch {
-		case p.derr != nil:
-			v.problem(ProblemModifiedEvent, s.Seq, s.EventID, p.derr.Error())
+		case bytes.Equal(p.digest, s.Digest) && p.unsealable:
+			v.problem(ProblemUnsealable, s.Seq, s.EventID, "the record cannot be put in canonical form (Details or Changes nested too deep, or not JSON): it entered the store around every door; its seal covers its stored form, which is unchanged")
 		case bytes.Equal(p.digest, s.Digest):
 		case v.digestChanged(s, p.digest):
 			// the record is what was sealed: the seal's digest changed

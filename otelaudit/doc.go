@@ -33,7 +33,8 @@
 //	audit.queue.depth, audit.queue.capacity {event}, audit.queue.size By,
 //	audit.sync.active {write}, audit.store.retries {call}, audit.store.down {state}  (Logger)
 //	audit.seal.lag s, audit.seal.unsealed {record}, audit.seal.last_run.time s,
-//	audit.seal.records {record}, audit.seal.checkpoints, audit.seal.errors      (Sealer)
+//	audit.seal.records {record}, audit.seal.checkpoints, audit.seal.errors,
+//	audit.seal.unsealable {record}                                            (Sealer)
 //	audit.retention.runs {run}, audit.retention.purged {record},
 //	audit.retention.archived {record}, audit.retention.errors {run},
 //	audit.retention.last_run.time s                                            (Retention)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -368,6 +369,7 @@ func TestSealerRetentionVerify(t *testing.T) {
 		{"audit.seal.records", 5},
 		{"audit.seal.unsealed", 0},
 		{"audit.seal.errors", 0},
+		{"audit.seal.unsealable", 0},
 		{"audit.verify.last_result", 1},
 		{"audit.verify.records", 5},
 		{"audit.verify.problems", 0},
@@ -445,5 +447,65 @@ func TestTraceFrom(t *testing.T) {
 	}
 	if len(page.Records) != 1 || page.Records[0].TraceID != tid.String() || page.Records[0].SpanID != sid.String() {
 		t.Fatalf("got %+v, want trace %s span %s", page.Records, tid, sid)
+	}
+}
+
+// unsealableStore hands the Sealer, once, a record whose Details nest
+// deeper than the canonical form accepts, as a row inserted around every
+// door would be read.
+type unsealableStore struct {
+	*memory.Store
+	done bool
+}
+
+func (u *unsealableStore) SealNext(ctx context.Context, max int, fn func(audit.Seal, []audit.Record) ([]audit.Seal, error)) (int, error) {
+	return u.Store.SealNext(ctx, max, func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error) {
+		if len(recs) > 0 && !u.done {
+			u.done = true
+			recs[0].Details = []byte(strings.Repeat(`{"a":`, 5001) + "1" + strings.Repeat("}", 5001))
+		}
+		return fn(last, recs)
+	})
+}
+
+// TestSealUnsealable: a record the Sealer sealed by its stored form is
+// counted in audit.seal.unsealable (issue 20, item 1).
+func TestSealUnsealable(t *testing.T) {
+	t.Parallel()
+	m, reader := newMetrics(t, nil)
+	store := &unsealableStore{Store: memory.New(nil)}
+	l, err := audit.New(store, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		if err := l.Log(ctx, audit.Event{Action: audit.ActionResourceRead, ResourceType: "d", Status: audit.StatusSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close(ctx)
+	var reported []error
+	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: audit.HMACKey{ID: "k1", Secret: make([]byte, 32)}, OnError: func(err error) { reported = append(reported, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Register(otelaudit.Sources{Sealer: sealer}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sealer.SealOnce(ctx); n != 3 || err != nil {
+		t.Fatalf("SealOnce: %d, %v; want 3 sealed", n, err)
+	}
+	ms := collect(t, reader)
+	for _, tt := range []struct {
+		metric string
+		want   int64
+	}{{"audit.seal.records", 3}, {"audit.seal.unsealable", 1}, {"audit.seal.errors", 0}} {
+		if got, _ := value(t, ms, tt.metric); got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.metric, got, tt.want)
+		}
+	}
+	if len(reported) != 1 || !strings.Contains(reported[0].Error(), string(audit.ProblemUnsealable)) {
+		t.Errorf("OnError got %v; want one error naming %s", reported, audit.ProblemUnsealable)
 	}
 }

@@ -126,6 +126,7 @@ func (m *Metrics) registerSealer(s *audit.Sealer) error {
 	sealed := in.counter("audit.seal.records", "{record}", "Records the Sealer sealed.")
 	cps := in.counter("audit.seal.checkpoints", "{checkpoint}", "Checkpoints the Sealer wrote.")
 	errs := in.counter("audit.seal.errors", "{error}", "Errors of the Sealer's steps.")
+	unsealable := in.counter("audit.seal.unsealable", "{record}", "Records sealed by the digest of their stored form: they cannot be put in canonical form, and entered the store around every door.")
 	return m.register(in, func(_ context.Context, o metric.Observer) error {
 		st := s.Stats()
 		if !st.UnsealedAt.IsZero() {
@@ -138,6 +139,7 @@ func (m *Metrics) registerSealer(s *audit.Sealer) error {
 		o.ObserveInt64(sealed, i64(st.Sealed))
 		o.ObserveInt64(cps, i64(st.Checkpoints))
 		o.ObserveInt64(errs, i64(st.Errors))
+		o.ObserveInt64(unsealable, i64(st.Unsealable))
 		return nil
 	})
 }

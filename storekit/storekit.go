@@ -148,6 +148,21 @@ func Match(f *audit.Filter, r *audit.Record) bool {
 // result never shares memory with raw.
 func CanonicalJSON(raw []byte) ([]byte, error) { return canonical.JSON(raw) }
 
+// CheckRecords checks each record against the record contract
+// (audit.Record.Validate): what every store's Append must refuse, before it
+// stores anything, so that every record it stores can be sealed and
+// verified. It returns nil, or an error marked audit.Permanent that names
+// the first record at fault, by its index and ID, and wraps the
+// *audit.FieldError that says which field and why.
+func CheckRecords(recs []audit.Record) error {
+	for i := range recs {
+		if err := recs[i].Validate(); err != nil {
+			return audit.Permanent(fmt.Errorf("record %d (id %s): %w", i, recs[i].ID, err))
+		}
+	}
+	return nil
+}
+
 // Seal runs fn, the sealing callback a store's SealNext is given, on recs,
 // the records to seal after last, and checks what it returns: one seal per
 // record, in order, continuing the chain from last. A store writes the

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -88,20 +86,15 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("InsiderRelink", func(t *testing.T) { t.Parallel(); testInsiderRelink(t, newChain) })
 	t.Run("SignedCheckpointFields", func(t *testing.T) { t.Parallel(); testSignedCheckpointFields(t, newChain) })
 	t.Run("PurgedCount", func(t *testing.T) { t.Parallel(); testPurgedCount(t, newChain) })
+	t.Run("UnsealableRow", func(t *testing.T) { t.Parallel(); testUnsealableRow(t, newChain) })
+	t.Run("HostileDoors", func(t *testing.T) { t.Parallel(); testHostileDoors(t, newChain, seeded(t, 20), 40) })
+	t.Run("HostileProperty", func(t *testing.T) { t.Parallel(); testHostileProperty(t, newChain, seeded(t, 21)) })
 	// the trials run in four parallel groups, each on stores of its own
 	const groups = 4
 	for g := range groups {
 		t.Run(fmt.Sprintf("RandomTampering/%d", g), func(t *testing.T) {
 			t.Parallel()
-			seed := uint64(time.Now().UnixNano())
-			if v := os.Getenv(SeedEnv); v != "" {
-				var err error
-				if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
-					t.Fatalf("%s=%q: %v", SeedEnv, v, err)
-				}
-			}
-			t.Logf("seed %d (rerun with %s=%d)", seed, SeedEnv, seed)
-			rnd := rand.New(rand.NewPCG(seed, uint64(g)))
+			rnd := seeded(t, uint64(g))
 			kinds := map[string]int{}
 			found := map[audit.ProblemKind]int{}
 			n := trials / groups

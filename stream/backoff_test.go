@@ -98,7 +98,7 @@ func TestRetryBackoffGrows(t *testing.T) {
 				cancel() // drop what is left: the sink never recovers
 				tee.Close(ctx)
 			})
-			if err := tee.Append(context.Background(), audit.Record{ID: uuid.New(), Action: audit.ActionUserLogin}); err != nil {
+			if err := tee.Append(context.Background(), audit.Record{ID: uuid.New(), Action: audit.ActionUserLogin, ResourceType: "user", Status: audit.StatusSuccess}); err != nil {
 				t.Fatal(err)
 			}
 			timeout := time.After(time.Minute)

@@ -332,7 +332,7 @@ func TestTeeFeedsOnlyWhatThePrimaryAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = tee.Append(context.Background(), audit.Record{ID: uuid.New()})
+	err = tee.Append(context.Background(), audit.Record{ID: uuid.New(), Action: "doc.read", ResourceType: "doc", Status: audit.StatusSuccess})
 	if !errors.Is(err, errDown) {
 		t.Errorf("Append: got %v, want the primary's error", err)
 	}
@@ -414,13 +414,13 @@ func TestTeeStalledStreamDoesNotBlockAppend(t *testing.T) {
 	ctx := context.Background()
 	done := make(chan error, 1)
 	go func() {
-		if err := tee.Append(ctx, audit.Record{ID: uuid.New()}); err != nil {
+		if err := tee.Append(ctx, audit.Record{ID: uuid.New(), Action: "doc.read", ResourceType: "doc", Status: audit.StatusSuccess}); err != nil {
 			done <- err
 			return
 		}
 		<-sink.entered // the stream's goroutine is now stuck in Send
 		for range 100 {
-			if err := tee.Append(ctx, audit.Record{ID: uuid.New(), OccurredAt: time.Unix(1000, 0)}); err != nil {
+			if err := tee.Append(ctx, audit.Record{ID: uuid.New(), Action: "doc.read", ResourceType: "doc", Status: audit.StatusSuccess, OccurredAt: time.Unix(1000, 0)}); err != nil {
 				done <- err
 				return
 			}
@@ -487,7 +487,7 @@ func TestTeeCloseDeadline(t *testing.T) {
 	}
 	ctx := context.Background()
 	for range 3 {
-		if err := tee.Append(ctx, audit.Record{ID: uuid.New()}); err != nil {
+		if err := tee.Append(ctx, audit.Record{ID: uuid.New(), Action: "doc.read", ResourceType: "doc", Status: audit.StatusSuccess}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -501,7 +501,7 @@ func TestTeeCloseDeadline(t *testing.T) {
 		t.Errorf("second Close: got %v, want the first one's error", err)
 	}
 	// After Close, records go to the primary only and are reported.
-	if err := tee.Append(ctx, audit.Record{ID: uuid.New()}); err != nil {
+	if err := tee.Append(ctx, audit.Record{ID: uuid.New(), Action: "doc.read", ResourceType: "doc", Status: audit.StatusSuccess}); err != nil {
 		t.Errorf("Append after Close: %v, want the primary's nil", err)
 	}
 	st := tee.Stats().Streams[0]
@@ -522,7 +522,7 @@ func TestTeeQueueBytes(t *testing.T) {
 	}
 	ctx := context.Background()
 	big := func() audit.Record {
-		return audit.Record{ID: uuid.New(), Details: []byte(`{"x":"` + strings.Repeat("a", 1000) + `"}`)}
+		return audit.Record{ID: uuid.New(), Action: "doc.read", ResourceType: "doc", Status: audit.StatusSuccess, Details: []byte(`{"x":"` + strings.Repeat("a", 1000) + `"}`)}
 	}
 	if err := tee.Append(ctx, big()); err != nil {
 		t.Fatal(err)

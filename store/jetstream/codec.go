@@ -39,5 +39,10 @@ func decode(data []byte) (audit.Record, error) {
 	if r.ID == [16]byte{} {
 		return r, fmt.Errorf("audit: jetstream: decode record: no id")
 	}
+	// the record contract every store keeps: a record that breaks it is
+	// dead-lettered with the reason, never stored unsealable
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("audit: jetstream: decode record %s: %w", r.ID, err)
+	}
 	return r, nil
 }

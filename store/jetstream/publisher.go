@@ -13,6 +13,7 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Defaults of Options and LoaderOptions.
@@ -289,12 +290,16 @@ func (s *Store) Subject() string { return s.opts.Subject }
 //
 // An error means some records may not be in the stream; retrying the
 // whole call is safe within the stream's duplicate window, which drops
-// the records already stored. A record too large for the server is
-// refused with an error marked audit.Permanent; every other error is
-// transient.
+// the records already stored. A record that breaks the record contract
+// (audit.Record.Validate), which the Loader would dead-letter, or one too
+// large for the server, is refused with an error marked audit.Permanent;
+// every other error is transient.
 func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	if len(records) == 0 {
 		return nil
+	}
+	if err := storekit.CheckRecords(records); err != nil {
+		return fmt.Errorf("audit: jetstream: append: %w", err)
 	}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	defer s.bufs.Put(buf)

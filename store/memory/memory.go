@@ -141,10 +141,14 @@ func (s *Store) keep(b []byte) []byte {
 // Append stores copies of the records whose IDs it does not hold yet,
 // with Details and Changes in canonical JSON (JSON null kept as absent),
 // as every store returns them. It refuses, with a Permanent error and
-// storing nothing, a batch in which Details or Changes is not JSON.
+// storing nothing, a batch with a record that breaks the record contract
+// (audit.Record.Validate).
 func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := storekit.CheckRecords(records); err != nil {
+		return fmt.Errorf("audit: memory: append: %w", err)
 	}
 	// Details and Changes are kept in canonical form, as every store
 	// returns them; null is kept as absent

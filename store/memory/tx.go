@@ -30,7 +30,8 @@ type Tx struct {
 func (s *Store) Begin() *Tx { return &Tx{s: s} }
 
 // Append keeps copies of records until Commit. It refuses what
-// Store.Append refuses (Details or Changes that are not JSON), at once.
+// Store.Append refuses (a record that breaks the record contract,
+// audit.Record.Validate), at once.
 // Appends are idempotent by ID, within the Tx and with the Store.
 func (t *Tx) Append(ctx context.Context, records ...audit.Record) error {
 	if t.done {
@@ -39,12 +40,8 @@ func (t *Tx) Append(ctx context.Context, records ...audit.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for i := range records {
-		for _, raw := range [2][]byte{records[i].Details, records[i].Changes} {
-			if _, err := storekit.CanonicalJSON(raw); err != nil {
-				return audit.Permanent(fmt.Errorf("audit: memory: record %s: %w", records[i].ID, err))
-			}
-		}
+	if err := storekit.CheckRecords(records); err != nil {
+		return fmt.Errorf("audit: memory: append: %w", err)
 	}
 	for i := range records {
 		t.recs = append(t.recs, records[i].Clone())

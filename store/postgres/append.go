@@ -1,21 +1,16 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"slices"
-	"strings"
-	"time"
-	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/canonical"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -166,11 +161,14 @@ func rowArgs(args []any, r *audit.Record) []any {
 	if r.IPAddress.IsValid() {
 		ip = r.IPAddress.String()
 	}
-	if len(r.Details) > 0 {
-		details = string(r.Details)
+	// in canonical form, as every store keeps them: an escaped NUL or a
+	// lone surrogate, which jsonb refuses, is U+FFFD there (validate
+	// checked that the form can be made; a Logger's JSON is in it)
+	if c, err := canonical.Bytes(r.Details); err == nil && len(c) > 0 {
+		details = string(c)
 	}
-	if len(r.Changes) > 0 {
-		changes = string(r.Changes)
+	if c, err := canonical.Bytes(r.Changes); err == nil && len(c) > 0 {
+		changes = string(c)
 	}
 	args[0] = r.ID.String()
 	args[1] = r.OccurredAt.UTC()
@@ -193,57 +191,16 @@ func rowArgs(args []any, r *audit.Record) []any {
 	return args
 }
 
-var (
-	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-// validate checks what PostgreSQL would refuse or mangle, so that a bad
-// record is named in a clear error before anything is sent. The Logger's
-// cleaning makes every check pass; Append may be called directly.
+// validate checks the record contract (audit.Record.Validate), which
+// covers what PostgreSQL would refuse or mangle, so that a bad record is
+// named in a clear error before anything is sent. The Logger's cleaning
+// makes every check pass; Append may be called directly.
 func validate(records []audit.Record) error {
 	for i := range records {
 		r := &records[i]
-		bad := func(field, msg string) error {
-			return &RecordError{Index: i, ID: r.ID, Field: field, Msg: msg}
-		}
-		switch {
-		case r.ID == uuid.Nil:
-			return bad("id", "is the nil UUID")
-		case r.OccurredAt.Before(minTime) || !r.OccurredAt.Before(maxTime):
-			return bad("timestamp", fmt.Sprintf("year %d is out of range 1–9999", r.OccurredAt.UTC().Year()))
-		case strings.TrimSpace(string(r.Action)) == "":
-			return bad("action", "is required")
-		case strings.TrimSpace(r.ResourceType) == "":
-			return bad("resource_type", "is required")
-		case !r.Status.Valid():
-			return bad("status", "must be success, failure or error")
-		case r.IPAddress.Zone() != "":
-			return bad("ip_address", "has a zone, which PostgreSQL's inet cannot hold")
-		}
-		for _, f := range [...]struct{ name, v string }{
-			{"user_id", r.UserID}, {"user_email", r.UserEmail}, {"user_agent", r.UserAgent},
-			{"action", string(r.Action)}, {"resource_type", r.ResourceType}, {"resource_id", r.ResourceID},
-			{"request_id", r.RequestID}, {"session_id", r.SessionID}, {"error_message", r.ErrorMessage},
-			{"tenant_id", r.TenantID}, {"trace_id", r.TraceID}, {"span_id", r.SpanID},
-		} {
-			if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
-				return bad(f.name, "must be valid UTF-8 without NUL bytes")
-			}
-		}
-		for _, f := range [...]struct {
-			name string
-			v    json.RawMessage
-		}{{"details", r.Details}, {"changes", r.Changes}} {
-			if len(f.v) == 0 {
-				continue
-			}
-			if !utf8.Valid(f.v) || !json.Valid(f.v) {
-				return bad(f.name, "must be valid JSON in UTF-8")
-			}
-			if t := bytes.TrimLeft(f.v, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-				return bad(f.name, "must be a JSON object")
-			}
+		var fe *audit.FieldError
+		if err := r.Validate(); errors.As(err, &fe) {
+			return &RecordError{Index: i, ID: r.ID, Field: fe.Field, Msg: fe.Msg}
 		}
 	}
 	return nil

@@ -443,11 +443,11 @@ func TestTx(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := storetest.Record(100)
-	bad.Details = json.RawMessage(`{"a":"\u0000"}`)
+	bad.UserID = unindexable()
 	err = s.Tx(tx).Append(ctx, bad)
 	tx.Rollback()
-	if !audit.IsPermanent(err) || pqCode(err) != "22P05" {
-		t.Errorf("Append of a record PostgreSQL refuses: got %v, want a permanent 22P05", err)
+	if !audit.IsPermanent(err) || pqCode(err) != "54000" {
+		t.Errorf("Append of a record PostgreSQL refuses: got %v, want a permanent 54000", err)
 	}
 }
 

@@ -53,6 +53,10 @@ func (e *RecordError) Error() string {
 	return fmt.Sprintf("record %d (id %s): %s %s", e.Index, e.ID, e.Field, e.Msg)
 }
 
+// Unwrap returns audit.ErrInvalidEvent: the record breaks the record
+// contract (audit.Record.Validate).
+func (e *RecordError) Unwrap() error { return audit.ErrInvalidEvent }
+
 // appendErr wraps an error of Append of records, naming the record at
 // fault when PostgreSQL says which line of the COPY of rows (records in
 // the order they were sent) it was.

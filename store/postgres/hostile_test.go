@@ -3,9 +3,13 @@ package postgres_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"io"
+	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/storetest"
@@ -126,4 +130,57 @@ func TestJSONBNoOpRewrite(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Records != 6 {
 		t.Errorf("offline after the rewrite: %+v, %v", rep, err)
 	}
+}
+
+// TestTxHostileCorpus walks the hostile corpus through the in-transaction
+// door (issue 20, item 1): Store.Tx(tx).Append, and Logger.LogTo on it,
+// each in an application transaction that commits when the record is
+// accepted. A refused record gets a permanent error that names the field
+// before anything is sent, so the application's transaction is not
+// aborted by it; everything committed seals and verifies.
+func TestTxHostileCorpus(t *testing.T) {
+	s, _ := newChainStore(t)
+	ctx := testCtx(t)
+	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(ctx) })
+	stored := 0
+	for _, h := range storetest.HostileRecords(rand.New(rand.NewPCG(20, 3)), 20) {
+		tx, err := s.DB().BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a record the contract refuses is refused before anything is
+		// sent; one PostgreSQL itself refuses (an index entry too large)
+		// aborts the transaction, which the application rolls back
+		n, aborted := 0, false
+		switch err := s.Tx(tx).Append(ctx, h.Record); {
+		case err == nil:
+			n++
+		case !audit.IsPermanent(err):
+			t.Errorf("%s: Tx.Append: %v; want nil or a permanent error", h.Name, err)
+		default:
+			aborted = !errors.Is(err, audit.ErrInvalidEvent)
+		}
+		if !aborted {
+			ev := storetest.EventOf(&h.Record)
+			ev.ID = uuid.Nil
+			if err := l.LogTo(ctx, s.Tx(tx), ev); err == nil {
+				n++
+			} else if !errors.Is(err, audit.ErrInvalidEvent) {
+				t.Errorf("%s: LogTo: %v; want nil or an invalid event", h.Name, err)
+			}
+		}
+		if aborted {
+			tx.Rollback()
+			continue
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatalf("%s: the application's transaction: %v", h.Name, err)
+		}
+		stored += n
+	}
+	storetest.WantSealed(t, s, stored)
 }

@@ -67,13 +67,31 @@ func (p tamper) do(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 }
 
 func (p tamper) insert(ctx context.Context, tx *sqlx.Tx, r audit.Record) error {
-	args, err := p.s.rows([]audit.Record{r})
+	args, err := p.rawArgs(r)
 	if err != nil {
 		return err
 	}
-	args[2] = r.RecordedAt.UnixMicro()
 	_, err = tx.ExecContext(ctx, insertSQL(1), args...)
 	return err
+}
+
+// rawArgs returns the column values of r as the sqlite3 shell would write
+// them: RecordedAt as given, Details and Changes as they are, canonical or
+// not, JSON or not.
+func (p tamper) rawArgs(r audit.Record) ([]any, error) {
+	c := r
+	c.Details, c.Changes = nil, nil
+	args, err := p.s.rows([]audit.Record{c})
+	if err != nil {
+		return nil, err
+	}
+	args[2] = r.RecordedAt.UnixMicro()
+	for i, j := range [...][]byte{r.Details, r.Changes} {
+		if len(j) > 0 {
+			args[10+i] = string(j)
+		}
+	}
+	return args, nil
 }
 
 func (p tamper) UpdateRecord(ctx context.Context, id uuid.UUID, mutate func(*audit.Record)) error {
@@ -84,11 +102,10 @@ func (p tamper) UpdateRecord(ctx context.Context, id uuid.UUID, mutate func(*aud
 	mutate(&r)
 	return p.do(ctx, func(tx *sqlx.Tx) error {
 		// keep the row, so that the record keeps its place in the sealing order
-		args, err := p.s.rows([]audit.Record{r})
+		args, err := p.rawArgs(r)
 		if err != nil {
 			return err
 		}
-		args[2] = r.RecordedAt.UnixMicro()
 		sets := strings.Split(columns, ", ")
 		for i := range sets {
 			sets[i] += " = ?"

@@ -1,0 +1,111 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit/internal/canonical"
+)
+
+// The record contract. Every door by which a record enters a store — the
+// Logger, each store's Append (in a transaction too), the JetStream
+// Loader, auditctl load — keeps the same one, Record.Validate, so that a
+// record a store accepts can always be sealed, verified and exported.
+// The Logger's cleaning (Limits) keeps well inside it.
+const (
+	// MaxRecordDepth is how deeply arrays and objects may nest in Details
+	// and Changes: the depth the canonical form, and so the Sealer's
+	// digest, accepts.
+	MaxRecordDepth = canonical.MaxDepth
+	// MaxRecordJSONBytes caps Details, and separately Changes.
+	MaxRecordJSONBytes = 16 << 20
+	// MaxRecordFieldBytes caps each string field of a record.
+	MaxRecordFieldBytes = 64 << 10
+)
+
+var (
+	minRecordTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxRecordTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Validate reports whether r keeps the record contract that every store
+// enforces before it stores anything, so that a stored record can always
+// be sealed (its Digest computed), verified and exported (its JSON form
+// read back the same): a non-nil ID; OccurredAt in the years 1 to 9999;
+// Action, ResourceType and a valid Status; an IPAddress without a zone;
+// string fields in valid UTF-8, without NUL, of at most
+// MaxRecordFieldBytes; Details and Changes absent or a JSON object in
+// UTF-8, of at most MaxRecordJSONBytes, nested at most MaxRecordDepth
+// deep. RecordedAt is the store's to set and is not checked.
+//
+// It returns nil or a *FieldError that wraps ErrInvalidEvent and names
+// the field. A record the Logger cleaned always passes.
+func (r *Record) Validate() error {
+	bad := func(field, msg string) error {
+		return &FieldError{Field: field, Msg: msg, kind: ErrInvalidEvent}
+	}
+	switch {
+	case r.ID == uuid.Nil:
+		return bad("id", "is the nil UUID")
+	case r.OccurredAt.Before(minRecordTime) || !r.OccurredAt.Before(maxRecordTime):
+		return bad("timestamp", fmt.Sprintf("year %d is out of range 1–9999", r.OccurredAt.UTC().Year()))
+	case strings.TrimSpace(string(r.Action)) == "":
+		return bad("action", "is required")
+	case strings.TrimSpace(r.ResourceType) == "":
+		return bad("resource_type", "is required")
+	case !r.Status.Valid():
+		return bad("status", "must be success, failure or error")
+	case r.IPAddress.Zone() != "":
+		return bad("ip_address", "has a zone")
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"user_id", r.UserID}, {"user_email", r.UserEmail}, {"user_agent", r.UserAgent},
+		{"action", string(r.Action)}, {"resource_type", r.ResourceType}, {"resource_id", r.ResourceID},
+		{"request_id", r.RequestID}, {"session_id", r.SessionID}, {"error_message", r.ErrorMessage},
+		{"tenant_id", r.TenantID}, {"trace_id", r.TraceID}, {"span_id", r.SpanID},
+	} {
+		switch {
+		case len(f.v) > MaxRecordFieldBytes:
+			return bad(f.name, fmt.Sprintf("is %d bytes long, more than %d", len(f.v), MaxRecordFieldBytes))
+		case !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0:
+			return bad(f.name, "must be valid UTF-8 without NUL bytes")
+		}
+	}
+	for _, f := range [...]struct {
+		name string
+		v    []byte
+	}{{"details", r.Details}, {"changes", r.Changes}} {
+		if len(f.v) == 0 {
+			continue
+		}
+		if msg := jsonContract(f.v); msg != "" {
+			return bad(f.name, msg)
+		}
+	}
+	return nil
+}
+
+// jsonContract says what is wrong with Details or Changes j, or "".
+func jsonContract(j []byte) string {
+	switch {
+	case len(j) > MaxRecordJSONBytes:
+		return fmt.Sprintf("is %d bytes long, more than %d", len(j), MaxRecordJSONBytes)
+	case !utf8.Valid(j):
+		return "must be valid JSON in UTF-8"
+	}
+	if t := bytes.TrimLeft(j, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return "must be a JSON object"
+	}
+	if d := canonical.Depth(j); d > MaxRecordDepth {
+		return fmt.Sprintf("nests arrays and objects %d deep, deeper than %d", d, MaxRecordDepth)
+	}
+	if _, err := canonical.Bytes(j); err != nil {
+		return "must be valid JSON in UTF-8"
+	}
+	return ""
+}
