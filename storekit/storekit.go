@@ -17,6 +17,7 @@ package storekit
 import (
 	"encoding/json"
 	"fmt"
+	"bytes"
 	"strings"
 	"time"
 
@@ -65,7 +66,7 @@ func DecodeCursor(s string) (Cursor, error) {
 
 // CompareIDs orders IDs by their bytes, as PostgreSQL orders uuid values.
 func CompareIDs(a, b uuid.UUID) int {
-	return strings.Compare(string(a[:]), string(b[:]))
+	return bytes.Compare(a[:], b[:])
 }
 
 // PageSize returns the number of records a page for f holds at most:
