@@ -15,9 +15,9 @@
 package storekit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"bytes"
 	"strings"
 	"time"
 
