@@ -48,65 +48,42 @@ func requestContext() context.Context {
 	return audit.WithTenant(ctx, "tenant-1")
 }
 
-// TestLogAsyncAllocs: queueing an event allocates only its encoded details.
-func TestLogAsyncAllocs(t *testing.T) {
+// TestLogAllocs: queueing an event (Async) allocates only its encoded
+// details; a lone Sync caller writing to the memory store pays in addition
+// for its write's deadline (context.WithTimeout over context.WithoutCancel:
+// 5 allocations) and for no group commit machinery.
+func TestLogAllocs(t *testing.T) {
 	skipAllocs(t)
+	// The batcher sleeps through the measurement: the batch never fills
+	// and the flush interval does not end, so that what is counted is the
+	// caller's alone.
+	async := &audit.Options{Async: audit.AsyncOptions{QueueSize: 1 << 14, BatchSize: 1 << 14, FlushInterval: time.Hour}}
+	sync := &audit.Options{Policy: audit.Policy{Default: audit.Sync}}
+	bare := audit.Event{Action: audit.ActionResourceRead, ResourceType: "document", Status: audit.StatusSuccess}
 	tests := []struct {
 		name string
+		opts *audit.Options
 		ctx  context.Context
 		ev   audit.Event
 		want float64
 	}{
-		{"minimal", context.Background(), allocsEvent(false), 0},
-		{"details", context.Background(), allocsEvent(true), 1}, // the encoded JSON
-		{"request context", requestContext(), audit.Event{Action: audit.ActionResourceRead, ResourceType: "document", Status: audit.StatusSuccess}, 0},
+		{"Async/minimal", async, context.Background(), allocsEvent(false), 0},
+		{"Async/details", async, context.Background(), allocsEvent(true), 1}, // the encoded JSON
+		{"Async/request context", async, requestContext(), bare, 0},
+		{"Sync/minimal", sync, context.Background(), allocsEvent(false), 5},
+		{"Sync/details", sync, context.Background(), allocsEvent(true), 6},
+		{"Sync/request context", sync, requestContext(), bare, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// The batcher sleeps through the measurement: the batch never
-			// fills and the flush interval does not end, so that what is
-			// counted is the caller's alone.
-			l := newLogger(t, memory.New(nil), &audit.Options{Async: audit.AsyncOptions{
-				QueueSize: 1 << 14, BatchSize: 1 << 14, FlushInterval: time.Hour,
-			}})
+			l := newLogger(t, memory.New(nil), tt.opts)
 			got := testing.AllocsPerRun(1000, func() {
 				if err := l.Log(tt.ctx, tt.ev); err != nil {
 					t.Fatal(err)
 				}
 			})
 			if got > tt.want {
-				t.Errorf("Async Log allocates %v times per event, want at most %v", got, tt.want)
-			}
-		})
-	}
-}
-
-// TestLogSyncAllocs: a lone Sync caller writing to the memory store pays
-// for the write's deadline (context.WithTimeout over
-// context.WithoutCancel: 5) and its encoded details, and for no group
-// commit machinery.
-func TestLogSyncAllocs(t *testing.T) {
-	skipAllocs(t)
-	tests := []struct {
-		name string
-		ctx  context.Context
-		ev   audit.Event
-		want float64
-	}{
-		{"minimal", context.Background(), allocsEvent(false), 5},
-		{"details", context.Background(), allocsEvent(true), 6},
-		{"request context", requestContext(), audit.Event{Action: audit.ActionResourceRead, ResourceType: "document", Status: audit.StatusSuccess}, 5},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l := newLogger(t, memory.New(nil), &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
-			got := testing.AllocsPerRun(1000, func() {
-				if err := l.Log(tt.ctx, tt.ev); err != nil {
-					t.Fatal(err)
-				}
-			})
-			if got > tt.want {
-				t.Errorf("Sync Log allocates %v times per event, want at most %v", got, tt.want)
+				t.Errorf("Log allocates %v times per event, want at most %v", got, tt.want)
 			}
 		})
 	}
