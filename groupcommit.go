@@ -87,9 +87,8 @@ func (c *committer) write(ctx context.Context, rec *Record) error {
 	if len(c.reqs) == 0 {
 		select {
 		case sl := <-c.slots:
-			err := c.writeOwn(ctx, sl, rec)
-			c.slots <- sl
-			return err
+			defer func() { c.slots <- sl }() // even if the store panics
+			return c.writeOwn(ctx, sl, rec)
 		default:
 		}
 	}
