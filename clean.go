@@ -177,11 +177,39 @@ func newCleaner(r Redaction, l Limits) *cleaner {
 	return c
 }
 
-// secret reports whether the key k names a secret.
+// The encoder's memo of secret: keys of at most maxMemoKey bytes, at most
+// maxMemoKeys of them, forgotten all at once when full.
+const (
+	maxMemoKey  = 64
+	maxMemoKeys = 256
+)
+
+// secret reports whether the key k names a secret. Applications log the
+// same few keys over and over: the answer for a short key is kept in the
+// encoder, with a copy of the key (the caller's string may share memory
+// that it changes later).
 func (c *cleaner) secret(e *encoder, k string) bool {
 	if !c.hasFrags {
 		return false
 	}
+	if len(k) > maxMemoKey {
+		return c.match(e, k)
+	}
+	if s, ok := e.secrets[k]; ok {
+		return s
+	}
+	s := c.match(e, k)
+	if e.secrets == nil {
+		e.secrets = make(map[string]bool)
+	} else if len(e.secrets) >= maxMemoKeys {
+		clear(e.secrets)
+	}
+	e.secrets[strings.Clone(k)] = s
+	return s
+}
+
+// match reports whether the key k names a secret, by normalizing it.
+func (c *cleaner) match(e *encoder, k string) bool {
 	kn := &e.kn
 	kn.normalize(k)
 	n := kn.text
@@ -373,6 +401,7 @@ type encoder struct {
 	visiting []unsafe.Pointer
 	scratch  []byte
 	kn       keyNorm
+	secrets  map[string]bool // memo of cleaner.secret
 	notes    []string
 	omitted  []string
 	root     string

@@ -13,9 +13,15 @@ import (
 // the committer and waits. A few writer goroutines take every record that
 // is waiting when they become free and write them with one Store.Append,
 // so one transaction and one commit serve many callers. Nothing waits for
-// a batch to fill: a lone caller is written at once by an idle writer, and
-// batches grow only while commits are in flight, as in a database's group
-// commit. Each caller keeps its own deadline and its own result.
+// a batch to fill, and batches grow only while commits are in flight, as
+// in a database's group commit. Each caller keeps its own deadline and its
+// own result.
+//
+// A caller who finds a write slot free and nobody waiting writes its own
+// record itself, in its own goroutine and within its own deadline: a lone
+// Sync caller pays for no hand-off to a writer goroutine, no request and no
+// second context. The slots bound the Store.Append calls in progress, the
+// callers' and the writers' together, to SyncWriters.
 
 // The states of a syncReq.
 const (
@@ -26,7 +32,7 @@ const (
 
 // syncReq is one Sync caller's record waiting for a group commit.
 type syncReq struct {
-	rec      *Record
+	rec      Record // a copy: the caller's stays on its stack
 	size     int
 	deadline time.Time
 	state    atomic.Int32
@@ -40,7 +46,8 @@ type committer struct {
 	maxRecs  int
 	maxBytes int
 
-	reqs chan *syncReq
+	reqs  chan *syncReq
+	slots chan *slot // the free write slots: SyncWriters of them
 
 	mu       sync.Mutex
 	closed   bool
@@ -57,6 +64,10 @@ func newCommitter(store Store, obs Observer, writers, maxRecs, maxBytes int) *co
 		maxRecs:  maxRecs,
 		maxBytes: maxBytes,
 		reqs:     make(chan *syncReq, 4*maxRecs),
+		slots:    make(chan *slot, writers),
+	}
+	for range writers {
+		c.slots <- &slot{batch: make([]*syncReq, 0, maxRecs), recs: make([]Record, 0, maxRecs)}
 	}
 	c.wg.Add(writers)
 	for range writers {
@@ -65,13 +76,23 @@ func newCommitter(store Store, obs Observer, writers, maxRecs, maxBytes int) *co
 	return c
 }
 
-// write, called between enter and leave, hands rec to a writer and waits
-// for its result, until ctx ends. When ctx ends before a writer took the
-// record, the record is not written and write returns ctx's error. When it ends during the write, write
-// waits up to commitGrace more for the store's answer, then returns ctx's
-// error, and the record may still be committed.
+// write, called between enter and leave, writes rec. With a slot free and
+// nobody waiting, it writes rec itself within ctx (writeOwn) and returns
+// the store's answer. Otherwise it hands rec to a writer and waits for its
+// result, until ctx ends. When ctx ends before a writer took the record,
+// the record is not written and write returns ctx's error. When it ends
+// during the write, write waits up to commitGrace more for the store's
+// answer, then returns ctx's error, and the record may still be committed.
 func (c *committer) write(ctx context.Context, rec *Record) error {
-	r := &syncReq{rec: rec, size: int(recordBytes(rec)), done: make(chan error, 1)}
+	if len(c.reqs) == 0 {
+		select {
+		case sl := <-c.slots:
+			defer func() { c.slots <- sl }() // even if the store panics
+			return c.writeOwn(ctx, sl, rec)
+		default:
+		}
+	}
+	r := &syncReq{rec: *rec, size: int(recordBytes(rec)), done: make(chan error, 1)}
 	r.deadline, _ = ctx.Deadline()
 	select {
 	case c.reqs <- r:
@@ -97,6 +118,32 @@ func (c *committer) write(ctx context.Context, rec *Record) error {
 	case <-t.C:
 		return &ambiguousError{err: ctx.Err()}
 	}
+}
+
+// slot is the right to make one Store.Append of Sync records, with the
+// scratch of a batch.
+type slot struct {
+	batch []*syncReq
+	recs  []Record
+}
+
+// writeOwn writes rec alone, within ctx, holding sl. A waiting caller's
+// request is in the channel, where a writer takes it: the writers wait for
+// a slot in the order they asked, so callers writing their own records
+// cannot starve them.
+func (c *committer) writeOwn(ctx context.Context, sl *slot, rec *Record) error {
+	var start time.Time
+	if c.obs != nil {
+		start = time.Now()
+	}
+	sl.recs = append(sl.recs[:0], *rec)
+	err := c.store.Append(ctx, sl.recs...)
+	clear(sl.recs)
+	if c.obs != nil {
+		c.obs.Write(Sync, 1, time.Since(start), err)
+	}
+	c.batches.Add(1)
+	return err
 }
 
 // commitGrace is how long a caller whose deadline ended during its write
@@ -145,10 +192,9 @@ func (c *committer) close() {
 // writer takes the waiting requests and writes them, until close.
 func (c *committer) writer() {
 	defer c.wg.Done()
-	batch := make([]*syncReq, 0, c.maxRecs)
-	recs := make([]Record, 0, c.maxRecs)
 	for first := range c.reqs {
-		batch = batch[:0]
+		sl := <-c.slots
+		batch := sl.batch[:0]
 		size := 0
 		add := func(r *syncReq) {
 			if r.state.CompareAndSwap(reqWaiting, reqTaken) {
@@ -169,15 +215,16 @@ func (c *committer) writer() {
 				break fill
 			}
 		}
-		if len(batch) == 0 {
-			continue
+		if len(batch) > 0 {
+			recs := sl.recs[:0]
+			for _, r := range batch {
+				recs = append(recs, r.rec)
+			}
+			c.commit(batch, recs)
+			clear(recs)
+			clear(batch)
 		}
-		recs = recs[:0]
-		for _, r := range batch {
-			recs = append(recs, *r.rec)
-		}
-		c.commit(batch, recs)
-		clear(recs)
+		c.slots <- sl
 	}
 }
 

@@ -319,3 +319,38 @@ func TestGroupCommitAfterClose(t *testing.T) {
 		t.Errorf("Sync Log after Close: got %v, want ErrClosed", err)
 	}
 }
+
+// panickyStore panics in the Append calls for which panics says so.
+type panickyStore struct {
+	*memory.Store
+	panics atomic.Int64 // how many more Appends panic
+}
+
+func (s *panickyStore) Append(ctx context.Context, rs ...audit.Record) error {
+	if s.panics.Add(-1) >= 0 {
+		panic("store bug")
+	}
+	return s.Store.Append(ctx, rs...)
+}
+
+// TestGroupCommitStorePanics: a store that panics in a lone caller's own
+// write panics that caller (as an HTTP server recovers a handler's
+// panic), and gives its write slot back: the next Sync calls are written.
+func TestGroupCommitStorePanics(t *testing.T) {
+	s := &panickyStore{Store: memory.New(nil)}
+	s.panics.Store(2)
+	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{SyncWriters: 1, SyncTimeout: 2 * time.Second}})
+	for range 2 {
+		func() {
+			defer func() {
+				if p := recover(); p != "store bug" {
+					t.Errorf("recovered %v, want the store's panic", p)
+				}
+			}()
+			l.Log(context.Background(), ev(audit.ActionUserLogin))
+		}()
+	}
+	if err := l.Log(context.Background(), ev(audit.ActionUserLogin)); err != nil {
+		t.Errorf("Log after the store's panics: %v, want nil: the write slot was lost", err)
+	}
+}

@@ -30,6 +30,7 @@
 package storekit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -106,7 +107,7 @@ func DecodeTail(s string) ([]byte, error) {
 
 // CompareIDs orders IDs by their bytes, as PostgreSQL orders uuid values.
 func CompareIDs(a, b uuid.UUID) int {
-	return strings.Compare(string(a[:]), string(b[:]))
+	return bytes.Compare(a[:], b[:])
 }
 
 // PageSize returns the number of records a page for f holds at most:

@@ -2,7 +2,9 @@ package canonical
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzFastPath checks that the parser that re-encodes without decoding
@@ -43,4 +45,22 @@ func TestJSON(t *testing.T) {
 			t.Errorf("JSON(%q): got %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
+}
+
+// FuzzValid: Valid agrees with package utf8 and a search for NUL, at
+// every length and position around its eight-byte steps.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{
+		"", "a", "abcdefg", "abcdefgh", "abcdefghi", "abcdefgh\x00", "\x00bcdefgh", "abc\x00efghijklmnop",
+		"abcdefgé", "abcdefghé", "é\x00", "abcdefgh\xff", "\xffabcdefgh", "abcdefghijklmno\x80", "日本語テキスト",
+		"Mozilla/5.0 (X11; Linux x86_64)", "ada@example.com\x00",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := utf8.ValidString(s) && !strings.Contains(s, "\x00")
+		if got := Valid(s); got != want {
+			t.Errorf("Valid(%q) = %v, want %v", s, got, want)
+		}
+	})
 }

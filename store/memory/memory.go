@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/internal/canonical"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -151,11 +152,16 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		return fmt.Errorf("audit: memory: append: %w", err)
 	}
 	// Details and Changes are kept in canonical form, as every store
-	// returns them; null is kept as absent
-	js := make([][2]json.RawMessage, len(records))
+	// returns them; null is kept as absent. keep copies them: the canonical
+	// form may be the caller's bytes.
+	var one [1][2]json.RawMessage // a lone record's, without allocating
+	js := one[:]
+	if len(records) > 1 {
+		js = make([][2]json.RawMessage, len(records))
+	}
 	for i := range records {
 		for j, raw := range [2]json.RawMessage{records[i].Details, records[i].Changes} {
-			c, err := storekit.CanonicalJSON(raw)
+			c, err := canonical.Bytes(raw)
 			if err != nil {
 				return audit.Permanent(fmt.Errorf("audit: memory: record %s: %w", records[i].ID, err))
 			}
