@@ -3,9 +3,11 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
@@ -243,6 +245,31 @@ func TestFilterIDs(t *testing.T) {
 			if !errors.Is(err, audit.ErrInvalidFilter) || !errors.As(err, &fe) || fe.Field != field || !strings.Contains(fe.Msg, tt.msg) {
 				t.Errorf("filter %s %s: %v, want a FieldError for %s saying %q", field, tt.name, err, field, tt.msg)
 			}
+		}
+	}
+}
+
+// TestTenantIDsOfRetentionAndExport: the tenant ids an operator names
+// (TenantMaxAge, ExportTenantChain) pass the same check as an event's.
+func TestTenantIDsOfRetentionAndExport(t *testing.T) {
+	s := memory.New(nil)
+	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range badIDs {
+		_, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, TenantMaxAge: map[string]time.Duration{tt.id: time.Hour}})
+		if err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("TenantMaxAge %s: %v, want an error saying %q", tt.name, err, tt.msg)
+		}
+		_, err = audit.ExportTenantChain(context.Background(), s, tt.id, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("ExportTenantChain %s: %v, want an error saying %q", tt.name, err, tt.msg)
+		}
+	}
+	for _, id := range goodIDs {
+		if _, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, TenantMaxAge: map[string]time.Duration{id: time.Hour}}); err != nil {
+			t.Errorf("TenantMaxAge %.40q: %v", id, err)
 		}
 	}
 }
