@@ -30,9 +30,11 @@ import (
 // Keys and fragments are compared in a normal form, so that look-alikes do
 // not slip through: the key as given (never the truncated or repaired key
 // that is stored) is decomposed with Unicode NFKD (fullwidth letters, the
-// Kelvin sign and the long s become their Latin letters), marks and
-// invisible characters (soft hyphen, zero-width space, byte-order mark,
-// bidi controls, invalid UTF-8) are dropped, Latin look-alikes from the
+// Kelvin sign and the long s become their Latin letters), marks,
+// invalid UTF-8 and every character that Unicode makes invisible by
+// default (Default_Ignorable_Code_Point: soft hyphen, zero-width space,
+// byte-order mark, bidi controls, variation selectors, tags, the Hangul
+// fillers) are dropped, Latin look-alikes from the
 // Cyrillic and Greek scripts are mapped to the Latin letter they imitate,
 // and letters are case-folded. The key is split into words at every other
 // character (space, '-', '_', '.', ':', '/', tab, …), at a change from a
