@@ -128,7 +128,9 @@ func TestLoggerIsolatesBadRecord(t *testing.T) {
 // TestHostileEventsThroughLogger logs what an attacker or a bug may send:
 // NUL bytes and invalid UTF-8 everywhere, SQL in every field, 1 MB of
 // details, the last representable microsecond. All is stored safely and
-// found again by the same values.
+// found again by the same values, except an identity that holds NUL or
+// invalid UTF-8: that event is refused, never stored with the id
+// repaired into another.
 func TestHostileEventsThroughLogger(t *testing.T) {
 	dsn(t)
 	t.Parallel()
@@ -142,9 +144,24 @@ func TestHostileEventsThroughLogger(t *testing.T) {
 	sqlish := `x'); DROP TABLE audit_logs; -- %_\`
 	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
 	far := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	for _, bad := range []audit.Event{
+		{UserID: "a\x00b"}, {Action: "user.\x00login"}, {ResourceType: "doc\xff"}, {ResourceID: "r\x00"},
+		{RequestID: "req\x00"}, {SessionID: "\xc3"}, {TenantID: "t\xff"},
+	} {
+		if bad.Action == "" {
+			bad.Action = audit.ActionUserLogin
+		}
+		if bad.ResourceType == "" {
+			bad.ResourceType = "doc"
+		}
+		bad.Status = audit.StatusFailure
+		if err := l.Log(ctx, bad); !errors.Is(err, audit.ErrInvalidEvent) {
+			t.Errorf("an identity with NUL or invalid UTF-8 (%+q): Log: %v, want ErrInvalidEvent", bad, err)
+		}
+	}
 	events := []audit.Event{
-		{UserID: "a\x00b", UserEmail: "\xff@example.com", UserAgent: "ua\x00\xfe", Action: "user.\x00login",
-			ResourceType: "doc\xff", ResourceID: "r\x00", RequestID: "req\x00", SessionID: "\xc3", Status: audit.StatusFailure,
+		{UserID: "a-b", UserEmail: "\xff@example.com", UserAgent: "ua\x00\xfe", Action: "user.login",
+			ResourceType: "doc", ResourceID: "r", RequestID: "req", SessionID: "s", Status: audit.StatusFailure,
 			ErrorMessage: "boom\x00", Details: map[string]any{"k\x00": "v\xff", "nested": map[string]any{"\xfe": []any{"\x00"}}}},
 		{UserID: sqlish, UserEmail: sqlish, UserAgent: sqlish, Action: audit.Action(sqlish), ResourceType: sqlish,
 			ResourceID: sqlish, RequestID: sqlish, SessionID: sqlish, Status: audit.StatusSuccess, ErrorMessage: sqlish,
@@ -180,9 +197,9 @@ func TestHostileEventsThroughLogger(t *testing.T) {
 			if want := far.Truncate(time.Microsecond); !r.OccurredAt.Equal(want) {
 				t.Errorf("far future: got %v, want %v", r.OccurredAt, want)
 			}
-		case "doc\uFFFD":
-			if r.UserID != "a\uFFFDb" || strings.ContainsRune(r.ErrorMessage, 0) {
-				t.Errorf("cleaned strings: got user %q, error %q", r.UserID, r.ErrorMessage)
+		case "doc":
+			if r.UserEmail != "\uFFFD@example.com" || strings.ContainsRune(r.ErrorMessage, 0) {
+				t.Errorf("cleaned strings: got email %q, error %q", r.UserEmail, r.ErrorMessage)
 			}
 		}
 	}
