@@ -46,7 +46,8 @@ func testTenantsNotMerged(t *testing.T, st audit.Store) {
 	near := strings.Repeat("q", audit.MaxIDBytes-1) // two valid tenants sharing 1,023 bytes
 	tenants := []string{
 		long + "-a", long + "-b", // over the limit, sharing 1 KiB
-		long, // the limit itself
+		long,                         // the limit itself
+		long[:1010] + "…[truncated]", // what the two were cut to before (1,024 bytes)
 		"inv\xff", "inv\xfe", "nul\x00", "nul\uFFFD",
 		near + "a", near + "b",
 	}
