@@ -30,9 +30,11 @@ import (
 // Keys and fragments are compared in a normal form, so that look-alikes do
 // not slip through: the key as given (never the truncated or repaired key
 // that is stored) is decomposed with Unicode NFKD (fullwidth letters, the
-// Kelvin sign and the long s become their Latin letters), marks and
-// invisible characters (soft hyphen, zero-width space, byte-order mark,
-// bidi controls, invalid UTF-8) are dropped, Latin look-alikes from the
+// Kelvin sign and the long s become their Latin letters), marks,
+// invalid UTF-8 and every character that Unicode makes invisible by
+// default (Default_Ignorable_Code_Point: soft hyphen, zero-width space,
+// byte-order mark, bidi controls, variation selectors, tags, the Hangul
+// fillers) are dropped, Latin look-alikes from the
 // Cyrillic and Greek scripts are mapped to the Latin letter they imitate,
 // and letters are case-folded. The key is split into words at every other
 // character (space, '-', '_', '.', ':', '/', tab, …), at a change from a
@@ -77,13 +79,16 @@ func DefaultRedactedKeys() []string {
 const Redacted = "[REDACTED]"
 
 // Limits caps the size of what an event may store. Zero fields take their
-// defaults. What exceeds a limit is truncated with a visible marker, never
-// dropped: who, what and when are always kept.
+// defaults. Text that exceeds a limit is truncated with a visible marker,
+// never dropped: who, what and when are always kept. Identities (user id,
+// action, resource type and id, request and session ids, tenant id) are
+// never cut: they are kept exactly or the event is refused, and their
+// limit is MaxIDBytes, whatever Limits say.
 type Limits struct {
-	// MaxFieldBytes caps each string field of an event (user id, email,
-	// user agent, resource id, tenant id, error message, …). Default 1 KiB; the error
-	// message and user agent may use four times as much. At most 16 KiB,
-	// so that records stay within the record contract (Record.Validate).
+	// MaxFieldBytes caps the free-text fields of an event: the user's
+	// email, and four times as much for the user agent and the error
+	// message. Default 1 KiB. At most 16 KiB, so that records stay
+	// within the record contract (Record.Validate).
 	MaxFieldBytes int
 	// MaxStringBytes caps each string inside Details and Changes.
 	// Default 8 KiB.
@@ -258,22 +263,32 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 	if ev.OccurredAt.Before(minTime) || !ev.OccurredAt.Before(maxTime) {
 		return Record{}, eventError("timestamp", fmt.Sprintf("year %d is out of range 1–9999", ev.OccurredAt.UTC().Year()))
 	}
+	// identities are kept exactly or the event is refused (see MaxIDBytes)
+	for _, id := range [...]struct{ field, v string }{
+		{"user_id", ev.UserID}, {"action", string(ev.Action)}, {"resource_type", ev.ResourceType},
+		{"resource_id", ev.ResourceID}, {"request_id", ev.RequestID}, {"session_id", ev.SessionID},
+		{"tenant_id", ev.TenantID},
+	} {
+		if p := idProblem(id.v); p != "" {
+			return Record{}, eventError(id.field, p)
+		}
+	}
 	maxField := c.limits.MaxFieldBytes
 	r := Record{
 		ID:           ev.ID,
 		OccurredAt:   truncMicro(ev.OccurredAt),
-		UserID:       cleanString(ev.UserID, maxField),
+		UserID:       ev.UserID,
 		UserEmail:    cleanString(ev.UserEmail, maxField),
 		IPAddress:    cleanAddr(ev.IPAddress),
 		UserAgent:    cleanString(ev.UserAgent, 4*maxField),
-		Action:       Action(cleanString(string(ev.Action), maxField)),
-		ResourceType: cleanString(ev.ResourceType, maxField),
-		ResourceID:   cleanString(ev.ResourceID, maxField),
-		RequestID:    cleanString(ev.RequestID, maxField),
-		SessionID:    cleanString(ev.SessionID, maxField),
+		Action:       ev.Action,
+		ResourceType: ev.ResourceType,
+		ResourceID:   ev.ResourceID,
+		RequestID:    ev.RequestID,
+		SessionID:    ev.SessionID,
 		Status:       ev.Status,
 		ErrorMessage: cleanString(ev.ErrorMessage, 4*maxField),
-		TenantID:     cleanString(ev.TenantID, maxField),
+		TenantID:     ev.TenantID,
 	}
 	var idNotes [2]string // why a trace or span id was dropped
 	r.TraceID, idNotes[0] = traceContextID(ev.TraceID, 32, "trace_id")

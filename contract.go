@@ -39,7 +39,8 @@ var (
 // read back the same): a non-nil ID; OccurredAt in the years 1 to 9999;
 // Action, ResourceType and a valid Status; an IPAddress without a zone;
 // string fields in valid UTF-8, without NUL, of at most
-// MaxRecordFieldBytes; Details and Changes absent or a JSON object in
+// MaxRecordFieldBytes; the identities (user, action, resource type and
+// id, request, session and tenant ids) valid as CheckID says; Details and Changes absent or a JSON object in
 // UTF-8, of at most MaxRecordJSONBytes, nested at most MaxRecordDepth
 // deep. RecordedAt is the store's to set and is not checked.
 //
@@ -74,6 +75,17 @@ func (r *Record) Validate() error {
 			return bad(f.name, fmt.Sprintf("is %d bytes long, more than %d", len(f.v), MaxRecordFieldBytes))
 		case !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0:
 			return bad(f.name, "must be valid UTF-8 without NUL bytes")
+		}
+	}
+	// Identities are exact or refused at every door, as the Logger
+	// refuses them: a store never holds two that one filter reads as one.
+	for _, f := range [...]struct{ name, v string }{
+		{"user_id", r.UserID}, {"action", string(r.Action)}, {"resource_type", r.ResourceType},
+		{"resource_id", r.ResourceID}, {"request_id", r.RequestID}, {"session_id", r.SessionID},
+		{"tenant_id", r.TenantID},
+	} {
+		if p := idProblem(f.v); p != "" {
+			return bad(f.name, p)
 		}
 	}
 	for _, f := range [...]struct {

@@ -106,6 +106,9 @@ func ExportTenantChain(ctx context.Context, src ChainSource, tenantID string, w 
 	if tenantID == "" {
 		return ExportStats{}, errors.New("audit: export tenant chain: a tenant ID is required")
 	}
+	if p := idProblem(tenantID); p != "" {
+		return ExportStats{}, errors.New("audit: export tenant chain: the tenant ID " + p)
+	}
 	return exportChain(ctx, src, w, &tenantID)
 }
 

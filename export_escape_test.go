@@ -19,7 +19,8 @@ func TestExportChainEscapesControls(t *testing.T) {
 	s := memory.New(nil)
 	l := newLogger(t, s, nil)
 	e := ev(audit.ActionUserLogin)
-	e.UserID = "u\u009b2J\u202eevil"
+	e.UserID = "u\u202eevil" // an identity holds no control character, but may hold bidi controls
+	e.UserEmail = "u\u009b2J@example.com"
 	e.UserAgent = "agent\u2066x\u2069\u0085"
 	e.Details = map[string]any{"note\u202e": "a\u009bb", "n": []any{"\u2067"}}
 	e.Changes = map[string]audit.Change{"title": {Before: "x\u202a", After: "y\u0080"}}

@@ -2,9 +2,7 @@ package audit
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/trailmark/audit/internal/cursor"
 )
@@ -57,7 +55,9 @@ type Filter struct {
 }
 
 // Validate reports what is wrong with f, as an error wrapping
-// ErrInvalidFilter that names the field.
+// ErrInvalidFilter that names the field. Its ids, action and resource
+// type must be valid identities, as in an event (see CheckID): a filter
+// can only ask for what a record may hold.
 func (f *Filter) Validate() error {
 	if f.Limit < 0 || f.Limit > MaxLimit {
 		return filterError("limit", fmt.Sprintf("must be between 1 and %d, got %d", MaxLimit, f.Limit))
@@ -81,11 +81,8 @@ func (f *Filter) Validate() error {
 		{"resource_type", f.ResourceType}, {"resource_id", f.ResourceID}, {"request_id", f.RequestID},
 		{"tenant_id", f.TenantID}, {"trace_id", f.TraceID},
 	} {
-		if !utf8.ValidString(s.v) || strings.IndexByte(s.v, 0) >= 0 {
-			return filterError(s.name, "must be valid UTF-8 without NUL bytes")
-		}
-		if len(s.v) > maxFilterValue {
-			return filterError(s.name, fmt.Sprintf("longer than %d bytes", maxFilterValue))
+		if p := idProblem(s.v); p != "" {
+			return filterError(s.name, p)
 		}
 	}
 	if f.Cursor != "" {
@@ -100,8 +97,6 @@ func (f *Filter) Validate() error {
 	}
 	return nil
 }
-
-const maxFilterValue = 4096
 
 func filterError(field, msg string) error {
 	return &FieldError{Field: field, Msg: msg, kind: ErrInvalidFilter}

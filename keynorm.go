@@ -67,8 +67,7 @@ func (n *keyNorm) normalize(k string) {
 		}
 	} else {
 		for _, r := range norm.NFKD.String(k) {
-			switch {
-			case r == utf8.RuneError, unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+			if r == utf8.RuneError || ignorable(r) {
 				continue // invalid UTF-8, marks, invisible characters
 			}
 			n.runes = append(n.runes, latinLookalike(r))
@@ -93,6 +92,18 @@ func (n *keyNorm) normalize(k string) {
 		n.text = utf8.AppendRune(n.text, foldRune(r))
 		prev = cls
 	}
+}
+
+// ignorable reports whether r is dropped from a key: a mark (Mn, Me) or
+// a character that is invisible by default. Every
+// Default_Ignorable_Code_Point is: the Unicode property is derived from
+// Other_Default_Ignorable_Code_Point, Cf and Variation_Selector (which
+// are Mn), less a few format characters that are dropped here all the
+// same. Other_Default_Ignorable_Code_Point holds the Hangul fillers
+// (U+115F, U+1160, U+3164, U+FFA0), which are letters, and code points
+// reserved as ignorable, which would otherwise split a key into words.
+func ignorable(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 func runeClass(r rune) int {

@@ -22,12 +22,19 @@ func TestRedactionBypasses(t *testing.T) {
 		{"pass\u00adword", true}, // soft hyphen
 		{"\ufeffpassword", true}, // byte-order mark
 		{"pass\u202eword", true}, // bidi override
-		{"to\u212aen", true},     // Kelvin sign K
-		{"\u017fecret", true},    // long s
-		{"ѕеcrеt", true},         // Cyrillic ѕ, е
-		{"ΤΟΚΕΝ", true},          // Greek capitals
-		{"pässword", true},       // a mark
-		{"api:key", true},        // separators
+		{"pass\u3164word", true}, // Hangul filler: a letter, and default-ignorable
+		{"pass\u115fword", true}, // Hangul choseong filler
+		{"pass\u1160word", true}, // Hangul jungseong filler
+		{"pass\uffa0word", true}, // halfwidth Hangul filler
+		{"p\u3164in", true},
+		{"to\U000E0020ken", true}, // tag space
+		{"se\u180bcret", true},    // Mongolian free variation selector
+		{"to\u212aen", true},      // Kelvin sign K
+		{"\u017fecret", true},     // long s
+		{"ѕеcrеt", true},          // Cyrillic ѕ, е
+		{"ΤΟΚΕΝ", true},           // Greek capitals
+		{"pässword", true},        // a mark
+		{"api:key", true},         // separators
 		{"api/key", true},
 		{"api\tkey", true},
 		{"pwd", true},

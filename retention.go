@@ -43,7 +43,8 @@ type RetentionOptions struct {
 	MaxAge time.Duration
 	// TenantMaxAge is how long the records of the tenants listed are
 	// kept, by TenantID, in place of MaxAge (e.g. 30 days for one plan,
-	// 365 for another). The store must implement TenantPurger. With a
+	// 365 for another). Each tenant ID must be a valid identity
+	// (CheckID). The store must implement TenantPurger. With a
 	// hash chain, every retention checkpoint signs these cutoffs, and
 	// each seal names its record's tenant by a keyed tag, so that Verify
 	// tells a record removed by its tenant's retention from a deleted
@@ -150,6 +151,9 @@ func NewRetention(store Store, opts *RetentionOptions) (*Retention, error) {
 		for t, d := range cfg.TenantMaxAge {
 			if t == "" {
 				return nil, errors.New("audit: retention: TenantMaxAge: an empty tenant ID (records without a tenant follow MaxAge)")
+			}
+			if p := idProblem(t); p != "" {
+				return nil, fmt.Errorf("audit: retention: TenantMaxAge: a tenant ID %s", p)
 			}
 			if d <= 0 {
 				return nil, fmt.Errorf("audit: retention: TenantMaxAge of tenant %q must be positive, not %v", t, d)

@@ -39,6 +39,10 @@ type Options struct {
 	// taken as ErrUnauthenticated: every read of the log is attributed to
 	// someone. The error's text is recorded, so keep secrets out of it.
 	// A Caller with a Scope sees only the records inside it (see Scope).
+	// The actor's UserID and the Scope's fields must be valid identities
+	// (audit.CheckID): one that is not is never cut or repaired into
+	// another tenant's or actor's id; the request is answered 500 and
+	// recorded without it.
 	//
 	// Authorize runs after routing: r.Pattern and r.PathValue tell it what
 	// is asked (ActionFor maps the request to the action). Behind package
@@ -201,6 +205,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (Caller, boo
 		err = fmt.Errorf("%w: Authorize returned no actor", ErrUnauthenticated)
 	}
 	if err == nil {
+		err = checkIdentities(&a)
+	}
+	if err == nil {
 		return a, true
 	}
 	status, st, reason, detail := http.StatusInternalServerError, audit.StatusError, "error", "authorization failed"
@@ -220,6 +227,27 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (Caller, boo
 	h.note(r, ev, "a refused") // the refusal stands whether or not it is recorded
 	writeProblem(w, r, status, detail, "")
 	return a, false
+}
+
+// checkIdentities reports the first of a's identities that is not one
+// (see audit.CheckID): a failure of Authorize, never cut or repaired into
+// a tenant or actor that may exist. It clears every such identity in a,
+// so that the refusal can be recorded without it.
+func checkIdentities(a *Caller) error {
+	var first error
+	for _, f := range [...]struct {
+		name string
+		v    *string
+	}{{"Actor.UserID", &a.UserID}, {"Scope.TenantID", &a.Scope.TenantID}, {"Scope.UserID", &a.Scope.UserID},
+		{"Scope.ResourceType", &a.Scope.ResourceType}, {"Scope.ResourceID", &a.Scope.ResourceID}} {
+		if err := audit.CheckID(*f.v); err != nil {
+			if first == nil {
+				first = fmt.Errorf("audit: api: Authorize returned a %s that is not an identity: %w", f.name, err)
+			}
+			*f.v = ""
+		}
+	}
+	return first
 }
 
 // event returns the event that records a request to the API by a, with

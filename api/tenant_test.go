@@ -91,12 +91,7 @@ func tenantRecords() (alpha, bravo []audit.Record) {
 // an admin, altered or forged.
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	for name, open := range tenantStores(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testTenantIsolation(t, open(t))
-		})
-	}
+	eachTenantStore(t, testTenantIsolation)
 }
 
 func testTenantIsolation(t *testing.T, st audit.Store) {

@@ -58,7 +58,10 @@ type Options struct {
 	IgnoreClientRequestID bool
 	// NewRequestID makes a request id when the client sent no acceptable
 	// one. Default: a UUIDv7 string (RFC 9562, time-ordered). It must be
-	// safe for concurrent use; an empty result falls back to the default.
+	// safe for concurrent use; an empty result, or one that is not an
+	// identity (audit.CheckID: over audit.MaxIDBytes, invalid UTF-8, a
+	// control character), falls back to the default: a request id is
+	// never cut or repaired into another request's id.
 	NewRequestID func() string
 
 	// TrustedProxies are the networks of the reverse proxies in front of
@@ -95,6 +98,9 @@ type Options struct {
 	// the one identity hook. It is called once per request, before the
 	// next handler, with the request as the middleware received it; read
 	// the result of your authentication there (parse the token once).
+	// The actor's UserID and the session id are identities: one that is
+	// not valid (audit.CheckID) makes the Logger refuse the request's
+	// events, never cut it.
 	// The actor goes into the context as the request's actor
 	// (audit.ActorFrom), which a handler may change later with
 	// audit.SetActor — after a login, say; a zero Actor keeps the
@@ -224,7 +230,7 @@ func (m *mw) requestID(r *http.Request) string {
 		}
 	}
 	if m.NewRequestID != nil {
-		if id := m.NewRequestID(); id != "" {
+		if id := m.NewRequestID(); id != "" && audit.CheckID(id) == nil {
 			return id
 		}
 	}

@@ -620,6 +620,8 @@ func testInvalidFilters(t *testing.T, newStore Factory) {
 		{audit.Filter{TenantID: "a\x00b"}, "tenant_id"},
 		{audit.Filter{TraceID: "\xff"}, "trace_id"},
 		{audit.Filter{TenantID: strings.Repeat("t", 4097)}, "tenant_id"},
+		{audit.Filter{TenantID: strings.Repeat("t", audit.MaxIDBytes+1)}, "tenant_id"},
+		{audit.Filter{UserID: "a\tb"}, "user_id"},
 		{audit.Filter{Cursor: storekit.Cursor{OccurredAt: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), ID: uuid.New()}.String()}, "cursor"},
 		{audit.Filter{Until: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)}, "until"},
 	}

@@ -38,9 +38,15 @@ const (
 // MinKeySize is the shortest key NewTokens accepts, in bytes.
 const MinKeySize = 32
 
+// maxClaimsSize is the longest JSON of the claims Issue signs: five ids
+// of at most audit.MaxIDBytes, each byte escaped to at most 6 ("<" is
+// \u003c), and the names and times around them.
+const maxClaimsSize = 5*6*audit.MaxIDBytes + 128
+
 // maxTokenSize bounds what Verify reads, so that a huge header costs
-// nothing.
-const maxTokenSize = 4096
+// little: the longest token Issue returns (the prefix, the claims and
+// an HMAC-SHA256 in unpadded base64url, a dot between them).
+const maxTokenSize = len(TokenPrefix) + (maxClaimsSize*4+2)/3 + 1 + (sha256.Size*4+2)/3
 
 // Scope is what a viewer token grants: read-only access to the records
 // of the log that match every field it sets, recorded as read by Subject.
@@ -53,6 +59,10 @@ type Scope struct {
 	// Subject names who the token is for (a user id, a customer, a
 	// support ticket); the API records the token's reads under it as the
 	// actor. Required.
+	//
+	// Subject and the ids below are identities: at most audit.MaxIDBytes
+	// of valid UTF-8 without control characters (audit.CheckID). Issue
+	// refuses a Scope with one that is not, never cutting it.
 	Subject string `json:"sub"`
 	// TenantID restricts the token to the records of one tenant (see
 	// audit.Event.TenantID).
@@ -159,7 +169,11 @@ func (t *Tokens) Issue(scope Scope) (string, error) {
 		return "", fmt.Errorf("audit: viewer: encoding a token: %w", err)
 	}
 	signed := TokenPrefix + base64.RawURLEncoding.EncodeToString(payload)
-	return signed + "." + base64.RawURLEncoding.EncodeToString(t.mac(signed)), nil
+	token := signed + "." + base64.RawURLEncoding.EncodeToString(t.mac(signed))
+	if len(token) > maxTokenSize { // cannot happen: Verify would refuse it
+		return "", fmt.Errorf("audit: viewer: internal error: a token of %d bytes, more than %d", len(token), maxTokenSize)
+	}
+	return token, nil
 }
 
 func (t *Tokens) mac(signed string) []byte {

@@ -618,7 +618,10 @@ func eachRecord(ctx context.Context, s audit.Querier, f audit.Filter, limit int,
 	}
 }
 
-// tenantAges is the repeatable flag --tenant-max-age tenant=duration.
+// tenantAges is the repeatable flag --tenant-max-age tenant=duration. The
+// tenant is everything before the last '=' (a duration holds none), so
+// that a tenant id holding '=' needs no quoting: org=eu=8760h is tenant
+// "org=eu". An id that is not an identity (audit.CheckID) is refused.
 type tenantAges map[string]time.Duration
 
 func (t tenantAges) String() string {
@@ -630,9 +633,13 @@ func (t tenantAges) String() string {
 }
 
 func (t tenantAges) Set(v string) error {
-	tenant, age, ok := strings.Cut(v, "=")
-	if !ok || tenant == "" {
+	eq := strings.LastIndexByte(v, '=')
+	if eq <= 0 {
 		return fmt.Errorf("want tenant=duration (org-1=720h), not %q", v)
+	}
+	tenant, age := v[:eq], v[eq+1:]
+	if err := audit.CheckID(tenant); err != nil {
+		return fmt.Errorf("the tenant: %w", err)
 	}
 	d, err := time.ParseDuration(age)
 	if err != nil || d <= 0 {
@@ -650,7 +657,7 @@ func (c cli) purge(ctx context.Context, args []string) error {
 	tenants := tenantAges{}
 	s, sl, _, err := c.parseSealer(ctx, "purge", args, func(fs *flag.FlagSet) {
 		maxAge = fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI: 8760h)")
-		fs.Var(tenants, "tenant-max-age", "`tenant=duration`: the records of this tenant are kept this long instead (repeat for more tenants)")
+		fs.Var(tenants, "tenant-max-age", "`tenant=duration`: the records of this tenant are kept this long instead (repeat for more tenants; the tenant is what comes before the last =)")
 	})
 	if err != nil {
 		return err

@@ -170,12 +170,12 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = l.Log(ctx, audit.Event{Action: audit.ActionUserLogin, ResourceType: "user", Status: audit.StatusSuccess,
-		UserID: "u\u009b2J\u202eevil", Details: map[string]any{"k": "\u0085\u2066x"}})
+		UserID: "u\u202eevil", UserEmail: "u\u009b2J@example.com", Details: map[string]any{"k": "\u0085\u2066x"}})
 	if cerr := l.Close(ctx); err != nil || cerr != nil {
 		t.Fatal(err, cerr)
 	}
 	code, out, errOut := ctl(t, "query", "-db", dsn, "-schema", schema)
-	if code != 0 || !strings.Contains(out, `u\u009b2J\u202eevil`) || strings.ContainsAny(out, "\u009b\u202e\u0085\u2066") {
+	if code != 0 || !strings.Contains(out, `u\u202eevil`) || !strings.Contains(out, `u\u009b2J@example.com`) || strings.ContainsAny(out, "\u009b\u202e\u0085\u2066") {
 		t.Errorf("query: exit %d, %q %s; want the controls escaped", code, out, errOut)
 	}
 	if code, _, errOut := ctl(t, "export", "-db", dsn, "-schema", schema, "-o", p); code != 0 {

@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -25,6 +24,7 @@ func TestBadRecordsFailWhole(t *testing.T) {
 	dsn(t)
 	t.Parallel()
 	s := newStore(t, nil)
+	refuseInDatabase(t, s)
 	ctx := testCtx(t)
 	tests := []struct {
 		name   string
@@ -32,7 +32,7 @@ func TestBadRecordsFailWhole(t *testing.T) {
 		code   string
 		named  bool // the error names the record
 	}{
-		{"index entry too large", func(r *audit.Record) { r.UserID = unindexable() }, "54000", false},
+		{"refused by the database", func(r *audit.Record) { r.UserID = refusedUser }, "22023", false},
 	}
 	for _, tt := range tests {
 		for _, n := range []int{1, 5} {
@@ -57,10 +57,30 @@ func TestBadRecordsFailWhole(t *testing.T) {
 // unindexable returns a user id within the record contract that
 // PostgreSQL refuses: 8 KiB of noise, too large for an index entry even
 // compressed.
-func unindexable() string {
-	var noise [8 << 10]byte
-	rand.Read(noise[:])
-	return base64.StdEncoding.EncodeToString(noise[:])
+// refusedUser is the user whose records refuseInDatabase makes the
+// database refuse.
+const refusedUser = "refused-by-the-database"
+
+// refuseInDatabase makes the table of s refuse every record of refusedUser
+// with a data exception (22023), as PostgreSQL refuses a record it cannot
+// take. Within the record contract nothing in a record's data is such any
+// more (each id is at most 1 KiB, so no index entry grows too large;
+// canonical JSON keeps numbers jsonb cannot hold as strings), so the test
+// makes one.
+func refuseInDatabase(t testing.TB, s *postgres.Store) {
+	t.Helper()
+	schema := schemaOf(t, s)
+	_, err := s.DB().Exec(fmt.Sprintf(`CREATE FUNCTION %[1]s.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.user_id = '%[2]s' THEN
+		RAISE EXCEPTION 'refused' USING ERRCODE = '22023';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON %[1]s.audit_logs FOR EACH ROW EXECUTE FUNCTION %[1]s.refuse()`, schema, refusedUser))
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestNULEscapeStoredRepaired: JSON with an escaped NUL or a lone
@@ -103,7 +123,7 @@ func (p poison) Append(ctx context.Context, rs ...audit.Record) error {
 	copy(out, rs)
 	for i := range out {
 		if out[i].ID == p.id {
-			out[i].UserID = unindexable()
+			out[i].UserID = refusedUser
 		}
 	}
 	return p.Store.Append(ctx, out...)
@@ -115,6 +135,7 @@ func TestLoggerIsolatesBadRecord(t *testing.T) {
 	dsn(t)
 	t.Parallel()
 	s := newStore(t, nil)
+	refuseInDatabase(t, s)
 	ctx := testCtx(t)
 	bad := uuid.Must(uuid.NewV7())
 	var mu sync.Mutex
@@ -162,7 +183,9 @@ func TestLoggerIsolatesBadRecord(t *testing.T) {
 // TestHostileEventsThroughLogger logs what an attacker or a bug may send:
 // NUL bytes and invalid UTF-8 everywhere, SQL in every field, 1 MB of
 // details, the last representable microsecond. All is stored safely and
-// found again by the same values.
+// found again by the same values, except an identity that holds NUL or
+// invalid UTF-8: that event is refused, never stored with the id
+// repaired into another.
 func TestHostileEventsThroughLogger(t *testing.T) {
 	dsn(t)
 	t.Parallel()
@@ -176,9 +199,24 @@ func TestHostileEventsThroughLogger(t *testing.T) {
 	sqlish := `x'); DROP TABLE audit_logs; -- %_\`
 	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
 	far := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	for _, bad := range []audit.Event{
+		{UserID: "a\x00b"}, {Action: "user.\x00login"}, {ResourceType: "doc\xff"}, {ResourceID: "r\x00"},
+		{RequestID: "req\x00"}, {SessionID: "\xc3"}, {TenantID: "t\xff"},
+	} {
+		if bad.Action == "" {
+			bad.Action = audit.ActionUserLogin
+		}
+		if bad.ResourceType == "" {
+			bad.ResourceType = "doc"
+		}
+		bad.Status = audit.StatusFailure
+		if err := l.Log(ctx, bad); !errors.Is(err, audit.ErrInvalidEvent) {
+			t.Errorf("an identity with NUL or invalid UTF-8 (%+q): Log: %v, want ErrInvalidEvent", bad, err)
+		}
+	}
 	events := []audit.Event{
-		{UserID: "a\x00b", UserEmail: "\xff@example.com", UserAgent: "ua\x00\xfe", Action: "user.\x00login",
-			ResourceType: "doc\xff", ResourceID: "r\x00", RequestID: "req\x00", SessionID: "\xc3", Status: audit.StatusFailure,
+		{UserID: "a-b", UserEmail: "\xff@example.com", UserAgent: "ua\x00\xfe", Action: "user.login",
+			ResourceType: "doc", ResourceID: "r", RequestID: "req", SessionID: "s", Status: audit.StatusFailure,
 			ErrorMessage: "boom\x00", Details: map[string]any{"k\x00": "v\xff", "nested": map[string]any{"\xfe": []any{"\x00"}}}},
 		{UserID: sqlish, UserEmail: sqlish, UserAgent: sqlish, Action: audit.Action(sqlish), ResourceType: sqlish,
 			ResourceID: sqlish, RequestID: sqlish, SessionID: sqlish, Status: audit.StatusSuccess, ErrorMessage: sqlish,
@@ -214,9 +252,9 @@ func TestHostileEventsThroughLogger(t *testing.T) {
 			if want := far.Truncate(time.Microsecond); !r.OccurredAt.Equal(want) {
 				t.Errorf("far future: got %v, want %v", r.OccurredAt, want)
 			}
-		case "doc\uFFFD":
-			if r.UserID != "a\uFFFDb" || strings.ContainsRune(r.ErrorMessage, 0) {
-				t.Errorf("cleaned strings: got user %q, error %q", r.UserID, r.ErrorMessage)
+		case "doc":
+			if r.UserEmail != "\uFFFD@example.com" || strings.ContainsRune(r.ErrorMessage, 0) {
+				t.Errorf("cleaned strings: got email %q, error %q", r.UserEmail, r.ErrorMessage)
 			}
 		}
 	}

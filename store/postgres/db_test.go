@@ -438,16 +438,17 @@ func TestTx(t *testing.T) {
 	}
 
 	// a record the database refuses fails the transaction
+	refuseInDatabase(t, s)
 	tx, err = s.DB().BeginTxx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := storetest.Record(100)
-	bad.UserID = unindexable()
+	bad.UserID = refusedUser
 	err = s.Tx(tx).Append(ctx, bad)
 	tx.Rollback()
-	if !audit.IsPermanent(err) || pqCode(err) != "54000" {
-		t.Errorf("Append of a record PostgreSQL refuses: got %v, want a permanent 54000", err)
+	if !audit.IsPermanent(err) || pqCode(err) != "22023" {
+		t.Errorf("Append of a record PostgreSQL refuses: got %v, want a permanent 22023", err)
 	}
 }
 
