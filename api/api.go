@@ -436,6 +436,9 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a Caller, q
 	}
 	page.NextCursor = h.cursors.seal(a.Scope, page.NextCursor)
 	page.Tail = h.cursors.seal(a.Scope, page.Tail)
+	for i := range page.Records {
+		readable(&page.Records[i])
+	}
 	body, err := json.Marshal(page)
 	if err != nil {
 		h.failed(w, r, a, audit.ActionAuditLogRead, q, fmt.Errorf("encoding: %w", err))
@@ -491,6 +494,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, a, action, nil, err)
 		return
 	}
+	readable(&rec)
 	body, err := json.Marshal(rec)
 	if err != nil {
 		h.failed(w, r, a, action, nil, fmt.Errorf("encoding: %w", err))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
 	"github.com/trailmark/audit"
@@ -35,6 +36,32 @@ var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 type testStore struct {
 	*memory.Store
 	failAppend atomic.Bool
+	// notJSON makes every record read back hold Details and Changes that
+	// are not JSON, as a row inserted around every door may.
+	notJSON atomic.Bool
+}
+
+func (s *testStore) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
+	p, err := s.Store.Query(ctx, f)
+	if s.notJSON.Load() {
+		for i := range p.Records {
+			s.spoil(&p.Records[i])
+		}
+	}
+	return p, err
+}
+
+func (s *testStore) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
+	r, err := s.Store.Get(ctx, id)
+	if s.notJSON.Load() {
+		s.spoil(&r)
+	}
+	return r, err
+}
+
+func (s *testStore) spoil(r *audit.Record) {
+	r.Details = json.RawMessage("{\"a\": [1, \xff")
+	r.Changes = json.RawMessage("not json")
 }
 
 func (s *testStore) Append(ctx context.Context, rs ...audit.Record) error {
@@ -739,6 +766,43 @@ func TestStoreErrorIs500WithoutDetails(t *testing.T) {
 		r.problem(t)
 		if strings.Contains(string(r.body), "zq-secret-host") {
 			t.Errorf("%s: problem leaks the store error: %s", p, r.body)
+		}
+	}
+}
+
+// TestNotJSONReadable: a record whose Details and Changes are not JSON
+// (inserted around every door; the Sealer seals it as unsealable) does not
+// make a page, a lookup or an export fail: the stored text is served as a
+// JSON string.
+func TestNotJSONReadable(t *testing.T) {
+	t.Parallel()
+	r := storetest.Record(0)
+	e := newEnv(t, []audit.Record{r})
+	e.store.notJSON.Store(true)
+	var page struct {
+		Items []audit.Record `json:"items"`
+	}
+	resp := e.get("admin", "/audit-logs?limit=10")
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(resp.body, &page) != nil {
+		t.Fatalf("page: status %d, %s", resp.StatusCode, resp.body)
+	}
+	if len(page.Items) != 1 || string(page.Items[0].Details) != `"{\"a\": [1, \ufffd"` || string(page.Items[0].Changes) != `"not json"` {
+		t.Errorf("page: got %+v, want the stored text as JSON strings", page.Items)
+	}
+	var one audit.Record
+	resp = e.get("admin", "/audit-logs/"+r.ID.String())
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(resp.body, &one) != nil {
+		t.Fatalf("get: status %d, %s", resp.StatusCode, resp.body)
+	}
+	if string(one.Changes) != `"not json"` {
+		t.Errorf("get: changes %s, want the stored text as a JSON string", one.Changes)
+	}
+	for _, format := range []string{"ndjson", "csv", "ocsf"} {
+		resp := e.openExport(exportQuery + "&format=" + format)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !strings.Contains(string(body), "not json") {
+			t.Errorf("%s export: %v, body %q: want the record with its stored text", format, err, body)
 		}
 	}
 }
