@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -69,10 +70,17 @@ type dying struct {
 	trapped atomic.Bool
 	once    sync.Once
 	holding chan struct{}
+	mu      sync.Mutex
+	held    []uuid.UUID // the records of the writes it never finished
 }
 
 func (d *dying) Append(ctx context.Context, recs ...audit.Record) error {
 	if d.trapped.Load() {
+		d.mu.Lock()
+		for _, r := range recs {
+			d.held = append(d.held, r.ID)
+		}
+		d.mu.Unlock()
 		d.once.Do(func() { close(d.holding) })
 		<-ctx.Done()
 		return ctx.Err()
@@ -100,9 +108,11 @@ func publishRecords(t testing.TB, s *jetstream.Store, n int) {
 // loaderKilled runs two Loaders on a backlog of n records at url, their
 // target failing every failEvery-th Append, kills one of them (its
 // connection closed, its target dead) once a quarter is loaded and starts
-// a new one in its place, and returns how long after the kill the last record was first
-// committed by the other: the longest any record waited for its
-// redelivery.
+// a new one in its place, and returns how long after the kill the last of
+// the records the killed Loader was writing was first committed by
+// another: the longest any of them waited for its redelivery. (The time
+// the whole backlog takes is not the measure: on a busy machine it grows
+// with the load, not with AckWait.)
 func loaderKilled(t *testing.T, url string, n int, ackWait time.Duration, failEvery int64) time.Duration {
 	admin := connect(t, url)
 	o, lo := testStream(t, admin)
@@ -134,7 +144,20 @@ func loaderKilled(t *testing.T, url string, n int, ackWait time.Duration, failEv
 	defer stopNew()
 	waitFor(t, "every record to load", time.Minute+3*ackWait, func() bool { c, _ := target.latest(); return c == n })
 	stopVictim()
-	_, last := target.latest()
+	victim.mu.Lock()
+	held := slices.Clone(victim.held)
+	victim.mu.Unlock()
+	if len(held) == 0 {
+		t.Fatal("the killed loader held no record")
+	}
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	var last time.Time
+	for _, id := range held {
+		if at := target.first[id]; at.After(last) {
+			last = at
+		}
+	}
 	return last.Sub(killed)
 }
 
@@ -153,7 +176,7 @@ func TestLoaderKilledRedelivery(t *testing.T) {
 	}
 	eachServer(t, true, func(t *testing.T, url string) {
 		d := loaderKilled(t, url, n, ackWait, 5)
-		t.Logf("last record committed %v after its loader died (AckWait %v)", d.Round(time.Millisecond), ackWait)
+		t.Logf("the last record the killed loader held was committed %v after its death (AckWait %v)", d.Round(time.Millisecond), ackWait)
 		if d > ackWait+5*time.Second {
 			t.Errorf("a record waited %v after its loader died; want at most AckWait + 5s (%v)", d, ackWait+5*time.Second)
 		}
@@ -215,11 +238,11 @@ func TestLoaderSlowWrite(t *testing.T) {
 // TestLoaderSIGKILL is TestLoaderKilledRedelivery with loader processes:
 // two loader children (AckWait 10s) load a backlog while their
 // PostgreSQL backends are terminated every 700 ms; one is killed with
-// SIGKILL once a quarter is loaded, and restarted. The last record must
-// be committed within AckWait + 5s of the kill, against the nats-server
-// of AUDIT_TEST_NATS_URL and an embedded current one. The kill comes at
-// any moment: usually the loader holds a batch, whose records come back
-// after AckWait; if it held none, the load ends sooner.
+// SIGKILL once a quarter is loaded, and restarted. Every record must be
+// committed, against the nats-server of
+// AUDIT_TEST_NATS_URL and an embedded current one; how long after the
+// kill the load ended is logged. The kill comes at any moment: usually
+// the loader holds a batch, whose records come back after AckWait.
 func TestLoaderSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: waits AckWait")
@@ -257,10 +280,11 @@ func TestLoaderSIGKILL(t *testing.T) {
 		<-loaders[0].done
 		loaders[0] = startChild(t, "loader", env...)
 		waitFor(t, "every record loaded", time.Minute+3*ackWait, func() bool { return rows() == n })
-		d := time.Since(killed)
-		t.Logf("last record committed within %v of the SIGKILL (AckWait %v)", d.Round(100*time.Millisecond), ackWait)
-		if d > ackWait+5*time.Second {
-			t.Errorf("a record waited %v after its loader was killed; want at most AckWait + 5s (%v)", d, ackWait+5*time.Second)
-		}
+		// Which records the killed process held is not known from
+		// outside, so this is the time the rest of the load took; it
+		// grows with the machine's load (19.5 s was seen with AckWait
+		// 10 s while the CI ran every package at once). The bound itself
+		// is TestLoaderKilledRedelivery's, on the records held.
+		t.Logf("every record committed within %v of the SIGKILL (AckWait %v); none lost", time.Since(killed).Round(100*time.Millisecond), ackWait)
 	})
 }
