@@ -94,7 +94,10 @@ type plan struct {
 func explain(t *testing.T, s *postgres.Store, q string, args []any) plan {
 	t.Helper()
 	var out []byte
-	if err := s.DB().QueryRowContext(testCtx(t), "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args...).Scan(&out); err != nil {
+	// On a busy machine, EXPLAIN ANALYZE of a scan over a million rows
+	// may take longer than testCtx's two minutes: it was cancelled so in
+	// two of three runs beside other work. Its bound is the test binary's.
+	if err := s.DB().QueryRowContext(longCtx(t), "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args...).Scan(&out); err != nil {
 		t.Fatalf("explain %s: %v", q, err)
 	}
 	var doc []struct {
