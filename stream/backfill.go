@@ -59,7 +59,7 @@ func Backfill(ctx context.Context, src audit.Querier, since time.Time, sink Sink
 			return sent, fmt.Errorf("audit: stream: backfill: %w", err)
 		}
 		if len(page.Records) > 0 {
-			if reason, err := deliver(ctx, sink, page.Records, o.Retry, o.Now, func(error) {}); reason != "" {
+			if reason, err := deliver(ctx, sink, page.Records, o.Retry, o.Now, func(error) {}, nil, nil); reason != "" {
 				return sent, fmt.Errorf("audit: stream: backfill: %d record(s) not delivered: %s: %w", len(page.Records), reason, err)
 			}
 			sent += len(page.Records)

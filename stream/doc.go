@@ -103,7 +103,10 @@
 //     bytes), when the sink refuses its batch (another 4xx, a redirect:
 //     ReasonRejected, not retried), when retries outlast Retry.RetryFor, or
 //     when Close's context ends first (ReasonShutdown). Queue-full drops
-//     are reported by the stream's goroutine between two sends.
+//     are reported by the stream's goroutine as they happen, one
+//     DropError per run of them, also while it waits out a retry
+//     backoff; not while a Send is in flight (at most the sink's
+//     timeout).
 //   - Records queued when the process dies are lost to the stream, never
 //     to the primary. The recovery is Backfill from the primary (an
 //     audit.Querier) since the last time the SIEM is known to be complete,

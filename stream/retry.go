@@ -48,9 +48,10 @@ func (r Retry) validate() error {
 
 // deliver sends records to sink until it succeeds, fails permanently,
 // RetryFor runs out or ctx ends. It calls retried before each repeated
-// attempt and returns the reason of a drop ("" on success) with the last
-// error.
-func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, now func() time.Time, retried func(error)) (audit.DropReason, error) {
+// attempt, and report whenever drops signals while it waits out a
+// backoff (nil drops: never); it returns the reason of a drop ("" on
+// success) with the last error.
+func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, now func() time.Time, retried func(error), drops <-chan struct{}, report func()) (audit.DropReason, error) {
 	var deadline time.Time
 	backoff := r.MinBackoff
 	for {
@@ -75,11 +76,17 @@ func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, no
 		backoff = min(2*backoff, r.MaxBackoff)
 		retried(err)
 		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return audit.ReasonShutdown, err
+	backoff:
+		for {
+			select {
+			case <-timer.C:
+				break backoff
+			case <-drops:
+				report()
+			case <-ctx.Done():
+				timer.Stop()
+				return audit.ReasonShutdown, err
+			}
 		}
 	}
 }

@@ -171,6 +171,7 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 		t.streams = append(t.streams, &worker{
 			cfg:     s,
 			wake:    make(chan struct{}, 1),
+			drops:   make(chan struct{}, 1),
 			stop:    make(chan struct{}),
 			dropped: map[audit.DropReason]uint64{},
 		})
@@ -292,7 +293,10 @@ func (t *Tee) Stats() TeeStats {
 type worker struct {
 	cfg  Stream
 	wake chan struct{} // capacity 1: something to look at
-	stop chan struct{} // closed by Close
+	// drops (capacity 1) says queue-full drops wait to be reported, so
+	// that a stream waiting out a retry backoff reports them at once.
+	drops chan struct{}
+	stop  chan struct{} // closed by Close
 
 	sent, batches, retried atomic.Uint64
 
@@ -353,7 +357,28 @@ func (w *worker) offer(records []audit.Record) *DropError {
 		default:
 		}
 	}
+	if full > 0 {
+		select {
+		case w.drops <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// reportDrops tells OnError of the queue-full drops not reported yet, as
+// one DropError.
+func (t *Tee) reportDrops(w *worker) {
+	w.mu.Lock()
+	var drop *DropError
+	if w.pending > 0 {
+		drop = &DropError{Stream: w.cfg.Name, Reason: audit.ReasonQueueFull, Count: w.pending, Oldest: w.pendingFrom}
+		w.pending = 0
+	}
+	w.mu.Unlock()
+	if drop != nil {
+		t.onError(drop)
+	}
 }
 
 func oldest(records []audit.Record) time.Time {
@@ -380,21 +405,14 @@ func (t *Tee) next(w *worker) []audit.Record {
 	var timerC <-chan time.Time
 	due := false
 	for {
+		t.reportDrops(w)
 		w.mu.Lock()
-		var drop *DropError
-		if w.pending > 0 {
-			drop = &DropError{Stream: w.cfg.Name, Reason: audit.ReasonQueueFull, Count: w.pending, Oldest: w.pendingFrom}
-			w.pending = 0
-		}
 		n, stopping := len(w.q), w.stopping
 		var batch []audit.Record
 		if n >= w.cfg.BatchSize || n > 0 && (due || stopping) {
 			batch = w.take()
 		}
 		w.mu.Unlock()
-		if drop != nil {
-			t.onError(drop)
-		}
 		switch {
 		case batch != nil:
 			return batch
@@ -445,7 +463,7 @@ func (t *Tee) run(w *worker) {
 		reason, err := deliver(t.abort, w.cfg.Sink, batch, w.cfg.Retry, t.now, func(err error) {
 			w.retried.Add(1)
 			w.noteError(err, t.now())
-		})
+		}, w.drops, func() { t.reportDrops(w) })
 		if reason == "" {
 			w.sent.Add(uint64(len(batch)))
 			w.batches.Add(1)

@@ -568,3 +568,63 @@ func TestNewTeeErrors(t *testing.T) {
 		})
 	}
 }
+
+// failingSink fails every Send with a transient error.
+type failingSink struct{ sends atomic.Int64 }
+
+func (s *failingSink) Send(context.Context, []audit.Record) error {
+	s.sends.Add(1)
+	return errors.New("receiver down")
+}
+
+// TestTeeReportsDropsDuringBackoff: records dropped while the stream waits
+// out a retry backoff are reported to OnError at once, not after the
+// backoff (a process killed meanwhile never reported them).
+func TestTeeReportsDropsDuringBackoff(t *testing.T) {
+	t.Parallel()
+	sink := &failingSink{}
+	reported := make(chan *stream.DropError, 100)
+	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "down", Sink: sink, QueueSize: 1, BatchSize: 1,
+		Retry: stream.Retry{MinBackoff: time.Hour, MaxBackoff: time.Hour, RetryFor: 2 * time.Hour}}},
+		&stream.TeeOptions{OnError: func(err error) {
+			var de *stream.DropError
+			if errors.As(err, &de) {
+				reported <- de
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rec := func() audit.Record {
+		return audit.Record{ID: uuid.New(), Action: "doc.read", ResourceType: "doc", Status: audit.StatusSuccess, OccurredAt: time.Now()}
+	}
+	if err := tee.Append(ctx, rec()); err != nil {
+		t.Fatal(err)
+	}
+	for sink.sends.Load() == 0 { // the stream's goroutine has failed once: it waits an hour
+		time.Sleep(time.Millisecond)
+	}
+	// One fills the queue, the next three are dropped.
+	for range 4 {
+		if err := tee.Append(ctx, rec()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	timeout := time.After(30 * time.Second) // turns a hang into a failure; bounds nothing about speed
+	for n < 3 {
+		select {
+		case de := <-reported:
+			if de.Reason != audit.ReasonQueueFull {
+				t.Fatalf("reported %v, want queue_full", de)
+			}
+			n += de.Count
+		case <-timeout:
+			t.Fatalf("%d of 3 drops reported while the stream waits out its backoff", n)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	tee.Close(cctx) // gives up on the batch in its backoff
+}
