@@ -23,6 +23,23 @@ type BackfillOptions struct {
 	Retry Retry
 	// Now is the clock of the retry deadline. Default time.Now.
 	Now func() time.Time
+	// Progress, if set, is called after each batch the sink accepted,
+	// with the records sent so far and the cursor to resume from.
+	Progress func(BackfillProgress)
+	// Cursor resumes a Backfill that stopped: pass the Cursor of its last
+	// Progress (with the same src, since, Filter and Until). Empty: from
+	// the newest record.
+	Cursor string
+}
+
+// BackfillProgress is what Backfill reports after each batch the sink
+// accepted.
+type BackfillProgress struct {
+	// Sent counts the records the sink accepted in this call.
+	Sent int
+	// Cursor is where the walk goes on: BackfillOptions.Cursor resumes
+	// there. Empty once the last page was sent.
+	Cursor string
 }
 
 // Backfill sends to sink the records of src whose OccurredAt is at or
@@ -31,7 +48,8 @@ type BackfillOptions struct {
 // queued when the process died, or dropped (see DropError.Oldest). It
 // re-sends records the sink may already hold: the receiver dedupes by
 // record ID. It returns how many records the sink accepted, and stops at
-// the first batch it cannot deliver.
+// the first batch it cannot deliver; BackfillOptions.Progress and Cursor
+// let a caller show its progress and resume it where it stopped.
 func Backfill(ctx context.Context, src audit.Querier, since time.Time, sink Sink, opts *BackfillOptions) (int, error) {
 	var o BackfillOptions
 	if opts != nil {
@@ -51,7 +69,7 @@ func Backfill(ctx context.Context, src audit.Querier, since time.Time, sink Sink
 		o.Now = time.Now
 	}
 	f := o.Filter
-	f.Since, f.Until, f.Limit, f.Cursor = since, o.Until, o.BatchSize, ""
+	f.Since, f.Until, f.Limit, f.Cursor = since, o.Until, o.BatchSize, o.Cursor
 	sent := 0
 	for {
 		page, err := src.Query(ctx, f)
@@ -63,6 +81,9 @@ func Backfill(ctx context.Context, src audit.Querier, since time.Time, sink Sink
 				return sent, fmt.Errorf("audit: stream: backfill: %d record(s) not delivered: %s: %w", len(page.Records), reason, err)
 			}
 			sent += len(page.Records)
+			if o.Progress != nil {
+				o.Progress(BackfillProgress{Sent: sent, Cursor: page.NextCursor})
+			}
 		}
 		if page.NextCursor == "" {
 			return sent, nil

@@ -304,3 +304,55 @@ func TestBackfill(t *testing.T) {
 		t.Errorf("Backfill from the future: %d, %v; want 0, nil", n, err)
 	}
 }
+
+// refusingAfter accepts n batches, then refuses every batch for good.
+type refusingAfter struct {
+	recordingSink
+	n, calls int
+}
+
+func (s *refusingAfter) Send(ctx context.Context, rs []audit.Record) error {
+	s.calls++
+	if s.calls > s.n {
+		return audit.Permanent(errors.New("quota exceeded"))
+	}
+	return s.recordingSink.Send(ctx, rs)
+}
+
+// TestBackfillProgressAndResume: Backfill reports each accepted batch with
+// the cursor to resume from; a Backfill that stopped at a refused batch,
+// resumed from its last progress, sends the rest, so that every record
+// reaches the sink with none skipped.
+func TestBackfillProgressAndResume(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	primary := memory.New(nil)
+	ids := logN(t, primary, 25)
+	since := time.Now().Add(-time.Hour)
+	first := &refusingAfter{n: 1}
+	var progress []stream.BackfillProgress
+	n, err := stream.Backfill(ctx, primary, since, first, &stream.BackfillOptions{BatchSize: 10,
+		Progress: func(p stream.BackfillProgress) { progress = append(progress, p) }})
+	if err == nil || n != 10 {
+		t.Fatalf("Backfill into a sink refusing its second batch: %d, %v; want 10 and an error", n, err)
+	}
+	if len(progress) != 1 || progress[0].Sent != 10 || progress[0].Cursor == "" {
+		t.Fatalf("progress %+v; want one report of 10 sent, with a cursor", progress)
+	}
+	rest := &recordingSink{}
+	var last stream.BackfillProgress
+	n, err = stream.Backfill(ctx, primary, since, rest, &stream.BackfillOptions{BatchSize: 10, Cursor: progress[0].Cursor,
+		Progress: func(p stream.BackfillProgress) { last = p }})
+	if err != nil || n != 15 || last.Sent != 15 || last.Cursor != "" {
+		t.Fatalf("resumed Backfill: %d, %v, last progress %+v; want 15 sent and no cursor left", n, err, last)
+	}
+	got := map[uuid.UUID]int{}
+	for _, r := range append(first.got(), rest.got()...) {
+		got[r.ID]++
+	}
+	for _, id := range ids {
+		if got[id] != 1 {
+			t.Errorf("record %s reached the sink %d times, want once", id, got[id])
+		}
+	}
+}
