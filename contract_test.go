@@ -63,7 +63,7 @@ func TestRecordValidate(t *testing.T) {
 		}
 		// storekit.CheckRecords: the same, permanent, naming the record
 		err = storekit.CheckRecords([]audit.Record{r})
-		if (err == nil) != (tt.field == "") || (err != nil && (!audit.IsPermanent(err) || !strings.Contains(err.Error(), r.ID.String()))) {
+		if (err == nil) != (tt.field == "") || (err != nil && (!storekit.IsPermanent(err) || !strings.Contains(err.Error(), r.ID.String()))) {
 			t.Errorf("%s: CheckRecords: got %v", tt.name, err)
 		}
 	}

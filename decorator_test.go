@@ -10,6 +10,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 type doc struct {
@@ -122,7 +123,7 @@ func TestWrapChangesAndStatus(t *testing.T) {
 // TestWrapBeforeFailsNotRecorded: when Before fails and the record of the
 // attempt cannot be written for a Sync action, the caller learns both.
 func TestWrapBeforeFailsNotRecorded(t *testing.T) {
-	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(errors.New("store down")) })
+	s := newFake(func(int64, []audit.Record) error { return storekit.Permanent(errors.New("store down")) })
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	ran := false
 	del := audit.Wrap1(l, audit.Op[string, int]{
@@ -167,7 +168,7 @@ func TestWrapPanicIsRecordedAndReraised(t *testing.T) {
 func explode() { panic("kaboom") }
 
 func TestWrapFailClosed(t *testing.T) {
-	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(errors.New("store down")) })
+	s := newFake(func(int64, []audit.Record) error { return storekit.Permanent(errors.New("store down")) })
 	var e errs
 	l := newLogger(t, s, &audit.Options{OnError: e.handle, Async: fastAsync()})
 	ran := 0

@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"os"
 )
 
 // Sentinel errors, checked with errors.Is.
@@ -41,29 +42,6 @@ func (e *FieldError) Error() string {
 // Unwrap returns ErrInvalidEvent or ErrInvalidFilter.
 func (e *FieldError) Unwrap() error { return e.kind }
 
-// permanentError marks an error that retrying cannot fix.
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-// Permanent marks err as one that retrying cannot fix, such as a record the
-// backend refuses. Stores use it so that the Logger stops retrying and
-// isolates the record at fault. Permanent(nil) is nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return permanentError{err}
-}
-
-// IsPermanent reports whether err, or an error it wraps, was marked by
-// Permanent.
-func IsPermanent(err error) bool {
-	var p permanentError
-	return errors.As(err, &p)
-}
-
 // DeliveryError reports records that the Logger accepted but could not
 // deliver: they failed for good, or were still queued when Close gave up.
 // The Logger hands it to OnError with the records, so that an
@@ -84,3 +62,14 @@ func (e *DeliveryError) Error() string {
 
 // Unwrap returns the store error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// isPermanent reports whether err, or an error it wraps, has a method
+// Permanent() bool that returns true: storekit.Permanent marks a store's
+// errors that retrying cannot fix so.
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+// printError is the default error hook: it prints err to standard error.
+func printError(err error) { fmt.Fprintln(os.Stderr, err) }

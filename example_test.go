@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 )
 
@@ -129,8 +130,8 @@ func ExampleSealer_Close() {
 	if err != nil {
 		panic(err)
 	}
-	key := audit.HMACKey{ID: "k1", Secret: []byte("an example key of 32 bytes or more")} // keep real keys out of code
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key})
+	key := chain.HMACKey{ID: "k1", Secret: []byte("an example key of 32 bytes or more")} // keep real keys out of code
+	sealer, err := chain.NewSealer(store, key, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -146,7 +147,7 @@ func ExampleSealer_Close() {
 	if err := sealer.Close(ctx); err != nil {
 		fmt.Println("sealer:", err)
 	}
-	rep, _ := audit.Verify(ctx, store, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}, SealWindow: time.Nanosecond})
+	rep, _ := chain.Verify(ctx, store, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}, SealWindow: time.Nanosecond})
 	fmt.Printf("ok=%v sealed=%d unsealed=%d\n", rep.OK(), sealer.Stats().Sealed, rep.Unsealed)
 	// Output: ok=true sealed=3 unsealed=0
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 func TestLogFillsTenantAndTrace(t *testing.T) {
@@ -102,7 +103,7 @@ func oldRecord() audit.Record {
 // The golden value was computed by the code before TenantID existed.
 func TestDigestOfOldRecordUnchanged(t *testing.T) {
 	r := oldRecord()
-	d, err := audit.Digest(&r)
+	d, err := storekit.Digest(&r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestDigestOfOldRecordUnchanged(t *testing.T) {
 // and that the tagged encoding tells the fields apart.
 func TestDigestCoversNewFields(t *testing.T) {
 	digest := func(r audit.Record) string {
-		d, err := audit.Digest(&r)
+		d, err := storekit.Digest(&r)
 		if err != nil {
 			t.Fatal(err)
 		}

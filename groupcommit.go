@@ -243,7 +243,7 @@ func (c *committer) commit(batch []*syncReq, recs []Record) {
 		c.obs.Write(Sync, len(recs), time.Since(start), err)
 	}
 	c.batches.Add(1)
-	if err != nil && IsPermanent(err) && len(batch) > 1 {
+	if err != nil && isPermanent(err) && len(batch) > 1 {
 		half := len(batch) / 2
 		c.commit(batch[:half], recs[:half])
 		c.commit(batch[half:], recs[half:])

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 // gatedStore is a memory store whose Append calls wait, one by one, for
@@ -155,7 +156,7 @@ func TestGroupCommitIsolatesRejectedRecord(t *testing.T) {
 	s.fail = func(rs []audit.Record) error {
 		for _, r := range rs {
 			if r.ResourceID == "poison" {
-				return audit.Permanent(bad)
+				return storekit.Permanent(bad)
 			}
 		}
 		return nil
@@ -172,7 +173,7 @@ func TestGroupCommitIsolatesRejectedRecord(t *testing.T) {
 	<-first
 	for id, err := range <-done {
 		if id == "poison" {
-			if !errors.Is(err, bad) || !audit.IsPermanent(err) {
+			if !errors.Is(err, bad) || !storekit.IsPermanent(err) {
 				t.Errorf("poison caller: got %v, want the store's permanent error", err)
 			}
 			continue

@@ -1,7 +1,9 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 )
 
@@ -253,22 +256,24 @@ func TestFilterIDs(t *testing.T) {
 // (TenantMaxAge, ExportTenantChain) pass the same check as an event's.
 func TestTenantIDsOfRetentionAndExport(t *testing.T) {
 	s := memory.New(nil)
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	key := chain.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}
+	signer := chain.SigningKey{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
+	sl, err := chain.NewSealer(s, key, &chain.SealerOptions{SigningKey: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range badIDs {
-		_, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, TenantMaxAge: map[string]time.Duration{tt.id: time.Hour}})
+		_, err := audit.NewRetention(s, sl, &audit.RetentionOptions{TenantMaxAge: map[string]time.Duration{tt.id: time.Hour}})
 		if err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("TenantMaxAge %s: %v, want an error saying %q", tt.name, err, tt.msg)
 		}
-		_, err = audit.ExportTenantChain(context.Background(), s, tt.id, io.Discard)
+		_, err = chain.ExportTenantChain(context.Background(), s, tt.id, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("ExportTenantChain %s: %v, want an error saying %q", tt.name, err, tt.msg)
 		}
 	}
 	for _, id := range goodIDs {
-		if _, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, TenantMaxAge: map[string]time.Duration{id: time.Hour}}); err != nil {
+		if _, err := audit.NewRetention(s, sl, &audit.RetentionOptions{TenantMaxAge: map[string]time.Duration{id: time.Hour}}); err != nil {
 			t.Errorf("TenantMaxAge %.40q: %v", id, err)
 		}
 	}

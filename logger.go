@@ -630,7 +630,7 @@ func (l *Logger) writeSync(ctx context.Context, rec Record) error {
 				return nil
 			case ctx.Err() != nil && last != nil && errors.Is(err, ctx.Err()):
 				return fmt.Errorf("audit: append %s: gave up after %v: %w (%w)", rec.Action, l.policy.SyncTimeout, last, err)
-			case IsPermanent(err) || errors.Is(err, ErrClosed) || ctx.Err() != nil:
+			case isPermanent(err) || errors.Is(err, ErrClosed) || ctx.Err() != nil:
 				return fmt.Errorf("audit: append %s: %w", rec.Action, err)
 			}
 			last = err
@@ -797,7 +797,7 @@ func (l *Logger) deliver(batch []Record) {
 			l.drop(batch, ReasonShutdown, err)
 			return
 		}
-		if IsPermanent(err) {
+		if isPermanent(err) {
 			l.storeDown.Store(false) // the store answered
 			if len(batch) == 1 {
 				l.drop(batch, ReasonRejected, err)

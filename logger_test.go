@@ -253,7 +253,7 @@ func TestDeliveryPolicy(t *testing.T) {
 
 func TestSyncReturnsStoreError(t *testing.T) {
 	bad := errors.New("disk on fire")
-	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(bad) })
+	s := newFake(func(int64, []audit.Record) error { return storekit.Permanent(bad) })
 	l := newLogger(t, s, nil)
 	err := l.Log(context.Background(), ev(audit.ActionUserLogin))
 	if !errors.Is(err, bad) || !strings.HasPrefix(err.Error(), "audit: ") {
@@ -444,7 +444,7 @@ func TestAsyncIsolatesRejectedRecords(t *testing.T) {
 	s := newFake(func(_ int64, rs []audit.Record) error {
 		for _, r := range rs {
 			if bad[r.ResourceID] {
-				return audit.Permanent(fmt.Errorf("invalid input for %s", r.ResourceID))
+				return storekit.Permanent(fmt.Errorf("invalid input for %s", r.ResourceID))
 			}
 		}
 		return nil
@@ -767,7 +767,7 @@ func TestOptionErrors(t *testing.T) {
 }
 
 func TestStartFailsWhenStartCannotBeRecorded(t *testing.T) {
-	s := newFake(func(int64, []audit.Record) error { return audit.Permanent(errors.New("read-only")) })
+	s := newFake(func(int64, []audit.Record) error { return storekit.Permanent(errors.New("read-only")) })
 	_, err := audit.New(s, &audit.Options{Policy: audit.Policy{Actions: map[audit.Action]audit.Delivery{audit.ActionAuditLoggerStart: audit.Sync}}})
 	if err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Errorf("New: %v, want the store error for a Sync logger_start", err)

@@ -86,7 +86,7 @@ func (l *Logger) observeRecords(o Outcome, d Delivery, rs []Record) {
 
 // failOutcome is the Outcome of a Sync write that failed with err.
 func failOutcome(err error) Outcome {
-	if IsPermanent(err) {
+	if isPermanent(err) {
 		return OutcomeRejected
 	}
 	return OutcomeRetriesExhausted

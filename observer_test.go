@@ -9,6 +9,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 // countingObserver adds up what an Observer is told.
@@ -53,7 +54,7 @@ func TestObserverSeesEveryOutcome(t *testing.T) {
 	s := newFake(func(_ int64, rs []audit.Record) error {
 		for _, r := range rs {
 			if r.ResourceID == "bad" {
-				return audit.Permanent(rejected)
+				return storekit.Permanent(rejected)
 			}
 		}
 		return nil

@@ -2,8 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,17 +22,55 @@ const (
 )
 
 // ArchiveFunc receives records before retention removes them, in batches
-// of up to MaxLimit, with their seals when the store keeps a chain
-// (seals[i] seals recs[i]; nil for a record not sealed). From a store that
-// keeps a chain, the sealed records come in chain order (the order they
-// were sealed, about oldest first), then the records not sealed yet; from
-// any other store, newest first, as Query returns them.
+// of up to MaxLimit, with their seals when the store keeps a hash chain:
+// seals[i] is the seal of recs[i] in its JSON form (chain.Seal's), nil for
+// a record not sealed. From a store that keeps a chain, the sealed records
+// come in chain order (the order they were sealed, about oldest first),
+// then the records not sealed yet; from any other store, newest first, as
+// Query returns them.
 //
 // An ArchiveFunc must be durable before it returns: once it returns nil,
 // retention may remove the records, so they must have reached the archive
 // for good (a buffered or compressing writer flushed, a file synced).
 // If it returns an error, retention stops and removes nothing.
-type ArchiveFunc func(ctx context.Context, recs []Record, seals []*Seal) error
+type ArchiveFunc func(ctx context.Context, recs []Record, seals []json.RawMessage) error
+
+// A RetentionChain is the hash chain's side of retention; the chain
+// package's Sealer is one. NewRetention calls CheckRetention once; each
+// run calls Retain before it removes records, and PurgeSeals after.
+type RetentionChain interface {
+	// CheckRetention returns an error if the chain cannot keep store
+	// verifiable through retention: it seals another store, or it cannot
+	// sign checkpoints.
+	CheckRetention(store Store) error
+	// Retain seals the records waiting, hands the records past their
+	// retention (res.Cutoff, res.TenantCutoffs) to archive when it is
+	// not nil, counting them in res.Archived, and signs a checkpoint at
+	// the purge boundary, the newest seal whose records, and all before
+	// it, are past their retention, which it sets in res.Boundary; the
+	// chain then verifies without the records retention removes.
+	Retain(ctx context.Context, res *RetentionResult, archive ArchiveFunc) error
+	// PurgeSeals removes the seals up to boundary, which a checkpoint
+	// of Retain covers, and returns how many it removed.
+	PurgeSeals(ctx context.Context, boundary uint64) (int64, error)
+}
+
+// purger and tenantPurger are storekit.Purger and storekit.TenantPurger:
+// the stores retention can purge.
+type purger interface {
+	Purge(ctx context.Context, before time.Time) (int64, error)
+}
+
+type tenantPurger interface {
+	PurgeTenants(ctx context.Context, before time.Time, tenants map[string]time.Time) (int64, error)
+}
+
+// chainKeeper is what a store that keeps a hash chain has
+// (storekit.ChainPurger): retention must not remove its records without
+// the chain's side.
+type chainKeeper interface {
+	PurgeSeals(ctx context.Context, through uint64) (int64, error)
+}
 
 // RetentionOptions configures Retention. The zero value (and nil) removes
 // records older than 90 days once a day.
@@ -54,11 +90,6 @@ type RetentionOptions struct {
 	Interval time.Duration
 	// Archive, when set, gets the records before they go.
 	Archive ArchiveFunc
-	// Sealer is required when the store keeps a hash chain: retention
-	// seals what is waiting and writes a signed checkpoint at the purge
-	// boundary, so that Verify still passes after the purge. Its
-	// SealerOptions needs a Signer.
-	Sealer *Sealer
 	// Logger records each run as ActionAuditRetentionRun. Optional.
 	Logger *Logger
 	// OnError is told of the errors of Run's runs, which are counted in
@@ -97,8 +128,8 @@ type RetentionStats struct {
 
 // Retention removes old records from a store.
 type Retention struct {
-	store Purger
-	chain SealStore // nil when the store keeps no chain
+	store purger
+	chain RetentionChain // nil when the store keeps no chain
 	cfg   RetentionOptions
 	runMu chan struct{}
 
@@ -127,12 +158,17 @@ func (r *Retention) ran(res RetentionResult, err error) {
 	}
 }
 
-// NewRetention returns a Retention for store, which must implement
-// Purger. A store that keeps a hash chain (SealStore) needs cfg.Sealer
-// with a Signer, and must implement ChainPurger. opts may be nil for the
-// defaults; NewRetention copies it.
-func NewRetention(store Store, opts *RetentionOptions) (*Retention, error) {
-	p, ok := store.(Purger)
+// NewRetention returns a Retention for store, which must be able to purge
+// (storekit.Purger). chain is the hash chain's side, the chain package's
+// Sealer of store: required when the store keeps a chain
+// (storekit.ChainPurger), so that the chain stays verifiable after a
+// purge; nil otherwise. opts may be nil for the defaults; NewRetention
+// copies it.
+func NewRetention(store Store, chain RetentionChain, opts *RetentionOptions) (*Retention, error) {
+	if store == nil {
+		return nil, errors.New("audit: retention: nil store")
+	}
+	p, ok := store.(purger)
 	if !ok {
 		return nil, fmt.Errorf("audit: retention: %T cannot purge", store)
 	}
@@ -161,8 +197,8 @@ func NewRetention(store Store, opts *RetentionOptions) (*Retention, error) {
 			ages[t] = d
 		}
 		cfg.TenantMaxAge = ages
-		if _, ok := store.(TenantPurger); !ok {
-			return nil, fmt.Errorf("audit: retention: TenantMaxAge is set, but %T cannot purge per tenant (it does not implement audit.TenantPurger)", store)
+		if _, ok := store.(tenantPurger); !ok {
+			return nil, fmt.Errorf("audit: retention: TenantMaxAge is set, but %T cannot purge per tenant (it does not implement storekit.TenantPurger)", store)
 		}
 	}
 	if cfg.Interval <= 0 {
@@ -175,14 +211,13 @@ func NewRetention(store Store, opts *RetentionOptions) (*Retention, error) {
 		cfg.OnError = printError
 	}
 	r := &Retention{store: p, cfg: cfg, runMu: make(chan struct{}, 1)}
-	if ss, ok := store.(SealStore); ok {
-		if cfg.Sealer == nil || cfg.Sealer.cfg.Signer == nil {
-			return nil, errors.New("audit: retention: the store keeps a hash chain: set RetentionOptions.Sealer, with a Signer, so that the chain stays verifiable")
+	if chain != nil {
+		if err := chain.CheckRetention(store); err != nil {
+			return nil, fmt.Errorf("audit: retention: %w", err)
 		}
-		if _, ok := store.(ChainPurger); !ok {
-			return nil, fmt.Errorf("audit: retention: %T keeps a chain but cannot purge seals", store)
-		}
-		r.chain = ss
+		r.chain = chain
+	} else if _, ok := store.(chainKeeper); ok {
+		return nil, fmt.Errorf("audit: retention: %T keeps a hash chain: pass its Sealer to NewRetention, so that the chain stays verifiable", store)
 	}
 	return r, nil
 }
@@ -253,16 +288,11 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
 }
 
 func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
-	cutoff := res.Cutoff
-	var boundary Seal
 	if r.chain != nil {
-		if _, err := r.cfg.Sealer.SealOnce(ctx); err != nil {
+		// first the checkpoint, so that a crash after it leaves records
+		// the checkpoint allows to be missing, never the reverse
+		if err := r.chain.Retain(ctx, res, r.cfg.Archive); err != nil {
 			return fmt.Errorf("audit: retention: %w", err)
-		}
-		var err error
-		boundary, err = r.scanChain(ctx, r.oldFunc(res), res)
-		if err != nil {
-			return err
 		}
 	} else if r.cfg.Archive != nil {
 		n, err := r.archive(ctx, res)
@@ -271,27 +301,19 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 			return fmt.Errorf("audit: retention: archive: %w", err)
 		}
 	}
-	if r.chain != nil {
-		// first the checkpoint, so that a crash after it leaves records
-		// the checkpoint allows to be missing, never the reverse
-		if _, err := r.cfg.Sealer.checkpointAt(ctx, boundary, cutoff, res.TenantCutoffs, true); err != nil {
-			return fmt.Errorf("audit: retention: %w", err)
-		}
-		res.Boundary = boundary.Seq
-	}
 	var n int64
 	var err error
 	if len(res.TenantCutoffs) > 0 {
-		n, err = r.store.(TenantPurger).PurgeTenants(ctx, cutoff, res.TenantCutoffs)
+		n, err = r.store.(tenantPurger).PurgeTenants(ctx, res.Cutoff, res.TenantCutoffs)
 	} else {
-		n, err = r.store.Purge(ctx, cutoff)
+		n, err = r.store.Purge(ctx, res.Cutoff)
 	}
 	res.Purged = n
 	if err != nil {
 		return fmt.Errorf("audit: retention: purge: %w", err)
 	}
-	if r.chain != nil && boundary.Seq > 0 {
-		n, err := r.chain.(ChainPurger).PurgeSeals(ctx, boundary.Seq)
+	if r.chain != nil && res.Boundary > 0 {
+		n, err := r.chain.PurgeSeals(ctx, res.Boundary)
 		res.SealsPurged = n
 		if err != nil {
 			return fmt.Errorf("audit: retention: purge seals: %w", err)
@@ -300,116 +322,12 @@ func (r *Retention) run(ctx context.Context, res *RetentionResult) error {
 	return nil
 }
 
-var errStop = errors.New("stop")
-
-// oldFunc returns whether a sealed record is past its retention: before
-// its tenant's cutoff. A record already gone is judged by its seal's
-// TenantTag, where the tag is of a tenant of TenantMaxAge under the
-// Sealer's key, and by the default cutoff otherwise.
-func (r *Retention) oldFunc(res *RetentionResult) func(s *Seal, rec *Record) bool {
-	if len(res.TenantCutoffs) == 0 {
-		return func(s *Seal, _ *Record) bool { return s.EventTime.Before(res.Cutoff) }
-	}
-	key := r.cfg.Sealer.cfg.Key
-	mac := hmac.New(sha256.New, key.Secret)
-	byTag := make(map[string]time.Time, len(res.TenantCutoffs))
-	for t, at := range res.TenantCutoffs {
-		byTag[string(tenantTag(mac, t))] = at
-	}
-	return func(s *Seal, rec *Record) bool {
-		cut := res.Cutoff
-		switch {
-		case rec != nil:
-			cut = res.cutoffOf(rec.TenantID)
-		case len(s.TenantTag) > 0 && s.KeyID == key.ID:
-			if at, ok := byTag[string(s.TenantTag)]; ok {
-				cut = at
-			}
-		}
-		return s.EventTime.Before(cut)
-	}
-}
-
-// cutoffOf returns the cutoff of tenant's records.
+// cutoffOf returns the cutoff of tenant's records: its own, or Cutoff.
 func (res *RetentionResult) cutoffOf(tenant string) time.Time {
 	if at, ok := res.TenantCutoffs[tenant]; ok && tenant != "" {
 		return at
 	}
 	return res.Cutoff
-}
-
-// scanChain reads the chain once. It returns the boundary, the last seal
-// of the longest prefix of the chain whose records are all older than
-// cutoff; with an Archive, it hands it the sealed records older than
-// cutoff in chain order as it goes, then the unsealed ones, in batches of
-// MaxLimit, and counts them in res.Archived. Without an Archive it stops
-// at the end of the prefix. Nothing is kept but the batch at hand.
-func (r *Retention) scanChain(ctx context.Context, isOld func(*Seal, *Record) bool, res *RetentionResult) (Seal, error) {
-	var (
-		boundary Seal
-		prefix   = true
-		recs     []Record
-		seals    []*Seal
-		// archiveErr is Archive's error, returned through ScanChain
-		archiveErr error
-	)
-	flush := func() error {
-		if len(recs) == 0 {
-			return nil
-		}
-		if err := r.cfg.Archive(ctx, recs, seals); err != nil {
-			archiveErr = fmt.Errorf("audit: retention: archive: %w", err)
-			return archiveErr
-		}
-		res.Archived += int64(len(recs))
-		recs, seals = nil, nil // Archive may keep the slices it was given
-		return nil
-	}
-	add := func(rec *Record, s *Seal) error {
-		recs, seals = append(recs, rec.Clone()), append(seals, s)
-		if len(recs) == MaxLimit {
-			return flush()
-		}
-		return nil
-	}
-	archive := r.cfg.Archive != nil
-	err := r.chain.ScanChain(ctx, 0, func(s Seal, rec *Record) error {
-		old := isOld(&s, rec)
-		if prefix {
-			if old {
-				boundary = s
-			} else if prefix = false; !archive {
-				return errStop
-			}
-		}
-		if archive && old && rec != nil {
-			return add(rec, &s)
-		}
-		return nil
-	})
-	switch {
-	case archiveErr != nil:
-		return boundary, archiveErr
-	case err != nil && !errors.Is(err, errStop):
-		return boundary, fmt.Errorf("audit: retention: %w", err)
-	}
-	if !archive {
-		return boundary, nil
-	}
-	// records appended since SealOnce
-	err = r.chain.ScanUnsealed(ctx, func(rec *Record) error {
-		if rec.OccurredAt.Before(res.cutoffOf(rec.TenantID)) {
-			return add(rec, nil)
-		}
-		return nil
-	})
-	switch {
-	case archiveErr != nil:
-		return boundary, archiveErr
-	case err != nil:
-		return boundary, fmt.Errorf("audit: retention: archive: %w", err)
-	}
-	return boundary, flush()
 }
 
 // archive hands the records past their retention to Archive, newest
@@ -423,7 +341,9 @@ func (r *Retention) archive(ctx context.Context, res *RetentionResult) (int64, e
 	// the latest cutoff of all; each record is kept or not by its own
 	until := res.Cutoff
 	for _, at := range res.TenantCutoffs {
-		until = later(until, at)
+		if at.After(until) {
+			until = at
+		}
 	}
 	f := Filter{Until: until, Limit: MaxLimit}
 	for {
@@ -438,7 +358,7 @@ func (r *Retention) archive(ctx context.Context, res *RetentionResult) (int64, e
 			}
 		}
 		if len(recs) > 0 {
-			if err := r.cfg.Archive(ctx, recs, make([]*Seal, len(recs))); err != nil {
+			if err := r.cfg.Archive(ctx, recs, make([]json.RawMessage, len(recs))); err != nil {
 				return total, err
 			}
 			total += int64(len(recs))
@@ -475,15 +395,15 @@ func (r *Retention) archive(ctx context.Context, res *RetentionResult) (int64, e
 func ArchiveNDJSON(w io.Writer, under ...io.Writer) ArchiveFunc {
 	enc := json.NewEncoder(w)
 	layers := append([]io.Writer{w}, under...)
-	return func(_ context.Context, recs []Record, seals []*Seal) error {
+	return func(_ context.Context, recs []Record, seals []json.RawMessage) error {
 		for i := range recs {
-			var s *Seal
-			if i < len(seals) {
+			s := json.RawMessage("null")
+			if i < len(seals) && seals[i] != nil {
 				s = seals[i]
 			}
 			if err := enc.Encode(struct {
-				Record *Record `json:"record"`
-				Seal   *Seal   `json:"seal"`
+				Record *Record         `json:"record"`
+				Seal   json.RawMessage `json:"seal"`
 			}{&recs[i], s}); err != nil {
 				return fmt.Errorf("audit: archive: %w", err)
 			}

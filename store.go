@@ -129,25 +129,6 @@ type Getter interface {
 	Get(ctx context.Context, id uuid.UUID) (Record, error)
 }
 
-// Purger is a Store that can delete old records.
-type Purger interface {
-	// Purge deletes the records whose OccurredAt is before cutoff and
-	// returns how many it deleted. It never deletes a record at or after
-	// cutoff. Concurrent calls must be safe.
-	Purge(ctx context.Context, cutoff time.Time) (int64, error)
-}
-
-// TenantPurger is a Purger that can delete old records with a cutoff per
-// tenant. Retention needs it for RetentionOptions.TenantMaxAge.
-type TenantPurger interface {
-	// PurgeTenants deletes the records whose OccurredAt is before the
-	// cutoff of their tenant, tenants[TenantID] for the tenants listed
-	// and def for every other record (those without a tenant too), and
-	// returns how many it deleted. It never deletes a record at or after
-	// its cutoff. Concurrent calls must be safe.
-	PurgeTenants(ctx context.Context, def time.Time, tenants map[string]time.Time) (int64, error)
-}
-
 // Page is one page of query results.
 type Page struct {
 	Records []Record `json:"items"`

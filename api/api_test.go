@@ -21,6 +21,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/middleware"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -66,7 +67,7 @@ func (s *testStore) spoil(r *audit.Record) {
 
 func (s *testStore) Append(ctx context.Context, rs ...audit.Record) error {
 	if s.failAppend.Load() {
-		return audit.Permanent(errors.New("audit store down"))
+		return storekit.Permanent(errors.New("audit store down"))
 	}
 	return s.Store.Append(ctx, rs...)
 }

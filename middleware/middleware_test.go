@@ -18,6 +18,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 // newLogger returns a Logger that writes every event synchronously to a
@@ -509,7 +510,7 @@ func TestHijackRawConn(t *testing.T) {
 type failingStore struct{}
 
 func (failingStore) Append(context.Context, ...audit.Record) error {
-	return audit.Permanent(errors.New("disk on fire"))
+	return storekit.Permanent(errors.New("disk on fire"))
 }
 
 func TestEventNotRecordedIsReported(t *testing.T) {

@@ -9,7 +9,7 @@
 //	logger, err := audit.New(store, &audit.Options{Observer: m, TraceFrom: otelaudit.TraceFrom})
 //	err = m.Register(otelaudit.Sources{Logger: logger, Sealer: sealer, Retention: retention})
 //
-// and call m.RecordVerify with each audit.Verify result.
+// and call m.RecordVerify with each chain.Verify result.
 //
 // # Instruments
 //

@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/stream"
 )
 
@@ -64,7 +66,7 @@ type Options struct {
 // skipped.
 type Sources struct {
 	Logger    *audit.Logger    // queue depth, capacity and bytes, Sync writes in flight, retries, store down
-	Sealer    *audit.Sealer    // sealing lag, unsealed records, last seal time, seals and errors
+	Sealer    *chain.Sealer    // sealing lag, unsealed records, last seal time, seals and errors
 	Retention *audit.Retention // runs, records removed and archived, errors, last run time
 	Tee       *stream.Tee      // each stream's queue, sent, retries, drops and lag
 	// Loader reports the lag of a store/jetstream Loader; adapt it with
@@ -321,7 +323,7 @@ func errorType(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case audit.IsPermanent(err):
+	case storekit.IsPermanent(err):
 		return 1
 	case errors.Is(err, context.DeadlineExceeded):
 		return 2

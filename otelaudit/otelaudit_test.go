@@ -16,8 +16,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/otelaudit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -128,7 +130,7 @@ type flaky struct {
 func (s *flaky) Append(ctx context.Context, rs ...audit.Record) error {
 	for _, r := range rs {
 		if r.ResourceID == "bad" {
-			return audit.Permanent(errors.New("refused"))
+			return storekit.Permanent(errors.New("refused"))
 		}
 	}
 	select {
@@ -329,13 +331,13 @@ func TestSealerRetentionVerify(t *testing.T) {
 		}
 	}
 	l.Close(ctx)
-	key := audit.HMACKey{ID: "k1", Secret: []byte("a test key of thirty-two bytes or more")}
-	signer := &audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, Signer: signer, Now: clock})
+	key := chain.HMACKey{ID: "k1", Secret: []byte("a test key of thirty-two bytes or more")}
+	signer := &chain.SigningKey{ID: "s1", Key: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}
+	sealer, err := chain.NewSealer(store, key, &chain.SealerOptions{SigningKey: signer, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ret, err := audit.NewRetention(store, &audit.RetentionOptions{MaxAge: time.Hour, Sealer: sealer, Now: clock})
+	ret, err := audit.NewRetention(store, sealer, &audit.RetentionOptions{MaxAge: time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +354,7 @@ func TestSealerRetentionVerify(t *testing.T) {
 	if err := sealer.Close(ctx); err != nil { // seals what waits, then counts
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}, PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}, Now: clock})
+	rep, err := chain.Verify(ctx, store, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}, PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}, Now: clock})
 	if err != nil || !rep.OK() {
 		t.Fatalf("Verify: %v %+v", err, rep.Problems)
 	}
@@ -396,11 +398,11 @@ func TestSealerRetentionVerify(t *testing.T) {
 			t.Errorf("%s: got %v (%v), want %v", tt.metric, got, ok, tt.want)
 		}
 	}
-	m.RecordVerify(audit.Report{ProblemCount: 2}, nil)
+	m.RecordVerify(chain.Report{ProblemCount: 2}, nil)
 	if got, _ := value(t, collect(t, reader), "audit.verify.last_result"); got != 0 {
 		t.Errorf("audit.verify.last_result after problems: got %d, want 0", got)
 	}
-	m.RecordVerify(audit.Report{}, errors.New("cannot read"))
+	m.RecordVerify(chain.Report{}, errors.New("cannot read"))
 	if got, _ := value(t, collect(t, reader), "audit.verify.last_result"); got != 0 {
 		t.Errorf("audit.verify.last_result after an error: got %d, want 0", got)
 	}
@@ -458,8 +460,8 @@ type unsealableStore struct {
 	done bool
 }
 
-func (u *unsealableStore) SealNext(ctx context.Context, max int, fn func(audit.Seal, []audit.Record) ([]audit.Seal, error)) (int, error) {
-	return u.Store.SealNext(ctx, max, func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error) {
+func (u *unsealableStore) SealNext(ctx context.Context, max int, fn func(storekit.Seal, []audit.Record) ([]storekit.Seal, error)) (int, error) {
+	return u.Store.SealNext(ctx, max, func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error) {
 		if len(recs) > 0 && !u.done {
 			u.done = true
 			recs[0].Details = []byte(strings.Repeat(`{"a":`, 5001) + "1" + strings.Repeat("}", 5001))
@@ -486,7 +488,7 @@ func TestSealUnsealable(t *testing.T) {
 	}
 	l.Close(ctx)
 	var reported []error
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: audit.HMACKey{ID: "k1", Secret: make([]byte, 32)}, OnError: func(err error) { reported = append(reported, err) }})
+	sealer, err := chain.NewSealer(store, chain.HMACKey{ID: "k1", Secret: make([]byte, 32)}, &chain.SealerOptions{OnError: func(err error) { reported = append(reported, err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +507,7 @@ func TestSealUnsealable(t *testing.T) {
 			t.Errorf("%s: got %d, want %d", tt.metric, got, tt.want)
 		}
 	}
-	if len(reported) != 1 || !strings.Contains(reported[0].Error(), string(audit.ProblemUnsealable)) {
-		t.Errorf("OnError got %v; want one error naming %s", reported, audit.ProblemUnsealable)
+	if len(reported) != 1 || !strings.Contains(reported[0].Error(), string(chain.ProblemUnsealable)) {
+		t.Errorf("OnError got %v; want one error naming %s", reported, chain.ProblemUnsealable)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 )
 
 // instruments makes observable instruments and collects their errors.
@@ -118,7 +119,7 @@ func (m *Metrics) registerLogger(l *audit.Logger) error {
 	})
 }
 
-func (m *Metrics) registerSealer(s *audit.Sealer) error {
+func (m *Metrics) registerSealer(s *chain.Sealer) error {
 	in := &instruments{meter: m.meter}
 	lag := in.fgauge("audit.seal.lag", "s", "Age of the oldest unsealed record, as last counted by the Sealer.")
 	unsealed := in.gauge("audit.seal.unsealed", "{record}", "Records waiting for a seal, as last counted by the Sealer.")
@@ -241,10 +242,10 @@ func (m *Metrics) registerVerify() error {
 	return nil
 }
 
-// RecordVerify records the result of an audit.Verify: call it with what
+// RecordVerify records the result of an chain.Verify: call it with what
 // Verify returned. The verification passed when err is nil and the report
 // holds no problem. Its time is the Options.Now of the call.
-func (m *Metrics) RecordVerify(rep audit.Report, err error) {
+func (m *Metrics) RecordVerify(rep chain.Report, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.verify = verifyState{at: m.now(), ok: err == nil && rep.ProblemCount == 0, problems: rep.ProblemCount, records: rep.Records}

@@ -152,23 +152,23 @@ func CanonicalJSON(raw []byte) ([]byte, error) { return canonical.JSON(raw) }
 // CheckRecords checks each record against the record contract
 // (audit.Record.Validate): what every store's Append must refuse, before it
 // stores anything, so that every record it stores can be sealed and
-// verified. It returns nil, or an error marked audit.Permanent that names
+// verified. It returns nil, or an error marked Permanent that names
 // the first record at fault, by its index and ID, and wraps the
 // *audit.FieldError that says which field and why.
 func CheckRecords(recs []audit.Record) error {
 	for i := range recs {
 		if err := recs[i].Validate(); err != nil {
-			return audit.Permanent(fmt.Errorf("record %d (id %s): %w", i, recs[i].ID, err))
+			return Permanent(fmt.Errorf("record %d (id %s): %w", i, recs[i].ID, err))
 		}
 	}
 	return nil
 }
 
-// Seal runs fn, the sealing callback a store's SealNext is given, on recs,
+// RunSealer runs fn, the sealing callback a store's SealNext is given, on recs,
 // the records to seal after last, and checks what it returns: one seal per
 // record, in order, continuing the chain from last. A store writes the
-// seals only when Seal returns no error.
-func Seal(fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error), last audit.Seal, recs []audit.Record) ([]audit.Seal, error) {
+// seals only when RunSealer returns no error.
+func RunSealer(fn func(last Seal, recs []audit.Record) ([]Seal, error), last Seal, recs []audit.Record) ([]Seal, error) {
 	seals, err := fn(last, recs)
 	if err != nil {
 		return nil, err
@@ -299,7 +299,7 @@ func EmptyFirstPage(f *audit.Filter, page audit.Page, horizon func() ([]byte, er
 // TenantCutoffsColumn returns the column value a store keeps for a
 // checkpoint's TenantCutoffs: their JSON as a string, or nil (SQL NULL)
 // for none. TenantCutoffs reads it back.
-func TenantCutoffsColumn(c []audit.TenantCutoff) (any, error) {
+func TenantCutoffsColumn(c []TenantCutoff) (any, error) {
 	if len(c) == 0 {
 		return nil, nil
 	}
@@ -315,11 +315,11 @@ func TenantCutoffsColumn(c []audit.TenantCutoff) (any, error) {
 // string, and for JSON that does not parse: the checkpoint's signature,
 // which covers the cutoffs, then fails, and Verify reports it, as it
 // reports any other damaged checkpoint.
-func TenantCutoffs(s string) []audit.TenantCutoff {
+func TenantCutoffs(s string) []TenantCutoff {
 	if s == "" {
 		return nil
 	}
-	var out []audit.TenantCutoff
+	var out []TenantCutoff
 	if err := json.Unmarshal([]byte(s), &out); err != nil {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -15,6 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Tamperer changes a store as someone with write access to its storage
@@ -24,24 +27,24 @@ type Tamperer interface {
 	DeleteRecord(ctx context.Context, id uuid.UUID) error
 	// InsertRecord adds r as it is, RecordedAt included, without a seal.
 	InsertRecord(ctx context.Context, r audit.Record) error
-	UpdateSeal(ctx context.Context, seq uint64, mutate func(*audit.Seal)) error
+	UpdateSeal(ctx context.Context, seq uint64, mutate func(*storekit.Seal)) error
 	DeleteSeal(ctx context.Context, seq uint64) error
-	InsertSeal(ctx context.Context, s audit.Seal) error
+	InsertSeal(ctx context.Context, s storekit.Seal) error
 }
 
 // ChainFactory returns a new, empty store that keeps a chain, and a
 // Tamperer for it.
-type ChainFactory func(t *testing.T) (audit.SealStore, Tamperer)
+type ChainFactory func(t *testing.T) (storekit.SealStore, Tamperer)
 
 // Keys used by the chain suite.
 var (
-	key1   = audit.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{1}, 32)}
-	key2   = audit.HMACKey{ID: "k2", Secret: bytes.Repeat([]byte{2}, 32)}
-	signer = audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32))}
+	key1   = chain.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{1}, 32)}
+	key2   = chain.HMACKey{ID: "k2", Secret: bytes.Repeat([]byte{2}, 32)}
+	signer = chain.SigningKey{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32))}
 )
 
-func verifyOpts(trusted ...audit.Checkpoint) audit.VerifyOptions {
-	return audit.VerifyOptions{
+func verifyOpts(trusted ...storekit.Checkpoint) chain.VerifyOptions {
+	return chain.VerifyOptions{
 		Keys:       map[string][]byte{key1.ID: key1.Secret, key2.ID: key2.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
 		Trusted:    trusted,
@@ -51,8 +54,8 @@ func verifyOpts(trusted ...audit.Checkpoint) audit.VerifyOptions {
 	}
 }
 
-func newSealer(t testing.TB, s audit.SealStore, k audit.HMACKey) *audit.Sealer {
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: k, Signer: &signer, BatchSize: 7})
+func newSealer(t testing.TB, s storekit.SealStore, k chain.HMACKey) *chain.Sealer {
+	sl, err := chain.NewSealer(s, k, &chain.SealerOptions{SigningKey: &signer, BatchSize: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 			t.Parallel()
 			rnd := seeded(t, uint64(g))
 			kinds := map[string]int{}
-			found := map[audit.ProblemKind]int{}
+			found := map[chain.ProblemKind]int{}
 			n := trials / groups
 			if g < trials%groups {
 				n++
@@ -151,7 +154,7 @@ func recent(n int) []time.Time {
 
 // sealAll seals until no record waits. A store may hold records back for
 // a while (PostgreSQL, behind transactions still running elsewhere).
-func sealAll(t testing.TB, s audit.SealStore, sl *audit.Sealer) {
+func sealAll(t testing.TB, s storekit.SealStore, sl *chain.Sealer) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(time.Minute)
@@ -173,16 +176,16 @@ func sealAll(t testing.TB, s audit.SealStore, sl *audit.Sealer) {
 	}
 }
 
-func mustVerify(t testing.TB, s audit.ChainSource, opts audit.VerifyOptions) audit.Report {
+func mustVerify(t testing.TB, s storekit.ChainSource, opts chain.VerifyOptions) chain.Report {
 	t.Helper()
-	rep, err := audit.Verify(context.Background(), s, &opts)
+	rep, err := chain.Verify(context.Background(), s, &opts)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	return rep
 }
 
-func wantOK(t testing.TB, rep audit.Report, what string) {
+func wantOK(t testing.TB, rep chain.Report, what string) {
 	t.Helper()
 	if !rep.OK() {
 		t.Fatalf("%s: false alarm: %v", what, rep.Problems)
@@ -216,7 +219,7 @@ func testSealAndVerify(t *testing.T, newChain ChainFactory) {
 	// without the rotated-out key, its seals cannot be checked
 	opts := verifyOpts(cp)
 	delete(opts.Keys, key1.ID)
-	if rep := mustVerify(t, s, opts); rep.OK() || rep.Problems[0].Kind != audit.ProblemUnknownKey {
+	if rep := mustVerify(t, s, opts); rep.OK() || rep.Problems[0].Kind != chain.ProblemUnknownKey {
 		t.Errorf("verify without key k1: %v", rep.Problems)
 	}
 	// a fresh record is unsealed but within the window: not a problem
@@ -227,7 +230,7 @@ func testSealAndVerify(t *testing.T, newChain ChainFactory) {
 		t.Errorf("fresh unsealed record: %+v", rep)
 	}
 	// and reported once it is older than the window
-	if rep := mustVerify(t, s, verifyOpts(cp)); rep.OK() || rep.Problems[0].Kind != audit.ProblemUnsealed {
+	if rep := mustVerify(t, s, verifyOpts(cp)); rep.OK() || rep.Problems[0].Kind != chain.ProblemUnsealed {
 		t.Errorf("old unsealed record: %v", rep.Problems)
 	}
 	// an unsealed record that claims to be recorded later than now can
@@ -238,7 +241,7 @@ func testSealAndVerify(t *testing.T, newChain ChainFactory) {
 	check(t, tam.InsertRecord(ctx, future))
 	o2 := verifyOpts()
 	o2.Now = time.Now
-	if rep := mustVerify(t, s2, o2); rep.OK() || rep.Problems[0].Kind != audit.ProblemUnsealed {
+	if rep := mustVerify(t, s2, o2); rep.OK() || rep.Problems[0].Kind != chain.ProblemUnsealed {
 		t.Errorf("unsealed record from the future: %+v", rep)
 	}
 }
@@ -300,9 +303,8 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 	sealAll(t, s, sl)
 	var archived []audit.Record
 	var archivedSeals int
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{
-		Sealer: sl,
-		Archive: func(_ context.Context, rs []audit.Record, ss []*audit.Seal) error {
+	r, err := audit.NewRetention(s, sl, &audit.RetentionOptions{
+		Archive: func(_ context.Context, rs []audit.Record, ss []json.RawMessage) error {
 			archived = append(archived, rs...)
 			for _, x := range ss {
 				if x != nil {
@@ -345,7 +347,7 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 	}
 	// more records, a second purge, and the chain still verifies
 	appendRecords(t, s, recent(5)...)
-	r2, _ := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, MaxAge: 30 * 24 * time.Hour})
+	r2, _ := audit.NewRetention(s, sl, &audit.RetentionOptions{MaxAge: 30 * 24 * time.Hour})
 	if _, err := r2.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +358,7 @@ func testRetentionKeepsProof(t *testing.T, newChain ChainFactory) {
 	}
 	wantOK(t, mustVerify(t, s, verifyOpts(cp)), "after two retention runs")
 	// deleting a record younger than the cutoff is still detected
-	if _, err := audit.NewRetention(s, &audit.RetentionOptions{}); err == nil {
+	if _, err := audit.NewRetention(s, nil, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a chain store without a Sealer: no error")
 	}
 }
@@ -376,7 +378,7 @@ func testRoutineCheckpoint(t *testing.T, newChain ChainFactory) {
 	sealAll(t, s, sl)
 	cp10, err := sl.Checkpoint(ctx, time.Time{})
 	check(t, err)
-	if p, ok := s.(audit.ChainPurger); ok {
+	if p, ok := s.(storekit.ChainPurger); ok {
 		if _, err := p.PurgeSeals(ctx, cp5.Seq); err == nil {
 			t.Errorf("PurgeSeals at a routine checkpoint: no error")
 		}
@@ -386,15 +388,15 @@ func testRoutineCheckpoint(t *testing.T, newChain ChainFactory) {
 		check(t, tam.DeleteRecord(ctx, sl.EventID))
 	}
 	rep := mustVerify(t, s, verifyOpts(cp5, cp10))
-	if rep.OK() || rep.Problems[0].Kind != audit.ProblemDeletedSeal {
+	if rep.OK() || rep.Problems[0].Kind != chain.ProblemDeletedSeal {
 		t.Errorf("history removed up to a routine checkpoint: %v", rep.Problems)
 	}
 }
 
 // chainOf returns the seals of s, in order.
-func chainOf(t *testing.T, s audit.SealStore) []audit.Seal {
-	var seals []audit.Seal
-	check(t, s.ScanChain(context.Background(), 0, func(sl audit.Seal, _ *audit.Record) error {
+func chainOf(t *testing.T, s storekit.SealStore) []storekit.Seal {
+	var seals []storekit.Seal
+	check(t, s.ScanChain(context.Background(), 0, func(sl storekit.Seal, _ *audit.Record) error {
 		seals = append(seals, sl)
 		return nil
 	}))
@@ -404,13 +406,13 @@ func chainOf(t *testing.T, s audit.SealStore) []audit.Seal {
 // retentionMidway is a ChainSource that runs retention right after Verify
 // has read the checkpoints, before it reads the chain.
 type retentionMidway struct {
-	audit.SealStore
+	storekit.SealStore
 	r    *audit.Retention
 	once sync.Once
 	err  error
 }
 
-func (m *retentionMidway) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+func (m *retentionMidway) Checkpoints(ctx context.Context) ([]storekit.Checkpoint, error) {
 	cps, err := m.SealStore.Checkpoints(ctx)
 	m.once.Do(func() { _, m.err = m.r.RunOnce(ctx) })
 	return cps, err
@@ -429,7 +431,7 @@ func testVerifyDuringRetention(t *testing.T, newChain ChainFactory) {
 	sealAll(t, s, sl)
 	cp, err := sl.Checkpoint(ctx, time.Time{})
 	check(t, err)
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl})
+	r, err := audit.NewRetention(s, sl, nil)
 	check(t, err)
 	src := &retentionMidway{SealStore: s, r: r}
 	rep := mustVerify(t, src, verifyOpts(cp))
@@ -449,8 +451,8 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 		id  uuid.UUID
 	}
 	// editSeal changes the i-th seal: the problem is at that seal
-	editSeal := func(i int, f func(*audit.Seal)) func(*testing.T, Tamperer, []audit.Seal) pos {
-		return func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+	editSeal := func(i int, f func(*storekit.Seal)) func(*testing.T, Tamperer, []storekit.Seal) pos {
+		return func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.UpdateSeal(ctx, seals[i].Seq, f))
 			return pos{seals[i].Seq, seals[i].EventID}
 		}
@@ -458,77 +460,77 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 	// each tampering returns where the first problem must be
 	tests := []struct {
 		name   string
-		tamper func(t *testing.T, tam Tamperer, seals []audit.Seal) pos
-		want   audit.ProblemKind
+		tamper func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos
+		want   chain.ProblemKind
 	}{
-		{"update record", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		{"update record", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.Status = audit.StatusSuccess; r.UserID = "mallory" }))
 			return pos{seals[5].Seq, seals[5].EventID}
-		}, audit.ProblemModifiedEvent},
-		{"update details", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemModifiedEvent},
+		{"update details", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.Details = []byte(`{"i":5}`) }))
 			return pos{seals[5].Seq, seals[5].EventID}
-		}, audit.ProblemModifiedEvent},
-		{"update tenant", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemModifiedEvent},
+		{"update tenant", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.TenantID = toggle(r.TenantID, "tenant-z") }))
 			return pos{seals[5].Seq, seals[5].EventID}
-		}, audit.ProblemModifiedEvent},
-		{"update trace", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemModifiedEvent},
+		{"update trace", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.UpdateRecord(ctx, seals[4].EventID, func(r *audit.Record) {
 				r.TraceID = toggle(r.TraceID, "0af7651916cd43dd8448eb211c80319c")
 			}))
 			return pos{seals[4].Seq, seals[4].EventID}
-		}, audit.ProblemModifiedEvent},
-		{"update span", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemModifiedEvent},
+		{"update span", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.UpdateRecord(ctx, seals[6].EventID, func(r *audit.Record) { r.SpanID = toggle(r.SpanID, "b7ad6b7169203331") }))
 			return pos{seals[6].Seq, seals[6].EventID}
-		}, audit.ProblemModifiedEvent},
-		{"delete record", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemModifiedEvent},
+		{"delete record", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.DeleteRecord(ctx, seals[3].EventID))
 			return pos{seals[3].Seq, seals[3].EventID}
-		}, audit.ProblemDeletedEvent},
-		{"insert record", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemDeletedEvent},
+		{"insert record", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			r := Record(99)
 			r.RecordedAt = seals[2].EventTime
 			check(t, tam.InsertRecord(ctx, r))
 			return pos{0, r.ID}
-		}, audit.ProblemUnsealed},
-		{"insert record and seal", func(t *testing.T, tam Tamperer, _ []audit.Seal) pos {
+		}, chain.ProblemUnsealed},
+		{"insert record and seal", func(t *testing.T, tam Tamperer, _ []storekit.Seal) pos {
 			r := Record(99)
 			r.RecordedAt = time.Now().Truncate(time.Microsecond)
 			check(t, tam.InsertRecord(ctx, r))
-			d, _ := audit.Digest(&r)
-			check(t, tam.InsertSeal(ctx, audit.Seal{Seq: 11, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: bytes.Repeat([]byte{9}, 32), SealedAt: time.Now()}))
+			d, _ := storekit.Digest(&r)
+			check(t, tam.InsertSeal(ctx, storekit.Seal{Seq: 11, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: bytes.Repeat([]byte{9}, 32), SealedAt: time.Now()}))
 			return pos{11, r.ID}
-		}, audit.ProblemForgedEvent},
-		{"swap seals", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemForgedEvent},
+		{"swap seals", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			a, b := seals[3], seals[4]
-			check(t, tam.UpdateSeal(ctx, b.Seq, func(s *audit.Seal) {
+			check(t, tam.UpdateSeal(ctx, b.Seq, func(s *storekit.Seal) {
 				s.EventID, s.EventTime, s.Digest, s.TenantTag = a.EventID, a.EventTime, a.Digest, a.TenantTag
 			}))
-			check(t, tam.UpdateSeal(ctx, a.Seq, func(s *audit.Seal) {
+			check(t, tam.UpdateSeal(ctx, a.Seq, func(s *storekit.Seal) {
 				s.EventID, s.EventTime, s.Digest, s.TenantTag = b.EventID, b.EventTime, b.Digest, b.TenantTag
 			}))
 			return pos{a.Seq, b.EventID}
-		}, audit.ProblemReordered},
-		{"delete seal", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemReordered},
+		{"delete seal", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.DeleteSeal(ctx, seals[5].Seq))
 			return pos{seals[5].Seq, uuid.UUID{}}
-		}, audit.ProblemDeletedSeal},
-		{"delete first seal", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemDeletedSeal},
+		{"delete first seal", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.DeleteSeal(ctx, seals[0].Seq))
 			return pos{1, uuid.UUID{}}
-		}, audit.ProblemDeletedSeal},
-		{"modify seal hash", editSeal(5, func(s *audit.Seal) { s.Hash[0] ^= 1 }), audit.ProblemModifiedSeal},
-		{"modify newest seal hash", editSeal(9, func(s *audit.Seal) { s.Hash[0] ^= 1 }), audit.ProblemModifiedSeal},
-		{"modify seal digest", editSeal(5, func(s *audit.Seal) { s.Digest[0] ^= 1 }), audit.ProblemModifiedSeal},
-		{"truncate newest seal", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemDeletedSeal},
+		{"modify seal hash", editSeal(5, func(s *storekit.Seal) { s.Hash[0] ^= 1 }), chain.ProblemModifiedSeal},
+		{"modify newest seal hash", editSeal(9, func(s *storekit.Seal) { s.Hash[0] ^= 1 }), chain.ProblemModifiedSeal},
+		{"modify seal digest", editSeal(5, func(s *storekit.Seal) { s.Digest[0] ^= 1 }), chain.ProblemModifiedSeal},
+		{"truncate newest seal", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			// one seal and its record: the smallest cut
 			check(t, tam.DeleteSeal(ctx, seals[9].Seq))
 			check(t, tam.DeleteRecord(ctx, seals[9].EventID))
 			return pos{seals[9].Seq, uuid.UUID{}}
-		}, audit.ProblemTruncated},
-		{"truncate tail", func(t *testing.T, tam Tamperer, seals []audit.Seal) pos {
+		}, chain.ProblemTruncated},
+		{"truncate tail", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			// the newest three seals and their records; the chain's order
 			// is the store's
 			for _, sl := range seals[7:] {
@@ -536,7 +538,7 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 				check(t, tam.DeleteRecord(ctx, sl.EventID))
 			}
 			return pos{seals[9].Seq, uuid.UUID{}}
-		}, audit.ProblemTruncated},
+		}, chain.ProblemTruncated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -557,13 +559,13 @@ func check(t *testing.T, err error) {
 
 // trial builds a random, well-formed chain, checks it verifies, tampers
 // with it once, and checks that Verify notices.
-func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, []audit.Problem) {
+func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, []chain.Problem) {
 	ctx := context.Background()
 	s, tam := newChain(t)
 	now := time.Now()
-	keys := []audit.HMACKey{key1, key2}
+	keys := []chain.HMACKey{key1, key2}
 	sealer := newSealer(t, s, keys[rnd.IntN(2)])
-	var trusted []audit.Checkpoint
+	var trusted []storekit.Checkpoint
 	// a history over 200 days, appended and sealed in a few rounds
 	for range 1 + rnd.IntN(3) {
 		n := 1 + rnd.IntN(15)
@@ -579,7 +581,7 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 	}
 	purgedBefore := time.Time{}
 	if rnd.IntN(2) == 0 {
-		r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sealer, MaxAge: time.Duration(30+rnd.IntN(150)) * 24 * time.Hour})
+		r, err := audit.NewRetention(s, sealer, &audit.RetentionOptions{MaxAge: time.Duration(30+rnd.IntN(150)) * 24 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -603,9 +605,9 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 	}
 
 	// what is there to tamper with
-	var seals []audit.Seal
-	var present []audit.Seal // seals whose record is present
-	err = s.ScanChain(ctx, 0, func(sl audit.Seal, r *audit.Record) error {
+	var seals []storekit.Seal
+	var present []storekit.Seal // seals whose record is present
+	err = s.ScanChain(ctx, 0, func(sl storekit.Seal, r *audit.Record) error {
 		seals = append(seals, sl)
 		if r != nil {
 			present = append(present, sl)
@@ -626,28 +628,28 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 		kinds = append(kinds, "swap_records")
 	}
 	kind := kinds[rnd.IntN(len(kinds))]
-	pick := func(ss []audit.Seal) audit.Seal { return ss[rnd.IntN(len(ss))] }
+	pick := func(ss []storekit.Seal) storekit.Seal { return ss[rnd.IntN(len(ss))] }
 	last := cp.Seq
 	if len(seals) > 0 {
 		last = seals[len(seals)-1].Seq
 	}
 	// the first problem the tampering must cause
-	var want audit.Problem
-	expect := func(k audit.ProblemKind, seq uint64, id uuid.UUID) {
-		want = audit.Problem{Kind: k, Seq: seq, EventID: id}
+	var want chain.Problem
+	expect := func(k chain.ProblemKind, seq uint64, id uuid.UUID) {
+		want = chain.Problem{Kind: k, Seq: seq, EventID: id}
 	}
 	// a removed seal: missing from the chain, or the chain is cut short
-	deletedSeal := func(x audit.Seal) {
+	deletedSeal := func(x storekit.Seal) {
 		if x.Seq == last {
-			expect(audit.ProblemTruncated, cp.Seq, uuid.UUID{})
+			expect(chain.ProblemTruncated, cp.Seq, uuid.UUID{})
 		} else {
-			expect(audit.ProblemDeletedSeal, x.Seq, uuid.UUID{})
+			expect(chain.ProblemDeletedSeal, x.Seq, uuid.UUID{})
 		}
 	}
 	switch kind {
 	case "update":
 		target := pick(present)
-		expect(audit.ProblemModifiedEvent, target.Seq, target.EventID)
+		expect(chain.ProblemModifiedEvent, target.Seq, target.EventID)
 		field := rnd.IntN(7)
 		check(t, tam.UpdateRecord(ctx, target.EventID, func(r *audit.Record) {
 			switch field {
@@ -689,40 +691,40 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 			break
 		}
 		check(t, tam.DeleteRecord(ctx, target.EventID))
-		expect(audit.ProblemDeletedEvent, target.Seq, target.EventID)
+		expect(chain.ProblemDeletedEvent, target.Seq, target.EventID)
 	case "insert":
 		r := Record(1000 + i)
 		r.ID = uuid.New()
 		r.OccurredAt = now.Add(-time.Duration(rnd.Int64N(int64(24 * time.Hour)))).Truncate(time.Microsecond)
 		r.RecordedAt = r.OccurredAt
 		check(t, tam.InsertRecord(ctx, r))
-		expect(audit.ProblemUnsealed, 0, r.ID)
+		expect(chain.ProblemUnsealed, 0, r.ID)
 	case "insert_sealed":
 		r := Record(2000 + i)
 		r.ID = uuid.New()
 		r.RecordedAt = now.Truncate(time.Microsecond)
 		check(t, tam.InsertRecord(ctx, r))
-		d, _ := audit.Digest(&r)
+		d, _ := storekit.Digest(&r)
 		h := make([]byte, 32)
 		for j := range h {
 			h[j] = byte(rnd.IntN(256))
 		}
-		check(t, tam.InsertSeal(ctx, audit.Seal{Seq: last + 1, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: h, SealedAt: now}))
-		expect(audit.ProblemForgedEvent, last+1, r.ID)
+		check(t, tam.InsertSeal(ctx, storekit.Seal{Seq: last + 1, EventID: r.ID, EventTime: r.OccurredAt, Digest: d, KeyID: key1.ID, Hash: h, SealedAt: now}))
+		expect(chain.ProblemForgedEvent, last+1, r.ID)
 	case "modify_seal":
 		if len(seals) == 0 {
 			kind = "insert"
 			r := Record(3000 + i)
 			r.RecordedAt = now.Add(-time.Hour)
 			check(t, tam.InsertRecord(ctx, r))
-			expect(audit.ProblemUnsealed, 0, r.ID)
+			expect(chain.ProblemUnsealed, 0, r.ID)
 			break
 		}
 		target := pick(seals)
 		what := rnd.IntN(4)
 		// a changed seal: its record, if any, is as sealed
-		expect(audit.ProblemModifiedSeal, target.Seq, target.EventID)
-		check(t, tam.UpdateSeal(ctx, target.Seq, func(sl *audit.Seal) {
+		expect(chain.ProblemModifiedSeal, target.Seq, target.EventID)
+		check(t, tam.UpdateSeal(ctx, target.Seq, func(sl *storekit.Seal) {
 			switch what {
 			case 0:
 				sl.Hash[rnd.IntN(len(sl.Hash))] ^= byte(1 + rnd.IntN(255))
@@ -749,17 +751,17 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 			break
 		}
 		// everything that names the record: its tenant's tag too
-		check(t, tam.UpdateSeal(ctx, sa.Seq, func(sl *audit.Seal) {
+		check(t, tam.UpdateSeal(ctx, sa.Seq, func(sl *storekit.Seal) {
 			sl.EventID, sl.EventTime, sl.Digest, sl.TenantTag = sb.EventID, sb.EventTime, sb.Digest, sb.TenantTag
 		}))
-		check(t, tam.UpdateSeal(ctx, sb.Seq, func(sl *audit.Seal) {
+		check(t, tam.UpdateSeal(ctx, sb.Seq, func(sl *storekit.Seal) {
 			sl.EventID, sl.EventTime, sl.Digest, sl.TenantTag = sa.EventID, sa.EventTime, sa.Digest, sa.TenantTag
 		}))
 		// neighbours link the other way round; others just do not link
 		if b == a+1 {
-			expect(audit.ProblemReordered, sa.Seq, sb.EventID)
+			expect(chain.ProblemReordered, sa.Seq, sb.EventID)
 		} else {
-			expect(audit.ProblemModifiedSeal, sa.Seq, sb.EventID)
+			expect(chain.ProblemModifiedSeal, sa.Seq, sb.EventID)
 		}
 	case "swap_records":
 		x := rnd.Perm(len(present))
@@ -770,13 +772,13 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 		if Equal(withID(ra, rb.ID, rb.OccurredAt), rb) == "" {
 			kind = "update"
 			check(t, tam.UpdateRecord(ctx, a.EventID, func(r *audit.Record) { r.UserID += "z" }))
-			expect(audit.ProblemModifiedEvent, a.Seq, a.EventID)
+			expect(chain.ProblemModifiedEvent, a.Seq, a.EventID)
 			break
 		}
 		if first := min(a.Seq, b.Seq); first == a.Seq {
-			expect(audit.ProblemModifiedEvent, a.Seq, a.EventID)
+			expect(chain.ProblemModifiedEvent, a.Seq, a.EventID)
 		} else {
-			expect(audit.ProblemModifiedEvent, b.Seq, b.EventID)
+			expect(chain.ProblemModifiedEvent, b.Seq, b.EventID)
 		}
 		check(t, tam.UpdateRecord(ctx, a.EventID, func(r *audit.Record) { *r = withID(rb, ra.ID, ra.OccurredAt) }))
 		check(t, tam.UpdateRecord(ctx, b.EventID, func(r *audit.Record) { *r = withID(ra, rb.ID, rb.OccurredAt) }))
@@ -786,10 +788,10 @@ func trial(t *testing.T, newChain ChainFactory, rnd *rand.Rand, i int) (string, 
 		deletedSeal(x)
 	case "truncate":
 		k := 1 + rnd.IntN(min(len(seals), 4))
-		expect(audit.ProblemTruncated, cp.Seq, uuid.UUID{})
+		expect(chain.ProblemTruncated, cp.Seq, uuid.UUID{})
 		for _, sl := range seals[len(seals)-k:] {
 			check(t, tam.DeleteSeal(ctx, sl.Seq))
-			if slices.ContainsFunc(present, func(p audit.Seal) bool { return p.Seq == sl.Seq }) {
+			if slices.ContainsFunc(present, func(p storekit.Seal) bool { return p.Seq == sl.Seq }) {
 				check(t, tam.DeleteRecord(ctx, sl.EventID))
 			}
 		}

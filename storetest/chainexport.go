@@ -11,10 +11,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 )
 
 // wantFirst checks the first problem of rep: its kind and position.
-func wantFirst(t testing.TB, rep audit.Report, kind audit.ProblemKind, seq uint64, id uuid.UUID) {
+func wantFirst(t testing.TB, rep chain.Report, kind chain.ProblemKind, seq uint64, id uuid.UUID) {
 	t.Helper()
 	if rep.OK() {
 		t.Errorf("no problem reported; want %s at seq %d (event %s)", kind, seq, id)
@@ -26,8 +28,8 @@ func wantFirst(t testing.TB, rep audit.Report, kind audit.ProblemKind, seq uint6
 	}
 }
 
-func exportSource(b []byte) audit.ChainSource {
-	return audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+func exportSource(b []byte) storekit.ChainSource {
+	return chain.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
 // testOfflineExport exports a chain of records the Logger made, and
@@ -43,7 +45,7 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 	cp, err := sl.Checkpoint(ctx, time.Time{})
 	check(t, err)
 	// every store hands the chain out in canonical JSON
-	check(t, s.ScanChain(ctx, 0, func(_ audit.Seal, r *audit.Record) error {
+	check(t, s.ScanChain(ctx, 0, func(_ storekit.Seal, r *audit.Record) error {
 		for _, w := range recs {
 			if r != nil && w.ID == r.ID && (!sameJSON(r.Details, w.Details) || !sameJSON(r.Changes, w.Changes)) {
 				t.Errorf("ScanChain: record %s: details %q changes %q; want %q and %q", r.ID, r.Details, r.Changes, canonicalOrNil(w.Details), canonicalOrNil(w.Changes))
@@ -53,7 +55,7 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 	}))
 	appendRecords(t, s, recent(2)...) // unsealed, exported as such
 	var buf bytes.Buffer
-	st, err := audit.ExportChain(ctx, s, &buf)
+	st, err := chain.ExportChain(ctx, s, &buf)
 	check(t, err)
 	if st.Seals != uint64(len(recs)) || st.Records != uint64(len(recs)) || st.Unsealed != 2 {
 		t.Errorf("export stats %+v; want %d seals and records, 2 unsealed", st, len(recs))
@@ -74,16 +76,16 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 			t.Errorf("the export holds %s %d times, want 2", field, bytes.Count(buf.Bytes(), []byte(field)))
 		}
 		other := bytes.Replace(buf.Bytes(), []byte(field), []byte(field[:len(field)-2]+`0"`), 1)
-		if r := mustVerify(t, exportSource(other), o); r.OK() || r.Problems[0].Kind != audit.ProblemModifiedEvent {
-			t.Errorf("export with %s changed: %v, want %s first", field, r.Problems, audit.ProblemModifiedEvent)
+		if r := mustVerify(t, exportSource(other), o); r.OK() || r.Problems[0].Kind != chain.ProblemModifiedEvent {
+			t.Errorf("export with %s changed: %v, want %s first", field, r.Problems, chain.ProblemModifiedEvent)
 		}
 	}
 
 	lines := bytes.SplitAfter(buf.Bytes(), []byte("\n"))
 	type sealLine struct {
-		Seal audit.Seal `json:"seal"`
+		Seal storekit.Seal `json:"seal"`
 	}
-	sealOf := func(i int) audit.Seal {
+	sealOf := func(i int) storekit.Seal {
 		var l sealLine
 		check(t, json.Unmarshal(lines[i], &l))
 		return l.Seal
@@ -96,17 +98,17 @@ func testOfflineExport(t *testing.T, newChain ChainFactory) {
 	edited[k] = bytes.Clone(lines[k])
 	i := bytes.Index(edited[k], []byte(`"resource_type":"`)) + len(`"resource_type":"`)
 	edited[k][i] ^= 0x20 // the letter's case
-	wantFirst(t, mustVerify(t, exportSource(join(edited)), o), audit.ProblemModifiedEvent, sealOf(k).Seq, sealOf(k).EventID)
+	wantFirst(t, mustVerify(t, exportSource(join(edited)), o), chain.ProblemModifiedEvent, sealOf(k).Seq, sealOf(k).EventID)
 
 	// one seal line removed
 	removed := append(append([][]byte(nil), lines[:k]...), lines[k+1:]...)
-	wantFirst(t, mustVerify(t, exportSource(join(removed)), o), audit.ProblemDeletedSeal, sealOf(k).Seq, uuid.UUID{})
+	wantFirst(t, mustVerify(t, exportSource(join(removed)), o), chain.ProblemDeletedSeal, sealOf(k).Seq, uuid.UUID{})
 
 	// the last seal line removed: the chain is one seal short
 	n := len(recs) // the last seal line
-	wantFirst(t, mustVerify(t, exportSource(join(append(append([][]byte(nil), lines[:n]...), lines[n+1:]...))), o), audit.ProblemTruncated, cp.Seq, uuid.UUID{})
+	wantFirst(t, mustVerify(t, exportSource(join(append(append([][]byte(nil), lines[:n]...), lines[n+1:]...))), o), chain.ProblemTruncated, cp.Seq, uuid.UUID{})
 
 	// the tail cut, in the middle of a line
 	cut := append(join(lines[:n-2]), lines[n-2][:len(lines[n-2])/2]...)
-	wantFirst(t, mustVerify(t, exportSource(cut), o), audit.ProblemTruncated, cp.Seq, uuid.UUID{})
+	wantFirst(t, mustVerify(t, exportSource(cut), o), chain.ProblemTruncated, cp.Seq, uuid.UUID{})
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 )
 
 // testTamperEachField changes each field of a sealed record in turn, and
@@ -71,12 +73,12 @@ func testTamperEachField(t *testing.T, newChain ChainFactory) {
 		var orig audit.Record
 		check(t, tam.UpdateRecord(ctx, target.EventID, func(r *audit.Record) { orig = r.Clone(); f.change(r) }))
 		var buf bytes.Buffer
-		_, err := audit.ExportChain(ctx, s, &buf)
+		_, err := chain.ExportChain(ctx, s, &buf)
 		check(t, err)
-		for name, src := range map[string]audit.ChainSource{"online": s, "offline": exportSource(buf.Bytes())} {
+		for name, src := range map[string]storekit.ChainSource{"online": s, "offline": exportSource(buf.Bytes())} {
 			rep := mustVerify(t, src, o)
-			if rep.ProblemCount != 1 || rep.Problems[0].Kind != audit.ProblemModifiedEvent || rep.Problems[0].Seq != target.Seq {
-				t.Errorf("%s changed, %s: %v; want one %s at seal %d", f.name, name, rep.Problems, audit.ProblemModifiedEvent, target.Seq)
+			if rep.ProblemCount != 1 || rep.Problems[0].Kind != chain.ProblemModifiedEvent || rep.Problems[0].Seq != target.Seq {
+				t.Errorf("%s changed, %s: %v; want one %s at seal %d", f.name, name, rep.Problems, chain.ProblemModifiedEvent, target.Seq)
 			}
 		}
 		check(t, tam.UpdateRecord(ctx, target.EventID, func(r *audit.Record) { *r = orig }))

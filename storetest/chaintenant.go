@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 )
 
 // testTenantExport exports the chain for one tenant (ExportTenantChain)
@@ -58,9 +60,9 @@ func testTenantExport(t *testing.T, newChain ChainFactory) {
 	check(t, s.Append(ctx, late...))
 
 	var buf bytes.Buffer
-	st, err := audit.ExportTenantChain(ctx, s, "org-a", &buf)
+	st, err := chain.ExportTenantChain(ctx, s, "org-a", &buf)
 	check(t, err)
-	if want := (audit.ExportStats{Seals: 15, Records: 10, Redacted: 5, Unsealed: 1}); st != want {
+	if want := (chain.ExportStats{Seals: 15, Records: 10, Redacted: 5, Unsealed: 1}); st != want {
 		t.Errorf("export stats %+v, want %+v", st, want)
 	}
 	for _, leak := range []string{"org-b", "user-of-b", "secret-of-b", "resource-of-b", late[1].ID.String()} {
@@ -82,8 +84,8 @@ func testTenantExport(t *testing.T, newChain ChainFactory) {
 
 	lines := bytes.SplitAfter(buf.Bytes(), []byte("\n"))
 	join := func(ls [][]byte) []byte { return bytes.Join(ls, nil) }
-	seal := func(i int) audit.Seal {
-		var l struct{ Seal audit.Seal }
+	seal := func(i int) storekit.Seal {
+		var l struct{ Seal storekit.Seal }
 		check(t, json.Unmarshal(lines[i], &l))
 		return l.Seal
 	}
@@ -112,16 +114,16 @@ func testTenantExport(t *testing.T, newChain ChainFactory) {
 	}
 	// an org-a record edited
 	edited := bytes.Replace(lines[a], []byte(`"resource_type":"`), []byte(`"resource_type":"x`), 1)
-	wantFirst(t, mustVerify(t, exportSource(replace(a, edited)), o), audit.ProblemModifiedEvent, seal(a).Seq, seal(a).EventID)
+	wantFirst(t, mustVerify(t, exportSource(replace(a, edited)), o), chain.ProblemModifiedEvent, seal(a).Seq, seal(a).EventID)
 	// an org-b position removed
 	removed := append(append([][]byte(nil), lines[:b]...), lines[b+1:]...)
-	wantFirst(t, mustVerify(t, exportSource(join(removed)), o), audit.ProblemDeletedSeal, seal(b).Seq, uuid.UUID{})
+	wantFirst(t, mustVerify(t, exportSource(join(removed)), o), chain.ProblemDeletedSeal, seal(b).Seq, uuid.UUID{})
 	// an org-a record dropped from its seal
 	var l map[string]json.RawMessage
 	check(t, json.Unmarshal(lines[a], &l))
 	delete(l, "record")
 	dropped, _ := json.Marshal(l)
-	wantFirst(t, mustVerify(t, exportSource(replace(a, append(dropped, '\n'))), o), audit.ProblemDeletedEvent, seal(a).Seq, seal(a).EventID)
+	wantFirst(t, mustVerify(t, exportSource(replace(a, append(dropped, '\n'))), o), chain.ProblemDeletedEvent, seal(a).Seq, seal(a).EventID)
 	// two positions swapped, the redacted one with the one before
 	swapped := append([][]byte(nil), lines...)
 	swapped[b-1], swapped[b] = lines[b], lines[b-1]
@@ -135,11 +137,11 @@ func testTenantExport(t *testing.T, newChain ChainFactory) {
 	}
 	// a redacted line passed off in an export of the whole chain
 	var whole bytes.Buffer
-	_, err = audit.ExportChain(ctx, s, &whole)
+	_, err = chain.ExportChain(ctx, s, &whole)
 	check(t, err)
 	wl := bytes.SplitAfter(whole.Bytes(), []byte("\n"))
 	wl[b] = lines[b]
-	if _, err := audit.Verify(ctx, exportSource(bytes.Join(wl, nil)), &o); err == nil {
+	if _, err := chain.Verify(ctx, exportSource(bytes.Join(wl, nil)), &o); err == nil {
 		t.Error("a redacted position in an export of the whole chain: Verify accepted it")
 	}
 	testTenantExportBinding(t, buf.Bytes(), whole.Bytes(), b, o)
@@ -151,10 +153,10 @@ func testTenantExport(t *testing.T, newChain ChainFactory) {
 // chain's export), or unsealed, and the header relabelled to another
 // tenant, with records or without, are each reported as
 // ProblemForeignRecord (issue 20, item 4).
-func testTenantExportBinding(t *testing.T, export, whole []byte, b int, o audit.VerifyOptions) {
+func testTenantExportBinding(t *testing.T, export, whole []byte, b int, o chain.VerifyOptions) {
 	lines := bytes.SplitAfter(export, []byte("\n"))
 	wl := bytes.SplitAfter(whole, []byte("\n"))
-	var l struct{ Seal audit.Seal }
+	var l struct{ Seal storekit.Seal }
 	check(t, json.Unmarshal(lines[b], &l))
 	relabel := func(ls [][]byte, from, to string) []byte {
 		out := append([][]byte(nil), ls...)
@@ -193,11 +195,11 @@ func testTenantExportBinding(t *testing.T, export, whole []byte, b int, o audit.
 	for _, tt := range tests {
 		rep := mustVerify(t, exportSource(tt.export), o)
 		if rep.OK() {
-			t.Errorf("%s: verifies OK as the export of tenant %q (%d records); want %s", tt.name, rep.TenantID, rep.Records, audit.ProblemForeignRecord)
+			t.Errorf("%s: verifies OK as the export of tenant %q (%d records); want %s", tt.name, rep.TenantID, rep.Records, chain.ProblemForeignRecord)
 			continue
 		}
-		if p := rep.Problems[0]; p.Kind != audit.ProblemForeignRecord || tt.seq != 0 && p.Seq != tt.seq {
-			t.Errorf("%s: first problem %v; want %s (at seq %d, 0: any)", tt.name, p, audit.ProblemForeignRecord, tt.seq)
+		if p := rep.Problems[0]; p.Kind != chain.ProblemForeignRecord || tt.seq != 0 && p.Seq != tt.seq {
+			t.Errorf("%s: first problem %v; want %s (at seq %d, 0: any)", tt.name, p, chain.ProblemForeignRecord, tt.seq)
 		}
 	}
 }
@@ -211,7 +213,7 @@ func testTenantExportBinding(t *testing.T, export, whole []byte, b int, o audit.
 // tenant in its own export, are each reported.
 func testTenantRetention(t *testing.T, newChain ChainFactory) {
 	s, tam := newChain(t)
-	if _, ok := s.(audit.TenantPurger); !ok {
+	if _, ok := s.(storekit.TenantPurger); !ok {
 		t.Skipf("%T cannot purge per tenant", s)
 	}
 	ctx := context.Background()
@@ -233,10 +235,10 @@ func testTenantRetention(t *testing.T, newChain ChainFactory) {
 	sl := newSealer(t, s, key1)
 	sealAll(t, s, sl)
 	ages := map[string]time.Duration{"org-short": 30 * 24 * time.Hour, "org-long": 365 * 24 * time.Hour}
-	if _, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, TenantMaxAge: map[string]time.Duration{"org-x": -time.Hour}}); err == nil {
+	if _, err := audit.NewRetention(s, sl, &audit.RetentionOptions{TenantMaxAge: map[string]time.Duration{"org-x": -time.Hour}}); err == nil {
 		t.Error("NewRetention with a negative TenantMaxAge: no error")
 	}
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, MaxAge: 90 * 24 * time.Hour, TenantMaxAge: ages, Now: func() time.Time { return now }})
+	r, err := audit.NewRetention(s, sl, &audit.RetentionOptions{MaxAge: 90 * 24 * time.Hour, TenantMaxAge: ages, Now: func() time.Time { return now }})
 	check(t, err)
 	res, err := r.RunOnce(ctx)
 	check(t, err)
@@ -292,12 +294,12 @@ func testTenantRetention(t *testing.T, newChain ChainFactory) {
 
 	// the whole chain, exported, verifies offline
 	var whole bytes.Buffer
-	_, err = audit.ExportChain(ctx, s, &whole)
+	_, err = chain.ExportChain(ctx, s, &whole)
 	check(t, err)
 	wantOK(t, mustVerify(t, exportSource(whole.Bytes()), verifyOpts(cps...)), "export after retention per tenant")
 	// org-long's export verifies and does not name org-short
 	var long bytes.Buffer
-	_, err = audit.ExportTenantChain(ctx, s, "org-long", &long)
+	_, err = chain.ExportTenantChain(ctx, s, "org-long", &long)
 	check(t, err)
 	if bytes.Contains(long.Bytes(), []byte("org-short")) || bytes.Contains(long.Bytes(), []byte("org-other")) {
 		t.Error("org-long's export names another tenant")
@@ -312,21 +314,21 @@ func testTenantRetention(t *testing.T, newChain ChainFactory) {
 		}
 		var line map[string]json.RawMessage
 		check(t, json.Unmarshal(l, &line))
-		var sealed audit.Seal
+		var sealed storekit.Seal
 		check(t, json.Unmarshal(line["seal"], &sealed))
 		delete(line, "record")
 		line["redacted"] = json.RawMessage("true")
 		b, _ := json.Marshal(line)
 		ls := append([][]byte(nil), lines...)
 		ls[i] = append(b, '\n')
-		wantFirst(t, mustVerify(t, exportSource(bytes.Join(ls, nil)), verifyOpts()), audit.ProblemDeletedEvent, sealed.Seq, sealed.EventID)
+		wantFirst(t, mustVerify(t, exportSource(bytes.Join(ls, nil)), verifyOpts()), chain.ProblemDeletedEvent, sealed.Seq, sealed.EventID)
 		break
 	}
 
 	// deleting an org-long record that its retention keeps is detected,
 	// although it is older than the default cutoff
-	var longSeal audit.Seal
-	check(t, s.ScanChain(ctx, 0, func(x audit.Seal, _ *audit.Record) error {
+	var longSeal storekit.Seal
+	check(t, s.ScanChain(ctx, 0, func(x storekit.Seal, _ *audit.Record) error {
 		if x.EventID == longOld.ID {
 			longSeal = x
 		}
@@ -336,18 +338,18 @@ func testTenantRetention(t *testing.T, newChain ChainFactory) {
 		t.Fatalf("the org-long record of %v: seal %+v, want one with a tenant tag", longOld.OccurredAt, longSeal)
 	}
 	check(t, tam.DeleteRecord(ctx, longOld.ID))
-	wantFirst(t, mustVerify(t, s, verifyOpts(cps...)), audit.ProblemDeletedEvent, longSeal.Seq, longOld.ID)
+	wantFirst(t, mustVerify(t, s, verifyOpts(cps...)), chain.ProblemDeletedEvent, longSeal.Seq, longOld.ID)
 
 	// a seal's tenant tag changed (an org-long record passed off as
 	// org-short's, whose retention is shorter): its link breaks
-	var shortSeal audit.Seal
-	check(t, s.ScanChain(ctx, 0, func(x audit.Seal, r *audit.Record) error {
+	var shortSeal storekit.Seal
+	check(t, s.ScanChain(ctx, 0, func(x storekit.Seal, r *audit.Record) error {
 		if r == nil && len(x.TenantTag) > 0 && shortSeal.Seq == 0 && x.Seq > longSeal.Seq {
 			shortSeal = x
 		}
 		return nil
 	}))
-	check(t, tam.UpdateSeal(ctx, longSeal.Seq, func(x *audit.Seal) { x.TenantTag = shortSeal.TenantTag }))
+	check(t, tam.UpdateSeal(ctx, longSeal.Seq, func(x *storekit.Seal) { x.TenantTag = shortSeal.TenantTag }))
 	rep = mustVerify(t, s, verifyOpts(cps...))
 	if rep.OK() || rep.Problems[0].Seq != longSeal.Seq {
 		t.Errorf("a seal's tenant tag changed: %v; want a problem at seal %d", rep.Problems, longSeal.Seq)

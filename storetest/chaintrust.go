@@ -15,11 +15,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 )
 
 // sealedChain returns a store with n recent records, sealed, and a
 // checkpoint at the last.
-func sealedChain(t *testing.T, newChain ChainFactory, n int) (audit.SealStore, Tamperer, *audit.Sealer, audit.Checkpoint) {
+func sealedChain(t *testing.T, newChain ChainFactory, n int) (storekit.SealStore, Tamperer, *chain.Sealer, storekit.Checkpoint) {
 	s, tam := newChain(t)
 	appendRecords(t, s, recent(n)...)
 	sl := newSealer(t, s, key1)
@@ -36,7 +38,7 @@ func testMovedTimestamp(t *testing.T, newChain ChainFactory) {
 	target := chainOf(t, s)[4]
 	check(t, tam.UpdateRecord(context.Background(), target.EventID, func(r *audit.Record) { r.OccurredAt = r.OccurredAt.Add(time.Microsecond) }))
 	rep := mustVerify(t, s, verifyOpts(cp))
-	wantFirst(t, rep, audit.ProblemModifiedEvent, target.Seq, target.EventID)
+	wantFirst(t, rep, chain.ProblemModifiedEvent, target.Seq, target.EventID)
 	if rep.ProblemCount != 1 {
 		t.Errorf("%d problems, want 1: %v", rep.ProblemCount, rep.Problems)
 	}
@@ -50,7 +52,7 @@ func testForgedCheckpoints(t *testing.T, newChain ChainFactory) {
 	s, tam, _, cp := sealedChain(t, newChain, 10)
 	seals := chainOf(t, s)
 	far := time.Now().AddDate(10, 0, 0).Truncate(time.Microsecond)
-	forged := []audit.Checkpoint{
+	forged := []storekit.Checkpoint{
 		// far beyond the chain: would stop sealing and cry truncation
 		{Seq: 9000000000000000000, Hash: make([]byte, 32), At: time.Now().Truncate(time.Microsecond), SignerID: signer.ID, Signature: make([]byte, 64)},
 		// says every record may be missing
@@ -69,14 +71,14 @@ func testForgedCheckpoints(t *testing.T, newChain ChainFactory) {
 		t.Errorf("%d problems, want 3 bad checkpoints: %v", rep.ProblemCount, rep.Problems)
 	}
 	for _, p := range rep.Problems {
-		if p.Kind != audit.ProblemBadCheckpoint || p.Seq != 3 && p.Seq != 5 && p.Seq != 9000000000000000000 {
+		if p.Kind != chain.ProblemBadCheckpoint || p.Seq != 3 && p.Seq != 5 && p.Seq != 9000000000000000000 {
 			t.Errorf("problem %v; want bad_checkpoint at seq 3, 5 or 9000000000000000000", p)
 		}
 	}
 	// the forged purge cutoff does not excuse a deleted record
 	check(t, tam.DeleteRecord(ctx, seals[6].EventID))
 	rep = mustVerify(t, s, verifyOpts(cp))
-	if n := countKind(rep, audit.ProblemDeletedEvent); n != 1 || rep.Purged != 0 {
+	if n := countKind(rep, chain.ProblemDeletedEvent); n != 1 || rep.Purged != 0 {
 		t.Errorf("deleted record under a forged cutoff: %d deleted_event, %d purged; want 1, 0 (%v)", n, rep.Purged, rep.Problems)
 	}
 	// a new Sealer seals on, and carries no forged cutoff into its checkpoint
@@ -90,7 +92,7 @@ func testForgedCheckpoints(t *testing.T, newChain ChainFactory) {
 	}
 }
 
-func countKind(rep audit.Report, k audit.ProblemKind) int {
+func countKind(rep chain.Report, k chain.ProblemKind) int {
 	n := 0
 	for _, p := range rep.Problems {
 		if p.Kind == k {
@@ -112,18 +114,18 @@ func testRefuseAfterRewind(t *testing.T, newChain ChainFactory) {
 		check(t, tam.DeleteSeal(ctx, x.Seq))
 		check(t, tam.DeleteRecord(ctx, x.EventID))
 	}
-	for name, x := range map[string]*audit.Sealer{"the same Sealer": sl, "a new Sealer": newSealer(t, s, key1)} {
+	for name, x := range map[string]*chain.Sealer{"the same Sealer": sl, "a new Sealer": newSealer(t, s, key1)} {
 		if c, err := x.Checkpoint(ctx, time.Time{}); err == nil {
 			t.Errorf("%s signed a checkpoint at seal %d of a chain rewound from %d; want a refusal", name, c.Seq, cp.Seq)
 		}
 	}
 	appendRecords(t, s, recent(1)...)
-	for name, x := range map[string]*audit.Sealer{"the same Sealer": sl, "a new Sealer": newSealer(t, s, key1)} {
+	for name, x := range map[string]*chain.Sealer{"the same Sealer": sl, "a new Sealer": newSealer(t, s, key1)} {
 		if n, err := sealSome(t, x); err == nil {
 			t.Errorf("%s sealed %d record(s) over a rewound chain; want a refusal", name, n)
 		}
 	}
-	wantFirst(t, mustVerify(t, s, verifyOpts(cp)), audit.ProblemTruncated, cp.Seq, uuid.UUID{})
+	wantFirst(t, mustVerify(t, s, verifyOpts(cp)), chain.ProblemTruncated, cp.Seq, uuid.UUID{})
 }
 
 // testPurgedCount checks that the report counts what retention removed.
@@ -141,7 +143,7 @@ func testPurgedCount(t *testing.T, newChain ChainFactory) {
 		t.Errorf("report: %d purged, %d records; want 3 and 2", rep.Purged, rep.Records)
 	}
 	var buf bytes.Buffer
-	_, err = audit.ExportChain(ctx, s, &buf)
+	_, err = chain.ExportChain(ctx, s, &buf)
 	check(t, err)
 	rep = mustVerify(t, exportSource(buf.Bytes()), verifyOpts(cp))
 	wantOK(t, rep, "export after retention")
@@ -157,8 +159,8 @@ func testPurgedCount(t *testing.T, newChain ChainFactory) {
 // every seal before it purged, still lets a new Sealer go on.
 func testUnsignedCheckpointOnEmptyChain(t *testing.T, newChain ChainFactory) {
 	ctx := context.Background()
-	forged := audit.Checkpoint{Seq: 5, Hash: bytes.Repeat([]byte{7}, 32), At: time.Now().Truncate(time.Microsecond), SignerID: signer.ID, Signature: make([]byte, 64)}
-	refused := func(t *testing.T, s audit.SealStore, what string) {
+	forged := storekit.Checkpoint{Seq: 5, Hash: bytes.Repeat([]byte{7}, 32), At: time.Now().Truncate(time.Microsecond), SignerID: signer.ID, Signature: make([]byte, 64)}
+	refused := func(t *testing.T, s storekit.SealStore, what string) {
 		t.Helper()
 		if _, err := newSealer(t, s, key1).Checkpoint(ctx, time.Time{}); err == nil {
 			t.Errorf("%s: a new Sealer signed a checkpoint over the unsigned one; want a refusal", what)
@@ -166,7 +168,7 @@ func testUnsignedCheckpointOnEmptyChain(t *testing.T, newChain ChainFactory) {
 		appendRecords(t, s, recent(3)...)
 		for _, x := range []struct {
 			name string
-			sl   *audit.Sealer
+			sl   *chain.Sealer
 		}{{"a Sealer with a Signer", newSealer(t, s, key1)}, {"a Sealer without", unsignedSealer(t, s)}} {
 			if n, err := sealSome(t, x.sl); err == nil {
 				t.Errorf("%s: %s sealed %d record(s) on from an unsigned checkpoint; want a refusal", what, x.name, n)
@@ -176,7 +178,7 @@ func testUnsignedCheckpointOnEmptyChain(t *testing.T, newChain ChainFactory) {
 			t.Errorf("%s: a new Sealer sealed and signed a checkpoint over the unsigned one; want a refusal", what)
 		}
 		rep := mustVerify(t, s, verifyOpts())
-		if countKind(rep, audit.ProblemBadCheckpoint) == 0 {
+		if countKind(rep, chain.ProblemBadCheckpoint) == 0 {
 			t.Errorf("%s: %v; want the unsigned checkpoint reported", what, rep.Problems)
 		}
 	}
@@ -211,8 +213,8 @@ func testUnsignedCheckpointOnEmptyChain(t *testing.T, newChain ChainFactory) {
 
 // unsignedSealer returns a Sealer with neither Signer nor PublicKeys: it
 // trusts no checkpoint.
-func unsignedSealer(t testing.TB, s audit.SealStore) *audit.Sealer {
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key1, BatchSize: 7})
+func unsignedSealer(t testing.TB, s storekit.SealStore) *chain.Sealer {
+	sl, err := chain.NewSealer(s, key1, &chain.SealerOptions{BatchSize: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +224,7 @@ func unsignedSealer(t testing.TB, s audit.SealStore) *audit.Sealer {
 // sealSome seals until it seals something or fails. A store may hold
 // records back for a while (PostgreSQL, behind transactions still running
 // elsewhere).
-func sealSome(t testing.TB, sl *audit.Sealer) (int, error) {
+func sealSome(t testing.TB, sl *chain.Sealer) (int, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		n, err := sl.SealOnce(context.Background())
@@ -240,7 +242,7 @@ func sealSome(t testing.TB, sl *audit.Sealer) (int, error) {
 // HMAC-SHA256(key, prev ‖ seq ‖ id ‖ time ‖ digest), then "tenant" and
 // the tenant tag when there is one: what an insider who holds the chain
 // key, and not the signing key, computes to re-link a chain.
-func relink(key, prev []byte, s *audit.Seal) []byte {
+func relink(key, prev []byte, s *storekit.Seal) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(prev)
 	m.Write(binary.BigEndian.AppendUint64(nil, s.Seq))
@@ -265,7 +267,7 @@ func testInsiderRelink(t *testing.T, newChain ChainFactory) {
 	const k = 3
 	check(t, tam.UpdateRecord(ctx, seals[k].EventID, func(r *audit.Record) { r.UserID = "mallory"; r.Status = audit.StatusSuccess }))
 	var edited *audit.Record
-	check(t, s.ScanChain(ctx, seals[k].Seq, func(x audit.Seal, r *audit.Record) error {
+	check(t, s.ScanChain(ctx, seals[k].Seq, func(x storekit.Seal, r *audit.Record) error {
 		if x.Seq == seals[k].Seq {
 			edited = r
 		}
@@ -274,7 +276,7 @@ func testInsiderRelink(t *testing.T, newChain ChainFactory) {
 	if edited == nil || edited.UserID != "mallory" {
 		t.Fatalf("the edited record reads back as %+v", edited)
 	}
-	d, err := audit.Digest(edited)
+	d, err := storekit.Digest(edited)
 	check(t, err)
 	prev := seals[k-1].Hash
 	for i := k; i < len(seals); i++ {
@@ -284,16 +286,16 @@ func testInsiderRelink(t *testing.T, newChain ChainFactory) {
 		}
 		x.Hash = relink(key1.Secret, prev, &x)
 		prev = x.Hash
-		check(t, tam.UpdateSeal(ctx, x.Seq, func(sl *audit.Seal) { sl.Digest, sl.Hash = x.Digest, x.Hash }))
+		check(t, tam.UpdateSeal(ctx, x.Seq, func(sl *storekit.Seal) { sl.Digest, sl.Hash = x.Digest, x.Hash }))
 	}
 	o := verifyOpts(cp)
 	o.Now = time.Now
 	var buf bytes.Buffer
-	_, err = audit.ExportChain(ctx, s, &buf)
+	_, err = chain.ExportChain(ctx, s, &buf)
 	check(t, err)
-	for name, src := range map[string]audit.ChainSource{"online": s, "offline": exportSource(buf.Bytes())} {
+	for name, src := range map[string]storekit.ChainSource{"online": s, "offline": exportSource(buf.Bytes())} {
 		rep := mustVerify(t, src, o)
-		wantFirst(t, rep, audit.ProblemBadCheckpoint, cp.Seq, seals[len(seals)-1].EventID)
+		wantFirst(t, rep, chain.ProblemBadCheckpoint, cp.Seq, seals[len(seals)-1].EventID)
 		if rep.ProblemCount != 1 {
 			t.Errorf("%s: %d problems, want 1 (the checkpoint): %v", name, rep.ProblemCount, rep.Problems)
 		}
@@ -302,8 +304,8 @@ func testInsiderRelink(t *testing.T, newChain ChainFactory) {
 
 // signedAt returns a checkpoint at x, signed, that the store does not
 // hold.
-func signedAt(x audit.Seal, at time.Time, purgedBefore time.Time) audit.Checkpoint {
-	c := audit.Checkpoint{Seq: x.Seq, Hash: bytes.Clone(x.Hash), At: at.UTC().Truncate(time.Microsecond), PurgedBefore: purgedBefore}
+func signedAt(x storekit.Seal, at time.Time, purgedBefore time.Time) storekit.Checkpoint {
+	c := storekit.Checkpoint{Seq: x.Seq, Hash: bytes.Clone(x.Hash), At: at.UTC().Truncate(time.Microsecond), PurgedBefore: purgedBefore}
 	signer.Sign(&c)
 	return c
 }
@@ -327,31 +329,31 @@ func testSignedCheckpointFields(t *testing.T, newChain ChainFactory) {
 	t0 := time.Now().UTC().Truncate(time.Second)
 	tests := []struct {
 		name   string
-		tamper func(c *audit.Checkpoint)
+		tamper func(c *storekit.Checkpoint)
 	}{
-		{"Boundary", func(c *audit.Checkpoint) { c.Boundary = !c.Boundary }},
-		{"PurgedBefore later", func(c *audit.Checkpoint) { c.PurgedBefore = c.PurgedBefore.Add(time.Microsecond) }},
-		{"PurgedBefore removed", func(c *audit.Checkpoint) { c.PurgedBefore = time.Time{} }},
-		{"a tenant's cutoff later", func(c *audit.Checkpoint) {
+		{"Boundary", func(c *storekit.Checkpoint) { c.Boundary = !c.Boundary }},
+		{"PurgedBefore later", func(c *storekit.Checkpoint) { c.PurgedBefore = c.PurgedBefore.Add(time.Microsecond) }},
+		{"PurgedBefore removed", func(c *storekit.Checkpoint) { c.PurgedBefore = time.Time{} }},
+		{"a tenant's cutoff later", func(c *storekit.Checkpoint) {
 			c.TenantCutoffs[0].PurgedBefore = c.TenantCutoffs[0].PurgedBefore.Add(time.Microsecond)
 		}},
-		{"a tenant's ID", func(c *audit.Checkpoint) { c.TenantCutoffs[0].TenantID = "tenant-b" }},
-		{"a tenant's salt", func(c *audit.Checkpoint) { c.TenantCutoffs[0].Salt[0] ^= 1 }},
-		{"the tenants' cutoffs removed", func(c *audit.Checkpoint) { c.TenantCutoffs = nil }},
-		{"a tenant's cutoff added", func(c *audit.Checkpoint) {
-			c.TenantCutoffs = append(c.TenantCutoffs, audit.TenantCutoff{TenantID: "tenant-b", Salt: make([]byte, 16), PurgedBefore: long})
+		{"a tenant's ID", func(c *storekit.Checkpoint) { c.TenantCutoffs[0].TenantID = "tenant-b" }},
+		{"a tenant's salt", func(c *storekit.Checkpoint) { c.TenantCutoffs[0].Salt[0] ^= 1 }},
+		{"the tenants' cutoffs removed", func(c *storekit.Checkpoint) { c.TenantCutoffs = nil }},
+		{"a tenant's cutoff added", func(c *storekit.Checkpoint) {
+			c.TenantCutoffs = append(c.TenantCutoffs, storekit.TenantCutoff{TenantID: "tenant-b", Salt: make([]byte, 16), PurgedBefore: long})
 		}},
-		{"At", func(c *audit.Checkpoint) { c.At = c.At.Add(time.Microsecond) }},
-		{"SignerID", func(c *audit.Checkpoint) { c.SignerID = "s1-alias" }},
+		{"At", func(c *storekit.Checkpoint) { c.At = c.At.Add(time.Microsecond) }},
+		{"SignerID", func(c *storekit.Checkpoint) { c.SignerID = "s1-alias" }},
 	}
 	stored := 0 // the altered checkpoints stored so far
 	for i, boundary := range []bool{false, true} {
 		for j, tt := range tests {
 			// one At per case: a store keeps one checkpoint per Seq and At
-			genuine := audit.Checkpoint{
+			genuine := storekit.Checkpoint{
 				Seq: seals[4].Seq, Hash: bytes.Clone(seals[4].Hash), At: t0.Add(time.Duration(i*len(tests)+j) * time.Second),
 				PurgedBefore: long, Boundary: boundary,
-				TenantCutoffs: []audit.TenantCutoff{{TenantID: "tenant-a", Salt: bytes.Repeat([]byte{5}, 16), PurgedBefore: long.Add(-time.Hour)}},
+				TenantCutoffs: []storekit.TenantCutoff{{TenantID: "tenant-a", Salt: bytes.Repeat([]byte{5}, 16), PurgedBefore: long.Add(-time.Hour)}},
 			}
 			signer.Sign(&genuine)
 			c := genuine
@@ -361,16 +363,16 @@ func testSignedCheckpointFields(t *testing.T, newChain ChainFactory) {
 			what := fmt.Sprintf("boundary %v, %s changed", boundary, tt.name)
 			o := verifyOpts(cp, genuine)
 			o.PublicKeys["s1-alias"] = pub // the same key under another ID
-			if err := audit.VerifyCheckpoint(&genuine, o.PublicKeys); err != nil {
+			if err := chain.VerifyCheckpoint(&genuine, o.PublicKeys); err != nil {
 				t.Fatalf("%s: the checkpoint as signed: %v", what, err)
 			}
-			if err := audit.VerifyCheckpoint(&c, o.PublicKeys); err == nil {
+			if err := chain.VerifyCheckpoint(&c, o.PublicKeys); err == nil {
 				t.Errorf("%s: the signature still verifies", what)
 			}
 			check(t, s.AppendCheckpoint(ctx, c))
 			stored++
 			rep := mustVerify(t, s, o)
-			if n := countKind(rep, audit.ProblemBadCheckpoint); n != stored || rep.ProblemCount != uint64(n) {
+			if n := countKind(rep, chain.ProblemBadCheckpoint); n != stored || rep.ProblemCount != uint64(n) {
 				t.Errorf("%s: %d bad_checkpoint of %d problems, want %d (each altered checkpoint stored so far)", what, n, rep.ProblemCount, stored)
 			}
 		}
@@ -389,7 +391,7 @@ func testSignedCheckpointFields(t *testing.T, newChain ChainFactory) {
 		check(t, tam.DeleteRecord(ctx, x.EventID))
 	}
 	rep := mustVerify(t, s, verifyOpts(routine, cp10))
-	if countKind(rep, audit.ProblemDeletedSeal) != 1 || countKind(rep, audit.ProblemBadCheckpoint) != 1 {
+	if countKind(rep, chain.ProblemDeletedSeal) != 1 || countKind(rep, chain.ProblemBadCheckpoint) != 1 {
 		t.Errorf("a routine checkpoint re-flagged as a boundary, the seals before it removed: %v; want deleted_seal and bad_checkpoint", rep.Problems)
 	}
 
@@ -403,7 +405,7 @@ func testSignedCheckpointFields(t *testing.T, newChain ChainFactory) {
 	check(t, s.AppendCheckpoint(ctx, raised))
 	check(t, tam.DeleteRecord(ctx, seals[3].EventID))
 	rep = mustVerify(t, s, verifyOpts(routine, cp10))
-	if countKind(rep, audit.ProblemDeletedEvent) != 1 || countKind(rep, audit.ProblemBadCheckpoint) != 1 || rep.Purged != 0 {
+	if countKind(rep, chain.ProblemDeletedEvent) != 1 || countKind(rep, chain.ProblemBadCheckpoint) != 1 || rep.Purged != 0 {
 		t.Errorf("a routine checkpoint's cutoff raised, a record deleted: %v, %d purged; want deleted_event and bad_checkpoint, none purged", rep.Problems, rep.Purged)
 	}
 
@@ -422,7 +424,7 @@ func testSignedCheckpointFields(t *testing.T, newChain ChainFactory) {
 		check(t, tam.DeleteRecord(ctx, x.EventID))
 	}
 	rep = mustVerify(t, s, verifyOpts(end))
-	if countKind(rep, audit.ProblemTruncated) != 1 || countKind(rep, audit.ProblemBadCheckpoint) != 1 {
+	if countKind(rep, chain.ProblemTruncated) != 1 || countKind(rep, chain.ProblemBadCheckpoint) != 1 {
 		t.Errorf("the newest records removed, the exported checkpoint altered in the store: %v; want truncated and bad_checkpoint", rep.Problems)
 	}
 }
@@ -430,7 +432,7 @@ func testSignedCheckpointFields(t *testing.T, newChain ChainFactory) {
 // purgedChain returns a store with old records of 200 days ago and fresh
 // ones of the last minutes, sealed, after a retention run of the default
 // MaxAge; and the Sealer and what retention did.
-func purgedChain(t *testing.T, newChain ChainFactory, old, fresh int) (audit.SealStore, *audit.Sealer, audit.RetentionResult) {
+func purgedChain(t *testing.T, newChain ChainFactory, old, fresh int) (storekit.SealStore, *chain.Sealer, audit.RetentionResult) {
 	s, _ := newChain(t)
 	now := time.Now()
 	for i := range old {
@@ -441,7 +443,7 @@ func purgedChain(t *testing.T, newChain ChainFactory, old, fresh int) (audit.Sea
 	}
 	sl := newSealer(t, s, key1)
 	sealAll(t, s, sl)
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl})
+	r, err := audit.NewRetention(s, sl, nil)
 	check(t, err)
 	res, err := r.RunOnce(context.Background())
 	check(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 )
 
 // unsealableRows are Details a row may hold when it was inserted around
@@ -64,14 +65,14 @@ func testUnsealableRow(t *testing.T, newChain ChainFactory) {
 	if cp.Seq != total {
 		t.Errorf("checkpoint at %d, want %d: every record sealed", cp.Seq, total)
 	}
-	wantUnsealable := func(what string, rep audit.Report) {
+	wantUnsealable := func(what string, rep chain.Report) {
 		t.Helper()
 		if rep.Records != total || rep.ProblemCount != uint64(len(bad)) {
 			t.Errorf("%s: %d records, %d problems; want %d records, %d problems: %v", what, rep.Records, rep.ProblemCount, total, len(bad), rep.Problems)
 		}
 		for i, p := range rep.Problems {
-			if p.Kind != audit.ProblemUnsealable || i >= len(bad) || p.EventID != bad[i] {
-				t.Errorf("%s: %v; want %s of %s", what, p, audit.ProblemUnsealable, bad)
+			if p.Kind != chain.ProblemUnsealable || i >= len(bad) || p.EventID != bad[i] {
+				t.Errorf("%s: %v; want %s of %s", what, p, chain.ProblemUnsealable, bad)
 			}
 		}
 	}
@@ -79,14 +80,14 @@ func testUnsealableRow(t *testing.T, newChain ChainFactory) {
 	// an offline export carries the same finding (Details that are not
 	// JSON as a string)
 	var buf bytes.Buffer
-	_, err = audit.ExportChain(ctx, s, &buf)
+	_, err = chain.ExportChain(ctx, s, &buf)
 	check(t, err)
 	wantUnsealable("Verify of the export", mustVerify(t, exportSource(buf.Bytes()), verifyOpts(cp)))
 
 	// the seal still protects it: a changed field is detected
 	check(t, tam.UpdateRecord(ctx, bad[0], func(r *audit.Record) { r.UserID = "mallory" }))
 	rep := mustVerify(t, s, verifyOpts(cp))
-	if countKind(rep, audit.ProblemModifiedEvent) != 1 {
+	if countKind(rep, chain.ProblemModifiedEvent) != 1 {
 		t.Errorf("after changing an unsealable record: %v; want one modified_event", rep.Problems)
 	}
 }

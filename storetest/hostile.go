@@ -15,6 +15,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 )
 
 // HostileRecord is a record of the hostile corpus, with its name.
@@ -150,7 +152,7 @@ func (c contractChecker) Append(ctx context.Context, rs ...audit.Record) error {
 // record s accepted is sealed and verifies, none is unsealable, and the
 // chain holds want records. A store that accepted a record it cannot
 // seal fails here: sealing stalls, or Verify reports unsealable_record.
-func WantSealed(t testing.TB, s audit.SealStore, want int) {
+func WantSealed(t testing.TB, s storekit.SealStore, want int) {
 	t.Helper()
 	sl := newSealer(t, s, key1)
 	sealAll(t, s, sl)
@@ -163,7 +165,7 @@ func WantSealed(t testing.TB, s audit.SealStore, want int) {
 	}
 	// and verified offline, from an export
 	var buf bytes.Buffer
-	if _, err := audit.ExportChain(context.Background(), s, &buf); err != nil {
+	if _, err := chain.ExportChain(context.Background(), s, &buf); err != nil {
 		t.Fatalf("ExportChain: %v", err)
 	}
 	rep = mustVerify(t, exportSource(buf.Bytes()), verifyOpts())
@@ -189,7 +191,7 @@ func testHostileDoors(t *testing.T, newChain ChainFactory, rnd *rand.Rand, rando
 		switch {
 		case err == nil:
 			stored++
-		case !audit.IsPermanent(err):
+		case !storekit.IsPermanent(err):
 			t.Errorf("%s: Append: %v; want nil or a permanent error", h.Name, err)
 		default:
 			refused++
@@ -226,13 +228,13 @@ func testHostileProperty(t *testing.T, newChain ChainFactory, rnd *rand.Rand) {
 		if err := s.Append(ctx, recs...); err == nil {
 			stored += len(recs)
 			continue
-		} else if !audit.IsPermanent(err) {
+		} else if !storekit.IsPermanent(err) {
 			t.Fatalf("batch %d: Append: %v; want nil or a permanent error", batch, err)
 		}
 		for i := range recs {
 			if err := s.Append(ctx, recs[i]); err == nil {
 				stored++
-			} else if !audit.IsPermanent(err) {
+			} else if !storekit.IsPermanent(err) {
 				t.Errorf("batch %d: Append of record %d: %v; want nil or a permanent error", batch, i, err)
 			}
 		}

@@ -148,8 +148,8 @@ func testLoggedRoundTrip(t *testing.T, newStore Factory) {
 		}
 		// the sealed form: the same digest, new fields (tenant, trace) included
 		w.RecordedAt = g.RecordedAt // the store's to set
-		dg, err1 := audit.Digest(&g)
-		dw, err2 := audit.Digest(&w)
+		dg, err1 := storekit.Digest(&g)
+		dw, err2 := storekit.Digest(&w)
 		if err1 != nil || err2 != nil || !bytes.Equal(dg, dw) {
 			t.Errorf("record %s: digest read back %x, appended %x (%v, %v)", w.ID, dg, dw, err1, err2)
 		}
@@ -182,7 +182,7 @@ func testCanonicalJSON(t *testing.T, newStore Factory) {
 		}
 		check("Get", g)
 	}
-	if cs, ok := s.(audit.SealStore); ok {
+	if cs, ok := s.(storekit.SealStore); ok {
 		if err := cs.ScanUnsealed(ctx(t), func(g *audit.Record) error { check("ScanUnsealed", *g); return nil }); err != nil {
 			t.Fatal(err)
 		}

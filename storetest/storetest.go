@@ -656,10 +656,10 @@ func testGet(t *testing.T, newStore Factory) {
 	}
 }
 
-func purger(t *testing.T, s audit.Store) audit.Purger {
-	p, ok := s.(audit.Purger)
+func purger(t *testing.T, s audit.Store) storekit.Purger {
+	p, ok := s.(storekit.Purger)
 	if !ok {
-		t.Skipf("%T does not implement audit.Purger", s)
+		t.Skipf("%T does not implement storekit.Purger", s)
 	}
 	return p
 }

@@ -20,11 +20,12 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/ocsf"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Sink sends one batch of records to a destination, in one attempt. The
 // Tee and Backfill call it and retry on their own: Send reports an error
-// that retrying cannot fix by wrapping it with audit.Permanent, and may
+// that retrying cannot fix by wrapping it with storekit.Permanent, and may
 // ask for a pause before the next attempt with an error RetryAfter
 // understands. Send must be safe for concurrent use.
 type Sink interface {
@@ -37,7 +38,7 @@ type Format string
 // The formats.
 const (
 	// FormatNDJSON: one audit.Record per line, in the JSON of the API's
-	// NDJSON export and of audit.ExportChain. Content-Type
+	// NDJSON export and of chain.ExportChain. Content-Type
 	// application/x-ndjson.
 	FormatNDJSON Format = "ndjson"
 	// FormatOCSF: one OCSF event per line (see package ocsf).
@@ -214,7 +215,7 @@ func (s *HTTPSink) Append(ctx context.Context, records ...audit.Record) error {
 // SplunkToken is set. A 2xx response is success. A 408, 429 or 5xx
 // response, or a network error or timeout, is transient: the error says
 // how long Retry-After asked to wait (see RetryAfter). Any other status,
-// redirects included, is permanent (audit.Permanent). Errors name the
+// redirects included, is permanent (storekit.Permanent). Errors name the
 // endpoint as scheme://host/… (without credentials, path or query) and
 // never hold a secret.
 func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
@@ -223,13 +224,13 @@ func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
 	}
 	body, err := s.encode(records)
 	if err != nil {
-		return audit.Permanent(fmt.Errorf("audit: stream: POST %s: %w", s.display, err))
+		return storekit.Permanent(fmt.Errorf("audit: stream: POST %s: %w", s.display, err))
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
-		return audit.Permanent(fmt.Errorf("audit: stream: POST %s: cannot build the request", s.display))
+		return storekit.Permanent(fmt.Errorf("audit: stream: POST %s: cannot build the request", s.display))
 	}
 	for k, v := range s.opts.Header {
 		req.Header[k] = v
@@ -266,7 +267,7 @@ func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
 		serr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.opts.Now())
 		return serr
 	default:
-		return audit.Permanent(serr)
+		return storekit.Permanent(serr)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/stream"
 )
 
@@ -240,7 +241,7 @@ func TestHTTPSinkRedirectNotFollowed(t *testing.T) {
 	}
 	defer sink.Close()
 	err = sink.Send(context.Background(), testRecords(1))
-	if !audit.IsPermanent(err) || len(got()) != 0 {
+	if !storekit.IsPermanent(err) || len(got()) != 0 {
 		t.Errorf("got %v and %d requests at the target, want a permanent error and none", err, len(got()))
 	}
 }
@@ -314,7 +315,7 @@ type refusingAfter struct {
 func (s *refusingAfter) Send(ctx context.Context, rs []audit.Record) error {
 	s.calls++
 	if s.calls > s.n {
-		return audit.Permanent(errors.New("quota exceeded"))
+		return storekit.Permanent(errors.New("quota exceeded"))
 	}
 	return s.recordingSink.Send(ctx, rs)
 }

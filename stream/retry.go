@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Retry says how a batch is retried. The zero value means the defaults.
@@ -59,7 +60,7 @@ func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, no
 		switch {
 		case err == nil:
 			return "", nil
-		case audit.IsPermanent(err):
+		case storekit.IsPermanent(err):
 			return audit.ReasonRejected, err
 		case ctx.Err() != nil:
 			return audit.ReasonShutdown, err

@@ -83,7 +83,7 @@
 // # Chain status
 //
 // Options.Status feeds GET <BasePath>/status (e.g. from SealerStatus of a
-// Sealer's Stats and the last audit.Verify report). It is answered only to
+// Sealer's Stats and the last chain.Verify report). It is answered only to
 // callers that Options.Authorize accepts with no Scope, because it
 // describes the whole log; a scoped caller (a customer's viewer token) is
 // answered 200 {"configured":true,"scoped":true} — the status is not part

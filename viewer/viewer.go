@@ -16,6 +16,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
+	"github.com/trailmark/audit/chain"
 )
 
 //go:embed assets
@@ -38,7 +39,7 @@ type ChainStatus struct {
 	Unsealed int `json:"unsealed"`
 	// SealError is the sealer's newest error, empty if none.
 	SealError string `json:"seal_error,omitempty"`
-	// LastVerification is when audit.Verify last ran over the chain.
+	// LastVerification is when chain.Verify last ran over the chain.
 	LastVerification time.Time `json:"last_verification,omitzero"`
 	// Problems is how many problems that verification found: 0 is a
 	// chain that verified.
@@ -47,7 +48,7 @@ type ChainStatus struct {
 
 // SealerStatus returns the ChainStatus of a Sealer's stats, with no
 // verification.
-func SealerStatus(s audit.SealerStats) ChainStatus {
+func SealerStatus(s chain.SealerStats) ChainStatus {
 	c := ChainStatus{LastSeal: s.LastRun, Sealed: s.Sealed, Unsealed: s.Unsealed}
 	if s.LastError != nil {
 		c.SealError = s.LastError.Error()

@@ -9,11 +9,11 @@ import (
 	"io"
 	"os"
 
-	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 )
 
-// keyring is the key file keygen writes, in the format audit.KeyFile
-// documents and audit.ReadKeyFile reads.
+// keyring is the key file keygen writes, in the format chain.KeyFile
+// documents and chain.ReadKeyFile reads.
 type keyring struct {
 	HMACKeys []struct {
 		ID     string `json:"id"`
@@ -31,9 +31,9 @@ type keyring struct {
 }
 
 // readKeyring reads the key file at path ($AUDIT_KEYRING when empty) with
-// audit.ReadKeyFile. It warns on stderr when the file may be read by its
+// chain.ReadKeyFile. It warns on stderr when the file may be read by its
 // group or by others. Its errors never quote the file's content.
-func (c cli) readKeyring(path string) (*audit.KeyFile, error) {
+func (c cli) readKeyring(path string) (*chain.KeyFile, error) {
 	if path == "" {
 		path = os.Getenv("AUDIT_KEYRING")
 	}
@@ -49,7 +49,7 @@ func (c cli) readKeyring(path string) (*audit.KeyFile, error) {
 		fmt.Fprintf(c.stderr, "auditctl: warning: key file %s has mode %04o: its group or others may read the keys; run chmod 600 %s\n",
 			path, fi.Mode().Perm(), path)
 	}
-	k, err := audit.ReadKeyFile(f)
+	k, err := chain.ReadKeyFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}

@@ -39,10 +39,12 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/internal/safetext"
 	"github.com/trailmark/audit/ocsf"
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/store/sqlite"
+	"github.com/trailmark/audit/storekit"
 )
 
 func main() {
@@ -142,17 +144,17 @@ func (d *dbFlags) open(ctx context.Context) (auditStore, error) { return openSto
 
 // openSealer reads the key file, opens the database and returns a Sealer
 // on it with the key file's current key and signer.
-func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStore, *audit.Sealer, audit.SealerOptions, error) {
+func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStore, *chain.Sealer, *chain.SealerOptions, error) {
 	kr, err := c.readKeyring(keys)
 	if err != nil {
-		return nil, nil, audit.SealerOptions{}, err
+		return nil, nil, nil, err
 	}
 	cfg := kr.SealerOptions()
 	s, err := d.open(ctx)
 	if err != nil {
 		return nil, nil, cfg, err
 	}
-	sl, err := audit.NewSealer(s, &cfg)
+	sl, err := chain.NewSealer(s, kr.Current(), cfg)
 	if err != nil {
 		s.Close()
 		return nil, nil, cfg, err
@@ -246,14 +248,14 @@ func keysFlag(fs *flag.FlagSet) *string {
 // parseSealer parses the flags of the command name, which seals: the
 // database's, the key file's, and those more registers; it opens the
 // store and a Sealer on it.
-func (c cli) parseSealer(ctx context.Context, name string, args []string, more func(*flag.FlagSet)) (auditStore, *audit.Sealer, audit.SealerOptions, error) {
+func (c cli) parseSealer(ctx context.Context, name string, args []string, more func(*flag.FlagSet)) (auditStore, *chain.Sealer, *chain.SealerOptions, error) {
 	fs := c.flags(name)
 	var db dbFlags
 	db.register(fs, c.secrets)
 	keys := keysFlag(fs)
 	more(fs)
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, audit.SealerOptions{}, err
+		return nil, nil, nil, err
 	}
 	return db.openSealer(ctx, c, *keys)
 }
@@ -275,11 +277,11 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	if err := c.reportLag(ctx, s); err != nil {
 		return err
 	}
-	if cfg.Signer == nil {
+	if cfg.SigningKey == nil {
 		return nil
 	}
 	if n == 0 {
-		current, err := checkpointCurrent(ctx, s, cfg.Signer)
+		current, err := checkpointCurrent(ctx, s, cfg.SigningKey)
 		if err != nil {
 			return err
 		}
@@ -300,7 +302,7 @@ func (c cli) seal(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := audit.WriteCheckpoint(f, cp); err != nil {
+		if err := chain.WriteCheckpoint(f, cp); err != nil {
 			f.Close()
 			return err
 		}
@@ -311,7 +313,7 @@ func (c cli) seal(ctx context.Context, args []string) error {
 
 // checkpointCurrent reports whether a checkpoint signed by signer names the
 // newest seal of s, so that another would say nothing new.
-func checkpointCurrent(ctx context.Context, s audit.SealStore, signer *audit.Signer) (bool, error) {
+func checkpointCurrent(ctx context.Context, s storekit.SealStore, signer *chain.SigningKey) (bool, error) {
 	cps, err := s.Checkpoints(ctx)
 	if err != nil {
 		return false, err
@@ -319,11 +321,11 @@ func checkpointCurrent(ctx context.Context, s audit.SealStore, signer *audit.Sig
 	keys := map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}
 	for i := len(cps) - 1; i >= 0; i-- {
 		cp := cps[i]
-		if audit.VerifyCheckpoint(&cp, keys) != nil {
+		if chain.VerifyCheckpoint(&cp, keys) != nil {
 			continue
 		}
 		newer := false
-		err := s.ScanChain(ctx, cp.Seq+1, func(audit.Seal, *audit.Record) error {
+		err := s.ScanChain(ctx, cp.Seq+1, func(storekit.Seal, *audit.Record) error {
 			newer = true
 			return errStopScan
 		})
@@ -389,7 +391,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		opts.Trusted, err = audit.ReadCheckpoints(f)
+		opts.Trusted, err = chain.ReadCheckpoints(f)
 		f.Close()
 		if err != nil {
 			return err
@@ -397,17 +399,17 @@ func (c cli) verify(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	if !*quiet {
-		opts.Progress = func(r audit.Report) {
+		opts.Progress = func(r chain.Report) {
 			el := time.Since(start).Seconds()
 			fmt.Fprintf(c.stderr, "\rverified %d seals, %d problem(s), %.0f seals/s ", r.Seals, r.ProblemCount, float64(r.Seals)/max(el, 1e-9))
 		}
 	}
-	var src audit.ChainSource
+	var src storekit.ChainSource
 	if *export != "" {
 		if _, err := os.Stat(*export); err != nil {
 			return err
 		}
-		src = audit.NewExportSource(func() (io.ReadCloser, error) { return os.Open(*export) })
+		src = chain.NewExportSource(func() (io.ReadCloser, error) { return os.Open(*export) })
 	} else {
 		s, err := db.open(ctx)
 		if err != nil {
@@ -416,7 +418,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 		defer s.Close()
 		src = s
 	}
-	rep, err := audit.Verify(ctx, src, &opts)
+	rep, err := chain.Verify(ctx, src, opts)
 	if !*quiet {
 		fmt.Fprintln(c.stderr)
 	}
@@ -438,7 +440,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 	return nil
 }
 
-func printReport(w io.Writer, r *audit.Report, took time.Duration) {
+func printReport(w io.Writer, r *chain.Report, took time.Duration) {
 	status := "OK"
 	if !r.OK() {
 		status = "FAILED"
@@ -452,7 +454,7 @@ func printReport(w io.Writer, r *audit.Report, took time.Duration) {
 	if r.OK() {
 		return
 	}
-	counts := map[audit.ProblemKind]int{}
+	counts := map[chain.ProblemKind]int{}
 	for _, p := range r.Problems {
 		counts[p.Kind]++
 	}
@@ -500,7 +502,7 @@ func (c cli) export(ctx context.Context, args []string) error {
 		}
 		w = f
 	}
-	var st audit.ExportStats
+	var st chain.ExportStats
 	if *format == "ocsf" {
 		enc := ocsf.NewEncoder(w, nil)
 		err = eachRecord(ctx, s, audit.Filter{TenantID: *tenant}, 0, func(r *audit.Record) error {
@@ -508,9 +510,9 @@ func (c cli) export(ctx context.Context, args []string) error {
 			return enc.Encode(r)
 		})
 	} else if *tenant != "" {
-		st, err = audit.ExportTenantChain(ctx, s, *tenant, w)
+		st, err = chain.ExportTenantChain(ctx, s, *tenant, w)
 	} else {
-		st, err = audit.ExportChain(ctx, s, w)
+		st, err = chain.ExportChain(ctx, s, w)
 	}
 	if f != nil {
 		if cerr := f.Close(); err == nil {
@@ -667,7 +669,7 @@ func (c cli) purge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: *maxAge, TenantMaxAge: tenants, Sealer: sl, Logger: logger})
+	r, err := audit.NewRetention(s, sl, &audit.RetentionOptions{MaxAge: *maxAge, TenantMaxAge: tenants, Logger: logger})
 	if err != nil {
 		logger.Close(ctx)
 		return err

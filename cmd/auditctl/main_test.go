@@ -18,7 +18,7 @@ import (
 	_ "github.com/lib/pq"
 	"go.uber.org/goleak"
 
-	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storetest"
@@ -100,7 +100,7 @@ func TestVerifyExport(t *testing.T) {
 	if err := s.Append(ctx, storetest.Records(0, 20)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, &cfg)
+	sl, err := chain.NewSealer(s, kr.Current(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,10 +111,10 @@ func TestVerifyExport(t *testing.T) {
 	dir := t.TempDir()
 	cpFile := filepath.Join(dir, "cps.ndjson")
 	var cps bytes.Buffer
-	audit.WriteCheckpoint(&cps, cp)
+	chain.WriteCheckpoint(&cps, cp)
 	os.WriteFile(cpFile, cps.Bytes(), 0o644)
 	var exp bytes.Buffer
-	if _, err := audit.ExportChain(ctx, s, &exp); err != nil {
+	if _, err := chain.ExportChain(ctx, s, &exp); err != nil {
 		t.Fatal(err)
 	}
 	expFile := filepath.Join(dir, "chain.ndjson")
@@ -155,8 +155,8 @@ func TestVerifyExport(t *testing.T) {
 	lines := bytes.Split(exp.Bytes(), []byte("\n"))
 	os.WriteFile(expFile, bytes.Join(lines[:40], []byte("\n")), 0o644)
 	code, out, _ = ctl(t, "verify", "-keys", keys, "-export", expFile, "-checkpoints", cpFile, "-q", "-json")
-	var rep audit.Report
-	if code != 1 || json.Unmarshal([]byte(out), &rep) != nil || rep.OK() || rep.Problems[0].Kind != audit.ProblemTruncated {
+	var rep chain.Report
+	if code != 1 || json.Unmarshal([]byte(out), &rep) != nil || rep.OK() || rep.Problems[0].Kind != chain.ProblemTruncated {
 		t.Errorf("verify of a truncated export: exit %d\n%s", code, out)
 	}
 }

@@ -10,15 +10,16 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/store/sqlite"
+	"github.com/trailmark/audit/storekit"
 )
 
 // auditStore is what the commands use of a store; PostgreSQL and SQLite
 // both have it.
 type auditStore interface {
-	audit.SealStore
-	audit.ChainPurger
+	storekit.SealStore
+	storekit.ChainPurger
 	audit.Querier
-	audit.Purger
+	storekit.Purger
 	Migrate(ctx context.Context) error
 	Close() error
 }

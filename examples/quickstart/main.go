@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 )
 
@@ -36,11 +37,11 @@ func run(ctx context.Context) error {
 	}
 	// The sealer links the records into a keyed hash chain. A real
 	// service loads its key from a secret store; this demo makes one.
-	key := audit.HMACKey{ID: "demo", Secret: make([]byte, 32)}
+	key := chain.HMACKey{ID: "demo", Secret: make([]byte, 32)}
 	if _, err := rand.Read(key.Secret); err != nil {
 		return err
 	}
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key})
+	sealer, err := chain.NewSealer(store, key, nil)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func run(ctx context.Context) error {
 		s.Accepted, s.Written, s.Failed, s.Dropped[audit.ReasonQueueFull]+s.Dropped[audit.ReasonShutdown])
 	fmt.Println("(the password in the login details was redacted before it was stored)")
 
-	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
+	rep, err := chain.Verify(ctx, store, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/stream"
 )
 
@@ -53,7 +54,7 @@ func TestReceiver(t *testing.T) {
 		}
 		err = sink.Send(context.Background(), recs)
 		sink.Close()
-		if (err != nil) != tt.wantErr || tt.wantErr && !audit.IsPermanent(err) {
+		if (err != nil) != tt.wantErr || tt.wantErr && !storekit.IsPermanent(err) {
 			t.Errorf("secret %q: got %v, want error %v", tt.secret, err, tt.wantErr)
 		}
 	}

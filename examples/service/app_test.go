@@ -23,6 +23,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 func TestMain(m *testing.M) {
@@ -427,7 +428,7 @@ type breakableStore struct {
 
 func (s *breakableStore) Append(ctx context.Context, rs ...audit.Record) error {
 	if s.broken.Load() {
-		return audit.Permanent(errors.New("audit store down"))
+		return storekit.Permanent(errors.New("audit store down"))
 	}
 	return s.Store.Append(ctx, rs...)
 }

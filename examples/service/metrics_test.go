@@ -16,8 +16,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/otelaudit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 // gatedStore is a memory store whose writes can be refused or held.
@@ -36,7 +38,7 @@ func (s *gatedStore) Append(ctx context.Context, rs ...audit.Record) error {
 		}
 	}
 	if s.refuse.Load() {
-		return audit.Permanent(errors.New("audit store refuses"))
+		return storekit.Permanent(errors.New("audit store refuses"))
 	}
 	return s.Store.Append(ctx, rs...)
 }
@@ -139,9 +141,9 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	// Seal and verify, as a service's sealing job does.
-	key := audit.HMACKey{ID: "k1", Secret: []byte("the example service's test key, 32+ bytes")}
-	signer := &audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}
-	sealer, err := audit.NewSealer(mem, &audit.SealerOptions{Key: key, Signer: signer})
+	key := chain.HMACKey{ID: "k1", Secret: []byte("the example service's test key, 32+ bytes")}
+	signer := &chain.SigningKey{ID: "s1", Key: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}
+	sealer, err := chain.NewSealer(mem, key, &chain.SealerOptions{SigningKey: signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +153,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	if err := sealer.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(ctx, mem, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret},
+	rep, err := chain.Verify(ctx, mem, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("Verify: %v %+v", err, rep.Problems)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/sqlite"
 )
 
@@ -63,16 +63,16 @@ func TestRestartKeepsHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)}
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
+	key := chain.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)}
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))}
+	sl, err := chain.NewSealer(s, key, &chain.SealerOptions{SigningKey: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sl.Checkpoint(ctx, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{
+	rep, err := chain.Verify(ctx, s, &chain.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
 	})

@@ -220,6 +220,7 @@ var imports = map[string]string{
 	"auditslog":  "github.com/trailmark/audit/auditslog",
 	"storetest":  "github.com/trailmark/audit/storetest",
 	"storekit":   "github.com/trailmark/audit/storekit",
+	"chain":      "github.com/trailmark/audit/chain",
 	"nats":       "github.com/nats-io/nats.go",
 	"sqlx":       "github.com/jmoiron/sqlx",
 	"context":    "context",
@@ -257,12 +258,12 @@ var (
 	logger    *audit.Logger
 	store     *postgres.Store
 	primary   audit.Store
-	sealer    *audit.Sealer
+	sealer    *chain.Sealer
 	retention *audit.Retention
 	tee       *stream.Tee
 	loader    *jetstream.Loader
 	mp        metric.MeterProvider
-	report    audit.Report
+	report    chain.Report
 	ip        netip.Addr
 	ua, sid   string
 	secret    []byte
@@ -372,7 +373,7 @@ func blankRef(n string) string {
 		"audit": "audit.New", "memory": "memory.New", "postgres": "postgres.Open", "sqlite": "sqlite.Open",
 		"jetstream": "(*jetstream.Loader)(nil)", "middleware": "middleware.New", "api": "api.New", "viewer": "(*viewer.Handler)(nil)",
 		"ocsf": "(*ocsf.Encoder)(nil)", "stream": "stream.NewTee", "otelaudit": "otelaudit.TraceFrom", "auditslog": "(*auditslog.Store)(nil)",
-		"storetest": "storetest.Run", "storekit": "storekit.Match", "nats": "nats.Connect", "sqlx": "sqlx.Open",
+		"storetest": "storetest.Run", "storekit": "storekit.Match", "chain": "chain.Verify", "nats": "nats.Connect", "sqlx": "sqlx.Open",
 		"context": "context.Background", "errors": "errors.New", "fmt": "fmt.Sprint", "http": "http.NewServeMux",
 		"io": "io.EOF", "log": "log.Println", "netip": "netip.ParseAddr", "os": "os.Exit", "slog": "slog.Default",
 		"sql": "sql.ErrNoRows", "strings": "strings.Cut", "testing": "testing.Short", "time": "time.Now",

@@ -11,6 +11,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/jetstream"
 )
 
@@ -175,15 +176,15 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("rows %d, distinct IDs %d, stream %d, dead letters %d; want %d, %d, %d, 0", count, distinct, inStream, dead, accepted, accepted, accepted)
 	}
 
-	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
-	sl, err := audit.NewSealer(target, &audit.SealerOptions{Key: key, BatchSize: 5000})
+	key := chain.HMACKey{ID: "k", Secret: make([]byte, 32)}
+	sl, err := chain.NewSealer(target, key, &chain.SealerOptions{BatchSize: 5000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, err := sl.SealOnce(ctx); err != nil || uint64(n) != accepted {
 		t.Fatalf("SealOnce: %d, %v; want %d sealed", n, err, accepted)
 	}
-	rep, err := audit.Verify(ctx, target, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
+	rep, err := chain.Verify(ctx, target, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@
 // # Publisher
 //
 // Store is an audit.Store: give it to audit.New. Its Append publishes each
-// record as JSON (the form of audit.ExportChain's records, without HTML
+// record as JSON (the form of chain.ExportChain's records, without HTML
 // escaping) to Options.Subject with the header Nats-Msg-Id set to the
 // record's ID, pipelines the publishes of one call (at most
 // Options.MaxInFlight awaiting their acknowledgement) and returns once the
@@ -37,7 +37,7 @@
 // the stream's duplicate window. That is why New refuses a stream whose
 // duplicate window is shorter than Options.RetryHorizon (the Logger's
 // AsyncOptions.RetryFor plus WriteTimeout, 2m10s by default). A record the
-// server refuses as too large is a permanent error (audit.Permanent); every
+// server refuses as too large is a permanent error (storekit.Permanent); every
 // other error is transient.
 //
 // Failure semantics, with the Logger in front:
@@ -99,7 +99,7 @@
 // retried with backoff, without acknowledging, while the Loader tells the
 // server it is still working on the batch (so that AckWait does not
 // expire); the lag grows. A record the target refuses for good
-// (audit.IsPermanent) or a message that does not decode as a record is
+// (storekit.IsPermanent) or a message that does not decode as a record is
 // isolated by halving the batch, as audit.Logger does, and published to
 // LoaderOptions.DeadLetterSubject with the headers HeaderReason,
 // HeaderStreamSeq and HeaderSubject, then terminated in the consumer: it

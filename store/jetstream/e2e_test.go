@@ -16,8 +16,7 @@ import (
 	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
-
-	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 )
 
 // envEvents sets the events per producer of TestEndToEnd.
@@ -131,8 +130,8 @@ func TestEndToEnd(t *testing.T) {
 	// One Sealer seals the table while it fills, as in production; its
 	// lag is the age of the oldest record it has not sealed yet (the next
 	// one in its (xid, id) order), sampled every 250 ms.
-	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
-	sl, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, BatchSize: 5000, Interval: 250 * time.Millisecond})
+	key := chain.HMACKey{ID: "k", Secret: make([]byte, 32)}
+	sl, err := chain.NewSealer(store, key, &chain.SealerOptions{BatchSize: 5000, Interval: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +263,7 @@ func TestEndToEnd(t *testing.T) {
 	// bounded: far below the time the load took (a sealer that falls
 	// behind sees its lag grow with it).
 	st := sl.Stats()
-	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
+	rep, err := chain.Verify(ctx, store, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/jetstream"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -46,7 +47,7 @@ func TestLoaderHostileCorpus(t *testing.T) {
 		switch err := pub.Append(ctx, r); {
 		case err == nil:
 			published++
-		case !audit.IsPermanent(err):
+		case !storekit.IsPermanent(err):
 			t.Errorf("%s: publisher Append: %v; want nil or a permanent error", h.Name, err)
 		}
 	}

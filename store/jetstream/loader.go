@@ -15,6 +15,7 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Headers of a dead letter.
@@ -341,12 +342,12 @@ func (l *Loader) write(ctx context.Context, items []item) {
 			}
 			l.loaded.Add(uint64(len(items)))
 			return
-		case audit.IsPermanent(err) && len(items) == 1:
+		case storekit.IsPermanent(err) && len(items) == 1:
 			if !l.deadLetter(ctx, items[0].msg, err) {
 				l.release(msgsOf(items))
 			}
 			return
-		case audit.IsPermanent(err):
+		case storekit.IsPermanent(err):
 			half := len(items) / 2
 			l.write(ctx, items[:half])
 			l.write(ctx, items[half:])

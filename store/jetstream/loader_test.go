@@ -17,6 +17,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/jetstream"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 )
 
 // faulty is a target store that refuses records whose ResourceID is
@@ -34,7 +35,7 @@ func (f *faulty) Append(ctx context.Context, recs ...audit.Record) error {
 	}
 	for _, r := range recs {
 		if r.ResourceID == "poison" {
-			return audit.Permanent(fmt.Errorf("record %s refused (simulated)", r.ID))
+			return storekit.Permanent(fmt.Errorf("record %s refused (simulated)", r.ID))
 		}
 	}
 	return f.Store.Append(ctx, recs...)

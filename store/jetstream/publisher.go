@@ -292,7 +292,7 @@ func (s *Store) Subject() string { return s.opts.Subject }
 // whole call is safe within the stream's duplicate window, which drops
 // the records already stored. A record that breaks the record contract
 // (audit.Record.Validate), which the Loader would dead-letter, or one too
-// large for the server, is refused with an error marked audit.Permanent;
+// large for the server, is refused with an error marked storekit.Permanent;
 // every other error is transient.
 func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	if len(records) == 0 {
@@ -315,7 +315,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		}
 		data, err := encode(buf, &records[i])
 		if err != nil {
-			return audit.Permanent(err)
+			return storekit.Permanent(err)
 		}
 		m := nats.NewMsg(s.opts.Subject)
 		m.Data = data
@@ -351,7 +351,7 @@ func (s *Store) publishErr(id string, err error) error {
 	err = fmt.Errorf("audit: jetstream: publish record %s to %s: %w", id, s.opts.Stream, err)
 	var apiErr *js.APIError
 	if errors.Is(err, nats.ErrMaxPayload) || (errors.As(err, &apiErr) && apiErr.ErrorCode == js.JSErrCodeStreamMessageExceedsMaximum) {
-		return audit.Permanent(err)
+		return storekit.Permanent(err)
 	}
 	return err
 }

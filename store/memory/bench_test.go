@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/storetest"
 )
@@ -32,7 +33,7 @@ func BenchmarkAppend(b *testing.B) {
 	_ = audit.Record{}
 }
 
-func chainStore(b *testing.B, n int) (*memory.Store, *audit.Sealer) {
+func chainStore(b *testing.B, n int) (*memory.Store, *chain.Sealer) {
 	b.Helper()
 	s := memory.New(nil)
 	rs := storetest.Records(0, n)
@@ -44,7 +45,7 @@ func chainStore(b *testing.B, n int) (*memory.Store, *audit.Sealer) {
 			b.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
+	sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,11 +78,11 @@ func BenchmarkVerify(b *testing.B) {
 	if _, err := sl.SealOnce(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	opts := audit.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}}
+	opts := chain.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}}
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		rep, err := audit.Verify(context.Background(), s, &opts)
+		rep, err := chain.Verify(context.Background(), s, &opts)
 		if err != nil || !rep.OK() || rep.Records != n {
 			b.Fatalf("verify: %+v %v", rep, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Tamper changes a Store behind its back, for the chain suite.
@@ -64,14 +65,14 @@ func (t Tamper) InsertRecord(_ context.Context, r audit.Record) error {
 }
 
 func (t Tamper) sealIndex(seq uint64) (int, error) {
-	i := slices.IndexFunc(t.S.seals, func(s audit.Seal) bool { return s.Seq == seq })
+	i := slices.IndexFunc(t.S.seals, func(s storekit.Seal) bool { return s.Seq == seq })
 	if i < 0 {
 		return 0, fmt.Errorf("no seal %d", seq)
 	}
 	return i, nil
 }
 
-func (t Tamper) UpdateSeal(_ context.Context, seq uint64, mutate func(*audit.Seal)) error {
+func (t Tamper) UpdateSeal(_ context.Context, seq uint64, mutate func(*storekit.Seal)) error {
 	t.S.mu.Lock()
 	defer t.S.mu.Unlock()
 	i, err := t.sealIndex(seq)
@@ -103,10 +104,10 @@ func (t Tamper) DeleteSeal(_ context.Context, seq uint64) error {
 	return nil
 }
 
-func (t Tamper) InsertSeal(_ context.Context, s audit.Seal) error {
+func (t Tamper) InsertSeal(_ context.Context, s storekit.Seal) error {
 	t.S.mu.Lock()
 	defer t.S.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(t.S.seals, s.Seq, func(x audit.Seal, seq uint64) int { return cmpUint(x.Seq, seq) })
+	i, _ := slices.BinarySearchFunc(t.S.seals, s.Seq, func(x storekit.Seal, seq uint64) int { return cmpUint(x.Seq, seq) })
 	t.S.seals = slices.Insert(slices.Clone(t.S.seals), i, s)
 	t.S.sealed[s.EventID] = s.EventTime
 	return nil

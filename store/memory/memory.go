@@ -45,21 +45,21 @@ type Store struct {
 	// sealer at a time
 	sealMu  sync.Mutex
 	arrival []uuid.UUID // IDs not sealed yet, in the order they were appended
-	seals   []audit.Seal
+	seals   []storekit.Seal
 	sealed  map[uuid.UUID]time.Time // sealed record → the OccurredAt its seal names
-	cps     []audit.Checkpoint
+	cps     []storekit.Checkpoint
 }
 
 var (
-	_ audit.Store   = (*Store)(nil)
-	_ audit.Querier = (*Store)(nil)
-	_ audit.Getter  = (*Store)(nil)
-	_ audit.Purger  = (*Store)(nil)
+	_ audit.Store     = (*Store)(nil)
+	_ audit.Querier   = (*Store)(nil)
+	_ audit.Getter    = (*Store)(nil)
+	_ storekit.Purger = (*Store)(nil)
 
-	_ audit.TenantPurger = (*Store)(nil)
+	_ storekit.TenantPurger = (*Store)(nil)
 
-	_ audit.SealStore   = (*Store)(nil)
-	_ audit.ChainPurger = (*Store)(nil)
+	_ storekit.SealStore   = (*Store)(nil)
+	_ storekit.ChainPurger = (*Store)(nil)
 )
 
 // Options configures a Store. The zero value (and nil) means the
@@ -163,7 +163,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		for j, raw := range [2]json.RawMessage{records[i].Details, records[i].Changes} {
 			c, err := canonical.Bytes(raw)
 			if err != nil {
-				return audit.Permanent(fmt.Errorf("audit: memory: record %s: %w", records[i].ID, err))
+				return storekit.Permanent(fmt.Errorf("audit: memory: record %s: %w", records[i].ID, err))
 			}
 			if string(c) != "null" {
 				js[i][j] = c

@@ -5,6 +5,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -13,7 +14,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestChain(t *testing.T) {
-	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
+	storetest.RunChain(t, func(t *testing.T) (storekit.SealStore, storetest.Tamperer) {
 		s := memory.New(nil)
 		return s, memory.Tamper{S: s}
 	}, 1000)

@@ -12,7 +12,7 @@ import (
 )
 
 // SealNext seals records in the order they were appended.
-func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+func (s *Store) SealNext(ctx context.Context, max int, fn func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -20,14 +20,14 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	defer s.sealMu.Unlock()
 
 	s.mu.RLock()
-	var last audit.Seal
+	var last storekit.Seal
 	if n := len(s.seals); n > 0 {
 		// a rewound chain is the Sealer's to refuse: it checks the
 		// checkpoints' signatures
 		last = s.seals[n-1]
 	} else if n := len(s.cps); n > 0 {
 		// every seal was purged: the chain continues from the checkpoint
-		last = audit.Seal{Seq: s.cps[n-1].Seq, Hash: s.cps[n-1].Hash}
+		last = storekit.Seal{Seq: s.cps[n-1].Seq, Hash: s.cps[n-1].Hash}
 	}
 	var recs []audit.Record
 	consumed := 0
@@ -48,7 +48,7 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 		_, err := fn(last, nil)
 		return 0, err
 	}
-	seals, err := storekit.Seal(fn, last, recs)
+	seals, err := storekit.RunSealer(fn, last, recs)
 	if err != nil {
 		return 0, fmt.Errorf("audit: memory: %w", err)
 	}
@@ -74,11 +74,11 @@ func (s *Store) get(id uuid.UUID) (*audit.Record, bool) {
 }
 
 // ScanChain calls fn for each seal from seq from, in order.
-func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(storekit.Seal, *audit.Record) error) error {
 	s.mu.RLock()
 	seals := s.seals // append-only; purges make a new slice
 	s.mu.RUnlock()
-	i, _ := slices.BinarySearchFunc(seals, from, func(sl audit.Seal, seq uint64) int {
+	i, _ := slices.BinarySearchFunc(seals, from, func(sl storekit.Seal, seq uint64) int {
 		return cmpUint(sl.Seq, seq)
 	})
 	for _, sl := range seals[i:] {
@@ -135,7 +135,7 @@ func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) 
 }
 
 // AppendCheckpoint stores a checkpoint.
-func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+func (s *Store) AppendCheckpoint(ctx context.Context, c storekit.Checkpoint) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -147,13 +147,13 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 }
 
 // Checkpoints returns the stored checkpoints, oldest first.
-func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+func (s *Store) Checkpoints(ctx context.Context) ([]storekit.Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]audit.Checkpoint, len(s.cps))
+	out := make([]storekit.Checkpoint, len(s.cps))
 	for i, c := range s.cps {
 		c.Hash, c.Signature, c.TenantCutoffs = slices.Clone(c.Hash), slices.Clone(c.Signature), slices.Clone(c.TenantCutoffs)
 		out[i] = c
@@ -169,7 +169,7 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.cps, func(c audit.Checkpoint) bool { return c.Seq == through && c.Boundary && !c.PurgedBefore.IsZero() })
+	i := slices.IndexFunc(s.cps, func(c storekit.Checkpoint) bool { return c.Seq == through && c.Boundary && !c.PurgedBefore.IsZero() })
 	if i < 0 {
 		return 0, fmt.Errorf("audit: memory: purge seals through %d: no retention checkpoint there", through)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -73,7 +74,7 @@ func TestTx(t *testing.T) {
 
 	bad := storetest.Record(3)
 	bad.Details = []byte(`{"a":`)
-	if err := s.Begin().Append(ctx, bad); !audit.IsPermanent(err) {
+	if err := s.Begin().Append(ctx, bad); !storekit.IsPermanent(err) {
 		t.Errorf("Append of invalid JSON: got %v, want a permanent error", err)
 	}
 }

@@ -25,7 +25,7 @@ import (
 //
 // A record that PostgreSQL cannot store (see RecordError), or that the
 // database refuses for its data, fails the whole call with an error marked
-// audit.Permanent; other errors are transient.
+// storekit.Permanent; other errors are transient.
 func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	return s.append(ctx, nil, records)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -40,7 +41,7 @@ func TestBadRecordsFailWhole(t *testing.T) {
 			bad := n / 2
 			tt.change(&rs[bad])
 			err := s.Append(ctx, rs...)
-			if !audit.IsPermanent(err) || pqCode(err) != tt.code {
+			if !storekit.IsPermanent(err) || pqCode(err) != tt.code {
 				t.Errorf("%s, %d records: got %v, want a permanent error %s", tt.name, n, err, tt.code)
 				continue
 			}
@@ -104,8 +105,8 @@ func TestNULEscapeStoredRepaired(t *testing.T) {
 		t.Errorf("Details read back %s, want %s", got.Details, want)
 	}
 	r.RecordedAt = got.RecordedAt // the store's to set
-	d1, err1 := audit.Digest(&r)
-	d2, err2 := audit.Digest(&got)
+	d1, err1 := storekit.Digest(&r)
+	d2, err2 := storekit.Digest(&got)
 	if err1 != nil || err2 != nil || string(d1) != string(d2) {
 		t.Errorf("digest as given %x (%v), as read back %x (%v): want the same", d1, err1, d2, err2)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -43,7 +44,7 @@ func TestJSONReadBackCanonical(t *testing.T) {
 	}
 	check("Get", g)
 	sealAllOf(t, s, 1)
-	err = s.ScanChain(ctx, 0, func(_ audit.Seal, rec *audit.Record) error {
+	err = s.ScanChain(ctx, 0, func(_ storekit.Seal, rec *audit.Record) error {
 		check("ScanChain", *rec)
 		return nil
 	})

@@ -17,9 +17,9 @@ import (
 )
 
 var (
-	_ audit.SealStore    = (*Store)(nil)
-	_ audit.ChainPurger  = (*Store)(nil)
-	_ audit.TenantPurger = (*Store)(nil)
+	_ storekit.SealStore    = (*Store)(nil)
+	_ storekit.ChainPurger  = (*Store)(nil)
+	_ storekit.TenantPurger = (*Store)(nil)
 )
 
 // sealCols are the columns of a seal, in the order scanSeal reads them.
@@ -33,7 +33,7 @@ COALESCE(e.action, ''), COALESCE(e.resource_type, ''), COALESCE(e.resource_id, '
 COALESCE(e.request_id, ''), COALESCE(e.session_id, ''), COALESCE(e.status, ''), COALESCE(e.error_message, ''),
 COALESCE(e.tenant_id, ''), COALESCE(e.trace_id, ''), COALESCE(e.span_id, '')`
 
-// SealNext runs one sealing step (see audit.SealStore) in one transaction,
+// SealNext runs one sealing step (see storekit.SealStore) in one transaction,
 // as the only sealer: it takes the advisory lock of the table's chain
 // without waiting, and returns 0 if another sealer holds it.
 //
@@ -44,7 +44,7 @@ COALESCE(e.tenant_id, ''), COALESCE(e.trace_id, ''), COALESCE(e.span_id, '')`
 // So a record waits to be sealed at most the sealer's interval plus the
 // longest writing transaction running when it committed. Read-only
 // transactions hold nothing back.
-func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+func (s *Store) SealNext(ctx context.Context, max int, fn func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	n, err := s.sealNext(ctx, max, fn)
 	if err != nil {
 		return 0, fmt.Errorf("audit: postgres: seal: %w", err)
@@ -52,7 +52,7 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	return n, nil
 }
 
-func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+func (s *Store) sealNext(ctx context.Context, max int, fn func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -86,7 +86,7 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	seals, err := storekit.Seal(fn, last, recs)
+	seals, err := storekit.RunSealer(fn, last, recs)
 	if err != nil {
 		return 0, err
 	}
@@ -167,9 +167,9 @@ const sealPlanSettings = "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapsc
 // lastSeal returns the newest seal and the (xid, id) after which sealing
 // continues: the newest seal's, or, when retention removed every seal,
 // the newest checkpoint's.
-func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (audit.Seal, string, string, error) {
+func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (storekit.Seal, string, string, error) {
 	var (
-		sl   audit.Seal
+		sl   storekit.Seal
 		seq  int64
 		xid  string
 		id   uuid.UUID
@@ -186,9 +186,9 @@ func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (audit.Seal, string, 
 	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return audit.Seal{}, "0", uuid.UUID{}.String(), nil
+		return storekit.Seal{}, "0", uuid.UUID{}.String(), nil
 	case err != nil:
-		return audit.Seal{}, "", "", err
+		return storekit.Seal{}, "", "", err
 	}
 	sl.Seq, sl.Hash = uint64(seq), hash
 	return sl, xid, id.String(), nil
@@ -196,7 +196,7 @@ func (s *Store) lastSeal(ctx context.Context, tx *sqlx.Tx) (audit.Seal, string, 
 
 // ScanChain calls fn for each seal with Seq >= from, in order, with the
 // record it seals or nil. It reads one query's snapshot, streaming.
-func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(storekit.Seal, *audit.Record) error) error {
 	rows, err := s.db.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, s.tenant_tag, "+
 		chainRecordList+" FROM "+s.sql.Seals+" s LEFT JOIN "+s.sql.Table+` e ON e.id = s.event_id AND e."timestamp" = s.event_time`+
 		" WHERE s.seq >= $1 ORDER BY s.seq", int64(min(from, 1<<62)))
@@ -206,7 +206,7 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			sl      audit.Seal
+			sl      storekit.Seal
 			seq     int64
 			found   uuid.NullUUID
 			r       audit.Record
@@ -272,7 +272,7 @@ func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) 
 
 // AppendCheckpoint stores a checkpoint, with the position in the table of
 // the seal it is at, so that sealing can continue from it.
-func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+func (s *Store) AppendCheckpoint(ctx context.Context, c storekit.Checkpoint) error {
 	var purged any
 	if !c.PurgedBefore.IsZero() {
 		purged = micro(c.PurgedBefore)
@@ -292,18 +292,18 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 }
 
 // Checkpoints returns the stored checkpoints, oldest first.
-func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+func (s *Store) Checkpoints(ctx context.Context) ([]storekit.Checkpoint, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs::text FROM "+s.sql.Checkpoints+" ORDER BY seq, at")
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var cps []audit.Checkpoint
+	var cps []storekit.Checkpoint
 	for rows.Next() {
 		// any row may be hostile (the store cannot check signatures): it
 		// must read, so that Verify can report it
 		var (
-			c        audit.Checkpoint
+			c        storekit.Checkpoint
 			seq      int64
 			boundary sql.NullBool
 			signer   sql.NullString
@@ -340,7 +340,7 @@ func (s *Store) PurgeSeals(ctx context.Context, through uint64) (int64, error) {
 // jsonColumn returns a jsonb column as every store returns Details and
 // Changes: canonical JSON (jsonb keeps its own key order), nil for SQL
 // NULL or JSON null. A value that cannot be made canonical is returned as
-// it is, for audit.Digest to report: reading never fails on stored data.
+// it is, for storekit.Digest to report: reading never fails on stored data.
 func jsonColumn(b []byte) json.RawMessage {
 	c, err := storekit.CanonicalJSON(b)
 	switch {

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 )
 
 // The chain benchmarks measure, on a table of chainRows records, how fast
@@ -17,7 +19,7 @@ import (
 //
 //	go test ./store/postgres/ -run '^$' -bench 'SealPostgres|ChainPostgres' -benchtime 3x
 
-var chainKey = audit.HMACKey{ID: "bench", Secret: make([]byte, 32)}
+var chainKey = chain.HMACKey{ID: "bench", Secret: make([]byte, 32)}
 
 func chainRows(b *testing.B) int {
 	if v := os.Getenv("AUDIT_BENCH_CHAIN_ROWS"); v != "" {
@@ -51,7 +53,7 @@ func filledStore(b *testing.B, n int) *postgres.Store {
 
 func sealEverything(b *testing.B, s *postgres.Store, n int) {
 	b.Helper()
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: chainKey})
+	sl, err := chain.NewSealer(s, chainKey, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func BenchmarkChainPostgres(b *testing.B) {
 		rows := 0
 		start := time.Now()
 		for b.Loop() {
-			err := s.ScanChain(context.Background(), 0, func(audit.Seal, *audit.Record) error { rows++; return nil })
+			err := s.ScanChain(context.Background(), 0, func(storekit.Seal, *audit.Record) error { rows++; return nil })
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -104,11 +106,11 @@ func BenchmarkChainPostgres(b *testing.B) {
 		b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "events/s")
 	})
 	b.Run("verify", func(b *testing.B) {
-		opts := audit.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}}
+		opts := chain.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}}
 		var recs uint64
 		start := time.Now()
 		for b.Loop() {
-			rep, err := audit.Verify(context.Background(), s, &opts)
+			rep, err := chain.Verify(context.Background(), s, &opts)
 			if err != nil || !rep.OK() {
 				b.Fatalf("%v %v", err, rep.Problems)
 			}
@@ -155,7 +157,7 @@ func BenchmarkChainKeepsUp(b *testing.B) {
 		seal += time.Since(start)
 
 		rawRead := func() {
-			if err := s.ScanChain(ctx, 0, func(audit.Seal, *audit.Record) error { return nil }); err != nil {
+			if err := s.ScanChain(ctx, 0, func(storekit.Seal, *audit.Record) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 			if err := s.ScanUnsealed(ctx, func(*audit.Record) error { return nil }); err != nil {
@@ -168,7 +170,7 @@ func BenchmarkChainKeepsUp(b *testing.B) {
 		read += time.Since(start)
 
 		start = time.Now()
-		rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}})
+		rep, err := chain.Verify(ctx, s, &chain.VerifyOptions{Keys: map[string][]byte{chainKey.ID: chainKey.Secret}})
 		if err != nil || !rep.OK() || rep.Records != uint64(n) {
 			b.Fatalf("verify: %v %d records, %v", err, rep.Records, rep.Problems)
 		}

@@ -16,7 +16,9 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -109,7 +111,7 @@ func (p tamper) InsertRecord(ctx context.Context, r audit.Record) error {
 
 const sealCols = "seq, event_id, event_time, event_xid, digest, key_id, hash, sealed_at, tenant_tag"
 
-func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s audit.Seal, xid string) error {
+func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s storekit.Seal, xid string) error {
 	var tag any
 	if len(s.TenantTag) > 0 {
 		tag = s.TenantTag
@@ -119,10 +121,10 @@ func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s audit.Seal, xid s
 	return err
 }
 
-func (p tamper) UpdateSeal(ctx context.Context, seq uint64, mutate func(*audit.Seal)) error {
+func (p tamper) UpdateSeal(ctx context.Context, seq uint64, mutate func(*storekit.Seal)) error {
 	return p.do(ctx, func(tx *sqlx.Tx) error {
 		var (
-			s   audit.Seal
+			s   storekit.Seal
 			n   int64
 			xid string
 		)
@@ -145,7 +147,7 @@ func (p tamper) DeleteSeal(ctx context.Context, seq uint64) error {
 	})
 }
 
-func (p tamper) InsertSeal(ctx context.Context, s audit.Seal) error {
+func (p tamper) InsertSeal(ctx context.Context, s storekit.Seal) error {
 	return p.do(ctx, func(tx *sqlx.Tx) error { return p.insertSeal(ctx, tx, s, "0") })
 }
 
@@ -167,7 +169,7 @@ func TestChain(t *testing.T) {
 	// takes far longer than a trial
 	var mu sync.Mutex
 	reuse := map[string]tamper{}
-	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
+	storetest.RunChain(t, func(t *testing.T) (storekit.SealStore, storetest.Tamperer) {
 		mu.Lock()
 		defer mu.Unlock()
 		if p, ok := reuse[t.Name()]; ok {
@@ -210,8 +212,8 @@ func TestChainGuard(t *testing.T) {
 	if err := s.Append(ctx, storetest.Records(0, 3)...); err != nil {
 		t.Fatal(err)
 	}
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{SigningKey: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func TestSealOrderFollowsCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logger.Close(ctx)
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}})
+	sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +306,7 @@ func TestSealOrderFollowsCommits(t *testing.T) {
 			t.Fatal(err)
 		}
 		order = order[:0]
-		s.ScanChain(ctx, 0, func(sl audit.Seal, r *audit.Record) error {
+		s.ScanChain(ctx, 0, func(sl storekit.Seal, r *audit.Record) error {
 			order = append(order, r.ResourceID)
 			return nil
 		})
@@ -313,7 +315,7 @@ func TestSealOrderFollowsCommits(t *testing.T) {
 	if len(order) != 4 || order[0] != "slow" {
 		t.Errorf("sealed in order %v; want the slow transaction's record first, then the 3 others", order)
 	}
-	rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}})
+	rep, err := chain.Verify(ctx, s, &chain.VerifyOptions{Keys: map[string][]byte{"k": make([]byte, 32)}})
 	if err != nil || !rep.OK() || rep.Seals != 4 {
 		t.Errorf("verify: %+v, %v", rep, err)
 	}
@@ -329,7 +331,7 @@ func TestSealOrderInvariants(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, BatchSize: 13})
+	sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{BatchSize: 13})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,11 +370,11 @@ func TestEveryDeliverySealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
+	key := chain.HMACKey{ID: "k", Secret: make([]byte, 32)}
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for range 2 {
-		sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Interval: 2 * time.Millisecond, OnError: func(err error) { t.Error(err) }})
+		sl, err := chain.NewSealer(s, key, &chain.SealerOptions{Interval: 2 * time.Millisecond, OnError: func(err error) { t.Error(err) }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -407,10 +409,10 @@ func TestEveryDeliverySealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	committed += 2 // the logger's start and stop
-	opts := audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
-	var rep audit.Report
+	opts := chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
+	var rep chain.Report
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if rep, err = audit.Verify(ctx, s, &opts); err != nil {
+		if rep, err = chain.Verify(ctx, s, &opts); err != nil {
 			t.Fatal(err)
 		}
 		if rep.Unsealed == 0 && rep.Seals == uint64(committed) {
@@ -436,18 +438,18 @@ func TestConcurrentRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	key := chain.HMACKey{ID: "k", Secret: make([]byte, 32)}
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
 	errs := make(chan error, 2)
 	results := make(chan audit.RetentionResult, 2)
 	for range 2 {
 		go func() {
-			sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
+			sl, err := chain.NewSealer(s, key, &chain.SealerOptions{SigningKey: &signer})
 			if err != nil {
 				errs <- err
 				return
 			}
-			r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl})
+			r, err := audit.NewRetention(s, sl, nil)
 			if err != nil {
 				errs <- err
 				return
@@ -476,14 +478,14 @@ func TestConcurrentRetention(t *testing.T) {
 	if purged != int64(want) {
 		t.Errorf("the two runs removed %d records in all, want %d", purged, want)
 	}
-	sl, _ := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
+	sl, _ := chain.NewSealer(s, key, &chain.SealerOptions{SigningKey: &signer})
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		if n, _ := sl.SealOnce(ctx); n == 0 {
 			break
 		}
 	}
 	cps, _ := s.Checkpoints(ctx)
-	rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret},
+	rep, err := chain.Verify(ctx, s, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)}, Trusted: cps})
 	if err != nil || !rep.OK() {
 		t.Errorf("verify after concurrent retention: %+v, %v", rep, err)
@@ -498,8 +500,8 @@ func TestCheckpointWaitsForSealer(t *testing.T) {
 	if err := s.Append(ctx, storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{SigningKey: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}

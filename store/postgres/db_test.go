@@ -22,6 +22,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
@@ -330,14 +331,14 @@ func TestRoles(t *testing.T) {
 		t.Errorf("SetMinRetention as the sealer: got %v, want permission denied", err)
 	}
 	// the sealer seals, checkpoints and retains, and the chain verifies
-	key := audit.HMACKey{ID: "k", Secret: make([]byte, 32)}
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(ss, &audit.SealerOptions{Key: key, Signer: &signer, Now: clock})
+	key := chain.HMACKey{ID: "k", Secret: make([]byte, 32)}
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := chain.NewSealer(ss, key, &chain.SealerOptions{SigningKey: &signer, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sealUntil(t, ss, 6, sl.SealOnce)
-	ret, err := audit.NewRetention(ss, &audit.RetentionOptions{Sealer: sl, MaxAge: 60 * 24 * time.Hour, Now: clock})
+	ret, err := audit.NewRetention(ss, sl, &audit.RetentionOptions{MaxAge: 60 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func TestRoles(t *testing.T) {
 		t.Errorf("retention as the sealer: got %+v, %v; want 1 purged", res, err)
 	}
 	cps, _ := ss.Checkpoints(ctx)
-	rep, err := audit.Verify(ctx, as, &audit.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
+	rep, err := chain.Verify(ctx, as, &chain.VerifyOptions{Keys: map[string][]byte{"k": key.Secret}, Trusted: cps,
 		PublicKeys: map[string]ed25519.PublicKey{"s": signer.Key.Public().(ed25519.PublicKey)}})
 	if err != nil || !rep.OK() || rep.Records != 5 {
 		t.Errorf("verify as the application: %+v, %v", rep, err)
@@ -447,7 +448,7 @@ func TestTx(t *testing.T) {
 	bad.UserID = refusedUser
 	err = s.Tx(tx).Append(ctx, bad)
 	tx.Rollback()
-	if !audit.IsPermanent(err) || pqCode(err) != "22023" {
+	if !storekit.IsPermanent(err) || pqCode(err) != "22023" {
 		t.Errorf("Append of a record PostgreSQL refuses: got %v, want a permanent 22023", err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package postgres is the production audit.Store: PostgreSQL (13 or
 // later; tested on 15) through github.com/jmoiron/sqlx and
 // github.com/lib/pq. A Store implements audit.Store, audit.Querier,
-// audit.Getter and audit.Purger, passes the storetest conformance suite,
+// audit.Getter and storekit.Purger, passes the storetest conformance suite,
 // and writes inside an application's own transaction with Tx.
 //
 // A Store is safe for concurrent use by many goroutines, and many
@@ -94,7 +94,7 @@
 // # Errors
 //
 // Errors are wrapped with %w and start with "audit: postgres:". Errors
-// that retrying cannot fix are marked with audit.Permanent: a record the
+// that retrying cannot fix are marked with storekit.Permanent: a record the
 // Store refuses before sending it (a *RecordError: NUL bytes or invalid
 // UTF-8, malformed JSON, a year outside 1–9999, …; records cleaned by the
 // Logger never fail these checks), and PostgreSQL errors of class 22
@@ -194,12 +194,12 @@
 // revoke INSERT on checkpoints from an application role that had it:
 // revoke it by hand once the Sealer runs as its own role. An application
 // that seals in-process and so holds both roles can write checkpoint rows
-// of its own; audit.Verify trusts only signed checkpoints, and signed
+// of its own; chain.Verify trusts only signed checkpoints, and signed
 // checkpoints kept off the database (auditctl seal --checkpoints) catch the
 // rest.
 //
 // A role that may call <table>_purge_rows can delete records older than
-// any cutoff before the minimum retention; audit.Verify reports each such
+// any cutoff before the minimum retention; chain.Verify reports each such
 // record, unless it is older than the cutoff of a signed retention
 // checkpoint. <table>_purge_seals takes no checkpoint row at its word: the
 // retention checkpoint at its seq must hold the hash of the seal there,
@@ -224,9 +224,9 @@
 //
 // # The hash chain
 //
-// Store implements audit.SealStore: audit.Sealer seals its records into
+// Store implements storekit.SealStore: chain.Sealer seals its records into
 // the table <table>_seals, and writes signed checkpoints into
-// <table>_checkpoints; audit.Verify checks them (see the audit package).
+// <table>_checkpoints; chain.Verify checks them (see the audit package).
 // Both tables are append-only like the records: the guard lets a seal be
 // deleted only inside <table>_purge_seals, below a checkpoint, which
 // retention calls.

@@ -11,6 +11,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // permanentCode reports whether a PostgreSQL error blames the data:
@@ -29,17 +30,17 @@ func permanentCode(e *pq.Error) bool {
 func classify(wrapped, cause error) error {
 	var re *RecordError
 	if errors.As(cause, &re) {
-		return audit.Permanent(wrapped)
+		return storekit.Permanent(wrapped)
 	}
 	if pe := pq.As(cause); pe != nil && permanentCode(pe) {
-		return audit.Permanent(wrapped)
+		return storekit.Permanent(wrapped)
 	}
 	return wrapped
 }
 
 // RecordError reports a record that Append refuses before sending it:
 // one whose fields PostgreSQL cannot store. Append returns it wrapped and
-// marked with audit.Permanent. Records cleaned by an audit.Logger never
+// marked with storekit.Permanent. Records cleaned by an audit.Logger never
 // cause one.
 type RecordError struct {
 	Index int       // position of the record in the Append call

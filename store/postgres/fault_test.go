@@ -14,6 +14,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
 )
 
 // faultEvents is how many events TestFaultsLoseNothing logs: at least
@@ -197,7 +198,7 @@ func TestSyncUnreachable(t *testing.T) {
 			start := time.Now()
 			err := l.Log(ctx, ev)
 			elapsed := time.Since(start)
-			if err == nil || audit.IsPermanent(err) || !strings.Contains(err.Error(), "audit: postgres: append record") {
+			if err == nil || storekit.IsPermanent(err) || !strings.Contains(err.Error(), "audit: postgres: append record") {
 				t.Errorf("%s, call %d: got %v, want a transient error from the store", tt.name, i, err)
 			}
 			// The deadline is the point; the slack is for a loaded machine.

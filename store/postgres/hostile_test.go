@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -22,9 +24,9 @@ import (
 func TestHostileCheckpointRows(t *testing.T) {
 	s, schema := newChainStore(t)
 	ctx := testCtx(t)
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))}
-	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))}
+	key := chain.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
+	sl, err := chain.NewSealer(s, key, &chain.SealerOptions{SigningKey: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +65,12 @@ func TestHostileCheckpointRows(t *testing.T) {
 	}
 	storetest.LoggedRecords(t, s, time.Now().Add(-time.Minute))
 	seal(6) // not stopped by the row at 9000000000000000000
-	opts := audit.VerifyOptions{
+	opts := chain.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
-		Trusted:    []audit.Checkpoint{cp},
+		Trusted:    []storekit.Checkpoint{cp},
 	}
-	check := func(how string, rep audit.Report, err error) {
+	check := func(how string, rep chain.Report, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", how, err)
@@ -77,18 +79,18 @@ func TestHostileCheckpointRows(t *testing.T) {
 			t.Errorf("%s: %d problems, %d records; want 6 bad checkpoints, 12 records: %v", how, rep.ProblemCount, rep.Records, rep.Problems)
 		}
 		for _, p := range rep.Problems {
-			if p.Kind != audit.ProblemBadCheckpoint {
+			if p.Kind != chain.ProblemBadCheckpoint {
 				t.Errorf("%s: %v; want bad_checkpoint", how, p)
 			}
 		}
 	}
-	rep, err := audit.Verify(ctx, s, &opts)
+	rep, err := chain.Verify(ctx, s, &opts)
 	check("online", rep, err)
 	var buf bytes.Buffer
-	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
+	if _, err := chain.ExportChain(ctx, s, &buf); err != nil {
 		t.Fatalf("ExportChain: %v", err)
 	}
-	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), &opts)
+	rep, err = chain.Verify(ctx, chain.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), &opts)
 	check("offline", rep, err)
 }
 
@@ -98,8 +100,8 @@ func TestHostileCheckpointRows(t *testing.T) {
 func TestJSONBNoOpRewrite(t *testing.T) {
 	s, schema := newChainStore(t)
 	ctx := testCtx(t)
-	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key})
+	key := chain.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{6}, 32)}
+	sl, err := chain.NewSealer(s, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,16 +119,16 @@ func TestJSONBNoOpRewrite(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	opts := audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
-	rep, err := audit.Verify(ctx, s, &opts)
+	opts := chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}}
+	rep, err := chain.Verify(ctx, s, &opts)
 	if err != nil || !rep.OK() || rep.Records != 6 {
 		t.Fatalf("online after the rewrite: %+v, %v", rep, err)
 	}
 	var buf bytes.Buffer
-	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
+	if _, err := chain.ExportChain(ctx, s, &buf); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = audit.Verify(ctx, audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), &opts)
+	rep, err = chain.Verify(ctx, chain.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }), &opts)
 	if err != nil || !rep.OK() || rep.Records != 6 {
 		t.Errorf("offline after the rewrite: %+v, %v", rep, err)
 	}
@@ -159,7 +161,7 @@ func TestTxHostileCorpus(t *testing.T) {
 		switch err := s.Tx(tx).Append(ctx, h.Record); {
 		case err == nil:
 			n++
-		case !audit.IsPermanent(err):
+		case !storekit.IsPermanent(err):
 			t.Errorf("%s: Tx.Append: %v; want nil or a permanent error", h.Name, err)
 		default:
 			aborted = !errors.Is(err, audit.ErrInvalidEvent)

@@ -14,6 +14,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // The schema and table of a Store when Options leaves them empty.
@@ -35,10 +36,10 @@ const (
 )
 
 var (
-	_ audit.Store   = (*Store)(nil)
-	_ audit.Querier = (*Store)(nil)
-	_ audit.Getter  = (*Store)(nil)
-	_ audit.Purger  = (*Store)(nil)
+	_ audit.Store     = (*Store)(nil)
+	_ audit.Querier   = (*Store)(nil)
+	_ audit.Getter    = (*Store)(nil)
+	_ storekit.Purger = (*Store)(nil)
 )
 
 // Store is an audit.Store in PostgreSQL. It is safe for concurrent use.

@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storetest"
 )
@@ -21,8 +22,8 @@ import (
 // sealAllOf seals every record of s.
 func sealAllOf(t *testing.T, s *postgres.Store, want int) {
 	t.Helper()
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: audit.HMACKey{ID: "k", Secret: make([]byte, 32)}, Signer: &signer})
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{SigningKey: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,7 +215,7 @@ func TestAppendCopiesInKeyOrder(t *testing.T) {
 	prep.WillBeClosed()
 	mock.ExpectRollback()
 	err := s.Append(context.Background(), given...)
-	if want := "record 1 (id " + rs[1].ID.String() + ")"; err == nil || !strings.Contains(err.Error(), want) || !audit.IsPermanent(err) {
+	if want := "record 1 (id " + rs[1].ID.String() + ")"; err == nil || !strings.Contains(err.Error(), want) || !storekit.IsPermanent(err) {
 		t.Errorf("got %v, want a permanent error naming %s", err, want)
 	}
 	if given[0].ID != rs[2].ID || given[1].ID != rs[1].ID {
@@ -287,7 +287,7 @@ func checkFailure(t *testing.T, err error, f failure) {
 	if err != nil && !strings.HasPrefix(err.Error(), "audit: postgres: ") {
 		t.Errorf("got %q, want the prefix %q", err, "audit: postgres: ")
 	}
-	if got := audit.IsPermanent(err); got != f.permanent {
+	if got := storekit.IsPermanent(err); got != f.permanent {
 		t.Errorf("IsPermanent(%v): got %v, want %v", err, got, f.permanent)
 	}
 }
@@ -405,7 +405,7 @@ func TestAppendCopyErrorNamesRecord(t *testing.T) {
 	prep.WillBeClosed()
 	mock.ExpectRollback()
 	err := s.Append(context.Background(), rs...)
-	if !audit.IsPermanent(err) {
+	if !storekit.IsPermanent(err) {
 		t.Errorf("got %v, want a permanent error", err)
 	}
 	if want := "record 2 (id " + rs[2].ID.String() + ")"; err == nil || !strings.Contains(err.Error(), want) {
@@ -443,7 +443,7 @@ func TestAppendRefusesBadRecords(t *testing.T) {
 			for _, batch := range [][]audit.Record{rs, rs[3:4]} {
 				err := s.Append(context.Background(), batch...)
 				var re *postgres.RecordError
-				if !audit.IsPermanent(err) || !errors.As(err, &re) {
+				if !storekit.IsPermanent(err) || !errors.As(err, &re) {
 					t.Fatalf("got %v, want a permanent *RecordError", err)
 				}
 				want := 3 // the bad record's position in the batch

@@ -48,7 +48,7 @@ func insertSQL(n int) string {
 // form (storekit.CanonicalJSON); empty ones as NULL.
 //
 // A record the store refuses for its data fails the whole call with an
-// error marked audit.Permanent; other errors (a locked, read-only or full
+// error marked storekit.Permanent; other errors (a locked, read-only or full
 // file) are transient.
 func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	if len(records) == 0 {
@@ -56,7 +56,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	}
 	args, err := s.rows(records)
 	if err != nil {
-		return audit.Permanent(fmt.Errorf("audit: sqlite: append: %w", err))
+		return storekit.Permanent(fmt.Errorf("audit: sqlite: append: %w", err))
 	}
 	err = s.writeTx(ctx, func(tx *sqlx.Tx) error {
 		for start := 0; start < len(records); start += chunkRows {
@@ -74,7 +74,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	if err != nil {
 		err = fmt.Errorf("audit: sqlite: append %d record(s): %w", len(records), err)
 		if errCode(err) == 19 { // SQLITE_CONSTRAINT: the data, not the file
-			return audit.Permanent(err)
+			return storekit.Permanent(err)
 		}
 		return err
 	}

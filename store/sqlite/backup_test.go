@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/sqlite"
 )
 
@@ -36,9 +37,9 @@ func TestBackupOnline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	key := audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)}
-	signer := audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key, Signer: &signer})
+	key := chain.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)}
+	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))}
+	sl, err := chain.NewSealer(s, key, &chain.SealerOptions{SigningKey: &signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestBackupOnline(t *testing.T) {
 		t.Fatalf("opening the backup: %v", err)
 	}
 	defer b.Close()
-	rep, err := audit.Verify(ctx, b, &audit.VerifyOptions{
+	rep, err := chain.Verify(ctx, b, &chain.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
 	})

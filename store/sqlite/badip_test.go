@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -50,8 +50,8 @@ func TestUnparseableIPDoesNotStall(t *testing.T) {
 	if err != nil || got.IPAddress.IsValid() {
 		t.Fatalf("Get of the row: %v, address %v; want it read with no address", err, got.IPAddress)
 	}
-	key := audit.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: key})
+	key := chain.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}
+	sl, err := chain.NewSealer(s, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestUnparseableIPDoesNotStall(t *testing.T) {
 	if err != nil || n != 5 {
 		t.Fatalf("SealOnce: sealed %d, %v; want all 5", n, err)
 	}
-	rep, err := audit.Verify(ctx, s, &audit.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
+	rep, err := chain.Verify(ctx, s, &chain.VerifyOptions{Keys: map[string][]byte{key.ID: key.Secret}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("Verify: %v, %+v", err, rep)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/storetest"
 )
@@ -84,14 +85,14 @@ func BenchmarkNaiveInsert(b *testing.B) {
 }
 
 // sealedStore returns a file with n records, and a Sealer for it.
-func sealedStore(b *testing.B, n int) (*Store, *audit.Sealer) {
+func sealedStore(b *testing.B, n int) (*Store, *chain.Sealer) {
 	s := newStore(b, nil)
 	for i := 0; i < n; i += 1000 {
 		if err := s.Append(context.Background(), storetest.Records(i, min(i+1000, n))...); err != nil {
 			b.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func BenchmarkVerify(b *testing.B) {
 	o := verifyOptions()
 	o.Now = func() time.Time { return time.Now().Add(time.Hour) }
 	b.ResetTimer()
-	rep, err := audit.Verify(ctx, s, o)
+	rep, err := chain.Verify(ctx, s, o)
 	if err != nil || !rep.OK() {
 		b.Fatalf("verify: %v %v", err, rep.Problems)
 	}

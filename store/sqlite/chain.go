@@ -14,13 +14,13 @@ import (
 	"github.com/trailmark/audit/storekit"
 )
 
-// SealNext runs one sealing step (see audit.SealStore) in one write
+// SealNext runs one sealing step (see storekit.SealStore) in one write
 // transaction. SQLite has one writer at a time, across processes too, so
 // the step is the only sealer; another sealer waits its turn (up to the
 // busy timeout) and then continues the chain. Records are sealed in the
 // order they were committed (their row), which a later commit cannot
 // overtake.
-func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+func (s *Store) SealNext(ctx context.Context, max int, fn func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	if max <= 0 {
 		last, _, err := lastSeal(ctx, s.reader)
 		if err != nil {
@@ -41,7 +41,7 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last audit.Seal, 
 	return n, nil
 }
 
-func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error)) (int, error) {
+func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	last, after, err := lastSeal(ctx, tx)
 	if err != nil {
 		return 0, err
@@ -61,7 +61,7 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	seals, err := storekit.Seal(fn, last, recs)
+	seals, err := storekit.RunSealer(fn, last, recs)
 	if err != nil {
 		return 0, err
 	}
@@ -91,7 +91,7 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last audit.Seal
 // lastSeal returns the newest seal and the row after which sealing
 // continues: the newest seal's, or, when retention removed every seal,
 // the newest checkpoint's.
-func lastSeal(ctx context.Context, q sqlx.QueryerContext) (audit.Seal, int64, error) {
+func lastSeal(ctx context.Context, q sqlx.QueryerContext) (storekit.Seal, int64, error) {
 	var (
 		seq   int64
 		row   sql.NullInt64
@@ -107,16 +107,16 @@ func lastSeal(ctx context.Context, q sqlx.QueryerContext) (audit.Seal, int64, er
 	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return audit.Seal{}, 0, nil
+		return storekit.Seal{}, 0, nil
 	case err != nil:
-		return audit.Seal{}, 0, err
+		return storekit.Seal{}, 0, err
 	}
-	return audit.Seal{Seq: uint64(seq), Hash: hash, KeyID: keyID}, row.Int64, nil
+	return storekit.Seal{Seq: uint64(seq), Hash: hash, KeyID: keyID}, row.Int64, nil
 }
 
 // ScanChain calls fn for each seal with Seq >= from, in order, with the
 // record it seals or nil. It reads one snapshot of the file, streaming.
-func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(storekit.Seal, *audit.Record) error) error {
 	rows, err := s.reader.QueryContext(ctx, "SELECT s.seq, s.event_id, s.event_time, s.digest, s.key_id, s.hash, s.sealed_at, s.tenant_tag, "+
 		"e.id IS NOT NULL, "+nullableSelectList+
 		" FROM audit_seals s LEFT JOIN audit_logs e ON e.id = s.event_id AND e.ts = s.event_time WHERE s.seq >= ? ORDER BY s.seq",
@@ -127,7 +127,7 @@ func (s *Store) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, 
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			sl                audit.Seal
+			sl                storekit.Seal
 			seq, at, sealedAt int64
 			eventID           []byte
 			found             bool
@@ -188,7 +188,7 @@ func (s *Store) ScanUnsealed(ctx context.Context, fn func(*audit.Record) error) 
 
 // AppendCheckpoint stores a checkpoint, with the row of the record its
 // seal seals, so that sealing can continue from it.
-func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+func (s *Store) AppendCheckpoint(ctx context.Context, c storekit.Checkpoint) error {
 	var purged any
 	if !c.PurgedBefore.IsZero() {
 		purged = c.PurgedBefore.UnixMicro()
@@ -210,16 +210,16 @@ func (s *Store) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) error 
 }
 
 // Checkpoints returns the stored checkpoints, oldest first.
-func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+func (s *Store) Checkpoints(ctx context.Context) ([]storekit.Checkpoint, error) {
 	rows, err := s.reader.QueryContext(ctx, "SELECT seq, hash, at, purged_before, boundary, signer_id, signature, tenant_cutoffs FROM audit_checkpoints ORDER BY seq, at")
 	if err != nil {
 		return nil, fmt.Errorf("audit: sqlite: checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var cps []audit.Checkpoint
+	var cps []storekit.Checkpoint
 	for rows.Next() {
 		var (
-			c       audit.Checkpoint
+			c       storekit.Checkpoint
 			seq, at int64
 			purged  sql.NullInt64
 			tenants sql.NullString

@@ -2,7 +2,7 @@
 // no server, no cgo. It is the default of the example service, and fits
 // small services, command-line tools, desktop and edge applications. A
 // Store implements audit.Store, audit.Querier, audit.Getter,
-// audit.Purger, audit.SealStore and audit.ChainPurger, and passes the
+// storekit.Purger, storekit.SealStore and storekit.ChainPurger, and passes the
 // storetest conformance and chain suites unchanged.
 //
 //	s, err := sqlite.Open(ctx, "audit.db", nil)

@@ -10,16 +10,17 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/storetest"
 )
 
 var (
-	testKey    = audit.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{7}, 32)}
-	testSigner = audit.Signer{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
+	testKey    = chain.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{7}, 32)}
+	testSigner = chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
 )
 
-func verifyOptions() *audit.VerifyOptions {
-	return &audit.VerifyOptions{
+func verifyOptions() *chain.VerifyOptions {
+	return &chain.VerifyOptions{
 		Keys:       map[string][]byte{testKey.ID: testKey.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{testSigner.ID: testSigner.Key.Public().(ed25519.PublicKey)},
 	}
@@ -36,7 +37,7 @@ func TestAppendOnlyGuard(t *testing.T) {
 	if err := s.Append(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +57,13 @@ func TestAppendOnlyGuard(t *testing.T) {
 			t.Errorf("%s: got %v, want refused", q, err)
 		}
 	}
-	rep, err := audit.Verify(ctx, s, verifyOptions())
+	rep, err := chain.Verify(ctx, s, verifyOptions())
 	if err != nil || !rep.OK() {
 		t.Fatalf("after refused changes: %v %v", err, rep.Problems)
 	}
 	// retention removes what is older than the cutoff, and only that
-	ret, err := audit.NewRetention(s, &audit.RetentionOptions{
-		MaxAge: time.Hour, Sealer: sl,
-		Now: func() time.Time { return recs[5].OccurredAt.Add(time.Hour) },
+	ret, err := audit.NewRetention(s, sl, &audit.RetentionOptions{
+		MaxAge: time.Hour, Now: func() time.Time { return recs[5].OccurredAt.Add(time.Hour) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestAppendOnlyGuard(t *testing.T) {
 	if _, err := s.writer.ExecContext(ctx, "DELETE FROM audit_logs"); err == nil {
 		t.Errorf("DELETE after retention: no error")
 	}
-	rep, err = audit.Verify(ctx, s, verifyOptions())
+	rep, err = chain.Verify(ctx, s, verifyOptions())
 	if err != nil || !rep.OK() {
 		t.Fatalf("after retention: %v %v", err, rep.Problems)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -70,7 +71,7 @@ func child(role, path string) error {
 		}
 		return nil
 	case "seal":
-		sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, BatchSize: 100})
+		sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner, BatchSize: 100})
 		if err != nil {
 			return err
 		}
@@ -164,14 +165,14 @@ func checkFile(t *testing.T, path string, want []audit.Record) {
 	if err := s.reader.Get(&ok, "PRAGMA integrity_check"); err != nil || ok != "ok" {
 		t.Errorf("integrity_check: %q, %v", ok, err)
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sl.SealOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(ctx, s, verifyOptions())
+	rep, err := chain.Verify(ctx, s, verifyOptions())
 	if err != nil || !rep.OK() || rep.Records != uint64(len(want)) {
 		t.Errorf("verify: %d records checked of %d, %v, %v", rep.Records, len(want), err, rep.Problems)
 	}

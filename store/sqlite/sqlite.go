@@ -19,16 +19,17 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 var (
-	_ audit.Store        = (*Store)(nil)
-	_ audit.Querier      = (*Store)(nil)
-	_ audit.Getter       = (*Store)(nil)
-	_ audit.Purger       = (*Store)(nil)
-	_ audit.TenantPurger = (*Store)(nil)
-	_ audit.SealStore    = (*Store)(nil)
-	_ audit.ChainPurger  = (*Store)(nil)
+	_ audit.Store           = (*Store)(nil)
+	_ audit.Querier         = (*Store)(nil)
+	_ audit.Getter          = (*Store)(nil)
+	_ storekit.Purger       = (*Store)(nil)
+	_ storekit.TenantPurger = (*Store)(nil)
+	_ storekit.SealStore    = (*Store)(nil)
+	_ storekit.ChainPurger  = (*Store)(nil)
 )
 
 // ApplicationID is the SQLite application_id of a Trailmark audit file

@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -32,7 +33,7 @@ func TestConformance(t *testing.T) {
 
 func TestChain(t *testing.T) {
 	t.Parallel()
-	storetest.RunChain(t, func(t *testing.T) (audit.SealStore, storetest.Tamperer) {
+	storetest.RunChain(t, func(t *testing.T) (storekit.SealStore, storetest.Tamperer) {
 		s := newStore(t, nil)
 		return s, tamper{s}
 	}, 100)
@@ -126,7 +127,7 @@ func (p tamper) InsertRecord(ctx context.Context, r audit.Record) error {
 	return p.do(ctx, func(tx *sqlx.Tx) error { return p.insert(ctx, tx, r) })
 }
 
-func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s audit.Seal, row int64) error {
+func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s storekit.Seal, row int64) error {
 	var tag any
 	if len(s.TenantTag) > 0 {
 		tag = s.TenantTag
@@ -136,11 +137,11 @@ func (p tamper) insertSeal(ctx context.Context, tx *sqlx.Tx, s audit.Seal, row i
 	return err
 }
 
-func (p tamper) UpdateSeal(ctx context.Context, seq uint64, mutate func(*audit.Seal)) error {
-	var s audit.Seal
+func (p tamper) UpdateSeal(ctx context.Context, seq uint64, mutate func(*storekit.Seal)) error {
+	var s storekit.Seal
 	var row int64
 	found := false
-	err := p.s.ScanChain(ctx, seq, func(sl audit.Seal, _ *audit.Record) error {
+	err := p.s.ScanChain(ctx, seq, func(sl storekit.Seal, _ *audit.Record) error {
 		if sl.Seq == seq {
 			s, found = sl, true
 		}
@@ -171,7 +172,7 @@ func (p tamper) DeleteSeal(ctx context.Context, seq uint64) error {
 	})
 }
 
-func (p tamper) InsertSeal(ctx context.Context, s audit.Seal) error {
+func (p tamper) InsertSeal(ctx context.Context, s storekit.Seal) error {
 	return p.do(ctx, func(tx *sqlx.Tx) error { return p.insertSeal(ctx, tx, s, 0) })
 }
 

@@ -1,4 +1,4 @@
-package audit
+package chain
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // clockSkew is how far in the future a record's RecordedAt may be.
@@ -23,20 +25,12 @@ const clockSkew = time.Minute
 // redactingSource is a ChainSource that may leave records out on purpose
 // (an export of ExportTenantChain) and says which.
 type redactingSource interface {
-	scanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record, redacted bool) error) error
+	scanChain(ctx context.Context, from uint64, fn func(s storekit.Seal, r *audit.Record, redacted bool) error) error
 	exportTenant(ctx context.Context) (string, error)
 }
 
 type snapshotTimer interface {
 	snapshotTime(ctx context.Context) (time.Time, error)
-}
-
-// ChainSource is what Verify reads: a SealStore, or an export of one (see
-// ExportChain and NewExportSource).
-type ChainSource interface {
-	ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error
-	ScanUnsealed(ctx context.Context, fn func(r *Record) error) error
-	Checkpoints(ctx context.Context) ([]Checkpoint, error)
 }
 
 // ProblemKind names a kind of tampering (or failure) Verify found.
@@ -112,7 +106,7 @@ type VerifyOptions struct {
 	// Trusted are checkpoints kept off the database (exported by the
 	// Sealer). Verify checks the chain reaches each with the same hash:
 	// this is what detects removal of the newest records.
-	Trusted []Checkpoint
+	Trusted []storekit.Checkpoint
 	// SealWindow is how long a record may stay unsealed before it is
 	// reported. Default 5m.
 	SealWindow time.Duration
@@ -185,7 +179,7 @@ func (r *Report) OK() bool { return r.ProblemCount == 0 }
 //
 // Verify returns an error only when it could not read the source; what
 // it finds is in the Report.
-func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, error) {
+func Verify(ctx context.Context, src storekit.ChainSource, opts *VerifyOptions) (Report, error) {
 	v := &verifier{macs: map[string]hash.Hash{}}
 	if opts != nil {
 		v.opts = *opts
@@ -242,7 +236,7 @@ func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, 
 	now := v.opts.Now()
 	horizon := now.Add(-v.opts.SealWindow)
 	var unsealed []Problem
-	err = src.ScanUnsealed(ctx, func(r *Record) error {
+	err = src.ScanUnsealed(ctx, func(r *audit.Record) error {
 		if m, ok := moved[r.ID]; ok && m.r == nil {
 			c := *r
 			m.r = &c
@@ -284,8 +278,8 @@ func Verify(ctx context.Context, src ChainSource, opts *VerifyOptions) (Report, 
 }
 
 type pending struct {
-	s        Seal
-	r        *Record
+	s        storekit.Seal
+	r        *audit.Record
 	redacted bool // left out of a tenant's export: not missing
 	digest   []byte
 	// the record cannot be put in canonical form: digest is of its
@@ -296,7 +290,7 @@ type pending struct {
 // scan reads the chain and checks it in a pipeline: this goroutine reads,
 // a second computes the records' digests, a third checks the seals in
 // order.
-func (v *verifier) scan(ctx context.Context, src ChainSource) error {
+func (v *verifier) scan(ctx context.Context, src storekit.ChainSource) error {
 	const batch = 256
 	toDigest := make(chan []pending, 4)
 	toCheck := make(chan []pending, 4)
@@ -306,7 +300,7 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 		for b := range toDigest {
 			for i := range b {
 				if b[i].r != nil {
-					b[i].digest, b[i].unsealable = sealDigest(b[i].r)
+					b[i].digest, b[i].unsealable = storekit.SealDigest(b[i].r)
 				}
 			}
 			toCheck <- b
@@ -322,13 +316,13 @@ func (v *verifier) scan(ctx context.Context, src ChainSource) error {
 	}()
 	cur := make([]pending, 0, batch)
 	first := true
-	scanChain := func(ctx context.Context, from uint64, fn func(s Seal, r *Record, redacted bool) error) error {
-		return src.ScanChain(ctx, from, func(s Seal, r *Record) error { return fn(s, r, false) })
+	scanChain := func(ctx context.Context, from uint64, fn func(s storekit.Seal, r *audit.Record, redacted bool) error) error {
+		return src.ScanChain(ctx, from, func(s storekit.Seal, r *audit.Record) error { return fn(s, r, false) })
 	}
 	if rs, ok := src.(redactingSource); ok {
 		scanChain = rs.scanChain
 	}
-	err := scanChain(ctx, 0, func(s Seal, r *Record, redacted bool) error {
+	err := scanChain(ctx, 0, func(s storekit.Seal, r *audit.Record, redacted bool) error {
 		if first && s.Seq > 1 && !v.byCP[s.Seq-1].boundary {
 			// retention may have removed seals since the checkpoints were
 			// read; its checkpoint was written before (the checker has not
@@ -389,7 +383,7 @@ func (v *verifier) problem(k ProblemKind, seq uint64, id uuid.UUID, detail strin
 }
 
 // checkpoints keeps the validly signed checkpoints.
-func (v *verifier) checkpoints(cps []Checkpoint) {
+func (v *verifier) checkpoints(cps []storekit.Checkpoint) {
 	if v.byCP == nil {
 		v.byCP = map[uint64]cpInfo{}
 	}
@@ -433,7 +427,7 @@ func (v *verifier) mac(keyID string) hash.Hash {
 }
 
 // linkOK reports whether s.Hash follows from prev, and the hash that does.
-func (v *verifier) linkOK(prev []byte, s *Seal) (bool, []byte) {
+func (v *verifier) linkOK(prev []byte, s *storekit.Seal) (bool, []byte) {
 	m := v.mac(s.KeyID)
 	if m == nil {
 		return false, nil
@@ -564,7 +558,7 @@ func (v *verifier) pop() pending {
 // the tenant's: by its TenantID, which its digest covers, or by its
 // seal's TenantTag, which the link covers. The header's tenant is
 // nobody's word but the exporter's: the records must bear it out.
-func (v *verifier) ownRecord(s *Seal, r *Record) {
+func (v *verifier) ownRecord(s *storekit.Seal, r *audit.Record) {
 	t := v.rep.TenantID
 	if t == "" {
 		return
@@ -580,7 +574,7 @@ func (v *verifier) ownRecord(s *Seal, r *Record) {
 // digestChanged reports whether s, with the record's digest d in place of
 // its own, links to the previous seal: then the record is unchanged and
 // the seal was edited.
-func (v *verifier) digestChanged(s *Seal, d []byte) bool {
+func (v *verifier) digestChanged(s *storekit.Seal, d []byte) bool {
 	if v.prev == nil || v.prevSeq != s.Seq || len(v.lookahead) > 1 {
 		return false
 	}
@@ -598,7 +592,7 @@ func (v *verifier) swapped(cur pending, next *pending) bool {
 	keys := [2]string{cur.s.KeyID, next.s.KeyID}
 	for ki, k := range keys {
 		for _, h := range [][]byte{cur.s.Hash, next.s.Hash} {
-			b := Seal{Seq: cur.s.Seq, EventID: next.s.EventID, EventTime: next.s.EventTime, Digest: next.s.Digest, TenantTag: next.s.TenantTag, KeyID: k, Hash: h}
+			b := storekit.Seal{Seq: cur.s.Seq, EventID: next.s.EventID, EventTime: next.s.EventTime, Digest: next.s.Digest, TenantTag: next.s.TenantTag, KeyID: k, Hash: h}
 			ok, hb := v.linkOK(v.prev, &b)
 			if !ok {
 				continue
@@ -624,12 +618,12 @@ func (v *verifier) checkpointSays(seq uint64, h []byte) bool {
 	return ok && bytes.Equal(cp.hash, h)
 }
 
-func (v *verifier) follows(prev []byte, next *Seal) bool {
+func (v *verifier) follows(prev []byte, next *storekit.Seal) bool {
 	ok, _ := v.linkOK(prev, next)
 	return ok
 }
 
-func (v *verifier) atCheckpoint(s *Seal) {
+func (v *verifier) atCheckpoint(s *storekit.Seal) {
 	if cp, ok := v.byCP[s.Seq]; ok {
 		if !bytes.Equal(cp.hash, v.prev) {
 			v.problem(ProblemBadCheckpoint, s.Seq, s.EventID, "the chain differs from a signed checkpoint: it was rewritten")
@@ -640,7 +634,7 @@ func (v *verifier) atCheckpoint(s *Seal) {
 }
 
 // start anchors the chain at its first seal: genesis, or a checkpoint.
-func (v *verifier) start(s *Seal) {
+func (v *verifier) start(s *storekit.Seal) {
 	v.started = true
 	v.rep.FirstSeq = s.Seq
 	if s.Seq == 1 {
@@ -694,7 +688,7 @@ func (v *verifier) tag(keyID, tenant string) []byte {
 // cutoffOf returns the retention cutoff of the record s seals: its
 // tenant's, when its TenantTag is that of a tenant some checkpoint lists,
 // the default otherwise.
-func (v *verifier) cutoffOf(s *Seal) time.Time {
+func (v *verifier) cutoffOf(s *storekit.Seal) time.Time {
 	if len(s.TenantTag) > 0 {
 		for t := range v.cut.tenants {
 			if bytes.Equal(v.tag(s.KeyID, t), s.TenantTag) {
@@ -752,7 +746,7 @@ func (v *verifier) finish() {
 	}
 }
 
-func linkWith(m hash.Hash, prev []byte, s *Seal) []byte {
+func linkWith(m hash.Hash, prev []byte, s *storekit.Seal) []byte {
 	m.Reset()
 	var b [8]byte
 	m.Write(prev)

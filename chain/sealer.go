@@ -1,4 +1,4 @@
-package audit
+package chain
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/trailmark/audit"
 )
 
 // SealerStats says what a Sealer did since NewSealer. Alert on Errors and
@@ -75,7 +77,7 @@ func (s *Sealer) Stats() SealerStats {
 }
 
 // Run seals every Interval and writes a checkpoint every CheckpointEvery
-// (when a Signer is set and records were sealed), until ctx ends or Close
+// (when a SigningKey is set and records were sealed), until ctx ends or Close
 // is called. It returns ctx's error, or nil when Close stopped it. Errors
 // of single steps go to OnError and are counted in Stats; Run goes on.
 func (s *Sealer) Run(ctx context.Context) error {
@@ -105,7 +107,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 			count := s.cfg.Now().Sub(s.loop.lastCount) >= s.cfg.CheckpointEvery
 			due := s.loop.sinceCP > 0 && s.cfg.Now().Sub(s.loop.lastCP) >= s.cfg.CheckpointEvery
 			s.loop.mu.Unlock()
-			if s.cfg.Signer != nil && due {
+			if s.cfg.SigningKey != nil && due {
 				if err := s.finalCheckpoint(ctx); err != nil && ctx.Err() == nil {
 					s.report(err)
 				}
@@ -133,7 +135,7 @@ func (s *Sealer) report(err error) {
 }
 
 // Close stops Run, waits for it to return, then seals every record waiting
-// and, when a Signer is set and records were sealed since the last
+// and, when a SigningKey is set and records were sealed since the last
 // checkpoint, writes a checkpoint and hands it to Export, all within ctx.
 //
 // Call it on shutdown after Logger.Close, so that the Logger's last
@@ -161,7 +163,7 @@ func (s *Sealer) Close(ctx context.Context) error {
 	s.loop.mu.Lock()
 	due := s.loop.sinceCP > 0
 	s.loop.mu.Unlock()
-	if s.cfg.Signer != nil && due && len(errs) == 0 {
+	if s.cfg.SigningKey != nil && due && len(errs) == 0 {
 		if err := s.finalCheckpoint(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -199,7 +201,7 @@ func (s *Sealer) finalCheckpoint(ctx context.Context) error {
 func (s *Sealer) countUnsealed(ctx context.Context) error {
 	n := 0
 	var oldest time.Time
-	err := s.store.ScanUnsealed(ctx, func(r *Record) error {
+	err := s.store.ScanUnsealed(ctx, func(r *audit.Record) error {
 		n++
 		t := r.RecordedAt
 		if t.IsZero() {

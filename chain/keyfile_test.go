@@ -1,4 +1,4 @@
-package audit_test
+package chain_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 )
 
 func TestReadKeyFile(t *testing.T) {
@@ -36,7 +36,7 @@ func TestReadKeyFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := audit.ReadKeyFile(strings.NewReader(tt.in))
+			k, err := chain.ReadKeyFile(strings.NewReader(tt.in))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "audit: ") {
 					t.Fatalf("got %v, want an error naming %q", err, tt.wantErr)
@@ -58,13 +58,13 @@ func TestReadKeyFile(t *testing.T) {
 		})
 	}
 
-	k, err := audit.ReadKeyFile(strings.NewReader(`{` + hmacs + `, "current": "k1", ` + signer + `, ` + pubs + `}`))
+	k, err := chain.ReadKeyFile(strings.NewReader(`{` + hmacs + `, "current": "k1", ` + signer + `, ` + pubs + `}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	so := k.SealerOptions()
-	if so.Key.ID != "k1" || so.Signer == nil || so.Signer.ID != "s1" || !so.PublicKeys["s1"].Equal(pub) || !so.PublicKeys["s0"].Equal(other) {
-		t.Errorf("SealerOptions: got key %q, signer %v, %d public keys", so.Key.ID, so.Signer != nil, len(so.PublicKeys))
+	if k.Current().ID != "k1" || so.SigningKey == nil || so.SigningKey.ID != "s1" || !so.PublicKeys["s1"].Equal(pub) || !so.PublicKeys["s0"].Equal(other) {
+		t.Errorf("SealerOptions: got key %q, signing key %v, %d public keys", k.Current().ID, so.SigningKey != nil, len(so.PublicKeys))
 	}
 	vo := k.VerifyOptions()
 	if len(vo.Keys) != 2 || len(vo.PublicKeys) != 2 {

@@ -1,9 +1,11 @@
-package audit
+package chain
 
 import (
 	"hash"
 	"maps"
 	"time"
+
+	"github.com/trailmark/audit/storekit"
 )
 
 // cutoffs is what the validly signed checkpoints say retention may have
@@ -19,7 +21,7 @@ type cutoffs struct {
 // add takes c's word for what may have been removed. The cutoffs of
 // tenants left out (in a tenant's export, the other tenants') are not
 // known: their records are not checked there.
-func (k *cutoffs) add(c *Checkpoint) {
+func (k *cutoffs) add(c *storekit.Checkpoint) {
 	own := map[string]time.Time{}
 	for _, e := range c.TenantCutoffs {
 		if e.TenantID != "" {

@@ -1,4 +1,4 @@
-package audit_test
+package chain_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 )
 
@@ -27,7 +28,7 @@ func TestExportChainEscapesControls(t *testing.T) {
 	if err := l.Log(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestExportChainEscapesControls(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
+	if _, err := chain.ExportChain(ctx, s, &buf); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"\u009b", "\u0085", "\u0080", "\u202e", "\u202a", "\u2066", "\u2067", "\u2069"} {
@@ -47,8 +48,8 @@ func TestExportChainEscapesControls(t *testing.T) {
 		t.Errorf("export lost the escaped control: %s", buf.Bytes())
 	}
 	export := buf.Bytes()
-	src := audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(export)), nil })
-	rep, err := audit.Verify(ctx, src, testVerifyOpts())
+	src := chain.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(export)), nil })
+	rep, err := chain.Verify(ctx, src, testVerifyOpts())
 	if err != nil || !rep.OK() || rep.Records != 1 {
 		t.Errorf("Verify of the export: %+v, %v; want OK with 1 record", rep, err)
 	}

@@ -1,4 +1,4 @@
-package audit_test
+package chain_test
 
 import (
 	"bufio"
@@ -16,17 +16,19 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
 var (
-	testKey    = audit.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}
-	testSigner = audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
+	testKey    = chain.HMACKey{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}
+	testSigner = chain.SigningKey{ID: "s1", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
 )
 
-func testVerifyOpts() *audit.VerifyOptions {
-	return &audit.VerifyOptions{
+func testVerifyOpts() *chain.VerifyOptions {
+	return &chain.VerifyOptions{
 		Keys:       map[string][]byte{testKey.ID: testKey.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{testSigner.ID: testSigner.Key.Public().(ed25519.PublicKey)},
 	}
@@ -34,17 +36,20 @@ func testVerifyOpts() *audit.VerifyOptions {
 
 func TestNewSealerErrors(t *testing.T) {
 	s := memory.New(nil)
-	for _, cfg := range []audit.SealerOptions{
+	for _, tt := range []struct {
+		key  chain.HMACKey
+		opts *chain.SealerOptions
+	}{
 		{},
-		{Key: audit.HMACKey{ID: "k", Secret: []byte("short")}},
-		{Key: audit.HMACKey{Secret: testKey.Secret}},
-		{Key: testKey, Signer: &audit.Signer{ID: "s"}},
+		{key: chain.HMACKey{ID: "k", Secret: []byte("short")}},
+		{key: chain.HMACKey{Secret: testKey.Secret}},
+		{key: testKey, opts: &chain.SealerOptions{SigningKey: &chain.SigningKey{ID: "s"}}},
 	} {
-		if _, err := audit.NewSealer(s, &cfg); err == nil {
-			t.Errorf("NewSealer(%+v): no error", cfg)
+		if _, err := chain.NewSealer(s, tt.key, tt.opts); err == nil {
+			t.Errorf("NewSealer(%q, %+v): no error", tt.key.ID, tt.opts)
 		}
 	}
-	if _, err := audit.NewSealer(nil, &audit.SealerOptions{Key: testKey}); err == nil {
+	if _, err := chain.NewSealer(nil, testKey, nil); err == nil {
 		t.Error("NewSealer(nil): no error")
 	}
 }
@@ -52,20 +57,20 @@ func TestNewSealerErrors(t *testing.T) {
 // exports collects the checkpoints a Sealer exports.
 type exports struct {
 	mu  sync.Mutex
-	all []audit.Checkpoint
+	all []storekit.Checkpoint
 }
 
-func (e *exports) export(_ context.Context, c audit.Checkpoint) error {
+func (e *exports) export(_ context.Context, c storekit.Checkpoint) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, c)
 	return nil
 }
 
-func (e *exports) list() []audit.Checkpoint {
+func (e *exports) list() []storekit.Checkpoint {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]audit.Checkpoint(nil), e.all...)
+	return append([]storekit.Checkpoint(nil), e.all...)
 }
 
 // TestSealerRun runs the sealer loop: records logged through a Logger are
@@ -74,8 +79,8 @@ func TestSealerRun(t *testing.T) {
 	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Async: fastAsync()})
 	var cps exports
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{
-		Key: testKey, Signer: &testSigner, Interval: 5 * time.Millisecond, CheckpointEvery: 10 * time.Millisecond,
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{
+		SigningKey: &testSigner, Interval: 5 * time.Millisecond, CheckpointEvery: 10 * time.Millisecond,
 		Export: cps.export,
 	})
 	if err != nil {
@@ -105,34 +110,34 @@ func TestSealerRun(t *testing.T) {
 	all := cps.list()
 	trusted := all[len(all)-1]
 	opts := testVerifyOpts()
-	opts.Trusted = []audit.Checkpoint{trusted}
-	rep, err := audit.Verify(context.Background(), s, opts)
+	opts.Trusted = []storekit.Checkpoint{trusted}
+	rep, err := chain.Verify(context.Background(), s, opts)
 	if err != nil || !rep.OK() || rep.Seals != 50 {
 		t.Errorf("verify: %+v, %v", rep, err)
 	}
 }
 
 func TestCheckpointFileRoundTrip(t *testing.T) {
-	c := audit.Checkpoint{Seq: 9, Hash: bytes.Repeat([]byte{1}, 32), At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := storekit.Checkpoint{Seq: 9, Hash: bytes.Repeat([]byte{1}, 32), At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	testSigner.Sign(&c)
 	var buf bytes.Buffer
 	for range 3 {
-		if err := audit.WriteCheckpoint(&buf, c); err != nil {
+		if err := chain.WriteCheckpoint(&buf, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cps, err := audit.ReadCheckpoints(&buf)
+	cps, err := chain.ReadCheckpoints(&buf)
 	if err != nil || len(cps) != 3 {
 		t.Fatalf("ReadCheckpoints: %d, %v", len(cps), err)
 	}
-	if err := audit.VerifyCheckpoint(&cps[2], testVerifyOpts().PublicKeys); err != nil {
+	if err := chain.VerifyCheckpoint(&cps[2], testVerifyOpts().PublicKeys); err != nil {
 		t.Errorf("checkpoint read back does not verify: %v", err)
 	}
 	cps[2].Seq++
-	if err := audit.VerifyCheckpoint(&cps[2], testVerifyOpts().PublicKeys); err == nil {
+	if err := chain.VerifyCheckpoint(&cps[2], testVerifyOpts().PublicKeys); err == nil {
 		t.Errorf("a changed checkpoint verifies")
 	}
-	if _, err := audit.ReadCheckpoints(bytes.NewReader([]byte("{\"seq\":1}\nnot json"))); err == nil {
+	if _, err := chain.ReadCheckpoints(bytes.NewReader([]byte("{\"seq\":1}\nnot json"))); err == nil {
 		t.Errorf("ReadCheckpoints of garbage: no error")
 	}
 }
@@ -150,15 +155,15 @@ func TestRetentionArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	archive := &sink{}
 	gz := gzip.NewWriter(archive)
 	defer gz.Close()
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{
-		Sealer: sl, Logger: l, Archive: audit.ArchiveNDJSON(gz, archive), Now: func() time.Time { return now },
+	r, err := audit.NewRetention(s, sl, &audit.RetentionOptions{
+		Logger: l, Archive: audit.ArchiveNDJSON(gz, archive), Now: func() time.Time { return now },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -185,8 +190,8 @@ func TestRetentionArchive(t *testing.T) {
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var line struct {
-			Record audit.Record `json:"record"`
-			Seal   *audit.Seal  `json:"seal"`
+			Record audit.Record   `json:"record"`
+			Seal   *storekit.Seal `json:"seal"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatal(err)
@@ -215,12 +220,12 @@ func TestRetentionArchive(t *testing.T) {
 	}
 	// the records were sealed newest first: no prefix of the chain is old
 	// enough to drop, so the seals stay and vouch for the removed records
-	if rep, err := audit.Verify(context.Background(), s, opts); err != nil || !rep.OK() || rep.Purged != 21 || rep.Records != 20 || len(cps) != 1 {
+	if rep, err := chain.Verify(context.Background(), s, opts); err != nil || !rep.OK() || rep.Purged != 21 || rep.Records != 20 || len(cps) != 1 {
 		t.Errorf("verify after retention: %+v, %v (checkpoints %d)", rep, err, len(cps))
 	}
 	// an archive that fails stops the run before anything is removed
-	r2, _ := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, MaxAge: 24 * time.Hour, Now: func() time.Time { return now },
-		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("disk full") }})
+	r2, _ := audit.NewRetention(s, sl, &audit.RetentionOptions{MaxAge: 24 * time.Hour, Now: func() time.Time { return now },
+		Archive: func(context.Context, []audit.Record, []json.RawMessage) error { return errors.New("disk full") }})
 	before := s.Len()
 	if _, err := r2.RunOnce(context.Background()); err == nil || s.Len() != before {
 		t.Errorf("failing archive: %v, %d -> %d records", err, before, s.Len())
@@ -286,7 +291,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 			if err := s.Append(context.Background(), rs...); err != nil {
 				t.Fatal(err)
 			}
-			sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+			sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner, Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +301,7 @@ func TestRetentionArchiveSinkFails(t *testing.T) {
 				defer zw.Close()
 				w = zw
 			}
-			r, err := audit.NewRetention(s, &audit.RetentionOptions{Sealer: sl, Archive: audit.ArchiveNDJSON(w, tt.sink),
+			r, err := audit.NewRetention(s, sl, &audit.RetentionOptions{Archive: audit.ArchiveNDJSON(w, tt.sink),
 				Now: func() time.Time { return now }, OnError: func(error) {}})
 			if err != nil {
 				t.Fatal(err)
@@ -317,7 +322,7 @@ func TestRetentionRunLoop(t *testing.T) {
 	// a plain store without a chain needs no Sealer
 	s2 := &plainStore{memory.New(nil)}
 	s2.Append(context.Background(), storetest.Records(0, 5)...)
-	r, err := audit.NewRetention(s2, &audit.RetentionOptions{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
+	r, err := audit.NewRetention(s2, nil, &audit.RetentionOptions{MaxAge: time.Hour, Interval: 5 * time.Millisecond,
 		OnError: func(err error) { t.Error(err) }})
 	if err != nil {
 		t.Fatal(err)
@@ -334,13 +339,13 @@ func TestRetentionRunLoop(t *testing.T) {
 	if n := s2.Len(); n != 0 {
 		t.Errorf("%d records left, want 0 (all older than an hour)", n)
 	}
-	if _, err := audit.NewRetention(s, &audit.RetentionOptions{}); err == nil {
+	if _, err := audit.NewRetention(s, nil, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a chain store without a Sealer: no error")
 	}
-	if _, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: -1}); err == nil {
+	if _, err := audit.NewRetention(s, nil, &audit.RetentionOptions{MaxAge: -1}); err == nil {
 		t.Errorf("negative MaxAge: no error")
 	}
-	if _, err := audit.NewRetention(discardStore{}, &audit.RetentionOptions{}); err == nil {
+	if _, err := audit.NewRetention(discardStore{}, nil, &audit.RetentionOptions{}); err == nil {
 		t.Errorf("NewRetention on a store that cannot purge: no error")
 	}
 }
@@ -371,7 +376,7 @@ func TestExportVerifiedLater(t *testing.T) {
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +388,7 @@ func TestExportVerifiedLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if _, err := audit.ExportChain(context.Background(), s, &buf); err != nil {
+	if _, err := chain.ExportChain(context.Background(), s, &buf); err != nil {
 		t.Fatal(err)
 	}
 	// the export was made at t0 + 1s
@@ -393,10 +398,10 @@ func TestExportVerifiedLater(t *testing.T) {
 	header["exported_at"] = t0.Add(time.Second)
 	h, _ := json.Marshal(header)
 	export := append(append(h, '\n'), lines[1]...)
-	src := audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(export)), nil })
+	src := chain.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(export)), nil })
 	opts := testVerifyOpts()
-	opts.Trusted = []audit.Checkpoint{cp}
-	rep, err := audit.Verify(context.Background(), src, opts)
+	opts.Trusted = []storekit.Checkpoint{cp}
+	rep, err := chain.Verify(context.Background(), src, opts)
 	if err != nil || !rep.OK() || rep.Unsealed != 1 {
 		t.Errorf("export verified an hour later: %+v, %v", rep, err)
 	}
@@ -412,8 +417,8 @@ func TestShutdownSealsLast(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cps exports
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{
-		Key: testKey, Signer: &testSigner, Interval: time.Hour, // Run seals once, at its start
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{
+		SigningKey: &testSigner, Interval: time.Hour, // Run seals once, at its start
 		Export: cps.export,
 	})
 	if err != nil {
@@ -442,7 +447,7 @@ func TestShutdownSealsLast(t *testing.T) {
 	opts.SealWindow = time.Nanosecond // anything unsealed is a problem
 	exported := cps.list()
 	opts.Trusted = exported
-	rep, err := audit.Verify(context.Background(), s, opts)
+	rep, err := chain.Verify(context.Background(), s, opts)
 	if err != nil || !rep.OK() || rep.Unsealed != 0 || rep.Seals != 12 {
 		t.Errorf("verify after shutdown: %+v, %v; want 12 seals (start, 10, stop), none unsealed", rep, err)
 	}
@@ -458,7 +463,7 @@ func TestShutdownSealsLast(t *testing.T) {
 // stuckSealStore refuses to seal.
 type stuckSealStore struct{ *memory.Store }
 
-func (s stuckSealStore) SealNext(context.Context, int, func(audit.Seal, []audit.Record) ([]audit.Seal, error)) (int, error) {
+func (s stuckSealStore) SealNext(context.Context, int, func(storekit.Seal, []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	return 0, errors.New("lock timeout")
 }
 
@@ -491,7 +496,7 @@ func TestSealerReportsByDefault(t *testing.T) {
 	if err := s.Append(context.Background(), storetest.Records(0, 3)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Interval: time.Millisecond,
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{Interval: time.Millisecond,
 		Now: func() time.Time { return t0.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
@@ -527,7 +532,7 @@ func TestSealerReportsByDefault(t *testing.T) {
 func TestRetentionReportsByDefault(t *testing.T) {
 	s := &plainStore{memory.New(nil)}
 	s.Append(context.Background(), storetest.Records(0, 5)...)
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: time.Hour})
+	r, err := audit.NewRetention(s, nil, &audit.RetentionOptions{MaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,8 +543,8 @@ func TestRetentionReportsByDefault(t *testing.T) {
 	if st.Runs != 1 || st.Purged != 5 || st.LastResult.Purged != 5 || st.Errors != 0 || st.LastRun.IsZero() {
 		t.Errorf("stats %+v, want 1 run that removed 5", st)
 	}
-	bad, err := audit.NewRetention(s, &audit.RetentionOptions{MaxAge: time.Hour, Interval: time.Hour,
-		Archive: func(context.Context, []audit.Record, []*audit.Seal) error { return errors.New("bucket gone") }})
+	bad, err := audit.NewRetention(s, nil, &audit.RetentionOptions{MaxAge: time.Hour, Interval: time.Hour,
+		Archive: func(context.Context, []audit.Record, []json.RawMessage) error { return errors.New("bucket gone") }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,12 +572,12 @@ type lostCommit struct {
 	fail bool
 }
 
-func (s *lostCommit) SealNext(ctx context.Context, max int, fn func(audit.Seal, []audit.Record) ([]audit.Seal, error)) (int, error) {
+func (s *lostCommit) SealNext(ctx context.Context, max int, fn func(storekit.Seal, []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	if !s.fail {
 		return s.Store.SealNext(ctx, max, fn)
 	}
 	s.fail = false
-	return s.Store.SealNext(ctx, max, func(last audit.Seal, recs []audit.Record) ([]audit.Seal, error) {
+	return s.Store.SealNext(ctx, max, func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error) {
 		if _, err := fn(last, recs); err != nil {
 			return nil, err
 		}
@@ -588,7 +593,7 @@ func TestSealerAfterLostCommit(t *testing.T) {
 	if err := s.Append(context.Background(), storetest.Records(0, 5)...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, OnError: func(error) {}})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +604,7 @@ func TestSealerAfterLostCommit(t *testing.T) {
 	if err != nil || n != 5 {
 		t.Fatalf("SealOnce after a lost commit: %d, %v; want 5 sealed", n, err)
 	}
-	rep, err := audit.Verify(context.Background(), s, testVerifyOpts())
+	rep, err := chain.Verify(context.Background(), s, testVerifyOpts())
 	if err != nil || !rep.OK() || rep.Seals != 5 {
 		t.Errorf("verify: %+v, %v", rep, err)
 	}
@@ -611,9 +616,9 @@ type countingChain struct {
 	scans, seals int
 }
 
-func (c *countingChain) ScanChain(ctx context.Context, from uint64, fn func(audit.Seal, *audit.Record) error) error {
+func (c *countingChain) ScanChain(ctx context.Context, from uint64, fn func(storekit.Seal, *audit.Record) error) error {
 	c.scans++
-	return c.Store.ScanChain(ctx, from, func(s audit.Seal, r *audit.Record) error {
+	return c.Store.ScanChain(ctx, from, func(s storekit.Seal, r *audit.Record) error {
 		c.seals++
 		return fn(s, r)
 	})
@@ -631,17 +636,18 @@ func TestRetentionReadsChainOnce(t *testing.T) {
 	if err := s.Append(context.Background(), rs...); err != nil {
 		t.Fatal(err)
 	}
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner, Now: func() time.Time { return now }})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var archived, sealed int
-	r, err := audit.NewRetention(s, &audit.RetentionOptions{
-		Sealer: sl, Now: func() time.Time { return now },
-		Archive: func(_ context.Context, recs []audit.Record, seals []*audit.Seal) error {
+	r, err := audit.NewRetention(s, sl, &audit.RetentionOptions{
+		Now: func() time.Time { return now },
+		Archive: func(_ context.Context, recs []audit.Record, seals []json.RawMessage) error {
 			for i := range recs {
 				archived++
-				if seals[i] != nil && seals[i].EventID == recs[i].ID {
+				var seal storekit.Seal
+				if seals[i] != nil && json.Unmarshal(seals[i], &seal) == nil && seal.EventID == recs[i].ID {
 					sealed++
 				}
 			}

@@ -1,22 +1,24 @@
-package audit_test
+package chain_test
 
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"log"
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 )
 
 // exampleKeys returns fixed keys for the examples; make real ones with
 // auditctl keygen and keep them out of code (see ReadKeyFile).
-func exampleKeys() (audit.HMACKey, *audit.Signer) {
+func exampleKeys() (chain.HMACKey, *chain.SigningKey) {
 	seed := make([]byte, ed25519.SeedSize)
-	return audit.HMACKey{ID: "k1", Secret: []byte("an example key of 32 bytes or more")},
-		&audit.Signer{ID: "s1", Key: ed25519.NewKeyFromSeed(seed)}
+	return chain.HMACKey{ID: "k1", Secret: []byte("an example key of 32 bytes or more")},
+		&chain.SigningKey{ID: "s1", Key: ed25519.NewKeyFromSeed(seed)}
 }
 
 // logSome records n events, each written before Log returns.
@@ -47,7 +49,7 @@ func ExampleNewSealer() {
 	logSome(ctx, store, 3, time.Now())
 
 	key, signer := exampleKeys()
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, Signer: signer})
+	sealer, err := chain.NewSealer(store, key, &chain.SealerOptions{SigningKey: signer})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func ExampleVerify() {
 	store := memory.New(nil)
 	logSome(ctx, store, 2, time.Now())
 	key, signer := exampleKeys()
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, Signer: signer})
+	sealer, err := chain.NewSealer(store, key, &chain.SealerOptions{SigningKey: signer})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -78,11 +80,11 @@ func ExampleVerify() {
 		log.Fatal(err)
 	}
 
-	opts := &audit.VerifyOptions{
+	opts := &chain.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
 	}
-	rep, err := audit.Verify(ctx, store, opts)
+	rep, err := chain.Verify(ctx, store, opts)
 	if err != nil {
 		log.Fatal(err) // the store could not be read
 	}
@@ -101,14 +103,13 @@ func ExampleNewRetention() {
 	logSome(ctx, store, 1, now.AddDate(0, 0, -1))
 
 	key, signer := exampleKeys()
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, Signer: signer, Now: func() time.Time { return now }})
+	sealer, err := chain.NewSealer(store, key, &chain.SealerOptions{SigningKey: signer, Now: func() time.Time { return now }})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ret, err := audit.NewRetention(store, &audit.RetentionOptions{
+	ret, err := audit.NewRetention(store, sealer, &audit.RetentionOptions{
 		MaxAge: 90 * 24 * time.Hour,
-		Sealer: sealer,
-		Archive: func(ctx context.Context, recs []audit.Record, seals []*audit.Seal) error {
+		Archive: func(ctx context.Context, recs []audit.Record, seals []json.RawMessage) error {
 			fmt.Println("archiving", len(recs), "records") // write them somewhere durable first
 			return nil
 		},
@@ -123,7 +124,7 @@ func ExampleNewRetention() {
 	}
 	fmt.Println("purged", res.Purged)
 
-	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{
+	rep, err := chain.Verify(ctx, store, &chain.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
 		Now:        func() time.Time { return now },
@@ -151,18 +152,17 @@ func ExampleNewRetention_tenantMaxAge() {
 	}
 
 	key, signer := exampleKeys()
-	sealer, err := audit.NewSealer(store, &audit.SealerOptions{Key: key, Signer: signer, Now: func() time.Time { return now }})
+	sealer, err := chain.NewSealer(store, key, &chain.SealerOptions{SigningKey: signer, Now: func() time.Time { return now }})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ret, err := audit.NewRetention(store, &audit.RetentionOptions{
+	ret, err := audit.NewRetention(store, sealer, &audit.RetentionOptions{
 		MaxAge: 90 * 24 * time.Hour,
 		TenantMaxAge: map[string]time.Duration{
 			"org-free":       30 * 24 * time.Hour,
 			"org-enterprise": 365 * 24 * time.Hour,
 		},
-		Sealer: sealer,
-		Now:    func() time.Time { return now },
+		Now: func() time.Time { return now },
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -173,7 +173,7 @@ func ExampleNewRetention_tenantMaxAge() {
 	}
 	fmt.Println("purged", res.Purged, "of", res.Purged+int64(store.Len()))
 
-	rep, err := audit.Verify(ctx, store, &audit.VerifyOptions{
+	rep, err := chain.Verify(ctx, store, &chain.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
 		Now:        func() time.Time { return now },

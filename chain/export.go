@@ -1,4 +1,4 @@
-package audit
+package chain
 
 import (
 	"bufio"
@@ -8,24 +8,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/internal/canonical"
 	"github.com/trailmark/audit/internal/safetext"
+	"github.com/trailmark/audit/storekit"
 )
 
-// ChainFormat names the format ExportChain writes.
-const ChainFormat = "trailmark.chain.v1"
+// ExportFormat names the format ExportChain writes.
+const ExportFormat = "trailmark.chain.v1"
 
 // chainLine is one line of a chain export.
 type chainLine struct {
-	Type        string       `json:"type"` // header, seal, unsealed
-	Format      string       `json:"format,omitempty"`
-	ExportedAt  *time.Time   `json:"exported_at,omitempty"`
-	TenantID    string       `json:"tenant_id,omitempty"` // header of ExportTenantChain
-	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
-	Seal        *Seal        `json:"seal,omitempty"`
-	Record      *Record      `json:"record,omitempty"`
+	Type        string                `json:"type"` // header, seal, unsealed
+	Format      string                `json:"format,omitempty"`
+	ExportedAt  *time.Time            `json:"exported_at,omitempty"`
+	TenantID    string                `json:"tenant_id,omitempty"` // header of ExportTenantChain
+	Checkpoints []storekit.Checkpoint `json:"checkpoints,omitempty"`
+	Seal        *storekit.Seal        `json:"seal,omitempty"`
+	Record      *audit.Record         `json:"record,omitempty"`
 	// Redacted marks a seal whose record belongs to another tenant
 	// (ExportTenantChain): the record is left out, not missing.
 	Redacted bool `json:"redacted,omitempty"`
@@ -39,7 +42,7 @@ type chainLine struct {
 
 // recordLine returns the line of type typ for s (if any) and r, with
 // Details or Changes that are not JSON carried as strings.
-func recordLine(typ string, s *Seal, r *Record) chainLine {
+func recordLine(typ string, s *storekit.Seal, r *audit.Record) chainLine {
 	l := chainLine{Type: typ, Seal: s, Record: r}
 	if r == nil || (validOrEmpty(r.Details) && validOrEmpty(r.Changes)) {
 		return l
@@ -74,7 +77,7 @@ type ExportStats struct {
 // record not sealed yet. It streams: memory use does not grow with the
 // chain. Verify the copy with NewExportSource, and keep the exported
 // checkpoints (WriteCheckpoint) apart from it.
-func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats, error) {
+func ExportChain(ctx context.Context, src storekit.ChainSource, w io.Writer) (ExportStats, error) {
 	return exportChain(ctx, src, w, nil)
 }
 
@@ -102,19 +105,19 @@ func ExportChain(ctx context.Context, src ChainSource, w io.Writer) (ExportStats
 // without their IDs. For the seals made before tags, the export proves
 // that the tenant's records it holds are exactly as sealed and that the
 // chain is whole, not that none of the tenant's records was redacted.
-func ExportTenantChain(ctx context.Context, src ChainSource, tenantID string, w io.Writer) (ExportStats, error) {
+func ExportTenantChain(ctx context.Context, src storekit.ChainSource, tenantID string, w io.Writer) (ExportStats, error) {
 	if tenantID == "" {
 		return ExportStats{}, errors.New("audit: export tenant chain: a tenant ID is required")
 	}
-	if p := idProblem(tenantID); p != "" {
-		return ExportStats{}, errors.New("audit: export tenant chain: the tenant ID " + p)
+	if err := audit.CheckID(tenantID); err != nil {
+		return ExportStats{}, errors.New("audit: export tenant chain: the tenant ID " + strings.TrimPrefix(err.Error(), "audit: id "))
 	}
 	return exportChain(ctx, src, w, &tenantID)
 }
 
 // exportChain writes src; with tenant set, the records of that tenant
 // only.
-func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *string) (ExportStats, error) {
+func exportChain(ctx context.Context, src storekit.ChainSource, w io.Writer, tenant *string) (ExportStats, error) {
 	var st ExportStats
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(safetext.NewJSONWriter(bw)) // C1 and bidi controls as \uXXXX
@@ -124,7 +127,7 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 		return st, fmt.Errorf("audit: export chain: %w", err)
 	}
 	now := time.Now().UTC()
-	header := chainLine{Type: "header", Format: ChainFormat, ExportedAt: &now, Checkpoints: cps}
+	header := chainLine{Type: "header", Format: ExportFormat, ExportedAt: &now, Checkpoints: cps}
 	if tenant != nil {
 		header.TenantID = *tenant
 		// the other tenants' retention cutoffs keep their commitments
@@ -132,7 +135,7 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 		for i := range cps {
 			for j, e := range cps[i].TenantCutoffs {
 				if e.TenantID != *tenant {
-					cps[i].TenantCutoffs[j] = e.redacted()
+					cps[i].TenantCutoffs[j] = redacted(e)
 				}
 			}
 		}
@@ -140,7 +143,7 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 	if err := enc.Encode(header); err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)
 	}
-	err = src.ScanChain(ctx, 0, func(s Seal, r *Record) error {
+	err = src.ScanChain(ctx, 0, func(s storekit.Seal, r *audit.Record) error {
 		st.Seals++
 		if r != nil && tenant != nil && r.TenantID != *tenant {
 			st.Redacted++
@@ -155,7 +158,7 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 	if err != nil {
 		return st, fmt.Errorf("audit: export chain: %w", err)
 	}
-	err = src.ScanUnsealed(ctx, func(r *Record) error {
+	err = src.ScanUnsealed(ctx, func(r *audit.Record) error {
 		if tenant != nil && r.TenantID != *tenant {
 			return nil
 		}
@@ -175,7 +178,7 @@ func exportChain(ctx context.Context, src ChainSource, w io.Writer, tenant *stri
 // ExportChain. open is called once per pass over the export (Verify makes
 // three), and must return it from the start each time: os.Open of the
 // file, for instance.
-func NewExportSource(open func() (io.ReadCloser, error)) ChainSource {
+func NewExportSource(open func() (io.ReadCloser, error)) storekit.ChainSource {
 	return exportSource{open}
 }
 
@@ -226,8 +229,8 @@ func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool
 			}
 			return fmt.Errorf("audit: export line %d: %w", n, err)
 		}
-		if n == 1 && (l.Type != "header" || l.Format != ChainFormat) {
-			return fmt.Errorf("audit: not a %s export (first line: type %q, format %q)", ChainFormat, l.Type, l.Format)
+		if n == 1 && (l.Type != "header" || l.Format != ExportFormat) {
+			return fmt.Errorf("audit: not a %s export (first line: type %q, format %q)", ExportFormat, l.Type, l.Format)
 		}
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -294,8 +297,8 @@ func (e exportSource) snapshotTime(ctx context.Context) (time.Time, error) {
 	return t, err
 }
 
-func (e exportSource) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
-	var cps []Checkpoint
+func (e exportSource) Checkpoints(ctx context.Context) ([]storekit.Checkpoint, error) {
+	var cps []storekit.Checkpoint
 	err := e.scan(ctx, func(l *chainLine) (bool, error) {
 		cps = l.Checkpoints
 		return true, nil
@@ -303,13 +306,13 @@ func (e exportSource) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
 	return cps, err
 }
 
-func (e exportSource) ScanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record) error) error {
-	return e.scanChain(ctx, from, func(s Seal, r *Record, _ bool) error { return fn(s, r) })
+func (e exportSource) ScanChain(ctx context.Context, from uint64, fn func(s storekit.Seal, r *audit.Record) error) error {
+	return e.scanChain(ctx, from, func(s storekit.Seal, r *audit.Record, _ bool) error { return fn(s, r) })
 }
 
 // scanChain is ScanChain that also says whether a seal's record was
 // redacted (ExportTenantChain) rather than missing.
-func (e exportSource) scanChain(ctx context.Context, from uint64, fn func(s Seal, r *Record, redacted bool) error) error {
+func (e exportSource) scanChain(ctx context.Context, from uint64, fn func(s storekit.Seal, r *audit.Record, redacted bool) error) error {
 	tenant := ""
 	return e.scan(ctx, func(l *chainLine) (bool, error) {
 		switch {
@@ -328,7 +331,7 @@ func (e exportSource) scanChain(ctx context.Context, from uint64, fn func(s Seal
 	})
 }
 
-func (e exportSource) ScanUnsealed(ctx context.Context, fn func(r *Record) error) error {
+func (e exportSource) ScanUnsealed(ctx context.Context, fn func(r *audit.Record) error) error {
 	return e.scan(ctx, func(l *chainLine) (bool, error) {
 		if l.Type == "unsealed" && l.Record != nil {
 			return false, fn(l.Record)
@@ -339,7 +342,7 @@ func (e exportSource) ScanUnsealed(ctx context.Context, fn func(r *Record) error
 
 // WriteCheckpoint appends c to w as one line of JSON: the form in which to
 // keep checkpoints off the database. ReadCheckpoints reads them back.
-func WriteCheckpoint(w io.Writer, c Checkpoint) error {
+func WriteCheckpoint(w io.Writer, c storekit.Checkpoint) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("audit: write checkpoint: %w", err)
@@ -351,11 +354,11 @@ func WriteCheckpoint(w io.Writer, c Checkpoint) error {
 }
 
 // ReadCheckpoints reads the checkpoints WriteCheckpoint wrote.
-func ReadCheckpoints(r io.Reader) ([]Checkpoint, error) {
-	var cps []Checkpoint
+func ReadCheckpoints(r io.Reader) ([]storekit.Checkpoint, error) {
+	var cps []storekit.Checkpoint
 	dec := json.NewDecoder(r)
 	for {
-		var c Checkpoint
+		var c storekit.Checkpoint
 		if err := dec.Decode(&c); errors.Is(err, io.EOF) {
 			return cps, nil
 		} else if err != nil {

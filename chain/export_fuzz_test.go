@@ -1,4 +1,4 @@
-package audit_test
+package chain_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/storetest"
 )
@@ -18,7 +18,7 @@ func goodExport(t testing.TB) []byte {
 	ctx := context.Background()
 	s := memory.New(nil)
 	storetest.LoggedRecords(t, s, time.Now().Add(-time.Hour))
-	sl, err := audit.NewSealer(s, &audit.SealerOptions{Key: testKey, Signer: &testSigner})
+	sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{SigningKey: &testSigner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func goodExport(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if _, err := audit.ExportChain(ctx, s, &buf); err != nil {
+	if _, err := chain.ExportChain(ctx, s, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -67,14 +67,14 @@ func FuzzVerifyExport(f *testing.F) {
 	f.Add([]byte(header + `{"type":"unsealed","record":{}}` + "\n"))
 	opts := testVerifyOpts()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		src := audit.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		src := chain.NewExportSource(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 		type result struct {
-			rep audit.Report
+			rep chain.Report
 			err error
 		}
 		done := make(chan result, 1)
 		go func() {
-			rep, err := audit.Verify(context.Background(), src, opts)
+			rep, err := chain.Verify(context.Background(), src, opts)
 			done <- result{rep, err}
 		}()
 		var res result

@@ -1,4 +1,4 @@
-package audit
+package chain
 
 import (
 	"crypto/ed25519"
@@ -32,7 +32,7 @@ import (
 type KeyFile struct {
 	keys       []HMACKey
 	current    HMACKey
-	signer     *Signer
+	signer     *SigningKey
 	publicKeys map[string]ed25519.PublicKey
 }
 
@@ -103,7 +103,7 @@ func ReadKeyFile(r io.Reader) (*KeyFile, error) {
 		if s.ID == "" || len(s.PrivateKey) != ed25519.PrivateKeySize {
 			return nil, fmt.Errorf("audit: key file: the signer needs an id and a private_key of %d bytes", ed25519.PrivateKeySize)
 		}
-		k.signer = &Signer{ID: s.ID, Key: s.PrivateKey}
+		k.signer = &SigningKey{ID: s.ID, Key: s.PrivateKey}
 		k.publicKeys[s.ID] = k.signer.Key.Public().(ed25519.PublicKey)
 	}
 	return k, nil
@@ -124,7 +124,7 @@ func jsonErrorWithoutContent(err error) string {
 	return "not a key file (a key is not valid base64, or the JSON is cut short)"
 }
 
-// Current returns the HMAC key new seals use: SealerOptions.Key.
+// Current returns the HMAC key new seals use: NewSealer's key.
 func (k *KeyFile) Current() HMACKey { return k.current }
 
 // HMACKeys returns every chain key by ID: VerifyOptions.Keys.
@@ -136,23 +136,27 @@ func (k *KeyFile) HMACKeys() map[string][]byte {
 	return m
 }
 
-// Signer returns the checkpoint signer, or nil when the file has none:
-// SealerOptions.Signer.
-func (k *KeyFile) Signer() *Signer { return k.signer }
+// SigningKey returns the key that signs checkpoints, or nil when the file
+// has none: SealerOptions.SigningKey.
+func (k *KeyFile) SigningKey() *SigningKey { return k.signer }
 
 // PublicKeys returns the trusted signers' public keys by ID, the
 // signer's own included: SealerOptions.PublicKeys and
 // VerifyOptions.PublicKeys.
 func (k *KeyFile) PublicKeys() map[string]ed25519.PublicKey { return maps.Clone(k.publicKeys) }
 
-// SealerOptions returns SealerOptions with the file's Current key, Signer
-// and PublicKeys; the other fields are left to the caller.
-func (k *KeyFile) SealerOptions() SealerOptions {
-	return SealerOptions{Key: k.current, Signer: k.signer, PublicKeys: k.PublicKeys()}
+// SealerOptions returns new SealerOptions with the file's SigningKey and
+// PublicKeys; the other fields are left to the caller. With Current:
+//
+//	sealer, err := chain.NewSealer(store, keys.Current(), keys.SealerOptions())
+func (k *KeyFile) SealerOptions() *SealerOptions {
+	return &SealerOptions{SigningKey: k.signer, PublicKeys: k.PublicKeys()}
 }
 
-// VerifyOptions returns VerifyOptions with the file's HMACKeys and
-// PublicKeys; the other fields are left to the caller.
-func (k *KeyFile) VerifyOptions() VerifyOptions {
-	return VerifyOptions{Keys: k.HMACKeys(), PublicKeys: k.PublicKeys()}
+// VerifyOptions returns new VerifyOptions with the file's HMACKeys and
+// PublicKeys; the other fields are left to the caller:
+//
+//	report, err := chain.Verify(ctx, store, keys.VerifyOptions())
+func (k *KeyFile) VerifyOptions() *VerifyOptions {
+	return &VerifyOptions{Keys: k.HMACKeys(), PublicKeys: k.PublicKeys()}
 }
