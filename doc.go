@@ -20,11 +20,11 @@
 // every Close ActionAuditLoggerStop in the store (Options.NoLifecycleEvents
 // turns them off).
 //
-// Every constructor of the module takes its optional settings in a
-// pointer to a plain options struct whose nil and zero value mean the
-// defaults (Options, SealerOptions, RetentionOptions, VerifyOptions); the
-// clock is always a field Now and the error hook a field OnError, which
-// prints to standard error when nil.
+// Every constructor of the module takes what it requires as arguments
+// and its optional settings in a pointer to a plain options struct whose
+// nil and zero value mean the defaults (Options, RetentionOptions,
+// chain.SealerOptions, …); the clock is always a field Now and the error
+// hook a field OnError, which prints to standard error when nil.
 //
 // # Delivery
 //
@@ -39,13 +39,15 @@
 //
 // # Stores
 //
-// Store is one method, Append, idempotent. Querier, Getter and Purger add
-// reading and retention; SealStore adds the hash chain. The packages
+// Store is one method, Append, idempotent. Querier and Getter add
+// reading. The packages
 // store/sqlite (embedded, durable, no server), store/postgres, store/memory
 // and store/jetstream (many instances through NATS JetStream into one
 // database) implement them, and storetest checks any implementation
 // (storetest.Run, storetest.RunChain). What only a store's author needs
-// (query cursors, filter matching, canonical JSON) is in package storekit.
+// (purging, the hash chain's storage, query cursors, filter matching,
+// canonical bytes, permanent errors) is in package storekit, as
+// database/sql/driver is to database/sql.
 //
 // # Wrapping a function, and changes
 //
@@ -76,25 +78,23 @@
 //
 // # Tamper evidence
 //
-// A Sealer links every stored record into a chain of HMAC-SHA256 seals,
-// keyed outside the database, and signs checkpoints with Ed25519; Verify
-// checks a store, or an export of it (ExportChain, NewExportSource), and
-// reports every record changed, removed, inserted or reordered, and
-// removal of the newest records when given a checkpoint kept off the
-// database. Only validly signed checkpoints are trusted. On shutdown,
-// close the Logger first, then the Sealer (Sealer.Close seals the Logger's
-// last records). ReadKeyFile reads the key file that cmd/auditctl keygen
-// writes, so that a service and auditctl share keys.
+// Package chain links every stored record into a chain of HMAC-SHA256
+// seals, keyed outside the database, signs checkpoints with Ed25519, and
+// verifies a store, or an export of it, reporting every record changed,
+// removed, inserted or reordered. On shutdown, close the Logger first,
+// then the Sealer, which seals the Logger's last records.
 //
 // # Retention
 //
 // Retention removes records older than its MaxAge, after handing them to
-// an Archive that must be durable before it returns, and writes a signed
-// retention checkpoint first, so that Verify still passes afterwards.
+// an Archive that must be durable before it returns. For a store that
+// keeps a hash chain, NewRetention takes the chain's Sealer
+// (RetentionChain), which writes a signed retention checkpoint first, so
+// that Verify still passes afterwards.
 //
 // # Concurrency
 //
-// Logger, Sealer, Retention and the stores of this module are safe for
+// Logger, Retention and the stores of this module are safe for
 // concurrent use. Wrap and Wrap1 return functions that are as safe as the
 // functions they wrap.
 //
