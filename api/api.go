@@ -28,29 +28,50 @@ var (
 // ResourceType is the resource type of the events the API records.
 const ResourceType = "audit_log"
 
-// Options configures a Handler. Authorize is required; the zero value of
-// every other field is its default.
+// An Authorizer says who the caller is, whether they may use the API and
+// what part of the log they may see. Authorize returns the caller, or an
+// error that wraps ErrUnauthenticated (answered 401) or ErrForbidden
+// (403, and return the caller too, so that the refusal names them). Any
+// other error is answered 500. A nil error with the zero Actor is taken as
+// ErrUnauthenticated: every read of the log is attributed to someone. The
+// error's text is recorded, so keep secrets out of it. A Caller with a
+// Scope sees only the records inside it (see Scope). The actor's UserID
+// and the Scope's fields must be valid identities (audit.CheckID): one
+// that is not is never cut or repaired into another tenant's or actor's
+// id; the request is answered 500 and recorded without it.
+//
+// Authorize runs after routing: r.Pattern and r.PathValue tell it what is
+// asked (ActionFor maps the request to the action). Behind package
+// middleware, r's context already holds the identified caller: an
+// Authorizer can read audit.ActorFrom(r.Context()) instead of parsing the
+// token again, as AllowActor does. It is called concurrently and must be
+// safe for that.
+type Authorizer interface {
+	Authorize(r *http.Request) (Caller, error)
+}
+
+// AuthorizeFunc is a function that is an Authorizer.
+type AuthorizeFunc func(r *http.Request) (Caller, error)
+
+// Authorize calls f.
+func (f AuthorizeFunc) Authorize(r *http.Request) (Caller, error) { return f(r) }
+
+// nilAuthorizer reports whether a is nil, or a nil function.
+func nilAuthorizer(a Authorizer) bool {
+	switch f := a.(type) {
+	case nil:
+		return true
+	case AuthorizeFunc:
+		return f == nil
+	case AllowActor:
+		return f == nil
+	}
+	return false
+}
+
+// Options configures a Handler. The zero value of every field is its
+// default.
 type Options struct {
-	// Authorize says who the caller is, whether they may use the API and
-	// what part of the log they may see. It returns the caller, or an
-	// error that wraps ErrUnauthenticated (answered 401) or ErrForbidden
-	// (403, and return the caller too, so that the refusal names them).
-	// Any other error is answered 500. A nil error with the zero Actor is
-	// taken as ErrUnauthenticated: every read of the log is attributed to
-	// someone. The error's text is recorded, so keep secrets out of it.
-	// A Caller with a Scope sees only the records inside it (see Scope).
-	// The actor's UserID and the Scope's fields must be valid identities
-	// (audit.CheckID): one that is not is never cut or repaired into
-	// another tenant's or actor's id; the request is answered 500 and
-	// recorded without it.
-	//
-	// Authorize runs after routing: r.Pattern and r.PathValue tell it what
-	// is asked (ActionFor maps the request to the action). Behind package
-	// middleware, r's context already holds the identified caller:
-	// Authorize can read audit.ActorFrom(r.Context()) instead of parsing
-	// the token again, as AuthorizeActor does. It is called concurrently
-	// and must be safe for that.
-	Authorize func(r *http.Request) (Caller, error)
 	// BasePath is where the API lives. Default "/audit-logs". Mount the
 	// Handler at BasePath and at BasePath+"/".
 	BasePath string
@@ -82,31 +103,35 @@ type Handler struct {
 	store    audit.Querier
 	getter   audit.Getter // nil if the store cannot look records up by ID
 	logger   *audit.Logger
+	auth     Authorizer
 	mux      *http.ServeMux
 	cursors  cursors
 	pageSize int // export page size; audit.MaxLimit but for tests
 }
 
-// New returns a Handler that answers from store and records every
-// request with logger. /{id} needs store to implement audit.Getter too,
+// New returns a Handler that answers from store, to the callers auth
+// accepts, and records every request with logger. /{id} needs store to implement audit.Getter too,
 // and answers 501 Not Implemented if it does not. logger's Policy decides
 // whether reads fail closed: the default delivers ActionAuditLogRead and
 // ActionAuditLogExport Sync.
 //
-// New returns an error if store or logger is nil, if opts or
-// opts.Authorize is nil — the API is never served without an
-// authorization check —, if BasePath is not a clean absolute path, or if
-// CursorKey is set and too short.
-func New(store audit.Querier, logger *audit.Logger, opts *Options) (*Handler, error) {
+// New returns an error if store, logger or auth is nil — the API is never
+// served without an authorization check —, if BasePath is not a clean
+// absolute path, or if CursorKey is set and too short. opts may be nil for
+// the defaults.
+func New(store audit.Querier, logger *audit.Logger, auth Authorizer, opts *Options) (*Handler, error) {
 	switch {
-	case opts == nil || opts.Authorize == nil:
-		return nil, errors.New("audit: api: Options.Authorize is required: the audit log is never served without an authorization check")
+	case nilAuthorizer(auth):
+		return nil, errors.New("audit: api: an Authorizer is required: the audit log is never served without an authorization check")
 	case store == nil:
 		return nil, errors.New("audit: api: a store is required")
 	case logger == nil:
 		return nil, errors.New("audit: api: a Logger is required: reads of the audit log are audited")
 	}
-	h := &Handler{o: *opts, store: store, logger: logger, pageSize: audit.MaxLimit}
+	h := &Handler{store: store, logger: logger, auth: auth, pageSize: audit.MaxLimit}
+	if opts != nil {
+		h.o = *opts
+	}
 	h.getter, _ = store.(audit.Getter)
 	o := &h.o
 	var err error
@@ -163,44 +188,44 @@ func (h *Handler) ActionFor(r *http.Request) audit.Action {
 }
 
 // actionKey carries, in the context of the request given to Authorize,
-// the action the request is recorded as (see AuthorizeActor).
+// the action the request is recorded as (see AllowActor).
 type actionKey struct{}
 
-// AuthorizeActor returns an Authorize function for callers that
-// middleware in front of the Handler has identified (package middleware's
-// Options.Identify, or audit.WithActor): the caller is
-// audit.ActorFrom(r.Context()), so the token is parsed once per request.
-// No actor there is ErrUnauthenticated (401). Otherwise allow says whether
-// the actor may do action — ActionAuditLogRead, or ActionAuditLogExport
-// for the export, as ActionFor says: nil lets them, with the whole log in
-// view; an error wrapping ErrForbidden refuses them (403); any other
-// error is a failure (500). Its text is recorded. allow is called
-// concurrently; AuthorizeActor panics if it is nil.
+// AllowActor is an Authorizer for callers that middleware in front of the
+// Handler has identified (package middleware's Options.Identify, or
+// audit.WithActor): the caller is audit.ActorFrom(r.Context()), so the
+// token is parsed once per request. No actor there is ErrUnauthenticated
+// (401). Otherwise the function says whether the actor may do action —
+// ActionAuditLogRead, or ActionAuditLogExport for the export, as
+// ActionFor says: nil lets them, with the whole log in view; an error
+// wrapping ErrForbidden refuses them (403); any other error is a failure
+// (500). Its text is recorded. It is called concurrently.
 //
-// Called outside a Handler, the function asks allow about
-// ActionAuditLogExport, the stricter action.
-func AuthorizeActor(allow func(r *http.Request, a audit.Actor, action audit.Action) error) func(*http.Request) (Caller, error) {
+// Called outside a Handler, Authorize asks about ActionAuditLogExport, the
+// stricter action.
+type AllowActor func(r *http.Request, a audit.Actor, action audit.Action) error
+
+// Authorize identifies the caller from r's context and asks allow.
+func (allow AllowActor) Authorize(r *http.Request) (Caller, error) {
+	c := Caller{Actor: audit.ActorFrom(r.Context())}
+	if c.Actor == (audit.Actor{}) {
+		return c, fmt.Errorf("%w: no identified caller", ErrUnauthenticated)
+	}
 	if allow == nil {
-		panic("audit: api: AuthorizeActor: nil allow")
+		return c, errors.New("audit: api: AllowActor is nil")
 	}
-	return func(r *http.Request) (Caller, error) {
-		c := Caller{Actor: audit.ActorFrom(r.Context())}
-		if c.Actor == (audit.Actor{}) {
-			return c, fmt.Errorf("%w: no identified caller", ErrUnauthenticated)
-		}
-		action, ok := r.Context().Value(actionKey{}).(audit.Action)
-		if !ok {
-			action = audit.ActionAuditLogExport
-		}
-		return c, allow(r, c.Actor, action)
+	action, ok := r.Context().Value(actionKey{}).(audit.Action)
+	if !ok {
+		action = audit.ActionAuditLogExport
 	}
+	return c, allow(r, c.Actor, action)
 }
 
 // authorize checks the caller. When it refuses them, it records the
 // refusal, answers 401, 403 or 500, and returns false.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (Caller, bool) {
 	action := h.ActionFor(r)
-	a, err := h.o.Authorize(r.WithContext(context.WithValue(r.Context(), actionKey{}, action)))
+	a, err := h.auth.Authorize(r.WithContext(context.WithValue(r.Context(), actionKey{}, action)))
 	if err == nil && a.Actor == (audit.Actor{}) {
 		err = fmt.Errorf("%w: Authorize returned no actor", ErrUnauthenticated)
 	}

@@ -76,7 +76,7 @@ func (s *testStore) Append(ctx context.Context, rs ...audit.Record) error {
 // caller. "Bearer scoped <user_id> <resource_type> <resource_id>" is a
 // caller with that Scope ("-" for a field left open); "Bearer tenant <id>"
 // a caller scoped to that tenant.
-func authorize(h **Handler) func(r *http.Request) (Caller, error) {
+func authorize(h **Handler) AuthorizeFunc {
 	actor := authorizeActor(h)
 	return func(r *http.Request) (Caller, error) {
 		if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 3 && f[0] == "Bearer" && f[1] == "tenant" {
@@ -133,6 +133,7 @@ type env struct {
 // setup is what newEnv passes to New, for tests to change.
 type setup struct {
 	Store audit.Querier
+	Auth  AuthorizeFunc
 	Options
 }
 
@@ -150,9 +151,8 @@ func newEnv(t *testing.T, records []audit.Record, tweak ...func(*setup)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.logger.Close(context.Background()) })
-	cfg := setup{Store: e.store, Options: Options{
-		Authorize: authorize(&e.h),
-		Now:       func() time.Time { return testNow },
+	cfg := setup{Store: e.store, Auth: authorize(&e.h), Options: Options{
+		Now: func() time.Time { return testNow },
 		OnError: func(err error) {
 			select {
 			case e.errs <- err:
@@ -163,7 +163,7 @@ func newEnv(t *testing.T, records []audit.Record, tweak ...func(*setup)) *env {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	if e.h, err = New(cfg.Store, e.logger, &cfg.Options); err != nil {
+	if e.h, err = New(cfg.Store, e.logger, cfg.Auth, &cfg.Options); err != nil {
 		t.Fatal(err)
 	}
 	mw, err := middleware.New(nil, nil)
@@ -208,12 +208,12 @@ func (e *env) do(method, token, pathQuery string) response {
 	return response{resp, b}
 }
 
-func (r response) problem(t *testing.T) Problem {
+func (r response) problem(t *testing.T) ProblemDetails {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("status %d, Content-Type %q, want application/problem+json; body %s", r.StatusCode, ct, r.body)
 	}
-	var p Problem
+	var p ProblemDetails
 	if err := json.Unmarshal(r.body, &p); err != nil {
 		t.Fatalf("problem %s: %v", r.body, err)
 	}
@@ -243,28 +243,30 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	allow := func(*http.Request) (Caller, error) { return Caller{Actor: audit.Actor{UserID: "x"}}, nil }
+	allow := AuthorizeFunc(func(*http.Request) (Caller, error) { return Caller{Actor: audit.Actor{UserID: "x"}}, nil })
 	tests := []struct {
 		name   string
 		store  audit.Querier
 		logger *audit.Logger
+		auth   Authorizer
 		opts   *Options
 	}{
-		{"nil Options", s, l, nil},
-		{"no Authorize", s, l, &Options{}},
-		{"no Store", nil, l, &Options{Authorize: allow}},
-		{"no Logger", s, nil, &Options{Authorize: allow}},
-		{"relative base", s, l, &Options{Authorize: allow, BasePath: "audit"}},
-		{"root base", s, l, &Options{Authorize: allow, BasePath: "/"}},
-		{"trailing slash", s, l, &Options{Authorize: allow, BasePath: "/audit/"}},
-		{"wildcard base", s, l, &Options{Authorize: allow, BasePath: "/{x}"}},
+		{"no Authorizer", s, l, nil, nil},
+		{"nil AuthorizeFunc", s, l, AuthorizeFunc(nil), nil},
+		{"nil AllowActor", s, l, AllowActor(nil), nil},
+		{"no Store", nil, l, allow, nil},
+		{"no Logger", s, nil, allow, nil},
+		{"relative base", s, l, allow, &Options{BasePath: "audit"}},
+		{"root base", s, l, allow, &Options{BasePath: "/"}},
+		{"trailing slash", s, l, allow, &Options{BasePath: "/audit/"}},
+		{"wildcard base", s, l, allow, &Options{BasePath: "/{x}"}},
 	}
 	for _, tt := range tests {
-		if h, err := New(tt.store, tt.logger, tt.opts); err == nil || h != nil || !strings.HasPrefix(err.Error(), "audit: api: ") {
+		if h, err := New(tt.store, tt.logger, tt.auth, tt.opts); err == nil || h != nil || !strings.HasPrefix(err.Error(), "audit: api: ") {
 			t.Errorf("%s: got %v, %v; want a nil Handler and an error starting with \"audit: api: \"", tt.name, h, err)
 		}
 	}
-	if _, err := New(s, l, &Options{Authorize: allow, BasePath: "/admin/audit"}); err != nil {
+	if _, err := New(s, l, allow, &Options{BasePath: "/admin/audit"}); err != nil {
 		t.Errorf("valid options: %v", err)
 	}
 }

@@ -8,9 +8,8 @@
 //
 // The paths are under Options.BasePath, /audit-logs by default:
 //
-//	h, err := api.New(store, logger, &api.Options{
-//		BasePath:  "/admin/audit",
-//		Authorize: api.AuthorizeActor(mayReadAuditLog),
+//	h, err := api.New(store, logger, api.AllowActor(mayReadAuditLog), &api.Options{
+//		BasePath: "/admin/audit",
 //	})
 //	mux.Handle("/admin/audit", h)
 //	mux.Handle("/admin/audit/", h)
@@ -38,7 +37,7 @@
 // # Errors
 //
 // Every error is an RFC 9457 problem document (application/problem+json;
-// see Problem). A bad query — an unknown or repeated parameter, an empty
+// see ProblemDetails). A bad query — an unknown or repeated parameter, an empty
 // value, a date that does not parse, an end before the start, a limit out
 // of range, a cursor this API did not issue, an unknown format, an id that
 // is not an identity (over audit.MaxIDBytes, invalid UTF-8, a control
@@ -47,7 +46,7 @@
 //
 // # Authorization
 //
-// New refuses to build a Handler without Options.Authorize. Every request
+// New refuses to build a Handler without an Authorizer. Every request
 // goes through it, after routing and before anything else is looked at:
 // an error wrapping ErrUnauthenticated is answered 401, ErrForbidden 403,
 // and every refusal is recorded as an event (action audit_log.read or
@@ -55,13 +54,13 @@
 // limit the API in front if unauthenticated callers can reach it: each
 // refusal is a write to the audit store.
 //
-// Behind package middleware, the request given to Authorize already
+// Behind package middleware, the request given to the Authorizer already
 // carries the caller that middleware's Options.Identify found (and that a
-// handler may have changed with audit.SetActor): Authorize can read
+// handler may have changed with audit.SetActor): it can read
 // audit.ActorFrom(r.Context()) rather than parse the token again.
-// AuthorizeActor builds such an Authorize from a permission check.
+// AllowActor makes such an Authorizer of a permission check.
 //
-// Authorize returns a Caller: the Actor the reads are recorded under and
+// An Authorizer returns a Caller: the Actor the reads are recorded under and
 // a Scope. A scoped caller — a customer holding a viewer token, say —
 // sees only the records that match its Scope: it is ANDed into every
 // list, per-user list and export (asking for records outside it answers an

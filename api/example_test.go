@@ -41,14 +41,13 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	h, err := api.New(store, logger, &api.Options{
+	h, err := api.New(store, logger, api.AllowActor(func(r *http.Request, a audit.Actor, action audit.Action) error {
+		if a.UserID != "auditor-1" { // demo only: your roles here
+			return fmt.Errorf("%w: %s needs the auditor role", api.ErrForbidden, action)
+		}
+		return nil
+	}), &api.Options{
 		BasePath: "/admin/audit", // the default is /audit-logs
-		Authorize: api.AuthorizeActor(func(r *http.Request, a audit.Actor, action audit.Action) error {
-			if a.UserID != "auditor-1" { // demo only: your roles here
-				return fmt.Errorf("%w: %s needs the auditor role", api.ErrForbidden, action)
-			}
-			return nil
-		}),
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -70,17 +70,14 @@ func testTenantsNotMerged(t *testing.T, st audit.Store) {
 		}
 	}
 	var h *Handler
-	h, err = New(st.(audit.Querier), logger, &Options{
-		Authorize: func(r *http.Request) (Caller, error) {
-			// "Bearer tenant-hex <hex>": a caller scoped to any bytes
-			if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 3 && f[1] == "tenant-hex" {
-				tn, err := hex.DecodeString(f[2])
-				return Caller{Actor: audit.Actor{UserID: "viewer"}, Scope: Scope{TenantID: string(tn)}}, err
-			}
-			return Caller{Actor: audit.Actor{UserID: "admin"}}, nil
-		},
-		OnError: func(error) {},
-	})
+	h, err = New(st.(audit.Querier), logger, AuthorizeFunc(func(r *http.Request) (Caller, error) {
+		// "Bearer tenant-hex <hex>": a caller scoped to any bytes
+		if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 3 && f[1] == "tenant-hex" {
+			tn, err := hex.DecodeString(f[2])
+			return Caller{Actor: audit.Actor{UserID: "viewer"}, Scope: Scope{TenantID: string(tn)}}, err
+		}
+		return Caller{Actor: audit.Actor{UserID: "admin"}}, nil
+	}), &Options{OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +136,7 @@ func testTenantsNotMerged(t *testing.T, st audit.Store) {
 		case valid && status != http.StatusOK:
 			t.Errorf("tenant_id of tenant %d: status %d: %.300s", i, status, body)
 		case !valid:
-			var p Problem
+			var p ProblemDetails
 			json.Unmarshal(body, &p)
 			if status != http.StatusBadRequest || p.Parameter != "tenant_id" {
 				t.Errorf("tenant_id of tenant %d (%.12q…): status %d %+v, want 400 for tenant_id", i, tn, status, p)
@@ -155,7 +152,7 @@ func testTenantsNotMerged(t *testing.T, st audit.Store) {
 	a, b := len(tenants)-2, len(tenants)-1
 	for _, c := range []struct{ from, to int }{{a, b}, {b, a}} {
 		status, body := get(&tenants[c.to], "/audit-logs?limit=3&action=resource.read&cursor="+url.QueryEscape(cursors[c.from]))
-		var p Problem
+		var p ProblemDetails
 		json.Unmarshal(body, &p)
 		if status != http.StatusBadRequest || p.Parameter != "cursor" {
 			t.Errorf("the cursor of tenant %d used by tenant %d: status %d %+v, want 400 for cursor", c.from, c.to, status, p)

@@ -8,9 +8,9 @@ import (
 	"github.com/trailmark/audit/internal/safetext"
 )
 
-// Problem is the body of every error response: an RFC 9457 problem
+// ProblemDetails is the body of every error response: an RFC 9457 problem
 // document, served as application/problem+json.
-type Problem struct {
+type ProblemDetails struct {
 	// Type is "about:blank": the status code says what happened.
 	Type string `json:"type"`
 	// Title is the status code's text ("Bad Request").
@@ -28,7 +28,7 @@ type Problem struct {
 
 // writeProblem writes a problem response.
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, param string) {
-	p := Problem{
+	p := ProblemDetails{
 		Type:      "about:blank",
 		Title:     http.StatusText(status),
 		Status:    status,

@@ -27,7 +27,7 @@ func tailEnv(t *testing.T, st audit.Store) *env {
 	}
 	t.Cleanup(func() { logger.Close(context.Background()) })
 	var h *Handler
-	h, err = New(st.(audit.Querier), logger, &Options{Authorize: authorize(&h)})
+	h, err = New(st.(audit.Querier), logger, authorize(&h), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func testTenantIsolation(t *testing.T, st audit.Store) {
 	}
 	t.Cleanup(func() { logger.Close(context.Background()) })
 	var h *Handler
-	h, err = New(st.(audit.Querier), logger, &Options{Authorize: authorize(&h), Now: func() time.Time { return testNow }})
+	h, err = New(st.(audit.Querier), logger, authorize(&h), &Options{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,9 @@
 // embedded in the binary. It needs no CDN and works offline.
 //
 //	tokens, _ := viewer.NewTokens(viewerKey, nil)           // ≥ 32 secret bytes
-//	auditAPI, _ := api.New(store, logger, &api.Options{Authorize: tokens.Authorize(myAuthorize)})
-//	page, _ := viewer.New(&viewer.Options{APIPath: "/audit-logs"})
+//	auth := tokens.Authorizer(api.AllowActor(mayReadAuditLog))
+//	auditAPI, _ := api.New(store, logger, auth, nil)
+//	page, _ := viewer.New(auth, &viewer.Options{APIPath: "/audit-logs"})
 //	mux.Handle("/audit-logs", auditAPI)
 //	mux.Handle("/audit-logs/", auditAPI)
 //	mux.Handle("/viewer", page)
@@ -17,7 +18,7 @@
 // the token is not in access logs or Referer headers. The token is held
 // in memory only; a reload without the fragment asks for it. Without a
 // token the page offers a field to paste one (an administrator's own API
-// credential works too, when Authorize accepts it as a bearer token).
+// credential works too, when the Authorizer accepts it as a bearer token).
 //
 // The page lists events newest first, with filters (actor, action exact or
 // by prefix, resource type and id, status, date range), "load more"

@@ -215,14 +215,14 @@ func (t *Tokens) Verify(token string) (Scope, error) {
 	return c.Scope, nil
 }
 
-// Authorize returns an api.Options.Authorize that accepts viewer tokens
-// and hands every other request to next. A request whose Authorization
+// Authorizer returns an api.Authorizer that accepts viewer tokens and
+// hands every other request to next. A request whose Authorization
 // header is "Bearer " followed by a token that begins with TokenPrefix is
 // answered by the token alone: its Scope's Caller if Verify accepts it,
 // else Verify's error (401). Any other request goes to next; with next
 // nil it is refused as unauthenticated.
-func (t *Tokens) Authorize(next func(*http.Request) (api.Caller, error)) func(*http.Request) (api.Caller, error) {
-	return func(r *http.Request) (api.Caller, error) {
+func (t *Tokens) Authorizer(next api.Authorizer) api.Authorizer {
+	return api.AuthorizeFunc(func(r *http.Request) (api.Caller, error) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if ok && strings.HasPrefix(token, TokenPrefix) {
 			s, err := t.Verify(token)
@@ -234,6 +234,6 @@ func (t *Tokens) Authorize(next func(*http.Request) (api.Caller, error)) func(*h
 		if next == nil {
 			return api.Caller{}, fmt.Errorf("%w: no viewer token", api.ErrUnauthenticated)
 		}
-		return next(r)
-	}
+		return next.Authorize(r)
+	})
 }

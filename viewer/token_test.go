@@ -126,13 +126,13 @@ func TestTokensAuthorize(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tk := testTokens(t, &now)
 	tok, _ := tk.Issue(Scope{Subject: "cust-1", TenantID: "acme", ResourceType: "doc", ResourceID: "d1"})
-	next := func(r *http.Request) (api.Caller, error) {
+	next := api.AuthorizeFunc(func(r *http.Request) (api.Caller, error) {
 		if r.Header.Get("Authorization") == "Bearer session" {
 			return api.Caller{}, nil
 		}
 		return api.Caller{}, api.ErrForbidden
-	}
-	auth := tk.Authorize(next)
+	})
+	auth := tk.Authorizer(next).Authorize
 	req := func(h string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "/audit-logs", nil)
 		if h != "" {
@@ -150,7 +150,7 @@ func TestTokensAuthorize(t *testing.T) {
 	if _, err := auth(req("Bearer " + tok + "x")); !errors.Is(err, ErrTokenInvalid) {
 		t.Errorf("bad viewer token: got %v, want ErrTokenInvalid, not next's answer", err)
 	}
-	if _, err := tk.Authorize(nil)(req("")); !errors.Is(err, api.ErrUnauthenticated) {
+	if _, err := tk.Authorizer(nil).Authorize(req("")); !errors.Is(err, api.ErrUnauthenticated) {
 		t.Errorf("no token, no next: got %v, want ErrUnauthenticated", err)
 	}
 }

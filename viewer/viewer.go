@@ -71,14 +71,11 @@ type Options struct {
 	// Default csv and ndjson; package api serves "ocsf" too.
 	Formats []string
 	// Status reports the chain's state, shown on the page to callers
-	// that Authorize accepts without a Scope (the state is of the whole
+	// that New's Authorizer accepts without a Scope (the state is of the whole
 	// log); to a scoped caller (a customer's viewer token) the page says
 	// it is not shown. Nil: the page says the chain status is not
 	// configured.
 	Status func(ctx context.Context) (ChainStatus, error)
-	// Authorize checks the callers of the status endpoint; pass the
-	// API's. Required with Status.
-	Authorize func(*http.Request) (api.Caller, error)
 	// Contact names whom a customer asks for a new link when the API
 	// refuses theirs (expired or not valid), in the page's sentence "Ask
 	// <Contact> for a new one.": "Acme support", "your account manager".
@@ -94,12 +91,17 @@ type Options struct {
 // the credentials it is given. It is safe for concurrent use.
 type Handler struct {
 	opts  Options
+	auth  api.Authorizer
 	index []byte
 	mux   *http.ServeMux
 }
 
-// New returns a Handler for opts.
-func New(opts *Options) (*Handler, error) {
+// New returns a Handler whose status endpoint answers the callers auth
+// accepts: pass the API's Authorizer. opts may be nil for the defaults.
+func New(auth api.Authorizer, opts *Options) (*Handler, error) {
+	if f, ok := auth.(api.AuthorizeFunc); auth == nil || ok && f == nil {
+		return nil, errors.New("audit: viewer: an Authorizer is required: pass the API's; the chain status is not public")
+	}
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -133,9 +135,6 @@ func New(opts *Options) (*Handler, error) {
 			return nil, fmt.Errorf("audit: viewer: Options.Formats: %q is not a format name", f)
 		}
 	}
-	if o.Status != nil && o.Authorize == nil {
-		return nil, errors.New("audit: viewer: Options.Authorize is required with Status: the chain status is not public")
-	}
 	tmpl, err := template.ParseFS(assets, "assets/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("audit: viewer: %w", err)
@@ -148,7 +147,7 @@ func New(opts *Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: viewer: %w", err)
 	}
-	h := &Handler{opts: o, index: buf.Bytes(), mux: http.NewServeMux()}
+	h := &Handler{opts: o, auth: auth, index: buf.Bytes(), mux: http.NewServeMux()}
 	b := o.BasePath
 	h.mux.HandleFunc("GET "+b, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, b+"/", http.StatusMovedPermanently)
@@ -206,7 +205,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, statusResponse{})
 		return
 	}
-	c, err := h.opts.Authorize(r)
+	c, err := h.auth.Authorize(r)
 	switch {
 	case errors.Is(err, api.ErrUnauthenticated) || (err == nil && c.Actor == (audit.Actor{})):
 		writeJSON(w, http.StatusUnauthorized, statusResponse{Configured: true, Error: "authentication required"})

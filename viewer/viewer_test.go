@@ -16,18 +16,18 @@ import (
 func TestHandler(t *testing.T) {
 	t.Parallel()
 	seal := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h, err := New(&Options{
+	auth := api.AuthorizeFunc(func(r *http.Request) (api.Caller, error) {
+		switch r.Header.Get("Authorization") {
+		case "Bearer admin":
+			return api.Caller{Actor: audit.Actor{UserID: "admin"}}, nil
+		case "Bearer scoped":
+			return api.Caller{Actor: audit.Actor{UserID: "c"}, Scope: api.Scope{UserID: "A"}}, nil
+		}
+		return api.Caller{}, api.ErrUnauthenticated
+	})
+	h, err := New(auth, &Options{
 		Title:  `<b>"x"</b>`,
 		Status: func(context.Context) (ChainStatus, error) { return ChainStatus{LastSeal: seal, Sealed: 3}, nil },
-		Authorize: func(r *http.Request) (api.Caller, error) {
-			switch r.Header.Get("Authorization") {
-			case "Bearer admin":
-				return api.Caller{Actor: audit.Actor{UserID: "admin"}}, nil
-			case "Bearer scoped":
-				return api.Caller{Actor: audit.Actor{UserID: "c"}, Scope: api.Scope{UserID: "A"}}, nil
-			}
-			return api.Caller{}, api.ErrUnauthenticated
-		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestHandler(t *testing.T) {
 		}
 	}
 	// Without Status the page says so, to anyone.
-	h2, _ := New(nil)
+	h2, _ := New(denyAll, nil)
 	rec := httptest.NewRecorder()
 	h2.ServeHTTP(rec, httptest.NewRequest("GET", "/viewer/status", nil))
 	var st statusResponse
@@ -99,14 +99,17 @@ func TestHandler(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	t.Parallel()
-	status := func(context.Context) (ChainStatus, error) { return ChainStatus{}, nil }
+	for _, auth := range []api.Authorizer{nil, api.AuthorizeFunc(nil)} {
+		if _, err := New(auth, nil); err == nil || !strings.HasPrefix(err.Error(), "audit: viewer: ") {
+			t.Errorf("no Authorizer (%T): got %v, want an audit: viewer: error", auth, err)
+		}
+	}
 	for name, o := range map[string]Options{
-		"Status without Authorize": {Status: status},
-		"relative base":            {BasePath: "viewer"},
-		"quote in API path":        {APIPath: `/a"b`},
-		"bad format":               {Formats: []string{"c sv"}},
+		"relative base":     {BasePath: "viewer"},
+		"quote in API path": {APIPath: `/a"b`},
+		"bad format":        {Formats: []string{"c sv"}},
 	} {
-		if _, err := New(&o); err == nil || !strings.HasPrefix(err.Error(), "audit: viewer: ") {
+		if _, err := New(denyAll, &o); err == nil || !strings.HasPrefix(err.Error(), "audit: viewer: ") {
 			t.Errorf("%s: got %v, want an audit: viewer: error", name, err)
 		}
 	}
@@ -121,7 +124,7 @@ func TestContact(t *testing.T) {
 		{"Acme support", `data-contact="Acme support"`},
 		{`<b>"x"</b>`, `data-contact="&lt;b&gt;&#34;x&#34;&lt;/b&gt;"`},
 	} {
-		h, err := New(&Options{Contact: tt.contact})
+		h, err := New(denyAll, &Options{Contact: tt.contact})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,3 +135,6 @@ func TestContact(t *testing.T) {
 		}
 	}
 }
+
+// denyAll is an Authorizer that refuses every caller.
+var denyAll = api.AuthorizeFunc(func(*http.Request) (api.Caller, error) { return api.Caller{}, api.ErrUnauthenticated })

@@ -192,9 +192,8 @@ func newApp(cfg appConfig) (*app, error) {
 	}
 	a.wrapOperations()
 
-	auditAPI, err := api.New(cfg.Store, logger, &api.Options{
-		Authorize: a.authorizeAPI,
-		OnError:   func(err error) { fmt.Fprintln(cfg.Log, err) },
+	auditAPI, err := api.New(cfg.Store, logger, api.AuthorizeFunc(a.authorizeAPI), &api.Options{
+		OnError: func(err error) { fmt.Fprintln(cfg.Log, err) },
 	})
 	if err != nil {
 		a.close(context.Background())
@@ -701,5 +700,5 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(api.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+	json.NewEncoder(w).Encode(api.ProblemDetails{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
 }

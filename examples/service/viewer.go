@@ -13,10 +13,10 @@ import (
 // actionViewerTokenIssue records the minting of a viewer token.
 const actionViewerTokenIssue audit.Action = "viewer_token.issue"
 
-// authorizeAPI is the audit log API's Authorize: a viewer token (read
+// authorizeAPI is the audit log API's Authorizer: a viewer token (read
 // only, scoped) or else a user's session, as allowAuditAPI says.
 func (a *app) authorizeAPI(r *http.Request) (api.Caller, error) {
-	return a.tokens.Authorize(api.AuthorizeActor(a.allowAuditAPI))(r)
+	return a.tokens.Authorizer(api.AllowActor(a.allowAuditAPI)).Authorize(r)
 }
 
 // mountViewer serves the log viewer at /viewer/ and lets admins mint
@@ -37,7 +37,7 @@ func (a *app) mountViewer(mux *http.ServeMux, cfg appConfig) error {
 	if a.tokens, err = viewer.NewTokens(key, cfg.ViewerTokens); err != nil {
 		return err
 	}
-	page, err := viewer.New(&viewer.Options{Title: "Trailmark demo: audit log", Formats: []string{"csv", "ndjson", "ocsf"}})
+	page, err := viewer.New(api.AuthorizeFunc(a.authorizeAPI), &viewer.Options{Title: "Trailmark demo: audit log", Formats: []string{"csv", "ndjson", "ocsf"}})
 	if err != nil {
 		return err
 	}

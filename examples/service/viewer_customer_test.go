@@ -128,20 +128,20 @@ func (e *browserEnv) afterRefusal(t *testing.T) {
 // Options.Contact names whom a refused customer asks.
 func (e *browserEnv) scopedChainStatus(t *testing.T) {
 	e.t = t
-	page, err := viewer.New(&viewer.Options{
+	// Viewer tokens, and alice's session (which the service's
+	// middleware, not in front of this page, would read).
+	auth := e.app.tokens.Authorizer(api.AuthorizeFunc(func(r *http.Request) (api.Caller, error) {
+		if r.Header.Get("Authorization") == "Bearer "+e.admin {
+			return api.Caller{Actor: audit.Actor{UserID: "u-alice"}}, nil
+		}
+		return api.Caller{}, api.ErrUnauthenticated
+	}))
+	page, err := viewer.New(auth, &viewer.Options{
 		Title:   "Acme: audit log",
 		Contact: "Acme support",
 		Status: func(context.Context) (viewer.ChainStatus, error) {
 			return viewer.ChainStatus{LastSeal: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Sealed: 3}, nil
 		},
-		// Viewer tokens, and alice's session (which the service's
-		// middleware, not in front of this page, would read).
-		Authorize: e.app.tokens.Authorize(func(r *http.Request) (api.Caller, error) {
-			if r.Header.Get("Authorization") == "Bearer "+e.admin {
-				return api.Caller{Actor: audit.Actor{UserID: "u-alice"}}, nil
-			}
-			return api.Caller{}, api.ErrUnauthenticated
-		}),
 	})
 	if err != nil {
 		t.Fatal(err)
