@@ -281,7 +281,7 @@ func mayReadAuditLog(r *http.Request, a audit.Actor, action audit.Action) error 
 
 func whoIs(r *http.Request) (audit.Actor, string) { return audit.Actor{}, "" }
 
-func myAuthorize(r *http.Request) (api.Caller, error) { return api.Caller{}, nil }
+var myAuthorize = api.AuthorizeFunc(func(r *http.Request) (api.Caller, error) { return api.Caller{}, nil })
 
 var _ = []any{ctx, r, w, mux, addr, dsn, logger, store, primary, sealer, retention, tee, loader, mp, report,
 	ip, ua, sid, secret, viewerKey, event, loginErr, before, after, err, alert, mayReadAuditLog, whoIs, myAuthorize}
