@@ -195,10 +195,13 @@ func Open(msg []byte, origin string, log note.Verifier) (Checkpoint, *note.Note,
 
 // Text returns the note text of a signed note (the checkpoint body,
 // without signatures) without verifying anything, and reports whether msg
-// has the shape of a signed note (a text, a blank line, signature lines).
-// It is for routing a note to the right verifier; never trust what it
-// returns.
+// has the shape of a signed note: valid UTF-8 without control characters
+// other than newlines, a text, a blank line, signature lines. It is for
+// routing a note to the right verifier; never trust what it returns.
 func Text(msg []byte) ([]byte, bool) {
+	if !utf8.Valid(msg) || bytes.ContainsFunc(msg, func(r rune) bool { return r < 0x20 && r != '\n' }) {
+		return nil, false
+	}
 	i := bytes.LastIndex(msg, []byte("\n\n"))
 	if i < 0 || len(msg) == i+2 || msg[len(msg)-1] != '\n' {
 		return nil, false
