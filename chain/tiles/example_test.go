@@ -2,32 +2,15 @@ package tiles_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net/http/httptest"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/chain/tiles"
 	"github.com/trailmark/audit/internal/tlogtest"
 )
-
-// source serves an in-memory tree and one signed checkpoint of it.
-type source struct {
-	tree *tlogtest.Tree
-	msg  []byte
-}
-
-func (s source) Checkpoint(context.Context) ([]byte, error) { return s.msg, nil }
-func (s source) ReadHashes(_ context.Context, indexes []int64) ([]tlog.Hash, error) {
-	return s.tree.HashReader().ReadHashes(indexes)
-}
-func (s source) Entries(_ context.Context, start int64, n int) ([][]byte, error) {
-	return s.tree.Entries(start, n)
-}
 
 func Example() {
 	var tree tlogtest.Tree
@@ -35,7 +18,9 @@ func Example() {
 	signer, _ := checkpoint.NewSigner("example.com/audit", ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)))
 	msg, _ := checkpoint.Sign(checkpoint.Checkpoint{Origin: "example.com/audit", Size: 300, Hash: tree.Root(300)}, signer)
 
-	h, err := tiles.New(source{tree: &tree, msg: msg}, nil)
+	src := &tlogtest.Source{Tree: &tree}
+	src.SetCheckpoint(msg)
+	h, err := tiles.New(src, nil)
 	if err != nil {
 		panic(err)
 	}

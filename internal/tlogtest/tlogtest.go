@@ -8,6 +8,7 @@
 package tlogtest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -106,4 +107,36 @@ func (t *Tree) ProveTree(newSize, oldSize int64) tlog.TreeProof {
 		panic(fmt.Sprintf("tlogtest: ProveTree(%d, %d): %v", newSize, oldSize, err))
 	}
 	return p
+}
+
+// A Source serves a Tree and a signed checkpoint through the methods of
+// the tiles package's Source interface.
+type Source struct {
+	Tree *Tree
+	mu   sync.Mutex
+	msg  []byte
+}
+
+// SetCheckpoint sets the signed checkpoint that Checkpoint returns.
+func (s *Source) SetCheckpoint(msg []byte) {
+	s.mu.Lock()
+	s.msg = msg
+	s.mu.Unlock()
+}
+
+// Checkpoint returns the checkpoint last set.
+func (s *Source) Checkpoint(context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.msg, nil
+}
+
+// ReadHashes reads the tree's stored hashes.
+func (s *Source) ReadHashes(_ context.Context, indexes []int64) ([]tlog.Hash, error) {
+	return s.Tree.HashReader().ReadHashes(indexes)
+}
+
+// Entries returns the tree's entries [start, start+n).
+func (s *Source) Entries(_ context.Context, start int64, n int) ([][]byte, error) {
+	return s.Tree.Entries(start, n)
 }
