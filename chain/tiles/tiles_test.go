@@ -37,7 +37,7 @@ type memSource struct {
 	fail   atomic.Bool
 }
 
-func newMemSource(t *testing.T) (*memSource, note.Verifier) {
+func newMemSource(t testing.TB) (*memSource, note.Verifier) {
 	t.Helper()
 	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
 	s, err := checkpoint.NewSigner(origin, priv)
@@ -54,7 +54,7 @@ func newMemSource(t *testing.T) (*memSource, note.Verifier) {
 }
 
 // publish signs a checkpoint of the tree as it is now.
-func (s *memSource) publish(t *testing.T) []byte {
+func (s *memSource) publish(t testing.TB) []byte {
 	t.Helper()
 	n := s.tree.Size()
 	msg, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: origin, Size: n, Hash: s.tree.Root(n)}, s.signer)

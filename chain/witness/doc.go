@@ -29,7 +29,10 @@
 //   - VerifyCosignatures checks a cosigned checkpoint for the log's
 //     signature and k-of-n witness cosignatures.
 //
-// A Witness, a Client and the functions are safe for concurrent use.
+// A Witness reads at most Options.MaxRequestSize bytes of a request; the
+// http.Server that serves it should set ReadHeaderTimeout and ReadTimeout
+// so that a slow client cannot hold a connection open. A Witness, a
+// Client and the functions are safe for concurrent use.
 //
 // What a client could have forged: everything in a request until
 // AddCheckpoint has verified the log's signature; the origin line is read

@@ -42,7 +42,7 @@ type testLog struct {
 	tree     tlogtest.Tree
 }
 
-func newTestLog(t *testing.T, origin string, seed byte) *testLog {
+func newTestLog(t testing.TB, origin string, seed byte) *testLog {
 	t.Helper()
 	s, err := checkpoint.NewSigner(origin, key(seed))
 	if err != nil {
@@ -56,7 +56,7 @@ func newTestLog(t *testing.T, origin string, seed byte) *testLog {
 }
 
 // signed returns the log's checkpoint at size, signed by its key.
-func (l *testLog) signed(t *testing.T, size int64) []byte {
+func (l *testLog) signed(t testing.TB, size int64) []byte {
 	t.Helper()
 	msg, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: l.origin, Size: size, Hash: l.tree.Root(size)}, l.signer)
 	if err != nil {
@@ -92,7 +92,7 @@ type errorList struct {
 func (e *errorList) add(err error) { e.mu.Lock(); e.errs = append(e.errs, err); e.mu.Unlock() }
 func (e *errorList) len() int      { e.mu.Lock(); defer e.mu.Unlock(); return len(e.errs) }
 
-func newTestWitness(t *testing.T, name string, seed byte, path string, logs ...*testLog) *testWitness {
+func newTestWitness(t testing.TB, name string, seed byte, path string, logs ...*testLog) *testWitness {
 	t.Helper()
 	var entries []Log
 	for _, l := range logs {
