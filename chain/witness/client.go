@@ -85,8 +85,15 @@ func (c *Client) AddCheckpoint(ctx context.Context, oldSize int64, proof tlog.Tr
 		return nil, statusError(c.url, resp, body)
 	}
 	// Check the answer as C2SP tlog-witness suggests: append it to the
-	// checkpoint and open the note with the witness's key.
-	n, err := note.Open(append(append([]byte(nil), signed...), body...), note.VerifierList(c.witness))
+	// checkpoint and open the note with the witness's key. The
+	// checkpoint's own signatures are left out, so that an old
+	// cosignature by the same witness cannot stand in for the new one.
+	text, ok := checkpoint.Text(signed)
+	if !ok {
+		return nil, fmt.Errorf("%w: the checkpoint is not a signed note", ErrBadRequest)
+	}
+	answer := append(append(append([]byte(nil), text...), '\n'), body...)
+	n, err := note.Open(answer, note.VerifierList(c.witness))
 	if err != nil {
 		return nil, fmt.Errorf("audit: witness: client: no valid cosignature by %s in the answer of %s: %w", c.witness.Name(), c.url, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -574,6 +575,44 @@ func TestCosignRecovers(t *testing.T) {
 	lines, size, err := tw.client.Cosign(t.Context(), log.signed(t, 307), 0, log.prove)
 	if err != nil || size != 307 || len(lines) == 0 {
 		t.Fatalf("Cosign = %q, %d, %v", lines, size, err)
+	}
+}
+
+// TestResubmitCosigned: a checkpoint that already carries the witness's
+// cosignature gets a fresh one back, not the old one again.
+func TestResubmitCosigned(t *testing.T) {
+	t.Parallel()
+	log := newTestLog(t, "example.com/audit", 1)
+	log.tree.AppendN("record", 3)
+	var tick atomic.Int64
+	tick.Store(fixedClock().Unix())
+	w, err := New("witness.example/w1", key(9), []Log{log.entry()}, filepath.Join(t.TempDir(), "state.json"),
+		&Options{Now: func() time.Time { return time.Unix(tick.Add(1), 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w)
+	defer srv.Close()
+	v, _ := NewVerifier(w.VerifierKey())
+	c, _ := NewClient(srv.URL, v, &ClientOptions{HTTPClient: srv.Client()})
+	signed := log.signed(t, 3)
+	first, err := c.AddCheckpoint(t.Context(), 0, nil, signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.AddCheckpoint(t.Context(), 3, nil, append(append([]byte(nil), signed...), first...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(first, again) {
+		t.Fatal("the client returned the old cosignature")
+	}
+	n, err := note.Open(append(append([]byte(nil), signed...), again...), note.VerifierList(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := Timestamp(n.Sigs[0]); ts.Unix() != fixedClock().Unix()+2 {
+		t.Fatalf("timestamp %v, want the second tick", ts)
 	}
 }
 
