@@ -19,41 +19,43 @@ const spec = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7
 // emptyRoot is the RFC 6962 hash of the empty tree.
 var emptyRoot = tlog.Hash(sha256.Sum256(nil))
 
+// parseTests are the cases of TestParse and the seeds of FuzzParse.
+var parseTests = []struct {
+	name string
+	text string
+	ok   bool
+	ext  int
+}{
+	{"spec example", spec, true, 0},
+	{"empty tree", "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", true, 0},
+	{"extensions", spec + "ext one\next two\n", true, 2},
+	{"unicode origin", "例え.jp/log\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", true, 0},
+	{"empty", "", false, 0},
+	{"no final newline", strings.TrimSuffix(spec, "\n"), false, 0},
+	{"two lines", "o\n1\n", false, 0},
+	{"empty origin", "\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"leading zero", "o\n01\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"plus sign", "o\n+1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"negative", "o\n-1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"minus zero", "o\n-0\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"size overflow", "o\n9223372036854775808\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"size with space", "o\n 1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"short hash", "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2=\n", false, 0},
+	{"unpadded hash", "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n", false, 0},
+	{"non-canonical hash bits", "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n", false, 0},
+	{"url-safe hash", "o\n1\nCsUYapGGPo4dkMgIAUqom_Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"hex hash", "o\n1\n0ac5186a91863e8e1d90c808014aa89bf5da8e3ee1d9f07630f0378f68f1ab62\n", false, 0},
+	{"empty extension", spec + "\n", false, 0},
+	{"empty extension between", spec + "a\n\nb\n", false, 0},
+	{"tab in origin", "o\tx\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"carriage return", "o\r\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"invalid utf-8", "o\xff\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
+	{"too big", spec + strings.Repeat("x", MaxBodySize) + "\n", false, 0},
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		text string
-		ok   bool
-		ext  int
-	}{
-		{"spec example", spec, true, 0},
-		{"empty tree", "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", true, 0},
-		{"extensions", spec + "ext one\next two\n", true, 2},
-		{"unicode origin", "例え.jp/log\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", true, 0},
-		{"empty", "", false, 0},
-		{"no final newline", strings.TrimSuffix(spec, "\n"), false, 0},
-		{"two lines", "o\n1\n", false, 0},
-		{"empty origin", "\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"leading zero", "o\n01\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"plus sign", "o\n+1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"negative", "o\n-1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"minus zero", "o\n-0\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"size overflow", "o\n9223372036854775808\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"size with space", "o\n 1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"short hash", "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2=\n", false, 0},
-		{"unpadded hash", "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n", false, 0},
-		{"non-canonical hash bits", "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n", false, 0},
-		{"url-safe hash", "o\n1\nCsUYapGGPo4dkMgIAUqom_Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"hex hash", "o\n1\n0ac5186a91863e8e1d90c808014aa89bf5da8e3ee1d9f07630f0378f68f1ab62\n", false, 0},
-		{"empty extension", spec + "\n", false, 0},
-		{"empty extension between", spec + "a\n\nb\n", false, 0},
-		{"tab in origin", "o\tx\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"carriage return", "o\r\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"invalid utf-8", "o\xff\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", false, 0},
-		{"too big", spec + strings.Repeat("x", MaxBodySize) + "\n", false, 0},
-	}
-	for _, tt := range tests {
+	for _, tt := range parseTests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parse([]byte(tt.text))
 			if (err == nil) != tt.ok {
@@ -255,8 +257,8 @@ func TestOpenRefuses(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{spec, spec + "ext\n", "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "o\n01\nx\n", ""} {
-		f.Add([]byte(s))
+	for _, tt := range parseTests {
+		f.Add([]byte(tt.text))
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {
 		c, err := Parse(text)
