@@ -25,4 +25,7 @@ require (
 
 require github.com/stretchr/testify v1.12.1 // indirect
 
-require golang.org/x/text v0.44.0
+require (
+	golang.org/x/mod v0.42.0
+	golang.org/x/text v0.44.0
+)
