@@ -2,6 +2,7 @@ package chain
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,4 +160,40 @@ func (k *KeyFile) SealerOptions() *SealerOptions {
 //	report, err := chain.Verify(ctx, store, keys.VerifyOptions())
 func (k *KeyFile) VerifyOptions() *VerifyOptions {
 	return &VerifyOptions{Keys: k.HMACKeys(), PublicKeys: k.PublicKeys()}
+}
+
+// WriteNewKeyFile writes a new key file (see KeyFile) to w: one HMAC key
+// of 32 random bytes with ID hmacID, current, and one Ed25519 signing key
+// with ID signingID and its public key. This is what auditctl keygen
+// writes. The file holds secrets: write it to a file of mode 0600.
+func WriteNewKeyFile(w io.Writer, hmacID, signingID string) error {
+	if hmacID == "" || signingID == "" {
+		return errors.New("audit: new key file: the keys need IDs")
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("audit: new key file: %w", err)
+	}
+	var k keyFileJSON
+	k.HMACKeys = append(k.HMACKeys, struct {
+		ID     string `json:"id"`
+		Secret []byte `json:"secret"`
+	}{hmacID, secret})
+	k.Current = hmacID
+	k.Signer = &struct {
+		ID         string `json:"id"`
+		PrivateKey []byte `json:"private_key"`
+	}{signingID, priv}
+	k.PublicKeys = append(k.PublicKeys, struct {
+		ID        string `json:"id"`
+		PublicKey []byte `json:"public_key"`
+	}{signingID, pub})
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(k); err != nil {
+		return fmt.Errorf("audit: new key file: %w", err)
+	}
+	return nil
 }

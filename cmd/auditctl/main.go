@@ -177,13 +177,13 @@ func (c cli) keygen(_ context.Context, args []string) error {
 		return err
 	}
 	if *out == "-" {
-		return writeNewKeyring(c.stdout, *hmacID, *signerID)
+		return chain.WriteNewKeyFile(c.stdout, *hmacID, *signerID)
 	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := writeNewKeyring(f, *hmacID, *signerID); err != nil {
+	if err := chain.WriteNewKeyFile(f, *hmacID, *signerID); err != nil {
 		f.Close()
 		os.Remove(*out)
 		return err

@@ -41,9 +41,9 @@ func keyFile(t *testing.T) string {
 	if code != 0 {
 		t.Fatalf("keygen: exit %d: %s", code, stderr)
 	}
-	var k keyring
-	if err := json.Unmarshal([]byte(out), &k); err != nil || len(k.HMACKeys) != 1 || len(k.HMACKeys[0].Secret) != 32 || k.Signer == nil {
-		t.Fatalf("keygen wrote %q (%v)", out, err)
+	k, err := chain.ReadKeyFile(strings.NewReader(out))
+	if err != nil || len(k.HMACKeys()) != 1 || len(k.Current().Secret) != 32 || k.SigningKey() == nil {
+		t.Fatalf("keygen wrote a key file that does not read back (%v)", err)
 	}
 	p := filepath.Join(t.TempDir(), "keys.json")
 	if err := os.WriteFile(p, []byte(out), 0o600); err != nil {

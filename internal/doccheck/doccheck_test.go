@@ -221,6 +221,7 @@ var imports = map[string]string{
 	"storetest":  "github.com/trailmark/audit/storetest",
 	"storekit":   "github.com/trailmark/audit/storekit",
 	"chain":      "github.com/trailmark/audit/chain",
+	"trail":      "github.com/trailmark/audit/trail",
 	"nats":       "github.com/nats-io/nats.go",
 	"sqlx":       "github.com/jmoiron/sqlx",
 	"context":    "context",
@@ -259,6 +260,7 @@ var (
 	store     *postgres.Store
 	primary   audit.Store
 	sealer    *chain.Sealer
+	keys      *chain.KeyFile
 	retention *audit.Retention
 	tee       *stream.Tee
 	loader    *jetstream.Loader
@@ -283,7 +285,7 @@ func whoIs(r *http.Request) (audit.Actor, string) { return audit.Actor{}, "" }
 
 var myAuthorize = api.AuthorizeFunc(func(r *http.Request) (api.Caller, error) { return api.Caller{}, nil })
 
-var _ = []any{ctx, r, w, mux, addr, dsn, logger, store, primary, sealer, retention, tee, loader, mp, report,
+var _ = []any{ctx, r, w, mux, addr, dsn, logger, store, primary, sealer, keys, retention, tee, loader, mp, report,
 	ip, ua, sid, secret, viewerKey, event, loginErr, before, after, err, alert, mayReadAuditLog, whoIs, myAuthorize}
 `
 
@@ -373,7 +375,7 @@ func blankRef(n string) string {
 		"audit": "audit.New", "memory": "memory.New", "postgres": "postgres.Open", "sqlite": "sqlite.Open",
 		"jetstream": "(*jetstream.Loader)(nil)", "middleware": "middleware.New", "api": "api.New", "viewer": "(*viewer.Handler)(nil)",
 		"ocsf": "(*ocsf.Encoder)(nil)", "stream": "stream.NewTee", "otelaudit": "otelaudit.TraceFrom", "auditslog": "(*auditslog.Store)(nil)",
-		"storetest": "storetest.Run", "storekit": "storekit.Match", "chain": "chain.Verify", "nats": "nats.Connect", "sqlx": "sqlx.Open",
+		"storetest": "storetest.Run", "storekit": "storekit.Match", "chain": "chain.Verify", "trail": "trail.New", "nats": "nats.Connect", "sqlx": "sqlx.Open",
 		"context": "context.Background", "errors": "errors.New", "fmt": "fmt.Sprint", "http": "http.NewServeMux",
 		"io": "io.EOF", "log": "log.Println", "netip": "netip.ParseAddr", "os": "os.Exit", "slog": "slog.Default",
 		"sql": "sql.ErrNoRows", "strings": "strings.Cut", "testing": "testing.Short", "time": "time.Now",
