@@ -14,9 +14,10 @@
 //	…
 //	defer t.Close(ctx)                                          // after http.Server.Shutdown
 //	logger := t.Logger()                                        // for middleware.New and your handlers
-//	h, err := t.Handler("/audit", api.AllowActor(mayReadAuditLog), nil)
+//	h, err := t.Handler("/audit-logs", api.AllowActor(mayReadAuditLog), nil)
 //	…
-//	mux.Handle("/audit/", h)                                    // /audit/logs…, /audit/viewer/
+//	mux.Handle("/audit-logs", h)                                // the API's list
+//	mux.Handle("/audit-logs/", h)                               // records, exports, /audit-logs/viewer/
 //
 // New starts what it runs; Close stops it in the order that loses
 // nothing and leaves nothing unsealed (see Trail.Close). Each part stays

@@ -34,12 +34,13 @@ func ExampleNew() {
 	}
 
 	mayRead := func(r *http.Request, a audit.Actor, action audit.Action) error { return nil } // your permission check
-	h, err := t.Handler("/audit", api.AllowActor(mayRead), nil)
+	h, err := t.Handler("/audit-logs", api.AllowActor(mayRead), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/audit/", h) // behind middleware.New(t.Logger(), …), which identifies the caller
+	mux.Handle("/audit-logs", h)
+	mux.Handle("/audit-logs/", h) // behind middleware.New(t.Logger(), …), which identifies the caller
 
 	err = t.Logger().Log(ctx, audit.Event{
 		Action: audit.ActionUserLogin, ResourceType: "user", ResourceID: "u-42", Status: audit.StatusSuccess,

@@ -292,18 +292,19 @@ type HandlerOptions struct {
 }
 
 // Handler returns one http.Handler that serves, under prefix (a clean
-// absolute path such as "/audit"), the audit log API at prefix+"/logs"
+// absolute path such as "/audit-logs"), the audit log API at prefix
 // (package api: lists, records, exports; every read recorded by the
 // Logger) and the viewer page at prefix+"/viewer/" (package viewer),
 // which shows the Sealer's state when there is one. auth says who may
 // read what, for both (see api.Authorizer; viewer.Tokens.Authorizer adds
-// viewer tokens). Mount it at prefix+"/":
+// viewer tokens). Mount it at prefix and at prefix+"/":
 //
-//	h, err := t.Handler("/audit", auth, nil)
-//	mux.Handle("/audit/", h)
+//	h, err := t.Handler("/audit-logs", auth, nil)
+//	mux.Handle("/audit-logs", h)  // the list
+//	mux.Handle("/audit-logs/", h) // records, exports, the viewer
 func (t *Trail) Handler(prefix string, auth api.Authorizer, opts *HandlerOptions) (http.Handler, error) {
 	if !strings.HasPrefix(prefix, "/") || prefix == "/" || path.Clean(prefix) != prefix {
-		return nil, fmt.Errorf("audit: trail: Handler: prefix %q must be a clean absolute path such as /audit", prefix)
+		return nil, fmt.Errorf("audit: trail: Handler: prefix %q must be a clean absolute path such as /audit-logs", prefix)
 	}
 	q, ok := t.store.(audit.Querier)
 	if !ok {
@@ -320,7 +321,7 @@ func (t *Trail) Handler(prefix string, auth api.Authorizer, opts *HandlerOptions
 	if ao.OnError == nil {
 		ao.OnError = t.onError
 	}
-	ao.BasePath = prefix + "/logs"
+	ao.BasePath = prefix
 	a, err := api.New(q, t.logger, auth, &ao)
 	if err != nil {
 		return nil, fmt.Errorf("audit: trail: %w", err)

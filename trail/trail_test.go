@@ -190,12 +190,13 @@ func TestHandler(t *testing.T) {
 		}
 		return api.Caller{}, api.ErrUnauthenticated
 	})
-	h, err := tr.Handler("/audit", auth, nil)
+	h, err := tr.Handler("/audit-logs", auth, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/audit/", h)
+	mux.Handle("/audit-logs", h)
+	mux.Handle("/audit-logs/", h)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(path, token string) (int, string) {
@@ -216,19 +217,19 @@ func TestHandler(t *testing.T) {
 	if err := tr.Logger().Log(ctx, audit.Event{Action: audit.ActionUserLogin, ResourceType: "user", ResourceID: "u1", Status: audit.StatusSuccess}); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := get("/audit/logs?action=user.login", "admin"); code != 200 || !strings.Contains(body, `"user.login"`) {
+	if code, body := get("/audit-logs?action=user.login", "admin"); code != 200 || !strings.Contains(body, `"user.login"`) {
 		t.Errorf("list: %d %s", code, body)
 	}
-	if code, _ := get("/audit/logs", ""); code != http.StatusUnauthorized {
+	if code, _ := get("/audit-logs", ""); code != http.StatusUnauthorized {
 		t.Errorf("list without a caller: %d, want 401", code)
 	}
-	if code, body := get("/audit/viewer/", ""); code != 200 || !strings.Contains(body, `/audit/logs`) {
+	if code, body := get("/audit-logs/viewer/", ""); code != 200 || !strings.Contains(body, `/audit-logs`) {
 		t.Errorf("viewer: %d, page without the API path", code)
 	}
 	if _, err := tr.Sealer().SealOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	code, body := get("/audit/viewer/status", "admin")
+	code, body := get("/audit-logs/viewer/status", "admin")
 	var st struct {
 		Configured bool `json:"configured"`
 		Chain      *struct {
