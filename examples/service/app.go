@@ -21,8 +21,11 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/middleware"
 	"github.com/trailmark/audit/otelaudit"
+	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/trail"
 	"github.com/trailmark/audit/viewer"
 )
 
@@ -51,7 +54,16 @@ var (
 
 // appConfig configures the service.
 type appConfig struct {
-	Store          backend
+	// Store is the audit log; the service's Trail takes charge of it and
+	// closes it in close.
+	Store backend
+	// Keys, when set, seal the audit log into a hash chain (see
+	// loadKeys). Streams forward it to SIEMs. Retention, when set,
+	// removes what is older than its MaxAge. All are run by one
+	// trail.Trail.
+	Keys           *chain.KeyFile
+	Streams        []stream.Stream
+	Retention      *audit.RetentionOptions
 	TrustedProxies []netip.Prefix
 	// Log receives the Logger's delivery errors. Default io.Discard.
 	Log io.Writer
@@ -85,7 +97,8 @@ type appConfig struct {
 // limiting, lockout, MFA or password change. Copy the auditing.
 type app struct {
 	telemetry *telemetry
-	logger    *audit.Logger
+	trail     *trail.Trail  // the audit trail: store, Logger, Sealer, streams
+	logger    *audit.Logger // trail.Logger()
 	handler   http.Handler
 	now       func() time.Time
 	ttl       time.Duration
@@ -159,16 +172,26 @@ func newApp(cfg appConfig) (*app, error) {
 		return nil, err
 	}
 	opts.Observer, opts.TraceFrom = tel.audit, otelaudit.TraceFrom
-	logger, err := audit.New(cfg.Store, &opts)
-	if err == nil {
-		err = tel.audit.Register(otelaudit.Sources{Logger: logger})
-	}
+	tr, err := trail.New(cfg.Store, &trail.Options{
+		Logger:    &opts,
+		Keys:      cfg.Keys,
+		Retention: cfg.Retention,
+		Streams:   cfg.Streams,
+		OnError:   opts.OnError,
+	})
 	if err != nil {
+		tel.close(context.Background())
+		return nil, err
+	}
+	logger := tr.Logger()
+	if err := tel.audit.Register(otelaudit.Sources{Logger: logger, Sealer: tr.Sealer(), Retention: tr.Retention(), Tee: tr.Tee()}); err != nil {
+		tr.Close(context.Background())
 		tel.close(context.Background())
 		return nil, err
 	}
 	a := &app{
 		telemetry: tel,
+		trail:     tr,
 		logger:    logger,
 		now:       cfg.Now,
 		ttl:       cfg.SessionTTL,
@@ -192,13 +215,6 @@ func newApp(cfg appConfig) (*app, error) {
 	}
 	a.wrapOperations()
 
-	auditAPI, err := api.New(cfg.Store, logger, api.AuthorizeFunc(a.authorizeAPI), &api.Options{
-		OnError: func(err error) { fmt.Fprintln(cfg.Log, err) },
-	})
-	if err != nil {
-		a.close(context.Background())
-		return nil, err
-	}
 	mw, err := middleware.New(logger, &middleware.Options{
 		TrustedProxies: cfg.TrustedProxies,
 		Identify:       a.identify,
@@ -220,9 +236,7 @@ func newApp(cfg appConfig) (*app, error) {
 	mux.HandleFunc("POST /users/{id}/permissions", a.handleGrant)
 	mux.HandleFunc("POST /api-keys", a.handleCreateKey)
 	mux.HandleFunc("DELETE /api-keys/{id}", a.handleRevokeKey)
-	mux.Handle("/audit-logs", auditAPI)
-	mux.Handle("/audit-logs/", auditAPI)
-	if err := a.mountViewer(mux, cfg); err != nil {
+	if err := a.mountAuditLog(mux, cfg); err != nil {
 		a.close(context.Background())
 		return nil, err
 	}
@@ -230,9 +244,11 @@ func newApp(cfg appConfig) (*app, error) {
 	return a, nil
 }
 
-// close records the Logger's stop and writes what is queued.
+// close stops the audit trail: the Logger records its stop and writes
+// what is queued, the streams drain, the Sealer seals what is left, and
+// the store is closed (trail.Trail.Close).
 func (a *app) close(ctx context.Context) error {
-	err := a.logger.Close(ctx)
+	err := a.trail.Close(ctx)
 	return errors.Join(err, a.telemetry.close(ctx))
 }
 

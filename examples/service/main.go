@@ -18,6 +18,10 @@
 //	STREAM_URL                    also stream the audit records there (see examples/receiver)
 //	STREAM_SECRET                 the stream's HMAC signing key, 32 bytes at least (the HEC token for splunk)
 //	STREAM_FORMAT                 ndjson (default), ocsf or splunk
+//	AUDIT_KEYS                    the chain's key file (default ./audit-keys.json beside AUDIT_DB):
+//	                              the audit log is sealed into a hash chain with checkpoints signed
+//	                              by its key; written, mode 0600, when missing (auditctl keygen)
+//	AUDIT_MAX_AGE                 retention: remove records older than this (e.g. 2160h); off when empty
 //
 // DEMO ONLY: two accounts and their sessions live in memory. Passwords are
 // hashed with bcrypt; sessions expire 30 minutes after login. There is no
@@ -26,19 +30,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/middleware"
 )
 
@@ -55,6 +64,8 @@ func main() {
 		AdminPassword:  os.Getenv("DEMO_ADMIN_PASSWORD"),
 		UserPassword:   os.Getenv("DEMO_USER_PASSWORD"),
 		Stream:         streamConfig{URL: os.Getenv("STREAM_URL"), Secret: os.Getenv("STREAM_SECRET"), Format: os.Getenv("STREAM_FORMAT")},
+		KeysFile:       os.Getenv("AUDIT_KEYS"),
+		MaxAge:         os.Getenv("AUDIT_MAX_AGE"),
 		Out:            os.Stderr,
 	})
 	if err != nil {
@@ -81,7 +92,12 @@ type runConfig struct {
 	// each one left empty is generated and printed once to Out.
 	AdminPassword, UserPassword string
 	Stream                      streamConfig
-	Out                         io.Writer
+	// KeysFile is the chain's key file; default audit-keys.json beside
+	// AuditFile (in memory, for the memory store). Written when missing.
+	KeysFile string
+	// MaxAge turns retention on (a time.ParseDuration string).
+	MaxAge string
+	Out    io.Writer
 	// Ready, when set, is called with the address the service listens on.
 	Ready func(net.Addr)
 }
@@ -94,16 +110,27 @@ func run(ctx context.Context, cfg runConfig) error {
 	if err != nil {
 		return err
 	}
+	var retention *audit.RetentionOptions
+	if cfg.MaxAge != "" {
+		d, err := time.ParseDuration(cfg.MaxAge)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("audit: example: AUDIT_MAX_AGE %q is not a positive duration such as 2160h", cfg.MaxAge)
+		}
+		retention = &audit.RetentionOptions{MaxAge: d}
+	}
+	streams, err := streams(cfg.Stream)
+	if err != nil {
+		return err
+	}
 	store, kind, closeStore, err := openAuditStore(ctx, cfg.DatabaseURL, cfg.AuditFile)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	store, closeStream, err := withStream(store, cfg.Stream, cfg.Out)
+	keys, err := loadKeys(cfg, cfg.Out)
 	if err != nil {
+		closeStore()
 		return err
 	}
-	defer closeStream() // after the Logger's Close, before the store's
 	var generated []string
 	for _, acct := range []struct {
 		pw    *string
@@ -114,9 +141,10 @@ func run(ctx context.Context, cfg runConfig) error {
 			generated = append(generated, fmt.Sprintf("%s / %s", acct.email, *acct.pw))
 		}
 	}
-	a, err := newApp(appConfig{Store: store, TrustedProxies: trusted, Log: cfg.Out,
-		AdminPassword: cfg.AdminPassword, UserPassword: cfg.UserPassword})
+	a, err := newApp(appConfig{Store: store, Keys: keys, Streams: streams, Retention: retention,
+		TrustedProxies: trusted, Log: cfg.Out, AdminPassword: cfg.AdminPassword, UserPassword: cfg.UserPassword})
 	if err != nil {
+		closeStore()
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -149,5 +177,53 @@ func run(ctx context.Context, cfg runConfig) error {
 	}
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(err, a.close(closeCtx))
+	return errors.Join(err, a.close(closeCtx)) // the Trail closes the store
+}
+
+// loadKeys reads the chain's key file, or writes a new one (mode 0600)
+// when there is none. The memory store gets keys that live in memory.
+func loadKeys(cfg runConfig, out io.Writer) (*chain.KeyFile, error) {
+	path := cfg.KeysFile
+	if path == "" && cfg.DatabaseURL == "" && cfg.AuditFile == "" {
+		var buf bytes.Buffer
+		if err := chain.WriteNewKeyFile(&buf, "k1", "s1"); err != nil {
+			return nil, err
+		}
+		return chain.ReadKeyFile(&buf)
+	}
+	if path == "" {
+		path = filepath.Join(filepath.Dir(cfg.AuditFile), "audit-keys.json")
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := writeKeys(path); err != nil {
+			return nil, fmt.Errorf("audit: example: AUDIT_KEYS: %w", err)
+		}
+		fmt.Fprintf(out, "wrote new chain keys to %s: keep them, verification needs them (auditctl verify --keys %s)\n", path, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit: example: AUDIT_KEYS: %w", err)
+	}
+	defer f.Close()
+	k, err := chain.ReadKeyFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("audit: example: AUDIT_KEYS %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// writeKeys writes a new key file at path, mode 0600: a file of its own,
+// apart from the database, since whoever can change the database must not
+// also hold the keys.
+func writeKeys(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	id := time.Now().UTC().Format("20060102")
+	if err := chain.WriteNewKeyFile(f, "k-"+id, "s-"+id); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

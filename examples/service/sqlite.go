@@ -26,7 +26,7 @@ func openAuditStore(ctx context.Context, dsn, file string) (backend, string, fun
 		if abs, err := filepath.Abs(file); err == nil {
 			where = abs
 		}
-		return s, "SQLite file " + where + " (set DATABASE_URL for PostgreSQL)", s.Close, nil
+		return s, "SQLite file " + where + " (set DATABASE_URL for PostgreSQL)", s.Close, nil // Close may be called twice
 	}
 	return memory.New(nil), "in memory", func() error { return nil }, nil
 }

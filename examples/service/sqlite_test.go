@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,27 +56,33 @@ func TestRestartKeepsHistory(t *testing.T) {
 			t.Errorf("bob's login of the first run is gone: %s", body)
 		}
 	})
-	// the chain over both runs, as auditctl seal and verify make it
+	if !strings.Contains(out, "wrote new chain keys to "+filepath.Join(filepath.Dir(file), "audit-keys.json")) {
+		t.Errorf("the service does not say where it wrote its keys: %q", out)
+	}
+	// the chain over both runs, sealed by the service itself: every
+	// record, the last Logger's stop included, with the keys it wrote
 	ctx := context.Background()
+	kf, err := os.Open(filepath.Join(filepath.Dir(file), "audit-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kf.Close()
+	if fi, err := kf.Stat(); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	keys, err := chain.ReadKeyFile(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := sqlite.Open(ctx, file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	key := chain.HMACKey{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)}
-	signer := chain.SigningKey{ID: "s", Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))}
-	sl, err := chain.NewSealer(s, key, &chain.SealerOptions{SigningKey: &signer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sl.Checkpoint(ctx, time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := chain.Verify(ctx, s, &chain.VerifyOptions{
-		Keys:       map[string][]byte{key.ID: key.Secret},
-		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
-	})
-	if err != nil || !rep.OK() || rep.Records < 2 {
-		t.Errorf("verify: %d records, %v, %v", rep.Records, err, rep.Problems)
+	vo := keys.VerifyOptions()
+	vo.SealWindow = time.Nanosecond
+	rep, err := chain.Verify(ctx, s, vo)
+	if err != nil || !rep.OK() || rep.Records < 6 || rep.Unsealed != 0 || rep.Checkpoints == 0 {
+		t.Errorf("verify: %d records, %d unsealed, %d checkpoints, %v, %v", rep.Records, rep.Unsealed, rep.Checkpoints, err, rep.Problems)
 	}
 }

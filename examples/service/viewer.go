@@ -7,6 +7,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
+	"github.com/trailmark/audit/trail"
 	"github.com/trailmark/audit/viewer"
 )
 
@@ -19,13 +20,15 @@ func (a *app) authorizeAPI(r *http.Request) (api.Caller, error) {
 	return a.tokens.Authorizer(api.AllowActor(a.allowAuditAPI)).Authorize(r)
 }
 
-// mountViewer serves the log viewer at /viewer/ and lets admins mint
-// viewer tokens at POST /admin/viewer-tokens.
+// mountAuditLog serves the audit trail's API at /audit-logs and its
+// viewer at /audit-logs/viewer/, and lets admins mint viewer tokens at
+// POST /admin/viewer-tokens.
 //
 // The page itself holds no data and needs no login; it reads the API
-// with the token in its URL fragment (/viewer/#token=…): an admin's
-// session token (the whole log) or a viewer token (its scope only).
-func (a *app) mountViewer(mux *http.ServeMux, cfg appConfig) error {
+// with the token in its URL fragment (/audit-logs/viewer/#token=…): an
+// admin's session token (the whole log) or a viewer token (its scope
+// only).
+func (a *app) mountAuditLog(mux *http.ServeMux, cfg appConfig) error {
 	key := cfg.ViewerKey
 	if key == nil {
 		// DEMO ONLY: a key per process; tokens die with it. Keep a real
@@ -37,12 +40,15 @@ func (a *app) mountViewer(mux *http.ServeMux, cfg appConfig) error {
 	if a.tokens, err = viewer.NewTokens(key, cfg.ViewerTokens); err != nil {
 		return err
 	}
-	page, err := viewer.New(api.AuthorizeFunc(a.authorizeAPI), &viewer.Options{Title: "Trailmark demo: audit log", Formats: []string{"csv", "ndjson", "ocsf"}})
+	h, err := a.trail.Handler("/audit-logs", api.AuthorizeFunc(a.authorizeAPI), &trail.HandlerOptions{
+		API:    &api.Options{OnError: func(err error) { fmt.Fprintln(cfg.Log, err) }},
+		Viewer: &viewer.Options{Title: "Trailmark demo: audit log", Formats: []string{"csv", "ndjson", "ocsf"}},
+	})
 	if err != nil {
 		return err
 	}
-	mux.Handle("/viewer", page)
-	mux.Handle("/viewer/", page)
+	mux.Handle("/audit-logs", h)
+	mux.Handle("/audit-logs/", h)
 	mux.HandleFunc("POST /admin/viewer-tokens", a.handleIssueViewerToken)
 	return nil
 }
@@ -94,7 +100,7 @@ func (a *app) handleIssueViewerToken(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSONResponse(w, http.StatusCreated, map[string]any{
 		"token":      token,
-		"url":        "/viewer/#token=" + token,
+		"url":        "/audit-logs/viewer/#token=" + token,
 		"expires_in": a.tokens.TTL().String(),
 	})
 }

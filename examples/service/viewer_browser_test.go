@@ -177,7 +177,7 @@ func (e *browserEnv) xssEvents() []audit.Event {
 // to settle. The tab is closed when the test ends.
 func (e *browserEnv) open(fragment string) (context.Context, *pageEvents) {
 	e.t.Helper()
-	return e.openAt(e.c.url + "/viewer/" + fragment)
+	return e.openAt(e.c.url + "/audit-logs/viewer/" + fragment)
 }
 
 // openAt is open for the page at address u.
@@ -290,7 +290,7 @@ func (e *browserEnv) mint(body string) string {
 	r := e.c.want(201, e.c.do("POST", "/admin/viewer-tokens", e.admin, body))
 	var out struct{ Token, URL string }
 	r.json(e.t, &out)
-	if !strings.HasPrefix(out.URL, "/viewer/#token=") {
+	if !strings.HasPrefix(out.URL, "/audit-logs/viewer/#token=") {
 		e.t.Fatalf("url %q", out.URL)
 	}
 	return out.Token
