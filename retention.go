@@ -65,6 +65,19 @@ type tenantPurger interface {
 	PurgeTenants(ctx context.Context, before time.Time, tenants map[string]time.Time) (int64, error)
 }
 
+// unwrap returns the store s wraps, through every wrapper that has an
+// Unwrap() Store method (stream.Tee), or s.
+func unwrap(s Store) Store {
+	for range 16 {
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return s
+		}
+		s = u.Unwrap()
+	}
+	return s
+}
+
 // chainKeeper is what a store that keeps a hash chain has
 // (storekit.ChainPurger): retention must not remove its records without
 // the chain's side.
@@ -168,6 +181,9 @@ func NewRetention(store Store, chain RetentionChain, opts *RetentionOptions) (*R
 	if store == nil {
 		return nil, errors.New("audit: retention: nil store")
 	}
+	// a wrapper (stream.Tee) passes purges through: what the store can
+	// do is what the store it wraps can
+	store = unwrap(store)
 	p, ok := store.(purger)
 	if !ok {
 		return nil, fmt.Errorf("audit: retention: %T cannot purge", store)

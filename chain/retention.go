@@ -34,20 +34,23 @@ func (s *Sealer) CheckRetention(store audit.Store) error {
 	return nil
 }
 
-// sameStore reports whether a is b, or wraps it (an Unwrap() audit.Store
-// method, as stream.Tee has).
+// sameStore reports whether a and b are one store, or wrap one (an
+// Unwrap() audit.Store method, as stream.Tee has).
 func sameStore(a audit.Store, b storekit.SealStore) bool {
-	for range 10 {
-		if a == audit.Store(b) {
-			return true
-		}
-		u, ok := a.(interface{ Unwrap() audit.Store })
+	return unwrap(a) == unwrap(b)
+}
+
+// unwrap returns the store s wraps, through every wrapper that has an
+// Unwrap() audit.Store method, or s.
+func unwrap(s audit.Store) audit.Store {
+	for range 16 {
+		u, ok := s.(interface{ Unwrap() audit.Store })
 		if !ok {
-			return false
+			return s
 		}
-		a = u.Unwrap()
+		s = u.Unwrap()
 	}
-	return false
+	return s
 }
 
 // Retain seals the records waiting, hands the records past their

@@ -241,6 +241,11 @@ func NewSealer(store storekit.SealStore, key HMACKey, opts *SealerOptions) (*Sea
 	if store == nil {
 		return nil, errors.New("audit: NewSealer: nil store")
 	}
+	if inner := unwrap(store); inner != audit.Store(store) {
+		if _, ok := inner.(storekit.SealStore); !ok {
+			return nil, fmt.Errorf("audit: NewSealer: %T keeps no hash chain (storekit.SealStore)", inner)
+		}
+	}
 	if key.ID == "" || len(key.Secret) < 32 {
 		return nil, errors.New("audit: NewSealer: the chain key needs an ID and a secret of at least 32 bytes")
 	}

@@ -123,8 +123,12 @@ type TeeStats struct {
 // The records fed to streams carry RecordedAt from the Tee's clock (the
 // primary's own stamp is not returned by Append).
 //
+// Everything else a Tee passes through to the primary: queries, lookups,
+// sealing, checkpoints and purges (see Unwrap), so that one handle serves
+// the Logger, package api, chain.NewSealer and audit.NewRetention.
+//
 // A Tee is safe for concurrent use. It does not own the primary or the
-// sinks: close them after the Tee.
+// sinks: close them after the Tee (package trail does).
 type Tee struct {
 	primary audit.Store
 	streams []*worker

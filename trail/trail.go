@@ -197,6 +197,13 @@ func newSealer(store audit.Store, o Options) (*chain.Sealer, error) {
 // needsChain reports whether store keeps a hash chain that retention must
 // keep verifiable.
 func needsChain(store audit.Store) bool {
+	for range 16 { // through wrappers (stream.Tee) to the store itself
+		u, ok := store.(interface{ Unwrap() audit.Store })
+		if !ok {
+			break
+		}
+		store = u.Unwrap()
+	}
 	_, ok := store.(storekit.ChainPurger)
 	return ok
 }
