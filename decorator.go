@@ -6,12 +6,13 @@ import (
 	"fmt"
 )
 
-// Op says how a wrapped function's calls are recorded (see Wrap1). A is the
-// function's argument type, T its result type.
+// Operation says how a wrapped function's calls are recorded (see Wrap). A
+// is the function's argument type (struct{} for a function without one),
+// T its result type.
 //
 // The hooks run in the caller's goroutine. A hook that panics does not
 // break the call: the record notes the panic under Details["_audit_hooks"].
-type Op[A, T any] struct {
+type Operation[A, T any] struct {
 	Action       Action // required
 	ResourceType string // required
 	// ResourceID returns the id of the resource acted on, from the
@@ -40,18 +41,7 @@ type Op[A, T any] struct {
 	Status func(err error) Status
 }
 
-// Wrap returns a function that calls fn and records each call with l, as
-// op says. It is Wrap1 for functions without an argument; op's hooks get
-// struct{}{} as theirs.
-func Wrap[T any](l *Logger, op Op[struct{}, T], fn func(context.Context) (T, error)) func(context.Context) (T, error) {
-	if fn == nil {
-		panic("audit: Wrap called with a nil function")
-	}
-	w := Wrap1(l, op, func(ctx context.Context, _ struct{}) (T, error) { return fn(ctx) })
-	return func(ctx context.Context) (T, error) { return w(ctx, struct{}{}) }
-}
-
-// Wrap1 returns a function that calls fn and records each call with l: the
+// Wrap returns a function that calls fn and records each call with l: the
 // action and resource of op, status success when fn returns a nil error and
 // failure (or op.Status(err)) with the error's message when it does not.
 // If fn panics, the call is recorded with status error and the panic
@@ -69,15 +59,21 @@ func Wrap[T any](l *Logger, op Op[struct{}, T], fn func(context.Context) (T, err
 // cannot be queued does not fail the call; the Logger's OnError is
 // told.
 //
-// Wrap1 panics if l or fn is nil, or if op lacks Action or ResourceType.
-func Wrap1[A, T any](l *Logger, op Op[A, T], fn func(context.Context, A) (T, error)) func(context.Context, A) (T, error) {
+// Wrap returns an error if l or fn is nil, or if op lacks Action or
+// ResourceType. A function without an argument takes struct{}:
+//
+//	rotate, err := audit.Wrap(logger, audit.Operation[struct{}, string]{…},
+//		func(ctx context.Context, _ struct{}) (string, error) { return rotateKey(ctx) })
+//	…
+//	id, err := rotate(ctx, struct{}{})
+func Wrap[A, T any](l *Logger, op Operation[A, T], fn func(context.Context, A) (T, error)) (func(context.Context, A) (T, error), error) {
 	switch {
 	case l == nil:
-		panic("audit: Wrap1 called with a nil Logger")
+		return nil, errors.New("audit: Wrap: nil Logger")
 	case fn == nil:
-		panic("audit: Wrap1 called with a nil function")
+		return nil, errors.New("audit: Wrap: nil function")
 	case op.Action == "" || op.ResourceType == "":
-		panic("audit: Wrap1: Op needs an Action and a ResourceType")
+		return nil, errors.New("audit: Wrap: the Operation needs an Action and a ResourceType")
 	}
 	return func(ctx context.Context, arg A) (result T, err error) {
 		var before any
@@ -115,7 +111,7 @@ func Wrap1[A, T any](l *Logger, op Op[A, T], fn func(context.Context, A) (T, err
 
 		ev := op.event(ctx, arg, result, err, before, true)
 		return result, record(ctx, l, op.Action, ev, err)
-	}
+	}, nil
 }
 
 // record logs the record of a wrapped call that returned err, and returns
@@ -134,7 +130,7 @@ func record(ctx context.Context, l *Logger, a Action, ev Event, err error) error
 }
 
 // event builds the record of one call.
-func (op *Op[A, T]) event(ctx context.Context, arg A, result T, err error, before any, after bool) Event {
+func (op *Operation[A, T]) event(ctx context.Context, arg A, result T, err error, before any, after bool) Event {
 	ev := Event{Action: op.Action, ResourceType: op.ResourceType, Status: StatusSuccess}
 	var hookErrs []string
 	hook := func(name string, f func()) {

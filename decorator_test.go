@@ -21,10 +21,10 @@ type doc struct {
 
 var errNotFound = errors.New("not found")
 
-func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
+func TestWrapRecordsSuccessAndFailure(t *testing.T) {
 	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
-	get := audit.Wrap1(l, audit.Op[string, *doc]{
+	get := must(audit.Wrap(l, audit.Operation[string, *doc]{
 		Action: audit.ActionResourceRead, ResourceType: "document",
 		ResourceID: func(id string, _ *doc) string { return id },
 		Details:    func(id string, d *doc) map[string]any { return map[string]any{"title": d.Title} }, // panics on nil d
@@ -39,7 +39,7 @@ func TestWrap1RecordsSuccessAndFailure(t *testing.T) {
 			return nil, errNotFound
 		}
 		return &doc{ID: id, Title: "T"}, nil
-	})
+	}))
 	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u1"})
 	d, err := get(ctx, "d1")
 	if err != nil || d.Title != "T" {
@@ -69,7 +69,7 @@ func TestWrapChangesAndStatus(t *testing.T) {
 	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	db := map[string]doc{"d1": {ID: "d1", Title: "old", Size: 1}}
-	update := audit.Wrap1(l, audit.Op[doc, doc]{
+	update := must(audit.Wrap(l, audit.Operation[doc, doc]{
 		Action: audit.ActionResourceUpdate, ResourceType: "document",
 		ResourceID: func(d doc, _ doc) string { return d.ID },
 		Before: func(_ context.Context, d doc) (any, error) {
@@ -86,7 +86,7 @@ func TestWrapChangesAndStatus(t *testing.T) {
 		}
 		db[d.ID] = d
 		return d, nil
-	})
+	}))
 	if _, err := update(context.Background(), doc{ID: "d1", Title: "new", Size: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +126,10 @@ func TestWrapBeforeFailsNotRecorded(t *testing.T) {
 	s := newFake(func(int64, []audit.Record) error { return storekit.Permanent(errors.New("store down")) })
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
 	ran := false
-	del := audit.Wrap1(l, audit.Op[string, int]{
+	del := must(audit.Wrap(l, audit.Operation[string, int]{
 		Action: audit.ActionResourceDelete, ResourceType: "document",
 		Before: func(context.Context, string) (any, error) { return nil, errNotFound },
-	}, func(context.Context, string) (int, error) { ran = true; return 1, nil })
+	}, func(context.Context, string) (int, error) { ran = true; return 1, nil }))
 	_, err := del(context.Background(), "d1")
 	if !errors.Is(err, errNotFound) || !errors.Is(err, audit.ErrNotRecorded) || ran {
 		t.Errorf("got %v (function ran: %v), want Before's error joined with ErrNotRecorded", err, ran)
@@ -142,8 +142,8 @@ func TestWrapBeforeFailsNotRecorded(t *testing.T) {
 func TestWrapPanicIsRecordedAndReraised(t *testing.T) {
 	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Policy: audit.Policy{Default: audit.Sync}})
-	boom := audit.Wrap(l, audit.Op[struct{}, int]{Action: "job.run", ResourceType: "job"},
-		func(context.Context) (int, error) { explode(); return 0, nil })
+	boom := must(audit.Wrap(l, audit.Operation[struct{}, int]{Action: "job.run", ResourceType: "job"},
+		func(context.Context, struct{}) (int, error) { explode(); return 0, nil }))
 	var stack string
 	func() {
 		defer func() {
@@ -154,7 +154,7 @@ func TestWrapPanicIsRecordedAndReraised(t *testing.T) {
 			buf := make([]byte, 1<<16)
 			stack = string(buf[:runtime.Stack(buf, false)])
 		}()
-		boom(context.Background())
+		boom(context.Background(), struct{}{})
 	}()
 	if !strings.Contains(stack, "audit_test.explode") {
 		t.Errorf("the re-raised panic lost the stack of the panicking function:\n%s", stack)
@@ -172,17 +172,17 @@ func TestWrapFailClosed(t *testing.T) {
 	var e errs
 	l := newLogger(t, s, &audit.Options{OnError: e.handle, Async: fastAsync()})
 	ran := 0
-	op := func(a audit.Action) func(context.Context) (string, error) {
-		return audit.Wrap(l, audit.Op[struct{}, string]{Action: a, ResourceType: "key"},
-			func(context.Context) (string, error) { ran++; return "k1", nil })
+	op := func(a audit.Action) func(context.Context, struct{}) (string, error) {
+		return must(audit.Wrap(l, audit.Operation[struct{}, string]{Action: a, ResourceType: "key"},
+			func(context.Context, struct{}) (string, error) { ran++; return "k1", nil }))
 	}
 	// Sync action: the caller learns that the operation is unaudited
-	got, err := op(audit.ActionAPIKeyCreate)(context.Background())
+	got, err := op(audit.ActionAPIKeyCreate)(context.Background(), struct{}{})
 	if got != "k1" || !errors.Is(err, audit.ErrNotRecorded) || !strings.Contains(err.Error(), "store down") {
 		t.Errorf("sync action, store down: got %q, %v; want the result and ErrNotRecorded", got, err)
 	}
 	// Async action: the call succeeds; the failure goes to OnError
-	got, err = op(audit.ActionResourceRead)(context.Background())
+	got, err = op(audit.ActionResourceRead)(context.Background(), struct{}{})
 	if got != "k1" || err != nil {
 		t.Errorf("async action, store down: got %q, %v; want success", got, err)
 	}
@@ -195,23 +195,26 @@ func TestWrapFailClosed(t *testing.T) {
 	}
 }
 
-func TestWrapPanicsOnMisuse(t *testing.T) {
+func TestWrapRefusesMisuse(t *testing.T) {
 	l := newLogger(t, memory.New(nil), nil)
 	fn := func(context.Context, int) (int, error) { return 0, nil }
-	for name, f := range map[string]func(){
-		"nil logger": func() { audit.Wrap1(nil, audit.Op[int, int]{Action: "a", ResourceType: "r"}, fn) },
-		"nil fn":     func() { audit.Wrap1[int, int](l, audit.Op[int, int]{Action: "a", ResourceType: "r"}, nil) },
-		"no action":  func() { audit.Wrap1(l, audit.Op[int, int]{ResourceType: "r"}, fn) },
-		"no type":    func() { audit.Wrap1(l, audit.Op[int, int]{Action: "a"}, fn) },
+	for name, f := range map[string]func() (func(context.Context, int) (int, error), error){
+		"nil logger": func() (func(context.Context, int) (int, error), error) {
+			return audit.Wrap(nil, audit.Operation[int, int]{Action: "a", ResourceType: "r"}, fn)
+		},
+		"nil fn": func() (func(context.Context, int) (int, error), error) {
+			return audit.Wrap[int, int](l, audit.Operation[int, int]{Action: "a", ResourceType: "r"}, nil)
+		},
+		"no action": func() (func(context.Context, int) (int, error), error) {
+			return audit.Wrap(l, audit.Operation[int, int]{ResourceType: "r"}, fn)
+		},
+		"no type": func() (func(context.Context, int) (int, error), error) {
+			return audit.Wrap(l, audit.Operation[int, int]{Action: "a"}, fn)
+		},
 	} {
-		func() {
-			defer func() {
-				if p := recover(); p == nil || !strings.HasPrefix(p.(string), "audit: ") {
-					t.Errorf("%s: panic %v, want an audit: message", name, p)
-				}
-			}()
-			f()
-		}()
+		if w, err := f(); w != nil || err == nil || !strings.HasPrefix(err.Error(), "audit: ") {
+			t.Errorf("%s: got %v, want no function and an audit: error", name, err)
+		}
 	}
 }
 
@@ -261,4 +264,12 @@ func TestDiff(t *testing.T) {
 			t.Errorf("Diff(%T): %v, want an error", bad, err)
 		}
 	}
+}
+
+// must returns f, or panics with err: for Wrap in tests.
+func must[F any](f F, err error) F {
+	if err != nil {
+		panic(err)
+	}
+	return f
 }

@@ -51,8 +51,8 @@
 //
 // # Wrapping a function, and changes
 //
-// Wrap and Wrap1 turn a function into one whose every call is recorded:
-// its outcome, its error, and the changes between Op.Before and Op.After
+// Wrap turns a function into one whose every call is recorded:
+// its outcome, its error, and the changes between Operation.Before and Operation.After
 // (see Diff); a panic is recorded, then re-raised. LogResourceChange and
 // Diff record field-level changes directly.
 //
@@ -95,7 +95,7 @@
 // # Concurrency
 //
 // Logger, Retention and the stores of this module are safe for
-// concurrent use. Wrap and Wrap1 return functions that are as safe as the
+// concurrent use. Wrap returns functions that are as safe as the
 // functions they wrap.
 //
 // # What a client can forge

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net/netip"
 	"time"
 
@@ -58,13 +59,13 @@ func ExampleLogger_Log() {
 	// Output: user.login success 192.0.2.10 req-1 {"method":"password","password":"[REDACTED]"}
 }
 
-func ExampleWrap1() {
+func ExampleWrap() {
 	store := memory.New(nil)
 	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
 	type Key struct{ ID, Owner string }
-	createKey := audit.Wrap1(logger, audit.Op[string, Key]{
+	createKey, err := audit.Wrap(logger, audit.Operation[string, Key]{
 		Action:       audit.ActionAPIKeyCreate,
 		ResourceType: "api_key",
 		ResourceID:   func(_ string, k Key) string { return k.ID },
@@ -74,6 +75,9 @@ func ExampleWrap1() {
 		}
 		return Key{ID: "key-1", Owner: owner}, nil
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	ctx := context.Background()
 	createKey(ctx, "u-42")
@@ -98,19 +102,23 @@ func ExampleDiff() {
 	// Output: ada@old.example -> ada@new.example 1
 }
 
-func ExampleWrap() {
+// A function without an argument takes struct{}.
+func ExampleWrap_noArgument() {
 	store := memory.New(nil)
 	logger, _ := audit.New(store, &audit.Options{NoLifecycleEvents: true})
 	defer logger.Close(context.Background())
 
-	rotate := audit.Wrap(logger, audit.Op[struct{}, string]{
+	rotate, err := audit.Wrap(logger, audit.Operation[struct{}, string]{
 		Action:       "secrets.rotate",
 		ResourceType: "signing_key",
 		ResourceID:   func(_ struct{}, id string) string { return id },
-	}, func(ctx context.Context) (string, error) { return "sk-2", nil })
+	}, func(ctx context.Context, _ struct{}) (string, error) { return "sk-2", nil })
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "ops-bot"})
-	id, err := rotate(ctx)
+	id, err := rotate(ctx, struct{}{})
 	fmt.Println(id, err)
 	logger.Flush(ctx) // secrets.rotate is Async by default
 	page, _ := store.Query(ctx, audit.Filter{Action: "secrets.rotate"})

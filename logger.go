@@ -361,11 +361,11 @@ type prefixRule struct {
 }
 
 // New returns a Logger that writes to store and starts its batcher. opts
-// may be nil for the defaults. It panics if store is nil, and returns an
-// error for invalid options. Call Close when done.
+// may be nil for the defaults. It returns an error for a nil store and
+// for invalid options. Call Close when done.
 func New(store Store, opts *Options) (*Logger, error) {
 	if store == nil {
-		panic("audit: New called with a nil Store")
+		return nil, errors.New("audit: New: nil Store")
 	}
 	var o Options
 	if opts != nil {

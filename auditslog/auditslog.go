@@ -4,7 +4,8 @@
 // store accepted it, and a log line proves nothing — the audit log is the
 // store, with its seals.
 //
-//	mirror := auditslog.Mirror(store, slog.Default(), nil)
+//	mirror, err := auditslog.Mirror(store, slog.Default(), nil)
+//	…
 //	logger, err := audit.New(mirror, nil)
 //
 // What is logged is what the Logger wrote: Details and Changes are
@@ -15,6 +16,7 @@ package auditslog
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/trailmark/audit"
@@ -43,11 +45,11 @@ var _ audit.Store = (*Store)(nil)
 
 // Mirror returns a Store that writes to primary and mirrors what primary
 // accepted to logger, one line per record (see Store.Append). opts may be
-// nil. It panics if primary or logger is nil. Give the Mirror to
-// audit.New; query, seal and export the primary.
-func Mirror(primary audit.Store, logger *slog.Logger, opts *Options) *Store {
+// nil. It returns an error if primary or logger is nil. Give the Mirror
+// to audit.New; query, seal and export the primary.
+func Mirror(primary audit.Store, logger *slog.Logger, opts *Options) (*Store, error) {
 	if primary == nil || logger == nil {
-		panic("audit: auditslog: Mirror needs a primary store and a logger")
+		return nil, errors.New("audit: auditslog: Mirror needs a primary store and a logger")
 	}
 	s := &Store{primary: primary, logger: logger, level: slog.LevelInfo, msg: "audit"}
 	if opts != nil {
@@ -58,7 +60,7 @@ func Mirror(primary audit.Store, logger *slog.Logger, opts *Options) *Store {
 			s.msg = opts.Message
 		}
 	}
-	return s
+	return s, nil
 }
 
 // Append appends rs to the primary store and returns its result

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log"
 	"log/slog"
 	"os"
 	"strings"
@@ -43,7 +44,10 @@ func TestMirrorLogsRedactedRecordsAfterTheStore(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	primary := memory.New(nil)
-	mirror := auditslog.Mirror(primary, slog.New(slog.NewJSONHandler(&buf, nil)), nil)
+	mirror, err := auditslog.Mirror(primary, slog.New(slog.NewJSONHandler(&buf, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := audit.New(mirror, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +97,11 @@ func (failing) Append(context.Context, ...audit.Record) error { return errors.Ne
 func TestMirrorLogsNothingTheStoreRefused(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	mirror := auditslog.Mirror(failing{}, slog.New(slog.NewJSONHandler(&buf, nil)), nil)
-	err := mirror.Append(context.Background(), storetest.Records(0, 3)...)
+	mirror, err := auditslog.Mirror(failing{}, slog.New(slog.NewJSONHandler(&buf, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mirror.Append(context.Background(), storetest.Records(0, 3)...)
 	if err == nil || err.Error() != "disk full" {
 		t.Fatalf("got %v, want the primary's error unchanged", err)
 	}
@@ -107,14 +114,20 @@ func TestMirrorLevel(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	h := slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})
-	quiet := auditslog.Mirror(memory.New(nil), slog.New(h), nil) // Info: below the handler's level
+	quiet, err := auditslog.Mirror(memory.New(nil), slog.New(h), nil) // Info: below the handler's level
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := quiet.Append(context.Background(), storetest.Records(0, 2)...); err != nil {
 		t.Fatal(err)
 	}
 	if buf.Len() != 0 {
 		t.Errorf("Info lines passed a Warn handler: %s", buf.String())
 	}
-	loud := auditslog.Mirror(memory.New(nil), slog.New(h), &auditslog.Options{Level: slog.LevelWarn, Message: "audit record"})
+	loud, err := auditslog.Mirror(memory.New(nil), slog.New(h), &auditslog.Options{Level: slog.LevelWarn, Message: "audit record"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := loud.Append(context.Background(), storetest.Records(0, 2)...); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +148,11 @@ func ExampleMirror() {
 		},
 	}))
 	store := memory.New(nil)
-	logger, err := audit.New(auditslog.Mirror(store, logs, nil), &audit.Options{
+	mirror, err := auditslog.Mirror(store, logs, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	logger, err := audit.New(mirror, &audit.Options{
 		NoLifecycleEvents: true,
 		Policy:            audit.Policy{Default: audit.Sync},
 		Now:               func() time.Time { return time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC) },

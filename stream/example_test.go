@@ -24,7 +24,7 @@ func ExampleVerifySignature() {
 	body := []byte(`{"id":"0190a8e4-0000-7000-8000-000000000001"}` + "\n")
 	key := "5eddd5a143ee76e45c2a977126790dd3" // the request's Idempotency-Key
 	sent := time.Unix(1780315200, 0)
-	header := stream.Sign(secret, sent, key, body) // what the sink puts in Trailmark-Signature
+	header, _ := stream.Sign(secret, sent, key, body) // what the sink puts in Trailmark-Signature
 	fmt.Println(header)
 
 	fmt.Println(stream.VerifySignature(secret, header, key, body, sent.Add(time.Minute), 0))

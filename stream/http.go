@@ -243,7 +243,11 @@ func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
 	key := IdempotencyKey(records)
 	req.Header.Set(IdempotencyHeader, key)
 	if s.opts.Secret != nil {
-		req.Header.Set(SignatureHeader, Sign(s.opts.Secret, s.opts.Now(), key, body))
+		sig, err := Sign(s.opts.Secret, s.opts.Now(), key, body)
+		if err != nil { // NewHTTP checked the secret; IdempotencyKey makes valid keys
+			return storekit.Permanent(err)
+		}
+		req.Header.Set(SignatureHeader, sig)
 	}
 	if s.opts.SplunkToken != "" {
 		req.Header.Set("Authorization", "Splunk "+s.opts.SplunkToken)

@@ -53,19 +53,19 @@ var (
 //
 //	t=<unix seconds>,v2=<hex HMAC-SHA256(secret, "<unix seconds>.<key>." + body)>
 //
-// It panics if secret is shorter than MinSecretLen or key is not a valid
-// idempotency key (1 to MaxKeyLen ASCII letters, digits, '-' or '_'): a
-// signature that anyone could make, or that could be read two ways, is
-// never produced.
-func Sign(secret []byte, t time.Time, key string, body []byte) string {
+// It returns ErrShortSecret if secret is shorter than MinSecretLen, and an
+// error if key is not a valid idempotency key (1 to MaxKeyLen ASCII
+// letters, digits, '-' or '_'): a signature that anyone could make, or
+// that could be read two ways, is never produced.
+func Sign(secret []byte, t time.Time, key string, body []byte) (string, error) {
 	if len(secret) < MinSecretLen {
-		panic(ErrShortSecret)
+		return "", ErrShortSecret
 	}
 	if !validKey(key) {
-		panic("audit: stream: Sign: not a valid idempotency key")
+		return "", errors.New("audit: stream: Sign: not a valid idempotency key")
 	}
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v2=" + hex.EncodeToString(mac(secret, ts, key, body))
+	return "t=" + ts + ",v2=" + hex.EncodeToString(mac(secret, ts, key, body)), nil
 }
 
 func mac(secret []byte, ts, key string, body []byte) []byte {

@@ -73,7 +73,7 @@ func run(ctx context.Context) error {
 	}
 
 	// 3. A function wrapped so that every call is recorded.
-	grant := audit.Wrap1(logger, audit.Op[string, string]{
+	grant, err := audit.Wrap(logger, audit.Operation[string, string]{
 		Action: audit.ActionPermissionGrant, ResourceType: "permission",
 		ResourceID: func(role, _ string) string { return role },
 	}, func(ctx context.Context, role string) (string, error) {
@@ -82,6 +82,9 @@ func run(ctx context.Context) error {
 		}
 		return role, nil
 	})
+	if err != nil {
+		return err
+	}
 	grant(ctx, "editor")
 	grant(ctx, "root")
 

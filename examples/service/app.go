@@ -111,7 +111,7 @@ type app struct {
 	keys     map[string]*apiKey  // by id
 	tokens   *viewer.Tokens      // viewer tokens, see viewer.go
 
-	// The operations, wrapped by audit.Wrap1: each call is recorded.
+	// The operations, wrapped by audit.Wrap: each call is recorded.
 	login  func(context.Context, loginRequest) (*session, error)
 	logout func(context.Context, string) (*session, error)
 	update func(context.Context, profileUpdate) (profile, error)
@@ -213,7 +213,10 @@ func newApp(cfg appConfig) (*app, error) {
 		a.close(context.Background())
 		return nil, err
 	}
-	a.wrapOperations()
+	if err := a.wrapOperations(); err != nil {
+		a.close(context.Background())
+		return nil, err
+	}
 
 	mw, err := middleware.New(logger, &middleware.Options{
 		TrustedProxies: cfg.TrustedProxies,
@@ -369,10 +372,11 @@ type newKey struct {
 	Key string `json:"key"` // shown once, never recorded
 }
 
-// wrapOperations wraps each operation with audit.Wrap1, so that every call
+// wrapOperations wraps each operation with audit.Wrap, so that every call
 // is recorded with its outcome.
-func (a *app) wrapOperations() {
-	a.login = audit.Wrap1(a.logger, audit.Op[loginRequest, *session]{
+func (a *app) wrapOperations() error {
+	var errs [6]error
+	a.login, errs[0] = audit.Wrap(a.logger, audit.Operation[loginRequest, *session]{
 		Action: audit.ActionUserLogin, ResourceType: "session",
 		ResourceID: func(_ loginRequest, s *session) string {
 			if s == nil {
@@ -383,7 +387,7 @@ func (a *app) wrapOperations() {
 		Status: statusOf,
 	}, a.doLogin)
 
-	a.logout = audit.Wrap1(a.logger, audit.Op[string, *session]{
+	a.logout, errs[1] = audit.Wrap(a.logger, audit.Operation[string, *session]{
 		Action: audit.ActionUserLogout, ResourceType: "session",
 		ResourceID: func(_ string, s *session) string {
 			if s == nil {
@@ -394,7 +398,7 @@ func (a *app) wrapOperations() {
 		Status: statusOf,
 	}, a.doLogout)
 
-	a.update = audit.Wrap1(a.logger, audit.Op[profileUpdate, profile]{
+	a.update, errs[2] = audit.Wrap(a.logger, audit.Operation[profileUpdate, profile]{
 		Action: audit.ActionUserProfileUpdate, ResourceType: "user",
 		ResourceID: func(u profileUpdate, _ profile) string { return u.UserID },
 		// Before and After make the record's changes: {"name": {"before": …, "after": …}}.
@@ -403,25 +407,26 @@ func (a *app) wrapOperations() {
 		Status: statusOf,
 	}, a.doUpdateProfile)
 
-	a.grant = audit.Wrap1(a.logger, audit.Op[grantRequest, []string]{
+	a.grant, errs[3] = audit.Wrap(a.logger, audit.Operation[grantRequest, []string]{
 		Action: audit.ActionPermissionGrant, ResourceType: "user",
 		ResourceID: func(g grantRequest, _ []string) string { return g.UserID },
 		Details:    func(g grantRequest, _ []string) map[string]any { return map[string]any{"permission": g.Permission} },
 		Status:     statusOf,
 	}, a.doGrant)
 
-	a.create = audit.Wrap1(a.logger, audit.Op[string, newKey]{
+	a.create, errs[4] = audit.Wrap(a.logger, audit.Operation[string, newKey]{
 		Action: audit.ActionAPIKeyCreate, ResourceType: "api_key",
 		ResourceID: func(_ string, k newKey) string { return k.ID },
 		Details:    func(name string, _ newKey) map[string]any { return map[string]any{"name": name} },
 		Status:     statusOf,
 	}, a.doCreateKey)
 
-	a.revoke = audit.Wrap1(a.logger, audit.Op[string, string]{
+	a.revoke, errs[5] = audit.Wrap(a.logger, audit.Operation[string, string]{
 		Action: audit.ActionAPIKeyRevoke, ResourceType: "api_key",
 		ResourceID: func(id string, _ string) string { return id },
 		Status:     statusOf,
 	}, a.doRevokeKey)
+	return errors.Join(errs[:]...)
 }
 
 func (a *app) doLogin(_ context.Context, req loginRequest) (*session, error) {

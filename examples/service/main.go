@@ -1,6 +1,6 @@
 // Command service is a small HTTP service that shows Trailmark at work:
 // logins, logouts, profile updates, permission grants and API keys, each
-// recorded in the audit log through the middleware and audit.Wrap1, and
+// recorded in the audit log through the middleware and audit.Wrap, and
 // the audit log API mounted at /audit-logs for users allowed to read it.
 //
 //	go run ./examples/service                  # audit log in ./audit.db (SQLite), on 127.0.0.1:8080
