@@ -12,7 +12,7 @@ import (
 )
 
 func TestSetActorWithoutRequestActor(t *testing.T) {
-	alice := audit.Actor{UserID: "u-alice", Email: "alice@example.com"}
+	alice := audit.Actor{UserID: "u-alice", UserEmail: "alice@example.com"}
 	bob := audit.Actor{UserID: "u-bob"}
 	tests := []struct {
 		name string
@@ -35,12 +35,12 @@ func TestSetActorWithoutRequestActor(t *testing.T) {
 }
 
 func TestSetActor(t *testing.T) {
-	alice := audit.Actor{UserID: "u-alice", Email: "alice@example.com"}
+	alice := audit.Actor{UserID: "u-alice", UserEmail: "alice@example.com"}
 	bob := audit.Actor{UserID: "u-bob"}
 	req := audit.WithSettableActor(context.Background(), audit.Actor{})
 	child, cancel := context.WithCancel(req)
 	defer cancel()
-	claimed := audit.WithActor(child, audit.Actor{Email: "claimed@example.com"})
+	claimed := audit.WithActor(child, audit.Actor{UserEmail: "claimed@example.com"})
 
 	if got := audit.ActorFrom(req); got != (audit.Actor{}) {
 		t.Fatalf("ActorFrom before SetActor = %+v, want the zero Actor", got)
@@ -56,7 +56,7 @@ func TestSetActor(t *testing.T) {
 	}{
 		"request": {req, alice},
 		"child":   {child, alice},
-		"claimed": {claimed, audit.Actor{Email: "claimed@example.com"}},
+		"claimed": {claimed, audit.Actor{UserEmail: "claimed@example.com"}},
 	} {
 		if got := audit.ActorFrom(tt.ctx); got != tt.want {
 			t.Errorf("%s: ActorFrom = %+v, want %+v", name, got, tt.want)
@@ -105,7 +105,7 @@ func TestLogAfterSetActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := audit.WithSettableActor(context.Background(), audit.Actor{})
-	audit.SetActor(ctx, audit.Actor{UserID: "u-alice", Email: "alice@example.com"})
+	audit.SetActor(ctx, audit.Actor{UserID: "u-alice", UserEmail: "alice@example.com"})
 	if err := l.Log(ctx, audit.Event{Action: audit.ActionUserLogin, ResourceType: "session", Status: audit.StatusSuccess}); err != nil {
 		t.Fatal(err)
 	}

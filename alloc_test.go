@@ -44,7 +44,7 @@ func requestContext() context.Context {
 		RequestID: "req-9", IPAddress: netip.MustParseAddr("192.0.2.7"), UserAgent: "curl/8",
 		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7",
 	})
-	ctx = audit.WithSettableActor(ctx, audit.Actor{UserID: "u1", Email: "u1@example.com"})
+	ctx = audit.WithSettableActor(ctx, audit.Actor{UserID: "u1", UserEmail: "u1@example.com"})
 	return audit.WithTenant(ctx, "tenant-1")
 }
 

@@ -140,8 +140,8 @@ type Change struct {
 
 // Actor is who acts: the authenticated user behind a request.
 type Actor struct {
-	UserID string
-	Email  string
+	UserID    string
+	UserEmail string
 }
 
 // RequestInfo is what is known about the request an action happens in.
@@ -315,7 +315,7 @@ func (c *requestCtx) String() string {
 func (e *Event) fillFromContext(ctx context.Context) {
 	if e.UserID == "" && e.UserEmail == "" {
 		if a := ActorFrom(ctx); a != (Actor{}) {
-			e.UserID, e.UserEmail = a.UserID, a.Email
+			e.UserID, e.UserEmail = a.UserID, a.UserEmail
 		}
 	}
 	if e.TenantID == "" {

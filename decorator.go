@@ -147,7 +147,7 @@ func (op *Operation[A, T]) event(ctx context.Context, arg A, result T, err error
 	if op.Actor != nil {
 		hook("Actor", func() {
 			if a := op.Actor(arg, result); a != (Actor{}) {
-				ev.UserID, ev.UserEmail = a.UserID, a.Email
+				ev.UserID, ev.UserEmail = a.UserID, a.UserEmail
 			}
 		})
 	}

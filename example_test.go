@@ -39,7 +39,7 @@ func ExampleLogger_Log() {
 	defer logger.Close(context.Background())
 
 	// middleware usually puts these in the request context
-	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u-42", Email: "ada@example.com"})
+	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u-42", UserEmail: "ada@example.com"})
 	ctx = audit.WithRequestInfo(ctx, audit.RequestInfo{RequestID: "req-1", IPAddress: netip.MustParseAddr("192.0.2.10")})
 
 	err := logger.Log(ctx, audit.Event{

@@ -540,7 +540,7 @@ func (l *Logger) LogUserAction(ctx context.Context, userID string, action Action
 	e := Event{Action: action, ResourceType: "user", ResourceID: userID, UserID: userID, Details: details, Status: StatusSuccess}
 	if ctx != nil {
 		if a := ActorFrom(ctx); a.UserID == userID {
-			e.UserEmail = a.Email
+			e.UserEmail = a.UserEmail
 		}
 	}
 	if result != nil {

@@ -110,7 +110,7 @@ func TestLogFillsFields(t *testing.T) {
 	now := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("CEST", 2*3600))
 	s := memory.New(nil)
 	l := newLogger(t, s, &audit.Options{Now: func() time.Time { return now }, Policy: audit.Policy{Default: audit.Sync}})
-	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u1", Email: "u1@example.com"})
+	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u1", UserEmail: "u1@example.com"})
 	ctx = audit.WithRequestInfo(ctx, audit.RequestInfo{
 		RequestID: "req-9", IPAddress: netip.MustParseAddr("2001:db8::7"), UserAgent: "curl/8", SessionID: "s-1",
 	})

@@ -20,9 +20,9 @@ func TestLogUserActionKeepsActorEmail(t *testing.T) {
 		userID    string
 		wantEmail string
 	}{
-		{"same user", audit.Actor{UserID: "u-1", Email: "ada@example.com"}, "u-1", "ada@example.com"},
-		{"unknown account", audit.Actor{Email: "typo@example.com"}, "", "typo@example.com"},
-		{"another user in context", audit.Actor{UserID: "u-2", Email: "bob@example.com"}, "u-1", ""},
+		{"same user", audit.Actor{UserID: "u-1", UserEmail: "ada@example.com"}, "u-1", "ada@example.com"},
+		{"unknown account", audit.Actor{UserEmail: "typo@example.com"}, "", "typo@example.com"},
+		{"another user in context", audit.Actor{UserID: "u-2", UserEmail: "bob@example.com"}, "u-1", ""},
 		{"no actor", audit.Actor{}, "u-1", ""},
 	}
 	for _, tt := range tests {

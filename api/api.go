@@ -280,7 +280,7 @@ func checkIdentities(a *Caller) error {
 func (h *Handler) event(r *http.Request, a Caller, action audit.Action, st audit.Status, msg string) audit.Event {
 	ev := audit.Event{
 		UserID:       a.UserID,
-		UserEmail:    a.Email,
+		UserEmail:    a.UserEmail,
 		Action:       action,
 		ResourceType: ResourceType,
 		Status:       st,

@@ -100,7 +100,7 @@ func authorizeActor(h **Handler) func(r *http.Request) (audit.Actor, error) {
 		case "":
 			return audit.Actor{}, ErrUnauthenticated
 		case "Bearer admin":
-			return audit.Actor{UserID: "admin", Email: "admin@example.com"}, nil
+			return audit.Actor{UserID: "admin", UserEmail: "admin@example.com"}, nil
 		case "Bearer reader": // may read, may not export
 			a := audit.Actor{UserID: "reader"}
 			if (*h).ActionFor(r) == audit.ActionAuditLogExport {

@@ -35,7 +35,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 	defer l.Close(context.Background())
 	identify := func(*http.Request) (audit.Actor, string) {
-		return audit.Actor{UserID: "u-1", Email: "a@example.com"}, "s-1"
+		return audit.Actor{UserID: "u-1", UserEmail: "a@example.com"}, "s-1"
 	}
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	cases := []struct {

@@ -43,7 +43,7 @@ func ExampleNew() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// … check the password, then name the user for the rest of the request:
-		audit.SetActor(r.Context(), audit.Actor{UserID: "u-alice", Email: "alice@example.com"})
+		audit.SetActor(r.Context(), audit.Actor{UserID: "u-alice", UserEmail: "alice@example.com"})
 		io.WriteString(w, "tok-alice")
 	})
 	srv := httptest.NewServer(mw(mux))

@@ -214,7 +214,7 @@ func TestContextFillsEvents(t *testing.T) {
 		MaxUserAgentLen: 10,
 		Identify: func(r *http.Request) (audit.Actor, string) {
 			if r.Header.Get("Authorization") == "Bearer alice" {
-				return audit.Actor{UserID: "u-alice", Email: "alice@example.com"}, "sess-1"
+				return audit.Actor{UserID: "u-alice", UserEmail: "alice@example.com"}, "sess-1"
 			}
 			return audit.Actor{}, "sess-1"
 		},
@@ -619,7 +619,7 @@ func TestIdentifyOnceAndSetActor(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		before := audit.ActorFrom(r.Context())
-		if !audit.SetActor(r.Context(), audit.Actor{UserID: "u-alice", Email: "alice@example.com"}) {
+		if !audit.SetActor(r.Context(), audit.Actor{UserID: "u-alice", UserEmail: "alice@example.com"}) {
 			t.Error("SetActor = false inside the middleware, want true")
 		}
 		if err := l.Log(r.Context(), audit.Event{Action: audit.ActionUserLogin, ResourceType: "session", Status: audit.StatusSuccess,

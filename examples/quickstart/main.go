@@ -51,7 +51,7 @@ func run(ctx context.Context) error {
 	ctx = audit.WithRequestInfo(ctx, audit.RequestInfo{
 		RequestID: "req-7f3a", IPAddress: netip.MustParseAddr("203.0.113.9"), UserAgent: "curl/8.5",
 	})
-	ctx = audit.WithActor(ctx, audit.Actor{UserID: "u-42", Email: "ada@example.com"})
+	ctx = audit.WithActor(ctx, audit.Actor{UserID: "u-42", UserEmail: "ada@example.com"})
 
 	// 1. A failed then a successful login: Sync, written before Log returns.
 	login := audit.Event{Action: audit.ActionUserLogin, ResourceType: "user", ResourceID: "u-42",

@@ -304,7 +304,7 @@ func (a *app) identify(r *http.Request) (audit.Actor, string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	u := a.users[s.UserID]
-	return audit.Actor{UserID: u.ID, Email: u.Email}, s.ID
+	return audit.Actor{UserID: u.ID, UserEmail: u.Email}, s.ID
 }
 
 // currentUser returns the user the middleware found for the request.
@@ -569,7 +569,7 @@ func (a *app) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The login is attributed to the account it claims, known or not.
-	actor := audit.Actor{Email: req.Email}
+	actor := audit.Actor{UserEmail: req.Email}
 	a.mu.Lock()
 	if id, ok := a.byEmail[req.Email]; ok {
 		actor.UserID = id
