@@ -372,13 +372,13 @@ var badParams = []struct {
 	{"/audit-logs", "userid=u1", "userid"},
 	{"/audit-logs", "user_id=", "user_id"},
 	{"/audit-logs", "user_id=a&user_id=b", "user_id"},
-	{"/audit-logs", "start_date=yesterday", "start_date"},
-	{"/audit-logs", "start_date=2025-01-01", "start_date"},
-	{"/audit-logs", "start_date=2025-01-01T00:00:00+02:00", "start_date"}, // the + is a space
-	{"/audit-logs", "end_date=2025-13-01T00:00:00Z", "end_date"},
-	{"/audit-logs", "start_date=2025-02-01T00:00:00Z&end_date=2025-01-01T00:00:00Z", "end_date"},
-	{"/audit-logs", "start_date=2025-02-01T00:00:00Z&end_date=2025-02-01T00:00:00Z", "end_date"},
-	{"/audit-logs", "start_date=0000-01-01T00:00:00Z", "start_date"},
+	{"/audit-logs", "since=yesterday", "since"},
+	{"/audit-logs", "since=2025-01-01", "since"},
+	{"/audit-logs", "since=2025-01-01T00:00:00+02:00", "since"}, // the + is a space
+	{"/audit-logs", "until=2025-13-01T00:00:00Z", "until"},
+	{"/audit-logs", "since=2025-02-01T00:00:00Z&until=2025-01-01T00:00:00Z", "until"},
+	{"/audit-logs", "since=2025-02-01T00:00:00Z&until=2025-02-01T00:00:00Z", "until"},
+	{"/audit-logs", "since=0000-01-01T00:00:00Z", "since"},
 	{"/audit-logs", "limit=0", "limit"},
 	{"/audit-logs", "limit=5000", "limit"},
 	{"/audit-logs", "limit=1001", "limit"},
@@ -402,7 +402,7 @@ var badParams = []struct {
 	{"/audit-logs/export", "format=xml", "format"},
 	{"/audit-logs/export", "format=", "format"},
 	{"/audit-logs/export", "limit=10", "limit"},
-	{"/audit-logs/export", "end_date=2025-01-01T00:00:00Z&start_date=2025-06-01T00:00:00Z", "end_date"},
+	{"/audit-logs/export", "until=2025-01-01T00:00:00Z&since=2025-06-01T00:00:00Z", "until"},
 	{"/audit-logs/export", "cursor=xyz", "cursor"},
 	{"/audit-logs/users/u1", "days=0", "days"},
 	{"/audit-logs/users/u1", "days=91", "days"},
@@ -480,7 +480,7 @@ func TestBadParameters(t *testing.T) {
 func TestPlusInDate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, seed(5))
-	q := url.Values{"start_date": {"2025-01-01T00:00:00+02:00"}}.Encode()
+	q := url.Values{"since": {"2025-01-01T00:00:00+02:00"}}.Encode()
 	if r := e.get("admin", "/audit-logs?"+q); r.StatusCode != 200 {
 		t.Errorf("status %d: %s", r.StatusCode, r.body)
 	}
@@ -539,7 +539,7 @@ func TestListPagesAndFilters(t *testing.T) {
 	t.Parallel()
 	recs := seed(250)
 	e := newEnv(t, recs)
-	before := fmt.Sprintf("end_date=%s", testNow.Add(-time.Hour).Format(time.RFC3339)) // leaves the API's own events out
+	before := fmt.Sprintf("until=%s", testNow.Add(-time.Hour).Format(time.RFC3339)) // leaves the API's own events out
 	tests := []struct {
 		query  string
 		filter audit.Filter
@@ -553,7 +553,7 @@ func TestListPagesAndFilters(t *testing.T) {
 		{before + "&resource_type=document&resource_id=res-3", audit.Filter{ResourceType: "document", ResourceID: "res-3"}},
 		{before + "&status=failure", audit.Filter{Status: audit.StatusFailure}},
 		{before + "&request_id=req-4", audit.Filter{RequestID: "req-4"}},
-		{"start_date=2026-03-14T16:00:00Z&end_date=2026-03-14T17:00:00.5Z", audit.Filter{
+		{"since=2026-03-14T16:00:00Z&until=2026-03-14T17:00:00.5Z", audit.Filter{
 			Since: time.Date(2026, 3, 14, 16, 0, 0, 0, time.UTC), Until: time.Date(2026, 3, 14, 17, 0, 0, 5e8, time.UTC)}},
 	}
 	for _, tt := range tests {

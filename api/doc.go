@@ -1,7 +1,7 @@
 // Package api is the HTTP API for reading an audit log: queries, single
 // records and streamed exports, for administrators and auditors.
 //
-//	GET /audit-logs?user_id=&action=&resource_type=&resource_id=&status=&request_id=&trace_id=&start_date=&end_date=&limit=&cursor=&after=
+//	GET /audit-logs?user_id=&action=&resource_type=&resource_id=&status=&request_id=&trace_id=&since=&until=&limit=&cursor=&after=
 //	GET /audit-logs/users/{user_id}?days=30&limit=&cursor=&after=
 //	GET /audit-logs/{id}
 //	GET /audit-logs/export?format=ndjson|csv|ocsf&<the filters of /audit-logs>&cursor=
@@ -18,7 +18,7 @@
 // newest first; each
 // item is an audit.Record in its JSON form, every field present. action
 // matches exactly, or by prefix when it ends in "." or "*" ("user." and
-// "user.*" match every user action). start_date and end_date are RFC 3339
+// "user.*" match every user action). since and until are RFC 3339
 // timestamps bounding the time of the event, start inclusive, end
 // exclusive. limit is 1 to 1000, default 100; pass next_cursor back as
 // cursor for the next page. days is 1 to 90, default 30. tenant_id (lists
@@ -30,7 +30,7 @@
 // walk. A list's tail names that set: a walk with after= the tail of an
 // earlier walk reads the records committed since that walk began. A
 // poller that walks with after= the tail of its previous walk reads each
-// record exactly once, which start_date= cannot promise (see
+// record exactly once, which since= cannot promise (see
 // audit.Filter.After, and docs/api.md, "Walks and tails"). A tail carries
 // a MAC over the caller's scope, as a cursor does.
 //

@@ -27,7 +27,7 @@ import (
 )
 
 // exportQuery selects the seeded records and not the API's own events.
-var exportQuery = "end_date=" + testNow.Add(-time.Hour).Format(time.RFC3339)
+var exportQuery = "until=" + testNow.Add(-time.Hour).Format(time.RFC3339)
 
 func wantExport(t *testing.T, e *env) []audit.Record {
 	t.Helper()
@@ -102,7 +102,7 @@ func TestExportNDJSON(t *testing.T) {
 		t.Errorf("got %d lines, want %d", n, len(want))
 	}
 	checkExportEvents(t, e, "ndjson", 10000, audit.StatusSuccess)
-	if d, _ := e.events(audit.Filter{Action: audit.ActionAuditLogExport})[1].DecodeDetails(); d["query"].(map[string]any)["end_date"] == nil {
+	if d, _ := e.events(audit.Filter{Action: audit.ActionAuditLogExport})[1].DecodeDetails(); d["query"].(map[string]any)["until"] == nil {
 		t.Errorf("start event details %v: want the filters", d)
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 // paramError is a bad query parameter: the 400 problem names it.
 type paramError struct {
-	Param string // as the client wrote it ("end_date"), or "query"
+	Param string // as the client wrote it ("until"), or "query"
 	Msg   string
 }
 
@@ -52,7 +52,7 @@ const (
 // accepts reports whether e takes parameter p.
 func (e endpoint) accepts(p string) bool {
 	switch p {
-	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "trace_id", "start_date", "end_date", "tenant_id":
+	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "trace_id", "since", "until", "tenant_id":
 		return e == endpointList || e == endpointExport
 	case "limit":
 		return e == endpointList || e == endpointUser
@@ -134,9 +134,9 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 			f.TraceID = v
 		case "tenant_id":
 			f.TenantID = v
-		case "start_date":
+		case "since":
 			f.Since, perr = parseDate(name, v)
-		case "end_date":
+		case "until":
 			f.Until, perr = parseDate(name, v)
 		case "limit":
 			f.Limit, perr = parseInt(name, v, 1, audit.MaxLimit)
@@ -157,7 +157,7 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 		}
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		return q, badParam("end_date", "must be after start_date")
+		return q, badParam("until", "must be after since")
 	}
 	if e == endpointExport && q.format == "" {
 		q.format = formatNDJSON
@@ -225,10 +225,6 @@ func filterParamError(err error) *paramError {
 	}
 	param := fe.Field
 	switch param {
-	case "since":
-		param = "start_date"
-	case "until":
-		param = "end_date"
 	case "action_prefix":
 		param = "action"
 	}

@@ -20,9 +20,9 @@ var goodQueries = []struct {
 	{endpointList, "action=user.", audit.Filter{ActionPrefix: "user."}},
 	{endpointList, "action=user.*", audit.Filter{ActionPrefix: "user."}},
 	{endpointList, "resource_type=doc&resource_id=%2F7&request_id=r-1", audit.Filter{ResourceType: "doc", ResourceID: "/7", RequestID: "r-1"}},
-	{endpointList, "start_date=2025-01-01T00:00:00Z&end_date=2025-01-01T00:00:00.000001Z", audit.Filter{
+	{endpointList, "since=2025-01-01T00:00:00Z&until=2025-01-01T00:00:00.000001Z", audit.Filter{
 		Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2025, 1, 1, 0, 0, 0, 1000, time.UTC)}},
-	{endpointList, "start_date=2025-01-01T02:00:00%2B02:00", audit.Filter{Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
+	{endpointList, "since=2025-01-01T02:00:00%2B02:00", audit.Filter{Since: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	// the cursor is opened by Handler.parse, against the caller's scope
 	{endpointList, "limit=1&cursor=" + storekit.Cursor{OccurredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}.String(), audit.Filter{Limit: 1}},
 	{endpointList, "tenant_id=t1", audit.Filter{TenantID: "t1"}},
@@ -72,7 +72,7 @@ func FuzzParseQuery(f *testing.F) {
 			if perr.Param == "" || perr.Msg == "" {
 				t.Fatalf("%q: error %+v names no parameter", raw, perr)
 			}
-			named := perr.Param == "query" || perr.Param == "end_date" // end_date: also for a start after the end
+			named := perr.Param == "query" || perr.Param == "until" // until: also for a start after the end
 			vals, _ := url.ParseQuery(raw)
 			for k := range vals {
 				named = named || k == perr.Param || clip(k) == perr.Param

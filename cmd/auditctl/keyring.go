@@ -8,15 +8,15 @@ import (
 	"github.com/trailmark/audit/chain"
 )
 
-// readKeyring reads the key file at path ($AUDIT_KEYRING when empty) with
+// readKeyring reads the key file at path ($AUDIT_KEYS when empty) with
 // chain.ReadKeyFile. It warns on stderr when the file may be read by its
 // group or by others. Its errors never quote the file's content.
 func (c cli) readKeyring(path string) (*chain.KeyFile, error) {
 	if path == "" {
-		path = os.Getenv("AUDIT_KEYRING")
+		path = os.Getenv("AUDIT_KEYS")
 	}
 	if path == "" {
-		return nil, errors.New("no key file: pass --keys or set AUDIT_KEYRING")
+		return nil, errors.New("no key file: pass --keys or set AUDIT_KEYS")
 	}
 	f, err := os.Open(path)
 	if err != nil {

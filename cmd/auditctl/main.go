@@ -9,11 +9,11 @@
 //	auditctl verify   --db "$DATABASE_URL" --keys keys.json --checkpoints cps.ndjson
 //	auditctl export   --db "$DATABASE_URL" -o chain.ndjson
 //	auditctl verify   --export chain.ndjson --keys keys.json --checkpoints cps.ndjson
-//	auditctl query    --db "$DATABASE_URL" --user u-42 --action user. --since 2026-11-01T00:00:00Z
+//	auditctl query    --db "$DATABASE_URL" --user-id u-42 --action user. --since 2026-11-01T00:00:00Z
 //	auditctl purge    --db "$DATABASE_URL" --keys keys.json --max-age 2160h
 //	auditctl backup   --db sqlite:audit.db -o audit-backup.db   # SQLite: a consistent copy while in use
 //
-// --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYRING. verify
+// --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYS. verify
 // exits 1 when it finds a problem, 2 on errors.
 //
 // auditctl never prints a database password, a key or a key file's
@@ -171,7 +171,7 @@ func (c cli) flags(name string) *flag.FlagSet {
 func (c cli) keygen(_ context.Context, args []string) error {
 	fs := c.flags("keygen")
 	hmacID := fs.String("hmac-id", "k-"+time.Now().UTC().Format("20060102"), "ID of the new HMAC key")
-	signerID := fs.String("signer-id", "s-"+time.Now().UTC().Format("20060102"), "ID of the new checkpoint signer")
+	signerID := fs.String("signing-key-id", "s-"+time.Now().UTC().Format("20060102"), "ID of the new key that signs checkpoints")
 	out := fs.String("o", "-", "write the key file here, created with mode 0600; refuses to overwrite (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -242,7 +242,7 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 }
 
 func keysFlag(fs *flag.FlagSet) *string {
-	return fs.String("keys", "", "key file (default $AUDIT_KEYRING); see auditctl keygen")
+	return fs.String("keys", "", "key file (default $AUDIT_KEYS); see auditctl keygen")
 }
 
 // parseSealer parses the flags of the command name, which seals: the
@@ -477,7 +477,7 @@ func (c cli) export(ctx context.Context, args []string) error {
 	db.register(fs, c.secrets)
 	out := fs.String("o", "-", "output file, created with mode 0600 (- for stdout)")
 	format := fs.String("format", "chain", "chain: seals and records, for auditctl verify --export; ocsf: the records as OCSF events (NDJSON), newest first")
-	tenant := fs.String("tenant", "", "export the records of this tenant only: with --format chain, the other positions of the chain as redacted seals (still verifiable)")
+	tenant := fs.String("tenant-id", "", "export the records of this tenant only: with --format chain, the other positions of the chain as redacted seals (still verifiable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -538,14 +538,14 @@ func (c cli) query(ctx context.Context, args []string) error {
 	var db dbFlags
 	db.register(fs, c.secrets)
 	var f audit.Filter
-	fs.StringVar(&f.UserID, "user", "", "user id")
+	fs.StringVar(&f.UserID, "user-id", "", "user id")
 	action := fs.String("action", "", `action; a value ending in "." (user.) is a prefix`)
 	fs.StringVar(&f.ResourceType, "resource-type", "", "resource type")
 	fs.StringVar(&f.ResourceID, "resource-id", "", "resource id")
 	status := fs.String("status", "", "success, failure or error")
-	fs.StringVar(&f.RequestID, "request", "", "request id")
-	fs.StringVar(&f.TenantID, "tenant", "", "tenant id")
-	fs.StringVar(&f.TraceID, "trace", "", "W3C trace id")
+	fs.StringVar(&f.RequestID, "request-id", "", "request id")
+	fs.StringVar(&f.TenantID, "tenant-id", "", "tenant id")
+	fs.StringVar(&f.TraceID, "trace-id", "", "W3C trace id")
 	since := fs.String("since", "", "RFC 3339 time, inclusive")
 	until := fs.String("until", "", "RFC 3339 time, exclusive")
 	limit := fs.Int("limit", 100, "most records to print (0: all)")
@@ -658,7 +658,7 @@ func (c cli) purge(ctx context.Context, args []string) error {
 	var maxAge *time.Duration
 	tenants := tenantAges{}
 	s, sl, _, err := c.parseSealer(ctx, "purge", args, func(fs *flag.FlagSet) {
-		maxAge = fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI: 8760h)")
+		maxAge = fs.Duration("max-age", audit.DefaultMaxAge, "remove records older than this (PCI DSS: 8784h, audit.PCIMaxAge)")
 		fs.Var(tenants, "tenant-max-age", "`tenant=duration`: the records of this tenant are kept this long instead (repeat for more tenants; the tenant is what comes before the last =)")
 	})
 	if err != nil {

@@ -37,7 +37,7 @@ func ctl(t *testing.T, args ...string) (int, string, string) {
 // keyFile writes a new key file and returns its path.
 func keyFile(t *testing.T) string {
 	t.Helper()
-	code, out, stderr := ctl(t, "keygen", "-hmac-id", "k1", "-signer-id", "s1")
+	code, out, stderr := ctl(t, "keygen", "-hmac-id", "k1", "-signing-key-id", "s1")
 	if code != 0 {
 		t.Fatalf("keygen: exit %d: %s", code, stderr)
 	}
@@ -253,15 +253,15 @@ func TestDatabase(t *testing.T) {
 	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", exp, "-checkpoints", cps, "-q"); code != 0 || !strings.Contains(out, "47 records verified") {
 		t.Fatalf("verify -export: exit %d: %s", code, out)
 	}
-	code, out, _ = ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
+	code, out, _ = ctl(t, args("query", "-user-id", "user-1", "-limit", "0")...)
 	if n := strings.Count(out, "\n"); code != 0 || n != 13 {
-		t.Errorf("query -user user-1: exit %d, %d lines, want 13", code, n)
+		t.Errorf("query -user-id user-1: exit %d, %d lines, want 13", code, n)
 	}
-	code, out, _ = ctl(t, args("query", "-tenant", "tenant-b", "-user", "user-1", "-limit", "0")...)
+	code, out, _ = ctl(t, args("query", "-tenant-id", "tenant-b", "-user-id", "user-1", "-limit", "0")...)
 	if n := strings.Count(out, "\n"); code != 0 || n != 4 || strings.Count(out, `"tenant_id":"tenant-b"`) != 4 {
-		t.Errorf("query -tenant tenant-b -user user-1: exit %d, %d lines, want 4 of tenant-b: %s", code, n, out)
+		t.Errorf("query -tenant-id tenant-b -user-id user-1: exit %d, %d lines, want 4 of tenant-b: %s", code, n, out)
 	}
-	code, out, _ = ctl(t, args("query", "-trace", "4bf92f3577b34da6a3ce929d00000003", "-limit", "0")...)
+	code, out, _ = ctl(t, args("query", "-trace-id", "4bf92f3577b34da6a3ce929d00000003", "-limit", "0")...)
 	if n := strings.Count(out, "\n"); code != 0 || n != 7 || strings.Count(out, `"trace_id":"4bf92f3577b34da6a3ce929d00000003"`) != 7 {
 		t.Errorf("query -trace: exit %d, %d lines, want 7 of the trace: %s", code, n, out)
 	}

@@ -22,7 +22,7 @@ const pwMark = "pw-MARK-41"
 // --db: the password must appear in no output.
 func TestNoSecretInHelpOrErrors(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://u:"+pwMark+"@127.0.0.1:1/x")
-	t.Setenv("AUDIT_KEYRING", "")
+	t.Setenv("AUDIT_KEYS", "")
 	var runs [][]string
 	for _, cmd := range []string{"keygen", "migrate", "seal", "verify", "export", "query", "purge", "backup"} {
 		runs = append(runs, []string{cmd, "-h"}, []string{cmd, "--help"}, []string{"help", cmd})

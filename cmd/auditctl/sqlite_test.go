@@ -92,7 +92,7 @@ func TestSQLiteCommands(t *testing.T) {
 	}
 	// the export of one tenant: tenant-b's records are a quarter
 	texp := filepath.Join(t.TempDir(), "tenant.ndjson")
-	if code, _, errOut := ctl(t, args("export", "-tenant", "tenant-b", "-o", texp)...); code != 0 || !strings.Contains(errOut, "(10 with records)") || !strings.Contains(errOut, "30 seal(s) of other tenants redacted") {
+	if code, _, errOut := ctl(t, args("export", "-tenant-id", "tenant-b", "-o", texp)...); code != 0 || !strings.Contains(errOut, "(10 with records)") || !strings.Contains(errOut, "30 seal(s) of other tenants redacted") {
 		t.Fatalf("export -tenant: exit %d: %s", code, errOut)
 	}
 	if b, _ := os.ReadFile(texp); bytes.Contains(b, []byte("tenant-a")) {
@@ -101,9 +101,9 @@ func TestSQLiteCommands(t *testing.T) {
 	if code, out, _ := ctl(t, "verify", "-keys", keys, "-export", texp, "-checkpoints", cps); code != 0 || !strings.Contains(out, `export of tenant "tenant-b" only: 30 position(s)`) {
 		t.Fatalf("verify -export of a tenant: exit %d: %s", code, out)
 	}
-	code, out, _ := ctl(t, args("query", "-user", "user-1", "-limit", "0")...)
+	code, out, _ := ctl(t, args("query", "-user-id", "user-1", "-limit", "0")...)
 	if n := strings.Count(out, "\n"); code != 0 || n != 13 {
-		t.Errorf("query -user user-1: exit %d, %d lines, want 13", code, n)
+		t.Errorf("query -user-id user-1: exit %d, %d lines, want 13", code, n)
 	}
 	if code, _, errOut := ctl(t, args("purge", "-keys", keys, "-tenant-max-age", "tenant-b")...); code != 2 || !strings.Contains(errOut, "want tenant=duration") {
 		t.Errorf("purge -tenant-max-age without a duration: exit %d: %s", code, errOut)

@@ -210,7 +210,7 @@
       const v = $(id).value.trim();
       if (v) q.set(name, v);
     }
-    for (const [name, id] of [["start_date", "f-start"], ["end_date", "f-end"]]) {
+    for (const [name, id] of [["since", "f-start"], ["until", "f-end"]]) {
       const v = $(id).value;
       if (v) {
         const d = new Date(v);
