@@ -66,7 +66,7 @@ type tenantPurger interface {
 }
 
 // unwrap returns the store s wraps, through every wrapper that has an
-// Unwrap() Store method (stream.Tee), or s.
+// Unwrap() Store method (siem.Tee), or s.
 func unwrap(s Store) Store {
 	for range 16 {
 		u, ok := s.(interface{ Unwrap() Store })
@@ -181,7 +181,7 @@ func NewRetention(store Store, chain RetentionChain, opts *RetentionOptions) (*R
 	if store == nil {
 		return nil, errors.New("audit: retention: nil store")
 	}
-	// a wrapper (stream.Tee) passes purges through: what the store can
+	// a wrapper (siem.Tee) passes purges through: what the store can
 	// do is what the store it wraps can
 	store = unwrap(store)
 	p, ok := store.(purger)

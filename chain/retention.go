@@ -35,7 +35,7 @@ func (s *Sealer) CheckRetention(store audit.Store) error {
 }
 
 // sameStore reports whether a and b are one store, or wrap one (an
-// Unwrap() audit.Store method, as stream.Tee has).
+// Unwrap() audit.Store method, as siem.Tee has).
 func sameStore(a audit.Store, b storekit.SealStore) bool {
 	return unwrap(a) == unwrap(b)
 }

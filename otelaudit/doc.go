@@ -40,7 +40,7 @@
 //	audit.retention.last_run.time s                                            (Retention)
 //	audit.stream.queue.depth {record}, audit.stream.queue.size By,
 //	audit.stream.sent {record}, audit.stream.retries {call},
-//	audit.stream.dropped {record} (+ audit.reason), audit.stream.lag s          (stream.Tee, by audit.stream)
+//	audit.stream.dropped {record} (+ audit.reason), audit.stream.lag s          (siem.Tee, by audit.stream)
 //	audit.loader.pending {record}, audit.loader.lag s                         (jetstream Loader)
 //	audit.verify.last_run.time s, audit.verify.last_result {result},
 //	audit.verify.problems {problem}, audit.verify.records {record}              (RecordVerify)

@@ -1,7 +1,7 @@
 // Package trail runs a service's whole audit trail as one value: the
 // store, the Logger that writes to it, and — as the service turns them
 // on — the Sealer that keeps the hash chain (package chain), Retention,
-// and SIEM streams (package stream); plus one http.Handler that serves
+// and SIEM streams (package siem); plus one http.Handler that serves
 // the audit log API (package api) and the viewer (package viewer) under
 // one prefix.
 //

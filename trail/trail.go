@@ -15,7 +15,7 @@ import (
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/storekit"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 	"github.com/trailmark/audit/viewer"
 )
 
@@ -41,12 +41,12 @@ type Options struct {
 	// with a signing key. Nil: no retention.
 	Retention *audit.RetentionOptions
 	// Streams forward every record the Logger writes to SIEMs, through a
-	// stream.Tee over the store: a stream never slows the Logger nor
-	// fails it (see package stream). The Trail closes each stream's Sink
+	// siem.Tee over the store: a stream never slows the Logger nor
+	// fails it (see package siem). The Trail closes each stream's Sink
 	// that has a Close() error method. Nil: no streams.
-	Streams []stream.Stream
+	Streams []siem.Stream
 	// Tee configures the Tee of Streams. Nil: the defaults.
-	Tee *stream.TeeOptions
+	Tee *siem.TeeOptions
 	// OnError is the default error hook of every part that has none
 	// set. Default: print to standard error, as the Logger does.
 	OnError func(error)
@@ -64,8 +64,8 @@ type Trail struct {
 	logger    *audit.Logger
 	sealer    *chain.Sealer
 	retention *audit.Retention
-	tee       *stream.Tee
-	sinks     []stream.Sink
+	tee       *siem.Tee
+	sinks     []siem.Sink
 	onError   func(error)
 
 	stopRetention context.CancelFunc // ends Retention.Run
@@ -106,14 +106,14 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 
 	write := store
 	if len(o.Streams) > 0 {
-		to := stream.TeeOptions{OnError: o.OnError}
+		to := siem.TeeOptions{OnError: o.OnError}
 		if o.Tee != nil {
 			to = *o.Tee
 			if to.OnError == nil {
 				to.OnError = o.OnError
 			}
 		}
-		if t.tee, err = stream.NewTee(store, o.Streams, &to); err != nil {
+		if t.tee, err = siem.NewTee(store, o.Streams, &to); err != nil {
 			return nil, err
 		}
 		for _, s := range o.Streams {
@@ -197,7 +197,7 @@ func newSealer(store audit.Store, o Options) (*chain.Sealer, error) {
 // needsChain reports whether store keeps a hash chain that retention must
 // keep verifiable.
 func needsChain(store audit.Store) bool {
-	for range 16 { // through wrappers (stream.Tee) to the store itself
+	for range 16 { // through wrappers (siem.Tee) to the store itself
 		u, ok := store.(interface{ Unwrap() audit.Store })
 		if !ok {
 			break
@@ -224,7 +224,7 @@ func (t *Trail) Sealer() *chain.Sealer { return t.sealer }
 func (t *Trail) Retention() *audit.Retention { return t.retention }
 
 // Tee returns the streams' Tee, or nil without Options.Streams.
-func (t *Trail) Tee() *stream.Tee { return t.tee }
+func (t *Trail) Tee() *siem.Tee { return t.tee }
 
 // Close stops the audit trail, in the order that loses nothing, and
 // returns the errors of its steps, joined:

@@ -19,7 +19,7 @@ import (
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 	"github.com/trailmark/audit/trail"
 )
 
@@ -81,7 +81,7 @@ func TestTrailLifecycle(t *testing.T) {
 		Keys:      keys,
 		Sealer:    &chain.SealerOptions{Interval: time.Hour}, // only Close seals: shows it does
 		Retention: &audit.RetentionOptions{Interval: time.Hour},
-		Streams:   []stream.Stream{{Name: "siem", Sink: snk}},
+		Streams:   []siem.Stream{{Name: "siem", Sink: snk}},
 		OnError:   func(err error) { t.Errorf("OnError: %v", err) },
 	})
 	if err != nil {
@@ -155,7 +155,7 @@ func TestNewRefuses(t *testing.T) {
 		{"retention of a chain without keys", &closingStore{Store: memory.New(nil)}, &trail.Options{Retention: &audit.RetentionOptions{}}, "needs Options.Keys"},
 		{"retention without a signing key", &closingStore{Store: memory.New(nil)}, &trail.Options{Keys: noSigning, Retention: &audit.RetentionOptions{}}, "SigningKey"},
 		{"retention of a store that cannot purge", appendOnly{}, &trail.Options{Retention: &audit.RetentionOptions{}}, "cannot purge"},
-		{"a bad stream", &closingStore{Store: memory.New(nil)}, &trail.Options{Streams: []stream.Stream{{Name: "", Sink: &sink{}}}}, "Name"},
+		{"a bad stream", &closingStore{Store: memory.New(nil)}, &trail.Options{Streams: []siem.Stream{{Name: "", Sink: &sink{}}}}, "Name"},
 	}
 	for _, tt := range tests {
 		_, err := trail.New(tt.store, tt.opts)

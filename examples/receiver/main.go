@@ -1,5 +1,5 @@
 // Command receiver is a tiny stream receiver: it verifies the signature of
-// each batch a stream.HTTPSink sends — over the Idempotency-Key and the
+// each batch a siem.HTTPSink sends — over the Idempotency-Key and the
 // body — drops batches whose key it has already seen, and prints the
 // records, one JSON line each.
 //
@@ -7,7 +7,7 @@
 //	go run ./examples/receiver -addr 127.0.0.1:9000
 //	STREAM_URL=http://127.0.0.1:9000/ go run ./examples/service
 //
-// STREAM_SECRET must be at least 32 bytes (stream.MinSecretLen); a
+// STREAM_SECRET must be at least 32 bytes (siem.MinSecretLen); a
 // shorter one is refused. Without STREAM_SECRET it accepts unsigned
 // batches (and says so): anyone can then send it anything, under any key.
 // It keeps the keys it has seen in memory, without bound: a demo.
@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 func main() {
@@ -35,8 +35,8 @@ func main() {
 	switch {
 	case len(secret) == 0:
 		fmt.Fprintln(os.Stderr, "STREAM_SECRET is not set: accepting unsigned batches")
-	case len(secret) < stream.MinSecretLen:
-		fmt.Fprintf(os.Stderr, "STREAM_SECRET must be at least %d bytes\n", stream.MinSecretLen)
+	case len(secret) < siem.MinSecretLen:
+		fmt.Fprintf(os.Stderr, "STREAM_SECRET must be at least %d bytes\n", siem.MinSecretLen)
 		os.Exit(2)
 	}
 	fmt.Fprintf(os.Stderr, "receiving on http://%s/\n", *addr)
@@ -60,10 +60,10 @@ func newHandler(secret []byte, out, log io.Writer) http.Handler {
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		key := r.Header.Get(stream.IdempotencyHeader)
+		key := r.Header.Get(siem.IdempotencyHeader)
 		if len(secret) > 0 {
 			// Verify the key and the raw bytes before decoding anything.
-			if err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), key, raw, time.Now(), 0); err != nil {
+			if err := siem.VerifySignature(secret, r.Header.Get(siem.SignatureHeader), key, raw, time.Now(), 0); err != nil {
 				fmt.Fprintln(log, "rejected:", err)
 				http.Error(w, "bad signature", http.StatusUnauthorized)
 				return

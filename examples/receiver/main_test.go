@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/storekit"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the handler's goroutines.
@@ -48,7 +48,7 @@ func TestReceiver(t *testing.T) {
 		secret  string
 		wantErr bool
 	}{{secret, false}, {secret, false}, {"a wrong secret, also of 32 bytes or more", true}} {
-		sink, err := stream.NewHTTP(srv.URL, &stream.HTTPOptions{Secret: []byte(tt.secret)})
+		sink, err := siem.NewHTTP(srv.URL, &siem.HTTPOptions{Secret: []byte(tt.secret)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestReceiverReplay(t *testing.T) {
 	srv := httptest.NewServer(newHandler(secret, &out, &log))
 	defer srv.Close()
 	rt := &recordingTransport{}
-	sink, err := stream.NewHTTP(srv.URL, &stream.HTTPOptions{Secret: secret, Client: &http.Client{Transport: rt}})
+	sink, err := siem.NewHTTP(srv.URL, &siem.HTTPOptions{Secret: secret, Client: &http.Client{Transport: rt}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +120,13 @@ func TestReceiverReplay(t *testing.T) {
 	for _, tt := range []struct {
 		key  string
 		want int // 200 for a duplicate, 401 for a key the signature does not cover
-	}{{sent.header.Get(stream.IdempotencyHeader), 200}, {"fresh-key-1", 401}, {strings.Repeat("ab", 16), 401}, {"", 401}} {
+	}{{sent.header.Get(siem.IdempotencyHeader), 200}, {"fresh-key-1", 401}, {strings.Repeat("ab", 16), 401}, {"", 401}} {
 		req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(sent.body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header = sent.header.Clone()
-		req.Header.Set(stream.IdempotencyHeader, tt.key)
+		req.Header.Set(siem.IdempotencyHeader, tt.key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

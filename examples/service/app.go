@@ -24,7 +24,7 @@ import (
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/middleware"
 	"github.com/trailmark/audit/otelaudit"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 	"github.com/trailmark/audit/trail"
 	"github.com/trailmark/audit/viewer"
 )
@@ -62,7 +62,7 @@ type appConfig struct {
 	// removes what is older than its MaxAge. All are run by one
 	// trail.Trail.
 	Keys           *chain.KeyFile
-	Streams        []stream.Stream
+	Streams        []siem.Stream
 	Retention      *audit.RetentionOptions
 	TrustedProxies []netip.Prefix
 	// Log receives the Logger's delivery errors. Default io.Discard.

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // streamConfig says where the service streams its audit records (from
@@ -15,20 +15,20 @@ type streamConfig struct {
 }
 
 // streams returns the stream to cfg.URL, or none when cfg.URL is empty.
-// The service's Trail runs it behind a stream.Tee and closes it.
-func streams(cfg streamConfig) ([]stream.Stream, error) {
+// The service's Trail runs it behind a siem.Tee and closes it.
+func streams(cfg streamConfig) ([]siem.Stream, error) {
 	if cfg.URL == "" {
 		return nil, nil
 	}
-	opts := &stream.HTTPOptions{Format: stream.Format(cfg.Format)}
-	if opts.Format == stream.FormatSplunk {
+	opts := &siem.HTTPOptions{Format: siem.Format(cfg.Format)}
+	if opts.Format == siem.FormatSplunk {
 		opts.SplunkToken = cfg.Secret
 	} else if cfg.Secret != "" {
 		opts.Secret = []byte(cfg.Secret)
 	}
-	sink, err := stream.NewHTTP(cfg.URL, opts)
+	sink, err := siem.NewHTTP(cfg.URL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("audit: example: STREAM_URL: %w", err)
 	}
-	return []stream.Stream{{Name: "stream", Sink: sink}}, nil
+	return []siem.Stream{{Name: "stream", Sink: sink}}, nil
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // TestRunStreams: with STREAM_URL set, the service's audit records reach
@@ -25,7 +25,7 @@ func TestRunStreams(t *testing.T) {
 	var classes []float64
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
-		if err := stream.VerifySignature([]byte(secret), r.Header.Get(stream.SignatureHeader), r.Header.Get(stream.IdempotencyHeader), raw, time.Now(), 0); err != nil {
+		if err := siem.VerifySignature([]byte(secret), r.Header.Get(siem.SignatureHeader), r.Header.Get(siem.IdempotencyHeader), raw, time.Now(), 0); err != nil {
 			t.Errorf("receiver: %v", err)
 			w.WriteHeader(http.StatusUnauthorized)
 			return

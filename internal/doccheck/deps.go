@@ -23,6 +23,6 @@ import (
 	_ "github.com/trailmark/audit/store/sqlite"
 	_ "github.com/trailmark/audit/storekit"
 	_ "github.com/trailmark/audit/storetest"
-	_ "github.com/trailmark/audit/stream"
+	_ "github.com/trailmark/audit/siem"
 	_ "github.com/trailmark/audit/viewer"
 )

@@ -215,7 +215,7 @@ var imports = map[string]string{
 	"api":        "github.com/trailmark/audit/api",
 	"viewer":     "github.com/trailmark/audit/viewer",
 	"ocsf":       "github.com/trailmark/audit/ocsf",
-	"stream":     "github.com/trailmark/audit/stream",
+	"siem":       "github.com/trailmark/audit/siem",
 	"otelaudit":  "github.com/trailmark/audit/otelaudit",
 	"auditslog":  "github.com/trailmark/audit/auditslog",
 	"storetest":  "github.com/trailmark/audit/storetest",
@@ -262,7 +262,7 @@ var (
 	sealer    *chain.Sealer
 	keys      *chain.KeyFile
 	retention *audit.Retention
-	tee       *stream.Tee
+	tee       *siem.Tee
 	loader    *jetstream.Loader
 	mp        metric.MeterProvider
 	report    chain.Report
@@ -374,7 +374,7 @@ func blankRef(n string) string {
 	refs := map[string]string{
 		"audit": "audit.New", "memory": "memory.New", "postgres": "postgres.Open", "sqlite": "sqlite.Open",
 		"jetstream": "(*jetstream.Loader)(nil)", "middleware": "middleware.New", "api": "api.New", "viewer": "(*viewer.Handler)(nil)",
-		"ocsf": "(*ocsf.Encoder)(nil)", "stream": "stream.NewTee", "otelaudit": "otelaudit.TraceFrom", "auditslog": "(*auditslog.Store)(nil)",
+		"ocsf": "(*ocsf.Encoder)(nil)", "siem": "siem.NewTee", "otelaudit": "otelaudit.TraceFrom", "auditslog": "(*auditslog.Store)(nil)",
 		"storetest": "storetest.Run", "storekit": "storekit.Match", "chain": "chain.Verify", "trail": "trail.New", "nats": "nats.Connect", "sqlx": "sqlx.Open",
 		"context": "context.Background", "errors": "errors.New", "fmt": "fmt.Sprint", "http": "http.NewServeMux",
 		"io": "io.EOF", "log": "log.Println", "netip": "netip.ParseAddr", "os": "os.Exit", "slog": "slog.Default",

@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const testSecret = "whsec-test-0123456789-0123456789-0123"
 
 // fastRetry keeps the tests short: the receivers fail a few times only.
-var fastRetry = stream.Retry{MinBackoff: 2 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, RetryFor: time.Minute}
+var fastRetry = siem.Retry{MinBackoff: 2 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, RetryFor: time.Minute}
 
 // TestTeeDeliversThroughFailures sends records through Logger → Tee →
 // HTTPSink to receivers that fail in each way a SIEM collector does, and
@@ -126,16 +126,16 @@ func TestTeeDeliversThroughFailures(t *testing.T) {
 				}
 				return m
 			})
-			sink, err := stream.NewHTTP(rc.srv.URL+"/collect", &stream.HTTPOptions{Secret: []byte(testSecret), Timeout: 300 * time.Millisecond})
+			sink, err := siem.NewHTTP(rc.srv.URL+"/collect", &siem.HTTPOptions{Secret: []byte(testSecret), Timeout: 300 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer sink.Close()
 			primary := memory.New(nil)
 			var drops []error
-			tee, err := stream.NewTee(primary, []stream.Stream{{
+			tee, err := siem.NewTee(primary, []siem.Stream{{
 				Name: "siem", Sink: sink, BatchSize: 7, FlushInterval: 5 * time.Millisecond, Retry: fastRetry,
-			}}, &stream.TeeOptions{OnError: func(err error) { mu.Lock(); drops = append(drops, err); mu.Unlock() }})
+			}}, &siem.TeeOptions{OnError: func(err error) { mu.Lock(); drops = append(drops, err); mu.Unlock() }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +175,7 @@ func checkDelivery(t *testing.T, ids []uuid.UUID, at []attempt, failedKeys []str
 	byKey := map[string][]uuid.UUID{}
 	got := map[uuid.UUID]int{}
 	for _, a := range at {
-		if want := stream.IdempotencyKey(recordsOf(a.ids)); a.key != want {
+		if want := siem.IdempotencyKey(recordsOf(a.ids)); a.key != want {
 			t.Errorf("Idempotency-Key %q, want %q (of the batch's IDs)", a.key, want)
 		}
 		if prev, ok := byKey[a.key]; ok {
@@ -245,7 +245,7 @@ func TestHTTPSinkRejected(t *testing.T) {
 		return handled
 	})
 	u := strings.Replace(rc.srv.URL, "http://", "http://user:pw-in-url@", 1) + "/hooks/token-in-path/in?token=token-in-query"
-	sink, err := stream.NewHTTP(u, &stream.HTTPOptions{
+	sink, err := siem.NewHTTP(u, &siem.HTTPOptions{
 		Secret: []byte(testSecret), SplunkToken: "splunk-token-value",
 		Header: http.Header{"Authorization": {"Bearer bearer-value"}},
 	})
@@ -255,8 +255,8 @@ func TestHTTPSinkRejected(t *testing.T) {
 	defer sink.Close()
 	var mu sync.Mutex
 	var reported []error
-	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "siem", Sink: sink, BatchSize: 5, Retry: fastRetry}},
-		&stream.TeeOptions{OnError: func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
+	tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "siem", Sink: sink, BatchSize: 5, Retry: fastRetry}},
+		&siem.TeeOptions{OnError: func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +279,8 @@ func TestHTTPSinkRejected(t *testing.T) {
 		t.Fatalf("OnError got %d errors, want 2", len(reported))
 	}
 	for _, err := range append(reported, st.LastError) {
-		var de *stream.DropError
-		if d := (*stream.DropError)(nil); errors.As(err, &d) {
+		var de *siem.DropError
+		if d := (*siem.DropError)(nil); errors.As(err, &d) {
 			de = d
 		}
 		if err != st.LastError && (de == nil || de.Reason != audit.ReasonRejected || de.Count != 5) {
@@ -328,7 +328,7 @@ func TestTeeFeedsOnlyWhatThePrimaryAccepted(t *testing.T) {
 	t.Parallel()
 	errDown := errors.New("primary down")
 	sink := &recordingSink{}
-	tee, err := stream.NewTee(failingStore{errDown}, []stream.Stream{{Name: "s", Sink: sink}}, nil)
+	tee, err := siem.NewTee(failingStore{errDown}, []siem.Stream{{Name: "s", Sink: sink}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestTeeFeedsOnlyWhatThePrimaryAccepted(t *testing.T) {
 	// And what the primary accepts arrives, stamped with RecordedAt.
 	primary, sink := memory.New(nil), &recordingSink{}
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	tee, err = stream.NewTee(primary, []stream.Stream{{Name: "s", Sink: sink}}, &stream.TeeOptions{Now: func() time.Time { return at }})
+	tee, err = siem.NewTee(primary, []siem.Stream{{Name: "s", Sink: sink}}, &siem.TeeOptions{Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,10 +398,10 @@ func TestTeeStalledStreamDoesNotBlockAppend(t *testing.T) {
 	sink := newStalledSink()
 	primary := memory.New(nil)
 	var mu sync.Mutex
-	var reported []*stream.DropError
-	tee, err := stream.NewTee(primary, []stream.Stream{{Name: "stuck", Sink: sink, QueueSize: 10, BatchSize: 1}},
-		&stream.TeeOptions{OnError: func(err error) {
-			var de *stream.DropError
+	var reported []*siem.DropError
+	tee, err := siem.NewTee(primary, []siem.Stream{{Name: "stuck", Sink: sink, QueueSize: 10, BatchSize: 1}},
+		&siem.TeeOptions{OnError: func(err error) {
+			var de *siem.DropError
 			if errors.As(err, &de) {
 				mu.Lock()
 				reported = append(reported, de)
@@ -475,9 +475,9 @@ func TestTeeCloseDeadline(t *testing.T) {
 	t.Parallel()
 	sink := newStalledSink()
 	var reported atomic.Int64
-	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "stuck", Sink: sink, BatchSize: 1}},
-		&stream.TeeOptions{OnError: func(err error) {
-			var de *stream.DropError
+	tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "stuck", Sink: sink, BatchSize: 1}},
+		&siem.TeeOptions{OnError: func(err error) {
+			var de *siem.DropError
 			if errors.As(err, &de) && de.Reason == audit.ReasonShutdown {
 				reported.Add(int64(de.Count))
 			}
@@ -515,8 +515,8 @@ func TestTeeCloseDeadline(t *testing.T) {
 func TestTeeQueueBytes(t *testing.T) {
 	t.Parallel()
 	sink := newStalledSink()
-	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "s", Sink: sink, BatchSize: 1, QueueBytes: 3000}},
-		&stream.TeeOptions{OnError: func(error) {}})
+	tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "s", Sink: sink, BatchSize: 1, QueueBytes: 3000}},
+		&siem.TeeOptions{OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,21 +549,21 @@ func TestNewTeeErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		primary audit.Store
-		streams []stream.Stream
+		streams []siem.Stream
 		want    string
 	}{
 		{"nil primary", nil, nil, "primary"},
-		{"no name", memory.New(nil), []stream.Stream{{Sink: sink}}, "Name is required"},
-		{"no sink", memory.New(nil), []stream.Stream{{Name: "a"}}, "Sink is required"},
-		{"duplicate", memory.New(nil), []stream.Stream{{Name: "a", Sink: sink}, {Name: "a", Sink: sink}}, "duplicate"},
-		{"negative", memory.New(nil), []stream.Stream{{Name: "a", Sink: sink, QueueSize: -1}}, "negative"},
-		{"backoff", memory.New(nil), []stream.Stream{{Name: "a", Sink: sink, Retry: stream.Retry{MinBackoff: time.Second, MaxBackoff: time.Millisecond}}}, "MaxBackoff"},
+		{"no name", memory.New(nil), []siem.Stream{{Sink: sink}}, "Name is required"},
+		{"no sink", memory.New(nil), []siem.Stream{{Name: "a"}}, "Sink is required"},
+		{"duplicate", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink}, {Name: "a", Sink: sink}}, "duplicate"},
+		{"negative", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink, QueueSize: -1}}, "negative"},
+		{"backoff", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink, Retry: siem.Retry{MinBackoff: time.Second, MaxBackoff: time.Millisecond}}}, "MaxBackoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := stream.NewTee(tt.primary, tt.streams, nil)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "audit: stream: ") {
-				t.Errorf("got %v, want an audit: stream: error about %q", err, tt.want)
+			_, err := siem.NewTee(tt.primary, tt.streams, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "audit: siem: ") {
+				t.Errorf("got %v, want an audit: siem: error about %q", err, tt.want)
 			}
 		})
 	}
@@ -583,11 +583,11 @@ func (s *failingSink) Send(context.Context, []audit.Record) error {
 func TestTeeReportsDropsDuringBackoff(t *testing.T) {
 	t.Parallel()
 	sink := &failingSink{}
-	reported := make(chan *stream.DropError, 100)
-	tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "down", Sink: sink, QueueSize: 1, BatchSize: 1,
-		Retry: stream.Retry{MinBackoff: time.Hour, MaxBackoff: time.Hour, RetryFor: 2 * time.Hour}}},
-		&stream.TeeOptions{OnError: func(err error) {
-			var de *stream.DropError
+	reported := make(chan *siem.DropError, 100)
+	tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "down", Sink: sink, QueueSize: 1, BatchSize: 1,
+		Retry: siem.Retry{MinBackoff: time.Hour, MaxBackoff: time.Hour, RetryFor: 2 * time.Hour}}},
+		&siem.TeeOptions{OnError: func(err error) {
+			var de *siem.DropError
 			if errors.As(err, &de) {
 				reported <- de
 			}

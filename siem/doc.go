@@ -1,4 +1,4 @@
-// Package stream forwards audit records to SIEMs and webhooks over HTTP,
+// Package siem forwards audit records to SIEMs and webhooks over HTTP,
 // beside the store that keeps them.
 //
 // A Tee is an audit.Store: give it to audit.New in place of the primary
@@ -8,11 +8,11 @@
 // to an endpoint: native NDJSON, OCSF NDJSON or Splunk HEC events,
 // gzipped, signed and with an idempotency key.
 //
-//	sink, err := stream.NewHTTP("https://siem.example.com/ingest", &stream.HTTPOptions{
-//		Format: stream.FormatOCSF,
+//	sink, err := siem.NewHTTP("https://siem.example.com/ingest", &siem.HTTPOptions{
+//		Format: siem.FormatOCSF,
 //		Secret: secret, // HMAC key shared with the receiver
 //	})
-//	tee, err := stream.NewTee(primary, []stream.Stream{{Name: "siem", Sink: sink}}, nil)
+//	tee, err := siem.NewTee(primary, []siem.Stream{{Name: "siem", Sink: sink}}, nil)
 //	logger, err := audit.New(tee, nil)
 //	…
 //	logger.Close(ctx); tee.Close(ctx); sink.Close() // in this order
@@ -62,8 +62,8 @@
 // In Go, steps 1 to 4 are one call:
 //
 //	raw, _ := io.ReadAll(r.Body)
-//	key := r.Header.Get(stream.IdempotencyHeader)
-//	err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), key, raw, time.Now(), 0)
+//	key := r.Header.Get(siem.IdempotencyHeader)
+//	err := siem.VerifySignature(secret, r.Header.Get(siem.SignatureHeader), key, raw, time.Now(), 0)
 //	// err == nil: dedupe on key
 //
 // Each attempt is signed afresh (a new t); the body and the idempotency
@@ -125,4 +125,4 @@
 // application's records: a signature proves that the holder of the
 // secret sent the batch, not that the record's user, IP address or
 // details are true.
-package stream
+package siem

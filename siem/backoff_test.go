@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // attemptClock is a RoundTripper in front of a real transport that notes
@@ -52,7 +52,7 @@ func (c *attemptClock) times() []time.Time {
 // shorter.
 func TestRetryBackoffGrows(t *testing.T) {
 	t.Parallel()
-	retry := stream.Retry{MinBackoff: 10 * time.Millisecond, MaxBackoff: 160 * time.Millisecond, RetryFor: time.Hour}
+	retry := siem.Retry{MinBackoff: 10 * time.Millisecond, MaxBackoff: 160 * time.Millisecond, RetryFor: time.Hour}
 	const attempts = 8 // waits of at least 5, 10, 20, 40, 80, 80, 80 ms
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -83,13 +83,13 @@ func TestRetryBackoffGrows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clock := &attemptClock{next: http.DefaultTransport.(*http.Transport).Clone(), n: make(chan struct{}, attempts)}
-			sink, err := stream.NewHTTP(tt.url, &stream.HTTPOptions{Client: &http.Client{Transport: clock}})
+			sink, err := siem.NewHTTP(tt.url, &siem.HTTPOptions{Client: &http.Client{Transport: clock}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { sink.Close() })
-			tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "siem", Sink: sink, BatchSize: 1, FlushInterval: time.Millisecond, Retry: retry}},
-				&stream.TeeOptions{OnError: func(error) {}})
+			tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "siem", Sink: sink, BatchSize: 1, FlushInterval: time.Millisecond, Retry: retry}},
+				&siem.TeeOptions{OnError: func(error) {}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"bufio"
@@ -20,7 +20,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/storekit"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 func TestVerifySignature(t *testing.T) {
@@ -31,7 +31,7 @@ func TestVerifySignature(t *testing.T) {
 	const key = "5eddd5a143ee76e45c2a977126790dd3"
 	at := time.Unix(1_780_000_000, 0)
 	sign := func(secret []byte) string {
-		h, err := stream.Sign(secret, at, key, body)
+		h, err := siem.Sign(secret, at, key, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,25 +50,25 @@ func TestVerifySignature(t *testing.T) {
 		{"valid", secret, good, key, body, at, nil},
 		{"valid within tolerance", secret, good, key, body, at.Add(4 * time.Minute), nil},
 		{"rotation: second v2 matches", secret, sign(other) + ",v2=" + good[strings.Index(good, "v2=")+3:], key, body, at, nil},
-		{"wrong secret", other, good, key, body, at, stream.ErrBadSignature},
-		{"body changed", secret, good, key, []byte(`{"id":"2"}` + "\n"), at, stream.ErrBadSignature},
-		{"timestamp changed", secret, strings.Replace(good, "t=1780000000", "t=1780000001", 1), key, body, at, stream.ErrBadSignature},
-		{"replayed under a fresh key", secret, good, "fresh-key", body, at, stream.ErrBadSignature},
-		{"replayed under the key with a byte of the body moved into it", secret, good, key + ".{", body[1:], at, stream.ErrNoSignature},
-		{"replayed without a key", secret, good, "", body, at, stream.ErrNoSignature},
-		{"key too long", secret, good, strings.Repeat("a", stream.MaxKeyLen+1), body, at, stream.ErrNoSignature},
-		{"replayed late", secret, good, key, body, at.Add(6 * time.Minute), stream.ErrStaleSignature},
-		{"from the future", secret, good, key, body, at.Add(-6 * time.Minute), stream.ErrStaleSignature},
-		{"empty", secret, "", key, body, at, stream.ErrNoSignature},
-		{"no v2", secret, "t=1780000000", key, body, at, stream.ErrNoSignature},
-		{"v1 only (the old scheme, which did not sign the key)", secret, strings.Replace(good, "v2=", "v1=", 1), key, body, at, stream.ErrNoSignature},
-		{"bad timestamp", secret, "t=x,v2=00", key, body, at, stream.ErrNoSignature},
-		{"empty secret", nil, good, key, body, at, stream.ErrShortSecret},
-		{"short secret", secret[:stream.MinSecretLen-1], good, key, body, at, stream.ErrShortSecret},
+		{"wrong secret", other, good, key, body, at, siem.ErrBadSignature},
+		{"body changed", secret, good, key, []byte(`{"id":"2"}` + "\n"), at, siem.ErrBadSignature},
+		{"timestamp changed", secret, strings.Replace(good, "t=1780000000", "t=1780000001", 1), key, body, at, siem.ErrBadSignature},
+		{"replayed under a fresh key", secret, good, "fresh-key", body, at, siem.ErrBadSignature},
+		{"replayed under the key with a byte of the body moved into it", secret, good, key + ".{", body[1:], at, siem.ErrNoSignature},
+		{"replayed without a key", secret, good, "", body, at, siem.ErrNoSignature},
+		{"key too long", secret, good, strings.Repeat("a", siem.MaxKeyLen+1), body, at, siem.ErrNoSignature},
+		{"replayed late", secret, good, key, body, at.Add(6 * time.Minute), siem.ErrStaleSignature},
+		{"from the future", secret, good, key, body, at.Add(-6 * time.Minute), siem.ErrStaleSignature},
+		{"empty", secret, "", key, body, at, siem.ErrNoSignature},
+		{"no v2", secret, "t=1780000000", key, body, at, siem.ErrNoSignature},
+		{"v1 only (the old scheme, which did not sign the key)", secret, strings.Replace(good, "v2=", "v1=", 1), key, body, at, siem.ErrNoSignature},
+		{"bad timestamp", secret, "t=x,v2=00", key, body, at, siem.ErrNoSignature},
+		{"empty secret", nil, good, key, body, at, siem.ErrShortSecret},
+		{"short secret", secret[:siem.MinSecretLen-1], good, key, body, at, siem.ErrShortSecret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := stream.VerifySignature(tt.secret, tt.header, tt.key, tt.body, tt.now, 0); !errors.Is(got, tt.want) {
+			if got := siem.VerifySignature(tt.secret, tt.header, tt.key, tt.body, tt.now, 0); !errors.Is(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
@@ -79,7 +79,7 @@ func TestVerifySignature(t *testing.T) {
 // reads two ways.
 func TestSignRefuses(t *testing.T) {
 	t.Parallel()
-	secret := bytes.Repeat([]byte{1}, stream.MinSecretLen)
+	secret := bytes.Repeat([]byte{1}, siem.MinSecretLen)
 	for name, tt := range map[string]struct {
 		secret []byte
 		key    string
@@ -89,8 +89,8 @@ func TestSignRefuses(t *testing.T) {
 		"empty key":    {secret, ""},
 		"key with a .": {secret, "a.b"},
 	} {
-		if h, err := stream.Sign(tt.secret, time.Now(), tt.key, nil); h != "" || err == nil || !strings.HasPrefix(err.Error(), "audit: stream: ") {
-			t.Errorf("%s: got %q, %v; want no signature and an audit: stream: error", name, h, err)
+		if h, err := siem.Sign(tt.secret, time.Now(), tt.key, nil); h != "" || err == nil || !strings.HasPrefix(err.Error(), "audit: siem: ") {
+			t.Errorf("%s: got %q, %v; want no signature and an audit: siem: error", name, h, err)
 		}
 	}
 }
@@ -150,7 +150,7 @@ func TestHTTPSinkFormats(t *testing.T) {
 	recs := testRecords(2)
 	tests := []struct {
 		name   string
-		opts   stream.HTTPOptions
+		opts   siem.HTTPOptions
 		ctype  string
 		header map[string]string
 		check  func(t *testing.T, i int, line json.RawMessage)
@@ -161,7 +161,7 @@ func TestHTTPSinkFormats(t *testing.T) {
 				t.Errorf("line %d:\n got %s\nwant %s", i, line, want)
 			}
 		}},
-		{name: "ocsf", opts: stream.HTTPOptions{Format: stream.FormatOCSF, NoGzip: true}, ctype: "application/x-ndjson", check: func(t *testing.T, i int, line json.RawMessage) {
+		{name: "ocsf", opts: siem.HTTPOptions{Format: siem.FormatOCSF, NoGzip: true}, ctype: "application/x-ndjson", check: func(t *testing.T, i int, line json.RawMessage) {
 			var ev struct {
 				ClassUID int `json:"class_uid"`
 				TypeUID  int `json:"type_uid"`
@@ -176,7 +176,7 @@ func TestHTTPSinkFormats(t *testing.T) {
 				t.Errorf("line %d: class %d type %d uid %s, want 3002 300201 %s", i, ev.ClassUID, ev.TypeUID, ev.Metadata.UID, recs[i].ID)
 			}
 		}},
-		{name: "splunk hec", opts: stream.HTTPOptions{Format: stream.FormatSplunk, SplunkToken: "tok-1", SplunkIndex: "audit"},
+		{name: "splunk hec", opts: siem.HTTPOptions{Format: siem.FormatSplunk, SplunkToken: "tok-1", SplunkIndex: "audit"},
 			ctype: "application/json", header: map[string]string{"Authorization": "Splunk tok-1"},
 			check: func(t *testing.T, i int, line json.RawMessage) {
 				var ev struct {
@@ -199,7 +199,7 @@ func TestHTTPSinkFormats(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, got := captureServer(t)
-			sink, err := stream.NewHTTP(srv.URL, &tt.opts)
+			sink, err := siem.NewHTTP(srv.URL, &tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,8 +212,8 @@ func TestHTTPSinkFormats(t *testing.T) {
 				t.Fatalf("got %d requests, want 1 with %d lines", len(reqs), len(recs))
 			}
 			h := reqs[0].header
-			if h.Get("Content-Type") != tt.ctype || h.Get("Idempotency-Key") != stream.IdempotencyKey(recs) {
-				t.Errorf("Content-Type %q, Idempotency-Key %q; want %q, %q", h.Get("Content-Type"), h.Get("Idempotency-Key"), tt.ctype, stream.IdempotencyKey(recs))
+			if h.Get("Content-Type") != tt.ctype || h.Get("Idempotency-Key") != siem.IdempotencyKey(recs) {
+				t.Errorf("Content-Type %q, Idempotency-Key %q; want %q, %q", h.Get("Content-Type"), h.Get("Idempotency-Key"), tt.ctype, siem.IdempotencyKey(recs))
 			}
 			if wantGzip := !tt.opts.NoGzip; (h.Get("Content-Encoding") == "gzip") != wantGzip {
 				t.Errorf("Content-Encoding %q, want gzip %v", h.Get("Content-Encoding"), wantGzip)
@@ -240,7 +240,7 @@ func TestHTTPSinkRedirectNotFollowed(t *testing.T) {
 	other, got := captureServer(t)
 	srv := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusTemporaryRedirect))
 	defer srv.Close()
-	sink, err := stream.NewHTTP(srv.URL, &stream.HTTPOptions{Secret: []byte(testSecret)})
+	sink, err := siem.NewHTTP(srv.URL, &siem.HTTPOptions{Secret: []byte(testSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,23 +255,23 @@ func TestNewHTTPErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, url string
-		opts      stream.HTTPOptions
+		opts      siem.HTTPOptions
 		want      string
 	}{
-		{"scheme", "ftp://user:pw-secret@host/x", stream.HTTPOptions{}, "http:// or https://"},
-		{"no host", "http:///x", stream.HTTPOptions{}, "host"},
-		{"unparsable", "http://user:pw-secret@host:port-x/", stream.HTTPOptions{}, "does not parse"},
-		{"format", "http://h/", stream.HTTPOptions{Format: "xml"}, "unknown Format"},
-		{"timeout", "http://h/", stream.HTTPOptions{Timeout: -1}, "Timeout"},
-		{"client and tls", "http://h/", stream.HTTPOptions{Client: http.DefaultClient, TLS: &tls.Config{}}, "not both"},
-		{"client alone", "http://h/", stream.HTTPOptions{Client: http.DefaultClient}, ""},
-		{"empty secret", "http://h/", stream.HTTPOptions{Secret: []byte{}}, "at least 32 bytes"},
-		{"short secret", "http://h/", stream.HTTPOptions{Secret: []byte("pw-secret, 31 bytes long ......")}, "at least 32 bytes"},
-		{"secret of 32 bytes", "http://h/", stream.HTTPOptions{Secret: []byte("a secret of exactly 32 bytes ...")}, ""},
+		{"scheme", "ftp://user:pw-secret@host/x", siem.HTTPOptions{}, "http:// or https://"},
+		{"no host", "http:///x", siem.HTTPOptions{}, "host"},
+		{"unparsable", "http://user:pw-secret@host:port-x/", siem.HTTPOptions{}, "does not parse"},
+		{"format", "http://h/", siem.HTTPOptions{Format: "xml"}, "unknown Format"},
+		{"timeout", "http://h/", siem.HTTPOptions{Timeout: -1}, "Timeout"},
+		{"client and tls", "http://h/", siem.HTTPOptions{Client: http.DefaultClient, TLS: &tls.Config{}}, "not both"},
+		{"client alone", "http://h/", siem.HTTPOptions{Client: http.DefaultClient}, ""},
+		{"empty secret", "http://h/", siem.HTTPOptions{Secret: []byte{}}, "at least 32 bytes"},
+		{"short secret", "http://h/", siem.HTTPOptions{Secret: []byte("pw-secret, 31 bytes long ......")}, "at least 32 bytes"},
+		{"secret of 32 bytes", "http://h/", siem.HTTPOptions{Secret: []byte("a secret of exactly 32 bytes ...")}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := stream.NewHTTP(tt.url, &tt.opts)
+			s, err := siem.NewHTTP(tt.url, &tt.opts)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("got %v, want nil", err)
@@ -292,7 +292,7 @@ func TestBackfill(t *testing.T) {
 	primary := memory.New(nil)
 	ids := logN(t, primary, 25)
 	sink := &recordingSink{}
-	n, err := stream.Backfill(context.Background(), primary, time.Now().Add(-time.Hour), sink, &stream.BackfillOptions{BatchSize: 10})
+	n, err := siem.Backfill(context.Background(), primary, time.Now().Add(-time.Hour), sink, &siem.BackfillOptions{BatchSize: 10})
 	if err != nil || n != 25 {
 		t.Fatalf("Backfill: %d, %v; want 25, nil", n, err)
 	}
@@ -306,7 +306,7 @@ func TestBackfill(t *testing.T) {
 		}
 	}
 	// Nothing since the future.
-	if n, err := stream.Backfill(context.Background(), primary, time.Now().Add(time.Hour), sink, nil); n != 0 || err != nil {
+	if n, err := siem.Backfill(context.Background(), primary, time.Now().Add(time.Hour), sink, nil); n != 0 || err != nil {
 		t.Errorf("Backfill from the future: %d, %v; want 0, nil", n, err)
 	}
 }
@@ -336,9 +336,9 @@ func TestBackfillProgressAndResume(t *testing.T) {
 	ids := logN(t, primary, 25)
 	since := time.Now().Add(-time.Hour)
 	first := &refusingAfter{n: 1}
-	var progress []stream.BackfillProgress
-	n, err := stream.Backfill(ctx, primary, since, first, &stream.BackfillOptions{BatchSize: 10,
-		Progress: func(p stream.BackfillProgress) { progress = append(progress, p) }})
+	var progress []siem.BackfillProgress
+	n, err := siem.Backfill(ctx, primary, since, first, &siem.BackfillOptions{BatchSize: 10,
+		Progress: func(p siem.BackfillProgress) { progress = append(progress, p) }})
 	if err == nil || n != 10 {
 		t.Fatalf("Backfill into a sink refusing its second batch: %d, %v; want 10 and an error", n, err)
 	}
@@ -346,9 +346,9 @@ func TestBackfillProgressAndResume(t *testing.T) {
 		t.Fatalf("progress %+v; want one report of 10 sent, with a cursor", progress)
 	}
 	rest := &recordingSink{}
-	var last stream.BackfillProgress
-	n, err = stream.Backfill(ctx, primary, since, rest, &stream.BackfillOptions{BatchSize: 10, Cursor: progress[0].Cursor,
-		Progress: func(p stream.BackfillProgress) { last = p }})
+	var last siem.BackfillProgress
+	n, err = siem.Backfill(ctx, primary, since, rest, &siem.BackfillOptions{BatchSize: 10, Cursor: progress[0].Cursor,
+		Progress: func(p siem.BackfillProgress) { last = p }})
 	if err != nil || n != 15 || last.Sent != 15 || last.Cursor != "" {
 		t.Fatalf("resumed Backfill: %d, %v, last progress %+v; want 15 sent and no cursor left", n, err, last)
 	}

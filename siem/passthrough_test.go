@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/memory"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // discard is a Sink that drops what it is sent.
@@ -30,7 +30,7 @@ func (appendOnly) Append(context.Context, ...audit.Record) error { return nil }
 func TestTeePassesThrough(t *testing.T) {
 	ctx := context.Background()
 	primary := memory.New(nil)
-	tee, err := stream.NewTee(primary, []stream.Stream{{Name: "s", Sink: discard{}}}, nil)
+	tee, err := siem.NewTee(primary, []siem.Stream{{Name: "s", Sink: discard{}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestTeePassesThrough(t *testing.T) {
 		t.Errorf("Verify through the Tee: %+v, %v", rep, err)
 	}
 
-	bare, err := stream.NewTee(appendOnly{}, []stream.Stream{{Name: "s", Sink: discard{}}}, nil)
+	bare, err := siem.NewTee(appendOnly{}, []siem.Stream{{Name: "s", Sink: discard{}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

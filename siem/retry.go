@@ -1,4 +1,4 @@
-package stream
+package siem
 
 import (
 	"context"
@@ -39,10 +39,10 @@ func (r Retry) withDefaults() Retry {
 
 func (r Retry) validate() error {
 	if r.MinBackoff < 0 || r.MaxBackoff < 0 || r.RetryFor < 0 {
-		return fmt.Errorf("audit: stream: Retry durations must not be negative")
+		return fmt.Errorf("audit: siem: Retry durations must not be negative")
 	}
 	if r.MaxBackoff < r.MinBackoff {
-		return fmt.Errorf("audit: stream: Retry.MaxBackoff (%v) must be at least MinBackoff (%v)", r.MaxBackoff, r.MinBackoff)
+		return fmt.Errorf("audit: siem: Retry.MaxBackoff (%v) must be at least MinBackoff (%v)", r.MaxBackoff, r.MinBackoff)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // failSink fails every Send at once, as an unreachable SIEM does.
@@ -25,14 +25,14 @@ func (failSink) Send(context.Context, []audit.Record) error { return errors.New(
 func BenchmarkTeeOverhead(b *testing.B) {
 	for _, kind := range []string{"failing", "stalled"} {
 		b.Run(kind, func(b *testing.B) {
-			var sink stream.Sink = failSink{}
+			var sink siem.Sink = failSink{}
 			stalled := newStalledSink()
 			if kind == "stalled" {
 				sink = stalled
 			}
-			tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: kind, Sink: sink, QueueSize: 1000,
-				Retry: stream.Retry{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, RetryFor: time.Hour}}},
-				&stream.TeeOptions{OnError: func(error) {}})
+			tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: kind, Sink: sink, QueueSize: 1000,
+				Retry: siem.Retry{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, RetryFor: time.Hour}}},
+				&siem.TeeOptions{OnError: func(error) {}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // BenchmarkCatchUp streams 1,000 events/s for 12 s through a Tee to an
@@ -45,14 +45,14 @@ func BenchmarkCatchUp(b *testing.B) {
 			}
 			mu.Unlock()
 		}))
-		sink, err := stream.NewHTTP(srv.URL, &stream.HTTPOptions{NoGzip: true})
+		sink, err := siem.NewHTTP(srv.URL, &siem.HTTPOptions{NoGzip: true})
 		if err != nil {
 			b.Fatal(err)
 		}
 		var dropped atomic.Int64
-		tee, err := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "siem", Sink: sink}},
-			&stream.TeeOptions{OnError: func(err error) {
-				if de, ok := err.(*stream.DropError); ok {
+		tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "siem", Sink: sink}},
+			&siem.TeeOptions{OnError: func(err error) {
+				if de, ok := err.(*siem.DropError); ok {
 					dropped.Add(int64(de.Count))
 				}
 			}})

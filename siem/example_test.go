@@ -1,4 +1,4 @@
-package stream_test
+package siem_test
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/memory"
-	"github.com/trailmark/audit/stream"
+	"github.com/trailmark/audit/siem"
 )
 
 // A receiver verifies the signature over the raw body before it decodes
@@ -24,19 +24,19 @@ func ExampleVerifySignature() {
 	body := []byte(`{"id":"0190a8e4-0000-7000-8000-000000000001"}` + "\n")
 	key := "5eddd5a143ee76e45c2a977126790dd3" // the request's Idempotency-Key
 	sent := time.Unix(1780315200, 0)
-	header, _ := stream.Sign(secret, sent, key, body) // what the sink puts in Trailmark-Signature
+	header, _ := siem.Sign(secret, sent, key, body) // what the sink puts in Trailmark-Signature
 	fmt.Println(header)
 
-	fmt.Println(stream.VerifySignature(secret, header, key, body, sent.Add(time.Minute), 0))
-	fmt.Println(stream.VerifySignature(secret, header, key, body, sent.Add(time.Hour), 0))
-	fmt.Println(stream.VerifySignature(secret, header, "a-fresh-key", body, sent, 0))
-	fmt.Println(stream.VerifySignature([]byte("short"), header, key, body, sent, 0))
+	fmt.Println(siem.VerifySignature(secret, header, key, body, sent.Add(time.Minute), 0))
+	fmt.Println(siem.VerifySignature(secret, header, key, body, sent.Add(time.Hour), 0))
+	fmt.Println(siem.VerifySignature(secret, header, "a-fresh-key", body, sent, 0))
+	fmt.Println(siem.VerifySignature([]byte("short"), header, key, body, sent, 0))
 	// Output:
 	// t=1780315200,v2=62ecaa57f8e6a6ea2a570bd206e56d9384dc9603eaaf0acb0672e56d48616d30
 	// <nil>
-	// audit: stream: signature timestamp outside tolerance
-	// audit: stream: signature does not match
-	// audit: stream: the secret must be at least 32 bytes
+	// audit: siem: signature timestamp outside tolerance
+	// audit: siem: signature does not match
+	// audit: siem: the secret must be at least 32 bytes
 }
 
 // The Logger writes to the memory store through a Tee, which streams the
@@ -46,7 +46,7 @@ func ExampleNewTee() {
 	secret := []byte("whsec-example-secret-of-32-bytes-or-more")
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
-		if err := stream.VerifySignature(secret, r.Header.Get(stream.SignatureHeader), r.Header.Get(stream.IdempotencyHeader), raw, time.Now(), 0); err != nil {
+		if err := siem.VerifySignature(secret, r.Header.Get(siem.SignatureHeader), r.Header.Get(siem.IdempotencyHeader), raw, time.Now(), 0); err != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
@@ -60,9 +60,9 @@ func ExampleNewTee() {
 	}))
 	defer collector.Close()
 
-	sink, _ := stream.NewHTTP(collector.URL, &stream.HTTPOptions{Secret: secret})
+	sink, _ := siem.NewHTTP(collector.URL, &siem.HTTPOptions{Secret: secret})
 	defer sink.Close()
-	tee, _ := stream.NewTee(memory.New(nil), []stream.Stream{{Name: "siem", Sink: sink}}, nil)
+	tee, _ := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "siem", Sink: sink}}, nil)
 	logger, _ := audit.New(tee, &audit.Options{NoLifecycleEvents: true})
 
 	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: "u-42"})

@@ -1,4 +1,4 @@
-package stream
+package siem
 
 import (
 	"crypto/hmac"
@@ -38,14 +38,14 @@ var (
 	// ErrNoSignature: the header is empty or has no t= or v2= part, or
 	// the idempotency key is empty or not a valid key (see
 	// VerifySignature).
-	ErrNoSignature = errors.New("audit: stream: no signature")
+	ErrNoSignature = errors.New("audit: siem: no signature")
 	// ErrBadSignature: no v2 signature matches the key, the body and the
 	// secret.
-	ErrBadSignature = errors.New("audit: stream: signature does not match")
+	ErrBadSignature = errors.New("audit: siem: signature does not match")
 	// ErrStaleSignature: the signed timestamp is outside the tolerance.
-	ErrStaleSignature = errors.New("audit: stream: signature timestamp outside tolerance")
+	ErrStaleSignature = errors.New("audit: siem: signature timestamp outside tolerance")
 	// ErrShortSecret: the secret is shorter than MinSecretLen bytes.
-	ErrShortSecret = errors.New("audit: stream: the secret must be at least 32 bytes")
+	ErrShortSecret = errors.New("audit: siem: the secret must be at least 32 bytes")
 )
 
 // Sign returns the Trailmark-Signature header value for body sent at t
@@ -62,7 +62,7 @@ func Sign(secret []byte, t time.Time, key string, body []byte) (string, error) {
 		return "", ErrShortSecret
 	}
 	if !validKey(key) {
-		return "", errors.New("audit: stream: Sign: not a valid idempotency key")
+		return "", errors.New("audit: siem: Sign: not a valid idempotency key")
 	}
 	ts := strconv.FormatInt(t.Unix(), 10)
 	return "t=" + ts + ",v2=" + hex.EncodeToString(mac(secret, ts, key, body)), nil

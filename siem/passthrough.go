@@ -1,4 +1,4 @@
-package stream
+package siem
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (t *Tee) Unwrap() audit.Store { return t.primary }
 
 // unsupported is the error of a method the primary does not have.
 func (t *Tee) unsupported(what string) error {
-	return fmt.Errorf("audit: stream: the Tee's primary %T cannot %s: %w", t.primary, what, errors.ErrUnsupported)
+	return fmt.Errorf("audit: siem: the Tee's primary %T cannot %s: %w", t.primary, what, errors.ErrUnsupported)
 }
 
 // Query asks the primary (audit.Querier).

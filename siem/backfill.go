@@ -1,4 +1,4 @@
-package stream
+package siem
 
 import (
 	"context"
@@ -59,10 +59,10 @@ func Backfill(ctx context.Context, src audit.Querier, since time.Time, sink Sink
 		o.BatchSize = DefaultBatchSize
 	}
 	if o.BatchSize < 0 || o.BatchSize > audit.MaxLimit {
-		return 0, fmt.Errorf("audit: stream: backfill: BatchSize must be between 1 and %d, got %d", audit.MaxLimit, o.BatchSize)
+		return 0, fmt.Errorf("audit: siem: backfill: BatchSize must be between 1 and %d, got %d", audit.MaxLimit, o.BatchSize)
 	}
 	if err := o.Retry.validate(); err != nil {
-		return 0, fmt.Errorf("audit: stream: backfill: %w", err)
+		return 0, fmt.Errorf("audit: siem: backfill: %w", err)
 	}
 	o.Retry = o.Retry.withDefaults()
 	if o.Now == nil {
@@ -74,11 +74,11 @@ func Backfill(ctx context.Context, src audit.Querier, since time.Time, sink Sink
 	for {
 		page, err := src.Query(ctx, f)
 		if err != nil {
-			return sent, fmt.Errorf("audit: stream: backfill: %w", err)
+			return sent, fmt.Errorf("audit: siem: backfill: %w", err)
 		}
 		if len(page.Records) > 0 {
 			if reason, err := deliver(ctx, sink, page.Records, o.Retry, o.Now, func(error) {}, nil, nil); reason != "" {
-				return sent, fmt.Errorf("audit: stream: backfill: %d record(s) not delivered: %s: %w", len(page.Records), reason, err)
+				return sent, fmt.Errorf("audit: siem: backfill: %d record(s) not delivered: %s: %w", len(page.Records), reason, err)
 			}
 			sent += len(page.Records)
 			if o.Progress != nil {

@@ -1,4 +1,4 @@
-package stream
+package siem
 
 import (
 	"bytes"
@@ -134,10 +134,10 @@ func NewHTTP(endpoint string, opts *HTTPOptions) (*HTTPSink, error) {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, errors.New("audit: stream: the URL does not parse") // the parse error repeats the URL
+		return nil, errors.New("audit: siem: the URL does not parse") // the parse error repeats the URL
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("audit: stream: the URL must be http:// or https:// with a host, got scheme %q", u.Scheme)
+		return nil, fmt.Errorf("audit: siem: the URL must be http:// or https:// with a host, got scheme %q", u.Scheme)
 	}
 	display := redactURL(u)
 	switch o.Format {
@@ -145,24 +145,24 @@ func NewHTTP(endpoint string, opts *HTTPOptions) (*HTTPSink, error) {
 		o.Format = FormatNDJSON
 	case FormatNDJSON, FormatOCSF, FormatSplunk:
 	default:
-		return nil, fmt.Errorf("audit: stream: unknown Format %q (want ndjson, ocsf or splunk)", o.Format)
+		return nil, fmt.Errorf("audit: siem: unknown Format %q (want ndjson, ocsf or splunk)", o.Format)
 	}
 	if o.Format == FormatOCSF && o.Mapper == nil {
 		if o.Mapper, err = ocsf.New(nil); err != nil {
-			return nil, fmt.Errorf("audit: stream: %w", err)
+			return nil, fmt.Errorf("audit: siem: %w", err)
 		}
 	}
 	if o.SplunkSourceType == "" {
 		o.SplunkSourceType = DefaultSplunkSourceType
 	}
 	if o.Timeout < 0 {
-		return nil, fmt.Errorf("audit: stream: Timeout must not be negative, got %v", o.Timeout)
+		return nil, fmt.Errorf("audit: siem: Timeout must not be negative, got %v", o.Timeout)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
 	if o.Client != nil && o.TLS != nil {
-		return nil, errors.New("audit: stream: set TLS on the Client's transport, not both Client and TLS")
+		return nil, errors.New("audit: siem: set TLS on the Client's transport, not both Client and TLS")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -224,13 +224,13 @@ func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
 	}
 	body, err := s.encode(records)
 	if err != nil {
-		return storekit.Permanent(fmt.Errorf("audit: stream: POST %s: %w", s.display, err))
+		return storekit.Permanent(fmt.Errorf("audit: siem: POST %s: %w", s.display, err))
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
-		return storekit.Permanent(fmt.Errorf("audit: stream: POST %s: cannot build the request", s.display))
+		return storekit.Permanent(fmt.Errorf("audit: siem: POST %s: cannot build the request", s.display))
 	}
 	for k, v := range s.opts.Header {
 		req.Header[k] = v
@@ -258,7 +258,7 @@ func (s *HTTPSink) Send(ctx context.Context, records []audit.Record) error {
 		if errors.As(err, &uerr) {
 			err = uerr.Err // its message repeats the URL, query included
 		}
-		return fmt.Errorf("audit: stream: POST %s: %w", s.display, err)
+		return fmt.Errorf("audit: siem: POST %s: %w", s.display, err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -286,7 +286,7 @@ type StatusError struct {
 
 // Error gives the status the endpoint answered, never a secret.
 func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("audit: stream: POST %s: %d %s", e.endpoint, e.Code, http.StatusText(e.Code))
+	msg := fmt.Sprintf("audit: siem: POST %s: %d %s", e.endpoint, e.Code, http.StatusText(e.Code))
 	if e.RetryAfter > 0 {
 		msg += fmt.Sprintf(" (retry after %v)", e.RetryAfter)
 	}

@@ -1,4 +1,4 @@
-package stream
+package siem
 
 import (
 	"context"
@@ -149,7 +149,7 @@ var _ audit.Store = (*Tee)(nil)
 // error for a nil primary or a bad Stream.
 func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, error) {
 	if primary == nil {
-		return nil, errors.New("audit: stream: NewTee needs a primary store")
+		return nil, errors.New("audit: siem: NewTee needs a primary store")
 	}
 	var o TeeOptions
 	if opts != nil {
@@ -166,10 +166,10 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 	for i, s := range streams {
 		s, err := s.withDefaults()
 		if err != nil {
-			return nil, fmt.Errorf("audit: stream: streams[%d]: %w", i, err)
+			return nil, fmt.Errorf("audit: siem: streams[%d]: %w", i, err)
 		}
 		if names[s.Name] {
-			return nil, fmt.Errorf("audit: stream: streams[%d]: duplicate Name %q", i, s.Name)
+			return nil, fmt.Errorf("audit: siem: streams[%d]: duplicate Name %q", i, s.Name)
 		}
 		names[s.Name] = true
 		t.streams = append(t.streams, &worker{
@@ -260,7 +260,7 @@ func (t *Tee) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			t.cancel()
 			<-done
-			t.closeErr = fmt.Errorf("audit: stream: close: streams not drained: %w", ctx.Err())
+			t.closeErr = fmt.Errorf("audit: siem: close: streams not drained: %w", ctx.Err())
 		}
 		t.cancel()
 	})
