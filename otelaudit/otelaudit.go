@@ -16,8 +16,8 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
-	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/storekit"
 )
 
 // ScopeName is the instrumentation scope of the Meter the instruments come
@@ -68,7 +68,7 @@ type Sources struct {
 	Logger    *audit.Logger    // queue depth, capacity and bytes, Sync writes in flight, retries, store down
 	Sealer    *chain.Sealer    // sealing lag, unsealed records, last seal time, seals and errors
 	Retention *audit.Retention // runs, records removed and archived, errors, last run time
-	Tee       *siem.Tee      // each stream's queue, sent, retries, drops and lag
+	Tee       *siem.Tee        // each stream's queue, sent, retries, drops and lag
 	// Loader reports the lag of a store/jetstream Loader; adapt it with
 	//
 	//	func() otelaudit.LoaderLag {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/store/memory"
 )
 
 // attemptClock is a RoundTripper in front of a real transport that notes

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/store/memory"
 )
 
 // failSink fails every Send at once, as an unreachable SIEM does.

@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/store/memory"
 )
 
 // BenchmarkCatchUp streams 1,000 events/s for 12 s through a Tee to an

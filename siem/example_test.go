@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/store/memory"
 )
 
 // A receiver verifies the signature over the raw body before it decodes

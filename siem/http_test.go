@@ -18,9 +18,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/siem"
 	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/storekit"
-	"github.com/trailmark/audit/siem"
 )
 
 func TestVerifySignature(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
-	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/store/memory"
 )
 
 // discard is a Sink that drops what it is sent.

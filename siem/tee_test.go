@@ -16,8 +16,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/store/memory"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -14,8 +14,8 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/chain"
-	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/viewer"
 )
 

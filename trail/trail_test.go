@@ -18,8 +18,8 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/chain"
-	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/store/memory"
 	"github.com/trailmark/audit/trail"
 )
 

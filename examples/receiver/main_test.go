@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/siem"
+	"github.com/trailmark/audit/storekit"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the handler's goroutines.

@@ -17,12 +17,12 @@ import (
 	_ "github.com/trailmark/audit/middleware"
 	_ "github.com/trailmark/audit/ocsf"
 	_ "github.com/trailmark/audit/otelaudit"
+	_ "github.com/trailmark/audit/siem"
 	_ "github.com/trailmark/audit/store/jetstream"
 	_ "github.com/trailmark/audit/store/memory"
 	_ "github.com/trailmark/audit/store/postgres"
 	_ "github.com/trailmark/audit/store/sqlite"
 	_ "github.com/trailmark/audit/storekit"
 	_ "github.com/trailmark/audit/storetest"
-	_ "github.com/trailmark/audit/siem"
 	_ "github.com/trailmark/audit/viewer"
 )
