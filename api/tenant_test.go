@@ -35,7 +35,7 @@ func tenantStores(t *testing.T) map[string]func(t *testing.T) audit.Store {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { st.Close() })
+			t.Cleanup(func() { st.Close(context.Background()) })
 			return st
 		},
 	}
@@ -51,7 +51,7 @@ func tenantStores(t *testing.T) map[string]func(t *testing.T) audit.Store {
 			}
 			t.Cleanup(func() {
 				st.DB().Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE")
-				st.Close()
+				st.Close(context.Background())
 			})
 			if err := st.Migrate(ctx); err != nil {
 				t.Fatal(err)

@@ -221,7 +221,7 @@ func New(opts *Options) (*Metrics, error) {
 		return nil, err
 	}
 	if err := m.registerVerify(); err != nil {
-		m.Close()
+		m.Close(context.Background())
 		return nil, err
 	}
 	return m, nil
@@ -361,8 +361,9 @@ var _ audit.TraceFunc = TraceFrom
 
 // Close unregisters the callbacks of the observable instruments, the
 // audit.events.* counters included: nothing but the histograms is
-// reported afterwards. It is safe to call twice.
-func (m *Metrics) Close() error {
+// reported afterwards. It does not wait: ctx is there for the one Close
+// signature of the module. It is safe to call twice.
+func (m *Metrics) Close(ctx context.Context) error {
 	m.mu.Lock()
 	regs := m.regs
 	m.regs = nil

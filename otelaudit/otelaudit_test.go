@@ -39,7 +39,7 @@ func newMetrics(t testing.TB, opts *otelaudit.Options) (*otelaudit.Metrics, *sdk
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
+	t.Cleanup(func() { m.Close(context.Background()) })
 	return m, r
 }
 

@@ -87,7 +87,7 @@ func TestRetryBackoffGrows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { sink.Close() })
+			t.Cleanup(func() { sink.Close(context.Background()) })
 			tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "siem", Sink: sink, BatchSize: 1, FlushInterval: time.Millisecond, Retry: retry}},
 				&siem.TeeOptions{OnError: func(error) {}})
 			if err != nil {

@@ -15,7 +15,7 @@
 //	tee, err := siem.NewTee(primary, []siem.Stream{{Name: "siem", Sink: sink}}, nil)
 //	logger, err := audit.New(tee, nil)
 //	…
-//	logger.Close(ctx); tee.Close(ctx); sink.Close() // in this order
+//	logger.Close(ctx); tee.Close(ctx); sink.Close(ctx) // in this order
 //
 // # Formats
 //

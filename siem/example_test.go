@@ -61,7 +61,7 @@ func ExampleNewTee() {
 	defer collector.Close()
 
 	sink, _ := siem.NewHTTP(collector.URL, &siem.HTTPOptions{Secret: secret})
-	defer sink.Close()
+	defer sink.Close(context.Background())
 	tee, _ := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "siem", Sink: sink}}, nil)
 	logger, _ := audit.New(tee, &audit.Options{NoLifecycleEvents: true})
 

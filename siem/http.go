@@ -191,9 +191,10 @@ func NewHTTP(endpoint string, opts *HTTPOptions) (*HTTPSink, error) {
 	return s, nil
 }
 
-// Close closes the idle connections of the sink's own transport. The
+// Close closes the idle connections of the sink's own transport. It does
+// not wait: ctx is there for the one Close signature of the module. The
 // sink must not be used after.
-func (s *HTTPSink) Close() error {
+func (s *HTTPSink) Close(ctx context.Context) error {
 	if s.own != nil {
 		s.own.CloseIdleConnections()
 	}

@@ -203,7 +203,7 @@ func TestHTTPSinkFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer sink.Close()
+			defer sink.Close(context.Background())
 			if err := sink.Send(context.Background(), recs); err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +244,7 @@ func TestHTTPSinkRedirectNotFollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.Close()
+	defer sink.Close(context.Background())
 	err = sink.Send(context.Background(), testRecords(1))
 	if !storekit.IsPermanent(err) || len(got()) != 0 {
 		t.Errorf("got %v and %d requests at the target, want a permanent error and none", err, len(got()))
@@ -276,7 +276,7 @@ func TestNewHTTPErrors(t *testing.T) {
 				if err != nil {
 					t.Fatalf("got %v, want nil", err)
 				}
-				s.Close()
+				s.Close(context.Background())
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "pw-secret") {

@@ -130,7 +130,7 @@ func TestTeeDeliversThroughFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer sink.Close()
+			defer sink.Close(context.Background())
 			primary := memory.New(nil)
 			var drops []error
 			tee, err := siem.NewTee(primary, []siem.Stream{{
@@ -252,7 +252,7 @@ func TestHTTPSinkRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.Close()
+	defer sink.Close(context.Background())
 	var mu sync.Mutex
 	var reported []error
 	tee, err := siem.NewTee(memory.New(nil), []siem.Stream{{Name: "siem", Sink: sink, BatchSize: 5, Retry: fastRetry}},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path"
@@ -43,7 +42,7 @@ type Options struct {
 	// Streams forward every record the Logger writes to SIEMs, through a
 	// siem.Tee over the store: a stream never slows the Logger nor
 	// fails it (see package siem). The Trail closes each stream's Sink
-	// that has a Close() error method. Nil: no streams.
+	// that has a Close(context.Context) error method. Nil: no streams.
 	Streams []siem.Stream
 	// Tee configures the Tee of Streams. Nil: the defaults.
 	Tee *siem.TeeOptions
@@ -77,7 +76,7 @@ type Trail struct {
 }
 
 // New starts the audit trail of store, which it takes charge of: Close
-// closes it last, when it has a Close() error method. opts may be nil for
+// closes it last, when it has a Close(context.Context) error method. opts may be nil for
 // a Logger alone with its defaults; New copies what it keeps of it. On an
 // error, New has started nothing and closed nothing: store is still the
 // caller's.
@@ -237,7 +236,7 @@ func (t *Trail) Tee() *siem.Tee { return t.tee }
 //     a Close method are closed;
 //  4. the Sealer: it seals what is left, the Logger's stop record
 //     included, and writes and exports a final checkpoint;
-//  5. the store, when it has a Close() error method.
+//  5. the store, when it has a Close(context.Context) error method.
 //
 // Stop taking requests first (http.Server.Shutdown), so that the audit
 // log API and the middleware write nothing more. ctx bounds steps 2 to 4:
@@ -252,14 +251,14 @@ func (t *Trail) Close(ctx context.Context) error {
 		errs = append(errs, t.logger.Close(ctx))
 		if t.tee != nil {
 			errs = append(errs, t.tee.Close(ctx))
-			errs = append(errs, t.closeSinks())
+			errs = append(errs, t.closeSinks(ctx))
 		}
 		if t.sealer != nil {
 			errs = append(errs, t.sealer.Close(ctx))
 			t.sealerDone.Wait()
 		}
-		if c, ok := t.store.(io.Closer); ok {
-			errs = append(errs, c.Close())
+		if c, ok := t.store.(closer); ok {
+			errs = append(errs, c.Close(ctx))
 		}
 		t.closeErr = errors.Join(errs...)
 	})
@@ -272,19 +271,25 @@ func (t *Trail) closeTee() {
 		return
 	}
 	t.tee.Close(context.Background())
-	if err := t.closeSinks(); err != nil {
+	if err := t.closeSinks(context.Background()); err != nil {
 		t.onError(err)
 	}
 }
 
-func (t *Trail) closeSinks() error {
+func (t *Trail) closeSinks(ctx context.Context) error {
 	var errs []error
 	for _, s := range t.sinks {
-		if c, ok := s.(io.Closer); ok {
-			errs = append(errs, c.Close())
+		if c, ok := s.(closer); ok {
+			errs = append(errs, c.Close(ctx))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// closer is what the Trail closes: a store, a sink. Close has this one
+// signature across the module.
+type closer interface {
+	Close(ctx context.Context) error
 }
 
 // HandlerOptions configures Handler. The zero value (and nil) serves the

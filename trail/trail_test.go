@@ -53,7 +53,7 @@ func (s *sink) Send(_ context.Context, recs []audit.Record) error {
 	return nil
 }
 
-func (s *sink) Close() error {
+func (s *sink) Close(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
@@ -66,7 +66,7 @@ type closingStore struct {
 	closes int
 }
 
-func (s *closingStore) Close() error { s.closes++; return nil }
+func (s *closingStore) Close(context.Context) error { s.closes++; return nil }
 
 // TestTrailLifecycle runs every part: events logged through the Trail's
 // Logger reach the store and the stream, all are sealed, the Logger's

@@ -30,7 +30,7 @@ func (c cli) backup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	sq := s.(sqliteStore)
 	if err := sq.Backup(ctx, *out); err != nil {
 		return err

@@ -26,7 +26,7 @@ func TestBackupCommand(t *testing.T) {
 	if err := st.Append(ctx, storetest.Records(0, 30)...); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+	st.Close(context.Background())
 	keys := keyFile(t)
 	if code, out, errOut := ctl(t, "seal", "-db", "sqlite:"+path, "-keys", keys); code != 0 || !strings.Contains(out, "sealed 30 record(s)") {
 		t.Fatalf("seal: exit %d: %s%s", code, out, errOut)

@@ -43,7 +43,7 @@ func (c cli) load(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	nc, err := nats.Connect(*natsURL, nats.Name("auditctl load"), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("connecting to NATS at %s: %w", redactURL(*natsURL), err)

@@ -156,7 +156,7 @@ func (d *dbFlags) openSealer(ctx context.Context, c cli, keys string) (auditStor
 	}
 	sl, err := chain.NewSealer(s, kr.Current(), cfg)
 	if err != nil {
-		s.Close()
+		s.Close(context.Background())
 		return nil, nil, cfg, err
 	}
 	return s, sl, cfg, nil
@@ -228,7 +228,7 @@ func (c cli) migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	if err := s.Migrate(ctx); err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	n, err := sl.SealOnce(ctx)
 	if err != nil {
 		return err
@@ -415,7 +415,7 @@ func (c cli) verify(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer s.Close(context.Background())
 		src = s
 	}
 	rep, err := chain.Verify(ctx, src, opts)
@@ -488,7 +488,7 @@ func (c cli) export(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	w := c.stdout
 	var f *os.File
 	if *out != "-" {
@@ -590,7 +590,7 @@ func (c cli) query(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	return eachRecord(ctx, s, f, *limit, encode)
 }
 
@@ -664,7 +664,7 @@ func (c cli) purge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		return err

@@ -188,7 +188,7 @@ func TestDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer st.Close(context.Background())
 	old := storetest.Records(0, 20)
 	for i := range old {
 		old[i].OccurredAt = time.Now().AddDate(0, 0, -200+i)

@@ -29,7 +29,7 @@ func TestFormatOCSF(t *testing.T) {
 	if err := st.Append(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+	st.Close(context.Background())
 	db := "sqlite:" + path
 
 	check := func(name, out string, want int) {

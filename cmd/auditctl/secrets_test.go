@@ -164,7 +164,7 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer st.Close(context.Background())
 	l, err := audit.New(st, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ func TestSQLiteCommands(t *testing.T) {
 	if err := st.Append(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+	st.Close(context.Background())
 	keys := keyFile(t)
 	cps := filepath.Join(t.TempDir(), "cps.ndjson")
 	if code, out, errOut := ctl(t, args("seal", "-keys", keys, "-checkpoints", cps)...); code != 0 || !strings.Contains(out, "sealed 40 record(s)") {

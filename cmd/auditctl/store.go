@@ -21,7 +21,7 @@ type auditStore interface {
 	audit.Querier
 	storekit.Purger
 	Migrate(ctx context.Context) error
-	Close() error
+	Close(ctx context.Context) error
 }
 
 // sqlitePath reports whether the --db value names an SQLite file, and

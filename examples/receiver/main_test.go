@@ -53,7 +53,7 @@ func TestReceiver(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = sink.Send(context.Background(), recs)
-		sink.Close()
+		sink.Close(context.Background())
 		if (err != nil) != tt.wantErr || tt.wantErr && !storekit.IsPermanent(err) {
 			t.Errorf("secret %q: got %v, want error %v", tt.secret, err, tt.wantErr)
 		}
@@ -108,7 +108,7 @@ func TestReceiverReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.Close()
+	defer sink.Close(context.Background())
 	recs := []audit.Record{{ID: uuid.New(), OccurredAt: time.Now().UTC(), Action: audit.ActionUserLogin, UserID: "u-1", Status: audit.StatusSuccess}}
 	if err := sink.Send(context.Background(), recs); err != nil {
 		t.Fatal(err)

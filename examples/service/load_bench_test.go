@@ -60,7 +60,7 @@ func BenchmarkAdminAPI(b *testing.B) {
 	}
 	defer func() {
 		s.DB().ExecContext(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-		s.Close()
+		s.Close(context.Background())
 	}()
 	if err := s.Migrate(ctx); err != nil {
 		b.Fatal(err)
@@ -81,7 +81,7 @@ func BenchmarkAdminAPI(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer st.Close()
+			defer st.Close(context.Background())
 			st.DB().SetMaxOpenConns(v.conns)
 			st.DB().SetMaxIdleConns(v.conns)
 			a, err := newApp(appConfig{Store: st, LoggerOptions: &audit.Options{Policy: v.policy},

@@ -128,7 +128,7 @@ func run(ctx context.Context, cfg runConfig) error {
 	}
 	keys, err := loadKeys(cfg, cfg.Out)
 	if err != nil {
-		closeStore()
+		closeStore(context.Background())
 		return err
 	}
 	var generated []string
@@ -144,7 +144,7 @@ func run(ctx context.Context, cfg runConfig) error {
 	a, err := newApp(appConfig{Store: store, Keys: keys, Streams: streams, Retention: retention,
 		TrustedProxies: trusted, Log: cfg.Out, AdminPassword: cfg.AdminPassword, UserPassword: cfg.UserPassword})
 	if err != nil {
-		closeStore()
+		closeStore(context.Background())
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,5 @@ func newTelemetry() (*telemetry, error) {
 }
 
 func (t *telemetry) close(ctx context.Context) error {
-	t.audit.Close()
-	return t.provider.Shutdown(ctx)
+	return errors.Join(t.audit.Close(ctx), t.provider.Shutdown(ctx))
 }

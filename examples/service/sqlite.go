@@ -12,7 +12,7 @@ import (
 // openAuditStore opens PostgreSQL when dsn is set, else the SQLite file
 // when file is set, else the memory store. It returns the store, words
 // that say where the log is, and the function that closes it.
-func openAuditStore(ctx context.Context, dsn, file string) (backend, string, func() error, error) {
+func openAuditStore(ctx context.Context, dsn, file string) (backend, string, func(context.Context) error, error) {
 	switch {
 	case dsn != "":
 		b, closeFn, err := openPostgres(ctx, dsn)
@@ -28,5 +28,5 @@ func openAuditStore(ctx context.Context, dsn, file string) (backend, string, fun
 		}
 		return s, "SQLite file " + where + " (set DATABASE_URL for PostgreSQL)", s.Close, nil // Close may be called twice
 	}
-	return memory.New(nil), "in memory", func() error { return nil }, nil
+	return memory.New(nil), "in memory", func(context.Context) error { return nil }, nil
 }

@@ -78,7 +78,7 @@ func TestRestartKeepsHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	vo := keys.VerifyOptions()
 	vo.SealWindow = time.Nanosecond
 	rep, err := chain.Verify(ctx, s, vo)

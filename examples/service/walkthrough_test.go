@@ -68,7 +68,7 @@ func TestDocsWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	page, err := s.Query(context.Background(), audit.Filter{Limit: audit.MaxLimit})
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func load(ctx context.Context, nc *nats.Conn, rep *childReport) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	l, err := jetstream.NewLoader(nc, s, &jetstream.LoaderOptions{
 		Stream: os.Getenv(envStream), Consumer: "loader", DeadLetterSubject: os.Getenv(envDead),
 		AckWait: 10 * time.Second, WriteTimeout: 5 * time.Second, MaxBackoff: time.Second,

@@ -24,7 +24,7 @@ func terminating(b *testing.B, period time.Duration) (*postgres.Store, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { s.Close() })
+	b.Cleanup(func() { s.Close(context.Background()) })
 	terminateBackends(b, base.DB(), app, period)
 	return s, schema
 }

@@ -79,7 +79,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	if err := s.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func ExampleStore_Tx() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	logger, err := audit.New(s, &audit.Options{NoLifecycleEvents: true})
 	if err != nil {
 		log.Fatal(err)
@@ -195,7 +195,7 @@ func ExampleStore_Purge() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	n, err := s.Purge(ctx, time.Now().AddDate(-1, 0, 0))
 	if err != nil {
 		log.Print(err)

@@ -55,7 +55,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 
 	var mu sync.Mutex
 	var delivery []error
@@ -177,7 +177,7 @@ func TestSyncUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	const timeout = 500 * time.Millisecond
 	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync, SyncTimeout: timeout}})
 	if err != nil {
@@ -238,7 +238,7 @@ func TestCommitLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

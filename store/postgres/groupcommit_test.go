@@ -28,7 +28,7 @@ func TestSyncBurst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync, SyncTimeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)

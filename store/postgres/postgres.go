@@ -206,16 +206,32 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // Close closes the connection pool if Open made it, and does nothing if
-// it was given to New. It is safe to call more than once.
-func (s *Store) Close() error {
+// it was given to New. Closing waits for the queries in progress to end,
+// or for ctx to end (the pool goes on closing). It is safe to call more
+// than once.
+func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		if s.owned {
-			if err := s.db.Close(); err != nil {
-				s.closeErr = fmt.Errorf("audit: postgres: close: %w", err)
-			}
+			s.closeErr = closeWithin(ctx, s.db.Close)
 		}
 	})
 	return s.closeErr
+}
+
+// closeWithin runs closeFn, and returns its error or, when ctx ends first,
+// ctx's.
+func closeWithin(ctx context.Context, closeFn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("audit: postgres: close: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: postgres: close: %w", ctx.Err())
+	}
 }
 
 // Tx returns a Store that appends inside tx, the application's own

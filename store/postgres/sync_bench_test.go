@@ -46,7 +46,7 @@ func benchLogger(b *testing.B, callers int, d audit.Delivery) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	l, err := audit.New(s, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: d, NoSecurityDefaults: true, SyncTimeout: time.Minute}, Async: audit.AsyncOptions{BatchSize: 1000, BlockTimeout: time.Minute}, OnError: func(err error) { b.Error(err) }})
 	if err != nil {
 		b.Fatal(err)

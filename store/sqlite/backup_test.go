@@ -82,7 +82,7 @@ func TestBackupOnline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("opening the backup: %v", err)
 	}
-	defer b.Close()
+	defer b.Close(context.Background())
 	rep, err := chain.Verify(ctx, b, &chain.VerifyOptions{
 		Keys:       map[string][]byte{key.ID: key.Secret},
 		PublicKeys: map[string]ed25519.PublicKey{signer.ID: signer.Key.Public().(ed25519.PublicKey)},
@@ -96,7 +96,7 @@ func TestBackupOnline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	defer w.Close(context.Background())
 	if err := w.Append(ctx, record(-1)); err != nil {
 		t.Errorf("append to the backup: %v", err)
 	}
@@ -136,6 +136,6 @@ func openIn(t *testing.T, dir string) *sqlite.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { s.Close(context.Background()) })
 	return s
 }

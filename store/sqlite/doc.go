@@ -7,7 +7,7 @@
 //
 //	s, err := sqlite.Open(ctx, "audit.db", nil)
 //	…
-//	defer s.Close()
+//	defer s.Close(ctx)
 //	logger, err := audit.New(s, nil)
 //
 // A Store is safe for concurrent use by many goroutines, and several

@@ -37,7 +37,7 @@ func TestFaultsFailClosed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Close()
+			s.Close(context.Background())
 			if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
 				t.Skipf("chattr +i: %v: %s", err, out)
 			}
@@ -50,7 +50,7 @@ func TestFaultsFailClosed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Close()
+			s.Close(context.Background())
 			return newStoreAt(t, path, &Options{ReadOnly: true})
 		}},
 		{"full", func(t *testing.T) *Store {
@@ -123,6 +123,6 @@ func newStoreAt(t *testing.T, path string, opts *Options) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { s.Close(context.Background()) })
 	return s
 }

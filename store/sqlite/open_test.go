@@ -60,7 +60,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 			if _, err := s.writer.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)"); err != nil {
 				t.Fatal(err)
 			}
-			s.Close()
+			s.Close(context.Background())
 		}, "version 99, newer than this program"},
 		{"no migrations table", func(t *testing.T, path string) {
 			sqliteFile(t, path, "PRAGMA application_id = "+strconv.Itoa(ApplicationID), "CREATE TABLE t (x)")
@@ -78,7 +78,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 			for _, opts := range []*Options{nil, {ReadOnly: true}} {
 				s, err := Open(ctx, path, opts)
 				if err == nil {
-					s.Close()
+					s.Close(context.Background())
 					t.Fatalf("Open: no error")
 				}
 				if !errors.Is(err, ErrForeignFile) || !strings.Contains(err.Error(), tt.want) {
@@ -108,7 +108,7 @@ func TestReopenKeepsRecords(t *testing.T) {
 		wg.Go(func() {
 			s, err := Open(ctx, path, nil)
 			if err == nil {
-				err = errors.Join(s.Append(ctx, storetest.Records(i*10, i*10+10)...), s.Close())
+				err = errors.Join(s.Append(ctx, storetest.Records(i*10, i*10+10)...), s.Close(context.Background()))
 			}
 			errs[i] = err
 		})
@@ -121,7 +121,7 @@ func TestReopenKeepsRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	var n, versions int
 	var mode string
 	var vacuum int

@@ -25,7 +25,7 @@ func TestFilesPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	if err := s.Append(context.Background(), audit.Record{ID: uuid.New(), Action: audit.ActionUserLogin, ResourceType: "user", Status: audit.StatusSuccess}); err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func child(role, path string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	name, arg, _ := strings.Cut(role, " ")
 	switch name {
 	case "append":
@@ -148,7 +148,7 @@ func checkFile(t *testing.T, path string, want []audit.Record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	var n, distinct int
 	if err := s.reader.QueryRow("SELECT count(*), count(DISTINCT id) FROM audit_logs").Scan(&n, &distinct); err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestTwoProcessesAppendOneSeals(t *testing.T) {
 	if s, err := Open(context.Background(), path, nil); err != nil { // created once, so that the children race on data only
 		t.Fatal(err)
 	} else {
-		s.Close()
+		s.Close(context.Background())
 	}
 	const batches = 20
 	sealer, _, sealIn := startChild(t, "seal", path)
@@ -265,6 +265,6 @@ func TestKilledMidBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
+	s.Close(context.Background())
 	checkFile(t, path, want)
 }

@@ -142,7 +142,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	s.reader.SetMaxOpenConns(defaultReaders)
 	s.reader.SetMaxIdleConns(defaultReaders)
 	if err := s.setUp(ctx); err != nil {
-		s.Close()
+		s.Close(context.Background())
 		return nil, err
 	}
 	return s, nil
@@ -206,10 +206,18 @@ func escapePath(p string) string {
 // Path returns the file the Store uses.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the file. It is safe to call more than once.
-func (s *Store) Close() error {
+// Close closes the file, waiting for the queries in progress to end, or
+// for ctx to end. It is safe to call more than once.
+func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		err := errors.Join(s.reader.Close(), s.writer.Close())
+		done := make(chan error, 1)
+		go func() { done <- errors.Join(s.reader.Close(), s.writer.Close()) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 		if err != nil {
 			s.closeErr = fmt.Errorf("audit: sqlite: close: %w", err)
 		}
