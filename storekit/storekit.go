@@ -27,6 +27,24 @@
 // single-writer table), and a page with a cursor returns only records
 // within it. A store that cannot tell which records were committed when
 // a walk began does not have the Querier's contract.
+//
+// # Appending
+//
+// Append refuses, before it stores anything, a batch with a record that
+// breaks the record contract (CheckRecords, which marks the error
+// Permanent, so that the Logger stops retrying and isolates the record),
+// and ignores a record whose ID it already holds: a retried batch never
+// duplicates. Errors that retrying cannot fix are marked Permanent.
+//
+// # The hash chain and retention
+//
+// A store that keeps a hash chain (package chain) implements SealStore:
+// it stores the Seals and Checkpoints the chain's Sealer makes, under one
+// sealing lock (RunSealer checks what the Sealer returns), and gives them
+// back in order with their records; Digest and SealDigest are the bytes a
+// seal covers, the same from every store. A store that retention can
+// purge implements Purger (and TenantPurger for per-tenant retention,
+// ChainPurger to remove the seals a retention checkpoint covers).
 package storekit
 
 import (
