@@ -107,8 +107,9 @@ type AsyncOptions struct {
 	// BatchSize is the most records written in one Store.Append.
 	// Default 512.
 	BatchSize int
-	// FlushInterval is the longest a record waits for its batch to fill.
-	// Default 100ms.
+	// FlushInterval is the longest a record waits for its batch to fill,
+	// from the moment it is queued; one queued while a batch is being
+	// written waits at least for that write to end. Default 100ms.
 	FlushInterval time.Duration
 	// Overflow is what happens when the queue is full, by QueueSize or
 	// by QueueBytes. Default OverflowBlock.
@@ -284,7 +285,8 @@ const MinHashKeyBytes = 32
 //     one batch failed for RetryFor, the next ones get one attempt each
 //     until the store accepts one (Stats.StoreDown).
 //   - Async, the process dies: what is queued and not yet written is lost,
-//     at most QueueSize events or FlushInterval's worth. Call Close on
+//     at most QueueSize events; under light load, those queued in the
+//     last FlushInterval and during the write in progress. Call Close on
 //     shutdown; use Sync for events you cannot lose.
 //   - Close's context ends before the queue is drained: the rest go to the
 //     OnError with ReasonShutdown.
