@@ -181,6 +181,9 @@ func (q *queue) stats() (depth int, bytes int64, accepted uint64) {
 // load it neither sleeps nor arms a timer.
 func (l *Logger) run() {
 	defer close(l.done)
+	if l.cfg.Spool != nil {
+		l.replay()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {

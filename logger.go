@@ -134,6 +134,13 @@ type AsyncOptions struct {
 	// doubles from MinBackoff; each wait is jittered down by up to half.
 	// Defaults 50ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
+	// Spool, when set, keeps each Async record on local storage from Log
+	// until the store has it, so that a process killed with records
+	// queued loses none: the next Logger on the same spool writes them
+	// (see Spool and package spool). Its bound is a third one, besides
+	// QueueSize and QueueBytes, with the same Overflow. Close the spool
+	// after the Logger.
+	Spool Spool
 }
 
 func (c AsyncOptions) withDefaults() AsyncOptions {
@@ -287,7 +294,9 @@ const MinHashKeyBytes = 32
 //   - Async, the process dies: what is queued and not yet written is lost,
 //     at most QueueSize events; under light load, those queued in the
 //     last FlushInterval and during the write in progress. Call Close on
-//     shutdown; use Sync for events you cannot lose.
+//     shutdown; use Sync for events you cannot lose, or an
+//     AsyncOptions.Spool (package spool), which keeps Async records on
+//     local storage until the store has them.
 //   - Close's context ends before the queue is drained: the rest go to the
 //     OnError with ReasonShutdown.
 //
@@ -675,7 +684,16 @@ func (l *Logger) countSync(rec *Record, write func() error) error {
 }
 
 func (l *Logger) enqueue(rec *Record) error {
-	err := l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
+	var err error
+	if l.cfg.Spool != nil {
+		err = l.spoolAppend(rec)
+	}
+	if err == nil {
+		err = l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
+		if err != nil && l.cfg.Spool != nil {
+			l.cfg.Spool.Release([]Record{*rec})
+		}
+	}
 	if err == nil {
 		l.observe(OutcomeAccepted, Async, rec.Action, 1)
 	}
@@ -790,6 +808,9 @@ func (l *Logger) deliver(batch []Record) {
 			l.obs.Write(Async, len(batch), time.Since(start), err)
 		}
 		if err == nil {
+			if l.cfg.Spool != nil {
+				l.cfg.Spool.Release(batch)
+			}
 			l.written.Add(uint64(len(batch)))
 			l.observeRecords(OutcomeWritten, Async, batch)
 			l.storeDown.Store(false)
@@ -827,6 +848,9 @@ func (l *Logger) drop(batch []Record, reason DropReason, err error) {
 		l.shutdown.Add(uint64(len(batch)))
 	} else {
 		l.failed.Add(uint64(len(batch)))
+		if l.cfg.Spool != nil {
+			l.cfg.Spool.Release(batch) // reported as failed: not replayed
+		}
 	}
 	o := OutcomeShutdown
 	switch reason {

@@ -1,0 +1,221 @@
+package spool_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/spool"
+	"github.com/trailmark/audit/store/sqlite"
+)
+
+// The child process of TestSIGKILLLosesNothing is this test binary run
+// again with childEnv set to the spool directory and childDB to the
+// SQLite file.
+const (
+	childEnv = "TRAILMARK_SPOOL_CHILD"
+	childDB  = "TRAILMARK_SPOOL_DB"
+)
+
+// child logs Async events from 4 goroutines (at most childBurst each per
+// 10ms), through a spool, to the SQLite store until it is killed, and prints the ID of each event whose
+// Log returned nil, after Log returned.
+func child() error {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, os.Getenv(childDB), nil)
+	if err != nil {
+		return err
+	}
+	sp, err := spool.Open(os.Getenv(childEnv), nil)
+	if err != nil {
+		return err
+	}
+	l, err := audit.New(store, &audit.Options{Async: audit.AsyncOptions{Spool: sp}})
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	out := bufio.NewWriterSize(os.Stdout, 4096)
+	errc := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for n := 0; ; n++ {
+				if n%childBurst == childBurst-1 {
+					time.Sleep(10 * time.Millisecond) // below the store's rate, so that a backlog does not grow from kill to kill
+				}
+				id := uuid.Must(uuid.NewV7())
+				err := l.Log(ctx, audit.Event{ID: id, Action: audit.ActionResourceRead, ResourceType: "document", ResourceID: "d-1", Status: audit.StatusSuccess})
+				if errors.Is(err, audit.ErrQueueFull) {
+					continue // the store is behind: not accepted, not printed
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+				mu.Lock()
+				out.WriteString(id.String())
+				out.WriteByte('\n')
+				if out.Buffered() > 3000 {
+					err = out.Flush()
+				}
+				mu.Unlock()
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	return <-errc
+}
+
+// TestSIGKILLLosesNothing starts a child that logs to SQLite through a
+// spool, kills it with SIGKILL at a random moment, 10 times, each child
+// replaying what the last one left, then replays the spool once more in
+// this process: every event whose Log returned nil in a child is in the
+// store.
+func TestSIGKILLLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	spoolDir, db := filepath.Join(dir, "spool"), filepath.Join(dir, "audit.db")
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	accepted := map[uuid.UUID]bool{}
+	deadline := time.Now().Add(40 * time.Second)
+	for kill := range 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d kills in 40s", kill)
+		}
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+spoolDir, childDB+"="+db)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan []uuid.UUID)
+		go func() {
+			var ids []uuid.UUID
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if id, err := uuid.Parse(sc.Text()); err == nil { // the last line may be cut
+					ids = append(ids, id)
+				}
+			}
+			io.Copy(io.Discard, out)
+			read <- ids
+		}()
+		time.Sleep(time.Duration(200+rng.IntN(1000)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		ids := <-read
+		err = cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("child %d: %v, want killed by SIGKILL; stderr: %s", kill, err, stderr.String())
+		}
+		for _, id := range ids {
+			accepted[id] = true
+		}
+		t.Logf("child %d: %d events accepted", kill, len(ids))
+	}
+
+	// the last replay, here
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	sp, err := spool.Open(spoolDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	l, err := audit.New(store, &audit.Options{NoLifecycleEvents: true, Async: audit.AsyncOptions{Spool: sp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("replayed by this process: %d", l.Stats().Written)
+
+	stored := storedIDs(t, db)
+	lost := 0
+	for id := range accepted {
+		if !stored[id] {
+			lost++
+			if lost <= 5 {
+				t.Errorf("accepted event %v is not in the store", id)
+			}
+		}
+	}
+	t.Logf("%d events accepted and printed, %d stored, %d lost", len(accepted), len(stored), lost)
+	if lost > 0 {
+		t.Errorf("%d accepted events lost, want 0", lost)
+	}
+	if len(accepted) == 0 {
+		t.Error("no event was accepted")
+	}
+}
+
+// storedIDs returns the IDs of the records in the SQLite file at path.
+func storedIDs(t *testing.T, path string) map[uuid.UUID]bool {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT id FROM audit_logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	ids := map[uuid.UUID]bool{}
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		id, err := uuid.FromBytes(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
