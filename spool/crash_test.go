@@ -23,13 +23,55 @@ import (
 	"github.com/trailmark/audit/store/sqlite"
 )
 
-// The child process of TestSIGKILLLosesNothing is this test binary run
-// again with childEnv set to the spool directory and childDB to the
-// SQLite file.
+// The child processes of the SIGKILL tests are this test binary run
+// again with childEnv set (to the spool directory, if any), childDB to
+// the SQLite file and childRole to the role.
 const (
-	childEnv = "TRAILMARK_SPOOL_CHILD"
-	childDB  = "TRAILMARK_SPOOL_DB"
+	childEnv  = "TRAILMARK_SPOOL_CHILD"
+	childDB   = "TRAILMARK_SPOOL_DB"
+	childRole = "TRAILMARK_SPOOL_ROLE" // "sealer": childSealer
 )
+
+// childSealer logs Async events without a spool, with the default
+// options, about 3,000 a second from one goroutine (batches do not fill:
+// FlushInterval decides when they are written), to the SQLite store,
+// beside a Sealer, until it is killed; it prints the ID (a UUIDv7, made
+// just before Log) of each event whose Log returned nil.
+func childSealer() error {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, os.Getenv(childDB), nil)
+	if err != nil {
+		return err
+	}
+	l, err := audit.New(store, nil)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- runSealer(ctx, store) }()
+	out := bufio.NewWriterSize(os.Stdout, 1024)
+	for n := 0; ; n++ {
+		select {
+		case err := <-errc:
+			return err
+		default:
+		}
+		if n%3 == 2 {
+			time.Sleep(time.Millisecond)
+		}
+		id := uuid.Must(uuid.NewV7())
+		if err := l.Log(ctx, audit.Event{ID: id, Action: audit.ActionResourceRead, ResourceType: "document", ResourceID: "d-1", Status: audit.StatusSuccess}); err != nil {
+			return err
+		}
+		out.WriteString(id.String())
+		out.WriteByte('\n')
+		if out.Buffered() > 700 {
+			if err := out.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
 
 // child logs Async events from 4 goroutines (at most childBurst each per
 // 10ms), through a spool, to the SQLite store until it is killed, and prints the ID of each event whose
@@ -83,6 +125,40 @@ func child() error {
 	return <-errc
 }
 
+// TestSIGKILLLossWithoutSpool measures what the documented bound is
+// about: a child logging Async to SQLite without a spool, with a Sealer
+// in the same process (the two share SQLite's one writer) and the
+// default settings, is killed 10 times; the events it loses were logged
+// at most FlushInterval plus one write before the kill. It logs how many
+// and how old the oldest was.
+func TestSIGKILLLossWithoutSpool(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("starts and kills processes; measures times, which -race stretches")
+	}
+	db := filepath.Join(t.TempDir(), "audit.db")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	var oldest time.Duration
+	var total int
+	for kill := range 10 {
+		ids, killed := runChild(t, kill, "sealer", "", db, time.Duration(500+rng.IntN(1000))*time.Millisecond)
+		stored := storedIDs(t, db)
+		lost, age := 0, time.Duration(0)
+		for _, id := range ids {
+			if !stored[id] {
+				lost++
+				sec, nsec := id.Time().UnixTime()
+				age = max(age, killed.Sub(time.Unix(sec, nsec)))
+			}
+		}
+		t.Logf("kill %d: %d of %d events lost, the oldest logged %v before the kill", kill, lost, len(ids), age.Round(time.Millisecond))
+		oldest, total = max(oldest, age), total+lost
+	}
+	t.Logf("%d events lost in 10 kills, the oldest logged %v before its kill (FlushInterval 100ms)", total, oldest.Round(time.Millisecond))
+	if oldest > time.Second {
+		t.Errorf("an event logged %v before the kill was lost, want at most FlushInterval and a write", oldest)
+	}
+}
+
 // TestSIGKILLLosesNothing starts a child that logs to SQLite through a
 // spool, kills it with SIGKILL at a random moment, 10 times, each child
 // replaying what the last one left, then replays the spool once more in
@@ -91,10 +167,6 @@ func child() error {
 func TestSIGKILLLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	spoolDir, db := filepath.Join(dir, "spool"), filepath.Join(dir, "audit.db")
@@ -107,39 +179,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d kills in 40s", kill)
 		}
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+spoolDir, childDB+"="+db)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		read := make(chan []uuid.UUID)
-		go func() {
-			var ids []uuid.UUID
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if id, err := uuid.Parse(sc.Text()); err == nil { // the last line may be cut
-					ids = append(ids, id)
-				}
-			}
-			io.Copy(io.Discard, out)
-			read <- ids
-		}()
-		time.Sleep(time.Duration(200+rng.IntN(1000)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		ids := <-read
-		err = cmd.Wait()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("child %d: %v, want killed by SIGKILL; stderr: %s", kill, err, stderr.String())
-		}
+		ids, _ := runChild(t, kill, "", spoolDir, db, time.Duration(200+rng.IntN(1000))*time.Millisecond)
 		for _, id := range ids {
 			accepted[id] = true
 		}
@@ -187,6 +227,52 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	if len(accepted) == 0 {
 		t.Error("no event was accepted")
 	}
+}
+
+// runChild starts a child with role ("" for the spool's) on spoolDir and
+// db, kills it with SIGKILL after life, and returns the IDs it printed
+// and when it was killed.
+func runChild(t *testing.T, n int, role, spoolDir, db string, life time.Duration) ([]uuid.UUID, time.Time) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+spoolDir, childDB+"="+db, childRole+"="+role)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan []uuid.UUID)
+	go func() {
+		var ids []uuid.UUID
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if id, err := uuid.Parse(sc.Text()); err == nil { // the last line may be cut
+				ids = append(ids, id)
+			}
+		}
+		io.Copy(io.Discard, out)
+		read <- ids
+	}()
+	time.Sleep(life)
+	killed := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ids := <-read
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child %d: %v, want killed by SIGKILL; stderr: %s", n, err, stderr.String())
+	}
+	return ids, killed
 }
 
 // storedIDs returns the IDs of the records in the SQLite file at path.

@@ -24,8 +24,12 @@ import (
 // TestMain runs a child's role when childEnv is set (see crash_test.go),
 // the tests otherwise, checking that they leave no goroutine behind.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		if err := child(); err != nil {
+	if _, ok := os.LookupEnv(childEnv); ok {
+		run := child
+		if os.Getenv(childRole) == "sealer" {
+			run = childSealer
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
