@@ -421,8 +421,10 @@ func replayFile(path string, n int, deliver func([]audit.Record) error) (int64, 
 	}
 	size := int64(len(data))
 	if len(data) < headerLen || string(data[:len(magic)]) != magic {
-		if strings.Trim(string(data), "\x00") == "" {
-			return size, nil // created, never written
+		if head := data[:min(len(data), len(magic))]; string(head) == string(make([]byte, len(head))) {
+			// created and never written, or freed for reuse (its header
+			// is zeroed first): it holds no record
+			return size, nil
 		}
 		return size, &corruptError{path, fmt.Errorf("%w: not a spool segment", errCorrupt)}
 	}

@@ -447,3 +447,53 @@ func TestReusedSegmentsReplayNoStaleRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestFreedSegmentsHoldNothing: a segment file without a header — made
+// and never written, or being zeroed for reuse when the process died,
+// its header first — is removed by Replay, neither replayed nor reported.
+func TestFreedSegmentsHoldNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir, &spool.Options{SegmentBytes: 4096, MaxBytes: 1 << 20})
+	for i := range 3 {
+		if err := s.Append(record(i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	segs := segments(t, dir)
+	data, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(data[:100]) // the header and a part of the first frame
+	if err := os.WriteFile(segs[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "00000000000000ff.seg"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := replayAll(t, open(t, dir, nil))
+	if len(got) != 0 {
+		t.Errorf("replayed %d records, want 0", len(got))
+	}
+	if n := segments(t, dir); len(n) != 0 {
+		t.Errorf("segment files %v left, want none", n)
+	}
+}
+
+// TestSync: with Options.Sync, records are replayed as without it.
+func TestSync(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir, &spool.Options{Sync: true, SegmentBytes: 4096, MaxBytes: 1 << 20})
+	for i := range 50 {
+		if err := s.Append(record(i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if got := replayAll(t, open(t, dir, nil)); len(got) != 50 {
+		t.Errorf("replayed %d records, want 50", len(got))
+	}
+}
