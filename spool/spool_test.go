@@ -234,11 +234,10 @@ func TestOptions(t *testing.T) {
 	}
 }
 
-// TestTornAndCorrupt: a frame cut short ends a segment; a segment that is
-// not one is renamed and reported, and the others are replayed.
-func TestTornAndCorrupt(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
+// threeRecords appends 3 records to a spool in dir and closes it; it
+// returns the segment files and the first one's bytes.
+func threeRecords(t *testing.T, dir string) ([]string, []byte) {
+	t.Helper()
 	s := open(t, dir, &spool.Options{SegmentBytes: 4096, MaxBytes: 1 << 20})
 	for i := range 3 {
 		if err := s.Append(record(i), 0); err != nil {
@@ -254,6 +253,15 @@ func TestTornAndCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return segs, data
+}
+
+// TestTornAndCorrupt: a frame cut short ends a segment; a segment that is
+// not one is renamed and reported, and the others are replayed.
+func TestTornAndCorrupt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	segs, data := threeRecords(t, dir)
 	// a fourth frame half copied: its length, and a part of its payload
 	end := len(data) - 1
 	for data[end] == 0 {
@@ -268,9 +276,9 @@ func TestTornAndCorrupt(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a segment"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s = open(t, dir, nil)
+	s := open(t, dir, nil)
 	var got []audit.Record
-	err = s.Replay(10, func(rs []audit.Record) error { got = append(got, rs...); return nil })
+	err := s.Replay(10, func(rs []audit.Record) error { got = append(got, rs...); return nil })
 	if err == nil {
 		t.Error("Replay of a foreign file returned nil, want an error")
 	}
@@ -454,18 +462,7 @@ func TestReusedSegmentsReplayNoStaleRecord(t *testing.T) {
 func TestFreedSegmentsHoldNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := open(t, dir, &spool.Options{SegmentBytes: 4096, MaxBytes: 1 << 20})
-	for i := range 3 {
-		if err := s.Append(record(i), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	segs := segments(t, dir)
-	data, err := os.ReadFile(segs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	segs, data := threeRecords(t, dir)
 	clear(data[:100]) // the header and a part of the first frame
 	if err := os.WriteFile(segs[0], data, 0o600); err != nil {
 		t.Fatal(err)
