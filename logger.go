@@ -205,7 +205,7 @@ const (
 // load, Accepted may run a little ahead of Written + Failed +
 // Dropped[ReasonShutdown] + QueueDepth + SyncInFlight, never behind it.
 type Stats struct {
-	Accepted uint64 // events Log accepted: validated, then written (Sync) or queued (Async)
+	Accepted uint64 // events Log accepted: validated, then written (Sync) or queued (Async); and records replayed from a Spool
 	Written  uint64 // records the store confirmed
 	Failed   uint64 // accepted records the store refused or retries could not deliver
 	Retried  uint64 // Store.Append calls repeated after an error
