@@ -235,10 +235,10 @@ func (s *Spool) Append(rec audit.Record, wait time.Duration) error {
 			}
 			continue
 		}
-		room := s.room
+		room, held := s.room, s.bytes
 		s.mu.Unlock()
 		if wait <= 0 {
-			return fmt.Errorf("audit: spool: %s holds %d bytes (MaxBytes %d): %w", s.dir, s.bytes, s.cfg.MaxBytes, audit.ErrQueueFull)
+			return fmt.Errorf("audit: spool: %s holds %d bytes (MaxBytes %d): %w", s.dir, held, s.cfg.MaxBytes, audit.ErrQueueFull)
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
