@@ -494,3 +494,48 @@ func TestSync(t *testing.T) {
 		t.Errorf("replayed %d records, want 50", len(got))
 	}
 }
+
+// TestConcurrentAppendRelease: appenders and a releaser at once, through
+// reused segments and waits for room; everything released, nothing is
+// left.
+func TestConcurrentAppendRelease(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir, &spool.Options{SegmentBytes: 4096, MaxBytes: 4 * 4096})
+	const writers, each = 4, 1000
+	appended := make(chan audit.Record, 64)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				r := record(w*each + i)
+				if err := s.Append(r, 10*time.Second); err != nil {
+					t.Error(err)
+					return
+				}
+				appended <- r
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var batch []audit.Record
+		for r := range appended {
+			if batch = append(batch, r); len(batch) == 16 {
+				s.Release(batch)
+				batch = batch[:0]
+			}
+		}
+		s.Release(batch)
+	}()
+	wg.Wait()
+	close(appended)
+	<-done
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := segments(t, dir); len(n) != 0 {
+		t.Errorf("segment files %v after every record was released, want none", n)
+	}
+}
