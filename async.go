@@ -28,6 +28,7 @@ type queue struct {
 
 	mu       sync.Mutex
 	buf      []Record
+	first    time.Time     // when the oldest record in buf was queued
 	spare    []Record      // a taken buffer, given back for reuse
 	space    chan struct{} // closed when the batcher takes records or releases bytes
 	closed   bool
@@ -55,6 +56,9 @@ func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
 			return ErrClosed
 		}
 		if len(q.buf) < q.max && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
+			if len(q.buf) == 0 {
+				q.first = time.Now()
+			}
 			q.buf = append(q.buf, *r)
 			q.accepted++
 			q.bytes += size
@@ -128,6 +132,21 @@ func (q *queue) done(rs []Record) {
 	q.signal()
 }
 
+// wait returns how long the batcher may still wait for a batch to fill:
+// the rest of interval since the oldest queued record was queued, or 0
+// when a batch is full. ok is false when nothing is queued.
+func (q *queue) wait(interval time.Duration) (d time.Duration, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.buf) == 0 {
+		return 0, false
+	}
+	if len(q.buf) >= q.batch {
+		return 0, true
+	}
+	return max(interval-time.Since(q.first), 0), true
+}
+
 func (q *queue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -155,11 +174,16 @@ func (q *queue) stats() (depth int, bytes int64, accepted uint64) {
 }
 
 // run is the batcher, the only writer of Async records. It sleeps until a
-// first record is queued, waits up to FlushInterval for a batch to fill
-// (producers wake it when one has), then writes everything queued. Under
+// first record is queued, waits for a batch to fill (producers wake it
+// when one has) until the oldest queued record has waited FlushInterval,
+// then writes everything queued. A record queued during a write waits
+// for the rest of FlushInterval after it, not a whole FlushInterval. Under
 // load it neither sleeps nor arms a timer.
 func (l *Logger) run() {
 	defer close(l.done)
+	if l.cfg.Spool != nil {
+		l.replay()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -173,8 +197,12 @@ func (l *Logger) run() {
 			l.writeQueued() // the queue is closed: this is all
 			return
 		}
-		if l.q.len() < l.cfg.BatchSize {
-			timer.Reset(l.cfg.FlushInterval)
+		wait, ok := l.q.wait(l.cfg.FlushInterval)
+		if !ok {
+			continue // taken by a Flush
+		}
+		if wait > 0 {
+			timer.Reset(wait)
 			select {
 			case <-l.q.wake:
 			case <-timer.C:

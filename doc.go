@@ -34,8 +34,10 @@
 // and key changes, and reads of the audit log (SecurityActions). Async
 // queues the record and a batcher writes it: fail-open, never silent.
 // What can be lost, and how you find out, is listed on Logger; Stats
-// counts it and OnError hears of it. Logger.LogTo writes inside
-// the application's own transaction instead.
+// counts it and OnError hears of it. An AsyncOptions.Spool (package
+// spool) keeps Async records on local disk until the store has them, so
+// that a killed process loses none. Logger.LogTo writes inside the
+// application's own transaction instead.
 //
 // # Stores
 //

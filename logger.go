@@ -107,8 +107,9 @@ type AsyncOptions struct {
 	// BatchSize is the most records written in one Store.Append.
 	// Default 512.
 	BatchSize int
-	// FlushInterval is the longest a record waits for its batch to fill.
-	// Default 100ms.
+	// FlushInterval is the longest a record waits for its batch to fill,
+	// from the moment it is queued; one queued while a batch is being
+	// written waits at least for that write to end. Default 100ms.
 	FlushInterval time.Duration
 	// Overflow is what happens when the queue is full, by QueueSize or
 	// by QueueBytes. Default OverflowBlock.
@@ -133,6 +134,13 @@ type AsyncOptions struct {
 	// doubles from MinBackoff; each wait is jittered down by up to half.
 	// Defaults 50ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
+	// Spool, when set, keeps each Async record on local storage from Log
+	// until the store has it, so that a process killed with records
+	// queued loses none: the next Logger on the same spool writes them
+	// (see Spool and package spool). Its bound is a third one, besides
+	// QueueSize and QueueBytes, with the same Overflow. Close the spool
+	// after the Logger.
+	Spool Spool
 }
 
 func (c AsyncOptions) withDefaults() AsyncOptions {
@@ -197,7 +205,7 @@ const (
 // load, Accepted may run a little ahead of Written + Failed +
 // Dropped[ReasonShutdown] + QueueDepth + SyncInFlight, never behind it.
 type Stats struct {
-	Accepted uint64 // events Log accepted: validated, then written (Sync) or queued (Async)
+	Accepted uint64 // events Log accepted: validated, then written (Sync) or queued (Async); and records replayed from a Spool
 	Written  uint64 // records the store confirmed
 	Failed   uint64 // accepted records the store refused or retries could not deliver
 	Retried  uint64 // Store.Append calls repeated after an error
@@ -284,8 +292,11 @@ const MinHashKeyBytes = 32
 //     one batch failed for RetryFor, the next ones get one attempt each
 //     until the store accepts one (Stats.StoreDown).
 //   - Async, the process dies: what is queued and not yet written is lost,
-//     at most QueueSize events or FlushInterval's worth. Call Close on
-//     shutdown; use Sync for events you cannot lose.
+//     at most QueueSize events; under light load, those queued in the
+//     last FlushInterval and during the write in progress. Call Close on
+//     shutdown; use Sync for events you cannot lose, or an
+//     AsyncOptions.Spool (package spool), which keeps Async records on
+//     local storage until the store has them.
 //   - Close's context ends before the queue is drained: the rest go to the
 //     OnError with ReasonShutdown.
 //
@@ -673,7 +684,16 @@ func (l *Logger) countSync(rec *Record, write func() error) error {
 }
 
 func (l *Logger) enqueue(rec *Record) error {
-	err := l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
+	var err error
+	if l.cfg.Spool != nil {
+		err = l.spoolAppend(rec)
+	}
+	if err == nil {
+		err = l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
+		if err != nil && l.cfg.Spool != nil {
+			l.cfg.Spool.Release([]Record{*rec})
+		}
+	}
 	if err == nil {
 		l.observe(OutcomeAccepted, Async, rec.Action, 1)
 	}
@@ -788,6 +808,9 @@ func (l *Logger) deliver(batch []Record) {
 			l.obs.Write(Async, len(batch), time.Since(start), err)
 		}
 		if err == nil {
+			if l.cfg.Spool != nil {
+				l.cfg.Spool.Release(batch)
+			}
 			l.written.Add(uint64(len(batch)))
 			l.observeRecords(OutcomeWritten, Async, batch)
 			l.storeDown.Store(false)
@@ -825,6 +848,9 @@ func (l *Logger) drop(batch []Record, reason DropReason, err error) {
 		l.shutdown.Add(uint64(len(batch)))
 	} else {
 		l.failed.Add(uint64(len(batch)))
+		if l.cfg.Spool != nil {
+			l.cfg.Spool.Release(batch) // reported as failed: not replayed
+		}
 	}
 	o := OutcomeShutdown
 	switch reason {

@@ -18,6 +18,7 @@ import (
 	_ "github.com/trailmark/audit/ocsf"
 	_ "github.com/trailmark/audit/otelaudit"
 	_ "github.com/trailmark/audit/siem"
+	_ "github.com/trailmark/audit/spool"
 	_ "github.com/trailmark/audit/store/jetstream"
 	_ "github.com/trailmark/audit/store/memory"
 	_ "github.com/trailmark/audit/store/postgres"

@@ -1,0 +1,188 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"net/netip"
+	"time"
+
+	"github.com/trailmark/audit"
+)
+
+// A frame is one record in a segment:
+//
+//	length  uint32, little endian: of the payload; 0 ends the segment
+//	crc     uint32, little endian: CRC-32C of the payload
+//	payload the record (see appendRecord)
+//
+// A segment's unwritten space is zeros, so a reader stops at the first
+// frame whose length is 0, runs past the segment, or whose CRC does not
+// match: a frame being copied when the process died.
+const frameHeader = 8
+
+// version is the first byte of a payload.
+const version = 1
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errCorrupt is wrapped by decode's errors.
+var errCorrupt = errors.New("audit: spool: corrupt record")
+
+// appendFrame appends rec's frame to b.
+func appendFrame(b []byte, rec *audit.Record) []byte {
+	start := len(b)
+	b = append(b, make([]byte, frameHeader)...)
+	b = appendRecord(b, rec)
+	payload := b[start+frameHeader:]
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(payload, castagnoli))
+	return b
+}
+
+// appendRecord appends the payload of rec: the version, the ID, OccurredAt
+// as Unix nanoseconds (varint), the IP address (netip.Addr's binary form),
+// then each string field as a uvarint length and its bytes. Details and
+// Changes are written as length+1, so that 0 stands for nil. RecordedAt is
+// not kept: stores set it.
+func appendRecord(b []byte, r *audit.Record) []byte {
+	b = append(b, version)
+	b = append(b, r.ID[:]...)
+	b = binary.AppendVarint(b, r.OccurredAt.UnixNano())
+	var buf [32]byte
+	ip, _ := r.IPAddress.AppendBinary(buf[:0])
+	b = binary.AppendUvarint(b, uint64(len(ip)))
+	b = append(b, ip...)
+	for _, s := range [...]string{
+		r.UserID, r.UserEmail, r.UserAgent, string(r.Action), r.ResourceType, r.ResourceID,
+		r.RequestID, r.SessionID, string(r.Status), r.ErrorMessage, r.TenantID, r.TraceID, r.SpanID,
+	} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	for _, raw := range [...][]byte{r.Details, r.Changes} {
+		if raw == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(raw))+1)
+		b = append(b, raw...)
+	}
+	return b
+}
+
+// decoder reads the fields of a payload in turn; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", errCorrupt, what)
+	}
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(n uint64, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(what)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str(what string) string {
+	return string(d.bytes(d.uvarint(what), what))
+}
+
+// decodeRecord decodes a payload of appendRecord. The record shares no
+// memory with p.
+func decodeRecord(p []byte) (audit.Record, error) {
+	var r audit.Record
+	if len(p) < 1+16 || p[0] != version {
+		return r, fmt.Errorf("%w: unknown version or short record", errCorrupt)
+	}
+	copy(r.ID[:], p[1:17])
+	d := decoder{b: p[17:]}
+	ns, n := binary.Varint(d.b)
+	if n <= 0 {
+		return r, fmt.Errorf("%w: occurred_at", errCorrupt)
+	}
+	d.b = d.b[n:]
+	r.OccurredAt = time.Unix(0, ns).UTC()
+	ip := d.bytes(d.uvarint("ip_address"), "ip_address")
+	if d.err == nil {
+		var a netip.Addr
+		if err := a.UnmarshalBinary(ip); err != nil {
+			return r, fmt.Errorf("%w: ip_address: %w", errCorrupt, err)
+		}
+		r.IPAddress = a
+	}
+	var action, status string
+	for _, f := range [...]struct {
+		s    *string
+		name string
+	}{
+		{&r.UserID, "user_id"}, {&r.UserEmail, "user_email"}, {&r.UserAgent, "user_agent"},
+		{&action, "action"}, {&r.ResourceType, "resource_type"}, {&r.ResourceID, "resource_id"},
+		{&r.RequestID, "request_id"}, {&r.SessionID, "session_id"}, {&status, "status"},
+		{&r.ErrorMessage, "error_message"}, {&r.TenantID, "tenant_id"}, {&r.TraceID, "trace_id"},
+		{&r.SpanID, "span_id"},
+	} {
+		*f.s = d.str(f.name)
+	}
+	r.Action, r.Status = audit.Action(action), audit.Status(status)
+	for _, f := range [...]struct {
+		raw  *[]byte
+		name string
+	}{{(*[]byte)(&r.Details), "details"}, {(*[]byte)(&r.Changes), "changes"}} {
+		n := d.uvarint(f.name)
+		if n > 0 {
+			*f.raw = append([]byte{}, d.bytes(n-1, f.name)...)
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return audit.Record{}, d.err
+	}
+	return r, nil
+}
+
+// nextFrame returns the payload of the frame at the start of b and the
+// length of the frame, or ok false at the end of the records: a zero
+// length, a frame that runs past b, or a CRC that does not match.
+func nextFrame(b []byte) (payload []byte, size int, ok bool) {
+	if len(b) < frameHeader {
+		return nil, 0, false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n == 0 || uint64(n) > uint64(len(b)-frameHeader) {
+		return nil, 0, false
+	}
+	payload = b[frameHeader : frameHeader+int(n)]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, 0, false
+	}
+	return payload, frameHeader + int(n), true
+}
