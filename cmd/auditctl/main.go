@@ -66,6 +66,8 @@ commands:
   purge    apply retention: archive nothing, checkpoint, remove old records
   load     load records from a NATS JetStream stream into the database until SIGINT/SIGTERM
   backup   copy an SQLite audit file while it is in use: -o FILE (a new file, mode 0600)
+  witness  run a witness (C2SP tlog-witness) that cosigns logs' checkpoints only when they only grew
+  witness-keygen  write a new witness key file: -name NAME -o FILE; prints the witness's verifier key
 
 run 'auditctl <command> -h' (or 'auditctl help <command>') for its flags
 `
@@ -85,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string) error{
 		"keygen": c.keygen, "migrate": c.migrate, "seal": c.seal, "verify": c.verify,
 		"export": c.export, "query": c.query, "purge": c.purge,
-		"load": c.load, "backup": c.backup,
+		"load": c.load, "backup": c.backup, "witness": c.witness, "witness-keygen": c.witnessKeygen,
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":

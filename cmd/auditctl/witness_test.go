@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/trailmark/audit/chain/checkpoint"
+	"github.com/trailmark/audit/chain/witness"
+	"github.com/trailmark/audit/internal/tlogtest"
+)
+
+// startWitness runs auditctl witness until the test ends, and returns the
+// URL it listens on and its verifier key.
+func startWitness(t *testing.T, args ...string) (url, vkey string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"witness", "-addr", "127.0.0.1:0"}, args...), &out, &errOut) }()
+	re := regexp.MustCompile(`listening on (http://\S+)/add-checkpoint; its verifier key:\n(\S+)\n`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			url, vkey = m[1], m[2]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("witness exited %d: %s", code, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("witness did not start: %q %q", out.String(), errOut.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("witness exited %d: %s", code, errOut.String())
+		}
+	}
+	t.Cleanup(stop)
+	return url, vkey, stop
+}
+
+// TestWitnessCommand runs auditctl witness over loopback HTTP: it cosigns
+// a log that only grows, refuses a rewritten history signed with the
+// log's own key, and after a restart still remembers what it cosigned.
+func TestWitnessCommand(t *testing.T) {
+	dir := t.TempDir()
+	keyFile, state := filepath.Join(dir, "witness.json"), filepath.Join(dir, "witness-state")
+	code, out, errOut := ctl(t, "witness-keygen", "-name", "example.com/witness", "-o", keyFile)
+	if code != 0 {
+		t.Fatalf("witness-keygen: exit %d: %s", code, errOut)
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v; want mode 0600", fi, err)
+	}
+	if code, _, errOut := ctl(t, "witness-keygen", "-name", "example.com/witness", "-o", keyFile); code == 0 || !strings.Contains(errOut, "exists") {
+		t.Errorf("witness-keygen over an existing file: exit %d: %s", code, errOut)
+	}
+	keygenVkey := strings.TrimSpace(out)
+
+	const origin = "example.com/audit-log"
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	logSigner, err := checkpoint.NewSigner(origin, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logVkey, err := checkpoint.VerifierKey(origin, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logVerifier, err := note.NewVerifier(logVkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	url, vkey, stop := startWitness(t, "-key", keyFile, "-state", state, "-log", logVkey)
+	if vkey != keygenVkey {
+		t.Errorf("the witness's verifier key %q is not the one keygen printed, %q", vkey, keygenVkey)
+	}
+	wv, err := witness.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := witness.NewClient(url, wv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := &tlogtest.Tree{}
+	sign := func(tr *tlogtest.Tree) []byte {
+		t.Helper()
+		msg, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: origin, Size: tr.Size(), Hash: tr.Root(tr.Size())}, logSigner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	ctx := context.Background()
+	var size int64
+	for _, n := range []int{5, 20, 300} {
+		for range n {
+			tree.Append([]byte("entry"))
+		}
+		msg := sign(tree)
+		lines, wsize, err := client.Cosign(ctx, msg, size, prover(tree))
+		if err != nil {
+			t.Fatalf("Cosign at %d: %v", tree.Size(), err)
+		}
+		size = wsize
+		if _, err := witness.VerifyCosignatures(append(msg, lines...), origin, logVerifier, []note.Verifier{wv}, 1); err != nil {
+			t.Fatalf("cosigned checkpoint at %d: %v", tree.Size(), err)
+		}
+	}
+
+	// The operator, holding the log's key, rewrites one entry and signs
+	// the new history at a larger size: no consistency proof exists.
+	forked := &tlogtest.Tree{}
+	for i := range tree.Size() + 10 {
+		e := []byte("entry")
+		if i == 7 {
+			e = []byte("rewritten")
+		}
+		forked.Append(e)
+	}
+	if _, _, err := client.Cosign(ctx, sign(forked), size, prover(forked)); !errors.Is(err, witness.ErrInconsistent) {
+		t.Errorf("rewritten history: %v, want ErrInconsistent", err)
+	}
+
+	// Restarted on its state file, it still refuses the fork, and
+	// still cosigns the honest log.
+	stop()
+	url, _, _ = startWitness(t, "-key", keyFile, "-state", state, "-log", logVkey)
+	client, err = witness.NewClient(url, wv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Cosign(ctx, sign(forked), size, prover(forked)); !errors.Is(err, witness.ErrInconsistent) {
+		t.Errorf("rewritten history after a restart: %v, want ErrInconsistent", err)
+	}
+	tree.Append([]byte("entry"))
+	if _, _, err := client.Cosign(ctx, sign(tree), size, prover(tree)); err != nil {
+		t.Errorf("the honest log after a restart: %v", err)
+	}
+}
+
+// prover is a witness.ProveFunc over tr.
+func prover(tr *tlogtest.Tree) witness.ProveFunc {
+	return func(_ context.Context, oldSize, newSize int64) (tlog.TreeProof, error) {
+		return tr.ProveTree(newSize, oldSize), nil
+	}
+}
+
+// TestWitnessCommandRefuses: bad flags and files are refused before the
+// witness listens.
+func TestWitnessCommandRefuses(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"name":"w","private_key":"c2VjcmV0"}`), 0o600)
+	for _, args := range [][]string{
+		{"witness"},
+		{"witness", "-key", bad, "-state", filepath.Join(dir, "s"), "-log", "not-a-key"},
+		{"witness", "-key", filepath.Join(dir, "none.json"), "-state", filepath.Join(dir, "s"), "-log", "x+00000000+AQ"},
+		{"witness-keygen", "-o", filepath.Join(dir, "k.json")},
+	} {
+		code, _, errOut := ctl(t, args...)
+		if code != 2 || strings.Contains(errOut, "c2VjcmV0") {
+			t.Errorf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+}
