@@ -629,8 +629,10 @@ func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (Record, er
 }
 
 func (l *Logger) writeSync(ctx context.Context, rec Record) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.policy.SyncTimeout)
-	defer cancel()
+	// no timer unless the store waits on ctx
+	dl := withLazyDeadline(ctx, l.policy.SyncTimeout)
+	defer dl.stop()
+	ctx = dl
 	return l.countSync(&rec, func() error {
 		backoff := l.cfg.MinBackoff
 		var last error // the store's last error
