@@ -14,50 +14,51 @@ import (
 // Tamper changes a Store behind its back, for the chain suite.
 type Tamper struct{ S *Store }
 
-func (t Tamper) remove(id uuid.UUID) (audit.Record, error) {
-	at, ok := t.S.byID[id]
+func (t Tamper) remove(id uuid.UUID) (audit.Record, uint64, error) {
+	st, ok := t.S.byID[id]
 	if !ok {
-		return audit.Record{}, fmt.Errorf("no record %s", id)
+		return audit.Record{}, 0, fmt.Errorf("no record %s", id)
 	}
-	p := t.S.seek(key{at, id})
+	p := t.S.seek(key{st.at, id})
 	r := t.S.chunks[p.c][p.i]
 	t.S.chunks[p.c] = slices.Delete(t.S.chunks[p.c], p.i, p.i+1)
 	if len(t.S.chunks[p.c]) == 0 {
 		t.S.chunks = slices.Delete(t.S.chunks, p.c, p.c+1)
 	}
 	delete(t.S.byID, id)
-	return r, nil
+	return r, st.arrived, nil
 }
 
-func (t Tamper) put(r audit.Record) {
-	t.S.byID[r.ID] = r.OccurredAt
+// put inserts r as if it had arrived arrived-th (0: around Append).
+func (t Tamper) put(r audit.Record, arrived uint64) {
+	t.S.byID[r.ID] = stored{r.OccurredAt, arrived}
 	t.S.insert(r)
 }
 
 func (t Tamper) UpdateRecord(_ context.Context, id uuid.UUID, mutate func(*audit.Record)) error {
 	t.S.mu.Lock()
 	defer t.S.mu.Unlock()
-	r, err := t.remove(id)
+	r, arrived, err := t.remove(id)
 	if err != nil {
 		return err
 	}
 	r = r.Clone()
 	mutate(&r)
-	t.put(r)
+	t.put(r, arrived)
 	return nil
 }
 
 func (t Tamper) DeleteRecord(_ context.Context, id uuid.UUID) error {
 	t.S.mu.Lock()
 	defer t.S.mu.Unlock()
-	_, err := t.remove(id)
+	_, _, err := t.remove(id)
 	return err
 }
 
 func (t Tamper) InsertRecord(_ context.Context, r audit.Record) error {
 	t.S.mu.Lock()
 	defer t.S.mu.Unlock()
-	t.put(r.Clone())
+	t.put(r.Clone(), 0)
 	// the next sealing step takes it, as a SQL store's takes a row
 	// inserted around Append
 	t.S.arrival = append(t.S.arrival, r.ID)

@@ -29,17 +29,22 @@ import (
 // chunks so that appending never copies what is already stored.
 const chunkMax = 1024
 
+// stored is what the Store knows of a record by its ID.
+type stored struct {
+	at      time.Time // its OccurredAt: where it is in the chunks
+	arrived uint64    // its number in the order of arrival, from 1
+}
+
 // Store keeps records in memory, ordered by (OccurredAt, ID).
 type Store struct {
 	now func() time.Time
 
 	mu     sync.RWMutex
 	chunks [][]audit.Record        // each sorted and non-empty; all in order
-	byID   map[uuid.UUID]time.Time // ID → OccurredAt
-	arena  []byte                  // backing store for small JSON values
+	byID   map[uuid.UUID]stored // one map: one lookup and one insert a record
+	arena  []byte               // backing store for small JSON values
 	// the order of arrival, the horizon of a walk (see Query)
-	appended uint64               // records appended so far
-	arrived  map[uuid.UUID]uint64 // ID → its number in that order, from 1
+	appended uint64 // records appended so far
 
 	// the hash chain (see seal.go), guarded by mu; sealMu admits one
 	// sealer at a time
@@ -71,7 +76,7 @@ type Options struct {
 
 // New returns an empty Store. opts may be nil.
 func New(opts *Options) *Store {
-	s := &Store{now: time.Now, byID: make(map[uuid.UUID]time.Time), arrived: make(map[uuid.UUID]uint64), sealed: make(map[uuid.UUID]time.Time)}
+	s := &Store{now: time.Now, byID: make(map[uuid.UUID]stored), sealed: make(map[uuid.UUID]time.Time)}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
 	}
@@ -181,9 +186,8 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		r.Details, r.Changes = s.keep(js[i][0]), s.keep(js[i][1])
 		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
 		r.RecordedAt = now
-		s.byID[r.ID] = r.OccurredAt
 		s.appended++
-		s.arrived[r.ID] = s.appended
+		s.byID[r.ID] = stored{r.OccurredAt, s.appended}
 		s.arrival = append(s.arrival, r.ID)
 		s.insert(r)
 	}
@@ -267,7 +271,7 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 		if !f.Since.IsZero() && r.OccurredAt.Before(since) {
 			break
 		}
-		if n := s.arrived[r.ID]; !storekit.Match(&f, r) || n > horizon || n <= after && n > 0 {
+		if n := s.byID[r.ID].arrived; !storekit.Match(&f, r) || n > horizon || n <= after && n > 0 {
 			continue
 		}
 		if len(page.Records) == limit {
@@ -291,11 +295,11 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	t, ok := s.byID[id]
+	st, ok := s.byID[id]
 	if !ok {
 		return audit.Record{}, fmt.Errorf("audit: memory: get %s: %w", id, audit.ErrNotFound)
 	}
-	p := s.seek(key{t, id})
+	p := s.seek(key{st.at, id})
 	return s.chunks[p.c][p.i].Clone(), nil
 }
 
@@ -315,7 +319,6 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 		}
 		for _, r := range s.chunks[c][:end] {
 			delete(s.byID, r.ID)
-			delete(s.arrived, r.ID)
 		}
 		n += int64(end)
 	}
@@ -360,7 +363,6 @@ func (s *Store) PurgeTenants(ctx context.Context, def time.Time, tenants map[str
 		for _, r := range ch {
 			if r.OccurredAt.Before(cutoff(r.TenantID)) {
 				delete(s.byID, r.ID)
-				delete(s.arrived, r.ID)
 				n++
 			} else {
 				keep = append(keep, r)

@@ -65,11 +65,11 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last storekit.Sea
 
 // get returns the record with id; the caller holds mu.
 func (s *Store) get(id uuid.UUID) (*audit.Record, bool) {
-	t, ok := s.byID[id]
+	st, ok := s.byID[id]
 	if !ok {
 		return nil, false
 	}
-	p := s.seek(key{t, id})
+	p := s.seek(key{st.at, id})
 	return &s.chunks[p.c][p.i], true
 }
 
