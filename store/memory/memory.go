@@ -48,6 +48,7 @@ type Store struct {
 	seals   []storekit.Seal
 	sealed  map[uuid.UUID]time.Time // sealed record → the OccurredAt its seal names
 	cps     []storekit.Checkpoint
+	tree    tree // the Merkle tree over the seals (see tree.go), guarded by mu
 }
 
 var (
@@ -60,6 +61,7 @@ var (
 
 	_ storekit.SealStore   = (*Store)(nil)
 	_ storekit.ChainPurger = (*Store)(nil)
+	_ storekit.TreeStore   = (*Store)(nil)
 )
 
 // Options configures a Store. The zero value (and nil) means the
