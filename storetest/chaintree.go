@@ -174,10 +174,17 @@ func testTreeBackfill(t *testing.T, newChain ChainFactory) {
 	checkTree(t, s, 20)
 	r, err := s.(audit.Getter).Get(ctx, old[0].ID)
 	check(t, err)
+	var seq uint64
+	check(t, s.ScanChain(ctx, 1, func(sl storekit.Seal, _ *audit.Record) error {
+		if sl.EventID == r.ID {
+			seq = sl.Seq
+		}
+		return nil
+	}))
 	p, err := chain.Prove(ctx, s, r.ID)
 	check(t, err)
-	if _, err := chain.VerifyInclusion(&r, &p, logVerifier(t)); err != nil || p.Index != 0 {
-		t.Fatalf("proof of a record sealed before the tree: index %d, %v", p.Index, err)
+	if _, err := chain.VerifyInclusion(&r, &p, logVerifier(t)); err != nil || p.Index != int64(seq)-1 {
+		t.Fatalf("proof of a record sealed before the tree (seal %d): index %d, %v", seq, p.Index, err)
 	}
 	wantOK(t, mustVerify(t, s, verifyOpts()), "after the backfill")
 }

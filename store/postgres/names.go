@@ -39,6 +39,10 @@ type names struct {
 	PurgeTenantRows                    string // qualified, quoted
 	PurgeRowsQLit, PurgeTenantRowsQLit string // string literals of the quoted, qualified names
 
+	// the Merkle tree (migration 6)
+	TreeLeaves, TreeHashes, TreeCheckpoints string // qualified, quoted
+	TreeLeafEventIndex                      string // unqualified, quoted
+
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
 	PurgeRowsName, DropPartitionsName      string // qualified, unquoted, for messages
@@ -86,6 +90,10 @@ func newNames(schema, table string) names {
 		TraceIndex:         pq.QuoteIdentifier(table + "_trace_idx"),
 		NewColumnsLit:      pq.QuoteLiteral(strings.Join(columnsV4, ", ")),
 		PurgeTenantRows:    q(table + "_purge_tenant_rows"),
+		TreeLeaves:         q(table + "_tree_leaves"),
+		TreeHashes:         q(table + "_tree_hashes"),
+		TreeCheckpoints:    q(table + "_tree_checkpoints"),
+		TreeLeafEventIndex: pq.QuoteIdentifier(table + "_tree_leaves_event_idx"),
 	}
 	n.PurgeRowsQLit = pq.QuoteLiteral(n.PurgeRows)
 	n.PurgeTenantRowsQLit = pq.QuoteLiteral(n.PurgeTenantRows)

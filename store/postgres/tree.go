@@ -1,0 +1,241 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
+)
+
+var _ storekit.TreeStore = (*Store)(nil)
+
+// treeSize returns the number of leaves of the tree.
+func (s *Store) treeSize(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+	var n int64
+	err := q.QueryRowxContext(ctx, "SELECT COALESCE(max(seq), 0) FROM "+s.sql.TreeLeaves).Scan(&n)
+	return n, err
+}
+
+// addLeaves stores leaves, their hashes and checkpoint within tx, which
+// holds the sealing lock, if they continue the tree.
+func (s *Store) addLeaves(ctx context.Context, tx *sqlx.Tx, size int64, leaves []storekit.Leaf) error {
+	have, err := s.treeSize(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if have != size {
+		return fmt.Errorf("the tree has %d leaves, not %d", have, size)
+	}
+	if err := storekit.CheckLeaves(size, leaves); err != nil {
+		return err
+	}
+	copyIn := func(q string, rows func(exec func(args ...any) error) error) error {
+		stmt, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		if err := rows(func(args ...any) error { _, err := stmt.ExecContext(ctx, args...); return err }); err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx); err != nil {
+			return err
+		}
+		return stmt.Close()
+	}
+	err = copyIn("COPY "+s.sql.TreeLeaves+" (seq, event_id, salt, commitment) FROM STDIN", func(exec func(...any) error) error {
+		for i := range leaves {
+			l := &leaves[i]
+			var id any
+			if l.EventID != uuid.Nil {
+				id = l.EventID.String()
+			}
+			var salt any
+			if l.Salt != nil {
+				salt = l.Salt
+			}
+			if err := exec(int64(l.Seq), id, salt, l.Commitment); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	idx := tlog.StoredHashCount(size)
+	err = copyIn("COPY "+s.sql.TreeHashes+" (idx, hash) FROM STDIN", func(exec func(...any) error) error {
+		for i := range leaves {
+			for _, h := range leaves[i].Hashes {
+				if err := exec(idx, h); err != nil {
+					return err
+				}
+				idx++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if l := leaves[len(leaves)-1]; l.Checkpoint != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.sql.TreeCheckpoints+" (size, note) VALUES ($1, $2)", int64(l.Seq), string(l.Checkpoint)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppendLeaves adds leaves to the tree in one transaction, within the
+// sealing lock (it waits for a sealing step to end), if the tree has size
+// leaves.
+func (s *Store) AppendLeaves(ctx context.Context, size int64, leaves []storekit.Leaf) error {
+	err := func() error {
+		if len(leaves) == 0 {
+			return nil
+		}
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", s.sql.LockSeal); err != nil {
+			return err
+		}
+		if err := s.addLeaves(ctx, tx, size, leaves); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		return fmt.Errorf("audit: postgres: append leaves: %w", err)
+	}
+	return nil
+}
+
+// TreeSize returns the number of leaves of the tree.
+func (s *Store) TreeSize(ctx context.Context) (int64, error) {
+	n, err := s.treeSize(ctx, s.db)
+	if err != nil {
+		return 0, fmt.Errorf("audit: postgres: tree size: %w", err)
+	}
+	return n, nil
+}
+
+// ReadTreeHashes returns the stored hashes of the tree at indexes, in one
+// indexed read.
+func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
+	out := make([][]byte, len(indexes))
+	if len(indexes) == 0 {
+		return out, nil
+	}
+	at := make(map[int64][]int, len(indexes))
+	for i, x := range indexes {
+		at[x] = append(at[x], i)
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT idx, hash FROM "+s.sql.TreeHashes+" WHERE idx = ANY($1)", pq.Array(indexes))
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var x int64
+		var h []byte
+		if err := rows.Scan(&x, &h); err != nil {
+			return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
+		}
+		for _, i := range at[x] {
+			out[i] = h
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
+	}
+	for i, h := range out {
+		if h == nil {
+			return nil, fmt.Errorf("audit: postgres: tree hash %d: %w", indexes[i], audit.ErrNotFound)
+		}
+	}
+	return out, nil
+}
+
+func scanLeaf(row interface{ Scan(...any) error }) (storekit.Leaf, error) {
+	var (
+		l   storekit.Leaf
+		seq int64
+		id  sql.NullString
+	)
+	if err := row.Scan(&seq, &id, &l.Salt, &l.Commitment); err != nil {
+		return l, err
+	}
+	l.Seq = uint64(seq)
+	if id.Valid {
+		var err error
+		if l.EventID, err = uuid.Parse(id.String); err != nil {
+			return l, fmt.Errorf("leaf %d: %w", seq, err)
+		}
+	}
+	return l, nil
+}
+
+// Leaves returns the leaves with Seq in [from, from+n).
+func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, event_id, salt, commitment FROM "+s.sql.TreeLeaves+" WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+		int64(min(from, 1<<62)), int64(min(from+uint64(max(n, 0)), 1<<62)))
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres: leaves: %w", err)
+	}
+	defer rows.Close()
+	var out []storekit.Leaf
+	for rows.Next() {
+		l, err := scanLeaf(rows)
+		if err != nil {
+			return nil, fmt.Errorf("audit: postgres: leaves: %w", err)
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: postgres: leaves: %w", err)
+	}
+	return out, nil
+}
+
+// LeafOf returns the leaf of the record with id.
+func (s *Store) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
+	l, err := scanLeaf(s.db.QueryRowContext(ctx, "SELECT seq, event_id, salt, commitment FROM "+s.sql.TreeLeaves+" WHERE event_id = $1 ORDER BY seq DESC LIMIT 1", id.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return storekit.Leaf{}, fmt.Errorf("audit: postgres: leaf of %s: %w", id, audit.ErrNotFound)
+	}
+	if err != nil {
+		return storekit.Leaf{}, fmt.Errorf("audit: postgres: leaf of %s: %w", id, err)
+	}
+	return l, nil
+}
+
+// TreeCheckpoint returns the stored tree checkpoint at size, or the
+// newest for a negative size.
+func (s *Store) TreeCheckpoint(ctx context.Context, size int64) (storekit.TreeCheckpoint, error) {
+	q, args := "SELECT size, note FROM "+s.sql.TreeCheckpoints+" WHERE size = $1", []any{size}
+	if size < 0 {
+		q, args = "SELECT size, note FROM "+s.sql.TreeCheckpoints+" ORDER BY size DESC LIMIT 1", nil
+	}
+	var c storekit.TreeCheckpoint
+	var note string
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&c.Size, &note)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("audit: postgres: tree checkpoint at %d: %w", size, audit.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("audit: postgres: tree checkpoint: %w", err)
+	}
+	c.Note = []byte(note)
+	return c, nil
+}
