@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Errors an Authorize function returns (or wraps) to refuse a caller.
@@ -102,6 +103,7 @@ type Handler struct {
 	o        Options // a copy, defaults applied
 	store    audit.Querier
 	getter   audit.Getter // nil if the store cannot look records up by ID
+	tree     storekit.TreeReader // nil if the store keeps no Merkle tree
 	logger   *audit.Logger
 	auth     Authorizer
 	mux      *http.ServeMux
@@ -133,6 +135,7 @@ func New(store audit.Querier, logger *audit.Logger, auth Authorizer, opts *Optio
 		h.o = *opts
 	}
 	h.getter, _ = store.(audit.Getter)
+	h.tree, _ = store.(storekit.TreeReader)
 	o := &h.o
 	var err error
 	if h.cursors, err = newCursors(o.CursorKey); err != nil {
@@ -160,6 +163,10 @@ func New(store audit.Querier, logger *audit.Logger, auth Authorizer, opts *Optio
 	h.mux.HandleFunc("GET "+base+"/export", h.export)
 	h.mux.HandleFunc("GET "+base+"/users/{user_id}", h.user)
 	h.mux.HandleFunc("GET "+base+"/{id}", h.get)
+	// GET base/{id}/proof is routed by other: as a pattern it would
+	// conflict with base/users/{user_id}
+	h.mux.HandleFunc("GET "+base+"/checkpoint", h.checkpoint)
+	h.mux.HandleFunc("GET "+base+"/consistency", h.consistency)
 	h.mux.HandleFunc(base, h.other)
 	h.mux.HandleFunc(base+"/", h.other)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -535,6 +542,14 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 
 // other answers what no route matches, for a caller Authorize accepts.
 func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if rest, ok := strings.CutPrefix(r.URL.Path, h.o.BasePath+"/"); ok {
+			if id, ok := strings.CutSuffix(rest, "/proof"); ok && id != "" && !strings.Contains(id, "/") {
+				h.proof(w, r, id)
+				return
+			}
+		}
+	}
 	a, ok := h.authorize(w, r)
 	if !ok {
 		return

@@ -22,6 +22,10 @@ const (
 	ConsistencyFormat = "trailmark.consistency-proof.v1"
 )
 
+// ErrTreeSize is the category of the errors ProveConsistency returns for
+// a size outside the tree of its checkpoint.
+var ErrTreeSize = errors.New("audit: tree size out of range")
+
 // ErrProof is the category of the errors VerifyInclusion and
 // VerifyConsistency return when a proof does not hold: the record, the
 // proof or the checkpoint is not what the log signed.
@@ -211,7 +215,7 @@ func ProveConsistency(ctx context.Context, store storekit.TreeReader, from, to i
 		return ConsistencyProof{}, fmt.Errorf("audit: prove consistency: %w", err)
 	}
 	if from < 1 || from > c.Size {
-		return ConsistencyProof{}, fmt.Errorf("audit: prove consistency: from %d is not within 1 to %d", from, c.Size)
+		return ConsistencyProof{}, fmt.Errorf("%w: prove consistency: from %d is not within 1 to %d", ErrTreeSize, from, c.Size)
 	}
 	p, err := tlog.ProveTree(c.Size, from, hashReader(ctx, store))
 	if err != nil {
