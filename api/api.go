@@ -102,7 +102,7 @@ type Options struct {
 type Handler struct {
 	o        Options // a copy, defaults applied
 	store    audit.Querier
-	getter   audit.Getter // nil if the store cannot look records up by ID
+	getter   audit.Getter        // nil if the store cannot look records up by ID
 	tree     storekit.TreeReader // nil if the store keeps no Merkle tree
 	logger   *audit.Logger
 	auth     Authorizer
