@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -59,6 +58,25 @@ func newLeaf(sl *storekit.Seal) storekit.Leaf {
 	salt := make([]byte, saltSize)
 	rand.Read(salt)
 	return storekit.Leaf{Seq: sl.Seq, EventID: sl.EventID, Salt: salt, Commitment: LeafCommitment(salt, sl.Digest)}
+}
+
+// newLeaves returns the leaves of seals, with fresh salts drawn at once.
+func newLeaves(seals []storekit.Seal) []storekit.Leaf {
+	buf := make([]byte, 2*sha256.Size*len(seals))
+	rand.Read(buf[:saltSize*len(seals)])
+	leaves := make([]storekit.Leaf, len(seals))
+	h := sha256.New()
+	for i := range seals {
+		salt := buf[saltSize*i : saltSize*(i+1) : saltSize*(i+1)]
+		h.Reset()
+		h.Write([]byte(leafDomain))
+		h.Write(salt)
+		h.Write(seals[i].Digest)
+		at := saltSize*len(seals) + sha256.Size*i
+		c := h.Sum(buf[at:at])
+		leaves[i] = storekit.Leaf{Seq: seals[i].Seq, EventID: seals[i].EventID, Salt: salt, Commitment: c[:sha256.Size:sha256.Size]}
+	}
+	return leaves
 }
 
 // checkOrigin reports whether origin can name a log: a checkpoint's
@@ -154,8 +172,10 @@ func (s *Sealer) loadFrontier(ctx context.Context, ts storekit.TreeStore) error 
 // tree when the Sealer signs. It keeps the new frontier as pending, for
 // treeCommitted; s.mu is held.
 func (s *Sealer) growTree(leaves []storekit.Leaf) error {
-	r := &stepHashes{added: map[int64]tlog.Hash{}, frontier: s.frontier}
 	n := s.frontierSize
+	total := tlog.StoredHashCount(n+int64(len(leaves))) - tlog.StoredHashCount(n)
+	r := &stepHashes{added: make(map[int64]tlog.Hash, total), frontier: s.frontier}
+	buf := make([]byte, 0, total*tlog.HashSize) // one array for every hash of the step
 	for i := range leaves {
 		hs, err := tlog.StoredHashes(n, leaves[i].Commitment, r)
 		if err != nil {
@@ -165,7 +185,9 @@ func (s *Sealer) growTree(leaves []storekit.Leaf) error {
 		leaves[i].Hashes = make([][]byte, len(hs))
 		for j, h := range hs {
 			r.added[start+int64(j)] = h
-			leaves[i].Hashes[j] = bytes.Clone(h[:])
+			at := len(buf)
+			buf = append(buf, h[:]...)
+			leaves[i].Hashes[j] = buf[at:len(buf):len(buf)]
 		}
 		n++
 	}
@@ -211,10 +233,7 @@ func (s *Sealer) sealTree(last storekit.Seal, recs []audit.Record) ([]storekit.S
 		s.treeBehind = true
 		return seals, nil
 	}
-	leaves := make([]storekit.Leaf, len(seals))
-	for i := range seals {
-		leaves[i] = newLeaf(&seals[i])
-	}
+	leaves := newLeaves(seals)
 	if err := s.growTree(leaves); err != nil {
 		return nil, err
 	}

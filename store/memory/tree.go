@@ -14,10 +14,26 @@ import (
 // tree is the Merkle tree over the seals: insert-only, as in the other
 // stores; retention removes none of it.
 type tree struct {
-	leaves []storekit.Leaf // leaf i has Seq i+1
-	hashes [][]byte        // in tlog's storage order
+	leaves []leaf     // leaf i has Seq i+1
+	hashes [][32]byte // in tlog's storage order
 	cps    []storekit.TreeCheckpoint
 	byID   map[uuid.UUID]int // record ID → index of its newest leaf
+}
+
+// leaf is a storekit.Leaf, compact.
+type leaf struct {
+	id         uuid.UUID
+	salted     bool
+	salt       [32]byte
+	commitment [32]byte
+}
+
+func (l *leaf) export(seq int) storekit.Leaf {
+	out := storekit.Leaf{Seq: uint64(seq), EventID: l.id, Commitment: slices.Clone(l.commitment[:])}
+	if l.salted {
+		out.Salt = slices.Clone(l.salt[:])
+	}
+	return out
 }
 
 // add stores leaves, if they continue a tree of size leaves; mu is held.
@@ -33,7 +49,7 @@ func (t *tree) add(size int64, leaves []storekit.Leaf) error {
 	}
 	for _, l := range leaves {
 		for _, h := range l.Hashes {
-			t.hashes = append(t.hashes, slices.Clone(h))
+			t.hashes = append(t.hashes, [32]byte(h))
 		}
 		if l.Checkpoint != nil {
 			t.cps = append(t.cps, storekit.TreeCheckpoint{Size: int64(l.Seq), Note: slices.Clone(l.Checkpoint)})
@@ -41,7 +57,13 @@ func (t *tree) add(size int64, leaves []storekit.Leaf) error {
 		if l.EventID != uuid.Nil {
 			t.byID[l.EventID] = len(t.leaves)
 		}
-		t.leaves = append(t.leaves, storekit.Leaf{Seq: l.Seq, EventID: l.EventID, Salt: slices.Clone(l.Salt), Commitment: slices.Clone(l.Commitment)})
+		m := leaf{id: l.EventID, commitment: [32]byte(l.Commitment)}
+		if len(l.Salt) == 32 {
+			m.salted, m.salt = true, [32]byte(l.Salt)
+		} else if l.Salt != nil {
+			return fmt.Errorf("tree leaf %d has a salt of %d bytes", l.Seq, len(l.Salt))
+		}
+		t.leaves = append(t.leaves, m)
 	}
 	return nil
 }
@@ -83,7 +105,7 @@ func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, 
 		if x < 0 || x >= int64(len(s.tree.hashes)) {
 			return nil, fmt.Errorf("audit: memory: tree hash %d: %w", x, audit.ErrNotFound)
 		}
-		out[i] = slices.Clone(s.tree.hashes[x])
+		out[i] = slices.Clone(s.tree.hashes[x][:])
 	}
 	return out, nil
 }
@@ -97,9 +119,7 @@ func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf
 	defer s.mu.RUnlock()
 	var out []storekit.Leaf
 	for seq := max(from, 1); seq < from+uint64(max(n, 0)) && seq <= uint64(len(s.tree.leaves)); seq++ {
-		l := s.tree.leaves[seq-1]
-		l.Salt, l.Commitment = slices.Clone(l.Salt), slices.Clone(l.Commitment)
-		out = append(out, l)
+		out = append(out, s.tree.leaves[seq-1].export(int(seq)))
 	}
 	return out, nil
 }
@@ -115,9 +135,7 @@ func (s *Store) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error)
 	if !ok || id == uuid.Nil {
 		return storekit.Leaf{}, fmt.Errorf("audit: memory: leaf of %s: %w", id, audit.ErrNotFound)
 	}
-	l := s.tree.leaves[i]
-	l.Salt, l.Commitment = slices.Clone(l.Salt), slices.Clone(l.Commitment)
-	return l, nil
+	return s.tree.leaves[i].export(i + 1), nil
 }
 
 // TreeCheckpoint returns the stored tree checkpoint at size, or the
