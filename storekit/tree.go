@@ -15,7 +15,10 @@ import (
 // for whoever holds the record.
 type Leaf struct {
 	Seq     uint64    // the seal's Seq
-	EventID uuid.UUID // the sealed record's ID; zero for a placeholder
+	// EventID is the sealed record's ID, as its seal names it: zero for
+	// a placeholder, and, in the SQL stores, once retention removed the
+	// seal.
+	EventID uuid.UUID
 	// Salt is 32 random bytes; nil for a placeholder: the leaf of a seal
 	// that retention removed before the tree existed.
 	Salt []byte
@@ -119,4 +122,21 @@ func SealLeaves(seals []Seal) ([]Leaf, bool) {
 		out[i] = *seals[i].Leaf
 	}
 	return out, true
+}
+
+// HashOwner returns the leaf (its index, Seq-1) whose Hashes hold the
+// stored hash at index, and its position among them: a store that keeps
+// each leaf's hashes with the leaf finds a stored hash so.
+func HashOwner(index int64) (leaf int64, at int) {
+	// the last n with StoredHashCount(n) <= index
+	lo, hi := int64(0), index+1
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if tlog.StoredHashCount(mid) <= index {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, int(index - tlog.StoredHashCount(lo))
 }

@@ -187,7 +187,6 @@ func ExampleMigrationSQL() {
 	// CREATE FUNCTION "audit"."audit_logs_purge_tenant_rows"(def timestamptz, tenants text[], cutoffs timestamptz[], max_rows integer) RETURNS bigint
 	// -- trailmark audit migration 6: tree
 	// CREATE TABLE "audit"."audit_logs_tree_leaves" (
-	// CREATE TABLE "audit"."audit_logs_tree_hashes" (
 	// CREATE TABLE "audit"."audit_logs_tree_checkpoints" (
 }
 

@@ -40,8 +40,7 @@ type names struct {
 	PurgeRowsQLit, PurgeTenantRowsQLit string // string literals of the quoted, qualified names
 
 	// the Merkle tree (migration 6)
-	TreeLeaves, TreeHashes, TreeCheckpoints string // qualified, quoted
-	TreeLeafEventIndex                      string // unqualified, quoted
+	TreeLeaves, TreeCheckpoints string // qualified, quoted
 
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
@@ -91,9 +90,7 @@ func newNames(schema, table string) names {
 		NewColumnsLit:      pq.QuoteLiteral(strings.Join(columnsV4, ", ")),
 		PurgeTenantRows:    q(table + "_purge_tenant_rows"),
 		TreeLeaves:         q(table + "_tree_leaves"),
-		TreeHashes:         q(table + "_tree_hashes"),
 		TreeCheckpoints:    q(table + "_tree_checkpoints"),
-		TreeLeafEventIndex: pq.QuoteIdentifier(table + "_tree_leaves_event_idx"),
 	}
 	n.PurgeRowsQLit = pq.QuoteLiteral(n.PurgeRows)
 	n.PurgeTenantRowsQLit = pq.QuoteLiteral(n.PurgeTenantRows)

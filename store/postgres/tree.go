@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/storekit"
@@ -37,53 +36,30 @@ func (s *Store) addLeaves(ctx context.Context, tx *sqlx.Tx, size int64, leaves [
 	if err := storekit.CheckLeaves(size, leaves); err != nil {
 		return err
 	}
-	copyIn := func(q string, rows func(exec func(args ...any) error) error) error {
-		stmt, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		if err := rows(func(args ...any) error { _, err := stmt.ExecContext(ctx, args...); return err }); err != nil {
-			return err
-		}
-		if _, err := stmt.ExecContext(ctx); err != nil {
-			return err
-		}
-		return stmt.Close()
-	}
-	err = copyIn("COPY "+s.sql.TreeLeaves+" (seq, event_id, salt, commitment) FROM STDIN", func(exec func(...any) error) error {
-		for i := range leaves {
-			l := &leaves[i]
-			var id any
-			if l.EventID != uuid.Nil {
-				id = l.EventID.String()
-			}
-			var salt any
-			if l.Salt != nil {
-				salt = l.Salt
-			}
-			if err := exec(int64(l.Seq), id, salt, l.Commitment); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	stmt, err := tx.PrepareContext(ctx, "COPY "+s.sql.TreeLeaves+" (seq, salt, commitment, hashes) FROM STDIN")
 	if err != nil {
 		return err
 	}
-	idx := tlog.StoredHashCount(size)
-	err = copyIn("COPY "+s.sql.TreeHashes+" (idx, hash) FROM STDIN", func(exec func(...any) error) error {
-		for i := range leaves {
-			for _, h := range leaves[i].Hashes {
-				if err := exec(idx, h); err != nil {
-					return err
-				}
-				idx++
-			}
+	defer stmt.Close()
+	buf := make([]byte, 0, 32*len(leaves)*2)
+	for i := range leaves {
+		l := &leaves[i]
+		var salt any
+		if l.Salt != nil {
+			salt = l.Salt
 		}
-		return nil
-	})
-	if err != nil {
+		at := len(buf)
+		for _, h := range l.Hashes {
+			buf = append(buf, h...)
+		}
+		if _, err := stmt.ExecContext(ctx, int64(l.Seq), salt, l.Commitment, buf[at:]); err != nil {
+			return err
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return err
+	}
+	if err := stmt.Close(); err != nil {
 		return err
 	}
 	if l := leaves[len(leaves)-1]; l.Checkpoint != nil {
@@ -131,29 +107,40 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 }
 
 // ReadTreeHashes returns the stored hashes of the tree at indexes, in one
-// indexed read.
+// indexed read of the leaves that hold them.
 func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
 	out := make([][]byte, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
 	}
-	at := make(map[int64][]int, len(indexes))
+	type pos struct{ i, at int }
+	at := make(map[int64][]pos, len(indexes))
+	seqs := make([]int64, 0, len(indexes))
 	for i, x := range indexes {
-		at[x] = append(at[x], i)
+		if x < 0 {
+			return nil, fmt.Errorf("audit: postgres: tree hash %d: %w", x, audit.ErrNotFound)
+		}
+		leaf, k := storekit.HashOwner(x)
+		if _, ok := at[leaf+1]; !ok {
+			seqs = append(seqs, leaf+1)
+		}
+		at[leaf+1] = append(at[leaf+1], pos{i, k})
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT idx, hash FROM "+s.sql.TreeHashes+" WHERE idx = ANY($1)", pq.Array(indexes))
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, hashes FROM "+s.sql.TreeLeaves+" WHERE seq = ANY($1)", pq.Array(seqs))
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var x int64
-		var h []byte
-		if err := rows.Scan(&x, &h); err != nil {
+		var seq int64
+		var hs []byte
+		if err := rows.Scan(&seq, &hs); err != nil {
 			return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
 		}
-		for _, i := range at[x] {
-			out[i] = h
+		for _, p := range at[seq] {
+			if (p.at+1)*32 <= len(hs) {
+				out[p.i] = hs[p.at*32 : (p.at+1)*32 : (p.at+1)*32]
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -188,7 +175,7 @@ func scanLeaf(row interface{ Scan(...any) error }) (storekit.Leaf, error) {
 
 // Leaves returns the leaves with Seq in [from, from+n).
 func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, event_id, salt, commitment FROM "+s.sql.TreeLeaves+" WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+	rows, err := s.db.QueryContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM "+s.sql.TreeLeaves+" l LEFT JOIN "+s.sql.Seals+" s ON s.seq = l.seq WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq",
 		int64(min(from, 1<<62)), int64(min(from+uint64(max(n, 0)), 1<<62)))
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: leaves: %w", err)
@@ -210,7 +197,7 @@ func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf
 
 // LeafOf returns the leaf of the record with id.
 func (s *Store) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
-	l, err := scanLeaf(s.db.QueryRowContext(ctx, "SELECT seq, event_id, salt, commitment FROM "+s.sql.TreeLeaves+" WHERE event_id = $1 ORDER BY seq DESC LIMIT 1", id.String()))
+	l, err := scanLeaf(s.db.QueryRowContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM "+s.sql.Seals+" s JOIN "+s.sql.TreeLeaves+" l ON l.seq = s.seq WHERE s.event_id = $1 ORDER BY s.seq DESC LIMIT 1", id.String()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return storekit.Leaf{}, fmt.Errorf("audit: postgres: leaf of %s: %w", id, audit.ErrNotFound)
 	}

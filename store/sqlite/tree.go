@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/storekit"
@@ -37,38 +37,25 @@ func addLeaves(ctx context.Context, tx *sqlx.Tx, size int64, leaves []storekit.L
 	if err := storekit.CheckLeaves(size, leaves); err != nil {
 		return err
 	}
-	var hashes []any
-	idx := tlog.StoredHashCount(size)
 	for start := 0; start < len(leaves); start += chunkRows {
 		end := min(start+chunkRows, len(leaves))
 		args := make([]any, 0, (end-start)*4)
 		for i := start; i < end; i++ {
 			l := &leaves[i]
-			var id any
-			if l.EventID != uuid.Nil {
-				id = l.EventID[:]
+			var salt any
+			if l.Salt != nil {
+				salt = l.Salt
 			}
-			args = append(args, int64(l.Seq), id, l.Salt, l.Commitment)
-			for _, h := range l.Hashes {
-				hashes = append(hashes, idx, h)
-				idx++
-			}
-			if l.Checkpoint != nil {
-				if _, err := tx.ExecContext(ctx, "INSERT INTO audit_tree_checkpoints (size, note) VALUES (?, ?)", int64(l.Seq), string(l.Checkpoint)); err != nil {
-					return err
-				}
-			}
+			args = append(args, int64(l.Seq), salt, l.Commitment, bytes.Join(l.Hashes, nil))
 		}
-		q := "INSERT INTO audit_tree_leaves (seq, event_id, salt, commitment) VALUES " +
+		q := "INSERT INTO audit_tree_leaves (seq, salt, commitment, hashes) VALUES " +
 			strings.TrimSuffix(strings.Repeat("(?,?,?,?),", end-start), ",")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
 	}
-	for start := 0; start < len(hashes); start += 2 * chunkRows {
-		end := min(start+2*chunkRows, len(hashes))
-		q := "INSERT INTO audit_tree_hashes (idx, hash) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", (end-start)/2), ",")
-		if _, err := tx.ExecContext(ctx, q, hashes[start:end]...); err != nil {
+	if l := leaves[len(leaves)-1]; l.Checkpoint != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO audit_tree_checkpoints (size, note) VALUES (?, ?)", int64(l.Seq), string(l.Checkpoint)); err != nil {
 			return err
 		}
 	}
@@ -94,33 +81,41 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// ReadTreeHashes returns the stored hashes of the tree at indexes.
+// ReadTreeHashes returns the stored hashes of the tree at indexes, from
+// the leaves that hold them.
 func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
 	out := make([][]byte, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
 	}
-	at := make(map[int64][]int, len(indexes))
+	type pos struct{ i, at int }
+	at := make(map[int64][]pos, len(indexes))
 	args := make([]any, 0, len(indexes))
 	for i, x := range indexes {
-		if _, ok := at[x]; !ok {
-			args = append(args, x)
+		if x < 0 {
+			return nil, fmt.Errorf("audit: sqlite: tree hash %d: %w", x, audit.ErrNotFound)
 		}
-		at[x] = append(at[x], i)
+		leaf, k := storekit.HashOwner(x)
+		if _, ok := at[leaf+1]; !ok {
+			args = append(args, leaf+1)
+		}
+		at[leaf+1] = append(at[leaf+1], pos{i, k})
 	}
-	rows, err := s.reader.QueryContext(ctx, "SELECT idx, hash FROM audit_tree_hashes WHERE idx IN ("+strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+")", args...)
+	rows, err := s.reader.QueryContext(ctx, "SELECT seq, hashes FROM audit_tree_leaves WHERE seq IN ("+strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+")", args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: sqlite: tree hashes: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var x int64
-		var h []byte
-		if err := rows.Scan(&x, &h); err != nil {
+		var seq int64
+		var hs []byte
+		if err := rows.Scan(&seq, &hs); err != nil {
 			return nil, fmt.Errorf("audit: sqlite: tree hashes: %w", err)
 		}
-		for _, i := range at[x] {
-			out[i] = h
+		for _, p := range at[seq] {
+			if (p.at+1)*32 <= len(hs) {
+				out[p.i] = hs[p.at*32 : (p.at+1)*32 : (p.at+1)*32]
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -155,7 +150,7 @@ func scanLeaf(rows interface{ Scan(...any) error }) (storekit.Leaf, error) {
 
 // Leaves returns the leaves with Seq in [from, from+n).
 func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf, error) {
-	rows, err := s.reader.QueryContext(ctx, "SELECT seq, event_id, salt, commitment FROM audit_tree_leaves WHERE seq >= ? AND seq < ? ORDER BY seq",
+	rows, err := s.reader.QueryContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM audit_tree_leaves l LEFT JOIN audit_seals s ON s.seq = l.seq WHERE l.seq >= ? AND l.seq < ? ORDER BY l.seq",
 		int64(min(from, 1<<62)), int64(min(from+uint64(max(n, 0)), 1<<62)))
 	if err != nil {
 		return nil, fmt.Errorf("audit: sqlite: leaves: %w", err)
@@ -177,7 +172,7 @@ func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf
 
 // LeafOf returns the leaf of the record with id.
 func (s *Store) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
-	l, err := scanLeaf(s.reader.QueryRowxContext(ctx, "SELECT seq, event_id, salt, commitment FROM audit_tree_leaves WHERE event_id = ? ORDER BY seq DESC LIMIT 1", id[:]))
+	l, err := scanLeaf(s.reader.QueryRowxContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM audit_seals s JOIN audit_tree_leaves l ON l.seq = s.seq WHERE s.event_id = ? ORDER BY s.seq DESC LIMIT 1", id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return storekit.Leaf{}, fmt.Errorf("audit: sqlite: leaf of %s: %w", id, audit.ErrNotFound)
 	}

@@ -4,22 +4,19 @@
 -- signed checkpoints of the tree (C2SP signed notes). All insert-only,
 -- under the chain's guard: retention removes none of it, so that the tree
 -- keeps proving the records that remain, and that the log only grew. The
--- sealer role needs INSERT on the three tables (see the package
+-- sealer role needs INSERT on both tables (see the package
 -- documentation).
 --
 -- Written for {{.Name}}.
 
+-- hashes are the stored hashes the leaf added to the tree, 32 bytes each,
+-- concatenated: tlog's stored hash i is in the row of the leaf that added
+-- it. The record's ID is its seal's (event_id, the seals' index).
 CREATE TABLE {{.TreeLeaves}} (
     seq        bigint PRIMARY KEY CHECK (seq > 0),
-    event_id   uuid,
-    salt       bytea,
-    commitment bytea  NOT NULL CHECK (length(commitment) = 32)
-);
-CREATE INDEX {{.TreeLeafEventIndex}} ON {{.TreeLeaves}} (event_id);
-
-CREATE TABLE {{.TreeHashes}} (
-    idx  bigint PRIMARY KEY CHECK (idx >= 0),
-    hash bytea  NOT NULL CHECK (length(hash) = 32)
+    salt       bytea  CHECK (length(salt) = 32),
+    commitment bytea  NOT NULL CHECK (length(commitment) = 32),
+    hashes     bytea  NOT NULL CHECK (length(hashes) % 32 = 0 AND length(hashes) > 0)
 );
 
 CREATE TABLE {{.TreeCheckpoints}} (
@@ -31,13 +28,9 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {{.TreeLeaves}}
     FOR EACH ROW EXECUTE FUNCTION {{.ChainGuard}}();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {{.TreeLeaves}}
     FOR EACH STATEMENT EXECUTE FUNCTION {{.ChainGuard}}();
-CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {{.TreeHashes}}
-    FOR EACH ROW EXECUTE FUNCTION {{.ChainGuard}}();
-CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {{.TreeHashes}}
-    FOR EACH STATEMENT EXECUTE FUNCTION {{.ChainGuard}}();
 CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {{.TreeCheckpoints}}
     FOR EACH ROW EXECUTE FUNCTION {{.ChainGuard}}();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {{.TreeCheckpoints}}
     FOR EACH STATEMENT EXECUTE FUNCTION {{.ChainGuard}}();
 
-REVOKE ALL ON {{.TreeLeaves}}, {{.TreeHashes}}, {{.TreeCheckpoints}} FROM PUBLIC;
+REVOKE ALL ON {{.TreeLeaves}}, {{.TreeCheckpoints}} FROM PUBLIC;

@@ -4,17 +4,15 @@
 -- signed checkpoints of the tree (C2SP signed notes). All insert-only:
 -- retention removes none of it, so that the tree keeps proving the
 -- records that remain, and that the log only grew.
+
+-- hashes are the stored hashes the leaf added to the tree, 32 bytes each,
+-- concatenated: tlog's stored hash i is in the row of the leaf that added
+-- it. The record's ID is its seal's (event_id, the seals' index).
 CREATE TABLE audit_tree_leaves (
     seq        INTEGER PRIMARY KEY CHECK (seq > 0),
-    event_id   BLOB,
-    salt       BLOB,
-    commitment BLOB NOT NULL CHECK (length(commitment) = 32)
-) STRICT;
-CREATE INDEX audit_tree_leaves_event ON audit_tree_leaves (event_id);
-
-CREATE TABLE audit_tree_hashes (
-    idx  INTEGER PRIMARY KEY CHECK (idx >= 0),
-    hash BLOB    NOT NULL CHECK (length(hash) = 32)
+    salt       BLOB    CHECK (salt IS NULL OR length(salt) = 32),
+    commitment BLOB    NOT NULL CHECK (length(commitment) = 32),
+    hashes     BLOB    NOT NULL CHECK (length(hashes) % 32 = 0 AND length(hashes) > 0)
 ) STRICT;
 
 CREATE TABLE audit_tree_checkpoints (
@@ -29,14 +27,6 @@ END;
 CREATE TRIGGER audit_tree_leaves_no_delete BEFORE DELETE ON audit_tree_leaves
 BEGIN
     SELECT RAISE(ABORT, 'audit: DELETE on audit_tree_leaves refused: the Merkle tree is append-only');
-END;
-CREATE TRIGGER audit_tree_hashes_no_update BEFORE UPDATE ON audit_tree_hashes
-BEGIN
-    SELECT RAISE(ABORT, 'audit: UPDATE on audit_tree_hashes refused: the Merkle tree is append-only');
-END;
-CREATE TRIGGER audit_tree_hashes_no_delete BEFORE DELETE ON audit_tree_hashes
-BEGIN
-    SELECT RAISE(ABORT, 'audit: DELETE on audit_tree_hashes refused: the Merkle tree is append-only');
 END;
 CREATE TRIGGER audit_tree_checkpoints_no_update BEFORE UPDATE ON audit_tree_checkpoints
 BEGIN
