@@ -14,7 +14,7 @@ import (
 // served as tlog-tiles); its Salt is secret, and opens the commitment
 // for whoever holds the record.
 type Leaf struct {
-	Seq     uint64    // the seal's Seq
+	Seq uint64 // the seal's Seq
 	// EventID is the sealed record's ID, as its seal names it: zero for
 	// a placeholder, and, in the SQL stores, once retention removed the
 	// seal.
