@@ -490,26 +490,53 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a Caller, q
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.authorize(w, r)
+	a, rec, ok := h.lookup(w, r, r.PathValue("id"), nil)
 	if !ok {
 		return
 	}
 	action := audit.ActionAuditLogRead
-	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.o.Now()); perr != nil {
-		h.refuse(w, r, a, action, perr)
+	readable(&rec)
+	body, err := json.Marshal(rec)
+	if err != nil {
+		h.failed(w, r, a, action, nil, fmt.Errorf("encoding: %w", err))
 		return
 	}
-	raw := r.PathValue("id")
+	ev := h.event(r, a, action, audit.StatusSuccess, "")
+	ev.ResourceID = rec.ID.String()
+	if !h.recordRead(w, r, ev) {
+		return
+	}
+	writeJSON(w, body)
+}
+
+// lookup authorizes the request and reads the record with id raw, as
+// /{id} and /{id}/proof do: a bad id is a 400, a record outside the
+// caller's scope a 404 answered and recorded exactly as an id that does
+// not exist. need, if set, answers for what else the route needs of the
+// store (true: answered). ok is false when the request was answered.
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, raw string, need func() bool) (a Caller, rec audit.Record, ok bool) {
+	a, ok = h.authorize(w, r)
+	if !ok {
+		return a, rec, false
+	}
+	action := audit.ActionAuditLogRead
+	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.o.Now()); perr != nil {
+		h.refuse(w, r, a, action, perr)
+		return a, rec, false
+	}
 	id, err := uuid.Parse(raw)
 	if err != nil || len(raw) != 36 {
 		h.refuse(w, r, a, action, badParam("id", "must be a UUID such as 0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f"))
-		return
+		return a, rec, false
 	}
 	if h.getter == nil {
 		writeProblem(w, r, http.StatusNotImplemented, "this store cannot look records up by id", "")
-		return
+		return a, rec, false
 	}
-	rec, err := h.getter.Get(r.Context(), id)
+	if need != nil && need() {
+		return a, rec, false
+	}
+	rec, err = h.getter.Get(r.Context(), id)
 	if err == nil && !a.Scope.Matches(&rec) {
 		// Outside the caller's scope: answered and recorded exactly as
 		// an id that does not exist, so that guessing ids reveals nothing.
@@ -520,24 +547,13 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		ev.ResourceID = id.String()
 		h.note(r, ev, "a failed")
 		writeProblem(w, r, http.StatusNotFound, "no audit record has this id", "")
-		return
+		return a, rec, false
 	}
 	if err != nil {
 		h.failed(w, r, a, action, nil, err)
-		return
+		return a, rec, false
 	}
-	readable(&rec)
-	body, err := json.Marshal(rec)
-	if err != nil {
-		h.failed(w, r, a, action, nil, fmt.Errorf("encoding: %w", err))
-		return
-	}
-	ev := h.event(r, a, action, audit.StatusSuccess, "")
-	ev.ResourceID = id.String()
-	if !h.recordRead(w, r, ev) {
-		return
-	}
-	writeJSON(w, body)
+	return a, rec, true
 }
 
 // other answers what no route matches, for a caller Authorize accepts.

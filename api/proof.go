@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/google/uuid"
-
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
 )
@@ -27,42 +25,12 @@ func (h *Handler) noTree(w http.ResponseWriter, r *http.Request) bool {
 // record, as /{id} answers it: out of the caller's scope is 404, as an id
 // that does not exist, and the read is recorded.
 func (h *Handler) proof(w http.ResponseWriter, r *http.Request, raw string) {
-	a, ok := h.authorize(w, r)
+	need := func() bool { return h.noTree(w, r) }
+	a, rec, ok := h.lookup(w, r, raw, need)
 	if !ok {
 		return
 	}
-	action := audit.ActionAuditLogRead
-	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.o.Now()); perr != nil {
-		h.refuse(w, r, a, action, perr)
-		return
-	}
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
-		h.refuse(w, r, a, action, badParam("id", "must be a UUID such as 0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f"))
-		return
-	}
-	if h.getter == nil {
-		writeProblem(w, r, http.StatusNotImplemented, "this store cannot look records up by id", "")
-		return
-	}
-	if h.noTree(w, r) {
-		return
-	}
-	rec, err := h.getter.Get(r.Context(), id)
-	if err == nil && !a.Scope.Matches(&rec) {
-		err = audit.ErrNotFound // as /{id}: guessing ids reveals nothing
-	}
-	if errors.Is(err, audit.ErrNotFound) {
-		ev := h.event(r, a, action, audit.StatusFailure, "not found")
-		ev.ResourceID = id.String()
-		h.note(r, ev, "a failed")
-		writeProblem(w, r, http.StatusNotFound, "no audit record has this id", "")
-		return
-	}
-	if err != nil {
-		h.failed(w, r, a, action, nil, err)
-		return
-	}
+	action, id := audit.ActionAuditLogRead, rec.ID
 	p, err := chain.Prove(r.Context(), h.tree, id)
 	if errors.Is(err, audit.ErrNotFound) {
 		// the caller may read the record: saying why is no leak

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/trailmark/audit"
 )
 
 // Leaf is the leaf of the Merkle tree that stands for one seal: leaf
@@ -139,4 +141,39 @@ func HashOwner(index int64) (leaf int64, at int) {
 		}
 	}
 	return lo, int(index - tlog.StoredHashCount(lo))
+}
+
+// ReadLeafHashes returns the stored hashes at indexes for a store that
+// keeps each leaf's Hashes with the leaf, concatenated: read returns them
+// by Seq, for the Seqs asked (those it has). An index no leaf holds is an
+// error wrapping audit.ErrNotFound.
+func ReadLeafHashes(indexes []int64, read func(seqs []int64) (map[int64][]byte, error)) ([][]byte, error) {
+	out := make([][]byte, len(indexes))
+	if len(indexes) == 0 {
+		return out, nil
+	}
+	seqs := make([]int64, 0, len(indexes))
+	seen := make(map[int64]bool, len(indexes))
+	for _, x := range indexes {
+		if x < 0 {
+			return nil, fmt.Errorf("tree hash %d: %w", x, audit.ErrNotFound)
+		}
+		if leaf, _ := HashOwner(x); !seen[leaf+1] {
+			seen[leaf+1] = true
+			seqs = append(seqs, leaf+1)
+		}
+	}
+	got, err := read(seqs)
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range indexes {
+		leaf, k := HashOwner(x)
+		hs := got[leaf+1]
+		if (k+1)*32 > len(hs) {
+			return nil, fmt.Errorf("tree hash %d: %w", x, audit.ErrNotFound)
+		}
+		out[i] = hs[k*32 : (k+1)*32 : (k+1)*32]
+	}
+	return out, nil
 }

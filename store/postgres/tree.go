@@ -109,47 +109,25 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 // ReadTreeHashes returns the stored hashes of the tree at indexes, in one
 // indexed read of the leaves that hold them.
 func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
-	out := make([][]byte, len(indexes))
-	if len(indexes) == 0 {
-		return out, nil
-	}
-	type pos struct{ i, at int }
-	at := make(map[int64][]pos, len(indexes))
-	seqs := make([]int64, 0, len(indexes))
-	for i, x := range indexes {
-		if x < 0 {
-			return nil, fmt.Errorf("audit: postgres: tree hash %d: %w", x, audit.ErrNotFound)
+	out, err := storekit.ReadLeafHashes(indexes, func(seqs []int64) (map[int64][]byte, error) {
+		rows, err := s.db.QueryContext(ctx, "SELECT seq, hashes FROM "+s.sql.TreeLeaves+" WHERE seq = ANY($1)", pq.Array(seqs))
+		if err != nil {
+			return nil, err
 		}
-		leaf, k := storekit.HashOwner(x)
-		if _, ok := at[leaf+1]; !ok {
-			seqs = append(seqs, leaf+1)
+		defer rows.Close()
+		got := make(map[int64][]byte, len(seqs))
+		for rows.Next() {
+			var seq int64
+			var hs []byte
+			if err := rows.Scan(&seq, &hs); err != nil {
+				return nil, err
+			}
+			got[seq] = hs
 		}
-		at[leaf+1] = append(at[leaf+1], pos{i, k})
-	}
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, hashes FROM "+s.sql.TreeLeaves+" WHERE seq = ANY($1)", pq.Array(seqs))
+		return got, rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		var hs []byte
-		if err := rows.Scan(&seq, &hs); err != nil {
-			return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
-		}
-		for _, p := range at[seq] {
-			if (p.at+1)*32 <= len(hs) {
-				out[p.i] = hs[p.at*32 : (p.at+1)*32 : (p.at+1)*32]
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit: postgres: tree hashes: %w", err)
-	}
-	for i, h := range out {
-		if h == nil {
-			return nil, fmt.Errorf("audit: postgres: tree hash %d: %w", indexes[i], audit.ErrNotFound)
-		}
 	}
 	return out, nil
 }

@@ -81,50 +81,32 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// ReadTreeHashes returns the stored hashes of the tree at indexes, from
-// the leaves that hold them.
+// ReadTreeHashes returns the stored hashes of the tree at indexes, in one
+// indexed read of the leaves that hold them.
 func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
-	out := make([][]byte, len(indexes))
-	if len(indexes) == 0 {
-		return out, nil
-	}
-	type pos struct{ i, at int }
-	at := make(map[int64][]pos, len(indexes))
-	args := make([]any, 0, len(indexes))
-	for i, x := range indexes {
-		if x < 0 {
-			return nil, fmt.Errorf("audit: sqlite: tree hash %d: %w", x, audit.ErrNotFound)
+	out, err := storekit.ReadLeafHashes(indexes, func(seqs []int64) (map[int64][]byte, error) {
+		args := make([]any, len(seqs))
+		for i, x := range seqs {
+			args[i] = x
 		}
-		leaf, k := storekit.HashOwner(x)
-		if _, ok := at[leaf+1]; !ok {
-			args = append(args, leaf+1)
+		rows, err := s.reader.QueryContext(ctx, "SELECT seq, hashes FROM audit_tree_leaves WHERE seq IN ("+strings.TrimSuffix(strings.Repeat("?,", len(seqs)), ",")+")", args...)
+		if err != nil {
+			return nil, err
 		}
-		at[leaf+1] = append(at[leaf+1], pos{i, k})
-	}
-	rows, err := s.reader.QueryContext(ctx, "SELECT seq, hashes FROM audit_tree_leaves WHERE seq IN ("+strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+")", args...)
+		defer rows.Close()
+		got := make(map[int64][]byte, len(seqs))
+		for rows.Next() {
+			var seq int64
+			var hs []byte
+			if err := rows.Scan(&seq, &hs); err != nil {
+				return nil, err
+			}
+			got[seq] = hs
+		}
+		return got, rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: sqlite: tree hashes: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		var hs []byte
-		if err := rows.Scan(&seq, &hs); err != nil {
-			return nil, fmt.Errorf("audit: sqlite: tree hashes: %w", err)
-		}
-		for _, p := range at[seq] {
-			if (p.at+1)*32 <= len(hs) {
-				out[p.i] = hs[p.at*32 : (p.at+1)*32 : (p.at+1)*32]
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit: sqlite: tree hashes: %w", err)
-	}
-	for i, h := range out {
-		if h == nil {
-			return nil, fmt.Errorf("audit: sqlite: tree hash %d: %w", indexes[i], audit.ErrNotFound)
-		}
 	}
 	return out, nil
 }
