@@ -3,10 +3,14 @@ package postgres_test
 import (
 	"context"
 	"crypto/ed25519"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
@@ -212,4 +216,92 @@ func BenchmarkChainKeepsUp(b *testing.B) {
 	b.ReportMetric(rate(verify), "verify-events/s")
 	b.ReportMetric(rate(seal)/rate(ingest), "seal/ingest")
 	b.ReportMetric(rate(verify)/rate(read), "verify/read")
+}
+
+// BenchmarkProofPostgres measures, on a tree of chainRows records sealed
+// with signed tree checkpoints, how long an inclusion proof takes to
+// produce (chain.Prove: the leaf, the checkpoint, the audit path) and to
+// verify (chain.VerifyInclusion, with the public key only), and a
+// consistency proof from half the tree to all of it; it reports p50 and
+// p99 and the proof's size.
+//
+//	AUDIT_BENCH_CHAIN_ROWS=1000000 go test ./store/postgres/ -run '^$' -bench ProofPostgres -benchtime 2000x
+func BenchmarkProofPostgres(b *testing.B) {
+	n := chainRows(b)
+	s := filledStore(b, n)
+	ctx := context.Background()
+	var ids []uuid.UUID
+	sealWith(b, s, n, &chain.SealerOptions{SigningKey: &benchSigner, BatchSize: 5000})
+	if err := s.ScanChain(ctx, 1, func(sl storekit.Seal, _ *audit.Record) error { ids = append(ids, sl.EventID); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	v, err := chain.LogVerifier(chain.DefaultOrigin, benchSigner.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	quantiles := func(b *testing.B, ds []time.Duration) {
+		slices.Sort(ds)
+		b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(ds[len(ds)*99/100].Microseconds()), "p99-µs")
+	}
+	b.Run("prove", func(b *testing.B) {
+		var ds []time.Duration
+		var size int
+		for b.Loop() {
+			start := time.Now()
+			p, err := chain.Prove(ctx, s, ids[rnd.IntN(len(ids))])
+			ds = append(ds, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = 32 * len(p.Hashes)
+		}
+		quantiles(b, ds)
+		b.ReportMetric(float64(size), "path-bytes")
+	})
+	b.Run("verify", func(b *testing.B) {
+		type pr struct {
+			r audit.Record
+			p chain.InclusionProof
+		}
+		var ps []pr
+		for range 100 {
+			id := ids[rnd.IntN(len(ids))]
+			r, err := s.Get(ctx, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := chain.Prove(ctx, s, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ps = append(ps, pr{r, p})
+		}
+		var ds []time.Duration
+		i := 0
+		for b.Loop() {
+			x := &ps[i%len(ps)]
+			i++
+			start := time.Now()
+			_, err := chain.VerifyInclusion(&x.r, &x.p, v)
+			ds = append(ds, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		quantiles(b, ds)
+	})
+	b.Run("consistency", func(b *testing.B) {
+		var ds []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			_, err := chain.ProveConsistency(ctx, s, int64(n/2)+int64(rnd.IntN(1000)), 0)
+			ds = append(ds, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		quantiles(b, ds)
+	})
 }

@@ -152,16 +152,32 @@ func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf
 	return out, nil
 }
 
-// LeafOf returns the leaf of the record with id.
+// LeafOf returns the leaf of the record with id: the newest, should two
+// seals name it. It reads through the seals' index on event_id (no ORDER
+// BY … LIMIT, which would tempt the planner to walk the seals backwards).
 func (s *Store) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
-	l, err := scanLeaf(s.reader.QueryRowxContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM audit_seals s JOIN audit_tree_leaves l ON l.seq = s.seq WHERE s.event_id = ? ORDER BY s.seq DESC LIMIT 1", id[:]))
-	if errors.Is(err, sql.ErrNoRows) {
-		return storekit.Leaf{}, fmt.Errorf("audit: sqlite: leaf of %s: %w", id, audit.ErrNotFound)
-	}
+	rows, err := s.reader.QueryContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM audit_seals s JOIN audit_tree_leaves l ON l.seq = s.seq WHERE s.event_id = ?", id[:])
 	if err != nil {
 		return storekit.Leaf{}, fmt.Errorf("audit: sqlite: leaf of %s: %w", id, err)
 	}
-	return l, nil
+	defer rows.Close()
+	var out storekit.Leaf
+	for rows.Next() {
+		l, err := scanLeaf(rows)
+		if err != nil {
+			return storekit.Leaf{}, fmt.Errorf("audit: sqlite: leaf of %s: %w", id, err)
+		}
+		if l.Seq > out.Seq {
+			out = l
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return storekit.Leaf{}, fmt.Errorf("audit: sqlite: leaf of %s: %w", id, err)
+	}
+	if out.Seq == 0 {
+		return storekit.Leaf{}, fmt.Errorf("audit: sqlite: leaf of %s: %w", id, audit.ErrNotFound)
+	}
+	return out, nil
 }
 
 // TreeCheckpoint returns the stored tree checkpoint at size, or the
