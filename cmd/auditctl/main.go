@@ -271,9 +271,10 @@ func (c cli) parseSealer(ctx context.Context, name string, args []string, more f
 }
 
 func (c cli) seal(ctx context.Context, args []string) error {
-	var cpOut *string
+	var cpOut, treeOut *string
 	s, sl, cfg, err := c.parseSealer(ctx, "seal", args, func(fs *flag.FlagSet) {
 		cpOut = fs.String("checkpoints", "", "append the new checkpoint to this file (keep it off the database)")
+		treeOut = fs.String("tree-checkpoint", "", "write the newest signed checkpoint of the Merkle tree to this file (a C2SP signed note, to keep and publish)")
 	})
 	if err != nil {
 		return err
@@ -286,6 +287,16 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "sealed %d record(s)\n", n)
 	if err := c.reportLag(ctx, s); err != nil {
 		return err
+	}
+	if *treeOut != "" {
+		tc, err := s.TreeCheckpoint(ctx, -1)
+		if err != nil {
+			return fmt.Errorf("tree checkpoint: %w", err)
+		}
+		if err := os.WriteFile(*treeOut, tc.Note, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "tree checkpoint of %d records written to %s\n", tc.Size, *treeOut)
 	}
 	if cfg.SigningKey == nil {
 		return nil
