@@ -316,6 +316,8 @@ func TestRoles(t *testing.T) {
 		// the chain is the sealer's
 		"INSERT INTO " + tbl + "_seals SELECT * FROM " + tbl + "_seals",
 		`INSERT INTO ` + tbl + `_checkpoints (seq, hash, at, signer_id, signature) VALUES (9000000000000000000, '\x00', now(), 's', '\x00')`,
+		"INSERT INTO " + tbl + "_tree_leaves SELECT * FROM " + tbl + "_tree_leaves",
+		`INSERT INTO ` + tbl + `_tree_checkpoints (size, note) VALUES (9000000000000000000, 'forged')`,
 		"SELECT " + schema + ".audit_logs_purge_rows('infinity', 1000)",
 		"SELECT " + schema + ".audit_logs_drop_partitions('infinity')",
 		"SELECT " + schema + ".audit_logs_purge_seals(1000)",
@@ -341,6 +343,15 @@ func TestRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealUntil(t, ss, 6, sl.SealOnce)
+	// the sealer wrote the tree; it may not change it
+	if n, err := ss.TreeSize(ctx); err != nil || n != 6 {
+		t.Errorf("tree of %d leaves after sealing as the sealer, %v; want 6", n, err)
+	}
+	for _, q := range []string{"UPDATE " + tbl + "_tree_leaves SET salt = NULL", "DELETE FROM " + tbl + "_tree_checkpoints"} {
+		if _, err := r.sealerDB.ExecContext(ctx, q); pqCode(err) != "42501" {
+			t.Errorf("as the sealer: %s: got %v, want permission denied", q, err)
+		}
+	}
 	ret, err := audit.NewRetention(ss, sl, &audit.RetentionOptions{MaxAge: 60 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
