@@ -167,8 +167,9 @@ func VerifyCheckpoint(c *storekit.Checkpoint, keys map[string]ed25519.PublicKey)
 // SealerOptions configures a Sealer. The zero value (and nil) means the
 // defaults: no SigningKey, so no checkpoints.
 type SealerOptions struct {
-	// SigningKey signs checkpoints. Without one, the Sealer writes none,
-	// and retention cannot run on its store.
+	// SigningKey signs checkpoints, the chain's and the Merkle tree's
+	// (see Origin). Without one, the Sealer writes none, retention cannot
+	// run on its store, and the tree it keeps proves nothing to anyone.
 	SigningKey *SigningKey
 	// PublicKeys are the signers, by ID, whose stored checkpoints the
 	// Sealer trusts, besides SigningKey's own key (pass the keys of earlier
