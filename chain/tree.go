@@ -265,8 +265,9 @@ func (s *Sealer) treeCommitted(ctx context.Context) {
 var errStopScan = errors.New("stop")
 
 // backfillTree adds the leaves of the seals that have none (the seals
-// made before the tree, or by a sealer that does not keep it), in steps
-// of BatchSize, insert-only: the tree then covers every seal.
+// made before the tree, or by a sealer that does not keep it),
+// insert-only, in steps of BatchSize leaves, in one pass over the chain:
+// the tree then covers every seal.
 func (s *Sealer) backfillTree(ctx context.Context, ts storekit.TreeStore) error {
 	for {
 		if err := s.loadFrontier(ctx, ts); err != nil {
@@ -288,31 +289,59 @@ func (s *Sealer) backfillTree(ctx context.Context, ts storekit.TreeStore) error 
 			s.mu.Unlock()
 			return nil
 		}
-		upto := min(last.Seq, uint64(size)+uint64(s.cfg.BatchSize))
 		var leaves []storekit.Leaf
 		next := uint64(size) + 1
+		flush := func() error {
+			if len(leaves) == 0 {
+				return nil
+			}
+			s.mu.Lock()
+			err := s.growTree(leaves)
+			s.mu.Unlock()
+			if err == nil {
+				err = ts.AppendLeaves(ctx, size, leaves)
+			}
+			if err != nil {
+				return fmt.Errorf("adding the leaves of seals %d to %d: %w", size+1, size+int64(len(leaves)), err)
+			}
+			s.treeCommitted(ctx)
+			size += int64(len(leaves))
+			leaves = nil
+			return nil
+		}
+		placeholders := func(upto uint64) error {
+			for ; next < upto; next++ {
+				leaves = append(leaves, storekit.Leaf{Seq: next, Commitment: placeholderCommitment(next)})
+				if len(leaves) >= s.cfg.BatchSize {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
 		err = ts.ScanChain(ctx, next, func(sl storekit.Seal, _ *audit.Record) error {
-			if sl.Seq > upto {
+			if sl.Seq > last.Seq {
 				return errStopScan
 			}
-			for ; next < sl.Seq; next++ {
-				leaves = append(leaves, storekit.Leaf{Seq: next, Commitment: placeholderCommitment(next)})
+			if err := placeholders(sl.Seq); err != nil {
+				return err
 			}
 			leaves = append(leaves, newLeaf(&sl))
 			next++
+			if len(leaves) >= s.cfg.BatchSize {
+				return flush()
+			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, errStopScan) {
-			return fmt.Errorf("audit: tree: reading the seals: %w", err)
+		if errors.Is(err, errStopScan) {
+			err = nil
 		}
-		for ; next <= upto; next++ {
-			leaves = append(leaves, storekit.Leaf{Seq: next, Commitment: placeholderCommitment(next)})
-		}
-		s.mu.Lock()
-		err = s.growTree(leaves)
-		s.mu.Unlock()
 		if err == nil {
-			err = ts.AppendLeaves(ctx, size, leaves)
+			err = placeholders(last.Seq + 1)
+		}
+		if err == nil {
+			err = flush()
 		}
 		if err != nil {
 			s.mu.Lock()
@@ -321,8 +350,7 @@ func (s *Sealer) backfillTree(ctx context.Context, ts storekit.TreeStore) error 
 			if now, serr := ts.TreeSize(ctx); serr == nil && now != size {
 				continue // another sealer added leaves meanwhile
 			}
-			return fmt.Errorf("audit: tree: adding the leaves of seals %d to %d: %w", size+1, upto, err)
+			return fmt.Errorf("audit: tree: %w", err)
 		}
-		s.treeCommitted(ctx)
 	}
 }

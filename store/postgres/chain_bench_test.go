@@ -89,17 +89,20 @@ func sealWith(b *testing.B, s storekit.SealStore, n int, opts *chain.SealerOptio
 // BenchmarkSealPostgres seals chainRows records: "chain" the hash chain
 // alone (as before the Merkle tree: the store's tree hidden), "tree" the
 // chain and the tree, with a signed tree checkpoint at every step, as a
-// Sealer with a SigningKey does.
+// Sealer with a SigningKey does; "backfill" adds the leaves of a chain
+// sealed before the tree (the first step of a Sealer after the upgrade).
 //
 //	go test ./store/postgres/ -run '^$' -bench SealPostgres -benchtime 3x
 func BenchmarkSealPostgres(b *testing.B) {
 	for _, tt := range []struct {
-		name  string
-		store func(*postgres.Store) storekit.SealStore
-		opts  *chain.SealerOptions
+		name     string
+		store    func(*postgres.Store) storekit.SealStore
+		opts     *chain.SealerOptions
+		backfill bool // sealed without the tree first: the Sealer adds the leaves
 	}{
-		{"chain", func(s *postgres.Store) storekit.SealStore { return noTree{s} }, nil},
-		{"tree", func(s *postgres.Store) storekit.SealStore { return s }, &chain.SealerOptions{SigningKey: &benchSigner}},
+		{"chain", func(s *postgres.Store) storekit.SealStore { return noTree{s} }, nil, false},
+		{"tree", func(s *postgres.Store) storekit.SealStore { return s }, &chain.SealerOptions{SigningKey: &benchSigner}, false},
+		{"backfill", func(s *postgres.Store) storekit.SealStore { return s }, &chain.SealerOptions{SigningKey: &benchSigner}, true},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			n := chainRows(b)
@@ -107,9 +110,25 @@ func BenchmarkSealPostgres(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				s := filledStore(b, n)
+				if tt.backfill {
+					sealWith(b, noTree{s}, n, nil)
+				}
 				b.StartTimer()
 				start := time.Now()
-				sealWith(b, tt.store(s), n, tt.opts)
+				if tt.backfill {
+					sl, err := chain.NewSealer(s, chainKey, tt.opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := sl.SealOnce(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+					if size, err := s.TreeSize(context.Background()); err != nil || size != int64(n) {
+						b.Fatalf("tree of %d leaves after the backfill, %v; want %d", size, err, n)
+					}
+				} else {
+					sealWith(b, tt.store(s), n, tt.opts)
+				}
 				took += time.Since(start)
 			}
 			b.ReportMetric(float64(n*b.N)/took.Seconds(), "events/s")
