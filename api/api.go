@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Errors an Authorize function returns (or wraps) to refuse a caller.
@@ -101,7 +102,8 @@ type Options struct {
 type Handler struct {
 	o        Options // a copy, defaults applied
 	store    audit.Querier
-	getter   audit.Getter // nil if the store cannot look records up by ID
+	getter   audit.Getter        // nil if the store cannot look records up by ID
+	tree     storekit.TreeReader // nil if the store keeps no Merkle tree
 	logger   *audit.Logger
 	auth     Authorizer
 	mux      *http.ServeMux
@@ -133,6 +135,7 @@ func New(store audit.Querier, logger *audit.Logger, auth Authorizer, opts *Optio
 		h.o = *opts
 	}
 	h.getter, _ = store.(audit.Getter)
+	h.tree, _ = store.(storekit.TreeReader)
 	o := &h.o
 	var err error
 	if h.cursors, err = newCursors(o.CursorKey); err != nil {
@@ -160,6 +163,10 @@ func New(store audit.Querier, logger *audit.Logger, auth Authorizer, opts *Optio
 	h.mux.HandleFunc("GET "+base+"/export", h.export)
 	h.mux.HandleFunc("GET "+base+"/users/{user_id}", h.user)
 	h.mux.HandleFunc("GET "+base+"/{id}", h.get)
+	// GET base/{id}/proof is routed by other: as a pattern it would
+	// conflict with base/users/{user_id}
+	h.mux.HandleFunc("GET "+base+"/checkpoint", h.checkpoint)
+	h.mux.HandleFunc("GET "+base+"/consistency", h.consistency)
 	h.mux.HandleFunc(base, h.other)
 	h.mux.HandleFunc(base+"/", h.other)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -483,26 +490,53 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a Caller, q
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.authorize(w, r)
+	a, rec, ok := h.lookup(w, r, r.PathValue("id"), nil)
 	if !ok {
 		return
 	}
 	action := audit.ActionAuditLogRead
-	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.o.Now()); perr != nil {
-		h.refuse(w, r, a, action, perr)
+	readable(&rec)
+	body, err := json.Marshal(rec)
+	if err != nil {
+		h.failed(w, r, a, action, nil, fmt.Errorf("encoding: %w", err))
 		return
 	}
-	raw := r.PathValue("id")
+	ev := h.event(r, a, action, audit.StatusSuccess, "")
+	ev.ResourceID = rec.ID.String()
+	if !h.recordRead(w, r, ev) {
+		return
+	}
+	writeJSON(w, body)
+}
+
+// lookup authorizes the request and reads the record with id raw, as
+// /{id} and /{id}/proof do: a bad id is a 400, a record outside the
+// caller's scope a 404 answered and recorded exactly as an id that does
+// not exist. need, if set, answers for what else the route needs of the
+// store (true: answered). ok is false when the request was answered.
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, raw string, need func() bool) (a Caller, rec audit.Record, ok bool) {
+	a, ok = h.authorize(w, r)
+	if !ok {
+		return a, rec, false
+	}
+	action := audit.ActionAuditLogRead
+	if _, perr := parseQuery(endpointGet, r.URL.RawQuery, h.o.Now()); perr != nil {
+		h.refuse(w, r, a, action, perr)
+		return a, rec, false
+	}
 	id, err := uuid.Parse(raw)
 	if err != nil || len(raw) != 36 {
 		h.refuse(w, r, a, action, badParam("id", "must be a UUID such as 0190b3d2-7c1a-7d6e-9f00-1a2b3c4d5e6f"))
-		return
+		return a, rec, false
 	}
 	if h.getter == nil {
 		writeProblem(w, r, http.StatusNotImplemented, "this store cannot look records up by id", "")
-		return
+		return a, rec, false
 	}
-	rec, err := h.getter.Get(r.Context(), id)
+	if need != nil && need() {
+		return a, rec, false
+	}
+	rec, err = h.getter.Get(r.Context(), id)
 	if err == nil && !a.Scope.Matches(&rec) {
 		// Outside the caller's scope: answered and recorded exactly as
 		// an id that does not exist, so that guessing ids reveals nothing.
@@ -513,28 +547,25 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		ev.ResourceID = id.String()
 		h.note(r, ev, "a failed")
 		writeProblem(w, r, http.StatusNotFound, "no audit record has this id", "")
-		return
+		return a, rec, false
 	}
 	if err != nil {
 		h.failed(w, r, a, action, nil, err)
-		return
+		return a, rec, false
 	}
-	readable(&rec)
-	body, err := json.Marshal(rec)
-	if err != nil {
-		h.failed(w, r, a, action, nil, fmt.Errorf("encoding: %w", err))
-		return
-	}
-	ev := h.event(r, a, action, audit.StatusSuccess, "")
-	ev.ResourceID = id.String()
-	if !h.recordRead(w, r, ev) {
-		return
-	}
-	writeJSON(w, body)
+	return a, rec, true
 }
 
 // other answers what no route matches, for a caller Authorize accepts.
 func (h *Handler) other(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if rest, ok := strings.CutPrefix(r.URL.Path, h.o.BasePath+"/"); ok {
+			if id, ok := strings.CutSuffix(rest, "/proof"); ok && id != "" && !strings.Contains(id, "/") {
+				h.proof(w, r, id)
+				return
+			}
+		}
+	}
 	a, ok := h.authorize(w, r)
 	if !ok {
 		return

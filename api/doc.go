@@ -5,6 +5,18 @@
 //	GET /audit-logs/users/{user_id}?days=30&limit=&cursor=&after=
 //	GET /audit-logs/{id}
 //	GET /audit-logs/export?format=ndjson|csv|ocsf&<the filters of /audit-logs>&cursor=
+//	GET /audit-logs/{id}/proof
+//	GET /audit-logs/checkpoint
+//	GET /audit-logs/consistency?from=&to=
+//
+// The last three answer from the Merkle tree a storekit.TreeStore keeps
+// (501 for another store): a record's inclusion proof with the record
+// (chain.InclusionProof; readable, and out of scope answered, exactly as
+// /{id}), the newest signed tree checkpoint (a C2SP signed note, as
+// text/plain), and the proof that the tree of from records is a prefix
+// of the tree of the checkpoint at to, the newest by default
+// (chain.ConsistencyProof). Checking them needs the log's public key
+// only: see package chain and docs/tamper-evidence.md.
 //
 // The paths are under Options.BasePath, /audit-logs by default:
 //

@@ -33,7 +33,8 @@ const (
 	endpointList endpoint = iota
 	endpointExport
 	endpointUser
-	endpointGet
+	endpointGet // /{id}, /{id}/proof and /checkpoint: no parameter
+	endpointConsistency
 )
 
 // Export formats.
@@ -57,7 +58,9 @@ func (e endpoint) accepts(p string) bool {
 	case "limit":
 		return e == endpointList || e == endpointUser
 	case "cursor":
-		return e != endpointGet
+		return e != endpointGet && e != endpointConsistency
+	case "from", "to":
+		return e == endpointConsistency
 	case "after":
 		return e == endpointList || e == endpointUser
 	case "format":
@@ -75,6 +78,8 @@ type query struct {
 	after  string            // likewise
 	format string            // export only
 	days   int               // /users only
+	from   int64             // /consistency only
+	to     int64             // likewise; 0 for the newest checkpoint
 	params map[string]string // what the client asked, for the audit record
 }
 
@@ -151,6 +156,10 @@ func parseQuery(e endpoint, rawQuery string, now time.Time) (query, *paramError)
 			q.format = v
 		case "days":
 			q.days, perr = parseInt(name, v, 1, maxDays)
+		case "from":
+			q.from, perr = parseInt64(name, v)
+		case "to":
+			q.to, perr = parseInt64(name, v)
 		}
 		if perr != nil {
 			return q, perr
@@ -212,6 +221,16 @@ func parseInt(name, v string, lo, hi int) (int, *paramError) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
 		return 0, badParam(name, "must be an integer from %d to %d", lo, hi)
+	}
+	return n, nil
+}
+
+// parseInt64 parses a tree size: a positive decimal integer without
+// leading zeros or sign.
+func parseInt64(name, v string) (int64, *paramError) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 || strconv.FormatInt(n, 10) != v {
+		return 0, badParam(name, "must be a tree size: a positive integer")
 	}
 	return n, nil
 }

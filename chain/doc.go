@@ -34,5 +34,18 @@
 //	…
 //	report, err := chain.Verify(ctx, store, keys.VerifyOptions())
 //
-// A Sealer and Verify are safe for concurrent use. See docs/tamper-evidence.md.
+// # Proofs anyone can check
+//
+// Over a storekit.TreeStore, the Sealer also keeps an RFC 6962 Merkle tree
+// over the sealed sequence (leaf i for seal i+1, a salted commitment to
+// the record: LeafCommitment), in the same transaction as the seals, and
+// signs a C2SP checkpoint of it (origin SealerOptions.Origin) at every
+// step that grew it. Prove and ProveConsistency read proofs from the
+// store; VerifyInclusion and VerifyConsistency check them with the log's
+// public key only (LogVerifier, or note.NewVerifier of VerifierKey's
+// text), never the HMAC secret. TilesHandler serves the tree as C2SP
+// tlog-tiles. The proof code is golang.org/x/mod/sumdb/tlog's.
+//
+// A Sealer and Verify are safe for concurrent use; so are Prove and the
+// Verify functions. See docs/tamper-evidence.md.
 package chain

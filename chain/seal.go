@@ -17,7 +17,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -163,8 +167,9 @@ func VerifyCheckpoint(c *storekit.Checkpoint, keys map[string]ed25519.PublicKey)
 // SealerOptions configures a Sealer. The zero value (and nil) means the
 // defaults: no SigningKey, so no checkpoints.
 type SealerOptions struct {
-	// SigningKey signs checkpoints. Without one, the Sealer writes none,
-	// and retention cannot run on its store.
+	// SigningKey signs checkpoints, the chain's and the Merkle tree's
+	// (see Origin). Without one, the Sealer writes none, retention cannot
+	// run on its store, and the tree it keeps proves nothing to anyone.
 	SigningKey *SigningKey
 	// PublicKeys are the signers, by ID, whose stored checkpoints the
 	// Sealer trusts, besides SigningKey's own key (pass the keys of earlier
@@ -192,6 +197,17 @@ type SealerOptions struct {
 	OnError func(error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Origin names the log in the checkpoints of the Merkle tree that the
+	// Sealer keeps over the seals of a storekit.TreeStore: the first line
+	// of each C2SP checkpoint, and the name of its key (see
+	// LogVerifier). A schema-less URL without spaces or plus signs.
+	// Default DefaultOrigin.
+	Origin string
+	// ExportTree, when set, receives each signed tree checkpoint (a C2SP
+	// signed note) after the sealing step that wrote it: one per step
+	// that grew the tree, when a SigningKey is set. An error is reported
+	// to OnError; the checkpoint stays in the store.
+	ExportTree func(ctx context.Context, note []byte) error
 }
 
 // Sealer seals the records of a SealStore into a hash chain. Run one in
@@ -230,6 +246,15 @@ type Sealer struct {
 	vouched map[uint64][]byte // the Hash each valid checkpoint names, by Seq
 	cut     cutoffs           // what the valid checkpoints say retention removed
 	tags    tagCache          // TenantTags under key; guarded by mu
+
+	// the Merkle tree of a TreeStore (tree.go), guarded by mu
+	signer          note.Signer // signs tree checkpoints; nil without a SigningKey
+	treeBehind      bool        // leaves are missing: backfillTree adds them
+	frontier        map[int64]tlog.Hash
+	frontierSize    int64 // the tree size frontier is of
+	pendingFrontier map[int64]tlog.Hash
+	pendingSize     int64
+	pendingTree     *storekit.TreeCheckpoint // of the step in progress
 }
 
 // NewSealer returns a Sealer that seals store's records with key, the
@@ -268,6 +293,12 @@ func NewSealer(store storekit.SealStore, key HMACKey, opts *SealerOptions) (*Sea
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Origin == "" {
+		cfg.Origin = DefaultOrigin
+	}
+	if err := checkOrigin(cfg.Origin); err != nil {
+		return nil, err
+	}
 	if cfg.OnError == nil {
 		cfg.OnError = printError
 	}
@@ -278,7 +309,14 @@ func NewSealer(store storekit.SealStore, key HMACKey, opts *SealerOptions) (*Sea
 	if cfg.SigningKey != nil {
 		keys[cfg.SigningKey.ID] = cfg.SigningKey.Key.Public().(ed25519.PublicKey)
 	}
-	s := &Sealer{store: store, key: HMACKey{ID: key.ID, Secret: bytes.Clone(key.Secret)}, cfg: cfg, keys: keys, seen: map[string]bool{}}
+	s := &Sealer{store: store, key: HMACKey{ID: key.ID, Secret: bytes.Clone(key.Secret)}, cfg: cfg, keys: keys, seen: map[string]bool{}, treeBehind: true, frontierSize: -1}
+	if cfg.SigningKey != nil {
+		signer, err := checkpoint.NewSigner(cfg.Origin, cfg.SigningKey.Key)
+		if err != nil {
+			return nil, fmt.Errorf("audit: NewSealer: %w", err)
+		}
+		s.signer = signer
+	}
 	s.tags.mac = hmac.New(sha256.New, key.Secret)
 	s.loop.stopped, s.loop.stop = context.WithCancel(context.Background())
 	return s, nil
@@ -354,8 +392,27 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 	total := 0
 	defer func() { s.loop.sealed(s.cfg.Now(), total) }()
 	reread := false
+	// the store itself, not a wrapper that passes its sealing through
+	// (siem.Tee): whether it keeps a tree is the store's to say
+	ts, _ := unwrap(s.store).(storekit.TreeStore)
+	step := s.seal
+	if ts != nil {
+		step = s.sealTree
+		// another sealer may have grown the tree since this one's step
+		if err := s.loadFrontier(ctx, ts); err != nil {
+			return 0, fmt.Errorf("audit: seal: %w", err)
+		}
+	}
 	for {
-		n, err := s.store.SealNext(ctx, s.cfg.BatchSize, s.seal)
+		s.mu.Lock()
+		behind := s.treeBehind
+		s.mu.Unlock()
+		if ts != nil && behind {
+			if err := s.backfillTree(ctx, ts); err != nil {
+				return total, fmt.Errorf("audit: seal: %w", err)
+			}
+		}
+		n, err := s.store.SealNext(ctx, s.cfg.BatchSize, step)
 		total += n
 		if errors.As(err, new(unsignedStartError)) && !reread {
 			// a checkpoint written since they were read (retention's, by
@@ -373,9 +430,20 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 			s.pendingUnsealable = nil
 			s.mu.Unlock()
 			s.reportUnsealable(bad)
+			if ts != nil {
+				s.treeCommitted(ctx)
+			}
 		}
 		if err != nil {
 			return total, fmt.Errorf("audit: seal: %w", err)
+		}
+		s.mu.Lock()
+		behind = s.treeBehind
+		s.mu.Unlock()
+		if ts != nil && behind {
+			if err := s.backfillTree(ctx, ts); err != nil {
+				return total, fmt.Errorf("audit: seal: %w", err)
+			}
 		}
 		if n < s.cfg.BatchSize {
 			return total, nil

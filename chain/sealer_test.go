@@ -44,6 +44,9 @@ func TestNewSealerErrors(t *testing.T) {
 		{key: chain.HMACKey{ID: "k", Secret: []byte("short")}},
 		{key: chain.HMACKey{Secret: testKey.Secret}},
 		{key: testKey, opts: &chain.SealerOptions{SigningKey: &chain.SigningKey{ID: "s"}}},
+		{key: testKey, opts: &chain.SealerOptions{Origin: "two words"}},
+		{key: testKey, opts: &chain.SealerOptions{Origin: "a+b"}},
+		{key: testKey, opts: &chain.SealerOptions{Origin: "line\nbreak"}},
 	} {
 		if _, err := chain.NewSealer(s, tt.key, tt.opts); err == nil {
 			t.Errorf("NewSealer(%q, %+v): no error", tt.key.ID, tt.opts)
@@ -51,6 +54,9 @@ func TestNewSealerErrors(t *testing.T) {
 	}
 	if _, err := chain.NewSealer(nil, testKey, nil); err == nil {
 		t.Error("NewSealer(nil): no error")
+	}
+	if _, err := chain.NewSealer(s, testKey, &chain.SealerOptions{Origin: "audit.example.com/tenant-logs"}); err != nil {
+		t.Errorf("NewSealer with a URL-like origin: %v", err)
 	}
 }
 

@@ -25,6 +25,11 @@ type Seal struct {
 	// (RetentionOptions.TenantMaxAge), and a tenant's export knows which
 	// positions are the tenant's.
 	TenantTag []byte `json:"tenant_tag,omitempty"`
+	// Leaf is the seal's leaf of the Merkle tree, which the Sealer sets
+	// in a sealing step when the store is a TreeStore, for SealNext to
+	// store with the seal (see TreeStore). The chain's link does not
+	// cover it; nil when read back.
+	Leaf *Leaf `json:"-"`
 }
 
 // Checkpoint is a signed statement of the chain's state: the hash after
@@ -77,7 +82,10 @@ type SealStore interface {
 	// records that have no seal yet, in the order they must be sealed,
 	// and stores the seals fn returns, all or nothing. It returns how
 	// many it stored; 0, without calling fn, when nothing is waiting or
-	// another sealer holds the lock. With max 0 it calls fn with the
+	// another sealer holds the lock. When the seals carry leaves
+	// (Seal.Leaf: all of them; see SealLeaves), a TreeStore stores them
+	// too, in the same transaction, and fails if they do not continue
+	// its tree (CheckLeaves). With max 0 it calls fn with the
 	// newest seal and no records. When no seal is left (retention removed
 	// them all), the newest seal is the Seq and Hash of the newest
 	// checkpoint, with no KeyID. The store must not refuse to seal

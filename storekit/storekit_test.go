@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/storekit"
@@ -131,5 +132,19 @@ func TestPageSizeAndMatch(t *testing.T) {
 	r := &audit.Record{Action: "user.login", UserID: "u1"}
 	if !storekit.Match(&audit.Filter{ActionPrefix: "user."}, r) || storekit.Match(&audit.Filter{UserID: "u2"}, r) {
 		t.Errorf("Match: prefix or user mismatch")
+	}
+}
+
+func TestHashOwner(t *testing.T) {
+	t.Parallel()
+	x := int64(0)
+	for n := int64(0); n < 5000; n++ {
+		k := tlog.StoredHashCount(n+1) - tlog.StoredHashCount(n)
+		for j := range int(k) {
+			if leaf, at := storekit.HashOwner(x); leaf != n || at != j {
+				t.Fatalf("HashOwner(%d) = %d, %d; want %d, %d", x, leaf, at, n, j)
+			}
+			x++
+		}
 	}
 }

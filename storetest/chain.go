@@ -92,6 +92,7 @@ func RunChain(t *testing.T, newChain ChainFactory, trials int) {
 	t.Run("UnsealableRow", func(t *testing.T) { t.Parallel(); testUnsealableRow(t, newChain) })
 	t.Run("HostileDoors", func(t *testing.T) { t.Parallel(); testHostileDoors(t, newChain, seeded(t, 20), 40) })
 	t.Run("HostileProperty", func(t *testing.T) { t.Parallel(); testHostileProperty(t, newChain, seeded(t, 21)) })
+	runTree(t, newChain)
 	// the trials run in four parallel groups, each on stores of its own
 	const groups = 4
 	for g := range groups {

@@ -12,9 +12,13 @@
 //	auditctl query    --db "$DATABASE_URL" --user-id u-42 --action user. --since 2026-11-01T00:00:00Z
 //	auditctl purge    --db "$DATABASE_URL" --keys keys.json --max-age 2160h
 //	auditctl backup   --db sqlite:audit.db -o audit-backup.db   # SQLite: a consistent copy while in use
+//	auditctl vkey     --keys keys.json > log.vkey
+//	auditctl proof    --db "$DATABASE_URL" --id 0190b3d2-… -o proof.json
+//	auditctl verify-proof --proof proof.json --vkey "$(cat log.vkey)"
+//	auditctl consistency  --db "$DATABASE_URL" --old kept-checkpoint.txt --vkey "$(cat log.vkey)"
 //
-// --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYS. verify
-// exits 1 when it finds a problem, 2 on errors.
+// --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYS. verify,
+// verify-proof and consistency exit 1 when the check fails, 2 on errors.
 //
 // auditctl never prints a database password, a key or a key file's
 // content: help shows no default taken from the environment, and the
@@ -66,6 +70,10 @@ commands:
   purge    apply retention: archive nothing, checkpoint, remove old records
   load     load records from a NATS JetStream stream into the database until SIGINT/SIGTERM
   backup   copy an SQLite audit file while it is in use: -o FILE (a new file, mode 0600)
+  vkey     print the log's public key (a signed-note verifier key), for whoever checks proofs
+  proof    print a record's inclusion proof, with the record: --id UUID
+  verify-proof  check an inclusion proof with the log's public key only (--vkey)
+  consistency   prove that the log only grew since a checkpoint (--from, or --old FILE --vkey to check it)
   witness  run a witness (C2SP tlog-witness) that cosigns logs' checkpoints only when they only grew
   witness-keygen  write a new witness key file: -name NAME -o FILE; prints the witness's verifier key
 
@@ -88,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"keygen": c.keygen, "migrate": c.migrate, "seal": c.seal, "verify": c.verify,
 		"export": c.export, "query": c.query, "purge": c.purge,
 		"load": c.load, "backup": c.backup, "witness": c.witness, "witness-keygen": c.witnessKeygen,
+		"vkey": c.vkey, "proof": c.proof, "verify-proof": c.verifyProof, "consistency": c.consistency,
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
@@ -105,12 +114,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err := f(ctx, args[1:])
 	var pf problemsFound
+	var bad proofFailed
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &pf):
+	case errors.As(err, &pf), errors.As(err, &bad):
 		return 1
 	default:
 		fmt.Fprintf(stderr, "auditctl %s: %s\n", args[0], c.secrets.mask(err.Error()))
@@ -263,9 +273,10 @@ func (c cli) parseSealer(ctx context.Context, name string, args []string, more f
 }
 
 func (c cli) seal(ctx context.Context, args []string) error {
-	var cpOut *string
+	var cpOut, treeOut *string
 	s, sl, cfg, err := c.parseSealer(ctx, "seal", args, func(fs *flag.FlagSet) {
 		cpOut = fs.String("checkpoints", "", "append the new checkpoint to this file (keep it off the database)")
+		treeOut = fs.String("tree-checkpoint", "", "write the newest signed checkpoint of the Merkle tree to this file (a C2SP signed note, to keep and publish)")
 	})
 	if err != nil {
 		return err
@@ -278,6 +289,16 @@ func (c cli) seal(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "sealed %d record(s)\n", n)
 	if err := c.reportLag(ctx, s); err != nil {
 		return err
+	}
+	if *treeOut != "" {
+		tc, err := s.TreeCheckpoint(ctx, -1)
+		if err != nil {
+			return fmt.Errorf("tree checkpoint: %w", err)
+		}
+		if err := os.WriteFile(*treeOut, tc.Note, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "tree checkpoint of %d records written to %s\n", tc.Size, *treeOut)
 	}
 	if cfg.SigningKey == nil {
 		return nil

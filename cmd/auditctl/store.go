@@ -20,6 +20,8 @@ type auditStore interface {
 	storekit.ChainPurger
 	audit.Querier
 	storekit.Purger
+	storekit.TreeReader
+	audit.Getter
 	Migrate(ctx context.Context) error
 	Close(ctx context.Context) error
 }

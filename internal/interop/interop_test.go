@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"net/http/httptest"
@@ -17,10 +18,16 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/chain/tiles"
 	"github.com/trailmark/audit/chain/witness"
 	"github.com/trailmark/audit/internal/tlogtest"
+	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/store/sqlite"
+	"github.com/trailmark/audit/storekit"
+	"github.com/trailmark/audit/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -317,5 +324,172 @@ func TestTorchwoodFollowsTiles(t *testing.T) {
 			}
 		}
 		old = tree
+	}
+}
+
+// sealedStore is a memory store with n records sealed by a Sealer that
+// keeps the Merkle tree and signs its checkpoints.
+func sealedStore(t *testing.T, s storekit.SealStore, sl *chain.Sealer, from, n int) []audit.Record {
+	t.Helper()
+	rs := storetest.Records(from, from+n)
+	if err := s.Append(t.Context(), rs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sl.SealOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// TestSealerCheckpointsReadByFormats: the tree checkpoints a Sealer signs
+// are read by golang.org/x/mod/sumdb/note and transparency-dev/formats.
+func TestSealerCheckpointsReadByFormats(t *testing.T) {
+	t.Parallel()
+	s := memory.New(nil)
+	var notes [][]byte
+	sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{
+		SigningKey: &chain.SigningKey{ID: "s", Key: key(1)}, Origin: origin, BatchSize: 100,
+		ExportTree: func(_ context.Context, n []byte) error { notes = append(notes, n); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedStore(t, s, sl, 0, 250)
+	vkey, err := chain.VerifierKey(origin, key(1).Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 3 {
+		t.Fatalf("%d checkpoints exported, want one per step (3)", len(notes))
+	}
+	for i, msg := range notes {
+		n, err := note.Open(msg, note.VerifierList(v))
+		if err != nil {
+			t.Fatalf("x/mod note.Open: %v\n%s", err, msg)
+		}
+		cp, _, _, err := log.ParseCheckpoint(msg, origin, v)
+		if err != nil {
+			t.Fatalf("formats/log.ParseCheckpoint: %v\n%s", err, msg)
+		}
+		if want := []uint64{100, 200, 250}[i]; cp.Size != want || !strings.HasPrefix(n.Text, origin+"\n") {
+			t.Fatalf("checkpoint %d: size %d, want %d", i, cp.Size, want)
+		}
+	}
+}
+
+// TestTorchwoodFollowsSealer: torchwood's tlog-tiles client reads a real
+// store's tree, kept by a real Sealer, from chain.TilesHandler over
+// loopback: every entry (a commitment), inclusion proofs that open to the
+// records with their salts, and consistency between checkpoints.
+func TestTorchwoodFollowsSealer(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		store func(t *testing.T) storekit.SealStore
+	}{
+		{"memory", func(*testing.T) storekit.SealStore { return memory.New(nil) }},
+		{"sqlite", func(t *testing.T) storekit.SealStore {
+			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "audit.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close(context.Background()) })
+			return s
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := tt.store(t)
+			sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{
+				SigningKey: &chain.SigningKey{ID: "s", Key: key(1)}, Origin: origin, BatchSize: 300})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := chain.TilesHandler(s.(storekit.TreeReader), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			fetcher, err := torchwood.NewTileFetcher(srv.URL, torchwood.WithHTTPClient(srv.Client()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			client, err := torchwood.NewClient(fetcher)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logV, err := chain.LogVerifier(origin, key(1).Public().(ed25519.PublicKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			var old tlog.Tree
+			var all []audit.Record
+			for _, grow := range []int{300, 600, 77} {
+				all = append(all, sealedStore(t, s, sl, len(all), grow)...)
+				raw, err := fetcher.ReadEndpoint(ctx, "checkpoint")
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, _, err := checkpoint.Open(raw, origin, logV)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tree := c.Tree()
+				if tree.N != int64(len(all)) {
+					t.Fatalf("checkpoint of %d, want %d", tree.N, len(all))
+				}
+				// Inclusion: torchwood fetches the entry and its proof from
+				// the tiles; the record with its salt opens the entry.
+				for _, r := range []audit.Record{all[0], all[len(all)/2], all[len(all)-1]} {
+					p, err := chain.Prove(ctx, s.(storekit.TreeReader), r.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					e, proof, err := client.Entry(ctx, tree, p.Index)
+					if err != nil {
+						t.Fatalf("torchwood Entry(%d) in %d: %v", p.Index, tree.N, err)
+					}
+					if err := tlog.CheckRecord(proof, tree.N, tree.Hash, p.Index, tlog.RecordHash(e)); err != nil {
+						t.Fatal(err)
+					}
+					got, err := s.(audit.Getter).Get(ctx, r.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d, _ := storekit.SealDigest(&got)
+					if !bytes.Equal(e, chain.LeafCommitment(p.Salt, d)) {
+						t.Fatalf("entry %d is not the commitment of record %s", p.Index, r.ID)
+					}
+				}
+				n := int64(0)
+				for range client.Entries(ctx, tree, 0) {
+					n++
+				}
+				if err := client.Err(); err != nil {
+					t.Fatal(err)
+				}
+				if n < tree.N-tree.N%256 {
+					t.Fatalf("torchwood read %d entries of %d", n, tree.N)
+				}
+				// Consistency with the last checkpoint, from the served tiles.
+				if old.N > 0 {
+					hr := torchwood.TileHashReaderWithContext(ctx, tree, fetcher)
+					p, err := tlog.ProveTree(tree.N, old.N, hr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := tlog.CheckTree(p, tree.N, tree.Hash, old.N, old.Hash); err != nil {
+						t.Fatalf("%d not consistent with %d: %v", tree.N, old.N, err)
+					}
+				}
+				old = tree
+			}
+		})
 	}
 }

@@ -40,7 +40,7 @@ type Store struct {
 	now func() time.Time
 
 	mu     sync.RWMutex
-	chunks [][]audit.Record        // each sorted and non-empty; all in order
+	chunks [][]audit.Record     // each sorted and non-empty; all in order
 	byID   map[uuid.UUID]stored // one map: one lookup and one insert a record
 	arena  []byte               // backing store for small JSON values
 	// the order of arrival, the horizon of a walk (see Query)
@@ -53,6 +53,7 @@ type Store struct {
 	seals   []storekit.Seal
 	sealed  map[uuid.UUID]time.Time // sealed record → the OccurredAt its seal names
 	cps     []storekit.Checkpoint
+	tree    tree // the Merkle tree over the seals (see tree.go), guarded by mu
 }
 
 var (
@@ -65,6 +66,7 @@ var (
 
 	_ storekit.SealStore   = (*Store)(nil)
 	_ storekit.ChainPurger = (*Store)(nil)
+	_ storekit.TreeStore   = (*Store)(nil)
 )
 
 // Options configures a Store. The zero value (and nil) means the

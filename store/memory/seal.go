@@ -54,7 +54,13 @@ func (s *Store) SealNext(ctx context.Context, max int, fn func(last storekit.Sea
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if leaves, ok := storekit.SealLeaves(seals); ok {
+		if err := s.tree.add(int64(len(s.tree.leaves)), leaves); err != nil {
+			return 0, fmt.Errorf("audit: memory: %w", err)
+		}
+	}
 	for _, sl := range seals {
+		sl.Leaf = nil
 		sl.Digest, sl.Hash, sl.TenantTag = slices.Clone(sl.Digest), slices.Clone(sl.Hash), slices.Clone(sl.TenantTag)
 		s.seals = append(s.seals, sl)
 		s.sealed[sl.EventID] = sl.EventTime

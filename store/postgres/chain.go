@@ -113,6 +113,11 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last storekit.Sea
 	if err := stmt.Close(); err != nil {
 		return 0, err
 	}
+	if leaves, ok := storekit.SealLeaves(seals); ok {
+		if err := s.addLeaves(ctx, tx, int64(leaves[0].Seq)-1, leaves); err != nil {
+			return 0, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}

@@ -2,10 +2,15 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
@@ -51,9 +56,20 @@ func filledStore(b *testing.B, n int) *postgres.Store {
 	return s
 }
 
-func sealEverything(b *testing.B, s *postgres.Store, n int) {
+func sealEverything(b *testing.B, s storekit.SealStore, n int) {
 	b.Helper()
-	sl, err := chain.NewSealer(s, chainKey, nil)
+	sealWith(b, s, n, nil)
+}
+
+// noTree hides the store's Merkle tree: the Sealer seals the chain alone,
+// as before the tree.
+type noTree struct{ storekit.SealStore }
+
+var benchSigner = chain.SigningKey{ID: "bench", Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+
+func sealWith(b *testing.B, s storekit.SealStore, n int, opts *chain.SealerOptions) {
+	b.Helper()
+	sl, err := chain.NewSealer(s, chainKey, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,18 +86,54 @@ func sealEverything(b *testing.B, s *postgres.Store, n int) {
 	}
 }
 
+// BenchmarkSealPostgres seals chainRows records: "chain" the hash chain
+// alone (as before the Merkle tree: the store's tree hidden), "tree" the
+// chain and the tree, with a signed tree checkpoint at every step, as a
+// Sealer with a SigningKey does; "backfill" adds the leaves of a chain
+// sealed before the tree (the first step of a Sealer after the upgrade).
+//
+//	go test ./store/postgres/ -run '^$' -bench SealPostgres -benchtime 3x
 func BenchmarkSealPostgres(b *testing.B) {
-	n := chainRows(b)
-	var took time.Duration
-	for range b.N {
-		b.StopTimer()
-		s := filledStore(b, n)
-		b.StartTimer()
-		start := time.Now()
-		sealEverything(b, s, n)
-		took += time.Since(start)
+	for _, tt := range []struct {
+		name     string
+		store    func(*postgres.Store) storekit.SealStore
+		opts     *chain.SealerOptions
+		backfill bool // sealed without the tree first: the Sealer adds the leaves
+	}{
+		{"chain", func(s *postgres.Store) storekit.SealStore { return noTree{s} }, nil, false},
+		{"tree", func(s *postgres.Store) storekit.SealStore { return s }, &chain.SealerOptions{SigningKey: &benchSigner}, false},
+		{"backfill", func(s *postgres.Store) storekit.SealStore { return s }, &chain.SealerOptions{SigningKey: &benchSigner}, true},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			n := chainRows(b)
+			var took time.Duration
+			for range b.N {
+				b.StopTimer()
+				s := filledStore(b, n)
+				if tt.backfill {
+					sealWith(b, noTree{s}, n, nil)
+				}
+				b.StartTimer()
+				start := time.Now()
+				if tt.backfill {
+					sl, err := chain.NewSealer(s, chainKey, tt.opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := sl.SealOnce(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+					if size, err := s.TreeSize(context.Background()); err != nil || size != int64(n) {
+						b.Fatalf("tree of %d leaves after the backfill, %v; want %d", size, err, n)
+					}
+				} else {
+					sealWith(b, tt.store(s), n, tt.opts)
+				}
+				took += time.Since(start)
+			}
+			b.ReportMetric(float64(n*b.N)/took.Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(n*b.N)/took.Seconds(), "events/s")
 }
 
 // BenchmarkChainPostgres reads a sealed chain: "read" only fetches the
@@ -183,4 +235,92 @@ func BenchmarkChainKeepsUp(b *testing.B) {
 	b.ReportMetric(rate(verify), "verify-events/s")
 	b.ReportMetric(rate(seal)/rate(ingest), "seal/ingest")
 	b.ReportMetric(rate(verify)/rate(read), "verify/read")
+}
+
+// BenchmarkProofPostgres measures, on a tree of chainRows records sealed
+// with signed tree checkpoints, how long an inclusion proof takes to
+// produce (chain.Prove: the leaf, the checkpoint, the audit path) and to
+// verify (chain.VerifyInclusion, with the public key only), and a
+// consistency proof from half the tree to all of it; it reports p50 and
+// p99 and the proof's size.
+//
+//	AUDIT_BENCH_CHAIN_ROWS=1000000 go test ./store/postgres/ -run '^$' -bench ProofPostgres -benchtime 2000x
+func BenchmarkProofPostgres(b *testing.B) {
+	n := chainRows(b)
+	s := filledStore(b, n)
+	ctx := context.Background()
+	var ids []uuid.UUID
+	sealWith(b, s, n, &chain.SealerOptions{SigningKey: &benchSigner, BatchSize: 5000})
+	if err := s.ScanChain(ctx, 1, func(sl storekit.Seal, _ *audit.Record) error { ids = append(ids, sl.EventID); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	v, err := chain.LogVerifier(chain.DefaultOrigin, benchSigner.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	quantiles := func(b *testing.B, ds []time.Duration) {
+		slices.Sort(ds)
+		b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(ds[len(ds)*99/100].Microseconds()), "p99-µs")
+	}
+	b.Run("prove", func(b *testing.B) {
+		var ds []time.Duration
+		var size int
+		for b.Loop() {
+			start := time.Now()
+			p, err := chain.Prove(ctx, s, ids[rnd.IntN(len(ids))])
+			ds = append(ds, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = 32 * len(p.Hashes)
+		}
+		quantiles(b, ds)
+		b.ReportMetric(float64(size), "path-bytes")
+	})
+	b.Run("verify", func(b *testing.B) {
+		type pr struct {
+			r audit.Record
+			p chain.InclusionProof
+		}
+		var ps []pr
+		for range 100 {
+			id := ids[rnd.IntN(len(ids))]
+			r, err := s.Get(ctx, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := chain.Prove(ctx, s, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ps = append(ps, pr{r, p})
+		}
+		var ds []time.Duration
+		i := 0
+		for b.Loop() {
+			x := &ps[i%len(ps)]
+			i++
+			start := time.Now()
+			_, err := chain.VerifyInclusion(&x.r, &x.p, v)
+			ds = append(ds, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		quantiles(b, ds)
+	})
+	b.Run("consistency", func(b *testing.B) {
+		var ds []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			_, err := chain.ProveConsistency(ctx, s, int64(n/2)+int64(rnd.IntN(1000)), 0)
+			ds = append(ds, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		quantiles(b, ds)
+	})
 }

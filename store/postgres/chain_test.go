@@ -154,7 +154,7 @@ func (p tamper) InsertSeal(ctx context.Context, s storekit.Seal) error {
 // reset empties the store's tables, for the next trial.
 func (p tamper) reset(ctx context.Context) error {
 	return p.do(ctx, func(tx *sqlx.Tx) error {
-		for _, t := range []string{"", "_seals", "_checkpoints"} {
+		for _, t := range []string{"", "_seals", "_checkpoints", "_tree_leaves", "_tree_checkpoints"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+p.table(t)); err != nil {
 				return err
 			}
@@ -235,6 +235,12 @@ func TestChainGuard(t *testing.T) {
 		"DELETE FROM " + schema + ".audit_logs_checkpoints",
 		"UPDATE " + schema + ".audit_logs_checkpoints SET seq = 0",
 		"TRUNCATE " + schema + ".audit_logs_checkpoints",
+		"UPDATE " + schema + ".audit_logs_tree_leaves SET salt = NULL",
+		"DELETE FROM " + schema + ".audit_logs_tree_leaves",
+		"TRUNCATE " + schema + ".audit_logs_tree_leaves",
+		"UPDATE " + schema + ".audit_logs_tree_checkpoints SET note = ''",
+		"DELETE FROM " + schema + ".audit_logs_tree_checkpoints",
+		"TRUNCATE " + schema + ".audit_logs_tree_checkpoints",
 	} {
 		_, err := s.DB().ExecContext(ctx, q)
 		if err == nil || !strings.Contains(err.Error(), "append-only") {

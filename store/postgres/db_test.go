@@ -58,8 +58,8 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err := db.SelectContext(ctx, &versions, "SELECT version FROM "+schema+".audit_logs_migrations ORDER BY version"); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []int{1, 2, 3, 4, 5}) {
-		t.Errorf("migrations table holds %v, want [1 2 3 4 5]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("migrations table holds %v, want [1 2 3 4 5 6]", versions)
 	}
 	// and again, one by one
 	s, _ := postgres.New(db, &postgres.Options{Schema: schema})
@@ -100,8 +100,8 @@ func TestMigrationSQLApplies(t *testing.T) {
 		t.Fatalf("Migrate after MigrationSQL: %v", err)
 	}
 	var n int
-	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 5 {
-		t.Errorf("migrations recorded: got %d, %v; want 5", n, err)
+	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM "+schema+".events_migrations"); err != nil || n != 6 {
+		t.Errorf("migrations recorded: got %d, %v; want 6", n, err)
 	}
 	rs := storetest.Records(0, 3)
 	if err := s.Append(ctx, rs...); err != nil {
@@ -202,15 +202,18 @@ func newRole(t *testing.T, prefix string) string {
 // grantsDoc are the grants of the package documentation (doc.go), for
 // schema audit, the application role app and the sealer role sealer.
 const grantsDoc = `
-REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app, sealer;
+REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints,
+           audit.audit_logs_tree_leaves, audit.audit_logs_tree_checkpoints FROM app, sealer;
 GRANT USAGE ON SCHEMA audit TO app, sealer;
-GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app, sealer;
+GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints,
+                audit.audit_logs_tree_leaves, audit.audit_logs_tree_checkpoints TO app, sealer;
 GRANT INSERT (id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type,
               resource_id, details, changes, request_id, session_id, status, error_message,
               tenant_id, trace_id, span_id)
       ON audit.audit_logs TO app;
 GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
-GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;
+GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints,
+                audit.audit_logs_tree_leaves, audit.audit_logs_tree_checkpoints TO sealer;
 GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
                           audit.audit_logs_purge_rows(timestamptz, integer),
                           audit.audit_logs_purge_tenant_rows(timestamptz, text[], timestamptz[], integer),
@@ -313,6 +316,8 @@ func TestRoles(t *testing.T) {
 		// the chain is the sealer's
 		"INSERT INTO " + tbl + "_seals SELECT * FROM " + tbl + "_seals",
 		`INSERT INTO ` + tbl + `_checkpoints (seq, hash, at, signer_id, signature) VALUES (9000000000000000000, '\x00', now(), 's', '\x00')`,
+		"INSERT INTO " + tbl + "_tree_leaves SELECT * FROM " + tbl + "_tree_leaves",
+		`INSERT INTO ` + tbl + `_tree_checkpoints (size, note) VALUES (9000000000000000000, 'forged')`,
 		"SELECT " + schema + ".audit_logs_purge_rows('infinity', 1000)",
 		"SELECT " + schema + ".audit_logs_drop_partitions('infinity')",
 		"SELECT " + schema + ".audit_logs_purge_seals(1000)",
@@ -338,6 +343,15 @@ func TestRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealUntil(t, ss, 6, sl.SealOnce)
+	// the sealer wrote the tree; it may not change it
+	if n, err := ss.TreeSize(ctx); err != nil || n != 6 {
+		t.Errorf("tree of %d leaves after sealing as the sealer, %v; want 6", n, err)
+	}
+	for _, q := range []string{"UPDATE " + tbl + "_tree_leaves SET salt = NULL", "DELETE FROM " + tbl + "_tree_checkpoints"} {
+		if _, err := r.sealerDB.ExecContext(ctx, q); pqCode(err) != "42501" {
+			t.Errorf("as the sealer: %s: got %v, want permission denied", q, err)
+		}
+	}
 	ret, err := audit.NewRetention(ss, sl, &audit.RetentionOptions{MaxAge: 60 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)

@@ -175,15 +175,18 @@
 // Migrate, as the owner, for a schema audit, an application role app and
 // a sealer role sealer:
 //
-//	REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints FROM app, sealer;
+//	REVOKE ALL ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints,
+//	           audit.audit_logs_tree_leaves, audit.audit_logs_tree_checkpoints FROM app, sealer;
 //	GRANT USAGE ON SCHEMA audit TO app, sealer;
-//	GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints TO app, sealer;
+//	GRANT SELECT ON audit.audit_logs, audit.audit_logs_seals, audit.audit_logs_checkpoints,
+//	                audit.audit_logs_tree_leaves, audit.audit_logs_tree_checkpoints TO app, sealer;
 //	GRANT INSERT (id, "timestamp", user_id, user_email, ip_address, user_agent, action, resource_type,
 //	              resource_id, details, changes, request_id, session_id, status, error_message,
 //	              tenant_id, trace_id, span_id)
 //	      ON audit.audit_logs TO app;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
-//	GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints TO sealer;
+//	GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints,
+//	                audit.audit_logs_tree_leaves, audit.audit_logs_tree_checkpoints TO sealer;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
 //	                          audit.audit_logs_purge_rows(timestamptz, integer),
 //	                          audit.audit_logs_purge_tenant_rows(timestamptz, text[], timestamptz[], integer),

@@ -39,6 +39,9 @@ type names struct {
 	PurgeTenantRows                    string // qualified, quoted
 	PurgeRowsQLit, PurgeTenantRowsQLit string // string literals of the quoted, qualified names
 
+	// the Merkle tree (migration 6)
+	TreeLeaves, TreeCheckpoints string // qualified, quoted
+
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
 	PurgeRowsName, DropPartitionsName      string // qualified, unquoted, for messages
@@ -86,6 +89,8 @@ func newNames(schema, table string) names {
 		TraceIndex:         pq.QuoteIdentifier(table + "_trace_idx"),
 		NewColumnsLit:      pq.QuoteLiteral(strings.Join(columnsV4, ", ")),
 		PurgeTenantRows:    q(table + "_purge_tenant_rows"),
+		TreeLeaves:         q(table + "_tree_leaves"),
+		TreeCheckpoints:    q(table + "_tree_checkpoints"),
 	}
 	n.PurgeRowsQLit = pq.QuoteLiteral(n.PurgeRows)
 	n.PurgeTenantRowsQLit = pq.QuoteLiteral(n.PurgeTenantRows)

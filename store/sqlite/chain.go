@@ -85,6 +85,11 @@ func sealStep(ctx context.Context, tx *sqlx.Tx, max int, fn func(last storekit.S
 			return 0, err
 		}
 	}
+	if leaves, ok := storekit.SealLeaves(seals); ok {
+		if err := addLeaves(ctx, tx, int64(leaves[0].Seq)-1, leaves); err != nil {
+			return 0, err
+		}
+	}
 	return len(seals), nil
 }
 

@@ -51,6 +51,10 @@ func TestAppendOnlyGuard(t *testing.T) {
 		"DELETE FROM audit_seals",
 		"UPDATE audit_checkpoints SET seq = 0",
 		"DELETE FROM audit_checkpoints",
+		"UPDATE audit_tree_leaves SET salt = NULL",
+		"DELETE FROM audit_tree_leaves",
+		"UPDATE audit_tree_checkpoints SET note = ''",
+		"DELETE FROM audit_tree_checkpoints",
 	} {
 		_, err := s.writer.ExecContext(ctx, q)
 		if err == nil || !strings.Contains(err.Error(), "refused") {
