@@ -65,6 +65,10 @@ func TestTeePassesThrough(t *testing.T) {
 	if n, err := sl.SealOnce(ctx); err != nil || n != 1 {
 		t.Fatalf("SealOnce through the Tee: %d, %v", n, err)
 	}
+	// the primary keeps its Merkle tree when sealed through the Tee
+	if _, err := chain.Prove(ctx, primary, rec.ID); err != nil {
+		t.Fatalf("Prove after sealing through the Tee: %v", err)
+	}
 	ret, err := audit.NewRetention(tee, sl, &audit.RetentionOptions{MaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
