@@ -301,6 +301,13 @@ type HandlerOptions struct {
 	// APIPath and, with a Sealer, its Status. NoViewer leaves it out.
 	Viewer   *viewer.Options
 	NoViewer bool
+	// Tiles serves the Merkle tree of a store that keeps one
+	// (storekit.TreeReader) as C2SP tlog-tiles at prefix+"/tlog/"
+	// (checkpoint, tiles, entry bundles of the salted commitments),
+	// to anyone, without the Authorizer: what monitors, witnesses and
+	// an auditor's tlog client follow. It reveals the log's size and how
+	// fast it grows, never a record (see chain.TilesHandler).
+	Tiles bool
 }
 
 // Handler returns one http.Handler that serves, under prefix (a clean
@@ -341,6 +348,17 @@ func (t *Trail) Handler(prefix string, auth api.Authorizer, opts *HandlerOptions
 	mux := http.NewServeMux()
 	mux.Handle(ao.BasePath, a)
 	mux.Handle(ao.BasePath+"/", a)
+	if o.Tiles {
+		tr, ok := t.store.(storekit.TreeReader)
+		if !ok {
+			return nil, fmt.Errorf("audit: trail: Handler: Tiles: %T keeps no Merkle tree (storekit.TreeReader)", t.store)
+		}
+		th, err := chain.TilesHandler(tr, nil)
+		if err != nil {
+			return nil, fmt.Errorf("audit: trail: %w", err)
+		}
+		mux.Handle(prefix+"/tlog/", http.StripPrefix(prefix+"/tlog", th))
+	}
 	if !o.NoViewer {
 		var vo viewer.Options
 		if o.Viewer != nil {
