@@ -65,6 +65,7 @@ type Trail struct {
 	retention *audit.Retention
 	tee       *siem.Tee
 	sinks     []siem.Sink
+	spool     audit.Spool // the Logger's, closed after it
 	onError   func(error)
 
 	stopRetention context.CancelFunc // ends Retention.Run
@@ -128,6 +129,7 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 			lo.OnError = o.OnError
 		}
 	}
+	t.spool = lo.Async.Spool
 	if t.logger, err = audit.New(write, &lo); err != nil {
 		t.closeTee()
 		return nil, err
@@ -231,7 +233,8 @@ func (t *Trail) Tee() *siem.Tee { return t.tee }
 //  1. Retention: a run in progress is cancelled (it removes nothing it
 //     has not archived and checkpointed), and no other starts;
 //  2. the Logger: it drains its queue and Sync writes, and records its
-//     stop (audit.ActionAuditLoggerStop);
+//     stop (audit.ActionAuditLoggerStop); then its spool
+//     (audit.AsyncOptions.Spool), when it has a Close method;
 //  3. the streams' Tee: it sends what is queued, then the sinks that have
 //     a Close method are closed;
 //  4. the Sealer: it seals what is left, the Logger's stop record
@@ -249,6 +252,9 @@ func (t *Trail) Close(ctx context.Context) error {
 		t.retentionDone.Wait()
 		var errs []error
 		errs = append(errs, t.logger.Close(ctx))
+		if c, ok := t.spool.(closer); ok {
+			errs = append(errs, c.Close(ctx))
+		}
 		if t.tee != nil {
 			errs = append(errs, t.tee.Close(ctx))
 			errs = append(errs, t.closeSinks(ctx))
