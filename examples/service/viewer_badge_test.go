@@ -15,17 +15,20 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
 	_ "modernc.org/sqlite" // the tamperer's own connection to the store's file
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/store/sqlite"
 	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
@@ -481,4 +484,133 @@ func cornerRecords() []audit.Record {
 	add(func(r *audit.Record) { r.TenantID, r.TraceID, r.SpanID = "t", "", "s" })
 	add(func(r *audit.Record) { r.UserID, r.UserEmail, r.ErrorMessage = "\u202e\u2066", "a\x00b", "\xff\xfe" })
 	return out
+}
+
+// TestViewerInclusionPaths checks the page's inclusion check against
+// golang.org/x/mod/sumdb/tlog at every leaf of every tree of 1 to 17
+// leaves: each proof verifies in the browser (and with
+// chain.VerifyInclusion); with one hash of its path changed, another
+// index, or another tree size, none does.
+func TestViewerInclusionPaths(t *testing.T) {
+	chromium := os.Getenv("AUDIT_TEST_CHROMIUM")
+	if chromium == "" {
+		t.Skip("AUDIT_TEST_CHROMIUM is not set (e.g. /usr/bin/chromium)")
+	}
+	const origin, leaves = "example.com/paths", 17
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := checkpoint.NewSigner(origin, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := chain.VerifierKey(origin, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := chain.LogVerifier(origin, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := storetest.Records(0, leaves)
+	var stored []tlog.Hash
+	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	salts := make([][]byte, leaves)
+	for i := range recs {
+		salts[i] = bytes.Repeat([]byte{byte(i + 1)}, 32)
+		d, _ := storekit.SealDigest(&recs[i])
+		hs, err := tlog.StoredHashes(int64(i), chain.LeafCommitment(salts[i], d), hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, hs...)
+	}
+	type check struct {
+		Record, Proof string
+		Want          string
+	}
+	var checks []check
+	for n := int64(1); n <= leaves; n++ {
+		root, err := tlog.TreeHash(n, hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: origin, Size: n, Hash: root}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := int64(0); i < n; i++ {
+			path, err := tlog.ProveRecord(n, i, hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := chain.InclusionProof{Format: chain.InclusionFormat, RecordID: recs[i].ID, Index: i, Salt: salts[i],
+				TreeSize: n, Checkpoint: string(note)}
+			for _, h := range path {
+				p.Hashes = append(p.Hashes, bytes.Clone(h[:]))
+			}
+			if _, err := chain.VerifyInclusion(&recs[i], &p, log); err != nil {
+				t.Fatalf("leaf %d of %d: the Go check: %v", i, n, err)
+			}
+			rec, _ := json.Marshal(recs[i])
+			add := func(p chain.InclusionProof, want string) {
+				b, _ := json.Marshal(p)
+				checks = append(checks, check{string(rec), string(b), want})
+			}
+			add(p, "verified")
+			if len(p.Hashes) > 0 {
+				bad := p
+				bad.Hashes = slices.Clone(p.Hashes)
+				bad.Hashes[len(bad.Hashes)-1] = bytes.Repeat([]byte{0xee}, 32)
+				add(bad, "failed")
+			}
+			if i+1 < n {
+				other := p
+				other.Index = i + 1
+				add(other, "failed")
+			}
+			larger := p
+			larger.TreeSize = n + 1
+			add(larger, "failed")
+		}
+	}
+
+	v, err := viewer.New(badgeAuth(), &viewer.Options{LogKey: vkey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(v)
+	defer srv.Close()
+	ctx, cancel := chromedp.NewContext(newChromium(t, chromium))
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/viewer/")); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := json.Marshal(checks)
+	k, _ := json.Marshal(vkey)
+	got := eval[[]string](t, ctx, `(async () => {
+		const P = TrailmarkProof;
+		const key = await P.parseKey(`+string(k)+`);
+		const out = [];
+		for (const c of `+string(all)+`) {
+			const r = await P.verify(P.parseExact(c.Record), P.parseExact(c.Proof), key);
+			out.push(r.state);
+		}
+		return out;
+	})()`)
+	counts := map[string]int{}
+	for i, c := range checks {
+		if got[i] != c.Want {
+			t.Errorf("check %d: %s, want %s: %.300s", i, got[i], c.Want, c.Proof)
+		}
+		counts[c.Want]++
+	}
+	t.Logf("%d proofs checked in the browser: %v", len(checks), counts)
 }

@@ -392,7 +392,9 @@
     }
     const index = integer(proof.index);
     const salt = base64(proof.salt);
-    const path = Array.isArray(proof.hashes) ? proof.hashes.map(base64) : null;
+    // A tree of one leaf has an empty path, which Go may encode as null.
+    const hashes = proof.hashes === null || proof.hashes === undefined ? [] : proof.hashes;
+    const path = Array.isArray(hashes) ? hashes.map(base64) : null;
     if (index === null || salt === null || path === null || path.some((h) => h === null || h.length !== 32)) return fail("the proof is malformed");
     let d;
     try {
