@@ -74,7 +74,19 @@ func newKeyFile(t *testing.T) *chain.KeyFile {
 	return kf
 }
 
+// newBadgeEnv serves sealed records: a trail.Trail on SQLite whose
+// Sealer seals every 20 ms, seeded with badgeEvents, each in a signed
+// checkpoint.
 func newBadgeEnv(t *testing.T) *badgeEnv {
+	t.Helper()
+	e := newBadgeTrail(t, 20*time.Millisecond)
+	e.seed(true)
+	return e
+}
+
+// newBadgeTrail is newBadgeEnv without the records, its Sealer sealing
+// every sealEvery.
+func newBadgeTrail(t *testing.T, sealEvery time.Duration) *badgeEnv {
 	t.Helper()
 	chromium := os.Getenv("AUDIT_TEST_CHROMIUM")
 	if chromium == "" {
@@ -88,7 +100,7 @@ func newBadgeEnv(t *testing.T) *badgeEnv {
 	}
 	e.trail, err = trail.New(st, &trail.Options{
 		Keys:   newKeyFile(t),
-		Sealer: &chain.SealerOptions{Interval: 20 * time.Millisecond, Origin: "example.com/audit"},
+		Sealer: &chain.SealerOptions{Interval: sealEvery, Origin: "example.com/audit"},
 	})
 	if err != nil {
 		st.Close(ctx)
@@ -104,7 +116,6 @@ func newBadgeEnv(t *testing.T) *badgeEnv {
 		e.trail.Close(context.Background())
 	})
 	e.browser = newChromium(t, chromium)
-	e.seed()
 	return e
 }
 
@@ -138,8 +149,9 @@ func badgeEvents() []audit.Event {
 	return evs
 }
 
-// seed logs the events and waits until each is in a signed checkpoint.
-func (e *badgeEnv) seed() {
+// seed logs the events and, when sealed, waits until each is in a
+// signed checkpoint.
+func (e *badgeEnv) seed(sealed bool) {
 	t := e.t
 	ctx := context.Background()
 	for _, ev := range badgeEvents() {
@@ -147,6 +159,9 @@ func (e *badgeEnv) seed() {
 			t.Fatal(err)
 		}
 		e.ids = append(e.ids, ev.ID)
+	}
+	if !sealed {
+		return
 	}
 	ts := e.trail.Store().(storekit.TreeReader)
 	deadline := time.Now().Add(20 * time.Second)
@@ -276,6 +291,24 @@ func TestViewerBadge(t *testing.T) {
 	for _, id := range e.ids {
 		if got[id][0] != "failed" || !strings.Contains(got[id][1], "not signed by the log key") {
 			t.Errorf("with another key, record %s: badge %q (%s), want failed: not signed", id, got[id][0], got[id][1])
+		}
+	}
+}
+
+// TestViewerBadgeNotSealed: records logged after the Sealer's step show
+// "Not sealed yet", not a failure.
+func TestViewerBadgeNotSealed(t *testing.T) {
+	e := newBadgeTrail(t, time.Hour)
+	for deadline := time.Now().Add(10 * time.Second); e.trail.Sealer().Stats().LastRun.IsZero(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the Sealer did not run")
+		}
+	}
+	e.seed(false) // sealed in an hour
+	got := e.badges(e.srv.URL + "/audit-logs/viewer/")
+	for _, id := range e.ids {
+		if got[id][0] != "unsealed" {
+			t.Errorf("record %s: badge %q (%s), want unsealed", id, got[id][0], got[id][1])
 		}
 	}
 }
