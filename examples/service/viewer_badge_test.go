@@ -248,6 +248,27 @@ func TestViewerBadge(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyText := eval[string](t, ctx, `document.getElementById("log-key").textContent`)
+	// The detail shows the digits it checked, and its badge.
+	eval[any](t, ctx, `new Promise((done) => {
+		const go = () => {
+			const b = document.querySelector('tr[data-id="`+e.ids[0].String()+`"] .open');
+			if (b) { b.click(); done(); } else setTimeout(go, 20);
+		};
+		go();
+	})`)
+	detail := eval[string](t, ctx, `new Promise((done) => {
+		const go = () => {
+			const p = document.querySelector("#detail-fields .proof");
+			if (p && p.dataset.proof !== "checking") done(p.dataset.proof + " " + document.getElementById("detail-tree").innerText);
+			else setTimeout(go, 20);
+		};
+		go();
+	})`)
+	for _, want := range []string{"verified ", "123456789012345678901234567890", "0.0000001", "0.1"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the detail of record 0 has no %q: %.500s", want, detail)
+		}
+	}
 	cancel()
 	if fp := viewer.KeyFingerprint(e.trail.LogKey()); !strings.Contains(keyText, fp) || !strings.Contains(keyText, "example.com/audit") {
 		t.Errorf("the page says %q; want the origin example.com/audit and fingerprint %s", keyText, fp)

@@ -423,6 +423,7 @@
 
   window.TrailmarkProof = Object.freeze({
     parseExact,
+    Num,
     CannotCheck,
     parseKey,
     verify,

@@ -201,10 +201,20 @@
     return s.replace("T", " ").replace(/\.\d+Z$/, "Z");
   }
 
+  // isNum says whether v is a number of an exact record (proof.js keeps
+  // each as its text, so that the page shows the digits it checked).
+  function isNum(v) {
+    return proofs !== null && v instanceof proofs.Num;
+  }
+
   function valueText(v) {
     if (typeof v === "string") return v;
     if (v === undefined) return "";
-    return JSON.stringify(v);
+    if (isNum(v)) return v.source;
+    if (proofs && typeof JSON.rawJSON === "function") {
+      return JSON.stringify(v, (k, x) => (isNum(x) ? JSON.rawJSON(x.source) : x));
+    }
+    return JSON.stringify(v, (k, x) => (isNum(x) ? Number(x.source) : x));
   }
 
   // readFilters turns the form into the API's query parameters.
@@ -461,7 +471,7 @@
 
   // tree renders a JSON value as nested lists.
   function tree(v) {
-    if (v === null || typeof v !== "object") return el("span", "leaf", longText(valueText(v)));
+    if (v === null || typeof v !== "object" || isNum(v)) return el("span", "leaf", longText(valueText(v)));
     const ul = el("ul", "");
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.keys(v).sort().map((k) => [k, v[k]]);
     if (entries.length === 0) return el("span", "leaf empty", Array.isArray(v) ? "[]" : "{}");
@@ -487,12 +497,14 @@
       if (v === undefined || v === null || v === "") continue;
       fields.append(el("dt", "", label), el("dd", "", key === "timestamp" || key === "recorded_at" ? fmtTime(v) : longText(valueText(v))));
     }
-    const details = rec.details && typeof rec.details === "object" ? rec.details : null;
+    // Details and Changes as checked: numbers with their exact digits.
+    const shown = exact && typeof exact === "object" ? exact : rec;
+    const details = shown.details && typeof shown.details === "object" && !isNum(shown.details) ? shown.details : null;
     $("detail-tree").replaceChildren(details ? tree(details) : "");
     $("detail-details").hidden = details === null || Object.keys(details).length === 0;
     const tb = $("detail-changes").tBodies[0];
     tb.replaceChildren();
-    const changes = rec.changes && typeof rec.changes === "object" ? rec.changes : {};
+    const changes = shown.changes && typeof shown.changes === "object" && !isNum(shown.changes) ? shown.changes : {};
     const names = Object.keys(changes).sort();
     for (const name of names) {
       const c = changes[name] || {};
