@@ -41,7 +41,12 @@ import (
 // whose Sealer signs the Merkle tree's checkpoints. They run when
 // AUDIT_TEST_CHROMIUM names the browser.
 
-const badgeToken = "badge-test-token"
+// badgeToken reads the whole log; scopedToken only the records of u-1,
+// as a customer's viewer token does.
+const (
+	badgeToken  = "badge-test-token"
+	scopedToken = "badge-scoped-token"
+)
 
 type badgeEnv struct {
 	t       *testing.T
@@ -54,10 +59,13 @@ type badgeEnv struct {
 
 func badgeAuth() api.Authorizer {
 	return api.AuthorizeFunc(func(r *http.Request) (api.Caller, error) {
-		if r.Header.Get("Authorization") != "Bearer "+badgeToken {
-			return api.Caller{}, api.ErrUnauthenticated
+		switch r.Header.Get("Authorization") {
+		case "Bearer " + badgeToken:
+			return api.Caller{Actor: audit.Actor{UserID: "auditor"}}, nil
+		case "Bearer " + scopedToken:
+			return api.Caller{Actor: audit.Actor{UserID: "customer"}, Scope: api.Scope{UserID: "u-1"}}, nil
 		}
-		return api.Caller{Actor: audit.Actor{UserID: "auditor"}}, nil
+		return api.Caller{}, api.ErrUnauthenticated
 	})
 }
 
@@ -182,16 +190,18 @@ func (e *badgeEnv) seed(sealed bool) {
 // returns them by record id: state, and the reason the page gives.
 func (e *badgeEnv) badges(u string) map[uuid.UUID][2]string {
 	e.t.Helper()
+	return e.badgesOf(u, badgeToken, e.ids)
+}
+
+// badgesOf is badges for the page opened with token, for the records ids.
+func (e *badgeEnv) badgesOf(u, token string, ids []uuid.UUID) map[uuid.UUID][2]string {
+	e.t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser)
 	defer cancel()
 	ctx, cancelTime := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelTime()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 4000), chromedp.Navigate(u+"#token="+badgeToken)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 4000), chromedp.Navigate(u+"#token="+token)); err != nil {
 		e.t.Fatal(err)
-	}
-	ids := make([]string, len(e.ids))
-	for i, id := range e.ids {
-		ids[i] = id.String()
 	}
 	idsJSON, _ := json.Marshal(ids)
 	js := `(() => {
@@ -294,6 +304,12 @@ func TestViewerBadge(t *testing.T) {
 	}
 	if r := got[e.ids[1]][1]; !strings.Contains(r, "not the one the log sealed") {
 		t.Errorf("the tampered record's badge says %q", r)
+	}
+
+	// A customer's scoped token reads only u-1's record, and checks it.
+	got = e.badgesOf(page, scopedToken, e.ids[:1])
+	if got[e.ids[0]][0] != "verified" {
+		t.Errorf("with a scoped token, record %s: badge %q (%s), want verified", e.ids[0], got[e.ids[0]][0], got[e.ids[0]][1])
 	}
 
 	// A page with another log's key verifies nothing.
