@@ -2,6 +2,7 @@ package trail
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,6 +68,7 @@ type Trail struct {
 	sinks     []siem.Sink
 	spool     audit.Spool // the Logger's, closed after it
 	onError   func(error)
+	logKey    string // the verifier key of the tree's checkpoints, when the Sealer signs them
 
 	stopRetention context.CancelFunc // ends Retention.Run
 	retentionDone sync.WaitGroup
@@ -96,7 +98,7 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 
 	var err error
 	if o.Keys != nil {
-		if t.sealer, err = newSealer(store, o); err != nil {
+		if t.sealer, t.logKey, err = newSealer(store, o); err != nil {
 			return nil, err
 		}
 	}
@@ -168,11 +170,12 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 	return t, nil
 }
 
-// newSealer returns the Sealer of o.Keys for store.
-func newSealer(store audit.Store, o Options) (*chain.Sealer, error) {
+// newSealer returns the Sealer of o.Keys for store, and the verifier key
+// of its checkpoints when it signs them (chain.VerifierKey).
+func newSealer(store audit.Store, o Options) (*chain.Sealer, string, error) {
 	ss, ok := store.(storekit.SealStore)
 	if !ok {
-		return nil, fmt.Errorf("audit: trail: Keys is set, but %T keeps no hash chain (storekit.SealStore)", store)
+		return nil, "", fmt.Errorf("audit: trail: Keys is set, but %T keeps no hash chain (storekit.SealStore)", store)
 	}
 	so := o.Keys.SealerOptions()
 	if o.Sealer != nil {
@@ -190,9 +193,20 @@ func newSealer(store audit.Store, o Options) (*chain.Sealer, error) {
 	}
 	s, err := chain.NewSealer(ss, o.Keys.Current(), so)
 	if err != nil {
-		return nil, fmt.Errorf("audit: trail: %w", err)
+		return nil, "", fmt.Errorf("audit: trail: %w", err)
 	}
-	return s, nil
+	var vkey string
+	if so.SigningKey != nil && so.SigningKey.Key != nil {
+		origin := so.Origin
+		if origin == "" {
+			origin = chain.DefaultOrigin
+		}
+		pub, _ := so.SigningKey.Key.Public().(ed25519.PublicKey)
+		if vkey, err = chain.VerifierKey(origin, pub); err != nil {
+			return nil, "", fmt.Errorf("audit: trail: %w", err)
+		}
+	}
+	return s, vkey, nil
 }
 
 // needsChain reports whether store keeps a hash chain that retention must
@@ -220,6 +234,13 @@ func (t *Trail) Store() audit.Store { return t.store }
 
 // Sealer returns the Sealer, or nil without Options.Keys.
 func (t *Trail) Sealer() *chain.Sealer { return t.sealer }
+
+// LogKey returns the public key of the log, as chain.VerifierKey writes
+// it, when the Sealer signs checkpoints (Options.Keys has a signing key):
+// the key to publish, with which anyone checks the log's proofs
+// (auditctl verify-proof) and the viewer checks the records it shows.
+// Empty without a signing key.
+func (t *Trail) LogKey() string { return t.logKey }
 
 // Retention returns the Retention, or nil without Options.Retention.
 func (t *Trail) Retention() *audit.Retention { return t.retention }
@@ -304,7 +325,9 @@ type HandlerOptions struct {
 	// API configures the audit log API; Handler sets its BasePath.
 	API *api.Options
 	// Viewer configures the viewer page; Handler sets its BasePath,
-	// APIPath and, with a Sealer, its Status. NoViewer leaves it out.
+	// APIPath and, with a Sealer, its Status, and its LogKey when empty
+	// and the Sealer signs checkpoints (Trail.LogKey), so that the page
+	// checks each record's proof. NoViewer leaves it out.
 	Viewer   *viewer.Options
 	NoViewer bool
 	// Tiles serves the Merkle tree of a store that keeps one
@@ -377,6 +400,9 @@ func (t *Trail) Handler(prefix string, auth api.Authorizer, opts *HandlerOptions
 		if t.sealer != nil && vo.Status == nil {
 			sl := t.sealer
 			vo.Status = func(context.Context) (viewer.ChainStatus, error) { return viewer.SealerStatus(sl.Stats()), nil }
+		}
+		if vo.LogKey == "" {
+			vo.LogKey = t.logKey
 		}
 		v, err := viewer.New(auth, &vo)
 		if err != nil {
