@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -98,18 +99,50 @@ func oldRecord() audit.Record {
 	}
 }
 
-// TestDigestOfOldRecordUnchanged pins the digest of a record without the
-// fields added later: records sealed before them must keep verifying.
-// The golden value was computed by the code before TenantID existed.
+// TestDigestOfOldRecordUnchanged pins the digests of a record without
+// the fields added later: records sealed before them must keep
+// verifying. The legacy (v1) golden value was computed by the code before
+// TenantID existed; the v2 one when v2 was made.
 func TestDigestOfOldRecordUnchanged(t *testing.T) {
 	r := oldRecord()
-	d, err := storekit.Digest(&r)
+	d1, unsealable := storekit.LegacySealDigest(&r)
+	const golden1 = "070208ff12479431d9ac02b14e68c46416fd09289df8ccf1f34cc61285d02f32"
+	if got := hex.EncodeToString(d1); got != golden1 || unsealable {
+		t.Errorf("legacy digest of a record without tenant and trace: got %s, want %s", got, golden1)
+	}
+	d2, err := storekit.Digest(&r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const golden = "070208ff12479431d9ac02b14e68c46416fd09289df8ccf1f34cc61285d02f32"
-	if got := hex.EncodeToString(d); got != golden {
-		t.Errorf("digest of a record without tenant and trace: got %s, want %s", got, golden)
+	const golden2 = "597ff047bdac732e7ede85fe25afa1fe293f4d687b5d59315355db4f21656c19"
+	if got := hex.EncodeToString(d2); got != golden2 {
+		t.Errorf("digest v2: got %s, want %s", got, golden2)
+	}
+}
+
+// TestDigestCoversWholeTimes: digest v2 covers every bit of OccurredAt and
+// RecordedAt. The legacy digest hashed the low 32 bits of their UnixMicro
+// only (its buffer was shared with the length prefix), so a time moved
+// by 2³² µs (71 min 34.967296 s) kept it.
+func TestDigestCoversWholeTimes(t *testing.T) {
+	r := oldRecord()
+	d, _ := storekit.Digest(&r)
+	legacy, _ := storekit.LegacySealDigest(&r)
+	for _, shift := range []time.Duration{1 << 32 * time.Microsecond, 20 << 32 * time.Microsecond, time.Microsecond} {
+		for name, move := range map[string]func(*audit.Record){
+			"OccurredAt": func(r *audit.Record) { r.OccurredAt = r.OccurredAt.Add(shift) },
+			"RecordedAt": func(r *audit.Record) { r.RecordedAt = r.RecordedAt.Add(shift) },
+		} {
+			m := oldRecord()
+			move(&m)
+			if got, _ := storekit.Digest(&m); bytes.Equal(got, d) {
+				t.Errorf("%s moved by %v: the digest is unchanged", name, shift)
+			}
+			got, _ := storekit.LegacySealDigest(&m)
+			if blind := shift%(1<<32*time.Microsecond) == 0; bytes.Equal(got, legacy) != blind {
+				t.Errorf("%s moved by %v: legacy digest unchanged = %v, want %v", name, shift, !blind, blind)
+			}
+		}
 	}
 }
 

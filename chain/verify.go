@@ -301,6 +301,12 @@ func (v *verifier) scan(ctx context.Context, src storekit.ChainSource) error {
 			for i := range b {
 				if b[i].r != nil {
 					b[i].digest, b[i].unsealable = storekit.SealDigest(b[i].r)
+					if !bytes.Equal(b[i].digest, b[i].s.Digest) {
+						// a seal made before digest v2 covers the legacy form
+						if d, u := storekit.LegacySealDigest(b[i].r); bytes.Equal(d, b[i].s.Digest) {
+							b[i].digest, b[i].unsealable = d, u
+						}
+					}
 				}
 			}
 			toCheck <- b

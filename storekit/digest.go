@@ -13,25 +13,26 @@ import (
 )
 
 const (
-	recordDomain     = "trailmark.record.v1\n"
-	unsealableDomain = "trailmark.unsealable-record.v1\n"
-	checkpointDomain = "trailmark.checkpoint.v1\n"
-	tenantDomain     = "trailmark.tenant.v1\n"
-
-	tenantCutoffDomain = "trailmark.tenant-cutoff.v1\n"
+	recordDomain     = "trailmark.record.v2\n"
+	unsealableDomain = "trailmark.unsealable-record.v2\n"
+	// the digests of the seals made before v2 (see LegacySealDigest)
+	recordDomainV1     = "trailmark.record.v1\n"
+	unsealableDomainV1 = "trailmark.unsealable-record.v1\n"
 )
 
 // Digest returns the SHA-256 of r's canonical form: every field of the
-// record in a fixed order, Details and Changes in canonical JSON (nil,
-// empty and null alike: absent; {} is an empty object), times in
-// microseconds; TenantID, TraceID and SpanID follow as tagged fields, only
+// record in a fixed order, each prefixed by its length (4 bytes, big
+// endian), Details and Changes in canonical JSON (nil, empty and null
+// alike: absent; {} is an empty object), times as UnixMicro in 8 bytes,
+// big endian; TenantID, TraceID and SpanID follow as tagged fields, only
 // when set, so that the records sealed before they existed keep their
-// digests. A record read back from any store (PostgreSQL jsonb
-// reorders keys and rewrites white space) has the digest it had when it
-// was written.
+// digests. A record read back from any store (PostgreSQL jsonb reorders
+// keys and rewrites white space) has the digest it had when it was
+// written. This is the digest "trailmark.record.v2"; LegacySealDigest
+// is the one of the seals made before it.
 func Digest(r *audit.Record) ([]byte, error) {
 	h := sha256.New()
-	if err := writeCanonical(h, r, recordDomain, digestJSON); err != nil {
+	if err := writeCanonical(h, r, recordDomain, digestJSON, false); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
@@ -53,7 +54,27 @@ func SealDigest(r *audit.Record) (d []byte, unsealable bool) {
 		return d, false
 	}
 	h := sha256.New()
-	writeCanonical(h, r, unsealableDomain, flatJSON) // flatJSON never fails
+	writeCanonical(h, r, unsealableDomain, flatJSON, false) // flatJSON never fails
+	return h.Sum(nil), true
+}
+
+// LegacySealDigest returns the digest the seals made before digest v2
+// covered (domains "trailmark.record.v1" and
+// "trailmark.unsealable-record.v1"): SealDigest's, except that its time
+// fields hashed only the low 32 bits of UnixMicro, so that OccurredAt and
+// RecordedAt counted only modulo 2³² µs (71 min 34.967296 s). Verify and
+// the proofs accept it for a seal whose digest is of that form: its
+// record's OccurredAt is held by the seal's EventTime, which the chain's
+// link covers whole, and its RecordedAt, and in a proof of its Merkle
+// leaf its OccurredAt too, only modulo 2³² µs. A v2 seal never accepts
+// a legacy digest: the domains differ, so the digests do.
+func LegacySealDigest(r *audit.Record) (d []byte, unsealable bool) {
+	h := sha256.New()
+	if err := writeCanonical(h, r, recordDomainV1, digestJSON, true); err == nil {
+		return h.Sum(nil), false
+	}
+	h.Reset()
+	writeCanonical(h, r, unsealableDomainV1, flatJSON, true)
 	return h.Sum(nil), true
 }
 
@@ -66,8 +87,11 @@ func flatJSON(j json.RawMessage) ([]byte, error) {
 	return canonical.Flat(j), nil
 }
 
-func writeCanonical(h hash.Hash, r *audit.Record, domain string, jsonForm func(json.RawMessage) ([]byte, error)) error {
-	var n [8]byte
+// writeCanonical writes r's canonical form to h. legacy writes digest
+// v1's time fields: their first four bytes overwritten by the length
+// prefix, which shared their buffer (see LegacySealDigest).
+func writeCanonical(h hash.Hash, r *audit.Record, domain string, jsonForm func(json.RawMessage) ([]byte, error), legacy bool) error {
+	var n, t8 [8]byte
 	field := func(b []byte) {
 		binary.BigEndian.PutUint32(n[:4], uint32(len(b)))
 		h.Write(n[:4])
@@ -75,8 +99,13 @@ func writeCanonical(h hash.Hash, r *audit.Record, domain string, jsonForm func(j
 	}
 	str := func(s string) { field([]byte(s)) }
 	micros := func(t time.Time) {
-		binary.BigEndian.PutUint64(n[:], uint64(t.UnixMicro()))
-		field(n[:])
+		if legacy {
+			binary.BigEndian.PutUint64(n[:], uint64(t.UnixMicro()))
+			field(n[:]) // the length prefix overwrites n[:4]: v1's form
+			return
+		}
+		binary.BigEndian.PutUint64(t8[:], uint64(t.UnixMicro()))
+		field(t8[:])
 	}
 	h.Write([]byte(domain))
 	field(r.ID[:])

@@ -468,6 +468,12 @@ func testTamperKinds(t *testing.T, newChain ChainFactory) {
 			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.Status = audit.StatusSuccess; r.UserID = "mallory" }))
 			return pos{seals[5].Seq, seals[5].EventID}
 		}, chain.ProblemModifiedEvent},
+		{"recording time moved by 2^32 µs", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
+			// digest v1 hashed only the low 32 bits of a time: this
+			// passed it (see storekit.LegacySealDigest)
+			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.RecordedAt = r.RecordedAt.Add(1 << 32 * time.Microsecond) }))
+			return pos{seals[5].Seq, seals[5].EventID}
+		}, chain.ProblemModifiedEvent},
 		{"update details", func(t *testing.T, tam Tamperer, seals []storekit.Seal) pos {
 			check(t, tam.UpdateRecord(ctx, seals[5].EventID, func(r *audit.Record) { r.Details = []byte(`{"i":5}`) }))
 			return pos{seals[5].Seq, seals[5].EventID}

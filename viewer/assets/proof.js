@@ -9,7 +9,9 @@
 (function () {
   const enc = new TextEncoder();
   const inclusionFormat = "trailmark.inclusion-proof.v1";
-  const recordDomain = "trailmark.record.v1\n";
+  const recordDomain = "trailmark.record.v2\n";
+  // the seals made before digest v2 (storekit.LegacySealDigest)
+  const recordDomainV1 = "trailmark.record.v1\n";
   const leafDomain = "trailmark.leaf.v1\n";
   // canonical.MaxDepth: deeper Details are sealed in a form this page
   // does not compute (storekit.SealDigest's unsealable domain).
@@ -190,11 +192,11 @@
   }
 
   // micros is the time field of storekit.Digest of an RFC 3339 time:
-  // time.Time.UnixMicro as 8 big-endian bytes, whose first four Go's
-  // writeCanonical overwrites with the field's length prefix (8) before
-  // it writes them (the two share a buffer). This page hashes what Go
-  // hashes, so it does the same.
-  function micros(s, what) {
+  // time.Time.UnixMicro as 8 big-endian bytes. In the legacy digest (v1),
+  // the first four were overwritten by the field's length prefix (8): Go's
+  // writeCanonical shared one buffer for both. This page hashes what Go
+  // hashes, so it does the same for legacy.
+  function micros(s, what, legacy) {
     const m = typeof s === "string" && /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
     if (!m) throw new Malformed("its " + what + " is not a time");
     const n = m.slice(1, 7).map(Number);
@@ -206,7 +208,7 @@
     const us = BigInt(secs) * 1000000n + BigInt(((m[7] || "") + "000000").slice(0, 6));
     const b = new Uint8Array(8);
     new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, us));
-    new DataView(b.buffer).setUint32(0, 8);
+    if (legacy) new DataView(b.buffer).setUint32(0, 8);
     return b;
   }
 
@@ -236,11 +238,11 @@
     return out;
   }
 
-  // recordBytes is what storekit.Digest hashes of a record as the API
-  // serves it (parsed by parseExact).
-  function recordBytes(rec) {
+  // recordBytes is what storekit.Digest (or, legacy, LegacySealDigest)
+  // hashes of a record as the API serves it (parsed by parseExact).
+  function recordBytes(rec, legacy) {
     if (rec === null || typeof rec !== "object") throw new Malformed("it is not a record");
-    const parts = [enc.encode(recordDomain)];
+    const parts = [enc.encode(legacy ? recordDomainV1 : recordDomain)];
     const field = (b) => {
       const n = new Uint8Array(4);
       new DataView(n.buffer).setUint32(0, b.length);
@@ -248,8 +250,8 @@
     };
     const str = (v, what) => field(enc.encode(text(v, what)));
     field(uuidBytes(rec.id));
-    field(micros(rec.timestamp, "time"));
-    field(micros(rec.recorded_at, "recording time"));
+    field(micros(rec.timestamp, "time", legacy));
+    field(micros(rec.recorded_at, "recording time", legacy));
     str(rec.user_id, "user id");
     str(rec.user_email, "email");
     field(enc.encode(ipText(rec.ip_address)));
@@ -297,10 +299,10 @@
     }
   }
 
-  // digest is storekit.Digest of a served record, or a CannotCheck or
-  // Malformed error.
-  async function digest(rec) {
-    return sha256(recordBytes(rec));
+  // digest is storekit.Digest (legacy: LegacySealDigest) of a served
+  // record, or a CannotCheck or Malformed error.
+  async function digest(rec, legacy) {
+    return sha256(recordBytes(rec, legacy));
   }
 
   // parseKey reads a signed-note verifier key, "name+hash+base64(1‖key)",
@@ -404,9 +406,13 @@
       if (e instanceof Malformed) return fail("the record as shown is malformed: " + e.message);
       throw e;
     }
-    const commitment = await sha256(enc.encode(leafDomain), salt, d);
-    const leaf = await sha256(new Uint8Array([0]), commitment);
-    const got = await rootFromPath(index, size, leaf, path);
+    const rootOf = async (d) => rootFromPath(index, size, await sha256(new Uint8Array([0]), await sha256(enc.encode(leafDomain), salt, d)), path);
+    let got = await rootOf(d);
+    if (got === null || !equal(got, root)) {
+      // a leaf of a seal made before digest v2 commits to the legacy
+      // digest; a v2 leaf never matches it
+      got = await rootOf(await digest(rec, true));
+    }
     if (got === null || !equal(got, root)) {
       // Details that are not an object were stored around the Logger's
       // checks, or were not JSON (the API serves those as a string): the
