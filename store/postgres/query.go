@@ -76,7 +76,7 @@ func (s *Store) page(ctx context.Context, f *audit.Filter) (audit.Page, error) {
 		horizon = func() []byte { return snapshotHorizon(snap) }
 	}
 	q, args := buildQuery(base, f, limit+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, preparable(f), q, args...)
 	if err != nil {
 		return audit.Page{}, err
 	}
@@ -241,7 +241,7 @@ func prefixEnd(p string) (end string, ok bool) {
 // with different OccurredAt; see the package documentation), Get returns
 // the first one recorded.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
-	rows, err := s.db.QueryContext(ctx, s.sql.get, id.String())
+	rows, err := s.query(ctx, true, s.sql.get, id.String())
 	if err != nil {
 		return audit.Record{}, fmt.Errorf("audit: postgres: get %s: %w", id, err)
 	}
