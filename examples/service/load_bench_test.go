@@ -35,9 +35,14 @@ import (
 //	                  (SyncBatchSize 1, 90 writers and connections): what
 //	                  Sync delivery did before group commit
 //
-// It reports requests/s, the p50, p95 and p99 latency, and how long the
+// It reports requests/s, the p50, p95 and p99 latency, how long the
 // requests waited for a connection of the pool (pool-wait-ms/op, the
-// growth of sql.DBStats.WaitDuration per request, and pool-waits/op):
+// growth of sql.DBStats.WaitDuration per request, and pool-waits/op), and
+// the CPU time per request of this process, service and clients together
+// (go-cpu-ms/op), and of the database backends that serve the service
+// (pg-cpu-ms/op, read from /proc when the server runs on this machine):
+// on a machine shared with other work, these two tell a change from the
+// load of the others, which moves the latencies.
 //
 //	AUDIT_TEST_DATABASE_URL=… go test ./examples/service -run '^$' -bench AdminAPI -benchtime 5000x
 //
@@ -81,8 +86,11 @@ func BenchmarkAdminAPI(b *testing.B) {
 	if err := s.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if err := fillAPIBench(ctx, s, schema, rows); err != nil {
+	began := time.Now()
+	if filled, err := fillAPIBench(ctx, s, schema, rows); err != nil {
 		b.Fatal(err)
+	} else if filled {
+		b.Logf("%d records made in %v", rows, time.Since(began).Round(time.Second))
 	}
 	for _, v := range []struct {
 		name   string
@@ -156,21 +164,21 @@ func backendsCPU(ctx context.Context, db *sql.DB, app string) map[int]time.Durat
 // fillAPIBench inserts n records, one every 2 seconds back from now (23
 // days for 1M), 1000 users, into the monthly partitions that Append would
 // have made for them, then analyzes the table. The records are made by the
-// server (generate_series), which is quicker than sending them, even by
-// COPY. A schema whose comment says it holds n records already is left
-// as it is.
-func fillAPIBench(ctx context.Context, s *postgres.Store, schema string, n int) error {
+// server (generate_series): none crosses the connection, as they would
+// even by COPY. A schema whose comment says it holds n records already is left
+// as it is: filled is false.
+func fillAPIBench(ctx context.Context, s *postgres.Store, schema string, n int) (filled bool, err error) {
 	mark := fmt.Sprintf("BenchmarkAdminAPI: %d records", n)
 	var comment sql.NullString
 	if err := s.DB().QueryRowContext(ctx, "SELECT obj_description($1::regnamespace, 'pg_namespace')", schema).Scan(&comment); err != nil {
-		return err
+		return false, err
 	}
 	switch comment.String {
 	case mark:
-		return nil
+		return false, nil
 	case "":
 	default:
-		return fmt.Errorf("schema %s holds %q, not %d records: drop it or set AUDIT_BENCH_API_ROWS", schema, comment.String, n)
+		return false, fmt.Errorf("schema %s holds %q, not %d records: drop it or set AUDIT_BENCH_API_ROWS", schema, comment.String, n)
 	}
 	now := time.Now().UTC()
 	var months []string
@@ -182,7 +190,7 @@ func fillAPIBench(ctx context.Context, s *postgres.Store, schema string, n int) 
 		}
 	}
 	if _, err := s.DB().ExecContext(ctx, "SELECT "+schema+".audit_logs_ensure_partitions($1::date[])", "{"+strings.Join(months, ",")+"}"); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := s.DB().ExecContext(ctx, `INSERT INTO `+schema+`.audit_logs (id, "timestamp", user_id, user_email, ip_address,
 	user_agent, action, resource_type, resource_id, details, request_id, session_id, status)
@@ -190,13 +198,13 @@ SELECT gen_random_uuid(), $1::timestamptz - i * interval '2 seconds', 'user-' ||
 	'192.0.2.1'::inet, 'bench/1.0', (ARRAY['user.login','resource.read','resource.update','api_key.create'])[1 + i % 4],
 	'document', 'doc-' || (i % 20000), jsonb_build_object('i', i), 'req-' || i, 'sess-' || (i % 5000), 'success'
 FROM generate_series(1, $2::int) AS i`, now, n); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := s.DB().ExecContext(ctx, "ANALYZE "+schema+".audit_logs"); err != nil {
-		return err
+		return false, err
 	}
-	_, err := s.DB().ExecContext(ctx, "COMMENT ON SCHEMA "+schema+" IS '"+mark+"'")
-	return err
+	_, err = s.DB().ExecContext(ctx, "COMMENT ON SCHEMA "+schema+" IS '"+mark+"'")
+	return err == nil, err
 }
 
 // loadAPI sends b.N list requests to the API at url from clients
