@@ -46,8 +46,8 @@ import (
 //
 //	AUDIT_TEST_DATABASE_URL=… go test ./examples/service -run '^$' -bench AdminAPI -benchtime 5000x
 //
-// Filling the table takes most of a run (about a minute for 1M records on
-// two cores). Set AUDIT_BENCH_API_SCHEMA to a schema name to keep the
+// Filling the table takes most of a run (34 s for 1M records on two cores
+// shared with other work). Set AUDIT_BENCH_API_SCHEMA to a schema name to keep the
 // records there and use them again in later runs: the schema is filled
 // once (its comment says with how many records) and never dropped; each
 // run adds its own read records. Drop it when done:
