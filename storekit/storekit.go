@@ -264,6 +264,13 @@ func QueryPage[R Rows](rows R, limit int, scan func(R) (audit.Record, error), ho
 		if err != nil {
 			return audit.Page{}, err
 		}
+		if page.Records == nil {
+			// room for the page and the record after it, read to know
+			// that there is a next page: a page of 20 grew six times, a
+			// fifth of the bytes the admin API allocated per request (a
+			// large page, which may find few records, starts smaller)
+			page.Records = make([]audit.Record, 0, min(limit+1, 128))
+		}
 		page.Records = append(page.Records, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -33,3 +33,13 @@ var PrefixEnd = prefixEnd
 // SealQuery returns the statement a sealing step reads its records with,
 // and the settings it runs it under.
 func SealQuery(s *Store) (settings, query string) { return sealPlanSettings, s.toSealQuery() }
+
+// Preparable is preparable, for tests.
+var Preparable = preparable
+
+// PreparedCount returns how many statements s keeps prepared.
+func PreparedCount(s *Store) int {
+	s.prepared.mu.Lock()
+	defer s.prepared.mu.Unlock()
+	return len(s.prepared.stmts)
+}

@@ -50,6 +50,8 @@ type Store struct {
 	cfg   config
 	parts *partitions
 
+	prepared prepared
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -61,6 +63,7 @@ type config struct {
 	purgeRows     int
 	now           func() time.Time
 	onError       func(error)
+	unprepared    bool
 }
 
 // NoPartitions, as Options.PartitionsPast or PartitionsAhead, means no
@@ -98,6 +101,16 @@ type Options struct {
 	// is stored in the default partition. Default: print to standard
 	// error. It must be safe for concurrent use.
 	OnError func(error)
+	// Unprepared, when true, has the Store send every query as a plain
+	// one. By default it prepares, once per connection, the queries whose
+	// best plan does not depend on their values (Get, and the pages of
+	// Query that look up a user, a tenant, a request, a trace or a
+	// resource, or no value): PostgreSQL then plans them once rather than
+	// at every call, which on the partitioned table is most of a page's
+	// cost. Set it behind a connection pooler that does not keep prepared
+	// statements across transactions (PgBouncer in transaction mode before
+	// version 1.21).
+	Unprepared bool
 }
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -109,7 +122,7 @@ func newConfig(opts *Options) (config, error) {
 	}
 	c := config{
 		schema: o.Schema, table: o.Table, past: o.PartitionsPast, ahead: o.PartitionsAhead,
-		purgeRows: o.PurgeBatch, now: o.Now, onError: o.OnError,
+		purgeRows: o.PurgeBatch, now: o.Now, onError: o.OnError, unprepared: o.Unprepared,
 	}
 	if c.schema == "" {
 		c.schema = DefaultSchema
@@ -205,12 +218,13 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 // Tx or to tune the pool.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Close closes the connection pool if Open made it, and does nothing if
-// it was given to New. Closing waits for the queries in progress to end,
-// or for ctx to end (the pool goes on closing). It is safe to call more
-// than once.
+// Close closes the Store's prepared statements, and the connection pool
+// if Open made it: a pool given to New stays open. Closing waits for the
+// queries in progress to end, or for ctx to end (the pool goes on
+// closing). It is safe to call more than once.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.prepared.close()
 		if s.owned {
 			s.closeErr = closeWithin(ctx, s.db.Close)
 		}

@@ -549,8 +549,18 @@ func TestQuerySQL(t *testing.T) {
 			if tt.f.Cursor == "" { // a first page reads its snapshot
 				sel = `SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ")
 			}
+			prepared := false
 			expectPage := func() {
-				q := mock.ExpectQuery(sel + tt.where + o + tt.limit)
+				var q *sqlmock.ExpectedQuery
+				switch {
+				case !postgres.Preparable(&tt.f):
+					q = mock.ExpectQuery(sel + tt.where + o + tt.limit)
+				case !prepared: // prepared once, at its first use
+					q = mock.ExpectPrepare(sel + tt.where + o + tt.limit).ExpectQuery()
+					prepared = true
+				default:
+					q = mock.ExpectQuery(sel + tt.where + o + tt.limit)
+				}
 				if tt.args != nil {
 					q.WithArgs(tt.args...)
 				} else {
@@ -602,8 +612,8 @@ func TestQueryPages(t *testing.T) {
 	for _, r := range rs {
 		rows.AddRow(append([]driver.Value{snap}, recordRow(r)...)...)
 	}
-	mock.ExpectQuery(`SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ") +
-		` ORDER BY "timestamp" DESC, id DESC LIMIT 3`).WillReturnRows(rows)
+	mock.ExpectPrepare(`SELECT (SELECT pg_current_snapshot())::text, ` + strings.TrimPrefix(sqlSelect, "SELECT ") +
+		` ORDER BY "timestamp" DESC, id DESC LIMIT 3`).ExpectQuery().WillReturnRows(rows)
 	p, err := s.Query(context.Background(), audit.Filter{Limit: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -632,7 +642,7 @@ func TestQueryPages(t *testing.T) {
 	}
 	// the record without IP or JSON
 	rows = sqlmock.NewRows(recordColumns).AddRow(recordRow(rs[2])...)
-	mock.ExpectQuery(sqlSelect + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`).WithArgs(rs[2].ID.String()).WillReturnRows(rows)
+	mock.ExpectPrepare(sqlSelect + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`).ExpectQuery().WithArgs(rs[2].ID.String()).WillReturnRows(rows)
 	g, err := s.Get(context.Background(), rs[2].ID)
 	if err != nil {
 		t.Fatal(err)
@@ -645,7 +655,7 @@ func TestQueryPages(t *testing.T) {
 func TestGetNotFound(t *testing.T) {
 	s, mock := newMock(t, nil)
 	id := uuid.New()
-	mock.ExpectQuery(sqlSelect + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`).WithArgs(id.String()).
+	mock.ExpectPrepare(sqlSelect + ` WHERE id = $1 ORDER BY recorded_at, "timestamp" LIMIT 1`).ExpectQuery().WithArgs(id.String()).
 		WillReturnRows(sqlmock.NewRows(recordColumns))
 	_, err := s.Get(context.Background(), id)
 	if !errors.Is(err, audit.ErrNotFound) || !strings.HasPrefix(err.Error(), "audit: postgres: get "+id.String()) {
