@@ -48,7 +48,8 @@ func (r Retry) validate() error {
 }
 
 // deliver sends records to sink until it succeeds, fails permanently,
-// RetryFor runs out or ctx ends. It calls retried before each repeated
+// RetryFor runs out (never when it is 0: defaults are applied before) or
+// ctx ends. It calls retried before each repeated
 // attempt, and report whenever drops signals while it waits out a
 // backoff (nil drops: never); it returns the reason of a drop ("" on
 // success) with the last error.
@@ -71,7 +72,7 @@ func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, no
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		wait = max(wait, RetryAfter(err))
-		if t.Add(wait).After(deadline) {
+		if r.RetryFor > 0 && t.Add(wait).After(deadline) { // 0: until ctx ends
 			return audit.ReasonRetriesExhausted, err
 		}
 		backoff = min(2*backoff, r.MaxBackoff)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Defaults of a Stream.
@@ -42,8 +43,16 @@ type Stream struct {
 	// FlushInterval is the longest a record waits for its batch to fill.
 	// Default DefaultFlushInterval.
 	FlushInterval time.Duration
-	// Retry says how a failed batch is retried.
+	// Retry says how a failed batch is retried. A durable stream (see
+	// TeeOptions.Positions) retries until the sink accepts: it ignores
+	// Retry.RetryFor, as the store keeps what waits.
 	Retry Retry
+	// Since is where a durable stream without a saved position starts:
+	// the records that occurred at or after it, and every record
+	// committed after its first walk. Zero: when NewTee ran (by
+	// TeeOptions.Now). Ignored once a position is saved, and by a stream
+	// that is not durable.
+	Since time.Time
 }
 
 // TeeOptions configures a Tee. The zero value (and nil) means the
@@ -55,9 +64,24 @@ type TeeOptions struct {
 	// OnError is told of every record a stream drops, as a *DropError
 	// (one per batch or per run of queue-full drops). It is called from
 	// the streams' goroutines (and from Append after Close), must be safe
-	// for concurrent use, and should return quickly. Default: print to
-	// standard error.
+	// for concurrent use, and should return quickly. A durable stream
+	// (see Positions) also tells it when it cannot read the primary or
+	// save its position (it tries again; nothing is dropped). Default:
+	// print to standard error.
 	OnError func(error)
+	// Positions, when set, makes every stream durable: it reads the
+	// records from the primary store (which must then be an
+	// audit.Querier) instead of a queue in memory, and saves in Positions
+	// how far it delivered them, under the name "siem/" + Stream.Name.
+	// After an outage of the sink, a queue that would have overflowed, a
+	// Close that gave up or a restart of the process, the stream resumes
+	// there by itself: nothing the primary accepted is dropped, and some
+	// records may be sent again (see the package documentation,
+	// "Resuming"). A durable stream sends every record committed to the
+	// primary, whoever wrote it. The memory, SQLite and PostgreSQL stores
+	// are PositionStores; package trail passes the store. Nil: streams
+	// keep a bounded queue in memory.
+	Positions storekit.PositionStore
 }
 
 // DropError reports records a stream dropped: they are in the primary
@@ -103,6 +127,8 @@ type StreamStats struct {
 	LastError   error     // the sink's last error, nil if none yet
 	LastErrorAt time.Time // when it happened
 	LastSuccess time.Time // when the sink last accepted a batch
+	// LastSaved is when a durable stream last saved its position.
+	LastSaved time.Time
 }
 
 // TeeStats counts what a Tee's streams did, in the order they were given.
@@ -135,6 +161,10 @@ type Tee struct {
 	now     func() time.Time
 	onError func(error)
 
+	// positions and querier are set for durable streams.
+	positions storekit.PositionStore
+	querier   audit.Querier
+
 	abort     context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -161,7 +191,15 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 	if o.OnError == nil {
 		o.OnError = func(err error) { fmt.Fprintln(os.Stderr, err) }
 	}
-	t := &Tee{primary: primary, now: o.Now, onError: o.OnError}
+	t := &Tee{primary: primary, now: o.Now, onError: o.OnError, positions: o.Positions}
+	if o.Positions != nil {
+		q, ok := primary.(audit.Querier)
+		if !ok {
+			return nil, fmt.Errorf("audit: siem: TeeOptions.Positions is set, but the primary %T cannot be queried (audit.Querier): a durable stream reads the records from it", primary)
+		}
+		t.querier = q
+	}
+	start := o.Now().UTC()
 	names := map[string]bool{}
 	for i, s := range streams {
 		s, err := s.withDefaults()
@@ -172,8 +210,16 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 			return nil, fmt.Errorf("audit: siem: streams[%d]: duplicate Name %q", i, s.Name)
 		}
 		names[s.Name] = true
+		if o.Positions != nil && len(positionName(s.Name)) > storekit.MaxPositionName {
+			return nil, fmt.Errorf("audit: siem: streams[%d]: a durable stream's Name is at most %d bytes", i, storekit.MaxPositionName-len(positionName("")))
+		}
+		since := s.Since
+		if since.IsZero() {
+			since = start
+		}
 		t.streams = append(t.streams, &worker{
 			cfg:     s,
+			since:   since,
 			wake:    make(chan struct{}, 1),
 			drops:   make(chan struct{}, 1),
 			stop:    make(chan struct{}),
@@ -183,7 +229,11 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 	t.abort, t.cancel = context.WithCancel(context.Background())
 	for _, w := range t.streams {
 		t.wg.Add(1)
-		go t.run(w)
+		if t.positions != nil {
+			go t.runDurable(w)
+		} else {
+			go t.run(w)
+		}
 	}
 	return t, nil
 }
@@ -225,6 +275,12 @@ func (t *Tee) Append(ctx context.Context, records ...audit.Record) error {
 	if len(t.streams) == 0 || len(records) == 0 {
 		return nil
 	}
+	if t.positions != nil {
+		for _, w := range t.streams {
+			w.notify(len(records))
+		}
+		return nil
+	}
 	now := t.now().UTC().Truncate(time.Microsecond)
 	feed := make([]audit.Record, len(records))
 	for i := range records {
@@ -242,7 +298,9 @@ func (t *Tee) Append(ctx context.Context, records ...audit.Record) error {
 // Close stops feeding the streams and waits until their queues are sent,
 // retries included, or until ctx ends: then it abandons the batches in
 // flight and what is still queued (reported as audit.ReasonShutdown) and
-// returns an error. Records appended after Close go to the primary only
+// returns an error. A durable stream (TeeOptions.Positions) walks the
+// primary once more, to the end, and sends what it finds; if ctx ends
+// first, it reports nothing dropped: its saved position resumes there. Records appended after Close go to the primary only
 // (reported as ReasonShutdown). Close is safe to call more than once; it
 // closes neither the primary nor the sinks.
 func (t *Tee) Close(ctx context.Context) error {
@@ -283,6 +341,7 @@ func (t *Tee) Stats() TeeStats {
 			LastError:   w.lastErr,
 			LastErrorAt: w.lastErrAt,
 			LastSuccess: w.lastSuccess,
+			LastSaved:   w.lastSaved,
 		}
 		for k, v := range w.dropped {
 			s.Dropped[k] = v
@@ -304,6 +363,12 @@ type worker struct {
 
 	sent, batches, retried atomic.Uint64
 
+	// durable streams: since is where one without a saved position
+	// starts; appended counts the records appended through the Tee since
+	// its last walk began.
+	since    time.Time
+	appended atomic.Int64
+
 	mu       sync.Mutex
 	q        []audit.Record
 	qBytes   int
@@ -315,6 +380,18 @@ type worker struct {
 	lastErr     error
 	lastErrAt   time.Time
 	lastSuccess time.Time
+	lastSaved   time.Time
+}
+
+// notify tells a durable stream that n records were appended: a batch's
+// worth wakes it before FlushInterval.
+func (w *worker) notify(n int) {
+	if w.appended.Add(int64(n)) >= int64(w.cfg.BatchSize) {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // recordSize is the approximate size of a record in memory and on the

@@ -48,6 +48,9 @@ type Store struct {
 	seals   []storekit.Seal
 	sealed  map[uuid.UUID]time.Time // sealed record → the OccurredAt its seal names
 	cps     []storekit.Checkpoint
+
+	posMu     sync.Mutex
+	positions map[string]string // see position.go
 }
 
 var (

@@ -39,6 +39,9 @@ type names struct {
 	PurgeTenantRows                    string // qualified, quoted
 	PurgeRowsQLit, PurgeTenantRowsQLit string // string literals of the quoted, qualified names
 
+	// stream positions (migration 6)
+	StreamPositions, StreamPositionsQLit string // qualified, quoted; its string literal
+
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
 	PurgeRowsName, DropPartitionsName      string // qualified, unquoted, for messages
@@ -86,7 +89,9 @@ func newNames(schema, table string) names {
 		TraceIndex:         pq.QuoteIdentifier(table + "_trace_idx"),
 		NewColumnsLit:      pq.QuoteLiteral(strings.Join(columnsV4, ", ")),
 		PurgeTenantRows:    q(table + "_purge_tenant_rows"),
+		StreamPositions:    q(table + "_stream_positions"),
 	}
+	n.StreamPositionsQLit = pq.QuoteLiteral(n.StreamPositions)
 	n.PurgeRowsQLit = pq.QuoteLiteral(n.PurgeRows)
 	n.PurgeTenantRowsQLit = pq.QuoteLiteral(n.PurgeTenantRows)
 	n.TableQLit = pq.QuoteLiteral(n.Table)
