@@ -237,7 +237,9 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t0 := time.Now()
 			first := appendN(t, tee, 1000)
+			t.Logf("appended 1000 in %v", time.Since(t0))
 			if !waitFor(30*time.Second, func() bool { return rc.has(first) }) {
 				d, _ := rc.counts()
 				t.Fatalf("the first 1000 records: %d arrived", d)
@@ -256,6 +258,7 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 				t.Fatal("the records appended during the outage arrived: the test proves nothing")
 			}
 			_, before := rc.counts()
+			t.Logf("outage phase done at %v", time.Since(t0))
 			closeStore()
 
 			// the restart
@@ -270,6 +273,7 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 				d, _ := rc.counts()
 				t.Errorf("after the restart: %d distinct records arrived, want all 3000", d)
 			}
+			t.Logf("all arrived at %v", time.Since(t0))
 			if err := tee.Close(context.Background()); err != nil {
 				t.Error(err)
 			}

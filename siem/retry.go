@@ -16,7 +16,8 @@ type Retry struct {
 	// each further one, up to MaxBackoff, and each wait is drawn uniformly
 	// from [wait/2, wait] (jitter), so that many senders do not retry in
 	// step. A Retry-After of the response lengthens the wait, never
-	// shortens it. Defaults 200ms and 30s.
+	// shortens it. Defaults 200ms and 5s: a sink back from an outage is
+	// tried again within 5s (the Logger's Async retries alike).
 	MinBackoff, MaxBackoff time.Duration
 	// RetryFor is how long a batch is retried after its first failure
 	// before it is dropped (audit.ReasonRetriesExhausted). A wait that
@@ -29,7 +30,7 @@ func (r Retry) withDefaults() Retry {
 		r.MinBackoff = 200 * time.Millisecond
 	}
 	if r.MaxBackoff == 0 {
-		r.MaxBackoff = 30 * time.Second
+		r.MaxBackoff = 5 * time.Second
 	}
 	if r.RetryFor == 0 {
 		r.RetryFor = 5 * time.Minute

@@ -44,8 +44,19 @@ type Options struct {
 	// fails it (see package siem). The Trail closes each stream's Sink
 	// that has a Close(context.Context) error method. Nil: no streams.
 	Streams []siem.Stream
-	// Tee configures the Tee of Streams. Nil: the defaults.
+	// Tee configures the Tee of Streams. Nil: the defaults. When the
+	// store keeps positions (storekit.PositionStore and audit.Querier:
+	// the memory, SQLite and PostgreSQL stores do) and Tee.Positions is
+	// nil, the Trail sets it to the store: the streams are durable, and
+	// resume by themselves after an outage or a restart (see
+	// siem.TeeOptions.Positions).
 	Tee *siem.TeeOptions
+	// StreamsInMemory keeps the streams' queues in memory even when the
+	// store could keep their positions. A durable stream sends every
+	// record of the store, whichever process wrote it: a service run as
+	// several processes on one database sets it in all but one of them
+	// (or streams from one process only).
+	StreamsInMemory bool
 	// OnError is the default error hook of every part that has none
 	// set. Default: print to standard error, as the Logger does.
 	OnError func(error)
@@ -110,6 +121,11 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 			to = *o.Tee
 			if to.OnError == nil {
 				to.OnError = o.OnError
+			}
+		}
+		if ps, ok := store.(storekit.PositionStore); ok && to.Positions == nil && !o.StreamsInMemory {
+			if _, ok := store.(audit.Querier); ok {
+				to.Positions = ps
 			}
 		}
 		if t.tee, err = siem.NewTee(store, o.Streams, &to); err != nil {

@@ -185,6 +185,8 @@ func ExampleMigrationSQL() {
 	// -- trailmark audit migration 4: tenant_trace
 	// -- trailmark audit migration 5: tenant_retention
 	// CREATE FUNCTION "audit"."audit_logs_purge_tenant_rows"(def timestamptz, tenants text[], cutoffs timestamptz[], max_rows integer) RETURNS bigint
+	// -- trailmark audit migration 6: stream_positions
+	// CREATE TABLE "audit"."audit_logs_stream_positions" (
 }
 
 // Remove the records older than a year, as a retention job would.
