@@ -76,6 +76,9 @@ func catchUp(b *testing.B, kind string, failRate float64) {
 		if errors.As(err, &de) {
 			dropped.Add(int64(de.Count))
 		}
+		if testing.Verbose() {
+			b.Logf("%v OnError: %v", time.Now().Format("15:04:05.000"), err)
+		}
 	}}
 	if durable {
 		opts.Positions = primary
@@ -106,6 +109,9 @@ func catchUp(b *testing.B, kind string, failRate float64) {
 		case el >= downFrom+downFor && rc.down.Load():
 			rc.down.Store(false)
 			recovered, beforeRecovery = time.Now(), len(ids)
+			if testing.Verbose() {
+				b.Logf("%v recovered", recovered.Format("15:04:05.000"))
+			}
 		}
 		recs := make([]audit.Record, 10)
 		for i := range recs {
@@ -129,6 +135,15 @@ func catchUp(b *testing.B, kind string, failRate float64) {
 	}
 	cancel()
 	distinct, deliveries := rc.counts()
+	if testing.Verbose() {
+		rc.mu.Lock()
+		for _, e := range rc.log {
+			if d := e.at.Sub(recovered); d > -time.Second {
+				b.Logf("%6.2fs %d", d.Seconds(), e.n)
+			}
+		}
+		rc.mu.Unlock()
+	}
 	b.ReportMetric(caughtUp.Seconds(), "catchup-s")
 	b.ReportMetric(float64(dropped.Load()), "dropped")
 	b.ReportMetric(float64(deliveries)/float64(len(ids)), "deliveries/record")

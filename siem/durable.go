@@ -132,81 +132,178 @@ func (t *Tee) pause(w *worker) bool {
 	}
 }
 
+// flight is one page of a walk being sent.
+type flight struct {
+	next position // the position after the page
+	n    int      // its records
+	done chan struct{}
+	// set before done is closed:
+	sent int  // records the sink accepted
+	stop bool // Close gave up: the page is not delivered
+}
+
 // walk reads and sends the records committed after pos, page by page,
-// saving the position after each page, until the walk's last page. It
+// up to InFlight pages at once, saving the position after each page
+// once it and those before it are sent, until the walk's last page. It
 // returns the new position, how many records it sent, and false when the
 // stream must stop (the Tee is closing and its context ended, or the
 // store cannot tell where a walk ends).
 func (t *Tee) walk(w *worker, pos position, retry Retry) (position, int, bool) {
-	sent := 0
+	saved, sent, ok := pos, 0, true
+	var window []*flight
+	// retire takes the pages sent at the head of the window, waiting for
+	// the first if wait, and saves the position after the last of them.
+	retire := func(wait bool) {
+		var last *flight
+		for len(window) > 0 {
+			f := window[0]
+			if wait {
+				<-f.done
+				wait = false
+			} else {
+				select {
+				case <-f.done:
+				default:
+					wait = true
+				}
+				if wait {
+					break
+				}
+			}
+			window = window[1:]
+			sent += f.sent
+			if f.stop {
+				ok = false
+			}
+			if ok && (f.n > 0 || saved.After == "" && f.next.After != "") {
+				last = f
+			}
+			if ok {
+				saved = f.next
+			}
+		}
+		if last != nil {
+			t.savePosition(w, saved)
+		}
+	}
+	drain := func() {
+		for len(window) > 0 {
+			retire(true)
+		}
+	}
+	cur := pos
 	for {
-		page, err := t.querier.Query(t.abort, pos.filter(w.cfg.BatchSize))
+		page, err := t.querier.Query(t.abort, cur.filter(w.cfg.BatchSize))
 		if err != nil {
+			drain()
 			if t.abort.Err() != nil {
-				return pos, sent, false
+				return saved, sent, false
 			}
 			w.noteError(err, t.now())
 			t.onError(fmt.Errorf("audit: siem: stream %q: read the primary: %w", w.cfg.Name, err))
-			return pos, sent, true // walk again after FlushInterval
+			return saved, sent, ok // walk again after FlushInterval
 		}
-		if pos.Cursor == "" { // the first page of a walk
+		if cur.Cursor == "" { // the first page of a walk
 			if page.Tail == "" && len(page.Records) > 0 {
+				drain()
 				t.onError(fmt.Errorf("audit: siem: stream %q: the primary %T returns no Page.Tail: the stream cannot tell what it sent, and stops", w.cfg.Name, t.querier))
-				return pos, sent, false
+				return saved, sent, false
 			}
-			pos.Tail = page.Tail
+			cur.Tail = page.Tail
 		}
-		for rest := page.Records; len(rest) > 0; {
-			n := batchLen(rest, w.cfg.BatchSize, w.cfg.BatchBytes)
-			batch := rest[:n]
-			rest = rest[n:]
-			reason, err := deliver(t.abort, w.cfg.Sink, batch, retry, t.now, func(err error) {
-				w.retried.Add(1)
-				w.noteError(err, t.now())
-			}, nil, nil)
-			switch reason {
-			case "":
-				w.sent.Add(uint64(len(batch)))
-				w.batches.Add(1)
-				sent += len(batch)
-				w.mu.Lock()
-				w.lastSuccess = t.now()
-				w.mu.Unlock()
-			case audit.ReasonShutdown:
-				// Close gave up: the saved position resumes here.
-				return pos, sent, false
-			default:
-				w.noteError(err, t.now())
-				t.drop(w, reason, batch, err)
-			}
-		}
-		next := pos
+		next := cur
 		if page.NextCursor != "" {
 			next.Cursor = page.NextCursor
 		} else {
 			next.Cursor = ""
-			if pos.Tail != "" {
-				next.After, next.Since, next.Tail = pos.Tail, time.Time{}, ""
+			if cur.Tail != "" {
+				next.After, next.Since, next.Tail = cur.Tail, time.Time{}, ""
 			}
 		}
-		if len(page.Records) > 0 || pos.After == "" && next.After != "" {
-			if err := t.positions.SavePosition(t.abort, positionName(w.cfg.Name), next.String()); err != nil {
-				if t.abort.Err() != nil {
-					return pos, sent, false
-				}
-				w.noteError(err, t.now())
-				t.onError(fmt.Errorf("audit: siem: stream %q: save position: %w", w.cfg.Name, err))
-			} else {
-				w.mu.Lock()
-				w.lastSaved = t.now()
-				w.mu.Unlock()
-			}
+		f := &flight{next: next, n: len(page.Records), done: make(chan struct{})}
+		window = append(window, f)
+		go t.sendPage(w, page.Records, retry, f)
+		retire(false)
+		for len(window) >= w.cfg.InFlight {
+			retire(true)
 		}
-		pos = next
-		if page.NextCursor == "" {
-			return pos, sent, true
+		if !ok || page.NextCursor == "" {
+			drain()
+			return saved, sent, ok
+		}
+		cur = next
+	}
+}
+
+// sendPage sends the records of one page, in batches, and closes f.done.
+func (t *Tee) sendPage(w *worker, recs []audit.Record, retry Retry, f *flight) {
+	defer close(f.done)
+	h := hooks{
+		retried: func(err error) {
+			w.retried.Add(1)
+			w.noteError(err, t.now())
+		},
+		back: w.backChan,
+		sent: w.sinkBack,
+	}
+	for len(recs) > 0 {
+		n := batchLen(recs, w.cfg.BatchSize, w.cfg.BatchBytes)
+		batch := recs[:n]
+		recs = recs[n:]
+		reason, err := deliver(t.abort, w.cfg.Sink, batch, retry, t.now, h)
+		switch reason {
+		case "":
+			w.sent.Add(uint64(len(batch)))
+			w.batches.Add(1)
+			f.sent += len(batch)
+			w.mu.Lock()
+			w.lastSuccess = t.now()
+			w.mu.Unlock()
+		case audit.ReasonShutdown:
+			f.stop = true // the saved position resumes before this page
+			return
+		default:
+			w.noteError(err, t.now())
+			t.drop(w, reason, batch, err)
 		}
 	}
+}
+
+// savePosition saves pos as the stream's, and reports an error it
+// cannot (the next save may succeed).
+func (t *Tee) savePosition(w *worker, pos position) {
+	if err := t.positions.SavePosition(t.abort, positionName(w.cfg.Name), pos.String()); err != nil {
+		if t.abort.Err() == nil {
+			w.noteError(err, t.now())
+			t.onError(fmt.Errorf("audit: siem: stream %q: save position: %w", w.cfg.Name, err))
+		}
+		return
+	}
+	w.mu.Lock()
+	w.lastSaved = t.now()
+	w.mu.Unlock()
+}
+
+// backChan returns the channel closed when a batch of the stream next
+// reaches the sink.
+func (w *worker) backChan() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.back == nil {
+		w.back = make(chan struct{})
+	}
+	return w.back
+}
+
+// sinkBack tells the batches waiting out a backoff that the sink took
+// one: they try again at once.
+func (w *worker) sinkBack() {
+	w.mu.Lock()
+	if w.back != nil {
+		close(w.back)
+		w.back = nil
+	}
+	w.mu.Unlock()
 }
 
 // batchLen returns how many of recs, from the first, make one batch.

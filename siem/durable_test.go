@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -108,6 +109,12 @@ type idReceiver struct {
 	mu       sync.Mutex
 	accepted map[uuid.UUID]int
 	total    int
+	log      []logEntry
+}
+
+type logEntry struct {
+	at time.Time
+	n  int
 }
 
 func newIDReceiver(t testing.TB) *idReceiver {
@@ -119,6 +126,9 @@ func newIDReceiver(t testing.TB) *idReceiver {
 			return
 		}
 		lines := bytes.Count(body, []byte("\n"))
+		if verboseReceiver {
+			fmt.Printf("%v request %d\n", time.Now().Format("15:04:05.000"), lines)
+		}
 		rc.attempts.Add(int64(lines))
 		if rc.down.Load() || rand.Float64() < rc.rate() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -138,6 +148,7 @@ func newIDReceiver(t testing.TB) *idReceiver {
 			ids = append(ids, rec.ID)
 		}
 		rc.mu.Lock()
+		rc.log = append(rc.log, logEntry{time.Now(), len(ids)})
 		for _, id := range ids {
 			rc.accepted[id]++
 			rc.total++
@@ -291,5 +302,7 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 		})
 	}
 }
+
+var verboseReceiver = os.Getenv("VERBOSE_RECEIVER") != ""
 
 func float64FromBits(b uint64) float64 { return math.Float64frombits(b) }

@@ -20,6 +20,7 @@ const (
 	DefaultBatchSize     = 500
 	DefaultBatchBytes    = 4 << 20
 	DefaultFlushInterval = time.Second
+	DefaultInFlight      = 4
 )
 
 // Stream is one secondary destination of a Tee. Zero sizes and durations
@@ -47,6 +48,12 @@ type Stream struct {
 	// TeeOptions.Positions) retries until the sink accepts: it ignores
 	// Retry.RetryFor, as the store keeps what waits.
 	Retry Retry
+	// InFlight bounds the batches a durable stream sends at once, while
+	// it catches up with a backlog; when one reaches the sink, those
+	// waiting out a backoff are tried again at once. Default
+	// DefaultInFlight. Ignored by a stream that is not durable (one batch
+	// at a time).
+	InFlight int
 	// Since is where a durable stream without a saved position starts:
 	// the records that occurred at or after it, and every record
 	// committed after its first walk. Zero: when NewTee ran (by
@@ -244,7 +251,7 @@ func (s Stream) withDefaults() (Stream, error) {
 		return s, errors.New("Name is required")
 	case s.Sink == nil:
 		return s, fmt.Errorf("stream %q: Sink is required", s.Name)
-	case s.QueueSize < 0, s.QueueBytes < 0, s.BatchSize < 0, s.BatchBytes < 0, s.FlushInterval < 0:
+	case s.QueueSize < 0, s.QueueBytes < 0, s.BatchSize < 0, s.BatchBytes < 0, s.FlushInterval < 0, s.InFlight < 0:
 		return s, fmt.Errorf("stream %q: sizes and FlushInterval must not be negative", s.Name)
 	}
 	if err := s.Retry.validate(); err != nil {
@@ -260,6 +267,7 @@ func (s Stream) withDefaults() (Stream, error) {
 	def(&s.QueueBytes, DefaultQueueBytes)
 	def(&s.BatchSize, DefaultBatchSize)
 	def(&s.BatchBytes, DefaultBatchBytes)
+	def(&s.InFlight, DefaultInFlight)
 	if s.FlushInterval == 0 {
 		s.FlushInterval = DefaultFlushInterval
 	}
@@ -381,6 +389,8 @@ type worker struct {
 	lastErrAt   time.Time
 	lastSuccess time.Time
 	lastSaved   time.Time
+	// back is closed when a batch reaches the sink (durable streams).
+	back chan struct{}
 }
 
 // notify tells a durable stream that n records were appended: a batch's
@@ -541,10 +551,14 @@ func (t *Tee) run(w *worker) {
 		if batch == nil {
 			return
 		}
-		reason, err := deliver(t.abort, w.cfg.Sink, batch, w.cfg.Retry, t.now, func(err error) {
-			w.retried.Add(1)
-			w.noteError(err, t.now())
-		}, w.drops, func() { t.reportDrops(w) })
+		reason, err := deliver(t.abort, w.cfg.Sink, batch, w.cfg.Retry, t.now, hooks{
+			retried: func(err error) {
+				w.retried.Add(1)
+				w.noteError(err, t.now())
+			},
+			drops:  w.drops,
+			report: func() { t.reportDrops(w) },
+		})
 		if reason == "" {
 			w.sent.Add(uint64(len(batch)))
 			w.batches.Add(1)
