@@ -56,14 +56,22 @@ func BenchmarkCatchUp(b *testing.B) {
 		for _, rate := range []float64{0, 0.3} {
 			b.Run(fmt.Sprintf("%s/fail=%.0f%%", kind, rate*100), func(b *testing.B) {
 				for range b.N {
-					catchUp(b, kind, rate)
+					catchUp(b, kind, rate, false)
 				}
 			})
 		}
 	}
+	// the same, and the Tee killed 0.5 s after the recovery, while it
+	// catches up (Close abandons what is in flight at once), and started
+	// again over the same store
+	b.Run("durable-sqlite/fail=30%/restart", func(b *testing.B) {
+		for range b.N {
+			catchUp(b, "durable-sqlite", 0.3, true)
+		}
+	})
 }
 
-func catchUp(b *testing.B, kind string, failRate float64) {
+func catchUp(b *testing.B, kind string, failRate float64, restart bool) {
 	const perSecond, total = 1000, 12 * time.Second
 	const downFrom, downFor = 2 * time.Second, 5 * time.Second
 	rc := newIDReceiver(b)
@@ -111,6 +119,15 @@ func catchUp(b *testing.B, kind string, failRate float64) {
 			recovered, beforeRecovery = time.Now(), len(ids)
 			if testing.Verbose() {
 				b.Logf("%v recovered", recovered.Format("15:04:05.000"))
+			}
+		}
+		if restart && el >= downFrom+downFor+500*time.Millisecond {
+			restart = false
+			killed, cancel := context.WithCancel(ctx)
+			cancel()
+			tee.Close(killed)
+			if tee, err = siem.NewTee(primary, []siem.Stream{{Name: "siem", Sink: sink}}, opts); err != nil {
+				b.Fatal(err)
 			}
 		}
 		recs := make([]audit.Record, 10)
