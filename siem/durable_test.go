@@ -306,3 +306,108 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 var verboseReceiver = os.Getenv("VERBOSE_RECEIVER") != ""
 
 func float64FromBits(b uint64) float64 { return math.Float64frombits(b) }
+
+// rejectingSink refuses, permanently, every batch that holds a record of
+// action "bad", and keeps the others.
+type rejectingSink struct {
+	mu  sync.Mutex
+	got map[uuid.UUID]int
+}
+
+func (s *rejectingSink) Send(_ context.Context, recs []audit.Record) error {
+	for _, r := range recs {
+		if r.Action == "bad" {
+			return storekit.Permanent(errors.New("refused"))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		s.got[r.ID]++
+	}
+	return nil
+}
+
+// TestDurableStreamSinceAndRejected: a durable stream without a saved
+// position sends the records that occurred at or after Stream.Since,
+// then everything committed later whatever its time; a batch the sink
+// refuses is reported dropped (ReasonRejected) and skipped, and the
+// stream goes on; a second Tee resumes after it, sending nothing again.
+func TestDurableStreamSinceAndRejected(t *testing.T) {
+	t.Parallel()
+	store := memory.New(nil)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	rec := func(at time.Time, action audit.Action) audit.Record {
+		return audit.Record{ID: uuid.Must(uuid.NewV7()), OccurredAt: at, Action: action, ResourceType: "doc", Status: audit.StatusSuccess}
+	}
+	old, recent := rec(now.Add(-2*time.Hour), "doc.read"), rec(now.Add(-time.Minute), "doc.read")
+	if err := store.Append(context.Background(), old, recent); err != nil {
+		t.Fatal(err)
+	}
+	sink := &rejectingSink{got: map[uuid.UUID]int{}}
+	var mu sync.Mutex
+	var drops []*siem.DropError
+	opts := &siem.TeeOptions{Positions: store, OnError: func(err error) {
+		var de *siem.DropError
+		if !errors.As(err, &de) {
+			t.Errorf("OnError: %v", err)
+			return
+		}
+		mu.Lock()
+		drops = append(drops, de)
+		mu.Unlock()
+	}}
+	streams := []siem.Stream{{Name: "s", Sink: sink, BatchSize: 1, FlushInterval: 10 * time.Millisecond, Since: now.Add(-time.Hour), Retry: fastRetry}}
+	tee, err := siem.NewTee(store, streams, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, late := rec(now, "bad"), rec(now.Add(-3*time.Hour), "doc.read") // late: committed after the first walk, with an old time
+	has := func(id uuid.UUID) bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return sink.got[id] > 0
+	}
+	if !waitFor(10*time.Second, func() bool { return has(recent.ID) }) {
+		t.Fatal("the record after Since did not arrive")
+	}
+	if err := tee.Append(context.Background(), bad, late); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return has(late.ID) }) {
+		t.Fatal("the record committed after the first walk, with an old time, did not arrive")
+	}
+	if err := tee.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if has(old.ID) {
+		t.Error("the record before Since arrived")
+	}
+	mu.Lock()
+	if len(drops) != 1 || drops[0].Reason != audit.ReasonRejected || drops[0].Count != 1 {
+		t.Errorf("drops %+v, want one record rejected", drops)
+	}
+	mu.Unlock()
+	if st := tee.Stats().Streams[0]; st.Sent != 2 || st.Dropped[audit.ReasonRejected] != 1 || st.LastSaved.IsZero() {
+		t.Errorf("Stats: %+v; want 2 sent, 1 rejected, a position saved", st)
+	}
+	// a new Tee resumes after all of it: nothing is sent again
+	tee, err = siem.NewTee(store, streams, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := tee.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for id, n := range sink.got {
+		if n != 1 {
+			t.Errorf("record %s arrived %d times, want once", id, n)
+		}
+	}
+	if len(sink.got) != 2 {
+		t.Errorf("%d records arrived, want 2 (recent, late)", len(sink.got))
+	}
+}
