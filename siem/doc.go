@@ -138,7 +138,8 @@
 //   - After a restart, or a Close whose context ended first, a new Tee
 //     over the same store resumes from the saved position by itself.
 //     Delivery is at least once: the pages sent after the last saved
-//     position (at most InFlight of them) are sent again, in batches cut
+//     position (at most InFlight pages of audit.MaxLimit records) are
+//     sent again, in batches cut
 //     the same way when the store's walk is the same (so with the same
 //     Idempotency-Key, mostly) — dedupe by Idempotency-Key, and by record
 //     ID to be sure.

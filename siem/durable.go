@@ -142,7 +142,9 @@ type flight struct {
 	stop bool // Close gave up: the page is not delivered
 }
 
-// walk reads and sends the records committed after pos, page by page,
+// walk reads and sends the records committed after pos, page by page
+// (pages of audit.MaxLimit records: a page after a tail costs the store a
+// sort of the whole backlog, so the fewer the better), each in batches,
 // up to InFlight pages at once, saving the position after each page
 // once it and those before it are sent, until the walk's last page. It
 // returns the new position, how many records it sent, and false when the
@@ -193,7 +195,7 @@ func (t *Tee) walk(w *worker, pos position, retry Retry) (position, int, bool) {
 	}
 	cur := pos
 	for {
-		page, err := t.querier.Query(t.abort, cur.filter(w.cfg.BatchSize))
+		page, err := t.querier.Query(t.abort, cur.filter(audit.MaxLimit))
 		if err != nil {
 			drain()
 			if t.abort.Err() != nil {

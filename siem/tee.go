@@ -48,9 +48,10 @@ type Stream struct {
 	// TeeOptions.Positions) retries until the sink accepts: it ignores
 	// Retry.RetryFor, as the store keeps what waits.
 	Retry Retry
-	// InFlight bounds the batches a durable stream sends at once, while
-	// it catches up with a backlog; when one reaches the sink, those
-	// waiting out a backoff are tried again at once. Default
+	// InFlight bounds the pages (of audit.MaxLimit records, sent in
+	// batches) a durable stream sends at once, while it catches up with a
+	// backlog; when a batch reaches the sink, those waiting out a backoff
+	// are tried again at once. Default
 	// DefaultInFlight. Ignored by a stream that is not durable (one batch
 	// at a time).
 	InFlight int
