@@ -143,8 +143,8 @@ type flight struct {
 }
 
 // walk reads and sends the records committed after pos, page by page
-// (pages of audit.MaxLimit records: a page after a tail costs the store a
-// sort of the whole backlog, so the fewer the better), each in batches,
+// (of audit.MaxLimit records: a page after a tail costs the store about a
+// sort of the whole backlog), each in batches,
 // up to InFlight pages at once, saving the position after each page
 // once it and those before it are sent, until the walk's last page. It
 // returns the new position, how many records it sent, and false when the
