@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -126,9 +125,6 @@ func newIDReceiver(t testing.TB) *idReceiver {
 			return
 		}
 		lines := bytes.Count(body, []byte("\n"))
-		if verboseReceiver {
-			fmt.Printf("%v request %d\n", time.Now().Format("15:04:05.000"), lines)
-		}
 		rc.attempts.Add(int64(lines))
 		if rc.down.Load() || rand.Float64() < rc.rate() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -248,9 +244,7 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t0 := time.Now()
 			first := appendN(t, tee, 1000)
-			t.Logf("appended 1000 in %v", time.Since(t0))
 			if !waitFor(30*time.Second, func() bool { return rc.has(first) }) {
 				d, _ := rc.counts()
 				t.Fatalf("the first 1000 records: %d arrived", d)
@@ -269,7 +263,6 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 				t.Fatal("the records appended during the outage arrived: the test proves nothing")
 			}
 			_, before := rc.counts()
-			t.Logf("outage phase done at %v", time.Since(t0))
 			closeStore()
 
 			// the restart
@@ -284,7 +277,6 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 				d, _ := rc.counts()
 				t.Errorf("after the restart: %d distinct records arrived, want all 3000", d)
 			}
-			t.Logf("all arrived at %v", time.Since(t0))
 			if err := tee.Close(context.Background()); err != nil {
 				t.Error(err)
 			}
@@ -302,8 +294,6 @@ func TestDurableStreamResumesAfterRestart(t *testing.T) {
 		})
 	}
 }
-
-var verboseReceiver = os.Getenv("VERBOSE_RECEIVER") != ""
 
 func float64FromBits(b uint64) float64 { return math.Float64frombits(b) }
 
