@@ -202,6 +202,12 @@ func (t *Tee) walk(w *worker, pos position, retry Retry) (position, int, bool) {
 				return saved, sent, false
 			}
 			w.noteError(err, t.now())
+			if errors.Is(err, audit.ErrInvalidFilter) {
+				// a position another store made, or altered: walking again
+				// would fail alike
+				t.onError(fmt.Errorf("audit: siem: stream %q: the saved position does not fit the primary, and the stream stops (delete the position %q to start again from Stream.Since): %w", w.cfg.Name, positionName(w.cfg.Name), err))
+				return saved, sent, false
+			}
 			t.onError(fmt.Errorf("audit: siem: stream %q: read the primary: %w", w.cfg.Name, err))
 			return saved, sent, ok // walk again after FlushInterval
 		}

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -399,5 +400,47 @@ func TestDurableStreamSinceAndRejected(t *testing.T) {
 	}
 	if len(sink.got) != 2 {
 		t.Errorf("%d records arrived, want 2 (recent, late)", len(sink.got))
+	}
+}
+
+// TestDurableStreamBadPosition: a saved position that is not one, or
+// that the primary refuses (made by another store, or altered), stops
+// the stream with an error to OnError that names the position, instead
+// of failing every FlushInterval.
+func TestDurableStreamBadPosition(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, pos, want string }{
+		{"not JSON", "garbage", "the saved position"},
+		{"altered tail", `{"after":"AAAA"}`, `delete the position "siem/s"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			store := memory.New(nil)
+			if err := store.SavePosition(context.Background(), "siem/s", tt.pos); err != nil {
+				t.Fatal(err)
+			}
+			errs := make(chan error, 10)
+			tee, err := siem.NewTee(store, []siem.Stream{{Name: "s", Sink: &rejectingSink{got: map[uuid.UUID]int{}}, FlushInterval: time.Millisecond}},
+				&siem.TeeOptions{Positions: store, OnError: func(err error) { errs <- err }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, tee, 3)
+			select {
+			case err := <-errs:
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("OnError: %v, want an error with %q", err, tt.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no error")
+			}
+			if err := tee.Close(context.Background()); err != nil {
+				t.Error(err)
+			}
+			if n := len(errs); n != 0 {
+				t.Errorf("%d more errors, want the stream stopped after one", n)
+			}
+		})
 	}
 }
