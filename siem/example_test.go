@@ -115,7 +115,7 @@ func ExampleTeeOptions_positions() {
 
 	up.Store(true)
 	tee, _ = siem.NewTee(store, streams, opts) // resumes from the saved position
-	_ = tee.Close(ctx)                          // a last walk, to the end
+	_ = tee.Close(ctx)                         // a last walk, to the end
 	fmt.Println("sent", tee.Stats().Streams[0].Sent)
 	// Output:
 	// first Tee closed: true
