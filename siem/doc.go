@@ -145,9 +145,11 @@
 //     ID to be sure.
 //   - A durable stream sends every record committed to the primary,
 //     whoever wrote it (another process, a transaction of the
-//     application): in a service run as several processes on one
-//     database, run the stream in one of them, or each process sends
-//     everything.
+//     application). When the PositionStore is a storekit.PositionLocker
+//     (the PostgreSQL store), one process at a time runs each stream:
+//     the others wait, Stats().Streams[i].Standby, and one takes over
+//     when it stops. Otherwise (several processes on one SQLite file),
+//     run the stream in one process, or each sends everything.
 //   - A stream without a saved position starts with the records that
 //     occurred at or after Stream.Since (default: when NewTee ran) and
 //     those committed after its first walk.

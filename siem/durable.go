@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // position is what a durable stream saves in the PositionStore: the tail
@@ -55,6 +56,13 @@ func (p position) filter(limit int) audit.Filter {
 // more, to the end, and stops.
 func (t *Tee) runDurable(w *worker) {
 	defer t.wg.Done()
+	if l, ok := t.positions.(storekit.PositionLocker); ok {
+		release, ok := t.lead(w, l)
+		if !ok {
+			return
+		}
+		defer release()
+	}
 	pos, ok := t.loadPosition(w)
 	if !ok {
 		return
@@ -94,6 +102,31 @@ func (t *Tee) runDurable(w *worker) {
 	}
 }
 
+// lead takes the lock of the stream's position, waiting while another
+// process holds it and trying again every FlushInterval, until it does or
+// the Tee closes.
+func (t *Tee) lead(w *worker, l storekit.PositionLocker) (func(), bool) {
+	for {
+		release, ok, err := l.TryLockPosition(t.abort, positionName(w.cfg.Name))
+		switch {
+		case err != nil:
+			t.onError(fmt.Errorf("audit: siem: stream %q: lock position: %w", w.cfg.Name, err))
+		case ok:
+			w.mu.Lock()
+			w.standby = false
+			w.mu.Unlock()
+			return release, true
+		default:
+			w.mu.Lock()
+			w.standby = true
+			w.mu.Unlock()
+		}
+		if !t.pause(w) {
+			return nil, false
+		}
+	}
+}
+
 // loadPosition reads the stream's saved position, retrying every
 // FlushInterval until it succeeds or the Tee closes. No saved position
 // starts at the stream's Since.
@@ -101,7 +134,11 @@ func (t *Tee) loadPosition(w *worker) (position, bool) {
 	for {
 		s, err := t.positions.LoadPosition(t.abort, positionName(w.cfg.Name))
 		if err == nil && s == "" {
-			return position{Since: w.since}, true
+			// saved at once: a Tee that stops before its first walk is
+			// saved must leave the next one the same start
+			p := position{Since: w.since}
+			t.savePosition(w, p)
+			return p, true
 		}
 		if err == nil {
 			p, perr := parsePosition(s)

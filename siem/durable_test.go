@@ -444,3 +444,69 @@ func TestDurableStreamBadPosition(t *testing.T) {
 		})
 	}
 }
+
+// TestDurableStreamOneProcessAtATime (PostgreSQL): two Tees over one
+// schema, as two processes of a service would run: one holds the lock
+// of the stream's position and sends, the other waits (Stats.Standby);
+// when the first closes, the second takes over from the saved position,
+// and every record arrives once.
+func TestDurableStreamOneProcessAtATime(t *testing.T) {
+	var pg *reopener
+	for _, st := range durableStores(t) {
+		if st.name == "postgres" {
+			pg = &st
+		}
+	}
+	if pg == nil {
+		t.Skip("AUDIT_TEST_DATABASE_URL not set: no PostgreSQL to test against")
+	}
+	rc := newIDReceiver(t)
+	sink := rc.sink(t)
+	streams := []siem.Stream{{Name: "siem", Sink: sink, FlushInterval: 20 * time.Millisecond, Retry: fastRetry}}
+	onError := func(err error) { t.Errorf("OnError: %v", err) }
+	storeA, closeA := pg.open(t)
+	defer closeA()
+	storeB, closeB := pg.open(t)
+	defer closeB()
+	a, err := siem.NewTee(storeA, streams, &siem.TeeOptions{Positions: storeA, OnError: onError})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	first := appendN(t, a, 1)
+	if !waitFor(10*time.Second, func() bool { return rc.has(first) }) {
+		t.Fatal("the first Tee did not take the lead")
+	}
+	b, err := siem.NewTee(storeB, streams, &siem.TeeOptions{Positions: storeB, OnError: onError})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	if !waitFor(10*time.Second, func() bool { return b.Stats().Streams[0].Standby }) {
+		t.Fatal("the second Tee is not on standby")
+	}
+	ids := appendN(t, a, 299)
+	ids = append(ids, appendN(t, b, 300)...)
+	if !waitFor(20*time.Second, func() bool { return rc.has(ids) }) {
+		t.Fatal("the records did not arrive")
+	}
+	if st := b.Stats().Streams[0]; st.Sent != 0 || !st.Standby {
+		t.Errorf("the second Tee sent %d records (standby %v), want 0 while the first leads", st.Sent, st.Standby)
+	}
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	more := appendN(t, b, 300)
+	if !waitFor(20*time.Second, func() bool { return rc.has(more) }) {
+		t.Fatal("after the first Tee closed, the second did not take over")
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats().Streams[0]; st.Standby || st.Sent != 300 {
+		t.Errorf("the second Tee: %+v, want it leading, 300 records sent", st)
+	}
+	if distinct, total := rc.counts(); distinct != 900 || total != 900 {
+		t.Errorf("%d deliveries of %d records, want 900 of 900", total, distinct)
+	}
+}

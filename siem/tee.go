@@ -86,9 +86,11 @@ type TeeOptions struct {
 	// there by itself: nothing the primary accepted is dropped, and some
 	// records may be sent again (see the package documentation,
 	// "Resuming"). A durable stream sends every record committed to the
-	// primary, whoever wrote it. The memory, SQLite and PostgreSQL stores
-	// are PositionStores; package trail passes the store. Nil: streams
-	// keep a bounded queue in memory.
+	// primary, whoever wrote it; when Positions is a
+	// storekit.PositionLocker (the PostgreSQL store), one process at a
+	// time runs each stream, and the others wait to take over. The
+	// memory, SQLite and PostgreSQL stores are PositionStores; package
+	// trail passes the store. Nil: streams keep a bounded queue in memory.
 	Positions storekit.PositionStore
 }
 
@@ -137,6 +139,9 @@ type StreamStats struct {
 	LastSuccess time.Time // when the sink last accepted a batch
 	// LastSaved is when a durable stream last saved its position.
 	LastSaved time.Time
+	// Standby: the durable stream waits while another process, holding
+	// the lock of its position (storekit.PositionLocker), sends it.
+	Standby bool
 }
 
 // TeeStats counts what a Tee's streams did, in the order they were given.
@@ -351,6 +356,7 @@ func (t *Tee) Stats() TeeStats {
 			LastErrorAt: w.lastErrAt,
 			LastSuccess: w.lastSuccess,
 			LastSaved:   w.lastSaved,
+			Standby:     w.standby,
 		}
 		for k, v := range w.dropped {
 			s.Dropped[k] = v
@@ -392,6 +398,8 @@ type worker struct {
 	lastSaved   time.Time
 	// back is closed when a batch reaches the sink (durable streams).
 	back chan struct{}
+	// standby: another process holds the durable stream's position.
+	standby bool
 }
 
 // notify tells a durable stream that n records were appended: a batch's

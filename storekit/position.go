@@ -45,3 +45,16 @@ func CheckPosition(name, pos string) error {
 	}
 	return nil
 }
+
+// PositionLocker is a PositionStore that lets one process at a time hold
+// a name, so that of the processes that share a store, one reads it
+// under that name (as a Sealer leads by an advisory lock): the
+// PostgreSQL store does. A SIEM stream (package siem) holds its
+// position's name while it runs, and waits while another process holds
+// it.
+type PositionLocker interface {
+	// TryLockPosition takes the lock of name if no one holds it, and
+	// reports whether it did; release gives it back. The lock of a
+	// process that ends (its connection closes) is free again.
+	TryLockPosition(ctx context.Context, name string) (release func(), ok bool, err error)
+}

@@ -53,9 +53,10 @@ type Options struct {
 	Tee *siem.TeeOptions
 	// StreamsInMemory keeps the streams' queues in memory even when the
 	// store could keep their positions. A durable stream sends every
-	// record of the store, whichever process wrote it: a service run as
-	// several processes on one database sets it in all but one of them
-	// (or streams from one process only).
+	// record of the store, whichever process wrote it: on PostgreSQL one
+	// process at a time runs it (an advisory lock) and the others wait to
+	// take over; several processes on one SQLite file would each send
+	// everything, so set it in all but one of them.
 	StreamsInMemory bool
 	// OnError is the default error hook of every part that has none
 	// set. Default: print to standard error, as the Logger does.

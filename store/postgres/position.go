@@ -3,8 +3,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/trailmark/audit/storekit"
 )
@@ -39,4 +42,39 @@ ON CONFLICT (name) DO UPDATE SET position = excluded.position, saved_at = now()`
 		return fmt.Errorf("audit: postgres: save position: %w", err)
 	}
 	return nil
+}
+
+var _ storekit.PositionLocker = (*Store)(nil)
+
+// TryLockPosition takes the session advisory lock of name, on a
+// connection of the pool that it keeps until release (so each lock held
+// takes one connection of DefaultMaxConns). The lock is free again when
+// release is called or that connection ends, the process's too.
+func (s *Store) TryLockPosition(ctx context.Context, name string) (func(), bool, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("audit: postgres: lock position: %w", err)
+	}
+	key := lockKey(s.cfg.schema, s.cfg.table, "position:"+name)
+	var ok bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("audit: postgres: lock position: %w", err)
+		}
+		return nil, false, nil
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+				// the session must end, or the pool would keep the lock
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+			conn.Close()
+		})
+	}
+	return release, true, nil
 }
