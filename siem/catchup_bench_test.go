@@ -2,9 +2,12 @@ package siem_test
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/siem"
 	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/store/sqlite"
 )
 
@@ -33,6 +37,29 @@ func benchPrimary(b *testing.B, kind string) (positionStore, bool) {
 		}
 		b.Cleanup(func() { s.Close(context.Background()) })
 		return s, true
+	case "durable-postgres":
+		dsn := os.Getenv("AUDIT_TEST_DATABASE_URL")
+		if dsn == "" {
+			b.Skip("AUDIT_TEST_DATABASE_URL not set: no PostgreSQL to test against")
+		}
+		var r [6]byte
+		crand.Read(r[:])
+		schema := "trailmark_bench_" + hex.EncodeToString(r[:])
+		ctx := context.Background()
+		s, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			if _, err := s.DB().Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); err != nil {
+				b.Errorf("dropping schema %s: %v", schema, err)
+			}
+			s.Close(ctx)
+		})
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return s, true
 	}
 	b.Fatalf("unknown case %q", kind)
 	return nil, false
@@ -44,15 +71,16 @@ func benchPrimary(b *testing.B, kind string) (positionStore, bool) {
 // settings (bodies not gzipped, to count them); in the flaky cases the
 // receiver also answers 503 to 30 % of the other requests, at random,
 // before reading them. Cases: a stream with its queue in memory
-// ("queue"), and durable streams (TeeOptions.Positions) over the memory
-// and SQLite stores. Metrics: catchup-s, from the receiver's recovery
-// until it holds every record produced before it; dropped, records the
+// ("queue"), and durable streams (TeeOptions.Positions) over the memory,
+// SQLite and (with AUDIT_TEST_DATABASE_URL) PostgreSQL stores. Metrics:
+// catchup-s, from the receiver's recovery until it holds every record
+// produced before it; dropped, records the
 // stream dropped; deliveries/record, records the receiver accepted
 // (duplicates included) per record produced; attempts/record, records in
 // every request, refused ones included; lost, records that never
 // arrived, after Close. Run with -benchtime 1x.
 func BenchmarkCatchUp(b *testing.B) {
-	for _, kind := range []string{"queue", "durable-memory", "durable-sqlite"} {
+	for _, kind := range []string{"queue", "durable-memory", "durable-sqlite", "durable-postgres"} {
 		for _, rate := range []float64{0, 0.3} {
 			b.Run(fmt.Sprintf("%s/fail=%.0f%%", kind, rate*100), func(b *testing.B) {
 				for range b.N {
