@@ -77,7 +77,7 @@ func Backfill(ctx context.Context, src audit.Querier, since time.Time, sink Sink
 			return sent, fmt.Errorf("audit: siem: backfill: %w", err)
 		}
 		if len(page.Records) > 0 {
-			if reason, err := deliver(ctx, sink, page.Records, o.Retry, o.Now, func(error) {}, nil, nil); reason != "" {
+			if reason, err := deliver(ctx, sink, page.Records, o.Retry, o.Now, hooks{}); reason != "" {
 				return sent, fmt.Errorf("audit: siem: backfill: %d record(s) not delivered: %s: %w", len(page.Records), reason, err)
 			}
 			sent += len(page.Records)

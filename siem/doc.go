@@ -108,7 +108,7 @@
 //     backoff; not while a Send is in flight (at most the sink's
 //     timeout).
 //   - Records queued when the process dies are lost to the stream, never
-//     to the primary. The recovery is Backfill from the primary (an
+//     to the primary (unless the stream is durable: see Resuming). The recovery is Backfill from the primary (an
 //     audit.Querier) since the last time the SIEM is known to be complete,
 //     or since DropError.Oldest.
 //   - Order is not promised across batches and retries; sort by
@@ -117,10 +117,50 @@
 // Records fed to a stream carry RecordedAt from the Tee's clock, stamped
 // after the primary accepted them.
 //
+// # Resuming
+//
+// With TeeOptions.Positions (package trail sets it when the store keeps
+// positions: memory, SQLite, PostgreSQL), a stream is durable: it keeps
+// no queue of its own, and reads the records from the primary instead,
+// walking it with Filter.After from the tail of the last walk it
+// delivered (see audit.Filter.After: every record committed after a
+// walk is in the next one, whatever its OccurredAt). After each page
+// the sink accepted, it saves its position — the walk's tail and cursor
+// — in the PositionStore, under "siem/" + Stream.Name. So:
+//
+//   - Nothing the primary accepted is dropped for want of room: an
+//     outage of any length leaves the records in the primary, and the
+//     stream catches up when the sink is back, up to Stream.InFlight
+//     pages at once. A batch that reaches the sink wakes the others from
+//     their backoff. Transient failures are retried until they succeed
+//     (Retry.RetryFor is ignored); only a batch the sink refuses
+//     (ReasonRejected) is dropped, reported and skipped.
+//   - After a restart, or a Close whose context ended first, a new Tee
+//     over the same store resumes from the saved position by itself.
+//     Delivery is at least once: the pages sent after the last saved
+//     position (at most InFlight pages of audit.MaxLimit records) are
+//     sent again, in batches cut
+//     the same way when the store's walk is the same (so with the same
+//     Idempotency-Key, mostly) — dedupe by Idempotency-Key, and by record
+//     ID to be sure.
+//   - A durable stream sends every record committed to the primary,
+//     whoever wrote it (another process, a transaction of the
+//     application). When the PositionStore is a storekit.PositionLocker
+//     (the PostgreSQL store), one process at a time runs each stream:
+//     the others wait, Stats().Streams[i].Standby, and one takes over
+//     when it stops. Otherwise (several processes on one SQLite file),
+//     run the stream in one process, or each sends everything.
+//   - A stream without a saved position starts with the records that
+//     occurred at or after Stream.Since (default: when NewTee ran) and
+//     those committed after its first walk.
+//   - The stream reads the primary once per FlushInterval when idle, and
+//     as soon as a batch's worth was appended through the Tee.
+//
 // # Concurrency
 //
 // Tee, HTTPSink and their methods are safe for concurrent use. A Tee runs
-// one goroutine per stream, which Close stops; it owns neither the
+// one goroutine per stream (and a durable stream one per page in flight),
+// which Close stops; it owns neither the
 // primary nor the sinks. Everything a receiver reads came from the
 // application's records: a signature proves that the holder of the
 // secret sent the batch, not that the record's user, IP address or

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"time"
 
 	"github.com/trailmark/audit"
@@ -75,4 +76,49 @@ func ExampleNewTee() {
 	// Output:
 	// collector got user.login u-42
 	// sent 1 dropped 0
+}
+
+// A durable stream keeps its position in the store: a Tee closed before
+// its collector came back leaves the records in the store, and the next
+// Tee over the same store (after a restart, in a real service) sends
+// them by itself.
+func ExampleTeeOptions_positions() {
+	var up atomic.Bool
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		sc := bufio.NewScanner(r.Body)
+		for sc.Scan() {
+			var rec audit.Record
+			_ = json.Unmarshal(sc.Bytes(), &rec)
+			fmt.Println("collector got", rec.Action, rec.ResourceID)
+		}
+	}))
+	defer collector.Close()
+	sink, _ := siem.NewHTTP(collector.URL, &siem.HTTPOptions{NoGzip: true})
+	defer sink.Close(context.Background())
+
+	store := memory.New(nil) // SQLite or PostgreSQL keep the position across restarts
+	streams := []siem.Stream{{Name: "siem", Sink: sink}}
+	opts := &siem.TeeOptions{Positions: store}
+	ctx := context.Background()
+
+	tee, _ := siem.NewTee(store, streams, opts)
+	logger, _ := audit.New(tee, &audit.Options{NoLifecycleEvents: true})
+	_ = logger.Log(ctx, audit.Event{Action: audit.ActionUserLogin, ResourceType: "user", ResourceID: "u-42", Status: audit.StatusSuccess})
+	_ = logger.Close(ctx)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	fmt.Println("first Tee closed:", tee.Close(short) != nil) // the collector is down: not delivered
+	cancel()
+
+	up.Store(true)
+	tee, _ = siem.NewTee(store, streams, opts) // resumes from the saved position
+	_ = tee.Close(ctx)                         // a last walk, to the end
+	fmt.Println("sent", tee.Stats().Streams[0].Sent)
+	// Output:
+	// first Tee closed: true
+	// collector got user.login u-42
+	// sent 1
 }

@@ -16,7 +16,9 @@ type Retry struct {
 	// each further one, up to MaxBackoff, and each wait is drawn uniformly
 	// from [wait/2, wait] (jitter), so that many senders do not retry in
 	// step. A Retry-After of the response lengthens the wait, never
-	// shortens it. Defaults 200ms and 30s.
+	// shortens it. Defaults 200ms and 2s: a sink back from an outage is
+	// tried again within 2s, and one request every 1 to 2s is little load
+	// for a sink that is down.
 	MinBackoff, MaxBackoff time.Duration
 	// RetryFor is how long a batch is retried after its first failure
 	// before it is dropped (audit.ReasonRetriesExhausted). A wait that
@@ -29,7 +31,7 @@ func (r Retry) withDefaults() Retry {
 		r.MinBackoff = 200 * time.Millisecond
 	}
 	if r.MaxBackoff == 0 {
-		r.MaxBackoff = 30 * time.Second
+		r.MaxBackoff = 2 * time.Second
 	}
 	if r.RetryFor == 0 {
 		r.RetryFor = 5 * time.Minute
@@ -47,18 +49,37 @@ func (r Retry) validate() error {
 	return nil
 }
 
+// hooks are what deliver tells its caller, and what it listens to; nil
+// fields are not used.
+type hooks struct {
+	// retried is called before each repeated attempt.
+	retried func(error)
+	// drops signals, while deliver waits out a backoff, that report must
+	// be called (queue-full drops to report at once).
+	drops  <-chan struct{}
+	report func()
+	// back returns a channel closed when another batch of the stream
+	// reaches the sink: the sink is back, and a waiting batch is tried
+	// again at once, its backoff from MinBackoff; sent is called on
+	// success, to close it.
+	back func() <-chan struct{}
+	sent func()
+}
+
 // deliver sends records to sink until it succeeds, fails permanently,
-// RetryFor runs out or ctx ends. It calls retried before each repeated
-// attempt, and report whenever drops signals while it waits out a
-// backoff (nil drops: never); it returns the reason of a drop ("" on
-// success) with the last error.
-func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, now func() time.Time, retried func(error), drops <-chan struct{}, report func()) (audit.DropReason, error) {
+// RetryFor runs out (never when it is 0: defaults are applied before) or
+// ctx ends. It returns the reason of a drop ("" on success) with the
+// last error.
+func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, now func() time.Time, h hooks) (audit.DropReason, error) {
 	var deadline time.Time
 	backoff := r.MinBackoff
 	for {
 		err := sink.Send(ctx, records)
 		switch {
 		case err == nil:
+			if h.sent != nil {
+				h.sent()
+			}
 			return "", nil
 		case storekit.IsPermanent(err):
 			return audit.ReasonRejected, err
@@ -71,19 +92,29 @@ func deliver(ctx context.Context, sink Sink, records []audit.Record, r Retry, no
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		wait = max(wait, RetryAfter(err))
-		if t.Add(wait).After(deadline) {
+		if r.RetryFor > 0 && t.Add(wait).After(deadline) { // 0: until ctx ends
 			return audit.ReasonRetriesExhausted, err
 		}
 		backoff = min(2*backoff, r.MaxBackoff)
-		retried(err)
+		if h.retried != nil {
+			h.retried(err)
+		}
+		var back <-chan struct{}
+		if h.back != nil && RetryAfter(err) == 0 {
+			back = h.back()
+		}
 		timer := time.NewTimer(wait)
 	backoff:
 		for {
 			select {
 			case <-timer.C:
 				break backoff
-			case <-drops:
-				report()
+			case <-back:
+				timer.Stop()
+				backoff = r.MinBackoff
+				break backoff
+			case <-h.drops:
+				h.report()
 			case <-ctx.Done():
 				timer.Stop()
 				return audit.ReasonShutdown, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/storekit"
 )
 
 // Defaults of a Stream.
@@ -19,6 +20,7 @@ const (
 	DefaultBatchSize     = 500
 	DefaultBatchBytes    = 4 << 20
 	DefaultFlushInterval = time.Second
+	DefaultInFlight      = 4
 )
 
 // Stream is one secondary destination of a Tee. Zero sizes and durations
@@ -42,8 +44,23 @@ type Stream struct {
 	// FlushInterval is the longest a record waits for its batch to fill.
 	// Default DefaultFlushInterval.
 	FlushInterval time.Duration
-	// Retry says how a failed batch is retried.
+	// Retry says how a failed batch is retried. A durable stream (see
+	// TeeOptions.Positions) retries until the sink accepts: it ignores
+	// Retry.RetryFor, as the store keeps what waits.
 	Retry Retry
+	// InFlight bounds the pages (of audit.MaxLimit records, sent in
+	// batches) a durable stream sends at once, while it catches up with a
+	// backlog; when a batch reaches the sink, those waiting out a backoff
+	// are tried again at once. Default
+	// DefaultInFlight. Ignored by a stream that is not durable (one batch
+	// at a time).
+	InFlight int
+	// Since is where a durable stream without a saved position starts:
+	// the records that occurred at or after it, and every record
+	// committed after its first walk. Zero: when NewTee ran (by
+	// TeeOptions.Now). Ignored once a position is saved, and by a stream
+	// that is not durable.
+	Since time.Time
 }
 
 // TeeOptions configures a Tee. The zero value (and nil) means the
@@ -55,9 +72,26 @@ type TeeOptions struct {
 	// OnError is told of every record a stream drops, as a *DropError
 	// (one per batch or per run of queue-full drops). It is called from
 	// the streams' goroutines (and from Append after Close), must be safe
-	// for concurrent use, and should return quickly. Default: print to
-	// standard error.
+	// for concurrent use, and should return quickly. A durable stream
+	// (see Positions) also tells it when it cannot read the primary or
+	// save its position (it tries again; nothing is dropped). Default:
+	// print to standard error.
 	OnError func(error)
+	// Positions, when set, makes every stream durable: it reads the
+	// records from the primary store (which must then be an
+	// audit.Querier) instead of a queue in memory, and saves in Positions
+	// how far it delivered them, under the name "siem/" + Stream.Name.
+	// After an outage of the sink, a queue that would have overflowed, a
+	// Close that gave up or a restart of the process, the stream resumes
+	// there by itself: nothing the primary accepted is dropped, and some
+	// records may be sent again (see the package documentation,
+	// "Resuming"). A durable stream sends every record committed to the
+	// primary, whoever wrote it; when Positions is a
+	// storekit.PositionLocker (the PostgreSQL store), one process at a
+	// time runs each stream, and the others wait to take over. The
+	// memory, SQLite and PostgreSQL stores are PositionStores; package
+	// trail passes the store. Nil: streams keep a bounded queue in memory.
+	Positions storekit.PositionStore
 }
 
 // DropError reports records a stream dropped: they are in the primary
@@ -103,6 +137,11 @@ type StreamStats struct {
 	LastError   error     // the sink's last error, nil if none yet
 	LastErrorAt time.Time // when it happened
 	LastSuccess time.Time // when the sink last accepted a batch
+	// LastSaved is when a durable stream last saved its position.
+	LastSaved time.Time
+	// Standby: the durable stream waits while another process, holding
+	// the lock of its position (storekit.PositionLocker), sends it.
+	Standby bool
 }
 
 // TeeStats counts what a Tee's streams did, in the order they were given.
@@ -135,6 +174,10 @@ type Tee struct {
 	now     func() time.Time
 	onError func(error)
 
+	// positions and querier are set for durable streams.
+	positions storekit.PositionStore
+	querier   audit.Querier
+
 	abort     context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -161,7 +204,15 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 	if o.OnError == nil {
 		o.OnError = func(err error) { fmt.Fprintln(os.Stderr, err) }
 	}
-	t := &Tee{primary: primary, now: o.Now, onError: o.OnError}
+	t := &Tee{primary: primary, now: o.Now, onError: o.OnError, positions: o.Positions}
+	if o.Positions != nil {
+		q, ok := primary.(audit.Querier)
+		if !ok {
+			return nil, fmt.Errorf("audit: siem: TeeOptions.Positions is set, but the primary %T cannot be queried (audit.Querier): a durable stream reads the records from it", primary)
+		}
+		t.querier = q
+	}
+	start := o.Now().UTC()
 	names := map[string]bool{}
 	for i, s := range streams {
 		s, err := s.withDefaults()
@@ -172,8 +223,16 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 			return nil, fmt.Errorf("audit: siem: streams[%d]: duplicate Name %q", i, s.Name)
 		}
 		names[s.Name] = true
+		if o.Positions != nil && len(positionName(s.Name)) > storekit.MaxPositionName {
+			return nil, fmt.Errorf("audit: siem: streams[%d]: a durable stream's Name is at most %d bytes", i, storekit.MaxPositionName-len(positionName("")))
+		}
+		since := s.Since
+		if since.IsZero() {
+			since = start
+		}
 		t.streams = append(t.streams, &worker{
 			cfg:     s,
+			since:   since,
 			wake:    make(chan struct{}, 1),
 			drops:   make(chan struct{}, 1),
 			stop:    make(chan struct{}),
@@ -183,7 +242,11 @@ func NewTee(primary audit.Store, streams []Stream, opts *TeeOptions) (*Tee, erro
 	t.abort, t.cancel = context.WithCancel(context.Background())
 	for _, w := range t.streams {
 		t.wg.Add(1)
-		go t.run(w)
+		if t.positions != nil {
+			go t.runDurable(w)
+		} else {
+			go t.run(w)
+		}
 	}
 	return t, nil
 }
@@ -194,7 +257,7 @@ func (s Stream) withDefaults() (Stream, error) {
 		return s, errors.New("Name is required")
 	case s.Sink == nil:
 		return s, fmt.Errorf("stream %q: Sink is required", s.Name)
-	case s.QueueSize < 0, s.QueueBytes < 0, s.BatchSize < 0, s.BatchBytes < 0, s.FlushInterval < 0:
+	case s.QueueSize < 0, s.QueueBytes < 0, s.BatchSize < 0, s.BatchBytes < 0, s.FlushInterval < 0, s.InFlight < 0:
 		return s, fmt.Errorf("stream %q: sizes and FlushInterval must not be negative", s.Name)
 	}
 	if err := s.Retry.validate(); err != nil {
@@ -210,6 +273,7 @@ func (s Stream) withDefaults() (Stream, error) {
 	def(&s.QueueBytes, DefaultQueueBytes)
 	def(&s.BatchSize, DefaultBatchSize)
 	def(&s.BatchBytes, DefaultBatchBytes)
+	def(&s.InFlight, DefaultInFlight)
 	if s.FlushInterval == 0 {
 		s.FlushInterval = DefaultFlushInterval
 	}
@@ -223,6 +287,12 @@ func (t *Tee) Append(ctx context.Context, records ...audit.Record) error {
 		return err
 	}
 	if len(t.streams) == 0 || len(records) == 0 {
+		return nil
+	}
+	if t.positions != nil {
+		for _, w := range t.streams {
+			w.notify(len(records))
+		}
 		return nil
 	}
 	now := t.now().UTC().Truncate(time.Microsecond)
@@ -242,7 +312,9 @@ func (t *Tee) Append(ctx context.Context, records ...audit.Record) error {
 // Close stops feeding the streams and waits until their queues are sent,
 // retries included, or until ctx ends: then it abandons the batches in
 // flight and what is still queued (reported as audit.ReasonShutdown) and
-// returns an error. Records appended after Close go to the primary only
+// returns an error. A durable stream (TeeOptions.Positions) walks the
+// primary once more, to the end, and sends what it finds; if ctx ends
+// first, it reports nothing dropped: its saved position resumes there. Records appended after Close go to the primary only
 // (reported as ReasonShutdown). Close is safe to call more than once; it
 // closes neither the primary nor the sinks.
 func (t *Tee) Close(ctx context.Context) error {
@@ -283,6 +355,8 @@ func (t *Tee) Stats() TeeStats {
 			LastError:   w.lastErr,
 			LastErrorAt: w.lastErrAt,
 			LastSuccess: w.lastSuccess,
+			LastSaved:   w.lastSaved,
+			Standby:     w.standby,
 		}
 		for k, v := range w.dropped {
 			s.Dropped[k] = v
@@ -304,6 +378,12 @@ type worker struct {
 
 	sent, batches, retried atomic.Uint64
 
+	// durable streams: since is where one without a saved position
+	// starts; appended counts the records appended through the Tee since
+	// its last walk began.
+	since    time.Time
+	appended atomic.Int64
+
 	mu       sync.Mutex
 	q        []audit.Record
 	qBytes   int
@@ -315,6 +395,22 @@ type worker struct {
 	lastErr     error
 	lastErrAt   time.Time
 	lastSuccess time.Time
+	lastSaved   time.Time
+	// back is closed when a batch reaches the sink (durable streams).
+	back chan struct{}
+	// standby: another process holds the durable stream's position.
+	standby bool
+}
+
+// notify tells a durable stream that n records were appended: a batch's
+// worth wakes it before FlushInterval.
+func (w *worker) notify(n int) {
+	if w.appended.Add(int64(n)) >= int64(w.cfg.BatchSize) {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // recordSize is the approximate size of a record in memory and on the
@@ -464,10 +560,14 @@ func (t *Tee) run(w *worker) {
 		if batch == nil {
 			return
 		}
-		reason, err := deliver(t.abort, w.cfg.Sink, batch, w.cfg.Retry, t.now, func(err error) {
-			w.retried.Add(1)
-			w.noteError(err, t.now())
-		}, w.drops, func() { t.reportDrops(w) })
+		reason, err := deliver(t.abort, w.cfg.Sink, batch, w.cfg.Retry, t.now, hooks{
+			retried: func(err error) {
+				w.retried.Add(1)
+				w.noteError(err, t.now())
+			},
+			drops:  w.drops,
+			report: func() { t.reportDrops(w) },
+		})
 		if reason == "" {
 			w.sent.Add(uint64(len(batch)))
 			w.batches.Add(1)

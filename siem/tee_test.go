@@ -551,17 +551,21 @@ func TestNewTeeErrors(t *testing.T) {
 		primary audit.Store
 		streams []siem.Stream
 		want    string
+		opts    *siem.TeeOptions
 	}{
-		{"nil primary", nil, nil, "primary"},
-		{"no name", memory.New(nil), []siem.Stream{{Sink: sink}}, "Name is required"},
-		{"no sink", memory.New(nil), []siem.Stream{{Name: "a"}}, "Sink is required"},
-		{"duplicate", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink}, {Name: "a", Sink: sink}}, "duplicate"},
-		{"negative", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink, QueueSize: -1}}, "negative"},
-		{"backoff", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink, Retry: siem.Retry{MinBackoff: time.Second, MaxBackoff: time.Millisecond}}}, "MaxBackoff"},
+		{"nil primary", nil, nil, "primary", nil},
+		{"no name", memory.New(nil), []siem.Stream{{Sink: sink}}, "Name is required", nil},
+		{"no sink", memory.New(nil), []siem.Stream{{Name: "a"}}, "Sink is required", nil},
+		{"duplicate", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink}, {Name: "a", Sink: sink}}, "duplicate", nil},
+		{"negative", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink, QueueSize: -1}}, "negative", nil},
+		{"backoff", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink, Retry: siem.Retry{MinBackoff: time.Second, MaxBackoff: time.Millisecond}}}, "MaxBackoff", nil},
+		{"negative InFlight", memory.New(nil), []siem.Stream{{Name: "a", Sink: sink, InFlight: -1}}, "negative", nil},
+		{"durable, primary not a Querier", struct{ audit.Store }{memory.New(nil)}, []siem.Stream{{Name: "a", Sink: sink}}, "audit.Querier", &siem.TeeOptions{Positions: memory.New(nil)}},
+		{"durable, name too long", memory.New(nil), []siem.Stream{{Name: strings.Repeat("n", 300), Sink: sink}}, "at most", &siem.TeeOptions{Positions: memory.New(nil)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := siem.NewTee(tt.primary, tt.streams, nil)
+			_, err := siem.NewTee(tt.primary, tt.streams, tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "audit: siem: ") {
 				t.Errorf("got %v, want an audit: siem: error about %q", err, tt.want)
 			}

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentPurge", testConcurrentPurge},
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"EmptyAppend", testEmptyAppend},
+		{"Positions", testPositions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

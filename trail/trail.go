@@ -45,8 +45,20 @@ type Options struct {
 	// fails it (see package siem). The Trail closes each stream's Sink
 	// that has a Close(context.Context) error method. Nil: no streams.
 	Streams []siem.Stream
-	// Tee configures the Tee of Streams. Nil: the defaults.
+	// Tee configures the Tee of Streams. Nil: the defaults. When the
+	// store keeps positions (storekit.PositionStore and audit.Querier:
+	// the memory, SQLite and PostgreSQL stores do) and Tee.Positions is
+	// nil, the Trail sets it to the store: the streams are durable, and
+	// resume by themselves after an outage or a restart (see
+	// siem.TeeOptions.Positions).
 	Tee *siem.TeeOptions
+	// StreamsInMemory keeps the streams' queues in memory even when the
+	// store could keep their positions. A durable stream sends every
+	// record of the store, whichever process wrote it: on PostgreSQL one
+	// process at a time runs it (an advisory lock) and the others wait to
+	// take over; several processes on one SQLite file would each send
+	// everything, so set it in all but one of them.
+	StreamsInMemory bool
 	// OnError is the default error hook of every part that has none
 	// set. Default: print to standard error, as the Logger does.
 	OnError func(error)
@@ -113,6 +125,11 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 			to = *o.Tee
 			if to.OnError == nil {
 				to.OnError = o.OnError
+			}
+		}
+		if ps, ok := store.(storekit.PositionStore); ok && to.Positions == nil && !o.StreamsInMemory {
+			if _, ok := store.(audit.Querier); ok {
+				to.Positions = ps
 			}
 		}
 		if t.tee, err = siem.NewTee(store, o.Streams, &to); err != nil {

@@ -129,6 +129,10 @@ func TestTrailLifecycle(t *testing.T) {
 	if streamed != len(recs.Records) || !closed {
 		t.Errorf("stream got %d records (closed %v), the store holds %d", streamed, closed, len(recs.Records))
 	}
+	// the store keeps positions: the stream is durable and saved its own
+	if pos, err := store.LoadPosition(ctx, "siem/siem"); err != nil || pos == "" || tr.Tee().Stats().Streams[0].LastSaved.IsZero() {
+		t.Errorf("the stream's saved position: %q, %v (last saved %v); want one: the Trail passes a store that keeps positions to the Tee", pos, err, tr.Tee().Stats().Streams[0].LastSaved)
+	}
 	vo := keys.VerifyOptions()
 	vo.SealWindow = time.Nanosecond // every record must be sealed
 	rep, err := chain.Verify(ctx, store, vo)

@@ -54,6 +54,9 @@ type Store struct {
 	sealed  map[uuid.UUID]time.Time // sealed record → the OccurredAt its seal names
 	cps     []storekit.Checkpoint
 	tree    tree // the Merkle tree over the seals (see tree.go), guarded by mu
+
+	posMu     sync.Mutex
+	positions map[string]string // see position.go
 }
 
 var (

@@ -185,12 +185,20 @@
 //	              tenant_id, trace_id, span_id)
 //	      ON audit.audit_logs TO app;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_ensure_partitions(date[]) TO app;
+//	GRANT SELECT, INSERT, UPDATE ON audit.audit_logs_stream_positions TO app;
 //	GRANT INSERT ON audit.audit_logs_seals, audit.audit_logs_checkpoints,
 //	                audit.audit_logs_tree_leaves, audit.audit_logs_tree_checkpoints TO sealer;
 //	GRANT EXECUTE ON FUNCTION audit.audit_logs_drop_partitions(timestamptz),
 //	                          audit.audit_logs_purge_rows(timestamptz, integer),
 //	                          audit.audit_logs_purge_tenant_rows(timestamptz, text[], timestamptz[], integer),
 //	                          audit.audit_logs_purge_seals(bigint) TO sealer;
+//
+// The application role keeps the positions of its SIEM streams in
+// <table>_stream_positions (storekit.PositionStore, see package siem),
+// one row per stream that it replaces: migration 7 grants them to every
+// role that could append before it. That table is not part of the audit
+// log; a role that changes it can make a stream send records again or
+// skip them, never change one.
 //
 // Migration 3 turns every grant of INSERT on the whole audit table (the
 // grants documented before it) into the column grant above. It does not

@@ -188,6 +188,8 @@ func ExampleMigrationSQL() {
 	// -- trailmark audit migration 6: tree
 	// CREATE TABLE "audit"."audit_logs_tree_leaves" (
 	// CREATE TABLE "audit"."audit_logs_tree_checkpoints" (
+	// -- trailmark audit migration 7: stream_positions
+	// CREATE TABLE "audit"."audit_logs_stream_positions" (
 }
 
 // Remove the records older than a year, as a retention job would.

@@ -41,6 +41,8 @@ type names struct {
 
 	// the Merkle tree (migration 6)
 	TreeLeaves, TreeCheckpoints string // qualified, quoted
+	// stream positions (migration 7)
+	StreamPositions, StreamPositionsQLit string // qualified, quoted; its string literal
 
 	SchemaLit, TableLit                    string // string literals of the raw names
 	TableQLit, DefaultQLit, GuardQLit      string // string literals of the quoted, qualified names
@@ -91,7 +93,9 @@ func newNames(schema, table string) names {
 		PurgeTenantRows:    q(table + "_purge_tenant_rows"),
 		TreeLeaves:         q(table + "_tree_leaves"),
 		TreeCheckpoints:    q(table + "_tree_checkpoints"),
+		StreamPositions:    q(table + "_stream_positions"),
 	}
+	n.StreamPositionsQLit = pq.QuoteLiteral(n.StreamPositions)
 	n.PurgeRowsQLit = pq.QuoteLiteral(n.PurgeRows)
 	n.PurgeTenantRowsQLit = pq.QuoteLiteral(n.PurgeTenantRows)
 	n.TableQLit = pq.QuoteLiteral(n.Table)

@@ -462,3 +462,48 @@ func upgradeWith(t *testing.T, db *sqlx.DB, schema string, n int, grants ...stri
 		}
 	}
 }
+
+// TestStreamPositionsAsApplication: the application role, granted as the
+// package documentation says, saves and loads stream positions; the
+// sealer role may not; and an application role of a schema migrated
+// before migration 6 may, once migration 6 is applied.
+func TestStreamPositionsAsApplication(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	ctx := testCtx(t)
+	r := newRoleSetup(t, nil)
+	app, err := postgres.New(r.appDB, &postgres.Options{Schema: r.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.SavePosition(ctx, "siem/a", "p1"); err != nil {
+		t.Fatalf("SavePosition as the application: %v", err)
+	}
+	if err := app.SavePosition(ctx, "siem/a", "p2"); err != nil {
+		t.Fatalf("SavePosition again as the application: %v", err)
+	}
+	if got, err := app.LoadPosition(ctx, "siem/a"); err != nil || got != "p2" {
+		t.Errorf("LoadPosition as the application: %q, %v; want p2", got, err)
+	}
+	sealer, err := postgres.New(r.sealerDB, &postgres.Options{Schema: r.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sealer.SavePosition(ctx, "siem/a", "p3"); pqCode(err) != "42501" {
+		t.Errorf("SavePosition as the sealer: got %v, want permission denied", err)
+	}
+
+	db := testDB(t)
+	schema := newSchema(t)
+	role := newRole(t, "trailmark_app_")
+	upgradeWith(t, db, schema, 7,
+		"GRANT USAGE ON SCHEMA "+schema+" TO "+role,
+		"GRANT SELECT, INSERT ON "+schema+".audit_logs TO "+role)
+	old, err := postgres.New(asRole(t, role), &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.SavePosition(ctx, "siem/b", "q"); err != nil {
+		t.Errorf("SavePosition as an application role granted before migration 7: %v", err)
+	}
+}
