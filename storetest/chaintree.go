@@ -24,6 +24,7 @@ func runTree(t *testing.T, newChain ChainFactory) {
 	t.Run("TreeBackfill", func(t *testing.T) { t.Parallel(); testTreeBackfill(t, newChain) })
 	t.Run("TreeAfterRetention", func(t *testing.T) { t.Parallel(); testTreeAfterRetention(t, newChain) })
 	t.Run("TreeTampering", func(t *testing.T) { t.Parallel(); testTreeTampering(t, newChain) })
+	t.Run("TreeEvidence", func(t *testing.T) { t.Parallel(); testTreeEvidence(t, newChain) })
 }
 
 func treeStore(t *testing.T, newChain ChainFactory) (storekit.TreeStore, Tamperer) {

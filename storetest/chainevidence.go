@@ -1,0 +1,73 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
+)
+
+// testTreeEvidence: a tenant's evidence, written from the store, verifies
+// with the public key alone, holds no other tenant's record, and fails
+// once one of the tenant's records is changed in the store or another
+// tenant's record is relabelled as the tenant's.
+func testTreeEvidence(t *testing.T, newChain ChainFactory) {
+	s, tam := treeStore(t, newChain)
+	q, ok := s.(audit.Querier)
+	if !ok {
+		t.Skipf("%T is not an audit.Querier", s)
+	}
+	src := struct {
+		audit.Querier
+		storekit.TreeReader
+	}{q, s}
+	ctx := context.Background()
+	recs := appendRecords(t, s, recent(24)...) // tenants a, b, a, none, …
+	sealAll(t, s, newSealer(t, s, key1))
+	late := appendRecords(t, s, recent(2)...) // a's and b's, not sealed
+	write := func() []byte {
+		t.Helper()
+		var b bytes.Buffer
+		st, err := chain.WriteTenantEvidence(ctx, src, "tenant-a", nil, &b)
+		check(t, err)
+		if st.Records != 12 || st.Pending != 1 || st.TreeSize != 24 {
+			t.Fatalf("WriteTenantEvidence: %+v; want 12 records, 1 pending, a tree of 24", st)
+		}
+		return b.Bytes()
+	}
+	b := write()
+	rep, err := chain.VerifyTenantEvidence(bytes.NewReader(b), "tenant-a", logVerifier(t))
+	if err != nil || rep.Records != 12 || rep.Pending != 1 {
+		t.Fatalf("VerifyTenantEvidence: %+v, %v", rep, err)
+	}
+	if bytes.Contains(b, []byte("tenant-b")) {
+		t.Error("tenant-a's evidence names tenant-b")
+	}
+	for _, r := range append(recs, late...) {
+		if r.TenantID != "tenant-a" && bytes.Contains(b, []byte(r.ID.String())) {
+			t.Errorf("tenant-a's evidence holds record %s of %q", r.ID, r.TenantID)
+		}
+	}
+	fails := func(what string, want chain.EvidenceFindingKind) {
+		t.Helper()
+		rep, err := chain.VerifyTenantEvidence(bytes.NewReader(write()), "tenant-a", logVerifier(t))
+		if !errors.Is(err, chain.ErrProof) || rep.FindingCount != 1 || rep.Findings[0].Kind != want {
+			t.Fatalf("%s: %v, findings %v; want one %s", what, err, rep.Findings, want)
+		}
+	}
+	check(t, tam.UpdateRecord(ctx, recs[4].ID, func(r *audit.Record) { r.ResourceID = "forged" }))
+	fails("a record of the tenant changed in the store", chain.EvidenceBadProof)
+	check(t, tam.UpdateRecord(ctx, recs[4].ID, func(r *audit.Record) { r.ResourceID = recs[4].ResourceID }))
+	check(t, tam.UpdateRecord(ctx, recs[5].ID, func(r *audit.Record) { r.TenantID = "tenant-a" })) // b's
+	var b2 bytes.Buffer
+	_, err = chain.WriteTenantEvidence(ctx, src, "tenant-a", nil, &b2)
+	check(t, err)
+	rep, err = chain.VerifyTenantEvidence(&b2, "tenant-a", logVerifier(t))
+	if !errors.Is(err, chain.ErrProof) || rep.FindingCount != 1 || rep.Findings[0].Kind != chain.EvidenceBadProof || rep.Findings[0].RecordID != recs[5].ID {
+		t.Fatalf("another tenant's record relabelled: %v, findings %v; want one bad_proof at %s", err, rep.Findings, recs[5].ID)
+	}
+}
