@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,9 +97,10 @@ type evidenceLine struct {
 
 // cachedHashes is a tlog.HashReader that keeps the first hashes it read,
 // up to a bound: the upper levels of the tree, which every proof of a
-// bundle shares, are read once.
+// bundle shares, are read once. It is safe for concurrent use.
 type cachedHashes struct {
 	r     tlog.HashReader
+	mu    sync.Mutex
 	cache map[int64]tlog.Hash
 }
 
@@ -106,32 +109,90 @@ const maxCachedHashes = 1 << 16
 func (c *cachedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var miss []int64
-	for _, x := range indexes {
-		if _, ok := c.cache[x]; !ok {
-			miss = append(miss, x)
-		}
-	}
-	read := map[int64]tlog.Hash{}
-	if len(miss) > 0 {
-		hs, err := c.r.ReadHashes(miss)
-		if err != nil {
-			return nil, err
-		}
-		for i, x := range miss {
-			read[x] = hs[i]
-			if len(c.cache) < maxCachedHashes {
-				c.cache[x] = hs[i]
-			}
-		}
-	}
+	c.mu.Lock()
 	for i, x := range indexes {
 		if h, ok := c.cache[x]; ok {
 			out[i] = h
 		} else {
-			out[i] = read[x]
+			miss = append(miss, x)
+		}
+	}
+	c.mu.Unlock()
+	if len(miss) == 0 {
+		return out, nil
+	}
+	hs, err := c.r.ReadHashes(miss)
+	if err != nil {
+		return nil, err
+	}
+	read := make(map[int64]tlog.Hash, len(miss))
+	c.mu.Lock()
+	for i, x := range miss {
+		read[x] = hs[i]
+		if len(c.cache) < maxCachedHashes {
+			c.cache[x] = hs[i]
+		}
+	}
+	c.mu.Unlock()
+	for i, x := range indexes {
+		if h, ok := read[x]; ok {
+			out[i] = h
 		}
 	}
 	return out, nil
+}
+
+// evidenceWorkers is how many of a page's records WriteTenantEvidence
+// proves at once: each proof is two reads of the store (the leaf, the
+// path), which a database answers in parallel.
+const evidenceWorkers = 8
+
+// proveAll returns the record lines of recs against the tree of size
+// (nil for a record the tree does not cover yet), proving up to
+// evidenceWorkers records at once. Its goroutines end before it returns.
+func proveAll(ctx context.Context, store storekit.TreeReader, hr tlog.HashReader, size int64, recs []audit.Record) ([]*evidenceLine, error) {
+	out := make([]*evidenceLine, len(recs))
+	errs := make([]error, len(recs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(evidenceWorkers, len(recs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = proveOne(ctx, store, hr, size, &recs[i])
+			}
+		}()
+	}
+	for i := range recs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// proveOne returns the record line of rec, or nil if the tree of size
+// does not cover it.
+func proveOne(ctx context.Context, store storekit.TreeReader, hr tlog.HashReader, size int64, rec *audit.Record) (*evidenceLine, error) {
+	leaf, err := store.LeafOf(ctx, rec.ID)
+	if errors.Is(err, audit.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", rec.ID, err)
+	}
+	index := int64(leaf.Seq) - 1
+	if leaf.Salt == nil || index < 0 || index >= size {
+		return nil, nil
+	}
+	p, err := tlog.ProveRecord(size, index, hr)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", rec.ID, err)
+	}
+	l := &evidenceLine{Type: "record", Index: &index, TreeSize: size, Salt: leaf.Salt, Hashes: hashesOut(p)}
+	l.Record, l.RawDetails, l.RawChanges = rawFields(rec)
+	return l, nil
 }
 
 // WriteTenantEvidence writes to w the evidence of one tenant's records: a
@@ -147,7 +208,9 @@ func (c *cachedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // that one checkpoint; and an end line with the counts. The tenant's
 // records the checkpoint does not cover yet are counted as pending and
 // left out. It streams: memory use does not grow with the records (but
-// for a bounded cache of the tree's upper hashes).
+// for a bounded cache of the tree's upper hashes); it proves up to 8 of a
+// page's records at once, so store must be safe for concurrent use (the
+// stores of this module are).
 //
 // The salts open the tenant's own commitments, never another's; the
 // proofs' hashes are inner nodes of the tree and other records' leaf
@@ -200,30 +263,18 @@ func WriteTenantEvidence(ctx context.Context, store EvidenceSource, tenantID str
 		if err != nil {
 			return st, fmt.Errorf("audit: tenant evidence: %w", err)
 		}
-		for i := range page.Records {
-			rec := &page.Records[i]
-			if rec.TenantID != tenantID {
-				continue // the store's filter let it through: never another tenant's
-			}
-			leaf, err := store.LeafOf(ctx, rec.ID)
-			if errors.Is(err, audit.ErrNotFound) {
+		recs := slices.DeleteFunc(page.Records, func(r audit.Record) bool {
+			return r.TenantID != tenantID // the store's filter let it through: never another tenant's
+		})
+		lines, err := proveAll(ctx, store, hr, c.Size, recs)
+		if err != nil {
+			return st, fmt.Errorf("audit: tenant evidence: %w", err)
+		}
+		for _, l := range lines {
+			if l == nil {
 				st.Pending++
 				continue
 			}
-			if err != nil {
-				return st, fmt.Errorf("audit: tenant evidence: record %s: %w", rec.ID, err)
-			}
-			index := int64(leaf.Seq) - 1
-			if leaf.Salt == nil || index < 0 || index >= c.Size {
-				st.Pending++
-				continue
-			}
-			p, err := tlog.ProveRecord(c.Size, index, hr)
-			if err != nil {
-				return st, fmt.Errorf("audit: tenant evidence: record %s: %w", rec.ID, err)
-			}
-			l := evidenceLine{Type: "record", Index: &index, TreeSize: c.Size, Salt: leaf.Salt, Hashes: hashesOut(p)}
-			l.Record, l.RawDetails, l.RawChanges = rawFields(rec)
 			if err := enc.Encode(l); err != nil {
 				return st, fmt.Errorf("audit: tenant evidence: %w", err)
 			}

@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"go.uber.org/goleak"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -554,5 +557,31 @@ func BenchmarkWriteTenantEvidence(b *testing.B) {
 		if _, err := chain.WriteTenantEvidence(context.Background(), fx.store, "org-a", nil, io.Discard); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// failingLeaves fails LeafOf for every record after the first few.
+type failingLeaves struct {
+	*memory.Store
+	calls atomic.Int64
+}
+
+func (f *failingLeaves) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
+	if f.calls.Add(1) > 3 {
+		return storekit.Leaf{}, errors.New("the database went away")
+	}
+	return f.Store.LeafOf(ctx, id)
+}
+
+// TestWriteTenantEvidenceGoroutines: the goroutines that prove a page's
+// records end before WriteTenantEvidence returns, when it fails too. Not
+// parallel, so that no other test's goroutines run meanwhile.
+func TestWriteTenantEvidenceGoroutines(t *testing.T) {
+	fx := newEvidenceFixture(t, 50)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fx.evidence(t, "org-a", nil)
+	_, err := chain.WriteTenantEvidence(context.Background(), &failingLeaves{Store: fx.store}, "org-a", nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "the database went away") {
+		t.Fatalf("a store failing: %v", err)
 	}
 }
