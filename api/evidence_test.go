@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -113,5 +116,64 @@ func TestEvidenceEndpoint(t *testing.T) {
 	// HEAD: recorded, no body
 	if r := e.do(http.MethodHead, "admin", "/audit-logs/evidence?tenant_id=tenant-a"); r.StatusCode != http.StatusOK || len(r.body) != 0 {
 		t.Errorf("HEAD: %d, %d bytes", r.StatusCode, len(r.body))
+	}
+}
+
+// TestTenantEvidenceIsolation: on every store (memory, SQLite, and
+// PostgreSQL when AUDIT_TEST_DATABASE_URL is set), alpha's evidence from
+// the API verifies with the public key alone and holds nothing of
+// bravo's records; alpha cannot have bravo's; an admin can.
+func TestTenantEvidenceIsolation(t *testing.T) {
+	t.Parallel()
+	eachTenantStore(t, testTenantEvidenceIsolation)
+}
+
+func testTenantEvidenceIsolation(t *testing.T, st audit.Store) {
+	ctx := context.Background()
+	alpha, bravo := tenantRecords()
+	if err := st.Append(ctx, append(append([]audit.Record(nil), alpha...), bravo...)...); err != nil {
+		t.Fatal(err)
+	}
+	ss := st.(storekit.SealStore)
+	sl, err := chain.NewSealer(ss, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{SigningKey: &proofSigner, BatchSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sl.SealOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := tailEnv(t, st)
+	v, err := chain.LogVerifier(chain.DefaultOrigin, proofSigner.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.get("tenant tenant-alpha", "/audit-logs/evidence")
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("alpha's evidence: %d %s", r.StatusCode, r.body)
+	}
+	rep, err := chain.VerifyTenantEvidence(bytes.NewReader(r.body), "tenant-alpha", v)
+	if err != nil || rep.Records != int64(len(alpha)) {
+		t.Fatalf("alpha's evidence: %d records, %v; want %d", rep.Records, err, len(alpha))
+	}
+	leaks := []string{"bravo-secret", "tenant-bravo"}
+	for _, b := range bravo {
+		leaks = append(leaks, b.ID.String(), b.UserEmail)
+	}
+	for _, l := range leaks {
+		if bytes.Contains(r.body, []byte(l)) {
+			t.Errorf("alpha's evidence holds %q of bravo", l)
+		}
+	}
+	if r := e.get("tenant tenant-alpha", "/audit-logs/evidence?tenant_id=tenant-bravo"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("alpha asking for bravo's evidence: %d %s", r.StatusCode, r.body)
+	}
+	r = e.get("admin", "/audit-logs/evidence?tenant_id=tenant-bravo")
+	if rep, err := chain.VerifyTenantEvidence(bytes.NewReader(r.body), "tenant-bravo", v); err != nil || rep.Records != int64(len(bravo)) {
+		t.Fatalf("bravo's evidence for the admin: %d %s: %d records, %v", r.StatusCode, r.body, rep.Records, err)
+	}
+	// bravo's evidence does not pass as alpha's
+	if _, err := chain.VerifyTenantEvidence(bytes.NewReader(r.body), "tenant-alpha", v); !errors.Is(err, chain.ErrProof) {
+		t.Errorf("bravo's evidence checked as alpha's: %v", err)
 	}
 }
