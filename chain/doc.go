@@ -49,8 +49,10 @@
 // WriteTenantEvidence writes a tenant's evidence: one signed checkpoint
 // and each of the tenant's records with its salt and inclusion proof
 // against it (format EvidenceFormat); VerifyTenantEvidence checks it with
-// the public key alone. It holds nothing of another tenant's records but
-// hashes, which their salts keep from confirming a guess.
+// the public key alone, and CompareTenantEvidence against evidence kept
+// from before (a record removed, a history rewritten). It holds nothing
+// of another tenant's records but hashes, which their salts keep from
+// confirming a guess.
 //
 // A Sealer and Verify are safe for concurrent use; so are Prove,
 // WriteTenantEvidence and the Verify functions. See docs/tamper-evidence.md.

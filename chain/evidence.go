@@ -3,11 +3,13 @@ package chain
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -305,6 +307,11 @@ func checkTenant(tenantID string) error {
 	return nil
 }
 
+// ErrEarlierEvidence is the category of the errors CompareTenantEvidence
+// returns when the earlier bundle does not verify: the report is then the
+// earlier bundle's.
+var ErrEarlierEvidence = errors.New("audit: compare tenant evidence: the earlier evidence does not verify")
+
 // EvidenceFindingKind says what is wrong with a bundle.
 type EvidenceFindingKind string
 
@@ -335,12 +342,20 @@ const (
 	// EvidenceTruncated: the bundle has no end line, or its end line
 	// counts other records than it holds.
 	EvidenceTruncated EvidenceFindingKind = "truncated"
+	// EvidenceForked (CompareTenantEvidence): an earlier bundle and this
+	// one prove different records at one leaf, or trees that cannot both
+	// be the log's: the log rewrote its history.
+	EvidenceForked EvidenceFindingKind = "forked"
+	// EvidenceMissingRecord (CompareTenantEvidence): a record of an
+	// earlier bundle, within this one's range, is not in this one.
+	EvidenceMissingRecord EvidenceFindingKind = "missing_record"
 )
 
 // EvidenceFinding is one thing wrong with a bundle.
 type EvidenceFinding struct {
 	Kind EvidenceFindingKind `json:"kind"`
-	// Line is the bundle's line, from 1.
+	// Line is the bundle's line, from 1; 0 for a finding of
+	// CompareTenantEvidence that no line of the newer bundle holds.
 	Line int64 `json:"line"`
 	// Index is the leaf the line claims, -1 for none.
 	Index int64 `json:"index"`
@@ -351,7 +366,10 @@ type EvidenceFinding struct {
 
 // String returns the finding for a reader.
 func (f EvidenceFinding) String() string {
-	s := fmt.Sprintf("%s at line %d", f.Kind, f.Line)
+	s := string(f.Kind)
+	if f.Line > 0 {
+		s += fmt.Sprintf(" at line %d", f.Line)
+	}
 	if f.Index >= 0 {
 		s += fmt.Sprintf(" (leaf %d", f.Index)
 		if f.RecordID != uuid.Nil {
@@ -383,6 +401,8 @@ type EvidenceReport struct {
 	// FindingCount counts every finding; Findings lists the first 100.
 	FindingCount int64             `json:"finding_count"`
 	Findings     []EvidenceFinding `json:"findings,omitempty"`
+
+	unverified error // the checkpoint's, when the key did not sign it
 }
 
 // OK reports whether the bundle verified, without a finding.
@@ -415,6 +435,24 @@ func (r *EvidenceReport) find(f EvidenceFinding) {
 // operator chooses what it writes). Keep the checkpoint of the report,
 // and check that the log only grew from it (VerifyConsistency).
 func VerifyTenantEvidence(r io.Reader, tenantID string, log note.Verifier) (EvidenceReport, error) {
+	rep, err := verifyEvidence(r, tenantID, log, nil)
+	if err != nil {
+		return rep, err
+	}
+	return rep, rep.outcome()
+}
+
+// provedLeaf is a record a bundle proves: at its leaf, with its leaf hash.
+type provedLeaf struct {
+	id   uuid.UUID
+	leaf tlog.Hash
+	at   time.Time
+}
+
+// verifyEvidence checks the bundle r, as VerifyTenantEvidence says, and
+// calls proved, if set, for each record whose proof holds. Its error is
+// one of reading r; the findings are in the report.
+func verifyEvidence(r io.Reader, tenantID string, log note.Verifier, proved func(index int64, p provedLeaf)) (EvidenceReport, error) {
 	rep := EvidenceReport{TenantID: tenantID}
 	if r == nil || log == nil {
 		return rep, errors.New("audit: verify tenant evidence: nil reader or verifier")
@@ -431,18 +469,8 @@ func VerifyTenantEvidence(r io.Reader, tenantID string, log note.Verifier) (Evid
 		lines   int64 // record lines
 		ended   bool
 		endWant int64 = -1
-		unverif error
 	)
-	finish := func() (EvidenceReport, error) {
-		if rep.FindingCount == 0 {
-			return rep, nil
-		}
-		first := rep.Findings[0]
-		if unverif != nil {
-			return rep, fmt.Errorf("%w: tenant evidence: %d finding(s), first: %s: %w", ErrProof, rep.FindingCount, first, unverif)
-		}
-		return rep, fmt.Errorf("%w: tenant evidence: %d finding(s), first: %s", ErrProof, rep.FindingCount, first)
-	}
+	finish := func() (EvidenceReport, error) { return rep, nil }
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
@@ -470,7 +498,7 @@ func VerifyTenantEvidence(r io.Reader, tenantID string, log note.Verifier) (Evid
 			c, _, err := checkpoint.Open([]byte(l.Checkpoint), log.Name(), log)
 			if err != nil {
 				if errors.Is(err, checkpoint.ErrUnverified) {
-					unverif = err
+					rep.unverified = err
 				}
 				rep.find(EvidenceFinding{Kind: EvidenceBadCheckpoint, Line: n, Index: -1, Detail: "the checkpoint is not the log's: " + err.Error()})
 				return finish()
@@ -499,7 +527,7 @@ func VerifyTenantEvidence(r io.Reader, tenantID string, log note.Verifier) (Evid
 			}
 		case "record":
 			lines++
-			checkEvidenceRecord(&rep, &l, n, tenantID, cp, seen)
+			checkEvidenceRecord(&rep, &l, n, tenantID, cp, seen, proved)
 		default:
 			rep.find(EvidenceFinding{Kind: EvidenceMalformed, Line: n, Index: -1, Detail: fmt.Sprintf("a line of type %q", l.Type)})
 		}
@@ -523,7 +551,7 @@ func VerifyTenantEvidence(r io.Reader, tenantID string, log note.Verifier) (Evid
 }
 
 // checkEvidenceRecord checks one record line of a bundle.
-func checkEvidenceRecord(rep *EvidenceReport, l *evidenceLine, n int64, tenantID string, cp checkpoint.Checkpoint, seen map[int64]struct{}) {
+func checkEvidenceRecord(rep *EvidenceReport, l *evidenceLine, n int64, tenantID string, cp checkpoint.Checkpoint, seen map[int64]struct{}, proved func(int64, provedLeaf)) {
 	bad := func(kind EvidenceFindingKind, index int64, id uuid.UUID, detail string) {
 		rep.find(EvidenceFinding{Kind: kind, Line: n, Index: index, RecordID: id, Detail: detail})
 	}
@@ -545,7 +573,8 @@ func checkEvidenceRecord(rep *EvidenceReport, l *evidenceLine, n int64, tenantID
 		bad(EvidenceOtherCheckpoint, index, rec.ID, fmt.Sprintf("its proof is against a tree of %d records, the bundle's checkpoint is of %d", l.TreeSize, cp.Size))
 		return
 	}
-	if err := checkLeaf(rec, l.Salt, index, l.Hashes, cp); err != nil {
+	leaf, err := checkLeaf(rec, l.Salt, index, l.Hashes, cp)
+	if err != nil {
 		bad(EvidenceBadProof, index, rec.ID, strings.TrimPrefix(err.Error(), ErrProof.Error()+": "))
 		return
 	}
@@ -559,4 +588,78 @@ func checkEvidenceRecord(rep *EvidenceReport, l *evidenceLine, n int64, tenantID
 		return
 	}
 	rep.Records++
+	if proved != nil {
+		proved(index, provedLeaf{id: rec.ID, leaf: leaf, at: rec.OccurredAt})
+	}
+}
+
+// outcome returns nil if the report has no finding, else an error wrapping
+// ErrProof (and checkpoint.ErrUnverified for a checkpoint the key did not
+// sign) that names the first.
+func (r *EvidenceReport) outcome() error {
+	if r.FindingCount == 0 {
+		return nil
+	}
+	first := r.Findings[0]
+	if r.unverified != nil {
+		return fmt.Errorf("%w: tenant evidence: %d finding(s), first: %s: %w", ErrProof, r.FindingCount, first, r.unverified)
+	}
+	return fmt.Errorf("%w: tenant evidence: %d finding(s), first: %s", ErrProof, r.FindingCount, first)
+}
+
+// CompareTenantEvidence checks newer as VerifyTenantEvidence does, and
+// against older, an earlier bundle of the same tenant and log that the
+// tenant kept (which must verify too): each leaf that both prove must
+// hold one same record (EvidenceForked otherwise: the log rewrote its
+// history, even if the operator signed both checkpoints with its own
+// key), newer's tree must be at least as large, and each record of older
+// that occurred within newer's since and until must be in newer
+// (EvidenceMissingRecord otherwise: removed from the log, or left out of
+// the bundle). Retention removes old records: ask for newer evidence
+// since the retention cutoff, or read a missing record's time against
+// it. It returns newer's report, with these findings too, and an error
+// wrapping ErrProof when there is one; when older does not verify, older's
+// report and an error wrapping ErrEarlierEvidence (and ErrProof). Memory
+// grows with older's records.
+func CompareTenantEvidence(older, newer io.Reader, tenantID string, log note.Verifier) (EvidenceReport, error) {
+	kept := map[int64]provedLeaf{}
+	orep, err := verifyEvidence(older, tenantID, log, func(i int64, p provedLeaf) { kept[i] = p })
+	if err == nil {
+		err = orep.outcome()
+	}
+	if err != nil {
+		return orep, fmt.Errorf("%w: %w", ErrEarlierEvidence, err)
+	}
+	var forks []EvidenceFinding
+	rep, err := verifyEvidence(newer, tenantID, log, func(i int64, p provedLeaf) {
+		o, ok := kept[i]
+		if !ok {
+			return
+		}
+		delete(kept, i)
+		if o.leaf != p.leaf {
+			forks = append(forks, EvidenceFinding{Kind: EvidenceForked, Index: i, RecordID: p.id,
+				Detail: fmt.Sprintf("the earlier evidence proves record %s at this leaf: the log rewrote its history", o.id)})
+		}
+	})
+	if err != nil || rep.Checkpoint.Size == 0 && rep.FindingCount > 0 {
+		return rep, cmp.Or(err, rep.outcome()) // newer is not read, or its checkpoint not verified
+	}
+	if rep.Checkpoint.Size < orep.Checkpoint.Size {
+		rep.find(EvidenceFinding{Kind: EvidenceForked, Index: -1, Detail: fmt.Sprintf("the log's tree shrank from %d records to %d", orep.Checkpoint.Size, rep.Checkpoint.Size)})
+	} else if rep.Checkpoint.Size == orep.Checkpoint.Size && rep.Checkpoint.Hash != orep.Checkpoint.Hash {
+		rep.find(EvidenceFinding{Kind: EvidenceForked, Index: -1, Detail: fmt.Sprintf("two trees of %d records with different roots: the log forked", rep.Checkpoint.Size)})
+	}
+	for _, f := range forks {
+		rep.find(f)
+	}
+	for _, i := range slices.Sorted(maps.Keys(kept)) {
+		o := kept[i]
+		if (!rep.Since.IsZero() && o.at.Before(rep.Since)) || (!rep.Until.IsZero() && !o.at.Before(rep.Until)) {
+			continue // outside what newer covers
+		}
+		rep.find(EvidenceFinding{Kind: EvidenceMissingRecord, Index: i, RecordID: o.id,
+			Detail: fmt.Sprintf("in the earlier evidence (it occurred at %s), not in this one: removed from the log, or left out", o.at.UTC().Format(time.RFC3339Nano))})
+	}
+	return rep, rep.outcome()
 }

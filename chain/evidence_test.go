@@ -585,3 +585,84 @@ func TestWriteTenantEvidenceGoroutines(t *testing.T) {
 		t.Fatalf("a store failing: %v", err)
 	}
 }
+
+// TestCompareTenantEvidence: a tenant that kept an earlier bundle finds,
+// with the public key alone, a record removed since, and a history the
+// operator rewrote with every key it holds.
+func TestCompareTenantEvidence(t *testing.T) {
+	t.Parallel()
+	fx := newEvidenceFixture(t, 10)
+	older, _ := fx.evidence(t, "org-a", nil) // the tree of 22
+	fx.log(t, "org-a", 20)
+	if _, err := fx.sealer.SealOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	newer, _ := fx.evidence(t, "org-a", nil) // the tree of 24
+	compare := func(older, newer []byte) (chain.EvidenceReport, error) {
+		return chain.CompareTenantEvidence(bytes.NewReader(older), bytes.NewReader(newer), "org-a", fx.verifier)
+	}
+	rep, err := compare(older, newer)
+	if err != nil || rep.Records != 12 || rep.Checkpoint.Size != 24 {
+		t.Fatalf("the log only grew: %d records, tree %d, %v", rep.Records, rep.Checkpoint.Size, err)
+	}
+
+	// a record of the earlier bundle left out of the newer (removed from
+	// the store: the operator can no longer write it)
+	var dropped string
+	cut := editLines(t, newer, func(i int, l map[string]any) bool {
+		switch {
+		case i == 4:
+			dropped = l["record"].(map[string]any)["id"].(string)
+			return false
+		case l["type"] == "end":
+			l["records"] = l["records"].(float64) - 1
+		}
+		return true
+	})
+	rep, err = compare(older, cut)
+	if !errors.Is(err, chain.ErrProof) || rep.FindingCount != 1 || rep.Findings[0].Kind != chain.EvidenceMissingRecord || rep.Findings[0].RecordID.String() != dropped {
+		t.Fatalf("a record left out: %v, %v; want missing_record of %s", err, rep.Findings, dropped)
+	}
+	// ... unless the newer bundle does not cover its time
+	since := editLines(t, cut, func(i int, l map[string]any) bool {
+		if i == 0 {
+			l["since"] = fx.start.Add(9 * time.Minute).Format(time.RFC3339Nano)
+		}
+		return i == 0 || l["type"] == "end" || l["type"] == "record" && l["record"].(map[string]any)["timestamp"].(string) >= fx.start.Add(9*time.Minute).Format(time.RFC3339Nano)
+	})
+	since = editLines(t, since, func(i int, l map[string]any) bool {
+		if l["type"] == "end" {
+			l["records"] = float64(bytes.Count(since, []byte(`"type":"record"`)))
+		}
+		return true
+	})
+	if rep, err := compare(older, since); err != nil {
+		t.Fatalf("a newer bundle since minute 9: %v, %v", err, rep.Findings)
+	}
+
+	// The operator rewrites history with every key it holds: the same
+	// keys, a log sealed anew. Each bundle verifies alone; together they
+	// show two records at one leaf.
+	rewritten := newEvidenceFixture(t, 10)
+	rewritten.log(t, "org-a", 20)
+	if _, err := rewritten.sealer.SealOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := rewritten.evidence(t, "org-a", nil)
+	if _, err := chain.VerifyTenantEvidence(bytes.NewReader(forged), "org-a", fx.verifier); err != nil {
+		t.Fatalf("the rewritten log's evidence alone: %v", err)
+	}
+	rep, err = compare(older, forged)
+	if !errors.Is(err, chain.ErrProof) || rep.Findings[0].Kind != chain.EvidenceForked {
+		t.Fatalf("a rewritten history: %v, %v; want forked", err, rep.Findings)
+	}
+	// a tree that shrank
+	rep, err = compare(newer, older)
+	if !errors.Is(err, chain.ErrProof) || rep.Findings[0].Kind != chain.EvidenceForked || !strings.Contains(rep.Findings[0].Detail, "shrank") {
+		t.Fatalf("a tree that shrank: %v, %v", err, rep.Findings)
+	}
+	// an earlier bundle that does not verify is said to be the earlier
+	if _, err := compare(cut[:len(cut)/2], newer); !errors.Is(err, chain.ErrEarlierEvidence) || !errors.Is(err, chain.ErrProof) {
+		t.Fatalf("a cut earlier bundle: %v", err)
+	}
+}

@@ -186,28 +186,29 @@ func VerifyInclusion(rec *audit.Record, p *InclusionProof, log note.Verifier) (c
 	if rec.ID != p.RecordID {
 		return checkpoint.Checkpoint{}, fmt.Errorf("%w: the proof is of record %s, not %s", ErrProof, p.RecordID, rec.ID)
 	}
-	if err := checkLeaf(rec, p.Salt, p.Index, p.Hashes, c); err != nil {
+	if _, err := checkLeaf(rec, p.Salt, p.Index, p.Hashes, c); err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
 	return c, nil
 }
 
 // checkLeaf checks that rec, under salt, is leaf index of the tree of c,
-// by the audit path hashes; an error wrapping ErrProof if not.
-func checkLeaf(rec *audit.Record, salt []byte, index int64, hashes [][]byte, c checkpoint.Checkpoint) error {
+// by the audit path hashes, and returns the leaf's hash; an error
+// wrapping ErrProof if not.
+func checkLeaf(rec *audit.Record, salt []byte, index int64, hashes [][]byte, c checkpoint.Checkpoint) (tlog.Hash, error) {
 	hs, err := hashesIn(hashes)
 	if err != nil {
-		return err
+		return tlog.Hash{}, err
 	}
 	if index < 0 || index >= c.Size {
-		return fmt.Errorf("%w: leaf %d is outside the tree of %d", ErrProof, index, c.Size)
+		return tlog.Hash{}, fmt.Errorf("%w: leaf %d is outside the tree of %d", ErrProof, index, c.Size)
 	}
 	d, _ := storekit.SealDigest(rec)
 	leaf := tlog.RecordHash(LeafCommitment(salt, d))
 	if err := tlog.CheckRecord(hs, c.Size, c.Hash, index, leaf); err != nil {
-		return fmt.Errorf("%w: record %s is not leaf %d of the tree of %d (changed, or not the record sealed there): %w", ErrProof, rec.ID, index, c.Size, err)
+		return tlog.Hash{}, fmt.Errorf("%w: record %s is not leaf %d of the tree of %d (changed, or not the record sealed there): %w", ErrProof, rec.ID, index, c.Size, err)
 	}
-	return nil
+	return leaf, nil
 }
 
 // ProveConsistency returns the proof that the tree of from leaves is a

@@ -14,7 +14,8 @@ import (
 // testTreeEvidence: a tenant's evidence, written from the store, verifies
 // with the public key alone, holds no other tenant's record, and fails
 // once one of the tenant's records is changed in the store or another
-// tenant's record is relabelled as the tenant's.
+// tenant's record is relabelled as the tenant's; compared with it, the
+// next evidence shows a record removed from the store.
 func testTreeEvidence(t *testing.T, newChain ChainFactory) {
 	s, tam := treeStore(t, newChain)
 	q, ok := s.(audit.Querier)
@@ -59,6 +60,24 @@ func testTreeEvidence(t *testing.T, newChain ChainFactory) {
 			t.Fatalf("%s: %v, findings %v; want one %s", what, err, rep.Findings, want)
 		}
 	}
+	// a record of the tenant removed from the store: the tenant that kept
+	// the earlier evidence finds it missing from the next
+	stored, err := s.(audit.Getter).Get(ctx, recs[2].ID)
+	check(t, err)
+	check(t, tam.DeleteRecord(ctx, recs[2].ID))
+	var next bytes.Buffer
+	_, err = chain.WriteTenantEvidence(ctx, src, "tenant-a", nil, &next)
+	check(t, err)
+	rep, err = chain.CompareTenantEvidence(bytes.NewReader(b), &next, "tenant-a", logVerifier(t))
+	if !errors.Is(err, chain.ErrProof) || rep.FindingCount != 1 || rep.Findings[0].Kind != chain.EvidenceMissingRecord || rep.Findings[0].RecordID != recs[2].ID {
+		t.Fatalf("a record removed: %v, findings %v; want one missing_record of %s", err, rep.Findings, recs[2].ID)
+	}
+	check(t, tam.InsertRecord(ctx, stored)) // put back exactly as it was
+	rep, err = chain.CompareTenantEvidence(bytes.NewReader(b), bytes.NewReader(write()), "tenant-a", logVerifier(t))
+	if err != nil {
+		t.Fatalf("the record put back: %v, %v", err, rep.Findings)
+	}
+
 	check(t, tam.UpdateRecord(ctx, recs[4].ID, func(r *audit.Record) { r.ResourceID = "forged" }))
 	fails("a record of the tenant changed in the store", chain.EvidenceBadProof)
 	check(t, tam.UpdateRecord(ctx, recs[4].ID, func(r *audit.Record) { r.ResourceID = recs[4].ResourceID }))

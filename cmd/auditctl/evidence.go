@@ -102,6 +102,7 @@ func (c cli) verifyEvidence(_ context.Context, args []string) error {
 	in := fs.String("evidence", "-", "the evidence (auditctl evidence, or GET {base}/evidence); - for stdin")
 	tenant := fs.String("tenant-id", "", "the tenant whose evidence it must be (required)")
 	keep := fs.String("keep", "", "write the verified checkpoint here, to check later that the log only grew (auditctl consistency --old)")
+	earlier := fs.String("earlier", "", "an earlier evidence of the tenant, kept: report its records missing from this one, and a history rewritten since")
 	keys := registerLogKey(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -122,9 +123,23 @@ func (c cli) verifyEvidence(_ context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	rep, err := chain.VerifyTenantEvidence(r, *tenant, v)
+	var rep chain.EvidenceReport
+	if *earlier != "" {
+		f, oerr := os.Open(*earlier)
+		if oerr != nil {
+			return oerr
+		}
+		defer f.Close()
+		rep, err = chain.CompareTenantEvidence(f, r, *tenant, v)
+	} else {
+		rep, err = chain.VerifyTenantEvidence(r, *tenant, v)
+	}
 	if errors.Is(err, chain.ErrProof) || errors.Is(err, checkpoint.ErrUnverified) {
-		fmt.Fprintf(c.stdout, "evidence FAILED: %d finding(s)\n", rep.FindingCount)
+		if errors.Is(err, chain.ErrEarlierEvidence) {
+			fmt.Fprintf(c.stdout, "the earlier evidence (%s) FAILED: %d finding(s)\n", *earlier, rep.FindingCount)
+		} else {
+			fmt.Fprintf(c.stdout, "evidence FAILED: %d finding(s)\n", rep.FindingCount)
+		}
 		for _, f := range rep.Findings {
 			fmt.Fprintf(c.stdout, "  %s\n", f)
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/trailmark/audit/store/sqlite"
 	"github.com/trailmark/audit/storetest"
 )
@@ -87,6 +89,26 @@ func TestEvidenceCommands(t *testing.T) {
 	if code, out, _ := ctl(t, "verify-evidence", "-evidence", ev, "-tenant-id", "org-1", "-keys", keyFile(t)); code != 1 || !strings.Contains(out, "bad_checkpoint") {
 		t.Fatalf("verify-evidence with another key: exit %d: %s", code, out)
 	}
+	// a record of org-1 removed from the database: a tenant that kept
+	// the earlier evidence finds it missing from the next
+	raw := sqlx.MustOpen("sqlite", path)
+	raw.MustExec("DROP TRIGGER audit_logs_no_delete")
+	if n, _ := raw.MustExec("DELETE FROM audit_logs WHERE id = ?", recs[6].ID[:]).RowsAffected(); n != 1 {
+		t.Fatalf("deleted %d rows", n)
+	}
+	raw.Close()
+	next := filepath.Join(dir, "next.ndjson")
+	if code, _, errOut := ctl(t, "evidence", "-db", db, "-tenant-id", "org-1", "-o", next); code != 0 || !strings.Contains(errOut, "evidence of 9 record(s)") {
+		t.Fatalf("evidence after a removal: exit %d: %s", code, errOut)
+	}
+	if code, out, _ := ctl(t, "verify-evidence", "-evidence", next, "-tenant-id", "org-1", "-vkey", vkey); code != 0 {
+		t.Fatalf("the next evidence alone: exit %d: %s", code, out)
+	}
+	code, out, _ = ctl(t, "verify-evidence", "-evidence", next, "-earlier", ev, "-tenant-id", "org-1", "-vkey", vkey)
+	if code != 1 || !strings.Contains(out, "missing_record") || !strings.Contains(out, recs[6].ID.String()) {
+		t.Fatalf("verify-evidence -earlier after a removal: exit %d: %s", code, out)
+	}
+
 	// usage errors: exit 2
 	if code, _, _ := ctl(t, "evidence", "-db", db, "-o", filepath.Join(dir, "x")); code != 2 {
 		t.Errorf("evidence without --tenant-id: exit %d, want 2", code)
