@@ -102,7 +102,7 @@ func (h *Handler) evidence(w http.ResponseWriter, r *http.Request) {
 	end.Details["tenant_id"] = tenant
 	sw := &startWriter{w: w, begin: begin}
 	st, err := chain.WriteTenantEvidence(r.Context(), evidenceSource{h.store, h.tree}, tenant,
-		&chain.EvidenceOptions{Since: q.filter.Since, Until: q.filter.Until}, sw)
+		&chain.EvidenceOptions{Since: q.filter.Since, Until: q.filter.Until, Now: h.o.Now}, sw)
 	end.Details["rows"] = st.Records
 	end.Details["pending"] = st.Pending
 	end.Details["tree_size"] = st.TreeSize

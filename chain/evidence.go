@@ -54,6 +54,9 @@ type EvidenceOptions struct {
 	// Since and Until bound the records' OccurredAt, as audit.Filter's:
 	// Since <= OccurredAt < Until; a zero time leaves that side open.
 	Since, Until time.Time
+	// Now is the clock that dates the bundle (its created_at). Default
+	// time.Now.
+	Now func() time.Time
 }
 
 // EvidenceStats counts what WriteTenantEvidence wrote.
@@ -246,7 +249,10 @@ func WriteTenantEvidence(ctx context.Context, store EvidenceSource, tenantID str
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(safetext.NewJSONWriter(bw))
 	enc.SetEscapeHTML(false)
-	now := time.Now().UTC()
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	now := o.Now().UTC()
 	header := evidenceLine{Type: "header", Format: EvidenceFormat, TenantID: tenantID, CreatedAt: &now, Checkpoint: string(c.Note)}
 	if !o.Since.IsZero() {
 		s := o.Since.UTC().Truncate(time.Microsecond) // as the filter has it

@@ -139,6 +139,12 @@ func TestTenantEvidence(t *testing.T) {
 		t.Fatalf("VerifyTenantEvidence = %+v, %v; want 20 records verified", rep, err)
 	}
 
+	// the bundle is dated by the clock given
+	at := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+	if b, _ := fx.evidence(t, "org-a", &chain.EvidenceOptions{Now: func() time.Time { return at }}); !bytes.Contains(b, []byte(`"created_at":"2027-01-02T03:04:05Z"`)) {
+		t.Errorf("created_at is not the clock's:\n%.300s", b)
+	}
+
 	// a range
 	since, until := fx.start.Add(5*time.Minute), fx.start.Add(10*time.Minute)
 	b, st = fx.evidence(t, "org-a", &chain.EvidenceOptions{Since: since, Until: until})
