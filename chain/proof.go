@@ -12,6 +12,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain/checkpoint"
+	"github.com/trailmark/audit/chain/witness"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -287,4 +288,19 @@ func VerifyConsistency(p *ConsistencyProof, old []byte, log note.Verifier) (chec
 		return checkpoint.Checkpoint{}, fmt.Errorf("%w: the tree of %d is not a prefix of the tree of %d (history rewritten): %w", ErrProof, oc.Size, nc.Size, err)
 	}
 	return nc, nil
+}
+
+// VerifyWitnessed checks that a tree checkpoint (a proof's Checkpoint, a
+// stored or an exported one) is signed by the log (log, whose name is the
+// log's origin) and cosigned by at least k of witnesses: the checks of
+// witness.VerifyCosignatures. A reader who requires the cosignatures of
+// witnesses run by others is shown one history of the log or none, even
+// by an operator who holds every key of the log: a witness cosigns a
+// checkpoint only with proof that the log only grew since the last one
+// it cosigned (see SealerOptions.Witnesses).
+func VerifyWitnessed(checkpointNote []byte, log note.Verifier, witnesses []note.Verifier, k int) (checkpoint.Checkpoint, error) {
+	if log == nil {
+		return checkpoint.Checkpoint{}, errors.New("audit: verify witnessed: the log's verifier is required")
+	}
+	return witness.VerifyCosignatures(checkpointNote, log.Name(), log, witnesses, k)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain/checkpoint"
+	"github.com/trailmark/audit/chain/witness"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -208,6 +209,19 @@ type SealerOptions struct {
 	// that grew the tree, when a SigningKey is set. An error is reported
 	// to OnError; the checkpoint stays in the store.
 	ExportTree func(ctx context.Context, note []byte) error
+	// Witnesses cosign the tree's checkpoints (C2SP tlog-witness: package
+	// chain/witness; auditctl witness runs one). With witnesses, the
+	// Sealer stores each tree checkpoint once the step that grew the tree
+	// has committed and it has submitted the checkpoint to every witness
+	// in turn, with a consistency proof from the last one the witness
+	// cosigned; it stores and exports the checkpoint with the
+	// cosignatures it got. A witness that refuses (the log forked: its
+	// history was rewritten) or fails is reported to OnError, and the
+	// checkpoint is stored without its cosignature. Needs a SigningKey,
+	// and a store that implements storekit.TreeCheckpointWriter.
+	Witnesses []*witness.Client
+	// WitnessTimeout bounds each witness's answer. Default 10s.
+	WitnessTimeout time.Duration
 }
 
 // Sealer seals the records of a SealStore into a hash chain. Run one in
@@ -255,6 +269,9 @@ type Sealer struct {
 	pendingFrontier map[int64]tlog.Hash
 	pendingSize     int64
 	pendingTree     *storekit.TreeCheckpoint // of the step in progress
+
+	witnessMu    sync.Mutex // one cosigning at a time
+	witnessSizes []int64    // the tree size each witness last cosigned, as far as the Sealer knows
 }
 
 // NewSealer returns a Sealer that seals store's records with key, the
@@ -302,6 +319,21 @@ func NewSealer(store storekit.SealStore, key HMACKey, opts *SealerOptions) (*Sea
 	if cfg.OnError == nil {
 		cfg.OnError = printError
 	}
+	if len(cfg.Witnesses) > 0 {
+		if cfg.SigningKey == nil {
+			return nil, errors.New("audit: NewSealer: Witnesses cosign the tree's checkpoints: set a SigningKey to sign them")
+		}
+		if _, ok := unwrap(store).(storekit.TreeCheckpointWriter); !ok {
+			return nil, fmt.Errorf("audit: NewSealer: Witnesses: %T cannot store a cosigned checkpoint (storekit.TreeCheckpointWriter)", unwrap(store))
+		}
+		if slices.Contains(cfg.Witnesses, nil) {
+			return nil, errors.New("audit: NewSealer: a nil witness Client")
+		}
+		cfg.Witnesses = slices.Clone(cfg.Witnesses)
+	}
+	if cfg.WitnessTimeout <= 0 {
+		cfg.WitnessTimeout = 10 * time.Second
+	}
 	keys := make(map[string]ed25519.PublicKey, len(cfg.PublicKeys)+1)
 	for id, k := range cfg.PublicKeys {
 		keys[id] = k
@@ -309,7 +341,8 @@ func NewSealer(store storekit.SealStore, key HMACKey, opts *SealerOptions) (*Sea
 	if cfg.SigningKey != nil {
 		keys[cfg.SigningKey.ID] = cfg.SigningKey.Key.Public().(ed25519.PublicKey)
 	}
-	s := &Sealer{store: store, key: HMACKey{ID: key.ID, Secret: bytes.Clone(key.Secret)}, cfg: cfg, keys: keys, seen: map[string]bool{}, treeBehind: true, frontierSize: -1}
+	s := &Sealer{store: store, key: HMACKey{ID: key.ID, Secret: bytes.Clone(key.Secret)}, cfg: cfg, keys: keys, seen: map[string]bool{}, treeBehind: true, frontierSize: -1,
+		witnessSizes: make([]int64, len(cfg.Witnesses))}
 	if cfg.SigningKey != nil {
 		signer, err := checkpoint.NewSigner(cfg.Origin, cfg.SigningKey.Key)
 		if err != nil {

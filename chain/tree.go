@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -212,7 +213,10 @@ func (s *Sealer) growTree(leaves []storekit.Leaf) error {
 	if err != nil {
 		return err
 	}
-	leaves[len(leaves)-1].Checkpoint = msg
+	if len(s.cfg.Witnesses) == 0 {
+		// stored with the leaves; with witnesses, once they cosigned it
+		leaves[len(leaves)-1].Checkpoint = msg
+	}
 	s.pendingTree = &storekit.TreeCheckpoint{Size: n, Note: msg}
 	return nil
 }
@@ -254,6 +258,12 @@ func (s *Sealer) treeCommitted(ctx context.Context) {
 	cp := s.pendingTree
 	s.pendingTree = nil
 	s.mu.Unlock()
+	if cp != nil && len(s.cfg.Witnesses) > 0 {
+		cp.Note = s.cosign(ctx, cp)
+		if err := unwrap(s.store).(storekit.TreeCheckpointWriter).AppendTreeCheckpoint(ctx, *cp); err != nil {
+			s.report(fmt.Errorf("audit: storing the cosigned tree checkpoint %d: %w", cp.Size, err))
+		}
+	}
 	if cp != nil && s.cfg.ExportTree != nil {
 		if err := s.cfg.ExportTree(ctx, cp.Note); err != nil {
 			s.report(fmt.Errorf("audit: exporting tree checkpoint %d: %w", cp.Size, err))
@@ -353,4 +363,31 @@ func (s *Sealer) backfillTree(ctx context.Context, ts storekit.TreeStore) error 
 			return fmt.Errorf("audit: tree: %w", err)
 		}
 	}
+}
+
+// cosign submits cp to each witness, with a consistency proof from the
+// tree the witness last cosigned, and returns cp's note with the
+// cosignatures it got. Refusals and failures go to OnError: a witness
+// that refuses a validly signed checkpoint holds evidence that the log's
+// history changed.
+func (s *Sealer) cosign(ctx context.Context, cp *storekit.TreeCheckpoint) []byte {
+	s.witnessMu.Lock()
+	defer s.witnessMu.Unlock()
+	tr, _ := unwrap(s.store).(storekit.TreeReader)
+	prove := func(ctx context.Context, oldSize, newSize int64) (tlog.TreeProof, error) {
+		return tlog.ProveTree(newSize, oldSize, hashReader(ctx, tr))
+	}
+	msg := slices.Clone(cp.Note)
+	for i, w := range s.cfg.Witnesses {
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.WitnessTimeout)
+		lines, size, err := w.Cosign(wctx, cp.Note, s.witnessSizes[i], prove)
+		cancel()
+		if err != nil {
+			s.report(fmt.Errorf("audit: witness %d did not cosign the tree checkpoint at %d: %w", i, cp.Size, err))
+			continue
+		}
+		s.witnessSizes[i] = size
+		msg = append(msg, lines...)
+	}
+	return msg
 }

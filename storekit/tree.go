@@ -48,6 +48,15 @@ type TreeCheckpoint struct {
 	Note []byte
 }
 
+// TreeCheckpointWriter is a TreeStore that stores a signed tree checkpoint
+// apart from the sealing step that grew the tree: a Sealer with witnesses
+// stores its checkpoints only once they have cosigned them (after the step
+// committed, so as not to hold the sealing lock over the network). A
+// checkpoint at a size the store holds one for already is ignored.
+type TreeCheckpointWriter interface {
+	AppendTreeCheckpoint(ctx context.Context, c TreeCheckpoint) error
+}
+
 // TreeStore is a SealStore that keeps an RFC 6962 Merkle tree over its
 // seals, leaf i for the seal with Seq i+1, and signed checkpoints of it.
 // The Sealer maintains the tree when its store is a TreeStore: in a

@@ -25,6 +25,7 @@ func runTree(t *testing.T, newChain ChainFactory) {
 	t.Run("TreeAfterRetention", func(t *testing.T) { t.Parallel(); testTreeAfterRetention(t, newChain) })
 	t.Run("TreeTampering", func(t *testing.T) { t.Parallel(); testTreeTampering(t, newChain) })
 	t.Run("TreeEvidence", func(t *testing.T) { t.Parallel(); testTreeEvidence(t, newChain) })
+	t.Run("TreeCheckpointWriter", func(t *testing.T) { t.Parallel(); testTreeCheckpointWriter(t, newChain) })
 }
 
 func treeStore(t *testing.T, newChain ChainFactory) (storekit.TreeStore, Tamperer) {
@@ -267,5 +268,35 @@ func testTreeTampering(t *testing.T, newChain ChainFactory) {
 	}
 	if _, err := chain.VerifyConsistency(&fp, kept.Note, logVerifier(t)); !errors.Is(err, chain.ErrProof) {
 		t.Errorf("a rewritten history passed consistency with a kept checkpoint: %v", err)
+	}
+}
+
+// testTreeCheckpointWriter: a checkpoint stored apart from the sealing
+// step (a Sealer with witnesses stores its cosigned checkpoints so) is
+// read back at its size; one at a size already held is ignored; one past
+// the tree is refused.
+func testTreeCheckpointWriter(t *testing.T, newChain ChainFactory) {
+	s, _ := treeStore(t, newChain)
+	w, ok := s.(storekit.TreeCheckpointWriter)
+	if !ok {
+		t.Skipf("%T cannot store a checkpoint apart (storekit.TreeCheckpointWriter)", s)
+	}
+	ctx := context.Background()
+	appendRecords(t, s, recent(10)...)
+	sl, err := chain.NewSealer(s, key1, &chain.SealerOptions{SigningKey: &signer})
+	check(t, err)
+	sealAll(t, s, sl)
+	first := storekit.TreeCheckpoint{Size: 4, Note: []byte("a cosigned note at 4\n")}
+	check(t, w.AppendTreeCheckpoint(ctx, first))
+	check(t, w.AppendTreeCheckpoint(ctx, storekit.TreeCheckpoint{Size: 4, Note: []byte("another\n")}))
+	got, err := s.TreeCheckpoint(ctx, 4)
+	if err != nil || got.Size != 4 || string(got.Note) != string(first.Note) {
+		t.Errorf("TreeCheckpoint(4) = %d %q, %v; want the first one stored", got.Size, got.Note, err)
+	}
+	if newest, err := s.TreeCheckpoint(ctx, -1); err != nil || newest.Size != 10 {
+		t.Errorf("the newest checkpoint: %d, %v; want the Sealer's at 10", newest.Size, err)
+	}
+	if err := w.AppendTreeCheckpoint(ctx, storekit.TreeCheckpoint{Size: 11, Note: []byte("past the tree\n")}); err == nil {
+		t.Error("a checkpoint past the tree was stored")
 	}
 }

@@ -2,6 +2,7 @@ package trail
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -65,7 +66,9 @@ type Trail struct {
 	retention *audit.Retention
 	tee       *siem.Tee
 	sinks     []siem.Sink
+	spool     audit.Spool // the Logger's, closed after it
 	onError   func(error)
+	logKey    string // the verifier key of the tree's checkpoints, when the Sealer signs them
 
 	stopRetention context.CancelFunc // ends Retention.Run
 	retentionDone sync.WaitGroup
@@ -95,7 +98,7 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 
 	var err error
 	if o.Keys != nil {
-		if t.sealer, err = newSealer(store, o); err != nil {
+		if t.sealer, t.logKey, err = newSealer(store, o); err != nil {
 			return nil, err
 		}
 	}
@@ -128,6 +131,7 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 			lo.OnError = o.OnError
 		}
 	}
+	t.spool = lo.Async.Spool
 	if t.logger, err = audit.New(write, &lo); err != nil {
 		t.closeTee()
 		return nil, err
@@ -166,11 +170,12 @@ func New(store audit.Store, opts *Options) (*Trail, error) {
 	return t, nil
 }
 
-// newSealer returns the Sealer of o.Keys for store.
-func newSealer(store audit.Store, o Options) (*chain.Sealer, error) {
+// newSealer returns the Sealer of o.Keys for store, and the verifier key
+// of its checkpoints when it signs them (chain.VerifierKey).
+func newSealer(store audit.Store, o Options) (*chain.Sealer, string, error) {
 	ss, ok := store.(storekit.SealStore)
 	if !ok {
-		return nil, fmt.Errorf("audit: trail: Keys is set, but %T keeps no hash chain (storekit.SealStore)", store)
+		return nil, "", fmt.Errorf("audit: trail: Keys is set, but %T keeps no hash chain (storekit.SealStore)", store)
 	}
 	so := o.Keys.SealerOptions()
 	if o.Sealer != nil {
@@ -188,9 +193,20 @@ func newSealer(store audit.Store, o Options) (*chain.Sealer, error) {
 	}
 	s, err := chain.NewSealer(ss, o.Keys.Current(), so)
 	if err != nil {
-		return nil, fmt.Errorf("audit: trail: %w", err)
+		return nil, "", fmt.Errorf("audit: trail: %w", err)
 	}
-	return s, nil
+	var vkey string
+	if so.SigningKey != nil && so.SigningKey.Key != nil {
+		origin := so.Origin
+		if origin == "" {
+			origin = chain.DefaultOrigin
+		}
+		pub, _ := so.SigningKey.Key.Public().(ed25519.PublicKey)
+		if vkey, err = chain.VerifierKey(origin, pub); err != nil {
+			return nil, "", fmt.Errorf("audit: trail: %w", err)
+		}
+	}
+	return s, vkey, nil
 }
 
 // needsChain reports whether store keeps a hash chain that retention must
@@ -219,6 +235,13 @@ func (t *Trail) Store() audit.Store { return t.store }
 // Sealer returns the Sealer, or nil without Options.Keys.
 func (t *Trail) Sealer() *chain.Sealer { return t.sealer }
 
+// LogKey returns the public key of the log, as chain.VerifierKey writes
+// it, when the Sealer signs checkpoints (Options.Keys has a signing key):
+// the key to publish, with which anyone checks the log's proofs
+// (auditctl verify-proof) and the viewer checks the records it shows.
+// Empty without a signing key.
+func (t *Trail) LogKey() string { return t.logKey }
+
 // Retention returns the Retention, or nil without Options.Retention.
 func (t *Trail) Retention() *audit.Retention { return t.retention }
 
@@ -231,7 +254,8 @@ func (t *Trail) Tee() *siem.Tee { return t.tee }
 //  1. Retention: a run in progress is cancelled (it removes nothing it
 //     has not archived and checkpointed), and no other starts;
 //  2. the Logger: it drains its queue and Sync writes, and records its
-//     stop (audit.ActionAuditLoggerStop);
+//     stop (audit.ActionAuditLoggerStop); then its spool
+//     (audit.AsyncOptions.Spool), when it has a Close method;
 //  3. the streams' Tee: it sends what is queued, then the sinks that have
 //     a Close method are closed;
 //  4. the Sealer: it seals what is left, the Logger's stop record
@@ -249,6 +273,9 @@ func (t *Trail) Close(ctx context.Context) error {
 		t.retentionDone.Wait()
 		var errs []error
 		errs = append(errs, t.logger.Close(ctx))
+		if c, ok := t.spool.(closer); ok {
+			errs = append(errs, c.Close(ctx))
+		}
 		if t.tee != nil {
 			errs = append(errs, t.tee.Close(ctx))
 			errs = append(errs, t.closeSinks(ctx))
@@ -298,9 +325,18 @@ type HandlerOptions struct {
 	// API configures the audit log API; Handler sets its BasePath.
 	API *api.Options
 	// Viewer configures the viewer page; Handler sets its BasePath,
-	// APIPath and, with a Sealer, its Status. NoViewer leaves it out.
+	// APIPath and, with a Sealer, its Status, and its LogKey when empty
+	// and the Sealer signs checkpoints (Trail.LogKey), so that the page
+	// checks each record's proof. NoViewer leaves it out.
 	Viewer   *viewer.Options
 	NoViewer bool
+	// Tiles serves the Merkle tree of a store that keeps one
+	// (storekit.TreeReader) as C2SP tlog-tiles at prefix+"/tlog/"
+	// (checkpoint, tiles, entry bundles of the salted commitments),
+	// to anyone, without the Authorizer: what monitors, witnesses and
+	// an auditor's tlog client follow. It reveals the log's size and how
+	// fast it grows, never a record (see chain.TilesHandler).
+	Tiles bool
 }
 
 // Handler returns one http.Handler that serves, under prefix (a clean
@@ -341,6 +377,17 @@ func (t *Trail) Handler(prefix string, auth api.Authorizer, opts *HandlerOptions
 	mux := http.NewServeMux()
 	mux.Handle(ao.BasePath, a)
 	mux.Handle(ao.BasePath+"/", a)
+	if o.Tiles {
+		tr, ok := t.store.(storekit.TreeReader)
+		if !ok {
+			return nil, fmt.Errorf("audit: trail: Handler: Tiles: %T keeps no Merkle tree (storekit.TreeReader)", t.store)
+		}
+		th, err := chain.TilesHandler(tr, nil)
+		if err != nil {
+			return nil, fmt.Errorf("audit: trail: %w", err)
+		}
+		mux.Handle(prefix+"/tlog/", http.StripPrefix(prefix+"/tlog", th))
+	}
 	if !o.NoViewer {
 		var vo viewer.Options
 		if o.Viewer != nil {
@@ -353,6 +400,9 @@ func (t *Trail) Handler(prefix string, auth api.Authorizer, opts *HandlerOptions
 		if t.sealer != nil && vo.Status == nil {
 			sl := t.sealer
 			vo.Status = func(context.Context) (viewer.ChainStatus, error) { return viewer.SealerStatus(sl.Stats()), nil }
+		}
+		if vo.LogKey == "" {
+			vo.LogKey = t.logKey
 		}
 		v, err := viewer.New(auth, &vo)
 		if err != nil {

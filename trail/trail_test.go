@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -225,6 +226,13 @@ func TestHandler(t *testing.T) {
 	}
 	if code, body := get("/audit-logs/viewer/", ""); code != 200 || !strings.Contains(body, `/audit-logs`) {
 		t.Errorf("viewer: %d, page without the API path", code)
+	}
+	// The Sealer signs checkpoints: the page checks proofs with its key.
+	if tr.LogKey() == "" || !strings.HasPrefix(tr.LogKey(), chain.DefaultOrigin+"+") {
+		t.Errorf("LogKey() = %q, want the verifier key of %s", tr.LogKey(), chain.DefaultOrigin)
+	}
+	if _, body := get("/audit-logs/viewer/", ""); !strings.Contains(html.UnescapeString(body), `data-log-key="`+tr.LogKey()+`"`) {
+		t.Errorf("the viewer page does not carry the log's key")
 	}
 	if _, err := tr.Sealer().SealOnce(ctx); err != nil {
 		t.Fatal(err)

@@ -91,6 +91,22 @@
 // of what it may read, which is no error — and the page says "not shown to
 // this link". Without Status the page says "not configured".
 //
+// # Proof badges
+//
+// With Options.LogKey (the log's public key, chain.VerifierKey), the page
+// checks each record it shows in the browser, with WebCrypto and no
+// library (<BasePath>/proof.js): it fetches the record's inclusion proof
+// from the API ({APIPath}/{id}/proof, with the same token), recomputes
+// storekit.Digest from the fields the list shows, the salted leaf and the
+// RFC 9162 path to the root, and checks the checkpoint's Ed25519 signature
+// by the key and its size and root. A badge says Verified, Not verified
+// (and why), Not sealed yet, or Cannot check (the page never says Verified
+// for what it cannot recompute). The page names the key's origin and
+// KeyFingerprint, for a customer to compare with the ones the operator
+// published. The page's script comes from the server it checks: a
+// customer who does not trust the server checks a proof with auditctl
+// verify-proof and the published key (docs/viewer.md, "The proof badge").
+//
 // # Accessibility
 //
 // Every control is a real button, input or select with a label; the

@@ -3,7 +3,9 @@ package viewer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
@@ -84,6 +88,36 @@ type Options struct {
 	// OnError is told of Status errors, whose text the page does not
 	// show. Default: print to standard error.
 	OnError func(error)
+	// LogKey is the log's public key, as chain.VerifierKey writes it
+	// ("origin+keyhash+base64"): the key that signs the checkpoints of
+	// the Merkle tree. With it, the page checks each record it shows in
+	// the browser: it fetches the record's inclusion proof from the API
+	// ({APIPath}/{id}/proof), recomputes the record's digest, its leaf
+	// and the tree's root, and checks the checkpoint's Ed25519 signature
+	// with this key, and shows a badge (see docs/viewer.md, "The proof
+	// badge"). The page shows the key's origin and fingerprint
+	// (KeyFingerprint) for a customer to compare with the ones the
+	// operator published. Empty: no badges.
+	LogKey string
+}
+
+// KeyFingerprint returns the fingerprint the page shows of a verifier key
+// (chain.VerifierKey): the first 16 bytes of the SHA-256 of its text, in
+// hexadecimal groups of four. Whoever holds the published key string
+// computes the same (sha256sum of the key without a trailing newline), so
+// that a customer can compare what the page shows with what the operator
+// published.
+func KeyFingerprint(vkey string) string {
+	sum := sha256.Sum256([]byte(vkey))
+	h := hex.EncodeToString(sum[:16])
+	var b strings.Builder
+	for i := 0; i < len(h); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(h[i : i+4])
+	}
+	return b.String()
 }
 
 // Handler serves the viewer page, its script and style, and the chain
@@ -135,6 +169,14 @@ func New(auth api.Authorizer, opts *Options) (*Handler, error) {
 			return nil, fmt.Errorf("audit: viewer: Options.Formats: %q is not a format name", f)
 		}
 	}
+	var keyName, keyPrint string
+	if o.LogKey != "" {
+		v, err := note.NewVerifier(o.LogKey)
+		if err != nil {
+			return nil, fmt.Errorf("audit: viewer: Options.LogKey is not a verifier key (chain.VerifierKey): %w", err)
+		}
+		keyName, keyPrint = v.Name(), KeyFingerprint(o.LogKey)
+	}
 	tmpl, err := template.ParseFS(assets, "assets/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("audit: viewer: %w", err)
@@ -142,7 +184,7 @@ func New(auth api.Authorizer, opts *Options) (*Handler, error) {
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, map[string]string{
 		"Title": o.Title, "Base": o.BasePath, "API": o.APIPath, "Formats": strings.Join(o.Formats, " "),
-		"Contact": o.Contact,
+		"Contact": o.Contact, "LogKey": o.LogKey, "KeyName": keyName, "KeyPrint": keyPrint,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: viewer: %w", err)
@@ -154,6 +196,7 @@ func New(auth api.Authorizer, opts *Options) (*Handler, error) {
 	})
 	h.mux.HandleFunc("GET "+b+"/{$}", h.page)
 	h.mux.HandleFunc("GET "+b+"/viewer.js", h.asset("assets/viewer.js", "text/javascript; charset=utf-8"))
+	h.mux.HandleFunc("GET "+b+"/proof.js", h.asset("assets/proof.js", "text/javascript; charset=utf-8"))
 	h.mux.HandleFunc("GET "+b+"/viewer.css", h.asset("assets/viewer.css", "text/css; charset=utf-8"))
 	h.mux.HandleFunc("GET "+b+"/status", h.status)
 	h.mux.HandleFunc("/", http.NotFound)

@@ -2,7 +2,10 @@ package viewer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/api"
+	"github.com/trailmark/audit/chain"
 )
 
 func TestHandler(t *testing.T) {
@@ -138,3 +142,55 @@ func TestContact(t *testing.T) {
 
 // denyAll is an Authorizer that refuses every caller.
 var denyAll = api.AuthorizeFunc(func(*http.Request) (api.Caller, error) { return api.Caller{}, api.ErrUnauthenticated })
+
+// TestLogKey: with Options.LogKey the page loads proof.js and names the
+// key's origin and fingerprint; without it, neither; a key that is not a
+// verifier key is refused.
+func TestLogKey(t *testing.T) {
+	t.Parallel()
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := chain.VerifierKey("example.com/log", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(o *Options) string {
+		h, err := New(denyAll, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/viewer/", nil))
+		return rec.Body.String()
+	}
+	with := html.UnescapeString(page(&Options{LogKey: vkey}))
+	for _, want := range []string{`data-log-key="` + vkey + `"`, `/viewer/proof.js`, `<span class="key-name">example.com/log</span>`, KeyFingerprint(vkey), `<th scope="col">Proof</th>`} {
+		if !strings.Contains(with, want) {
+			t.Errorf("with LogKey, the page has no %s", want)
+		}
+	}
+	without := page(nil)
+	for _, bad := range []string{"data-log-key", "proof.js", "log-key", "Proof"} {
+		if strings.Contains(without, bad) {
+			t.Errorf("without LogKey, the page has %s", bad)
+		}
+	}
+	for _, bad := range []string{"example.com/log", "x+00000000+AQ==", vkey[:len(vkey)-2], strings.Replace(vkey, "+", "+0", 1)} {
+		if _, err := New(denyAll, &Options{LogKey: bad}); err == nil || !strings.HasPrefix(err.Error(), "audit: viewer: Options.LogKey") {
+			t.Errorf("LogKey %q: got %v, want an audit: viewer: Options.LogKey error", bad, err)
+		}
+	}
+	h, _ := New(denyAll, &Options{LogKey: vkey})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/viewer/proof.js", nil))
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" || !strings.Contains(rec.Body.String(), "TrailmarkProof") {
+		t.Errorf("proof.js: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+func ExampleKeyFingerprint() {
+	fmt.Println(KeyFingerprint("example.com/log+8ac1b2c3+AfQjcnTwzdbXRTb0ABeO/c0EgHNJbM3Sq8tYmfWqBzME"))
+	// Output: fae1 00a1 4208 2dd8 d0b6 4d25 9647 4fdc
+}

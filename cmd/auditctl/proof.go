@@ -17,6 +17,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/chain/checkpoint"
+	"github.com/trailmark/audit/chain/witness"
 )
 
 // maxProofFile bounds what verify-proof and consistency read.
@@ -169,12 +170,29 @@ func (c cli) verifyProof(_ context.Context, args []string) error {
 	in := fs.String("proof", "-", "the proof (auditctl proof, or GET {base}/{id}/proof); - for stdin")
 	recFile := fs.String("record", "", "check this record (JSON) rather than the one the proof carries")
 	keys := registerLogKey(fs)
+	var witnessKeys logFlags
+	fs.Var(&witnessKeys, "witness", "a witness's verifier key (`VKEY`, as auditctl witness prints it): require its cosignature of the proof's checkpoint (repeat for more)")
+	quorum := fs.Int("quorum", 0, "how many of the --witness cosignatures are required (default: all of them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	v, err := keys.verifier(c)
 	if err != nil {
 		return err
+	}
+	var witnesses []note.Verifier
+	for _, k := range witnessKeys {
+		wv, err := witness.NewVerifier(k)
+		if err != nil {
+			return fmt.Errorf("--witness %q: %w", k, err)
+		}
+		witnesses = append(witnesses, wv)
+	}
+	if *quorum == 0 {
+		*quorum = len(witnesses)
+	}
+	if *quorum < 0 || *quorum > len(witnesses) {
+		return fmt.Errorf("--quorum %d: between 1 and the %d --witness given", *quorum, len(witnesses))
 	}
 	b, err := readInput(*in)
 	if err != nil {
@@ -199,15 +217,22 @@ func (c cli) verifyProof(_ context.Context, args []string) error {
 		return errors.New("the proof carries no record: pass --record")
 	}
 	cp, err := chain.VerifyInclusion(rec, &p, v)
-	if errors.Is(err, chain.ErrProof) || errors.Is(err, checkpoint.ErrUnverified) {
+	if err == nil && len(witnesses) > 0 {
+		_, err = chain.VerifyWitnessed([]byte(p.Checkpoint), v, witnesses, *quorum)
+	}
+	if errors.Is(err, chain.ErrProof) || errors.Is(err, checkpoint.ErrUnverified) || errors.Is(err, witness.ErrTooFewCosignatures) {
 		fmt.Fprintf(c.stdout, "proof FAILED: %v\n", err)
 		return proofFailed{err}
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "proof OK: record %s is leaf %d of the tree of %d records of %s, root %s, signed by %s\n",
+	fmt.Fprintf(c.stdout, "proof OK: record %s is leaf %d of the tree of %d records of %s, root %s, signed by %s",
 		rec.ID, p.Index, cp.Size, cp.Origin, cp.Hash, v.Name())
+	if len(witnesses) > 0 {
+		fmt.Fprintf(c.stdout, ", cosigned by %d of %d witnesses", *quorum, len(witnesses))
+	}
+	fmt.Fprintln(c.stdout)
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,9 +17,12 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/chain/witness"
 	"github.com/trailmark/audit/internal/tlogtest"
+	"github.com/trailmark/audit/store/memory"
+	"github.com/trailmark/audit/storetest"
 )
 
 // startWitness runs auditctl witness until the test ends, and returns the
@@ -186,4 +191,94 @@ func TestWitnessCommandRefuses(t *testing.T) {
 			t.Errorf("%v: exit %d: %s", args, code, errOut)
 		}
 	}
+}
+
+// TestVerifyProofWitnesses: verify-proof --witness requires the
+// witnesses' cosignatures on the proof's checkpoint: a proof from a
+// Sealer with a witness passes with the witness's key, and fails (exit 1)
+// when another witness's cosignature is required.
+func TestVerifyProofWitnesses(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	keyFile, state := filepath.Join(dir, "w.json"), filepath.Join(dir, "w.state")
+	code, out, errOut := ctl(t, "witness-keygen", "-name", "w.example.org", "-o", keyFile)
+	if code != 0 {
+		t.Fatalf("witness-keygen: %s", errOut)
+	}
+	wvkey := strings.TrimSpace(out)
+	keys := keyFile2(t)
+	logVkey, err := chain.VerifierKey(chain.DefaultOrigin, keys.SigningKey().Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, _, _ := startWitness(t, "-key", keyFile, "-state", state, "-log", logVkey)
+	wv, err := witness.NewVerifier(wvkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := witness.NewClient(url, wv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := memory.New(nil)
+	recs := storetest.Records(0, 5)
+	if err := s.Append(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	opts := keys.SealerOptions()
+	opts.Witnesses = []*witness.Client{client}
+	opts.OnError = func(err error) { t.Error(err) }
+	sl, err := chain.NewSealer(s, keys.Current(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sl.SealOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := chain.Prove(ctx, s, recs[2].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Get(ctx, recs[2].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Record = &rec
+	b, _ := json.Marshal(p)
+	proofFile := filepath.Join(dir, "proof.json")
+	os.WriteFile(proofFile, b, 0o600)
+
+	if code, out, errOut := ctl(t, "verify-proof", "-proof", proofFile, "-vkey", logVkey, "-witness", wvkey); code != 0 || !strings.Contains(out, "cosigned by 1 of 1") {
+		t.Errorf("verify-proof with the witness: exit %d: %s%s", code, out, errOut)
+	}
+	other := mustWitnessKey(t)
+	if code, out, _ := ctl(t, "verify-proof", "-proof", proofFile, "-vkey", logVkey, "-witness", wvkey, "-witness", other, "-quorum", "2"); code != 1 || !strings.Contains(out, "FAILED") {
+		t.Errorf("verify-proof requiring a witness that did not cosign: exit %d: %s", code, out)
+	}
+}
+
+// keyFile2 returns a new chain key file.
+func keyFile2(t *testing.T) *chain.KeyFile {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := chain.WriteNewKeyFile(&buf, "k1", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	k, err := chain.ReadKeyFile(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// mustWitnessKey returns the verifier key of a witness that cosigns
+// nothing.
+func mustWitnessKey(t *testing.T) string {
+	t.Helper()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := witness.VerifierKey("other.example.org", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

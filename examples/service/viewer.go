@@ -43,6 +43,7 @@ func (a *app) mountAuditLog(mux *http.ServeMux, cfg appConfig) error {
 	h, err := a.trail.Handler("/audit-logs", api.AuthorizeFunc(a.authorizeAPI), &trail.HandlerOptions{
 		API:    &api.Options{OnError: func(err error) { fmt.Fprintln(cfg.Log, err) }},
 		Viewer: &viewer.Options{Title: "Trailmark demo: audit log", Formats: []string{"csv", "ndjson", "ocsf"}},
+		Tiles:  true, // the Merkle tree as C2SP tlog-tiles at /audit-logs/tlog/, for monitors and witnesses
 	})
 	if err != nil {
 		return err

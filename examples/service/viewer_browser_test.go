@@ -95,8 +95,17 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	})
 	e.app, e.c = a, &client{t: t, url: srv.URL, hc: srv.Client()}
 
+	e.browser = newChromium(t, chromium)
+	e.seed()
+	return e
+}
+
+// newChromium starts the browser at path, headless, stopped when the test
+// ends.
+func newChromium(t *testing.T, path string) context.Context {
+	t.Helper()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
+		chromedp.ExecPath(path),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -115,11 +124,9 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 		cancelAlloc()
 	})
 	if _, err := chromedp.Run(browser, chromedp.Steps()); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
+		t.Fatalf("starting %s: %v", path, err)
 	}
-	e.browser = browser
-	e.seed()
-	return e
+	return browser
 }
 
 // seed fills the log: the demo's operations through HTTP, many logins,

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/torchwood"
 	"github.com/transparency-dev/formats/log"
@@ -19,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/api"
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/chain/tiles"
@@ -28,6 +32,7 @@ import (
 	"github.com/trailmark/audit/store/sqlite"
 	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
+	"github.com/trailmark/audit/trail"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -390,8 +395,9 @@ func TestTorchwoodFollowsSealer(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		store func(t *testing.T) storekit.SealStore
+		trail bool // served by trail.Trail.Handler, beside the admin API
 	}{
-		{"memory", func(*testing.T) storekit.SealStore { return memory.New(nil) }},
+		{"memory", func(*testing.T) storekit.SealStore { return memory.New(nil) }, false},
 		{"sqlite", func(t *testing.T) storekit.SealStore {
 			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "audit.db"), nil)
 			if err != nil {
@@ -399,23 +405,51 @@ func TestTorchwoodFollowsSealer(t *testing.T) {
 			}
 			t.Cleanup(func() { s.Close(context.Background()) })
 			return s
-		}},
+		}, false},
+		{"trail over sqlite", func(t *testing.T) storekit.SealStore {
+			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "audit.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s // the Trail closes it
+		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := tt.store(t)
-			sl, err := chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{
-				SigningKey: &chain.SigningKey{ID: "s", Key: key(1)}, Origin: origin, BatchSize: 300})
-			if err != nil {
-				t.Fatal(err)
-			}
-			h, err := chain.TilesHandler(s.(storekit.TreeReader), nil)
-			if err != nil {
-				t.Fatal(err)
+			var sl *chain.Sealer
+			var h http.Handler
+			base := ""
+			if tt.trail {
+				tr, err := trail.New(s, &trail.Options{Keys: keyFileOf(t, key(1)), Logger: &audit.Options{NoLifecycleEvents: true},
+					Sealer: &chain.SealerOptions{Origin: origin, BatchSize: 300, Interval: time.Hour}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { tr.Close(context.Background()) })
+				deny := api.AuthorizeFunc(func(*http.Request) (api.Caller, error) { return api.Caller{}, api.ErrUnauthenticated })
+				th, err := tr.Handler("/audit-logs", deny, &trail.HandlerOptions{Tiles: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/audit-logs", th)
+				mux.Handle("/audit-logs/", th)
+				sl, h, base = tr.Sealer(), mux, "/audit-logs/tlog"
+			} else {
+				var err error
+				sl, err = chain.NewSealer(s, chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{
+					SigningKey: &chain.SigningKey{ID: "s", Key: key(1)}, Origin: origin, BatchSize: 300})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h, err = chain.TilesHandler(s.(storekit.TreeReader), nil); err != nil {
+					t.Fatal(err)
+				}
 			}
 			srv := httptest.NewServer(h)
 			t.Cleanup(srv.Close)
-			fetcher, err := torchwood.NewTileFetcher(srv.URL, torchwood.WithHTTPClient(srv.Client()))
+			fetcher, err := torchwood.NewTileFetcher(srv.URL+base, torchwood.WithHTTPClient(srv.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -492,4 +526,16 @@ func TestTorchwoodFollowsSealer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keyFileOf returns a key file whose checkpoints signing key is priv.
+func keyFileOf(t *testing.T, priv ed25519.PrivateKey) *chain.KeyFile {
+	t.Helper()
+	js := fmt.Sprintf(`{"hmac_keys":[{"id":"k","secret":%q}],"signer":{"id":"s","private_key":%q},"public_keys":[]}`,
+		base64.StdEncoding.EncodeToString(make([]byte, 32)), base64.StdEncoding.EncodeToString(priv))
+	k, err := chain.ReadKeyFile(strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

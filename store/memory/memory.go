@@ -64,9 +64,10 @@ var (
 
 	_ storekit.TenantPurger = (*Store)(nil)
 
-	_ storekit.SealStore   = (*Store)(nil)
-	_ storekit.ChainPurger = (*Store)(nil)
-	_ storekit.TreeStore   = (*Store)(nil)
+	_ storekit.SealStore            = (*Store)(nil)
+	_ storekit.ChainPurger          = (*Store)(nil)
+	_ storekit.TreeStore            = (*Store)(nil)
+	_ storekit.TreeCheckpointWriter = (*Store)(nil)
 )
 
 // Options configures a Store. The zero value (and nil) means the

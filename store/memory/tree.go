@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -152,4 +153,22 @@ func (s *Store) TreeCheckpoint(ctx context.Context, size int64) (storekit.TreeCh
 		}
 	}
 	return storekit.TreeCheckpoint{}, fmt.Errorf("audit: memory: tree checkpoint at %d: %w", size, audit.ErrNotFound)
+}
+
+// AppendTreeCheckpoint stores c, a signed checkpoint of the tree at one of
+// its sizes; one at a size already held is ignored.
+func (s *Store) AppendTreeCheckpoint(ctx context.Context, c storekit.TreeCheckpoint) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.Size <= 0 || c.Size > int64(len(s.tree.leaves)) {
+		return fmt.Errorf("audit: memory: tree checkpoint at %d: the tree has %d leaves", c.Size, len(s.tree.leaves))
+	}
+	i, found := slices.BinarySearchFunc(s.tree.cps, c.Size, func(x storekit.TreeCheckpoint, n int64) int { return cmp.Compare(x.Size, n) })
+	if !found {
+		s.tree.cps = slices.Insert(s.tree.cps, i, storekit.TreeCheckpoint{Size: c.Size, Note: slices.Clone(c.Note)})
+	}
+	return nil
 }

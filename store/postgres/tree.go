@@ -14,7 +14,10 @@ import (
 	"github.com/trailmark/audit/storekit"
 )
 
-var _ storekit.TreeStore = (*Store)(nil)
+var (
+	_ storekit.TreeStore            = (*Store)(nil)
+	_ storekit.TreeCheckpointWriter = (*Store)(nil)
+)
 
 // treeSize returns the number of leaves of the tree.
 func (s *Store) treeSize(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
@@ -219,4 +222,25 @@ func (s *Store) TreeCheckpoint(ctx context.Context, size int64) (storekit.TreeCh
 	}
 	c.Note = []byte(note)
 	return c, nil
+}
+
+// AppendTreeCheckpoint stores c, a signed checkpoint of the tree at one of
+// its sizes (a leaf with that Seq must exist); one at a size already held
+// is ignored. It needs the sealer's INSERT on the checkpoints' table.
+func (s *Store) AppendTreeCheckpoint(ctx context.Context, c storekit.TreeCheckpoint) error {
+	res, err := s.db.ExecContext(ctx, "INSERT INTO "+s.sql.TreeCheckpoints+" (size, note) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM "+
+		s.sql.TreeLeaves+" WHERE seq = $1) ON CONFLICT (size) DO NOTHING", c.Size, string(c.Note))
+	if err != nil {
+		return fmt.Errorf("audit: postgres: tree checkpoint at %d: %w", c.Size, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		var held bool
+		if err := s.db.GetContext(ctx, &held, "SELECT EXISTS (SELECT 1 FROM "+s.sql.TreeCheckpoints+" WHERE size = $1)", c.Size); err != nil {
+			return fmt.Errorf("audit: postgres: tree checkpoint at %d: %w", c.Size, err)
+		}
+		if !held {
+			return fmt.Errorf("audit: postgres: tree checkpoint at %d: the tree has no leaf %d", c.Size, c.Size)
+		}
+	}
+	return nil
 }

@@ -15,7 +15,10 @@ import (
 	"github.com/trailmark/audit/storekit"
 )
 
-var _ storekit.TreeStore = (*Store)(nil)
+var (
+	_ storekit.TreeStore            = (*Store)(nil)
+	_ storekit.TreeCheckpointWriter = (*Store)(nil)
+)
 
 // treeSize returns the number of leaves of the tree.
 func treeSize(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
@@ -198,4 +201,25 @@ func (s *Store) TreeCheckpoint(ctx context.Context, size int64) (storekit.TreeCh
 	}
 	c.Note = []byte(note)
 	return c, nil
+}
+
+// AppendTreeCheckpoint stores c, a signed checkpoint of the tree at one of
+// its sizes (a leaf with that Seq must exist); one at a size already held
+// is ignored.
+func (s *Store) AppendTreeCheckpoint(ctx context.Context, c storekit.TreeCheckpoint) error {
+	err := s.writeTx(ctx, func(tx *sqlx.Tx) error {
+		var leaf bool
+		if err := tx.GetContext(ctx, &leaf, "SELECT EXISTS (SELECT 1 FROM audit_tree_leaves WHERE seq = ?)", c.Size); err != nil {
+			return err
+		}
+		if !leaf {
+			return fmt.Errorf("the tree has no leaf %d", c.Size)
+		}
+		_, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO audit_tree_checkpoints (size, note) VALUES (?, ?)", c.Size, string(c.Note))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: sqlite: tree checkpoint at %d: %w", c.Size, err)
+	}
+	return nil
 }

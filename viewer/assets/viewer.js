@@ -11,6 +11,10 @@
   const viewerBase = body.dataset.base;
   const formats = (body.dataset.formats || "").split(" ").filter(Boolean);
   const contact = body.dataset.contact || "whoever sent you this link";
+  // logKey is the log's public key (viewer.Options.LogKey): with it,
+  // each row gets a proof badge, checked in this browser (proof.js).
+  const logKey = body.dataset.logKey || "";
+  const proofs = logKey && window.TrailmarkProof ? window.TrailmarkProof : null;
   const pageSize = 50;
   // The most characters of one value shown in a row of the list, in the
   // detail, and in the detail's heading; the rest is counted in bytes.
@@ -197,10 +201,20 @@
     return s.replace("T", " ").replace(/\.\d+Z$/, "Z");
   }
 
+  // isNum says whether v is a number of an exact record (proof.js keeps
+  // each as its text, so that the page shows the digits it checked).
+  function isNum(v) {
+    return proofs !== null && v instanceof proofs.Num;
+  }
+
   function valueText(v) {
     if (typeof v === "string") return v;
     if (v === undefined) return "";
-    return JSON.stringify(v);
+    if (isNum(v)) return v.source;
+    if (proofs && typeof JSON.rawJSON === "function") {
+      return JSON.stringify(v, (k, x) => (isNum(x) ? JSON.rawJSON(x.source) : x));
+    }
+    return JSON.stringify(v, (k, x) => (isNum(x) ? Number(x.source) : x));
   }
 
   // readFilters turns the form into the API's query parameters.
@@ -220,7 +234,135 @@
     return q;
   }
 
-  function row(rec) {
+  // The proof badges. Each record shown is checked once, when its row
+  // comes into view or its detail opens, with at most maxChecks proofs
+  // fetched at a time. checks holds the promise of each record's result
+  // ({state, reason}), by the record the page shows.
+  const maxChecks = 4;
+  const checks = new WeakMap();
+  const waiting = [];
+  let checking = 0;
+  let keyPromise = null;
+
+  const badgeText = {
+    pending: "Not checked yet",
+    checking: "Checking…",
+    verified: "Verified",
+    failed: "Not verified",
+    unsealed: "Not sealed yet",
+    cannot: "Cannot check",
+  };
+
+  function logKeyParsed() {
+    if (!keyPromise) keyPromise = proofs.parseKey(logKey);
+    return keyPromise;
+  }
+
+  // checkRecord returns the promise of exact's result; exact is the
+  // record as the page shows it, with its numbers' exact text.
+  function checkRecord(exact) {
+    let p = checks.get(exact);
+    if (!p) {
+      p = new Promise((resolve) => waiting.push({ exact, resolve }));
+      checks.set(exact, p);
+      nextCheck();
+    }
+    return p;
+  }
+
+  function nextCheck() {
+    while (checking < maxChecks && waiting.length > 0) {
+      const { exact, resolve } = waiting.shift();
+      checking++;
+      runCheck(exact).then(resolve, (e) => resolve({ state: "cannot", reason: "the check failed in this browser (" + (e && e.message ? e.message : String(e)) + ")" }))
+        .finally(() => {
+          checking--;
+          nextCheck();
+        });
+    }
+  }
+
+  async function runCheck(exact) {
+    if (!window.crypto || !crypto.subtle) return { state: "cannot", reason: "this page is not served over HTTPS, and the browser offers no WebCrypto here" };
+    let key;
+    try {
+      key = await logKeyParsed();
+    } catch (e) {
+      return { state: "failed", reason: "the page's log key cannot be used: " + (e && e.message ? e.message : String(e)) };
+    }
+    let resp;
+    try {
+      resp = await fetch(apiBase + "/" + encodeURIComponent(String(exact.id)) + "/proof", { headers: headers(), cache: "no-store", credentials: "same-origin" });
+    } catch (e) {
+      return { state: "cannot", reason: "the proof could not be fetched" };
+    }
+    if (resp.status === 404) return { state: "unsealed", reason: "the log has not signed a checkpoint that covers it yet" };
+    if (resp.status === 501) return { state: "cannot", reason: "this log keeps no Merkle tree, so it has no proofs" };
+    if (!resp.ok) return { state: "cannot", reason: "the proof could not be read (" + resp.status + ")" };
+    let proof;
+    try {
+      proof = proofs.parseExact(await resp.text());
+    } catch (e) {
+      return { state: "failed", reason: "the server sent no inclusion proof" };
+    }
+    return proofs.verify(exact, proof, key);
+  }
+
+  // showCheck puts exact's result in node (a span.proof) once known.
+  function showCheck(node, exact) {
+    setBadge(node, { state: "checking", reason: "" });
+    checkRecord(exact).then((r) => setBadge(node, r));
+  }
+
+  function setBadge(node, r) {
+    node.dataset.proof = r.state;
+    node.className = "proof proof-" + r.state;
+    node.replaceChildren(el("span", "proof-state", badgeText[r.state] || r.state));
+    if (r.reason && r.state !== "checking") {
+      node.append(el("span", "proof-reason", r.reason));
+      node.title = badgeText[r.state] + ": " + r.reason;
+    }
+  }
+
+  // The rows whose badges wait for them to come into view.
+  const seen = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      seen.unobserve(e.target);
+      const exact = rowExact.get(e.target);
+      if (exact && e.target.isConnected) showCheck(e.target, exact);
+    }
+  }) : null;
+  const rowExact = new WeakMap();
+
+  // exactPage is the items of a page of the list as parseExact reads
+  // them; none for a page it cannot read (nested too deeply for the
+  // browser): their badges say they cannot be checked.
+  function exactPage(text) {
+    try {
+      const exact = proofs.parseExact(text);
+      return exact && Array.isArray(exact.items) ? exact.items : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function proofCell(exact) {
+    if (!exact || typeof exact !== "object") {
+      const span = el("span", "proof");
+      setBadge(span, { state: "cannot", reason: "this browser could not read the record exactly" });
+      return el("td", "c-proof", el("span", "lbl", "Proof "), span);
+    }
+    const span = el("span", "proof proof-pending");
+    span.dataset.proof = "pending";
+    span.append(el("span", "proof-state", badgeText.pending));
+    rowExact.set(span, exact);
+    if (seen) seen.observe(span);
+    else showCheck(span, exact);
+    return el("td", "c-proof", el("span", "lbl", "Proof "), span);
+  }
+
+  function row(rec, exact) {
     const tr = el("tr", "status-" + (["success", "failure", "error"].includes(rec.status) ? rec.status : "other"));
     tr.dataset.id = valueText(rec.id);
     const resource = valueText(rec.resource_type) + (rec.resource_id ? " / " + valueText(rec.resource_id) : "");
@@ -228,7 +370,7 @@
     const open = el("button", "open", "View");
     open.type = "button";
     open.setAttribute("aria-label", escaped("View event " + action.slice(0, cut(action, titleLimit)) + " at " + fmtTime(rec.timestamp)));
-    open.addEventListener("click", () => { lastOpener = open; showDetail(rec); });
+    open.addEventListener("click", () => { lastOpener = open; showDetail(rec, exact); });
     tr.append(
       el("td", "c-time", el("span", "lbl", "Time "), fmtTime(rec.timestamp)),
       el("td", "c-actor", el("span", "lbl", "Actor "), shortText(valueText(rec.user_id), rowLimit),
@@ -236,6 +378,7 @@
       el("td", "c-action", el("span", "lbl", "Action "), shortText(action, rowLimit)),
       el("td", "c-resource", el("span", "lbl", "Resource "), shortText(resource, rowLimit)),
       el("td", "c-status", el("span", "lbl", "Status "), el("span", "badge", shortText(valueText(rec.status), rowLimit))),
+      proofs ? proofCell(exact) : null,
       el("td", "c-open", open));
     return tr;
   }
@@ -293,11 +436,20 @@
     }
     refused = false;
     showMessage("");
-    const page = await resp.json();
+    let page;
+    let exactItems = [];
+    try {
+      const text = await resp.text();
+      page = JSON.parse(text);
+      if (proofs) exactItems = exactPage(text);
+    } catch (e) {
+      if (!superseded()) showMessage("The audit log API sent a page that is not JSON.");
+      return;
+    }
     if (superseded()) return;
     const items = Array.isArray(page.items) ? page.items : [];
     const rows = $("rows");
-    for (const rec of items) rows.append(row(rec));
+    items.forEach((rec, i) => rows.append(row(rec, exactItems[i])));
     shown += items.length;
     cursor = typeof page.next_cursor === "string" ? page.next_cursor : "";
     $("more").hidden = cursor === "";
@@ -319,7 +471,7 @@
 
   // tree renders a JSON value as nested lists.
   function tree(v) {
-    if (v === null || typeof v !== "object") return el("span", "leaf", longText(valueText(v)));
+    if (v === null || typeof v !== "object" || isNum(v)) return el("span", "leaf", longText(valueText(v)));
     const ul = el("ul", "");
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.keys(v).sort().map((k) => [k, v[k]]);
     if (entries.length === 0) return el("span", "leaf empty", Array.isArray(v) ? "[]" : "{}");
@@ -329,9 +481,14 @@
     return ul;
   }
 
-  function showDetail(rec) {
+  function showDetail(rec, exact) {
     const fields = $("detail-fields");
     fields.replaceChildren();
+    if (proofs && exact) {
+      const badge = el("span", "proof");
+      showCheck(badge, exact);
+      fields.append(el("dt", "", "Proof"), el("dd", "detail-proof", badge));
+    }
     for (const [label, key] of [["ID", "id"], ["Time", "timestamp"], ["Recorded", "recorded_at"], ["Tenant", "tenant_id"], ["Actor", "user_id"],
       ["Email", "user_email"], ["IP address", "ip_address"], ["User agent", "user_agent"], ["Action", "action"], ["Resource type", "resource_type"],
       ["Resource id", "resource_id"], ["Status", "status"], ["Error", "error_message"], ["Request id", "request_id"], ["Session id", "session_id"],
@@ -340,12 +497,14 @@
       if (v === undefined || v === null || v === "") continue;
       fields.append(el("dt", "", label), el("dd", "", key === "timestamp" || key === "recorded_at" ? fmtTime(v) : longText(valueText(v))));
     }
-    const details = rec.details && typeof rec.details === "object" ? rec.details : null;
+    // Details and Changes as checked: numbers with their exact digits.
+    const shown = exact && typeof exact === "object" ? exact : rec;
+    const details = shown.details && typeof shown.details === "object" && !isNum(shown.details) ? shown.details : null;
     $("detail-tree").replaceChildren(details ? tree(details) : "");
     $("detail-details").hidden = details === null || Object.keys(details).length === 0;
     const tb = $("detail-changes").tBodies[0];
     tb.replaceChildren();
-    const changes = rec.changes && typeof rec.changes === "object" ? rec.changes : {};
+    const changes = shown.changes && typeof shown.changes === "object" && !isNum(shown.changes) ? shown.changes : {};
     const names = Object.keys(changes).sort();
     for (const name of names) {
       const c = changes[name] || {};
