@@ -29,8 +29,9 @@ import (
 const EvidenceFormat = "trailmark.tenant-evidence.v1"
 
 // maxEvidenceLine bounds one line of a bundle (a record and its proof) as
-// VerifyTenantEvidence reads it.
-const maxEvidenceLine = 16 << 20
+// VerifyTenantEvidence reads it: as a line of a chain export, room for a
+// record's Details and Changes (audit.MaxRecordJSONBytes each) escaped.
+const maxEvidenceLine = maxExportLine
 
 // maxEvidenceHashes bounds the audit path of one record: a tree of 2^63
 // leaves has paths of 63 hashes.

@@ -487,7 +487,7 @@ func TestTenantEvidenceLargeAndStrange(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a line beyond the bound is a finding, not an allocation without end
-	huge := append([]byte(`{"type":"header","format":"`+chain.EvidenceFormat+`","tenant_id":"org-a","checkpoint":"`), bytes.Repeat([]byte("x"), 17<<20)...)
+	huge := append([]byte(`{"type":"header","format":"`+chain.EvidenceFormat+`","tenant_id":"org-a","checkpoint":"`), bytes.Repeat([]byte("x"), 65<<20)...)
 	if _, err := chain.VerifyTenantEvidence(bytes.NewReader(huge), "org-a", fx.verifier); !errors.Is(err, chain.ErrProof) {
 		t.Fatalf("a huge line: %v", err)
 	}
