@@ -471,9 +471,9 @@ func (fx *evidenceFixture) verifierKey(t *testing.T) ed25519.PublicKey {
 	return signer.Key.Public().(ed25519.PublicKey)
 }
 
-// TestTenantEvidenceUnsealable: a record whose Details are not JSON (one
-// that entered the store around every door) travels as a string and
-// still verifies.
+// TestTenantEvidenceLargeAndStrange: blank lines are accepted; a line
+// beyond the bound is a finding, not an allocation without end. (Records
+// whose Details are not JSON: storetest's TreeEvidenceUnsealable.)
 func TestTenantEvidenceLargeAndStrange(t *testing.T) {
 	t.Parallel()
 	fx := newEvidenceFixture(t, 1)
