@@ -167,6 +167,7 @@ func New(store audit.Querier, logger *audit.Logger, auth Authorizer, opts *Optio
 	// conflict with base/users/{user_id}
 	h.mux.HandleFunc("GET "+base+"/checkpoint", h.checkpoint)
 	h.mux.HandleFunc("GET "+base+"/consistency", h.consistency)
+	h.mux.HandleFunc("GET "+base+"/evidence", h.evidence)
 	h.mux.HandleFunc(base, h.other)
 	h.mux.HandleFunc(base+"/", h.other)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -185,10 +186,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // ActionFor returns the action a request to the API is recorded as:
-// ActionAuditLogExport for the export, ActionAuditLogRead for anything
-// else. Authorize functions may use it to require more for exports.
+// ActionAuditLogExport for the export and a tenant's evidence,
+// ActionAuditLogRead for anything else. Authorize functions may use it to
+// require more for exports.
 func (h *Handler) ActionFor(r *http.Request) audit.Action {
-	if r.URL.Path == h.o.BasePath+"/export" {
+	if r.URL.Path == h.o.BasePath+"/export" || r.URL.Path == h.o.BasePath+"/evidence" {
 		return audit.ActionAuditLogExport
 	}
 	return audit.ActionAuditLogRead
@@ -203,7 +205,7 @@ type actionKey struct{}
 // audit.WithActor): the caller is audit.ActorFrom(r.Context()), so the
 // token is parsed once per request. No actor there is ErrUnauthenticated
 // (401). Otherwise the function says whether the actor may do action —
-// ActionAuditLogRead, or ActionAuditLogExport for the export, as
+// ActionAuditLogRead, or ActionAuditLogExport for the export and the evidence, as
 // ActionFor says: nil lets them, with the whole log in view; an error
 // wrapping ErrForbidden refuses them (403); any other error is a failure
 // (500). Its text is recorded. It is called concurrently.

@@ -8,15 +8,20 @@
 //	GET /audit-logs/{id}/proof
 //	GET /audit-logs/checkpoint
 //	GET /audit-logs/consistency?from=&to=
+//	GET /audit-logs/evidence?tenant_id=&since=&until=
 //
-// The last three answer from the Merkle tree a storekit.TreeStore keeps
+// The last four answer from the Merkle tree a storekit.TreeStore keeps
 // (501 for another store): a record's inclusion proof with the record
 // (chain.InclusionProof; readable, and out of scope answered, exactly as
 // /{id}), the newest signed tree checkpoint (a C2SP signed note, as
-// text/plain), and the proof that the tree of from records is a prefix
+// text/plain), the proof that the tree of from records is a prefix
 // of the tree of the checkpoint at to, the newest by default
-// (chain.ConsistencyProof). Checking them needs the log's public key
-// only: see package chain and docs/tamper-evidence.md.
+// (chain.ConsistencyProof), and a tenant's evidence (NDJSON,
+// chain.WriteTenantEvidence): a caller scoped to a tenant gets its own
+// and is refused (403) any other, a caller scoped to less than a tenant
+// is refused, an unscoped caller names the tenant; it is recorded as an
+// export. Checking them needs the log's public key only: see package
+// chain and docs/tamper-evidence.md.
 //
 // The paths are under Options.BasePath, /audit-logs by default:
 //

@@ -62,20 +62,8 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, a, action, perr)
 		return
 	}
-	startID, err := uuid.NewV7()
-	if err != nil {
-		h.failed(w, r, a, action, &q, err)
-		return
-	}
-	start := h.event(r, a, action, audit.StatusSuccess, "")
-	start.ID = startID
-	start.Details["phase"] = "start"
-	start.Details["format"] = q.format
-	start.Details["query"] = q.params
-	if r.Method == http.MethodHead {
-		start.Details["phase"] = "head"
-	}
-	if !h.recordRead(w, r, start) {
+	startID, ok := h.startExport(w, r, a, &q, q.format, nil)
+	if !ok {
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -155,6 +143,31 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		// client cannot take a truncated export for a complete one.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// startExport records the start of an export of format before any data
+// is read (phase "head" for a HEAD request), with more details if any,
+// and returns its ID. If it cannot be recorded it answers (503) and
+// returns false.
+func (h *Handler) startExport(w http.ResponseWriter, r *http.Request, a Caller, q *query, format string, more map[string]any) (uuid.UUID, bool) {
+	const action = audit.ActionAuditLogExport
+	startID, err := uuid.NewV7()
+	if err != nil {
+		h.failed(w, r, a, action, q, err)
+		return startID, false
+	}
+	start := h.event(r, a, action, audit.StatusSuccess, "")
+	start.ID = startID
+	start.Details["phase"] = "start"
+	start.Details["format"] = format
+	start.Details["query"] = q.params
+	if r.Method == http.MethodHead {
+		start.Details["phase"] = "head"
+	}
+	for k, v := range more {
+		start.Details[k] = v
+	}
+	return startID, h.recordRead(w, r, start)
 }
 
 // scan calls fn for every record that matches f, newest first: from one

@@ -35,6 +35,7 @@ const (
 	endpointUser
 	endpointGet // /{id}, /{id}/proof and /checkpoint: no parameter
 	endpointConsistency
+	endpointEvidence
 )
 
 // Export formats.
@@ -53,12 +54,14 @@ const (
 // accepts reports whether e takes parameter p.
 func (e endpoint) accepts(p string) bool {
 	switch p {
-	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "trace_id", "since", "until", "tenant_id":
+	case "since", "until", "tenant_id":
+		return e == endpointList || e == endpointExport || e == endpointEvidence
+	case "user_id", "action", "resource_type", "resource_id", "status", "request_id", "trace_id":
 		return e == endpointList || e == endpointExport
 	case "limit":
 		return e == endpointList || e == endpointUser
 	case "cursor":
-		return e != endpointGet && e != endpointConsistency
+		return e != endpointGet && e != endpointConsistency && e != endpointEvidence
 	case "from", "to":
 		return e == endpointConsistency
 	case "after":

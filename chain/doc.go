@@ -46,6 +46,14 @@
 // text), never the HMAC secret. TilesHandler serves the tree as C2SP
 // tlog-tiles. The proof code is golang.org/x/mod/sumdb/tlog's.
 //
-// A Sealer and Verify are safe for concurrent use; so are Prove and the
-// Verify functions. See docs/tamper-evidence.md.
+// WriteTenantEvidence writes a tenant's evidence: one signed checkpoint
+// and each of the tenant's records with its salt and inclusion proof
+// against it (format EvidenceFormat); VerifyTenantEvidence checks it with
+// the public key alone, and CompareTenantEvidence against evidence kept
+// from before (a record removed, a history rewritten). It holds nothing
+// of another tenant's records but hashes, which their salts keep from
+// confirming a guess.
+//
+// A Sealer and Verify are safe for concurrent use; so are Prove,
+// WriteTenantEvidence and the Verify functions. See docs/tamper-evidence.md.
 package chain

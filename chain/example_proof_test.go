@@ -1,6 +1,7 @@
 package chain_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -69,4 +70,53 @@ func ExampleProve() {
 	// inclusion: <nil> in a tree of 10
 	// changed record fails: true
 	// consistency: <nil> from 10 to 15
+}
+
+// A tenant's evidence: the operator writes it; the tenant checks it with
+// the log's public key alone.
+func ExampleWriteTenantEvidence() {
+	ctx := context.Background()
+	store := memory.New(nil)
+	key, signer := exampleKeys()
+	sealer, err := chain.NewSealer(store, key, &chain.SealerOptions{SigningKey: signer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	logger, err := audit.New(store, &audit.Options{NoLifecycleEvents: true, Policy: audit.Policy{Default: audit.Sync}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, tenant := range []string{"org-1", "org-2", "org-1"} {
+		e := audit.Event{TenantID: tenant, UserID: "u-42", Action: audit.ActionUserLogin, ResourceType: "session", Status: audit.StatusSuccess}
+		if err := logger.Log(ctx, e); err != nil {
+			log.Fatal(err)
+		}
+	}
+	logger.Close(ctx)
+	if _, err := sealer.SealOnce(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	// The operator, for org-1:
+	var bundle bytes.Buffer
+	st, err := chain.WriteTenantEvidence(ctx, store, "org-1", nil, &bundle)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("written:", st.Records, "records, against a tree of", st.TreeSize)
+
+	// org-1, with the published vkey only:
+	vkey, _ := chain.VerifierKey(chain.DefaultOrigin, signer.Key.Public().(ed25519.PublicKey))
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rep, err := chain.VerifyTenantEvidence(bytes.NewReader(bundle.Bytes()), "org-1", verifier)
+	fmt.Println("verified:", rep.Records, "records;", err)
+	_, err = chain.VerifyTenantEvidence(bytes.NewReader(bundle.Bytes()), "org-2", verifier)
+	fmt.Println("as org-2's:", errors.Is(err, chain.ErrProof))
+	// Output:
+	// written: 2 records, against a tree of 3
+	// verified: 2 records; <nil>
+	// as org-2's: true
 }

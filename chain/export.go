@@ -43,21 +43,42 @@ type chainLine struct {
 // recordLine returns the line of type typ for s (if any) and r, with
 // Details or Changes that are not JSON carried as strings.
 func recordLine(typ string, s *storekit.Seal, r *audit.Record) chainLine {
-	l := chainLine{Type: typ, Seal: s, Record: r}
+	l := chainLine{Type: typ, Seal: s}
+	l.Record, l.RawDetails, l.RawChanges = rawFields(r)
+	return l
+}
+
+// rawFields returns r as it is written in an export: when its Details or
+// Changes are not JSON, a copy without them, and them as strings.
+func rawFields(r *audit.Record) (rec *audit.Record, rawDetails, rawChanges *string) {
 	if r == nil || (validOrEmpty(r.Details) && validOrEmpty(r.Changes)) {
-		return l
+		return r, nil, nil
 	}
 	c := *r
 	if !validOrEmpty(c.Details) {
 		raw := string(c.Details)
-		l.RawDetails, c.Details = &raw, nil
+		rawDetails, c.Details = &raw, nil
 	}
 	if !validOrEmpty(c.Changes) {
 		raw := string(c.Changes)
-		l.RawChanges, c.Changes = &raw, nil
+		rawChanges, c.Changes = &raw, nil
 	}
-	l.Record = &c
-	return l
+	return &c, rawDetails, rawChanges
+}
+
+// restoreFields puts back into r, read from an export, its Details and
+// Changes in the form a store returns them (see rawFields).
+func restoreFields(r *audit.Record, rawDetails, rawChanges *string) {
+	if r == nil {
+		return
+	}
+	r.Details, r.Changes = exportedJSON(r.Details), exportedJSON(r.Changes)
+	if rawDetails != nil {
+		r.Details = json.RawMessage(*rawDetails)
+	}
+	if rawChanges != nil {
+		r.Changes = json.RawMessage(*rawChanges)
+	}
 }
 
 func validOrEmpty(j json.RawMessage) bool { return len(j) == 0 || json.Valid(j) }
@@ -237,15 +258,7 @@ func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool
 				return err
 			}
 		}
-		if l.Record != nil {
-			l.Record.Details, l.Record.Changes = exportedJSON(l.Record.Details), exportedJSON(l.Record.Changes)
-			if l.RawDetails != nil {
-				l.Record.Details = json.RawMessage(*l.RawDetails)
-			}
-			if l.RawChanges != nil {
-				l.Record.Changes = json.RawMessage(*l.RawChanges)
-			}
-		}
+		restoreFields(l.Record, l.RawDetails, l.RawChanges)
 		stop, err := fn(&l)
 		if err != nil || stop {
 			return err

@@ -187,28 +187,38 @@ func VerifyInclusion(rec *audit.Record, p *InclusionProof, log note.Verifier) (c
 	if rec.ID != p.RecordID {
 		return checkpoint.Checkpoint{}, fmt.Errorf("%w: the proof is of record %s, not %s", ErrProof, p.RecordID, rec.ID)
 	}
-	hs, err := hashesIn(p.Hashes)
-	if err != nil {
+	if _, err := checkLeaf(rec, p.Salt, p.Index, p.Hashes, c); err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
-	d, _ := storekit.SealDigest(rec)
-	leaf := tlog.RecordHash(LeafCommitment(p.Salt, d))
-	if p.Index < 0 || p.Index >= c.Size {
-		return checkpoint.Checkpoint{}, fmt.Errorf("%w: leaf %d is outside the tree of %d", ErrProof, p.Index, c.Size)
+	return c, nil
+}
+
+// checkLeaf checks that rec, under salt, is leaf index of the tree of c,
+// by the audit path hashes, and returns the leaf's hash; an error
+// wrapping ErrProof if not.
+func checkLeaf(rec *audit.Record, salt []byte, index int64, hashes [][]byte, c checkpoint.Checkpoint) (tlog.Hash, error) {
+	hs, err := hashesIn(hashes)
+	if err != nil {
+		return tlog.Hash{}, err
 	}
-	err = tlog.CheckRecord(hs, c.Size, c.Hash, p.Index, leaf)
+	if index < 0 || index >= c.Size {
+		return tlog.Hash{}, fmt.Errorf("%w: leaf %d is outside the tree of %d", ErrProof, index, c.Size)
+	}
+	d, _ := storekit.SealDigest(rec)
+	leaf := tlog.RecordHash(LeafCommitment(salt, d))
+	err = tlog.CheckRecord(hs, c.Size, c.Hash, index, leaf)
 	if err != nil {
 		// the leaf of a seal made before digest v2 commits to the legacy
 		// digest (storekit.LegacySealDigest); a v2 leaf never matches it
 		d1, _ := storekit.LegacySealDigest(rec)
-		if tlog.CheckRecord(hs, c.Size, c.Hash, p.Index, tlog.RecordHash(LeafCommitment(p.Salt, d1))) == nil {
-			err = nil
+		if l1 := tlog.RecordHash(LeafCommitment(salt, d1)); tlog.CheckRecord(hs, c.Size, c.Hash, index, l1) == nil {
+			leaf, err = l1, nil
 		}
 	}
 	if err != nil {
-		return checkpoint.Checkpoint{}, fmt.Errorf("%w: record %s is not leaf %d of the tree of %d (changed, or not the record sealed there): %w", ErrProof, rec.ID, p.Index, c.Size, err)
+		return tlog.Hash{}, fmt.Errorf("%w: record %s is not leaf %d of the tree of %d (changed, or not the record sealed there): %w", ErrProof, rec.ID, index, c.Size, err)
 	}
-	return c, nil
+	return leaf, nil
 }
 
 // ProveConsistency returns the proof that the tree of from leaves is a

@@ -24,6 +24,8 @@ func runTree(t *testing.T, newChain ChainFactory) {
 	t.Run("TreeBackfill", func(t *testing.T) { t.Parallel(); testTreeBackfill(t, newChain) })
 	t.Run("TreeAfterRetention", func(t *testing.T) { t.Parallel(); testTreeAfterRetention(t, newChain) })
 	t.Run("TreeTampering", func(t *testing.T) { t.Parallel(); testTreeTampering(t, newChain) })
+	t.Run("TreeEvidence", func(t *testing.T) { t.Parallel(); testTreeEvidence(t, newChain) })
+	t.Run("TreeEvidenceUnsealable", func(t *testing.T) { t.Parallel(); testTreeEvidenceUnsealable(t, newChain) })
 	t.Run("TreeCheckpointWriter", func(t *testing.T) { t.Parallel(); testTreeCheckpointWriter(t, newChain) })
 }
 

@@ -27,6 +27,27 @@ var unsealableRows = []struct {
 	{"not JSON", `{"a": tru`},
 }
 
+// insertUnsealable inserts, around Append, a record of tenant for each
+// of unsealableRows that the store holds, and returns their IDs.
+func insertUnsealable(t *testing.T, tam Tamperer, tenant string) []uuid.UUID {
+	t.Helper()
+	var ids []uuid.UUID
+	for i, row := range unsealableRows {
+		r := Record(i)
+		r.ID = uuid.New()
+		r.TenantID = tenant
+		r.OccurredAt = time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
+		r.RecordedAt = r.OccurredAt
+		r.Details = []byte(row.details)
+		if err := tam.InsertRecord(context.Background(), r); err != nil {
+			t.Logf("%s: the store does not hold it: %v", row.name, err)
+			continue
+		}
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
 // testUnsealableRow inserts, around the Logger and Append, rows the
 // canonical form cannot encode, between genuine records (issue 20, item
 // 1). The Sealer must not stall on them: it seals each with the digest of
@@ -37,19 +58,7 @@ func testUnsealableRow(t *testing.T, newChain ChainFactory) {
 	s, tam := newChain(t)
 	ctx := context.Background()
 	before := appendRecords(t, s, recent(3)...)
-	var bad []uuid.UUID
-	for i, row := range unsealableRows {
-		r := Record(i)
-		r.ID = uuid.New()
-		r.OccurredAt = time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
-		r.RecordedAt = r.OccurredAt
-		r.Details = []byte(row.details)
-		if err := tam.InsertRecord(ctx, r); err != nil {
-			t.Logf("%s: the store does not hold it: %v", row.name, err)
-			continue
-		}
-		bad = append(bad, r.ID)
-	}
+	bad := insertUnsealable(t, tam, "")
 	if len(bad) == 0 {
 		t.Fatal("the store held none of the unsealable rows")
 	}

@@ -16,14 +16,17 @@
 //	auditctl proof    --db "$DATABASE_URL" --id 0190b3d2-… -o proof.json
 //	auditctl verify-proof --proof proof.json --vkey "$(cat log.vkey)"
 //	auditctl consistency  --db "$DATABASE_URL" --old kept-checkpoint.txt --vkey "$(cat log.vkey)"
+//	auditctl evidence --db "$DATABASE_URL" --tenant-id org-1 -o org-1.evidence.ndjson
+//	auditctl verify-evidence --evidence org-1.evidence.ndjson --tenant-id org-1 --vkey "$(cat log.vkey)"
 //
 // --db defaults to $DATABASE_URL and --keys to $AUDIT_KEYS. verify,
-// verify-proof and consistency exit 1 when the check fails, 2 on errors.
+// verify-proof, consistency and verify-evidence exit 1 when the check
+// fails, 2 on errors.
 //
 // auditctl never prints a database password, a key or a key file's
 // content: help shows no default taken from the environment, and the
 // password of the database URL is masked in every error. Files holding
-// keys or records (keygen -o, export -o, backup -o) are created with mode 0600, and
+// keys or records (keygen -o, export -o, backup -o, evidence -o) are created with mode 0600, and
 // a key file that others may read is reported on stderr.
 package main
 
@@ -74,6 +77,8 @@ commands:
   proof    print a record's inclusion proof, with the record: --id UUID
   verify-proof  check an inclusion proof with the log's public key only (--vkey)
   consistency   prove that the log only grew since a checkpoint (--from, or --old FILE --vkey to check it)
+  evidence print a tenant's evidence: its records and their inclusion proofs against one signed checkpoint: --tenant-id T
+  verify-evidence  check a tenant's evidence with the log's public key only (--tenant-id, --vkey)
   witness  run a witness (C2SP tlog-witness) that cosigns logs' checkpoints only when they only grew
   witness-keygen  write a new witness key file: -name NAME -o FILE; prints the witness's verifier key
 
@@ -97,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"export": c.export, "query": c.query, "purge": c.purge,
 		"load": c.load, "backup": c.backup, "witness": c.witness, "witness-keygen": c.witnessKeygen,
 		"vkey": c.vkey, "proof": c.proof, "verify-proof": c.verifyProof, "consistency": c.consistency,
+		"evidence": c.evidence, "verify-evidence": c.verifyEvidence,
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
@@ -512,18 +518,9 @@ func (c cli) export(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close(context.Background())
-	w := c.stdout
-	var f *os.File
-	if *out != "-" {
-		// 0600: an export holds every record, details included
-		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
-			return err
-		}
-		if err = f.Chmod(0o600); err != nil { // a file that was there keeps its mode otherwise
-			f.Close()
-			return err
-		}
-		w = f
+	w, err := c.createOutput(*out) // 0600: an export holds every record, details included
+	if err != nil {
+		return err
 	}
 	var st chain.ExportStats
 	if *format == "ocsf" {
@@ -537,10 +534,8 @@ func (c cli) export(ctx context.Context, args []string) error {
 	} else {
 		st, err = chain.ExportChain(ctx, s, w)
 	}
-	if f != nil {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return err
@@ -593,18 +588,9 @@ func (c cli) query(ctx context.Context, args []string) error {
 		f.Action = audit.Action(*action)
 	}
 	f.Status = audit.Status(*status)
-	for _, t := range []struct {
-		name, v string
-		dst     *time.Time
-	}{{"since", *since, &f.Since}, {"until", *until, &f.Until}} {
-		if t.v == "" {
-			continue
-		}
-		v, err := time.Parse(time.RFC3339Nano, t.v)
-		if err != nil {
-			return fmt.Errorf("--%s: %w", t.name, err)
-		}
-		*t.dst = v
+	var err error
+	if f.Since, f.Until, err = parseTimes(*since, *until); err != nil {
+		return err
 	}
 	if err := f.Validate(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"math/rand/v2"
@@ -322,5 +323,60 @@ func BenchmarkProofPostgres(b *testing.B) {
 			}
 		}
 		quantiles(b, ds)
+	})
+}
+
+// BenchmarkEvidencePostgres writes and verifies the evidence of one
+// tenant holding every fifth of chainRows records (10,000 of 50,000 with
+// AUDIT_BENCH_CHAIN_ROWS=50000):
+//
+//	AUDIT_BENCH_CHAIN_ROWS=50000 go test ./store/postgres/ -run '^$' -bench EvidencePostgres -benchtime 3x
+func BenchmarkEvidencePostgres(b *testing.B) {
+	n := chainRows(b)
+	s := newStore(b, nil)
+	ctx := context.Background()
+	start := time.Now().Add(-24 * time.Hour)
+	batch := make([]audit.Record, 0, 1000)
+	tenant := 0
+	for i := range n {
+		r := benchRecord(start.Add(time.Duration(i) * time.Millisecond))
+		r.TenantID = "org-other"
+		if i%5 == 0 {
+			r.TenantID = "org-bench"
+			tenant++
+		}
+		batch = append(batch, r)
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := s.Append(ctx, batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	sealWith(b, s, n, &chain.SealerOptions{SigningKey: &benchSigner, BatchSize: 5000})
+	v, err := chain.LogVerifier(chain.DefaultOrigin, benchSigner.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var bundle bytes.Buffer
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			bundle.Reset()
+			st, err := chain.WriteTenantEvidence(ctx, s, "org-bench", nil, &bundle)
+			if err != nil || st.Records != int64(tenant) {
+				b.Fatalf("%+v, %v; want %d records", st, err, tenant)
+			}
+		}
+		b.ReportMetric(float64(tenant), "records")
+		b.ReportMetric(float64(bundle.Len()), "bundle-bytes")
+	})
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			rep, err := chain.VerifyTenantEvidence(bytes.NewReader(bundle.Bytes()), "org-bench", v)
+			if err != nil || rep.Records != int64(tenant) {
+				b.Fatalf("%d records, %v", rep.Records, err)
+			}
+		}
+		b.ReportMetric(float64(tenant), "records")
 	})
 }
