@@ -478,11 +478,20 @@ const appKey = MetaKey + "_app"
 // pair is a member of an object being encoded.
 type pair[V any] struct {
 	k      string // the key as written: repaired and capped
+	orig   string // the key as given
 	v      V
 	secret bool // the key as given names a secret
 }
 
-func cmpPair[V any](a, b pair[V]) int { return strings.Compare(a.k, b.k) }
+// cmpPair orders members by the key as written, then by the key as
+// given, so that of two keys the same once repaired or capped the one
+// kept does not depend on the map's order.
+func cmpPair[V any](a, b pair[V]) int {
+	if c := strings.Compare(a.k, b.k); c != 0 {
+		return c
+	}
+	return strings.Compare(a.orig, b.orig)
+}
 
 // encodeTop encodes a top-level object (Details or Changes) within
 // Limits.MaxJSONBytes, omitting the members that do not fit. With reserve,
@@ -500,13 +509,13 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 			continue
 		}
 		hasApp = hasApp || reserve && k == appKey
-		*stack = append(*stack, pair[V]{e.key(k), v, e.secret(k)})
+		*stack = append(*stack, pair[V]{e.key(k), k, v, e.secret(k)})
 	}
 	if hasMeta {
 		if hasApp {
 			e.note(MetaKey + " is reserved and " + appKey + " is taken; its value was dropped")
 		} else {
-			*stack = append(*stack, pair[V]{appKey, meta, e.secret(MetaKey)})
+			*stack = append(*stack, pair[V]{appKey, MetaKey, meta, e.secret(MetaKey)})
 		}
 	}
 	end := len(*stack)
@@ -516,7 +525,7 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 	for i := base; i < end; i++ {
 		p := (*stack)[i]
 		if i > base && p.k == (*stack)[i-1].k {
-			e.note("two keys are the same once repaired; the second was dropped")
+			e.note("two keys are the same once repaired; the greater as given was dropped")
 			continue
 		}
 		mark := len(e.buf)
@@ -750,7 +759,7 @@ func (e *encoder) leave() { e.visiting = e.visiting[:len(e.visiting)-1] }
 func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder, V, int), stack *[]pair[V]) {
 	base := len(*stack)
 	for k, v := range m {
-		*stack = append(*stack, pair[V]{e.key(k), v, e.secret(k)})
+		*stack = append(*stack, pair[V]{e.key(k), k, v, e.secret(k)})
 	}
 	end := len(*stack)
 	slices.SortFunc((*stack)[base:end], cmpPair[V])
@@ -758,7 +767,7 @@ func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder
 	for i := base; i < end; i++ {
 		p := (*stack)[i]
 		if i > base && p.k == (*stack)[i-1].k {
-			e.note("two keys are the same once repaired; the second was dropped")
+			e.note("two keys are the same once repaired; the greater as given was dropped")
 			continue
 		}
 		if i > base {

@@ -413,3 +413,27 @@ func TestCanonicalJSONDeep(t *testing.T) {
 		})
 	}
 }
+
+// TestCleanKeysSameOnceRepairedAreDeterministic: of two keys the same once
+// repaired (NUL and U+FFFD) or capped (a shared 256-byte prefix), the
+// member kept is always the same, whatever the order of Go's map.
+func TestCleanKeysSameOnceRepairedAreDeterministic(t *testing.T) {
+	long := strings.Repeat("k", 300)
+	c := defaultCleaner()
+	var first string
+	for i := range 200 {
+		ev := validEvent()
+		ev.Details = map[string]any{"a\x00": 1, "a\uFFFD": 2, "a\xff": 3, long + "x": 4, long + "y": 5}
+		got := string(mustClean(t, c, ev).Details)
+		if i == 0 {
+			first = got
+			continue
+		}
+		if got != first {
+			t.Fatalf("%s, then %s", first, got)
+		}
+	}
+	if !strings.Contains(first, "\"a\uFFFD\":1") || !strings.HasSuffix(first, "[truncated]\":4}") {
+		t.Errorf("the least key as given was not kept: %s", first)
+	}
+}

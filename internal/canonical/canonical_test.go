@@ -64,3 +64,33 @@ func FuzzValid(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONKeysSameOnceRepairedAreDeterministic: keys that differ as given
+// but are the same once repaired (NUL, a lone surrogate, U+FFFD) keep one
+// member, always the same, whatever the order of Go's map: a digest that
+// changed between sealing and verifying would be a false alarm.
+func TestJSONKeysSameOnceRepairedAreDeterministic(t *testing.T) {
+	for _, in := range []string{
+		`{"\u0000":"nul key","\ud800":"lone"}`,
+		`{"\ud800":"lone","\u0000":"nul key"}`,
+		`{"a\u0000":1,"a\ufffd":2,"a\udfff":3,"b":4}`,
+	} {
+		first, err := JSON([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 200 {
+			got, err := JSON([]byte(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, first) {
+				t.Fatalf("%s: %s, then %s", in, first, got)
+			}
+		}
+	}
+	got, _ := JSON([]byte(`{"\ud800":"lone","\u0000":"nul key"}`))
+	if want := "{\"\uFFFD\":\"nul key\"}"; string(got) != want {
+		t.Errorf("got %s, want %s (the least key as given, NUL, is kept)", got, want)
+	}
+}

@@ -88,18 +88,26 @@ func appendValue(buf []byte, v any, scratch *[]byte) []byte {
 		return append(buf, ']')
 	case map[string]any:
 		type kv struct {
-			k string
-			v any
+			k, orig string
+			v       any
 		}
 		ms := make([]kv, 0, len(v))
 		for k, x := range v {
-			ms = append(ms, kv{Repair(k), x})
+			ms = append(ms, kv{Repair(k), k, x})
 		}
-		slices.SortFunc(ms, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+		// Keys the same once repaired (a NUL and a U+FFFD) are ordered by
+		// the key as given, so that the one kept does not depend on the
+		// map's order: the same value always has the same digest.
+		slices.SortFunc(ms, func(a, b kv) int {
+			if c := strings.Compare(a.k, b.k); c != 0 {
+				return c
+			}
+			return strings.Compare(a.orig, b.orig)
+		})
 		buf = append(buf, '{')
 		for i, m := range ms {
 			if i > 0 && m.k == ms[i-1].k {
-				continue // two keys the same once repaired: the first is kept
+				continue // two keys the same once repaired: the least as given is kept
 			}
 			if i > 0 {
 				buf = append(buf, ',')

@@ -142,11 +142,16 @@
       out.push("]");
     } else if (typeof v === "object") {
       if (depth + 1 > maxDepth) throw new CannotCheck("its details nest deeper than " + maxDepth + " levels");
-      const keys = Object.keys(v).map((k) => [wellFormed(k).replace(/\u0000/g, "\uFFFD"), v[k]]);
-      keys.sort((a, b) => compareUTF8(a[0], b[0]));
+      // Go decodes a lone surrogate as U+FFFD, the last member of a key
+      // kept; keys the same once NUL is repaired too are ordered by the
+      // key as Go decoded it, and the least is kept.
+      const decoded = new Map();
+      for (const k of Object.keys(v)) decoded.set(wellFormed(k), v[k]);
+      const keys = Array.from(decoded, ([g, x]) => [g.replace(/\u0000/g, "\uFFFD"), x, g]);
+      keys.sort((a, b) => compareUTF8(a[0], b[0]) || compareUTF8(a[2], b[2]));
       out.push("{");
       keys.forEach(([k, x], i) => {
-        if (i > 0 && k === keys[i - 1][0]) return; // the same once repaired: the first is kept
+        if (i > 0 && k === keys[i - 1][0]) return; // the same once repaired: the least as given is kept
         if (i > 0) out.push(",");
         out.push(jsonString(k), ":");
         canonical(x, depth + 1, out);
