@@ -113,7 +113,7 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 // indexed read of the leaves that hold them.
 func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
 	out, err := storekit.ReadLeafHashes(indexes, func(seqs []int64) (map[int64][]byte, error) {
-		rows, err := s.db.QueryContext(ctx, "SELECT seq, hashes FROM "+s.sql.TreeLeaves+" WHERE seq = ANY($1)", pq.Array(seqs))
+		rows, err := s.query(ctx, true, "SELECT seq, hashes FROM "+s.sql.TreeLeaves+" WHERE seq = ANY($1)", pq.Array(seqs))
 		if err != nil {
 			return nil, err
 		}
@@ -178,9 +178,13 @@ func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf
 
 // LeafOf returns the leaf of the record with id: the newest, should two
 // seals name it. It reads through the seals' index on event_id (no ORDER
-// BY … LIMIT, which would tempt the planner to walk the seals backwards).
+// BY … LIMIT, which would tempt the planner to walk the seals backwards);
+// the LIMIT of the inner query keeps a table not yet analyzed from a
+// parallel plan, whose workers take 30 ms to start (a proof at 1M
+// records took 28 ms where the reads take 0.1 ms).
 func (s *Store) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM "+s.sql.Seals+" s JOIN "+s.sql.TreeLeaves+" l ON l.seq = s.seq WHERE s.event_id = $1", id.String())
+	rows, err := s.query(ctx, true, "SELECT l.seq, $1::uuid, l.salt, l.commitment FROM "+s.sql.TreeLeaves+" l WHERE l.seq = ANY (ARRAY(SELECT seq FROM "+
+		s.sql.Seals+" WHERE event_id = $1 LIMIT 1000))", id.String())
 	if err != nil {
 		return storekit.Leaf{}, fmt.Errorf("audit: postgres: leaf of %s: %w", id, err)
 	}
@@ -213,7 +217,15 @@ func (s *Store) TreeCheckpoint(ctx context.Context, size int64) (storekit.TreeCh
 	}
 	var c storekit.TreeCheckpoint
 	var note string
-	err := s.db.QueryRowContext(ctx, q, args...).Scan(&c.Size, &note)
+	rows, err := s.query(ctx, true, q, args...)
+	if err == nil {
+		if rows.Next() {
+			err = rows.Scan(&c.Size, &note)
+		} else if err = rows.Err(); err == nil {
+			err = sql.ErrNoRows
+		}
+		rows.Close()
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("audit: postgres: tree checkpoint at %d: %w", size, audit.ErrNotFound)
 	}
