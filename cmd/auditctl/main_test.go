@@ -161,6 +161,18 @@ func TestVerifyExport(t *testing.T) {
 	}
 }
 
+// dropOnCleanup drops schema and closes db when t ends, after the
+// test's deferred calls (a deferred db.Close would run first, and the
+// schema would stay).
+func dropOnCleanup(t *testing.T, db *sqlx.DB, schema string) {
+	t.Cleanup(func() {
+		if _, err := db.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+		db.Close()
+	})
+}
+
 // TestDatabase runs every database command against PostgreSQL.
 func TestDatabase(t *testing.T) {
 	dsn := os.Getenv("AUDIT_TEST_DATABASE_URL")
@@ -171,11 +183,10 @@ func TestDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "trailmark_ctl_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() { db.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	dropOnCleanup(t, db, schema)
 	dbArgs := []string{"-db", dsn, "-schema", schema}
 	args := func(cmd string, more ...string) []string { return append(append([]string{cmd}, dbArgs...), more...) }
 

@@ -154,8 +154,7 @@ func TestExportFileModeAndQueryEscapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	t.Cleanup(func() { db.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	dropOnCleanup(t, db, schema)
 	if code, _, errOut := ctl(t, "migrate", "-db", dsn, "-schema", schema); code != 0 {
 		t.Fatalf("migrate: %d %s", code, errOut)
 	}
