@@ -209,19 +209,21 @@ type Rows interface {
 	Close() error
 }
 
-// ScanOne reads the first row of rows with scan, then closes rows. No row
-// is an error wrapping audit.ErrNotFound.
-func ScanOne[R Rows](rows R, scan func(R) (audit.Record, error)) (audit.Record, error) {
+// ScanOne reads the first row of rows with scan (a record, or another row
+// of the store's), then closes rows. No row is an error wrapping
+// audit.ErrNotFound.
+func ScanOne[R Rows, T any](rows R, scan func(R) (T, error)) (T, error) {
 	defer rows.Close()
+	var zero T
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return audit.Record{}, err
+			return zero, err
 		}
-		return audit.Record{}, audit.ErrNotFound
+		return zero, audit.ErrNotFound
 	}
 	r, err := scan(rows)
 	if err != nil {
-		return audit.Record{}, err
+		return zero, err
 	}
 	return r, rows.Close()
 }

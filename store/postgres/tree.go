@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -215,24 +214,20 @@ func (s *Store) TreeCheckpoint(ctx context.Context, size int64) (storekit.TreeCh
 	if size < 0 {
 		q, args = "SELECT size, note FROM "+s.sql.TreeCheckpoints+" ORDER BY size DESC LIMIT 1", nil
 	}
-	var c storekit.TreeCheckpoint
-	var note string
 	rows, err := s.query(ctx, true, q, args...)
-	if err == nil {
-		if rows.Next() {
-			err = rows.Scan(&c.Size, &note)
-		} else if err = rows.Err(); err == nil {
-			err = sql.ErrNoRows
-		}
-		rows.Close()
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("audit: postgres: tree checkpoint at %d: %w", size, audit.ErrNotFound)
-	}
 	if err != nil {
-		return c, fmt.Errorf("audit: postgres: tree checkpoint: %w", err)
+		return storekit.TreeCheckpoint{}, fmt.Errorf("audit: postgres: tree checkpoint: %w", err)
 	}
-	c.Note = []byte(note)
+	c, err := storekit.ScanOne(rows, func(rows *sql.Rows) (storekit.TreeCheckpoint, error) {
+		var c storekit.TreeCheckpoint
+		var note string
+		err := rows.Scan(&c.Size, &note)
+		c.Note = []byte(note)
+		return c, err
+	})
+	if err != nil {
+		return c, fmt.Errorf("audit: postgres: tree checkpoint at %d: %w", size, err)
+	}
 	return c, nil
 }
 
