@@ -70,12 +70,11 @@ func loadSetup(t *testing.T) (dsn, natsURL, schema, stream, subj string, db *sql
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	var b [6]byte
 	rand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
 	schema, stream, subj = "trailmark_ctl_"+suffix, "TRAILMARK_CTL_"+suffix, "trailmark_ctl_"+suffix
-	t.Cleanup(func() { db.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	dropOnCleanup(t, db, schema)
 	if code, out, errOut := ctl(t, "migrate", "-db", dsn, "-schema", schema); code != 0 {
 		t.Fatalf("migrate: exit %d: %s%s", code, out, errOut)
 	}
