@@ -263,32 +263,38 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 	if ev.OccurredAt.Before(minTime) || !ev.OccurredAt.Before(maxTime) {
 		return Record{}, eventError("timestamp", fmt.Sprintf("year %d is out of range 1–9999", ev.OccurredAt.UTC().Year()))
 	}
-	// identities are kept exactly or the event is refused (see MaxIDBytes)
-	for _, id := range [...]struct{ field, v string }{
-		{"user_id", ev.UserID}, {"action", string(ev.Action)}, {"resource_type", ev.ResourceType},
-		{"resource_id", ev.ResourceID}, {"request_id", ev.RequestID}, {"session_id", ev.SessionID},
-		{"tenant_id", ev.TenantID},
-	} {
-		if p := idProblem(id.v); p != "" {
-			return Record{}, eventError(id.field, p)
-		}
-	}
 	maxField := c.limits.MaxFieldBytes
 	r := Record{
 		ID:           ev.ID,
 		OccurredAt:   truncMicro(ev.OccurredAt),
 		UserID:       ev.UserID,
-		UserEmail:    cleanString(ev.UserEmail, maxField),
+		UserEmail:    ev.UserEmail,
 		IPAddress:    cleanAddr(ev.IPAddress),
-		UserAgent:    cleanString(ev.UserAgent, 4*maxField),
+		UserAgent:    ev.UserAgent,
 		Action:       ev.Action,
 		ResourceType: ev.ResourceType,
 		ResourceID:   ev.ResourceID,
 		RequestID:    ev.RequestID,
 		SessionID:    ev.SessionID,
 		Status:       ev.Status,
-		ErrorMessage: cleanString(ev.ErrorMessage, 4*maxField),
+		ErrorMessage: ev.ErrorMessage,
 		TenantID:     ev.TenantID,
+	}
+	if !plainEvent(ev, maxField) {
+		// identities are kept exactly or the event is refused (see
+		// MaxIDBytes); the other strings are repaired and capped
+		for _, id := range [...]struct{ field, v string }{
+			{"user_id", ev.UserID}, {"action", string(ev.Action)}, {"resource_type", ev.ResourceType},
+			{"resource_id", ev.ResourceID}, {"request_id", ev.RequestID}, {"session_id", ev.SessionID},
+			{"tenant_id", ev.TenantID},
+		} {
+			if p := idProblem(id.v); p != "" {
+				return Record{}, eventError(id.field, p)
+			}
+		}
+		r.UserEmail = cleanString(ev.UserEmail, maxField)
+		r.UserAgent = cleanString(ev.UserAgent, 4*maxField)
+		r.ErrorMessage = cleanString(ev.ErrorMessage, 4*maxField)
 	}
 	var idNotes [2]string // why a trace or span id was dropped
 	r.TraceID, idNotes[0] = traceContextID(ev.TraceID, 32, "trace_id")
@@ -329,6 +335,19 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 		r.Details = d
 	}
 	return r, nil
+}
+
+// plainEvent reports whether the string fields of ev are printable ASCII
+// within their limits, as nearly every event's are: then its identities
+// pass idProblem and cleanString keeps its other strings as they are.
+func plainEvent(ev *Event, maxField int) bool {
+	for _, id := range [...]string{ev.UserID, string(ev.Action), ev.ResourceType, ev.ResourceID, ev.RequestID, ev.SessionID, ev.TenantID} {
+		if len(id) > MaxIDBytes || !printable(id) {
+			return false
+		}
+	}
+	return len(ev.UserEmail) <= maxField && len(ev.UserAgent) <= 4*maxField && len(ev.ErrorMessage) <= 4*maxField &&
+		printable(ev.UserEmail) && printable(ev.UserAgent) && printable(ev.ErrorMessage)
 }
 
 // traceContextID returns id as a W3C trace-context id of n hex digits,

@@ -64,6 +64,46 @@ func (r *Record) Validate() error {
 	case r.IPAddress.Zone() != "":
 		return bad("ip_address", "has a zone")
 	}
+	if !r.plainStrings() {
+		if err := r.validateStrings(); err != nil {
+			return err
+		}
+	}
+	for _, f := range [...]struct {
+		name string
+		v    []byte
+	}{{"details", r.Details}, {"changes", r.Changes}} {
+		if len(f.v) == 0 {
+			continue
+		}
+		if msg := jsonContract(f.v); msg != "" {
+			return bad(f.name, msg)
+		}
+	}
+	return nil
+}
+
+// plainStrings reports whether every string field of r is printable
+// ASCII of at most MaxIDBytes bytes, as nearly every record's are: such
+// fields keep the contract, and validateStrings has nothing to say.
+func (r *Record) plainStrings() bool {
+	for _, v := range [...]string{
+		r.UserID, r.UserEmail, r.UserAgent, string(r.Action), r.ResourceType, r.ResourceID,
+		r.RequestID, r.SessionID, r.ErrorMessage, r.TenantID, r.TraceID, r.SpanID,
+	} {
+		if len(v) > MaxIDBytes || !printable(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// validateStrings checks the string fields of r, the first that breaks
+// the contract first.
+func (r *Record) validateStrings() error {
+	bad := func(field, msg string) error {
+		return &FieldError{Field: field, Msg: msg, kind: ErrInvalidEvent}
+	}
 	for _, f := range [...]struct{ name, v string }{
 		{"user_id", r.UserID}, {"user_email", r.UserEmail}, {"user_agent", r.UserAgent},
 		{"action", string(r.Action)}, {"resource_type", r.ResourceType}, {"resource_id", r.ResourceID},
@@ -88,22 +128,22 @@ func (r *Record) Validate() error {
 			return bad(f.name, p)
 		}
 	}
-	for _, f := range [...]struct {
-		name string
-		v    []byte
-	}{{"details", r.Details}, {"changes", r.Changes}} {
-		if len(f.v) == 0 {
-			continue
-		}
-		if msg := jsonContract(f.v); msg != "" {
-			return bad(f.name, msg)
-		}
-	}
 	return nil
 }
 
 // jsonContract says what is wrong with Details or Changes j, or "".
 func jsonContract(j []byte) string {
+	// Canonical JSON (the Logger's, and what every store returns) is
+	// valid UTF-8 nested at most MaxRecordDepth deep (IsCanonical refuses
+	// deeper): one pass says all
+	if len(j) > 0 && len(j) <= MaxRecordJSONBytes && j[0] == '{' && canonical.IsCanonical(j) {
+		return ""
+	}
+	return jsonProblem(j)
+}
+
+// jsonProblem is jsonContract without its fast path.
+func jsonProblem(j []byte) string {
 	switch {
 	case len(j) > MaxRecordJSONBytes:
 		return fmt.Sprintf("is %d bytes long, more than %d", len(j), MaxRecordJSONBytes)

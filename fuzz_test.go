@@ -133,3 +133,50 @@ func FuzzCleanDetails(f *testing.F) {
 		}
 	})
 }
+
+// FuzzContractFastPaths checks that the fast paths of Validate and of the
+// Logger's cleaning say what the full checks say: canonical JSON keeps
+// the contract exactly when jsonProblem finds nothing wrong with it;
+// plain strings always keep it, pass idProblem and are kept as they are
+// by cleanString.
+func FuzzContractFastPaths(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s), "user-42")
+	}
+	deep := func(n int) []byte {
+		return []byte(strings.Repeat(`{"a":`, n-1) + "{}" + strings.Repeat("}", n-1))
+	}
+	for _, n := range []int{MaxRecordDepth - 1, MaxRecordDepth, MaxRecordDepth + 1} {
+		f.Add(deep(n), "ctl\x7f")
+	}
+	f.Add([]byte(`{"a":"\xff"}`), "é")
+	f.Add([]byte(`{"a":"x"}`), strings.Repeat("y", MaxIDBytes+1))
+	f.Fuzz(func(t *testing.T, j []byte, s string) {
+		if len(j) > 0 {
+			fast, full := jsonContract(j), jsonProblem(j)
+			if fast != full {
+				t.Fatalf("jsonContract(%.80q) = %q, jsonProblem = %q", j, fast, full)
+			}
+		}
+		r := Record{UserID: s, UserEmail: s, UserAgent: s, Action: Action(s), ResourceType: s, ResourceID: s,
+			RequestID: s, SessionID: s, ErrorMessage: s, TenantID: s, TraceID: s, SpanID: s}
+		if r.plainStrings() {
+			if err := r.validateStrings(); err != nil {
+				t.Fatalf("plain strings %.80q: %v", s, err)
+			}
+		}
+		ev := Event{UserID: s, UserEmail: s, UserAgent: s, Action: Action(s), ResourceType: s, ResourceID: s,
+			RequestID: s, SessionID: s, ErrorMessage: s, TenantID: s}
+		for _, limit := range []int{len(s) - 1, len(s)} {
+			if !plainEvent(&ev, limit) {
+				continue
+			}
+			if p := idProblem(s); p != "" {
+				t.Fatalf("plain event %.80q: idProblem says %s", s, p)
+			}
+			if c := cleanString(s, limit); c != s {
+				t.Fatalf("plain event %.80q: cleanString(%d) = %.80q", s, limit, c)
+			}
+		}
+	})
+}

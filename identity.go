@@ -61,6 +61,19 @@ func idProblem(id string) string {
 	return ""
 }
 
+// printable reports whether s is printable ASCII (U+0020–U+007E), as
+// nearly every identity and string field is: such a string is valid
+// UTF-8 without control characters, and needs neither idProblem nor
+// cleanString.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 func controlProblem(r rune, at int) string {
 	return fmt.Sprintf("holds the control character U+%04X (at byte %d)", r, at)
 }

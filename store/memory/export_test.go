@@ -19,7 +19,7 @@ func (t Tamper) remove(id uuid.UUID) (audit.Record, uint64, error) {
 	if !ok {
 		return audit.Record{}, 0, fmt.Errorf("no record %s", id)
 	}
-	p := t.S.seek(key{st.at, id})
+	p := t.S.seek(st.key(id))
 	r := t.S.chunks[p.c][p.i]
 	t.S.chunks[p.c] = slices.Delete(t.S.chunks[p.c], p.i, p.i+1)
 	if len(t.S.chunks[p.c]) == 0 {
@@ -31,7 +31,7 @@ func (t Tamper) remove(id uuid.UUID) (audit.Record, uint64, error) {
 
 // put inserts r as if it had arrived arrived-th (0: around Append).
 func (t Tamper) put(r audit.Record, arrived uint64) {
-	t.S.byID[r.ID] = stored{r.OccurredAt, arrived}
+	t.S.byID[r.ID] = stored{r.OccurredAt.UnixMicro(), arrived}
 	t.S.insert(r)
 }
 

@@ -29,11 +29,14 @@ import (
 // chunks so that appending never copies what is already stored.
 const chunkMax = 1024
 
-// stored is what the Store knows of a record by its ID.
+// stored is what the Store knows of a record by its ID: 16 bytes, so
+// that the map of every record stays small.
 type stored struct {
-	at      time.Time // its OccurredAt: where it is in the chunks
-	arrived uint64    // its number in the order of arrival, from 1
+	at      int64  // its OccurredAt in µs since the Unix epoch: where it is in the chunks
+	arrived uint64 // its number in the order of arrival, from 1
 }
+
+func (st stored) key(id uuid.UUID) key { return key{time.UnixMicro(st.at).UTC(), id} }
 
 // Store keeps records in memory, ordered by (OccurredAt, ID).
 type Store struct {
@@ -193,7 +196,7 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
 		r.RecordedAt = now
 		s.appended++
-		s.byID[r.ID] = stored{r.OccurredAt, s.appended}
+		s.byID[r.ID] = stored{r.OccurredAt.UnixMicro(), s.appended}
 		s.arrival = append(s.arrival, r.ID)
 		s.insert(r)
 	}
@@ -305,7 +308,7 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
 	if !ok {
 		return audit.Record{}, fmt.Errorf("audit: memory: get %s: %w", id, audit.ErrNotFound)
 	}
-	p := s.seek(key{st.at, id})
+	p := s.seek(st.key(id))
 	return s.chunks[p.c][p.i].Clone(), nil
 }
 

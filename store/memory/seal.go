@@ -75,7 +75,7 @@ func (s *Store) get(id uuid.UUID) (*audit.Record, bool) {
 	if !ok {
 		return nil, false
 	}
-	p := s.seek(key{st.at, id})
+	p := s.seek(st.key(id))
 	return &s.chunks[p.c][p.i], true
 }
 
