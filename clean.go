@@ -512,6 +512,20 @@ func cmpPair[V any](a, b pair[V]) int {
 	return strings.Compare(a.orig, b.orig)
 }
 
+// sortPairs sorts ps by cmpPair: by insertion for the few members of
+// most objects, without slices.SortFunc's indirect calls.
+func sortPairs[V any](ps []pair[V]) {
+	if len(ps) > 12 {
+		slices.SortFunc(ps, cmpPair[V])
+		return
+	}
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && (ps[j].k < ps[j-1].k || ps[j].k == ps[j-1].k && ps[j].orig < ps[j-1].orig); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
 // encodeTop encodes a top-level object (Details or Changes) within
 // Limits.MaxJSONBytes, omitting the members that do not fit. With reserve,
 // the member named MetaKey is written as appKey. stack is the encoder's
@@ -538,7 +552,7 @@ func encodeTop[V any](e *encoder, m map[string]V, reserve bool, member func(*enc
 		}
 	}
 	end := len(*stack)
-	slices.SortFunc((*stack)[base:end], cmpPair[V])
+	sortPairs((*stack)[base:end])
 	e.buf = append(e.buf, '{')
 	first := true
 	for i := base; i < end; i++ {
@@ -781,7 +795,7 @@ func writeObject[V any](e *encoder, m map[string]V, depth int, enc func(*encoder
 		*stack = append(*stack, pair[V]{e.key(k), k, v, e.secret(k)})
 	}
 	end := len(*stack)
-	slices.SortFunc((*stack)[base:end], cmpPair[V])
+	sortPairs((*stack)[base:end])
 	e.buf = append(e.buf, '{')
 	for i := base; i < end; i++ {
 		p := (*stack)[i]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -435,5 +436,30 @@ func TestCleanKeysSameOnceRepairedAreDeterministic(t *testing.T) {
 	}
 	if !strings.Contains(first, "\"a\uFFFD\":1") || !strings.HasSuffix(first, "[truncated]\":4}") {
 		t.Errorf("the least key as given was not kept: %s", first)
+	}
+}
+
+// TestSortPairsOrdersAsCmpPair: the insertion sort of small objects puts
+// members in cmpPair's order, ties on the key as written broken by the key
+// as given, at every size either side of where it hands over to
+// slices.SortFunc.
+func TestSortPairsOrdersAsCmpPair(t *testing.T) {
+	keys := []string{"a", "b", "\ufffd", "ab", "", "b\x00"}
+	for n := range 20 {
+		for trial := range 50 {
+			ps := make([]pair[any], n)
+			for i := range ps {
+				k := keys[(i*7+trial*3+i*i)%len(keys)]
+				ps[i] = pair[any]{k: strings.ToUpper(k[:min(len(k), 1)]), orig: k + strconv.Itoa((trial+i)%3)}
+			}
+			want := slices.Clone(ps)
+			slices.SortFunc(want, cmpPair[any])
+			sortPairs(ps)
+			for i := range ps {
+				if ps[i].k != want[i].k || ps[i].orig != want[i].orig {
+					t.Fatalf("n=%d trial %d: member %d is %q/%q, want %q/%q", n, trial, i, ps[i].k, ps[i].orig, want[i].k, want[i].orig)
+				}
+			}
+		}
 	}
 }
