@@ -47,12 +47,15 @@ func newQueue(max, batch int, maxBytes int64) *queue {
 // record larger than the byte bound is let in when no other is held, so
 // that it is not refused for ever.
 func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
-	var timer *time.Timer
 	size := recordBytes(r)
-	q.mu.Lock()
+	var timer *time.Timer
 	for {
+		q.mu.Lock()
 		if q.closed {
 			q.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
 			return ErrClosed
 		}
 		if len(q.buf) < q.max && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
@@ -70,6 +73,9 @@ func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
 				default:
 				}
 			}
+			if timer != nil {
+				timer.Stop()
+			}
 			return nil
 		}
 		space := q.space
@@ -78,15 +84,15 @@ func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
 			return ErrQueueFull
 		}
 		if timer == nil {
+			// no defer: a deferred call would cost every push, not only
+			// the ones that wait
 			timer = time.NewTimer(timeout)
-			defer timer.Stop()
 		}
 		select {
 		case <-space:
 		case <-timer.C:
 			return ErrQueueFull
 		}
-		q.mu.Lock()
 	}
 }
 
