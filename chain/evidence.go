@@ -22,6 +22,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/internal/safetext"
+	"github.com/trailmark/audit/internal/strictjson"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -485,12 +486,18 @@ func verifyEvidence(r io.Reader, tenantID string, log note.Verifier, proved func
 		}
 		n++
 		var l evidenceLine
-		if err := json.Unmarshal(line, &l); err != nil {
+		// strictly: a record line that encoding/json reads one way and
+		// jq another would verify what the tenant is not shown
+		if err := strictjson.Unmarshal(line, &l, "details", "changes"); err != nil {
 			if n == 1 {
 				rep.find(EvidenceFinding{Kind: EvidenceMalformed, Line: n, Index: -1, Detail: "not a " + EvidenceFormat + " bundle: " + err.Error()})
 				return finish()
 			}
-			rep.find(EvidenceFinding{Kind: EvidenceMalformed, Line: n, Index: -1, Detail: "not JSON: " + err.Error()})
+			if errors.Is(err, strictjson.ErrAmbiguous) {
+				rep.find(EvidenceFinding{Kind: EvidenceMalformed, Line: n, Index: -1, Detail: err.Error()})
+			} else {
+				rep.find(EvidenceFinding{Kind: EvidenceMalformed, Line: n, Index: -1, Detail: "not JSON: " + err.Error()})
+			}
 			continue
 		}
 		if n == 1 {

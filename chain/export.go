@@ -14,6 +14,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/internal/canonical"
 	"github.com/trailmark/audit/internal/safetext"
+	"github.com/trailmark/audit/internal/strictjson"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -248,6 +249,11 @@ func (e exportSource) scan(ctx context.Context, fn func(l *chainLine) (stop bool
 			if cut && n > 1 {
 				return nil
 			}
+			return fmt.Errorf("audit: export line %d: %w", n, err)
+		}
+		// a line that encoding/json reads one way and jq another would
+		// verify what its reader is not shown
+		if err := strictjson.Check(line, "details", "changes"); err != nil {
 			return fmt.Errorf("audit: export line %d: %w", n, err)
 		}
 		if n == 1 && (l.Type != "header" || l.Format != ExportFormat) {

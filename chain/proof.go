@@ -13,6 +13,7 @@ import (
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/chain/witness"
+	"github.com/trailmark/audit/internal/strictjson"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -57,6 +58,31 @@ type InclusionProof struct {
 	// API's and auditctl's proofs do); VerifyInclusion checks the record
 	// it is given, not this one.
 	Record *audit.Record `json:"record,omitempty"`
+}
+
+// UnmarshalJSON decodes p as encoding/json does, but refuses a document
+// that other readers may read differently: an object with a member
+// twice, or, outside Details and Changes, members whose names differ only
+// in case (encoding/json would take the last for the field, jq and
+// JavaScript show the first): a proof would otherwise verify one record
+// and show another.
+func (p *InclusionProof) UnmarshalJSON(b []byte) error {
+	type plain InclusionProof
+	if err := strictjson.Unmarshal(b, (*plain)(p), "details", "changes"); err != nil {
+		return fmt.Errorf("audit: inclusion proof: %w", err)
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes p as encoding/json does, but refuses a document
+// with a member twice or members whose names differ only in case, as
+// InclusionProof.UnmarshalJSON does.
+func (p *ConsistencyProof) UnmarshalJSON(b []byte) error {
+	type plain ConsistencyProof
+	if err := strictjson.Unmarshal(b, (*plain)(p)); err != nil {
+		return fmt.Errorf("audit: consistency proof: %w", err)
+	}
+	return nil
 }
 
 // A ConsistencyProof proves that the tree of From leaves is a prefix of the

@@ -18,6 +18,7 @@ import (
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/chain/checkpoint"
 	"github.com/trailmark/audit/chain/witness"
+	"github.com/trailmark/audit/internal/strictjson"
 )
 
 // maxProofFile bounds what verify-proof and consistency read.
@@ -199,7 +200,11 @@ func (c cli) verifyProof(_ context.Context, args []string) error {
 		return err
 	}
 	var p chain.InclusionProof
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := json.Unmarshal(b, &p); errors.Is(err, strictjson.ErrAmbiguous) {
+		// a record that reads one way here and another to jq: forged
+		fmt.Fprintf(c.stdout, "proof FAILED: %s: %v\n", *in, err)
+		return proofFailed{err}
+	} else if err != nil {
 		return fmt.Errorf("%s: not a proof: %w", *in, err)
 	}
 	rec := p.Record
@@ -209,7 +214,11 @@ func (c cli) verifyProof(_ context.Context, args []string) error {
 			return err
 		}
 		rec = new(audit.Record)
-		if err := json.Unmarshal(rb, rec); err != nil {
+		// strictly, as the proof itself is read (InclusionProof.UnmarshalJSON)
+		if err := strictjson.Unmarshal(rb, rec, "details", "changes"); errors.Is(err, strictjson.ErrAmbiguous) {
+			fmt.Fprintf(c.stdout, "proof FAILED: %s: %v\n", *recFile, err)
+			return proofFailed{err}
+		} else if err != nil {
 			return fmt.Errorf("%s: not a record: %w", *recFile, err)
 		}
 	}

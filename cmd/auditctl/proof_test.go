@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,23 @@ func TestProofCommands(t *testing.T) {
 	os.WriteFile(forged, []byte(strings.Replace(string(b), `"resource_id": "`, `"resource_id": "x`, 1)), 0o600)
 	if code, out, errOut := ctl(t, "verify-proof", "-proof", forged, "-vkey", vkey); code != 1 || !strings.Contains(out, "proof FAILED") {
 		t.Fatalf("verify-proof of a changed record: exit %d: %s%s", code, out, errOut)
+	}
+	// the forged value under the field's name, the sealed one under a
+	// name that only encoding/json reads as the same field: refused, in
+	// the proof and in a --record file (found by an outside review)
+	decoy := strings.Replace(string(b), `"resource_id": `, `"resource_id": "forged", "Resource_ID": `, 1)
+	os.WriteFile(forged, []byte(decoy), 0o600)
+	if code, out, errOut := ctl(t, "verify-proof", "-proof", forged, "-vkey", vkey); code != 1 || !strings.Contains(out, "proof FAILED") || !strings.Contains(out, "differ only in case") {
+		t.Errorf("verify-proof of a proof with resource_id and Resource_ID: exit %d: %s%s", code, out, errOut)
+	}
+	var whole map[string]json.RawMessage
+	if err := json.Unmarshal(b, &whole); err != nil {
+		t.Fatal(err)
+	}
+	recFile := filepath.Join(dir, "record.json")
+	os.WriteFile(recFile, []byte(strings.Replace(string(whole["record"]), `"action":`, `"action":"user.delete","ACTION":`, 1)), 0o600)
+	if code, out, errOut := ctl(t, "verify-proof", "-proof", proof, "-record", recFile, "-vkey", vkey); code != 1 || !strings.Contains(out, "proof FAILED") {
+		t.Errorf("verify-proof --record with action and ACTION: exit %d: %s%s", code, out, errOut)
 	}
 	// another key: refused
 	other := keyFile(t)

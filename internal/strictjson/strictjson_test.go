@@ -1,0 +1,104 @@
+package strictjson
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	for _, tt := range []struct {
+		doc  string
+		free []string
+		bad  string // a word of the error, or "" for none
+	}{
+		{`{"user_id":"u","details":{"a":1,"A":2}}`, []string{"details"}, ""},
+		{`{"user_id":"mallory","User_Id":"u-42"}`, nil, "differ only in case"},
+		{`{"record":{"action":"x","ACTION":"y"}}`, nil, "differ only in case"},
+		{`{"a":1,"a":2}`, nil, "twice"},
+		{`{"details":{"note":"forged","note":"sealed"}}`, []string{"details"}, "twice"},
+		{`{"details":{"n":{"k":1,"k":2}}}`, []string{"details"}, "twice"},
+		{`{"details":{"A":{"b":1,"B":2}}}`, []string{"details"}, ""},
+		{`{"\u0075ser_id":"x","user_id":"y"}`, nil, "twice"},
+		{`{"Kelvin":1,"\u212aelvin":2}`, nil, "differ only in case"},
+		{"{\"a\xff\":1,\"a\\u0000\xfe\":2}", nil, ""},
+		{"{\"\\u0061\xff\xfe\":1,\"a\xff\xfe\":2}", nil, "twice"},
+		{`[{"a":1},{"a":1}]`, nil, ""},
+		{` { "a" : [ 1 , "}" , { "b" : null } ] , "c" : "\"a\"" } `, nil, ""},
+		{`{"a":1`, nil, "not JSON"},
+		{`{"a" 1}`, nil, "not JSON"},
+		{strings.Repeat("[", 1002) + strings.Repeat("]", 1002), nil, "deep"},
+	} {
+		err := Check([]byte(tt.doc), tt.free...)
+		switch {
+		case tt.bad == "" && err != nil:
+			t.Errorf("%q: %v, want nil", tt.doc, err)
+		case tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad)):
+			t.Errorf("%q: %v, want an error saying %q", tt.doc, err, tt.bad)
+		}
+	}
+}
+
+// refAmbiguous reads one value from d, as encoding/json reads it, and
+// reports whether one of its objects has two names that fold together.
+func refAmbiguous(d *json.Decoder) (bool, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return false, err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return false, nil
+	}
+	amb := false
+	if delim == '{' {
+		var names []string
+		for d.More() {
+			kt, err := d.Token()
+			if err != nil {
+				return false, err
+			}
+			k, _ := kt.(string)
+			for _, n := range names {
+				amb = amb || strings.EqualFold(n, k)
+			}
+			names = append(names, k)
+			a, err := refAmbiguous(d)
+			if err != nil {
+				return false, err
+			}
+			amb = amb || a
+		}
+	} else {
+		for d.More() {
+			a, err := refAmbiguous(d)
+			if err != nil {
+				return false, err
+			}
+			amb = amb || a
+		}
+	}
+	_, err = d.Token() // the closing delimiter
+	return amb, err
+}
+
+// FuzzCheck: Check refuses a valid document exactly when one of its
+// objects has two names that encoding/json would match to one field.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{`{"a":1,"A":2}`, `{"a":{"b":[1,{"c":2,"C":3}]}}`, `{"x":"\u0041"}`, `{"\u0041":1,"a":2}`, `[]`, `{}`, `"s"`, "{\"a\xff\":1,\"a\xfe\":2}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) || strings.Count(string(b), "[")+strings.Count(string(b), "{") > 900 {
+			return
+		}
+		amb, err := refAmbiguous(json.NewDecoder(strings.NewReader(string(b))))
+		if err != nil {
+			t.Skip()
+		}
+		got := Check(b)
+		if amb != (got != nil) {
+			t.Fatalf("Check(%q) = %v; encoding/json finds ambiguous names: %v", b, got, amb)
+		}
+	})
+}
