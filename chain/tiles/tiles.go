@@ -126,7 +126,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 	t, ok := parsePath(r.PathValue("path"))
-	if !ok {
+	// only the canonical path: PathValue is unescaped, and /tile/0%2F000
+	// would otherwise be cached as another copy of /tile/0/000
+	if !ok || r.URL.EscapedPath() != r.URL.Path {
 		http.NotFound(w, r)
 		return
 	}

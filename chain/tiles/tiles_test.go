@@ -298,6 +298,12 @@ func TestHeadersAndStatus(t *testing.T) {
 		{"/tile/0/-01", 404, "", "", -1},       // negative
 		{"/tile/data/000", 404, "", "", -1},    // the sumdb name
 		{"/tile/8/0/000", 404, "", "", -1},     // the sumdb layout: L 8, past the tree
+		// escaped forms of served paths (found by an outside review:
+		// they were served, and cached as other copies)
+		{"/tile/0%2F000", 404, "", "", -1},
+		{"/tile/0/%30%30%30", 404, "", "", -1},
+		{"/tile/0/000%2Ep%2F5", 404, "", "", -1},
+		{"/tile/entries%2Fx001%2F000.p%2F5", 404, "", "", -1},
 		{"/tile/0/x9999999/x999/x999/x999/x999/x999/999", 404, "", "", -1},
 		{"/tile/0/x922/x337/x203/x685/x477/x580/807", 404, "", "", -1},
 		{"/latest", 404, "", "", -1},
