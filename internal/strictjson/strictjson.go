@@ -19,8 +19,10 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth bounds nesting, as the canonical form does.
-const maxDepth = 1000
+// maxDepth bounds nesting as encoding/json does (10000): Check refuses no
+// document that encoding/json reads. Stored rows may nest deeper than the
+// canonical form allows (unsealable records), and their exports do.
+const maxDepth = 10000
 
 // Check returns an error naming the first ambiguous member of the JSON
 // document b: a name that appears twice in one object, or, in an object
