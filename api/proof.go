@@ -31,13 +31,24 @@ func (h *Handler) proof(w http.ResponseWriter, r *http.Request, raw string) {
 		return
 	}
 	action, id := audit.ActionAuditLogRead, rec.ID
-	p, err := chain.Prove(r.Context(), h.tree, id)
-	if errors.Is(err, audit.ErrNotFound) {
-		// the caller may read the record: saying why is no leak
-		ev := h.event(r, a, action, audit.StatusFailure, "not in a signed checkpoint yet")
+	p, err := chain.ProveRecord(r.Context(), h.tree, &rec)
+	// the caller may read the record: saying why there is no proof is no leak
+	refuse := func(status int, why, detail string) {
+		ev := h.event(r, a, action, audit.StatusFailure, why)
 		ev.ResourceID = id.String()
 		h.note(r, ev, "a failed")
-		writeProblem(w, r, http.StatusNotFound, "this record is not in a signed checkpoint yet: it is sealed within the sealer's interval; try again", "")
+		writeProblem(w, r, status, detail, "")
+	}
+	switch {
+	case errors.Is(err, chain.ErrOtherLeaf):
+		// never another record's salt: the store holds two records of
+		// this ID, and none of its leaves is of this one's time
+		refuse(http.StatusConflict, "the leaf of this ID may be another record's",
+			"the log holds no leaf of this record's ID and time, and the leaf of its ID does not open for it: another record has its ID, or this one changed since it was sealed (run Verify)")
+		return
+	case errors.Is(err, audit.ErrNotFound):
+		refuse(http.StatusNotFound, "not in a signed checkpoint yet",
+			"this record is not in a signed checkpoint yet: it is sealed within the sealer's interval; try again")
 		return
 	}
 	if err != nil {

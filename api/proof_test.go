@@ -8,9 +8,13 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
+	"github.com/trailmark/audit/storekit"
 	"github.com/trailmark/audit/storetest"
 )
 
@@ -154,4 +158,164 @@ func withoutRequestID(body []byte) []byte {
 	delete(m, "request_id")
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// sharedIDStore answers LeafOf(victim) with the leaf of other, as
+// PostgreSQL does when two records share an ID (it keys them by ID and
+// time) and the other was sealed last; LeafOfRecord finds the victim's
+// own leaf, or, with lost set, none.
+type sharedIDStore struct {
+	*testStore
+	victim, other uuid.UUID
+	lost          bool
+}
+
+func (s *sharedIDStore) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
+	if id == s.victim {
+		l, err := s.testStore.LeafOf(ctx, s.other)
+		l.EventID = id
+		return l, err
+	}
+	return s.testStore.LeafOf(ctx, id)
+}
+
+func (s *sharedIDStore) LeafOfRecord(ctx context.Context, id uuid.UUID, _ time.Time) (storekit.Leaf, error) {
+	if s.lost {
+		return storekit.Leaf{}, audit.ErrNotFound
+	}
+	return s.testStore.LeafOf(ctx, id)
+}
+
+// TestProofNeverHandsOutAnotherRecordsSalt: when the leaf the store holds
+// for a record's ID is another record's (two records of one ID, of two
+// tenants), the proof endpoint proves the record's own leaf, of its ID
+// and time, or, when the store has none, answers 409; never with the
+// other's salt (suspected by an outside review; the store answers as
+// PostgreSQL can).
+func TestProofNeverHandsOutAnotherRecordsSalt(t *testing.T) {
+	t.Parallel()
+	v, err := chain.LogVerifier(chain.DefaultOrigin, proofSigner.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lost := range []bool{false, true} {
+		recs := storetest.Records(0, 20) // tenants a, b, a, none, …
+		victim, other := recs[0], recs[1]
+		var shared *sharedIDStore
+		e := newEnv(t, recs, func(s *setup) {
+			shared = &sharedIDStore{testStore: s.Store.(*testStore), victim: victim.ID, other: other.ID, lost: lost}
+			s.Store = shared
+		})
+		e.sealTree()
+		leaf, err := shared.testStore.LeafOf(context.Background(), other.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.get("tenant tenant-a", "/audit-logs/"+victim.ID.String()+"/proof")
+		salt, _ := json.Marshal(leaf.Salt)
+		if bytes.Contains(r.body, bytes.Trim(salt, `"`)) {
+			t.Errorf("lost %v: the answer holds the other record's salt: %s", lost, r.body)
+		}
+		if lost {
+			if r.StatusCode != http.StatusConflict {
+				t.Errorf("proof of a record without a leaf of its own: %d %s, want 409", r.StatusCode, r.body)
+			}
+			continue
+		}
+		var p chain.InclusionProof
+		if r.StatusCode != http.StatusOK || json.Unmarshal(r.body, &p) != nil {
+			t.Fatalf("proof of a record with a leaf of its own: %d %s", r.StatusCode, r.body)
+		}
+		stored, err := shared.Get(context.Background(), victim.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chain.VerifyInclusion(&stored, &p, v); err != nil {
+			t.Errorf("the proof of the record's own leaf: %v", err)
+		}
+	}
+}
+
+// TestProofSharedIDOnPostgres: PostgreSQL keys records by ID and time, so
+// two tenants' records may share an ID; the proof of the first, asked by
+// its tenant, must not carry the leaf and salt of the second, sealed
+// after it.
+func TestProofSharedIDOnPostgres(t *testing.T) {
+	open, ok := tenantStores(t)["postgres"]
+	if !ok {
+		t.Skip("AUDIT_TEST_DATABASE_URL not set: no PostgreSQL to test against")
+	}
+	t.Parallel()
+	st := open(t)
+	ctx := context.Background()
+	seal := func() { // everything: a transaction of another test may hold records back a while
+		sl, err := chain.NewSealer(st.(storekit.SealStore), chain.HMACKey{ID: "k", Secret: make([]byte, 32)}, &chain.SealerOptions{SigningKey: &proofSigner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := sl.SealOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waiting := 0
+			if err := st.(storekit.SealStore).ScanUnsealed(ctx, func(*audit.Record) error { waiting++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if waiting == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d records unsealed after a minute", waiting)
+			}
+		}
+	}
+	recs := storetest.Records(0, 2)
+	alpha, bravo := recs[0], recs[1]
+	alpha.TenantID, bravo.TenantID = "tenant-alpha", "tenant-bravo"
+	bravo.ID = alpha.ID
+	bravo.OccurredAt = alpha.OccurredAt.Add(time.Second)
+	if err := st.Append(ctx, alpha); err != nil {
+		t.Fatal(err)
+	}
+	seal()
+	if err := st.Append(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	seal()
+	leaf, err := st.(storekit.TreeReader).LeafOf(ctx, alpha.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := serveStore(t, st, &Options{Now: func() time.Time { return testNow }})
+	r := e.get("tenant tenant-alpha", "/audit-logs/"+alpha.ID.String()+"/proof")
+	salt, _ := json.Marshal(leaf.Salt)
+	if bytes.Contains(r.body, bytes.Trim(salt, `"`)) {
+		t.Errorf("alpha's proof holds the salt of the leaf of ID %s, bravo's: %d %s", alpha.ID, r.StatusCode, r.body)
+	}
+	v, err := chain.LogVerifier(chain.DefaultOrigin, proofSigner.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p chain.InclusionProof
+	if r.StatusCode != http.StatusOK || json.Unmarshal(r.body, &p) != nil {
+		t.Fatalf("alpha's proof: %d %s", r.StatusCode, r.body)
+	}
+	got, err := st.(audit.Getter).Get(ctx, alpha.ID)
+	if err != nil || got.TenantID != "tenant-alpha" {
+		t.Fatalf("Get: %+v, %v", got, err)
+	}
+	if _, err := chain.VerifyInclusion(&got, &p, v); err != nil {
+		t.Errorf("alpha's proof: %v", err)
+	}
+	// the tenant's evidence too: alpha's own leaf, not bravo's
+	var bundle bytes.Buffer
+	if _, err := chain.WriteTenantEvidence(ctx, st.(chain.EvidenceSource), "tenant-alpha", nil, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(bundle.Bytes(), bytes.Trim(salt, `"`)) {
+		t.Errorf("alpha's evidence holds bravo's salt")
+	}
+	if rep, err := chain.VerifyTenantEvidence(&bundle, "tenant-alpha", v); err != nil || rep.Records != 1 {
+		t.Errorf("alpha's evidence: %+v, %v", rep, err)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
@@ -19,22 +18,7 @@ import (
 )
 
 // tailEnv serves the API over st on loopback, for an admin.
-func tailEnv(t *testing.T, st audit.Store) *env {
-	t.Helper()
-	logger, err := audit.New(st, &audit.Options{NoLifecycleEvents: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logger.Close(context.Background()) })
-	var h *Handler
-	h, err = New(st.(audit.Querier), logger, authorize(&h), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, h: h}
-}
+func tailEnv(t *testing.T, st audit.Store) *env { t.Helper(); return serveStore(t, st, nil) }
 
 // walkAPI walks GET /audit-logs?<query> as the admin, 7 records a page,
 // with after= if after is set, and returns the records and the walk's

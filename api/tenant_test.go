@@ -62,6 +62,24 @@ func tenantStores(t *testing.T) map[string]func(t *testing.T) audit.Store {
 	return stores
 }
 
+// serveStore serves the API over st on loopback, with a Logger of its
+// own (e.logger), for the tokens of authorize. opts may be nil.
+func serveStore(t *testing.T, st audit.Store, opts *Options) *env {
+	t.Helper()
+	logger, err := audit.New(st, &audit.Options{NoLifecycleEvents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logger.Close(context.Background()) })
+	var h *Handler
+	if h, err = New(st.(audit.Querier), logger, authorize(&h), opts); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, h: h, logger: logger}
+}
+
 // tenantRecords returns 40 records, alternately of tenant-alpha and
 // tenant-bravo. Both tenants have a user "shared" and a resource doc/d1;
 // every field of a bravo record that is free text holds "bravo-secret".
@@ -100,20 +118,8 @@ func testTenantIsolation(t *testing.T, st audit.Store) {
 	if err := st.Append(ctx, append(append([]audit.Record(nil), alpha...), bravo...)...); err != nil {
 		t.Fatal(err)
 	}
-	logger, err := audit.New(st, &audit.Options{NoLifecycleEvents: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logger.Close(context.Background()) })
-	var h *Handler
-	h, err = New(st.(audit.Querier), logger, authorize(&h), &Options{Now: func() time.Time { return testNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.pageSize = 3 // exports page through the store
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, h: h}
+	e := serveStore(t, st, &Options{Now: func() time.Time { return testNow }})
+	e.h.pageSize = 3 // exports page through the store
 
 	// what must never reach alpha
 	var leaks []string
@@ -300,7 +306,7 @@ func testTenantIsolation(t *testing.T, st audit.Store) {
 	}
 
 	// alpha's reads are recorded in alpha's log
-	logger.Close(ctx)
+	e.logger.Close(ctx)
 	reads := storetest.QueryAll(t, st.(audit.Querier), audit.Filter{UserID: "viewer-tenant-alpha"})
 	if len(reads) == 0 {
 		t.Fatal("alpha's reads were not recorded")

@@ -182,7 +182,7 @@ func proveAll(ctx context.Context, store storekit.TreeReader, hr tlog.HashReader
 // proveOne returns the record line of rec, or nil if the tree of size
 // does not cover it.
 func proveOne(ctx context.Context, store storekit.TreeReader, hr tlog.HashReader, size int64, rec *audit.Record) (*evidenceLine, error) {
-	leaf, err := store.LeafOf(ctx, rec.ID)
+	leaf, err := leafOf(ctx, store, rec.ID, rec) // never another record's salt (see ProveRecord)
 	if errors.Is(err, audit.ErrNotFound) {
 		return nil, nil
 	}

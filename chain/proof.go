@@ -164,7 +164,63 @@ func hashesIn(hs [][]byte) ([]tlog.Hash, error) {
 // It does not read the record, nor check who may: that is the caller's
 // (the admin API proves only what the caller may read).
 func Prove(ctx context.Context, store storekit.TreeReader, id uuid.UUID) (InclusionProof, error) {
+	return prove(ctx, store, id, nil)
+}
+
+// ErrOtherLeaf is the category of the errors ProveRecord returns when
+// the leaf its store holds for the record's ID may be another record's.
+var ErrOtherLeaf = errors.New("audit: the leaf of the record's ID may be another record's")
+
+// ProveRecord is Prove for rec, a record read from store. In a store that
+// keys records by ID and time (PostgreSQL), two records may share an ID,
+// and the leaf of the ID is the newest one's: proving the other with it
+// would hand its reader the secret salt of another record's leaf. So when
+// that leaf does not open for rec (its salted commitment of rec's
+// digest), ProveRecord proves the leaf of rec's ID and time
+// (storekit.RecordLeafReader) instead, and returns an error wrapping
+// ErrOtherLeaf, without the proof, when the store has none. In a store of
+// unique IDs the leaf is rec's own: a record changed since it was sealed
+// gets its proof, which then fails to verify, as it should. Whoever
+// serves proofs to the readers of records (the admin API) proves with
+// ProveRecord.
+func ProveRecord(ctx context.Context, store storekit.TreeReader, rec *audit.Record) (InclusionProof, error) {
+	if rec == nil {
+		return InclusionProof{}, errors.New("audit: prove: nil record")
+	}
+	return prove(ctx, store, rec.ID, rec)
+}
+
+// opens reports whether the leaf commits to rec: its digest, or, for a
+// seal made before digest v2, its legacy digest.
+func opens(l *storekit.Leaf, rec *audit.Record) bool {
+	d, _ := storekit.SealDigest(rec)
+	if bytes.Equal(LeafCommitment(l.Salt, d), l.Commitment) {
+		return true
+	}
+	d1, _ := storekit.LegacySealDigest(rec)
+	return bytes.Equal(LeafCommitment(l.Salt, d1), l.Commitment)
+}
+
+// leafOf returns the leaf of rec's ID, or, when rec is set and that leaf
+// does not open for it, the leaf of rec's ID and time (see ProveRecord).
+func leafOf(ctx context.Context, store storekit.TreeReader, id uuid.UUID, rec *audit.Record) (storekit.Leaf, error) {
 	leaf, err := store.LeafOf(ctx, id)
+	if err != nil || rec == nil || leaf.Salt == nil || opens(&leaf, rec) {
+		return leaf, err
+	}
+	rl, ok := store.(storekit.RecordLeafReader)
+	if !ok {
+		return leaf, nil // IDs are unique: rec's own leaf; rec changed
+	}
+	own, err := rl.LeafOfRecord(ctx, id, rec.OccurredAt)
+	if errors.Is(err, audit.ErrNotFound) {
+		return storekit.Leaf{}, fmt.Errorf("%w: record %s: no leaf of its ID and time (its time changed since it was sealed?)", ErrOtherLeaf, id)
+	}
+	return own, err
+}
+
+func prove(ctx context.Context, store storekit.TreeReader, id uuid.UUID, rec *audit.Record) (InclusionProof, error) {
+	leaf, err := leafOf(ctx, store, id, rec)
 	if err != nil {
 		return InclusionProof{}, fmt.Errorf("audit: prove %s: %w", id, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
@@ -91,6 +92,19 @@ type TreeReader interface {
 	// or the newest one when size is negative, or an error wrapping
 	// audit.ErrNotFound.
 	TreeCheckpoint(ctx context.Context, size int64) (TreeCheckpoint, error)
+}
+
+// RecordLeafReader is a TreeReader whose store keys records by ID and
+// time, so that two records may share an ID (PostgreSQL): LeafOf then
+// answers for the newest of them, and LeafOfRecord for the one that
+// occurred at occurredAt. A store that may hold two records of one ID
+// implements it; the chain's proofs then never hand the reader of one
+// record the secret salt of the other's leaf.
+type RecordLeafReader interface {
+	// LeafOfRecord returns the leaf of the record with id that occurred
+	// at occurredAt (as its seal names it), or an error wrapping
+	// audit.ErrNotFound.
+	LeafOfRecord(ctx context.Context, id uuid.UUID, occurredAt time.Time) (Leaf, error)
 }
 
 // CheckLeaves checks that leaves continue a tree of size leaves:
