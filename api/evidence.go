@@ -92,6 +92,15 @@ func (h *Handler) evidence(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	}
 	if r.Method == http.MethodHead {
+		// as GET answers: 404 while the log has no signed checkpoint
+		if _, err := h.tree.TreeCheckpoint(r.Context(), -1); errors.Is(err, audit.ErrNotFound) {
+			writeProblem(w, r, http.StatusNotFound, "the log has no signed checkpoint yet", "")
+			return
+		} else if err != nil {
+			h.o.OnError(fmt.Errorf("audit: api: evidence: %w", err))
+			writeProblem(w, r, http.StatusInternalServerError, "the audit log could not be read", "")
+			return
+		}
 		begin()
 		return
 	}

@@ -28,6 +28,10 @@ func TestEvidenceEndpoint(t *testing.T) {
 	if r := e.get("admin", "/audit-logs/evidence?tenant_id=tenant-a"); r.StatusCode != http.StatusNotFound || !bytes.Contains(r.body, []byte("no signed checkpoint yet")) {
 		t.Fatalf("before any checkpoint: %d %s", r.StatusCode, r.body)
 	}
+	// HEAD answers as GET would (it answered 200: found by an outside review)
+	if r := e.do(http.MethodHead, "admin", "/audit-logs/evidence?tenant_id=tenant-a"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD evidence before any checkpoint: %d, want 404", r.StatusCode)
+	}
 	e.sealTree()
 	v, err := chain.LogVerifier(chain.DefaultOrigin, proofSigner.Key.Public().(ed25519.PublicKey))
 	if err != nil {

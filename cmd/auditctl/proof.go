@@ -239,7 +239,7 @@ func (c cli) verifyProof(_ context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "proof OK: record %s is leaf %d of the tree of %d records of %s, root %s, signed by %s",
 		rec.ID, p.Index, cp.Size, cp.Origin, cp.Hash, v.Name())
 	if len(witnesses) > 0 {
-		fmt.Fprintf(c.stdout, ", cosigned by %d of %d witnesses", *quorum, len(witnesses))
+		fmt.Fprintf(c.stdout, ", cosigned by at least %d of %d witnesses (--quorum)", *quorum, len(witnesses))
 	}
 	fmt.Fprintln(c.stdout)
 	return nil

@@ -248,7 +248,7 @@ func TestVerifyProofWitnesses(t *testing.T) {
 	proofFile := filepath.Join(dir, "proof.json")
 	os.WriteFile(proofFile, b, 0o600)
 
-	if code, out, errOut := ctl(t, "verify-proof", "-proof", proofFile, "-vkey", logVkey, "-witness", wvkey); code != 0 || !strings.Contains(out, "cosigned by 1 of 1") {
+	if code, out, errOut := ctl(t, "verify-proof", "-proof", proofFile, "-vkey", logVkey, "-witness", wvkey); code != 0 || !strings.Contains(out, "cosigned by at least 1 of 1 witnesses") {
 		t.Errorf("verify-proof with the witness: exit %d: %s%s", code, out, errOut)
 	}
 	other := mustWitnessKey(t)
