@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -109,6 +110,8 @@ func (c *checker) value(depth int, freeForm bool) error {
 
 func (c *checker) object(depth int, freeForm bool) error {
 	c.i++ // {
+	// the names by key, once there are more than pairwise
+	var seen map[string][]byte
 	base := len(c.names)
 	defer func() { c.names = c.names[:base] }()
 	for first := true; ; first = false {
@@ -127,12 +130,24 @@ func (c *checker) object(depth int, freeForm bool) error {
 		if err != nil {
 			return err
 		}
-		for _, n := range c.names[base:] {
-			switch {
-			case bytes.Equal(n, name):
-				return fmt.Errorf("%w: the member %q appears twice in one object", ErrAmbiguous, name)
-			case !freeForm && bytes.EqualFold(n, name):
-				return fmt.Errorf("%w: the members %q and %q differ only in case", ErrAmbiguous, n, name)
+		if seen == nil && len(c.names)-base >= pairwise {
+			// many members: by map, so that a hostile object of many
+			// thousands costs linear time, not quadratic
+			seen = make(map[string][]byte, 2*pairwise)
+			for _, n := range c.names[base:] {
+				seen[c.key(n, freeForm)] = n
+			}
+		}
+		if seen != nil {
+			if n, dup := seen[c.key(name, freeForm)]; dup {
+				return ambiguous(n, name)
+			}
+			seen[c.key(name, freeForm)] = name
+		} else {
+			for _, n := range c.names[base:] {
+				if bytes.Equal(n, name) || !freeForm && bytes.EqualFold(n, name) {
+					return ambiguous(n, name)
+				}
 			}
 		}
 		c.names = append(c.names, name)
@@ -157,6 +172,37 @@ func (c *checker) object(depth int, freeForm bool) error {
 			return err
 		}
 	}
+}
+
+// pairwise is how many members of an object are compared pair by pair;
+// past it, by map.
+const pairwise = 16
+
+// ambiguous returns the error of two names of one object, n first.
+func ambiguous(n, name []byte) error {
+	if bytes.Equal(n, name) {
+		return fmt.Errorf("%w: the member %q appears twice in one object", ErrAmbiguous, name)
+	}
+	return fmt.Errorf("%w: the members %q and %q differ only in case", ErrAmbiguous, n, name)
+}
+
+// key returns what two names of one object must not share: the name
+// itself within a free member, else its case folding, each rune the least
+// of its unicode.SimpleFold orbit (two names have one key exactly when
+// bytes.EqualFold says they are equal).
+func (c *checker) key(name []byte, freeForm bool) string {
+	if freeForm {
+		return string(name)
+	}
+	k := make([]rune, 0, len(name))
+	for _, r := range string(name) {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		k = append(k, least)
+	}
+	return string(k)
 }
 
 // after reads what follows a member or an element: a comma, or close,

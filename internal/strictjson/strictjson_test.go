@@ -1,10 +1,26 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"unicode"
 )
+
+// manyKeys returns an object of n members k0, k1, …, then last, if set.
+func manyKeys(n int, last string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	if last != "" {
+		b.WriteString(last + ":0,")
+	}
+	return strings.TrimSuffix(b.String(), ",") + "}"
+}
 
 func TestCheck(t *testing.T) {
 	for _, tt := range []struct {
@@ -24,6 +40,13 @@ func TestCheck(t *testing.T) {
 		{"{\"a\xff\":1,\"a\\u0000\xfe\":2}", nil, ""},
 		{"{\"\\u0061\xff\xfe\":1,\"a\xff\xfe\":2}", nil, "twice"},
 		{`[{"a":1},{"a":1}]`, nil, ""},
+		// past pairwise members, by map
+		{manyKeys(40, `"k7"`), nil, "twice"},
+		{manyKeys(40, `"K7"`), nil, "differ only in case"},
+		{manyKeys(40, `"\u212a7"`), nil, "differ only in case"},
+		{`{"details":` + manyKeys(40, `"K7"`) + `}`, []string{"details"}, ""},
+		{`{"details":` + manyKeys(40, `"k7"`) + `}`, []string{"details"}, "twice"},
+		{manyKeys(100000, ""), nil, ""},
 		{` { "a" : [ 1 , "}" , { "b" : null } ] , "c" : "\"a\"" } `, nil, ""},
 		{`{"a":1`, nil, "not JSON"},
 		{`{"a" 1}`, nil, "not JSON"},
@@ -33,9 +56,9 @@ func TestCheck(t *testing.T) {
 		err := Check([]byte(tt.doc), tt.free...)
 		switch {
 		case tt.bad == "" && err != nil:
-			t.Errorf("%q: %v, want nil", tt.doc, err)
+			t.Errorf("%.200q: %v, want nil", tt.doc, err)
 		case tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad)):
-			t.Errorf("%q: %v, want an error saying %q", tt.doc, err, tt.bad)
+			t.Errorf("%.200q: %v, want an error saying %q", tt.doc, err, tt.bad)
 		}
 	}
 }
@@ -102,4 +125,42 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("Check(%q) = %v; encoding/json finds ambiguous names: %v", b, got, amb)
 		}
 	})
+}
+
+// BenchmarkCheckManyMembers: an object of 100 000 members (a hostile
+// evidence line) costs linear time.
+func BenchmarkCheckManyMembers(b *testing.B) {
+	doc := []byte(manyKeys(100000, ""))
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if err := Check(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestKeyIsEqualFold: two names share a key exactly when bytes.EqualFold
+// says they are equal, over the Basic Multilingual Plane's case orbits.
+func TestKeyIsEqualFold(t *testing.T) {
+	var c checker
+	for r := rune(0); r < 0x10000; r++ {
+		if 0xd800 <= r && r < 0xe000 {
+			continue
+		}
+		a := []byte(string(r))
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if c.key(a, false) != c.key([]byte(string(f)), false) {
+				t.Fatalf("%U and %U fold together but have two keys", r, f)
+			}
+		}
+		for _, o := range []rune{r + 1, r + 32, r - 32, unicode.ToUpper(r), unicode.ToLower(r)} {
+			if o < 0 || 0xd800 <= o && o < 0xe000 {
+				continue
+			}
+			b := []byte(string(o))
+			if (c.key(a, false) == c.key(b, false)) != bytes.EqualFold(a, b) {
+				t.Fatalf("%U and %U: one key %v, EqualFold %v", r, o, c.key(a, false) == c.key(b, false), bytes.EqualFold(a, b))
+			}
+		}
+	}
 }
