@@ -3,6 +3,8 @@ package main
 import (
 	"net/url"
 	"strings"
+
+	"github.com/lib/pq"
 )
 
 // secrets are the passwords auditctl has seen (in $DATABASE_URL and --db),
@@ -14,7 +16,7 @@ type secrets struct {
 // addDSN notes the password of a PostgreSQL URL or key=value DSN, as
 // given and unescaped.
 func (s *secrets) addDSN(dsn string) {
-	for _, p := range dsnPasswords(dsn) {
+	for _, p := range append(dsnPasswords(dsn), driverPasswords(dsn)...) {
 		if len(p) >= 1 && !contains(s.values, p) {
 			s.values = append(s.values, p)
 		}
@@ -69,6 +71,27 @@ func dsnPasswords(dsn string) []string {
 	}
 	if e := url.UserPassword("u", raw).String(); strings.HasPrefix(e, "u:") && e[2:] != raw {
 		out = append(out, e[2:])
+	}
+	return out
+}
+
+// driverPasswords returns the password lib/pq reads in dsn, in the forms
+// dsn holds it: the driver knows more places for one than dsnPasswords
+// (a URL's ?password=, "password = p"). A password it takes from
+// $PGPASSWORD, not from dsn, is not returned.
+func driverPasswords(dsn string) []string {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil || cfg.Password == "" {
+		return nil
+	}
+	var out []string
+	for _, f := range []string{cfg.Password, url.QueryEscape(cfg.Password), url.PathEscape(cfg.Password)} {
+		if strings.Contains(dsn, f) && !contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) > 0 && !contains(out, cfg.Password) {
+		out = append(out, cfg.Password) // unescaped, as a driver may echo it
 	}
 	return out
 }

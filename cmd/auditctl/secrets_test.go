@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,5 +196,27 @@ func TestKeyFileUnknownCurrent(t *testing.T) {
 	}
 	if _, err := (cli{stderr: &strings.Builder{}}).readKeyring(p); err == nil || !strings.Contains(err.Error(), "current") {
 		t.Errorf("got %v, want an error naming current", err)
+	}
+}
+
+// TestPasswordInQueryOrSpacedKeyword: the password of a URL's query
+// (?password=…) and of a keyword DSN written "password = …" is masked
+// too: lib/pq reads both, and a connection error echoed the URL (found by
+// an outside review).
+func TestPasswordInQueryOrSpacedKeyword(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	const pw = "pw-MARK-77"
+	for _, dsn := range []string{
+		"postgres://u@127.0.0.1:1/x?password=" + pw,
+		"postgres://u@127.0.0.1:1/x?sslmode=disable&password=" + pw,
+		"postgres://u@127.0.0.1:1/x?password=" + url.QueryEscape(pw+" &x"),
+		"host=127.0.0.1 port=1 password = " + pw,
+		"host=127.0.0.1 port=1 password =" + pw,
+	} {
+		args := []string{"evidence", "-db", dsn, "-tenant-id", "t1", "-o", filepath.Join(t.TempDir(), "e")}
+		code, out, errOut := ctl(t, args...)
+		if code == 0 || strings.Contains(out+errOut, "MARK") {
+			t.Errorf("auditctl %q: exit %d, printed %q", args, code, out+errOut)
+		}
 	}
 }
