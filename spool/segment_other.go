@@ -5,6 +5,7 @@ package spool
 import (
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -19,6 +20,9 @@ type segment struct {
 	off  int64               // the end of the frames
 	held map[uuid.UUID]int32 // the records held, by ID: how many times each
 	n    int                 // the records held
+	// syncs are the Sync Appends flushing it outside the Spool's lock:
+	// close waits for them
+	syncs sync.WaitGroup
 }
 
 // createSegment creates the segment file at path, size bytes of zeros.
@@ -61,6 +65,7 @@ func (g *segment) sync(off, n int64) error {
 }
 
 func (g *segment) close() error {
+	g.syncs.Wait()
 	if err := g.f.Close(); err != nil {
 		return fmt.Errorf("audit: spool: close %s: %w", g.path, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -23,6 +24,9 @@ type segment struct {
 	off  int64               // the end of the frames
 	held map[uuid.UUID]int32 // the records held, by ID: how many times each
 	n    int                 // the records held
+	// syncs are the Sync Appends flushing it outside the Spool's lock:
+	// close waits for them
+	syncs sync.WaitGroup
 }
 
 // createSegment creates the segment file at path, size bytes long, its
@@ -84,6 +88,7 @@ func (g *segment) sync(off, n int64) error {
 
 // close unmaps and closes the file.
 func (g *segment) close() error {
+	g.syncs.Wait()
 	err := unix.Munmap(g.m)
 	g.m = nil
 	if cerr := g.f.Close(); err == nil {

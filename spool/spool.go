@@ -215,11 +215,16 @@ func (s *Spool) Append(rec audit.Record, wait time.Duration) error {
 			g.off += int64(len(frame))
 			g.held[rec.ID]++
 			g.n++
-			s.mu.Unlock()
-			if s.cfg.Sync {
-				return g.sync(off, int64(len(frame)))
+			if !s.cfg.Sync {
+				s.mu.Unlock()
+				return nil
 			}
-			return nil
+			// flushed outside the lock: close (Close, Release) waits
+			// for it before it unmaps the segment
+			g.syncs.Add(1)
+			s.mu.Unlock()
+			defer g.syncs.Done()
+			return g.sync(off, int64(len(frame)))
 		}
 		size := max(s.cfg.SegmentBytes, int64(headerLen+len(frame)+frameHeader))
 		if g != nil && g.n == 0 {
