@@ -101,7 +101,11 @@ func BenchmarkAdminAPI(b *testing.B) {
 		{"per-event-commit", audit.Policy{SyncWriters: 90, SyncBatchSize: 1}, 90},
 	} {
 		b.Run(v.name, func(b *testing.B) {
-			st, err := postgres.Open(ctx, withAppName(dsn, apiBenchApp), &postgres.Options{Schema: schema})
+			maxReads := 0 // the default: the pool's size less 2
+			if v.conns != postgres.DefaultMaxConns {
+				maxReads = v.conns // a connection per caller
+			}
+			st, err := postgres.Open(ctx, withAppName(dsn, apiBenchApp), &postgres.Options{Schema: schema, MaxReads: maxReads})
 			if err != nil {
 				b.Fatal(err)
 			}

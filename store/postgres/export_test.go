@@ -43,3 +43,10 @@ func PreparedCount(s *Store) int {
 	defer s.prepared.mu.Unlock()
 	return len(s.prepared.stmts)
 }
+
+// ReadSlots returns how many reads s admits at once, 0 for no limit.
+func ReadSlots(s *Store) int { return cap(s.reads) }
+
+// TakeReadSlot takes one of s's read slots, as a read in progress does,
+// until the function it returns is called.
+func TakeReadSlot(s *Store) func() { s.reads <- struct{}{}; return func() { <-s.reads } }

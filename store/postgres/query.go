@@ -37,6 +37,11 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) (audit.Page, error) {
 	if err := f.Validate(); err != nil {
 		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
 	}
+	done, err := s.admit(ctx)
+	if err != nil {
+		return audit.Page{}, fmt.Errorf("audit: postgres: query: %w", err)
+	}
+	defer done()
 	page, err := s.page(ctx, &f)
 	if err == nil {
 		page, err = storekit.EmptyFirstPage(&f, page, func() ([]byte, error) {
@@ -243,6 +248,11 @@ func prefixEnd(p string) (end string, ok bool) {
 // with different OccurredAt; see the package documentation), Get returns
 // the first one recorded.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (audit.Record, error) {
+	done, err := s.admit(ctx)
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("audit: postgres: get %s: %w", id, err)
+	}
+	defer done()
 	rows, err := s.query(ctx, true, s.sql.get, id.String())
 	if err != nil {
 		return audit.Record{}, fmt.Errorf("audit: postgres: get %s: %w", id, err)
