@@ -169,6 +169,31 @@ func decodeRecord(p []byte) (audit.Record, error) {
 	return r, nil
 }
 
+// tornTail reports whether b, where nextFrame found no frame, is the end
+// of a segment: zeros, or the one frame being written when the process
+// died, then zeros. A frame is written whole or torn, never past the end
+// of its segment, and nothing is written after it: a length that runs
+// past the end, or data after the frame, is damage. A zero length is an
+// end (a copy may write a frame's tail before its head).
+func tornTail(b []byte) bool {
+	if len(b) < frameHeader {
+		return true
+	}
+	n := binary.LittleEndian.Uint32(b)
+	switch {
+	case n == 0:
+		return true
+	case uint64(n) > uint64(len(b)-frameHeader):
+		return false
+	}
+	for _, c := range b[frameHeader+int(n):] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // nextFrame returns the payload of the frame at the start of b and the
 // length of the frame, or ok false at the end of the records: a zero
 // length, a frame that runs past b, or a CRC that does not match.

@@ -42,6 +42,10 @@ func createSegment(path string, size int64) (*segment, error) {
 
 // reset zeroes what was written to g, for reuse.
 func (g *segment) reset() error {
+	// the header says "freed" until the rest is zero (see segment_unix.go)
+	if _, err := g.f.WriteAt([]byte(freed), 0); err != nil {
+		return fmt.Errorf("audit: spool: %w", err)
+	}
 	if err := zeroFill(g.f, g.off); err != nil {
 		return fmt.Errorf("audit: spool: %w", err)
 	}

@@ -58,7 +58,11 @@ func (g *segment) reset() (err error) {
 			err = fmt.Errorf("audit: spool: write to %s: %v", g.path, r)
 		}
 	}()
-	clear(g.m[:g.off])
+	// the header says "freed" until the rest is zero, then is zeroed: a
+	// crash midway leaves no stale frame under a zero header
+	copy(g.m, freed)
+	clear(g.m[len(freed):g.off])
+	clear(g.m[:len(freed)])
 	return nil
 }
 

@@ -35,7 +35,11 @@ var ErrClosed = errors.New("audit: spool: closed")
 // number (uint64, little endian), which orders segments for Replay; 0 in
 // a segment kept for reuse. The frames follow.
 const (
-	magic     = "TMSPOOL1"
+	magic = "TMSPOOL1"
+	// freed marks a segment being zeroed for reuse: reset writes it over
+	// magic first and zeroes it last, so that a segment whose header is
+	// zero but whose body is not was not left so by the spool
+	freed     = "TMSPFREE"
 	headerLen = 16 // len(magic) + 8
 )
 
@@ -427,10 +431,15 @@ func replayFile(path string, n int, deliver func([]audit.Record) error) (int64, 
 	}
 	size := int64(len(data))
 	if len(data) < headerLen || string(data[:len(magic)]) != magic {
-		if head := data[:min(len(data), len(magic))]; string(head) == string(make([]byte, len(head))) {
-			// created and never written, or freed for reuse (its header
-			// is zeroed first): it holds no record
+		switch head := data[:min(len(data), len(magic))]; {
+		case string(head) == freed:
+			// being zeroed for reuse: its records were all released
 			return size, nil
+		case allZero(data):
+			// created and never written, or zeroed for reuse
+			return size, nil
+		case allZero(head):
+			return size, &corruptError{path, fmt.Errorf("%w: a zero header before frames", errCorrupt)}
 		}
 		return size, &corruptError{path, fmt.Errorf("%w: not a spool segment", errCorrupt)}
 	}
@@ -448,13 +457,28 @@ func replayFile(path string, n int, deliver func([]audit.Record) error) (int64, 
 	return size, nil
 }
 
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // decodeSegment decodes the frames of a segment, up to the first that is
-// incomplete.
+// incomplete: the last one, torn by a crash while it was written. What
+// follows a torn frame is zero; anything else after it is a damaged frame
+// with frames after it, an error (they would be lost without a word).
 func decodeSegment(b []byte) ([]audit.Record, error) {
 	var recs []audit.Record
 	for {
 		p, size, ok := nextFrame(b)
 		if !ok {
+			if !tornTail(b) {
+				return nil, fmt.Errorf("%w: a damaged frame after %d records, with data after it", errCorrupt, len(recs))
+			}
 			return recs, nil
 		}
 		r, err := decodeRecord(p)

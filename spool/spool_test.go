@@ -2,6 +2,7 @@ package spool_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -456,14 +457,16 @@ func TestReusedSegmentsReplayNoStaleRecord(t *testing.T) {
 	}
 }
 
-// TestFreedSegmentsHoldNothing: a segment file without a header — made
-// and never written, or being zeroed for reuse when the process died,
-// its header first — is removed by Replay, neither replayed nor reported.
+// TestFreedSegmentsHoldNothing: a segment file being zeroed for reuse
+// when the process died (its header says freed, its frames are partly
+// zeroed), or made and never written (all zero), is removed by Replay,
+// neither replayed nor reported.
 func TestFreedSegmentsHoldNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	segs, data := threeRecords(t, dir)
-	clear(data[:100]) // the header and a part of the first frame
+	copy(data, "TMSPFREE")
+	clear(data[8:100]) // the rest of the header and a part of the first frame
 	if err := os.WriteFile(segs[0], data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -563,5 +566,35 @@ func TestSyncAppendRacesClose(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		s.Close(context.Background())
 		wg.Wait()
+	}
+}
+
+// TestDamagedSegmentsAreReported: a damaged frame with frames after it,
+// or a zero header before frames, is a corrupt segment (kept aside as
+// .corrupt, Replay reports it), not the torn end of one, whose records
+// would be removed without a word (found by an outside review: both lost
+// every acknowledged record after the damage, silently).
+func TestDamagedSegmentsAreReported(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		damage func([]byte)
+	}{
+		{"a flipped byte in the first frame", func(b []byte) { b[16+8+20] ^= 0xff }},
+		{"a first frame's length past the end", func(b []byte) { binary.LittleEndian.PutUint32(b[16:], 1<<30) }},
+		{"a zero header", func(b []byte) { clear(b[:8]) }},
+	} {
+		dir := t.TempDir()
+		segs, data := threeRecords(t, dir)
+		tt.damage(data)
+		if err := os.WriteFile(segs[0], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := open(t, dir, nil)
+		err := s.Replay(10, func([]audit.Record) error { return nil })
+		corrupt, _ := filepath.Glob(filepath.Join(dir, "*.corrupt"))
+		if err == nil || len(corrupt) != 1 {
+			t.Errorf("%s: Replay %v, %d .corrupt files; want an error and the segment kept aside", tt.name, err, len(corrupt))
+		}
 	}
 }
