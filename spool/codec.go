@@ -22,8 +22,11 @@ import (
 // match: a frame being copied when the process died.
 const frameHeader = 8
 
-// version is the first byte of a payload.
-const version = 1
+// version is the first byte of a payload. Version 1 held OccurredAt as
+// Unix nanoseconds, which hold only the years 1678 to 2262; version 2
+// holds Unix seconds and nanoseconds, all of the years 1 to 9999. Both
+// are read.
+const version = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -42,14 +45,15 @@ func appendFrame(b []byte, rec *audit.Record) []byte {
 }
 
 // appendRecord appends the payload of rec: the version, the ID, OccurredAt
-// as Unix nanoseconds (varint), the IP address (netip.Addr's binary form),
+// as Unix seconds (varint) and nanoseconds (uvarint), the IP address (netip.Addr's binary form),
 // then each string field as a uvarint length and its bytes. Details and
 // Changes are written as length+1, so that 0 stands for nil. RecordedAt is
 // not kept: stores set it.
 func appendRecord(b []byte, r *audit.Record) []byte {
 	b = append(b, version)
 	b = append(b, r.ID[:]...)
-	b = binary.AppendVarint(b, r.OccurredAt.UnixNano())
+	b = binary.AppendVarint(b, r.OccurredAt.Unix())
+	b = binary.AppendUvarint(b, uint64(r.OccurredAt.Nanosecond()))
 	var buf [32]byte
 	ip, _ := r.IPAddress.AppendBinary(buf[:0])
 	b = binary.AppendUvarint(b, uint64(len(ip)))
@@ -118,17 +122,25 @@ func (d *decoder) str(what string) string {
 // memory with p.
 func decodeRecord(p []byte) (audit.Record, error) {
 	var r audit.Record
-	if len(p) < 1+16 || p[0] != version {
+	if len(p) < 1+16 || p[0] != 1 && p[0] != version {
 		return r, fmt.Errorf("%w: unknown version or short record", errCorrupt)
 	}
 	copy(r.ID[:], p[1:17])
 	d := decoder{b: p[17:]}
-	ns, n := binary.Varint(d.b)
+	sec, n := binary.Varint(d.b)
 	if n <= 0 {
 		return r, fmt.Errorf("%w: occurred_at", errCorrupt)
 	}
 	d.b = d.b[n:]
-	r.OccurredAt = time.Unix(0, ns).UTC()
+	if p[0] == 1 {
+		r.OccurredAt = time.Unix(0, sec).UTC() // Unix nanoseconds
+	} else {
+		ns := d.uvarint("occurred_at")
+		if d.err == nil && ns >= 1e9 {
+			return r, fmt.Errorf("%w: occurred_at: %d ns", errCorrupt, ns)
+		}
+		r.OccurredAt = time.Unix(sec, int64(ns)).UTC()
+	}
 	ip := d.bytes(d.uvarint("ip_address"), "ip_address")
 	if d.err == nil {
 		var a netip.Addr

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"net/netip"
 	"reflect"
@@ -36,6 +37,36 @@ func codecRecords() []struct {
 		{"IPv6 with zone, empty details", audit.Record{ID: uuid.MustParse("0192f2a4-0000-7000-8000-000000000003"),
 			OccurredAt: at.Add(-time.Hour * 24 * 365 * 60), IPAddress: netip.MustParseAddr("fe80::1%eth0"),
 			Action: "x", ResourceType: "y", Status: audit.StatusError, Details: json.RawMessage{}}},
+		// the years the Logger takes beyond Unix nanoseconds' 1678–2262
+		// (found by an outside review: 1500 came back as 2084)
+		{"year 1", audit.Record{ID: uuid.MustParse("0192f2a4-0000-7000-8000-000000000004"),
+			OccurredAt: time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), Action: "x", ResourceType: "y", Status: audit.StatusSuccess}},
+		{"year 1500", audit.Record{ID: uuid.MustParse("0192f2a4-0000-7000-8000-000000000005"),
+			OccurredAt: time.Date(1500, 1, 2, 3, 4, 5, 999999000, time.UTC), Action: "x", ResourceType: "y", Status: audit.StatusSuccess}},
+		{"year 9999", audit.Record{ID: uuid.MustParse("0192f2a4-0000-7000-8000-000000000006"),
+			OccurredAt: time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), Action: "x", ResourceType: "y", Status: audit.StatusSuccess}},
+	}
+}
+
+// TestCodecReadsVersion1: a record spooled by the previous version (its
+// OccurredAt in Unix nanoseconds) is read back.
+func TestCodecReadsVersion1(t *testing.T) {
+	t.Parallel()
+	rec := codecRecords()[1].rec
+	v2 := appendRecord(nil, &rec)
+	// the same payload in version 1: UnixNano in place of seconds and
+	// nanoseconds
+	_, n1 := binary.Varint(v2[17:])
+	_, n2 := binary.Uvarint(v2[17+n1:])
+	v1 := append([]byte{1}, v2[1:17]...)
+	v1 = binary.AppendVarint(v1, rec.OccurredAt.UnixNano())
+	v1 = append(v1, v2[17+n1+n2:]...)
+	got, err := decodeRecord(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rec) {
+		t.Errorf("got %+v, want %+v", got, rec)
 	}
 }
 
