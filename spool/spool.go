@@ -149,6 +149,12 @@ func (s *Spool) findLeftover() error {
 		return fmt.Errorf("audit: spool: %w", err)
 	}
 	for _, e := range ents {
+		// every name of a segment's number, a segment kept aside as
+		// corrupt or a stray entry, takes its number: a new segment is
+		// never created over it, nor renamed onto it
+		if num, ok := segmentNumber(strings.TrimSuffix(e.Name(), ".corrupt")); ok {
+			s.next = max(s.next, num+1)
+		}
 		num, ok := segmentNumber(e.Name())
 		if !ok || !e.Type().IsRegular() {
 			continue

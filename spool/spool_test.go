@@ -598,3 +598,51 @@ func TestDamagedSegmentsAreReported(t *testing.T) {
 		}
 	}
 }
+
+// TestStrayNamesKeepTheirNumbers: a directory named like a segment, or a
+// segment kept aside as corrupt, takes its number: the spool neither
+// fails every Append creating a segment over it, nor renames a later
+// corrupt segment over the first (found by an outside review).
+func TestStrayNamesKeepTheirNumbers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "0000000000000001.seg"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dir, nil)
+	for i := range 5 {
+		if err := s.Append(record(i), 0); err != nil {
+			t.Fatalf("Append %d beside a directory named like a segment: %v", i, err)
+		}
+	}
+	s.Close(context.Background())
+
+	dir = t.TempDir()
+	for round := range 2 {
+		s := open(t, dir, nil)
+		if err := s.Append(record(round), 0); err != nil {
+			t.Fatal(err)
+		}
+		s.Close(context.Background())
+		segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+		if len(segs) != 1 {
+			t.Fatalf("round %d: segments %v, want 1", round, segs)
+		}
+		data, err := os.ReadFile(segs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(data, "GARBAGE!")
+		if err := os.WriteFile(segs[0], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s = open(t, dir, nil)
+		if err := s.Replay(10, func([]audit.Record) error { return nil }); err == nil {
+			t.Fatalf("round %d: a corrupt segment replayed without an error", round)
+		}
+		s.Close(context.Background())
+	}
+	if corrupt, _ := filepath.Glob(filepath.Join(dir, "*.corrupt")); len(corrupt) != 2 {
+		t.Errorf(".corrupt files %v after two corrupt segments, want 2", corrupt)
+	}
+}
