@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -103,6 +104,11 @@ func ReadKeyFile(r io.Reader) (*KeyFile, error) {
 	if s := j.Signer; s != nil {
 		if s.ID == "" || len(s.PrivateKey) != ed25519.PrivateKeySize {
 			return nil, fmt.Errorf("audit: key file: the signer needs an id and a private_key of %d bytes", ed25519.PrivateKeySize)
+		}
+		// an Ed25519 private key is its seed, then the seed's public key:
+		// another public half would sign what its own key does not verify
+		if !bytes.Equal(ed25519.NewKeyFromSeed(s.PrivateKey[:ed25519.SeedSize]), s.PrivateKey) {
+			return nil, errors.New("audit: key file: the signer's private_key is not an Ed25519 key: its public half is not its seed's")
 		}
 		k.signer = &SigningKey{ID: s.ID, Key: s.PrivateKey}
 		k.publicKeys[s.ID] = k.signer.Key.Public().(ed25519.PublicKey)

@@ -32,6 +32,11 @@ func TestReadKeyFile(t *testing.T) {
 		{"short secret", `{"hmac_keys": [{"id": "k1", "secret": "AAAA"}]}`, "", "32 bytes"},
 		{"bad signer", `{` + hmacs + `, "signer": {"id": "s1", "private_key": "AAAA"}}`, "", "signer"},
 		{"bad public key", `{` + hmacs + `, "public_keys": [{"id": "s0", "public_key": "AAAA"}]}`, "", "public key"},
+		// the seed of one key and the public half of another: signatures
+		// no verifier of its advertised key accepts (found by an outside
+		// review, in auditctl's witness keys)
+		{"signer with another public half", `{` + hmacs + `, "signer": {"id": "s1", "private_key": "` +
+			b64(append(bytes.Clone(priv[:32]), other...)) + `"}}`, "", "public half"},
 		{"not JSON", `{"hmac_keys": [{"id": "k1", "secret": "SECRETTEXT"`, "", "key file"},
 	}
 	for _, tt := range tests {

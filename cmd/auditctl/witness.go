@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -84,6 +85,11 @@ func (c cli) readWitnessKey(path string) (witnessKeyFile, error) {
 	}
 	if k.Name == "" || len(k.PrivateKey) != ed25519.PrivateKeySize {
 		return k, fmt.Errorf("witness key file %s: needs a name and a 64-byte Ed25519 private key", path)
+	}
+	// an Ed25519 private key is its seed, then the seed's public key:
+	// another public half would cosign what its vkey does not verify
+	if !bytes.Equal(ed25519.NewKeyFromSeed(k.PrivateKey[:ed25519.SeedSize]), k.PrivateKey) {
+		return k, fmt.Errorf("witness key file %s: the private key's public half is not its seed's", path)
 	}
 	return k, nil
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,9 +181,20 @@ func TestWitnessCommandRefuses(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"name":"w","private_key":"c2VjcmV0"}`), 0o600)
+	// the seed of one key, the public half of another (found by an
+	// outside review: it cosigned what its own vkey does not verify)
+	mixed := filepath.Join(dir, "mixed.json")
+	a, b := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)), ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))
+	mk, _ := json.Marshal(witnessKeyFile{Name: "example.com/w", PrivateKey: append(bytes.Clone(a[:32]), b[32:]...)})
+	os.WriteFile(mixed, mk, 0o600)
+	if _, err := (cli{stderr: io.Discard}).readWitnessKey(mixed); err == nil || !strings.Contains(err.Error(), "public half") {
+		t.Errorf("a witness key with another key's public half: %v", err)
+	}
+	log := "x+00000000+AQ"
 	for _, args := range [][]string{
 		{"witness"},
 		{"witness", "-key", bad, "-state", filepath.Join(dir, "s"), "-log", "not-a-key"},
+		{"witness", "-key", mixed, "-state", filepath.Join(dir, "s"), "-log", log},
 		{"witness", "-key", filepath.Join(dir, "none.json"), "-state", filepath.Join(dir, "s"), "-log", "x+00000000+AQ"},
 		{"witness-keygen", "-o", filepath.Join(dir, "k.json")},
 	} {
