@@ -115,6 +115,20 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// checkDirMode refuses a spool directory that users other than its
+// owner may write to: whatever segment they put there would be replayed
+// into the audit log as the records of this process.
+func checkDirMode(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("audit: spool: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("audit: spool: directory %s has mode %04o: its group or others may write segments that would be replayed into the audit log; run chmod go-w %s", dir, perm, dir)
+	}
+	return nil
+}
+
 // lockDir takes an exclusive advisory lock on dir's file LOCK, which
 // holds while the returned file is open.
 func lockDir(dir string) (*os.File, error) {

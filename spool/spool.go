@@ -100,7 +100,9 @@ type Spool struct {
 }
 
 // Open opens the spool in dir, creating the directory (mode 0700) if it
-// does not exist. The segment files an earlier process left there are
+// does not exist. It refuses, on Unix, a directory its group or others
+// may write to: a segment planted there would be replayed into the audit
+// log. The segment files an earlier process left there are
 // replayed by Replay, which the Logger calls. Close the spool after the
 // Logger.
 func Open(dir string, opts *Options) (*Spool, error) {
@@ -122,6 +124,9 @@ func Open(dir string, opts *Options) (*Spool, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: spool: %w", err)
+	}
+	if err := checkDirMode(dir); err != nil {
+		return nil, err
 	}
 	lock, err := lockDir(dir)
 	if err != nil {

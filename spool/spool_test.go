@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -644,5 +645,34 @@ func TestStrayNamesKeepTheirNumbers(t *testing.T) {
 	}
 	if corrupt, _ := filepath.Glob(filepath.Join(dir, "*.corrupt")); len(corrupt) != 2 {
 		t.Errorf(".corrupt files %v after two corrupt segments, want 2", corrupt)
+	}
+}
+
+// TestOpenRefusesAWritableDirectory: a spool directory that its group or
+// others may write to is refused: a segment planted there would be
+// replayed into the audit log (suspected by an outside review).
+func TestOpenRefusesAWritableDirectory(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes do not say who may write on Windows")
+	}
+	t.Parallel()
+	for _, tt := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o700, true}, {0o755, true}, {0o775, false}, {0o777, false}, {0o1777, false}} {
+		dir := filepath.Join(t.TempDir(), "spool")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		s, err := spool.Open(dir, nil)
+		if (err == nil) != tt.ok {
+			t.Errorf("mode %04o: %v, want ok %v", tt.mode, err, tt.ok)
+		}
+		if err == nil {
+			s.Close(context.Background())
+		}
 	}
 }
