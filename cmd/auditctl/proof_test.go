@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"github.com/trailmark/audit/chain/checkpoint"
+	"golang.org/x/mod/sumdb/note"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,6 +103,33 @@ func TestProofCommands(t *testing.T) {
 	}
 	if code, out, errOut := ctl(t, "consistency", "-db", db, "-from", "20"); code != 0 || !strings.Contains(out, `"format": "trailmark.consistency-proof.v1"`) {
 		t.Fatalf("consistency -from: exit %d: %s%s", code, out, errOut)
+	}
+	// a kept checkpoint of another log (another origin, validly signed
+	// by its own key) fails the check, exit 1, as a failed proof does
+	otherKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
+	signer, err := checkpoint.NewSigner("example.com/other-log", otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptBody, _ := os.ReadFile(kept)
+	text, _ := checkpoint.Text(keptBody)
+	c, err := checkpoint.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Origin = "example.com/other-log"
+	body, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherNote, err := note.Sign(&note.Note{Text: string(body)}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKept := filepath.Join(dir, "other.txt")
+	os.WriteFile(otherKept, otherNote, 0o600)
+	if code, out, errOut := ctl(t, "consistency", "-db", db, "-old", otherKept, "-vkey", vkey); code != 1 || !strings.Contains(out, "consistency FAILED") {
+		t.Errorf("consistency with another log's checkpoint: exit %d: %s%s", code, out, errOut)
 	}
 	// A history rewritten by whoever holds every key: a new file, the
 	// same keys, record 5 changed, sealed anew. The kept checkpoint
