@@ -693,7 +693,11 @@ func (l *Logger) enqueue(rec *Record) error {
 	if err == nil {
 		err = l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
 		if err != nil && l.cfg.Spool != nil {
-			l.cfg.Spool.Release([]Record{*rec})
+			if u, ok := l.cfg.Spool.(spoolUnappender); ok {
+				u.Unappend(*rec) // not an earlier record of its ID
+			} else {
+				l.cfg.Spool.Release([]Record{*rec})
+			}
 		}
 	}
 	if err == nil {

@@ -24,7 +24,11 @@ import (
 // record they already hold (by ID), so a record replayed twice is stored
 // once. Replayed records count as Accepted in Stats.
 //
-// The methods must be safe for concurrent use.
+// The methods must be safe for concurrent use. A Spool that may hold two
+// records of one ID also implements Unappend(rec Record), which forgets
+// the newest record of rec's ID: the Logger calls it for a record the
+// full queue refused, where Release would forget an older one of the
+// same ID still waiting to be stored (package spool does).
 type Spool interface {
 	// Append keeps rec until it is released. When the spool is full, it
 	// waits up to wait for room (0: not at all), then returns an error
@@ -43,6 +47,14 @@ type Spool interface {
 	// storage. It stops at the first error of deliver and returns it;
 	// what was not forgotten is replayed again by the next call.
 	Replay(n int, deliver func([]Record) error) error
+}
+
+// spoolUnappender is a Spool that can forget the record it appended last
+// of an ID (spool.Spool.Unappend): with two records of one ID held, one
+// queued and one refused by the full queue, Release could forget the
+// queued one instead and let its storage go while it waits in memory.
+type spoolUnappender interface {
+	Unappend(rec Record)
 }
 
 // spoolAppend appends rec to the spool. It returns ErrQueueFull when the

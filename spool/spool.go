@@ -352,30 +352,52 @@ func (s *Spool) signal() {
 	s.room = make(chan struct{})
 }
 
-// Release forgets recs. A segment whose records are all released is
-// removed, unless Append is still filling it.
+// Release forgets recs, each in the oldest segment that holds its ID: a
+// record stored is the oldest of its ID. A segment whose records are all
+// released is removed, unless Append is still filling it.
 func (s *Spool) Release(recs []audit.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range recs {
-		id := recs[i].ID
 		for _, g := range s.live {
-			c, ok := g.held[id]
-			if !ok {
-				continue
+			if s.forget(g, recs[i].ID) {
+				break
 			}
-			if c == 1 {
-				delete(g.held, id)
-			} else {
-				g.held[id] = c - 1
-			}
-			g.n--
-			if g.n == 0 && g != s.active {
-				s.retire(g)
-			}
-			break
 		}
 	}
+}
+
+// Unappend forgets rec in the newest segment that holds its ID: the
+// record just appended, which its caller did not keep after all (the
+// Logger's queue was full). Release would forget an older record of the
+// same ID, still waiting in memory, and let its segment go.
+func (s *Spool) Unappend(rec audit.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.live) - 1; i >= 0; i-- {
+		if s.forget(s.live[i], rec.ID) {
+			return
+		}
+	}
+}
+
+// forget forgets one record of id in g, if g holds one, and retires g when
+// it holds no more and is not being filled. s.mu must be held.
+func (s *Spool) forget(g *segment, id uuid.UUID) bool {
+	c, ok := g.held[id]
+	if !ok {
+		return false
+	}
+	if c == 1 {
+		delete(g.held, id)
+	} else {
+		g.held[id] = c - 1
+	}
+	g.n--
+	if g.n == 0 && g != s.active {
+		s.retire(g)
+	}
+	return true
 }
 
 // Replay calls deliver with the records of the segment files that were
