@@ -198,12 +198,7 @@ func tornTail(b []byte) bool {
 	case uint64(n) > uint64(len(b)-frameHeader):
 		return false
 	}
-	for _, c := range b[frameHeader+int(n):] {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
+	return allZero(b[frameHeader+int(n):])
 }
 
 // nextFrame returns the payload of the frame at the start of b and the
