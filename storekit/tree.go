@@ -114,7 +114,7 @@ type RecordLeafReader interface {
 func CheckLeaves(size int64, leaves []Leaf) error {
 	for i := range leaves {
 		l := &leaves[i]
-		if l.Seq != uint64(size)+uint64(i)+1 || len(l.Commitment) != 32 {
+		if l.Seq != uint64(size)+uint64(i)+1 || len(l.Commitment) != 32 || (l.Salt != nil && len(l.Salt) != 32) {
 			return errors.New("the sealer's tree leaves do not continue the tree")
 		}
 		n := int64(l.Seq) - 1

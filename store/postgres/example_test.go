@@ -190,6 +190,7 @@ func ExampleMigrationSQL() {
 	// CREATE TABLE "audit"."audit_logs_tree_checkpoints" (
 	// -- trailmark audit migration 7: stream_positions
 	// CREATE TABLE "audit"."audit_logs_stream_positions" (
+	// -- trailmark audit migration 8: leaf_runs
 }
 
 // Remove the records older than a year, as a retention job would.

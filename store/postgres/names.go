@@ -41,6 +41,8 @@ type names struct {
 
 	// the Merkle tree (migration 6)
 	TreeLeaves, TreeCheckpoints string // qualified, quoted
+	// leaf runs (migration 8)
+	TreeLeavesQLit string // string literal of the quoted, qualified name
 	// stream positions (migration 7)
 	StreamPositions, StreamPositionsQLit string // qualified, quoted; its string literal
 
@@ -96,6 +98,7 @@ func newNames(schema, table string) names {
 		StreamPositions:    q(table + "_stream_positions"),
 	}
 	n.StreamPositionsQLit = pq.QuoteLiteral(n.StreamPositions)
+	n.TreeLeavesQLit = pq.QuoteLiteral(n.TreeLeaves)
 	n.PurgeRowsQLit = pq.QuoteLiteral(n.PurgeRows)
 	n.PurgeTenantRowsQLit = pq.QuoteLiteral(n.PurgeTenantRows)
 	n.TableQLit = pq.QuoteLiteral(n.Table)

@@ -753,13 +753,15 @@ func TestMigrateSQL(t *testing.T) {
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (6, 'tree') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectExec(`(?s)^-- Stream positions.*CREATE TABLE "audit"\."audit_logs_stream_positions"`).WillReturnResult(sqlmock.NewResult(0, 0))
 	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (7, 'stream_positions') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
+	mock.ExpectExec(`(?s)^-- Runs of leaves.*ALTER TABLE "audit"\."audit_logs_tree_leaves" ADD COLUMN n integer`).WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectExec(q(`INSERT INTO "audit"."audit_logs_migrations" (version, name) VALUES (8, 'leaf_runs') ON CONFLICT DO NOTHING`)).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectCommit()
 	expectEnsure()
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// up to date
-	expectStart(1, 2, 3, 4, 5, 6, 7)
+	expectStart(1, 2, 3, 4, 5, 6, 7, 8)
 	mock.ExpectCommit()
 	mock.ExpectBegin() // the partitions are known now: only the ensure call of Migrate
 	mock.ExpectExec("SET LOCAL lock_timeout = 2000").WillReturnResult(sqlmock.NewResult(0, 0))

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/storekit"
@@ -20,51 +22,76 @@ var (
 	_ storekit.RecordLeafReader     = (*Store)(nil)
 )
 
+// maxRun is the most leaves a row of the tree's leaves holds (migration
+// 8): a run of leaves never crosses a multiple of it.
+const maxRun = 16
+
+// zeroSalt stands for a placeholder's salt in the parameter of a step's
+// salts, which the row of placeholders leaves out (NULL).
+var zeroSalt [32]byte
+
 // treeSize returns the number of leaves of the tree.
 func (s *Store) treeSize(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
 	var n int64
-	err := q.QueryRowxContext(ctx, "SELECT COALESCE(max(seq), 0) FROM "+s.sql.TreeLeaves).Scan(&n)
+	err := q.QueryRowxContext(ctx, "SELECT COALESCE((SELECT seq + n - 1 FROM "+s.sql.TreeLeaves+" ORDER BY seq DESC LIMIT 1), 0)").Scan(&n)
 	return n, err
 }
 
 // addLeaves stores leaves, their hashes and checkpoint within tx, which
-// holds the sealing lock, if they continue the tree.
+// holds the sealing lock, if they continue the tree: in runs of up to
+// maxRun leaves a row, cut at multiples of maxRun and where placeholders
+// begin or end.
 func (s *Store) addLeaves(ctx context.Context, tx *sqlx.Tx, size int64, leaves []storekit.Leaf) error {
-	have, err := s.treeSize(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if have != size {
-		return fmt.Errorf("the tree has %d leaves, not %d", have, size)
-	}
 	if err := storekit.CheckLeaves(size, leaves); err != nil {
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, "COPY "+s.sql.TreeLeaves+" (seq, salt, commitment, hashes) FROM STDIN")
+	// One statement for the step's runs, their bytes in three parameters,
+	// that checks the size too: one round trip, where a size query and a
+	// COPY took four, and no driver call per row.
+	first := leaves[0].Seq
+	var (
+		salts, commitments, hashes = make([]byte, 0, 32*len(leaves)), make([]byte, 0, 32*len(leaves)), make([]byte, 0, 64*len(leaves))
+		seqs, ns, offs, lens       []int64
+		salted                     []bool
+	)
+	for i := 0; i < len(leaves); {
+		salt := leaves[i].Salt != nil
+		j := i + 1
+		for j < len(leaves) && (leaves[j].Seq-1)%maxRun != 0 && (leaves[j].Salt != nil) == salt {
+			j++
+		}
+		at := len(hashes)
+		for k := i; k < j; k++ {
+			l := &leaves[k]
+			if salt {
+				salts = append(salts, l.Salt...)
+			} else {
+				salts = append(salts, zeroSalt[:]...)
+			}
+			commitments = append(commitments, l.Commitment...)
+			for _, h := range l.Hashes {
+				hashes = append(hashes, h...)
+			}
+		}
+		seqs, ns, salted = append(seqs, int64(leaves[i].Seq)), append(ns, int64(j-i)), append(salted, salt)
+		offs, lens = append(offs, int64(at)), append(lens, int64(len(hashes)-at))
+		i = j
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO "+s.sql.TreeLeaves+" (seq, n, salt, commitment, hashes)"+
+		" SELECT r.seq, r.n, CASE WHEN r.salted THEN substring($1::bytea FROM (r.seq - $9::bigint)::integer * 32 + 1 FOR r.n * 32) END,"+
+		" substring($2::bytea FROM (r.seq - $9::bigint)::integer * 32 + 1 FOR r.n * 32), substring($3::bytea FROM r.off + 1 FOR r.len)"+
+		" FROM unnest($4::bigint[], $5::integer[], $6::boolean[], $7::integer[], $8::integer[]) AS r (seq, n, salted, off, len)"+
+		" WHERE (SELECT COALESCE((SELECT seq + n - 1 FROM "+s.sql.TreeLeaves+" ORDER BY seq DESC LIMIT 1), 0)) = $10",
+		salts, commitments, hashes, pq.Array(seqs), pq.Array(ns), pq.Array(salted), pq.Array(offs), pq.Array(lens), int64(first), size)
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
-	buf := make([]byte, 0, 32*len(leaves)*2)
-	for i := range leaves {
-		l := &leaves[i]
-		var salt any
-		if l.Salt != nil {
-			salt = l.Salt
-		}
-		at := len(buf)
-		for _, h := range l.Hashes {
-			buf = append(buf, h...)
-		}
-		if _, err := stmt.ExecContext(ctx, int64(l.Seq), salt, l.Commitment, buf[at:]); err != nil {
+	if n, err := res.RowsAffected(); err != nil || n != int64(len(seqs)) {
+		have, err := s.treeSize(ctx, tx)
+		if err != nil {
 			return err
 		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		return err
-	}
-	if err := stmt.Close(); err != nil {
-		return err
+		return fmt.Errorf("the tree has %d leaves, not %d", have, size)
 	}
 	if l := leaves[len(leaves)-1]; l.Checkpoint != nil {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.sql.TreeCheckpoints+" (size, note) VALUES ($1, $2)", int64(l.Seq), string(l.Checkpoint)); err != nil {
@@ -110,23 +137,45 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// runOf is a lateral subquery of the row r holding leaf k (a column of
+// the outer query): of the rows that start at most maxRun-1 leaves before
+// k and reach it, the newest. The sealer writes one; a row written over
+// another's leaves (by the table's owner) hides them, and their proofs
+// fail against the signed checkpoints.
+func (s *Store) runOf(k string) string {
+	return "LATERAL (SELECT seq, n, salt, commitment, hashes FROM " + s.sql.TreeLeaves + " WHERE seq <= " + k + " AND seq > " + k +
+		" - " + strconv.Itoa(maxRun) + " AND seq + n > " + k + " ORDER BY seq DESC LIMIT 1) r"
+}
+
+// leafCols read, from the run r, leaf k's Seq, the given event ID, its
+// salt and its commitment, in the order scanLeaf reads them.
+func leafCols(k, eventID string) string {
+	at := "(" + k + " - r.seq)::integer * 32 + 1"
+	return k + ", " + eventID + ", CASE WHEN r.salt IS NOT NULL THEN substring(r.salt FROM " + at + " FOR 32) END, substring(r.commitment FROM " + at + " FOR 32)"
+}
+
 // ReadTreeHashes returns the stored hashes of the tree at indexes, in one
-// indexed read of the leaves that hold them.
+// indexed read of the runs of leaves that hold them.
 func (s *Store) ReadTreeHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
 	out, err := storekit.ReadLeafHashes(indexes, func(seqs []int64) (map[int64][]byte, error) {
-		rows, err := s.query(ctx, true, "SELECT seq, hashes FROM "+s.sql.TreeLeaves+" WHERE seq = ANY($1)", pq.Array(seqs))
+		rows, err := s.query(ctx, true, "SELECT k, r.seq, r.hashes FROM unnest($1::bigint[]) AS k, "+s.runOf("k")+" WHERE k < r.seq + r.n", pq.Array(seqs))
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
 		got := make(map[int64][]byte, len(seqs))
 		for rows.Next() {
-			var seq int64
+			var k, first int64
 			var hs []byte
-			if err := rows.Scan(&seq, &hs); err != nil {
+			if err := rows.Scan(&k, &first, &hs); err != nil {
 				return nil, err
 			}
-			got[seq] = hs
+			// leaf k's hashes follow those of the leaves before it in the run
+			base := tlog.StoredHashCount(first - 1)
+			from, to := (tlog.StoredHashCount(k-1)-base)*32, (tlog.StoredHashCount(k)-base)*32
+			if first >= 1 && first <= k && to <= int64(len(hs)) {
+				got[k] = hs[from:to:to]
+			}
 		}
 		return got, rows.Err()
 	})
@@ -157,7 +206,11 @@ func scanLeaf(row interface{ Scan(...any) error }) (storekit.Leaf, error) {
 
 // Leaves returns the leaves with Seq in [from, from+n).
 func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT l.seq, s.event_id, l.salt, l.commitment FROM "+s.sql.TreeLeaves+" l LEFT JOIN "+s.sql.Seals+" s ON s.seq = l.seq WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq",
+	// the runs that hold the range, each spread into its leaves; of two
+	// runs that claim a leaf (rows no sealer wrote), the one runOf reads
+	rows, err := s.db.QueryContext(ctx, "SELECT "+leafCols("k", "s.event_id")+" FROM "+s.sql.TreeLeaves+
+		" r CROSS JOIN LATERAL generate_series(r.seq, r.seq + r.n - 1) AS k LEFT JOIN "+s.sql.Seals+" s ON s.seq = k"+
+		" WHERE r.seq > $1::bigint - "+strconv.Itoa(maxRun)+" AND r.seq < $2 AND k >= $1 AND k < $2 ORDER BY k, r.seq DESC",
 		int64(min(from, 1<<62)), int64(min(from+uint64(max(n, 0)), 1<<62)))
 	if err != nil {
 		return nil, fmt.Errorf("audit: postgres: leaves: %w", err)
@@ -168,6 +221,9 @@ func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf
 		l, err := scanLeaf(rows)
 		if err != nil {
 			return nil, fmt.Errorf("audit: postgres: leaves: %w", err)
+		}
+		if len(out) > 0 && out[len(out)-1].Seq == l.Seq {
+			continue
 		}
 		out = append(out, l)
 	}
@@ -184,16 +240,16 @@ func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf
 // parallel plan, whose workers take 30 ms to start (a proof at 1M
 // records took 28 ms where the reads take 0.1 ms).
 func (s *Store) LeafOf(ctx context.Context, id uuid.UUID) (storekit.Leaf, error) {
-	return s.leafOf(ctx, id, "SELECT l.seq, $1::uuid, l.salt, l.commitment FROM "+s.sql.TreeLeaves+" l WHERE l.seq = ANY (ARRAY(SELECT seq FROM "+
-		s.sql.Seals+" WHERE event_id = $1 LIMIT 1000))", id.String())
+	return s.leafOf(ctx, id, "SELECT "+leafCols("k", "$1::uuid")+" FROM unnest(ARRAY(SELECT seq FROM "+
+		s.sql.Seals+" WHERE event_id = $1 LIMIT 1000)) AS k, "+s.runOf("k")+" WHERE k < r.seq + r.n", id.String())
 }
 
 // LeafOfRecord returns the leaf of the record with id that occurred at
 // occurredAt: two records may share an ID, at two times (see
 // storekit.RecordLeafReader).
 func (s *Store) LeafOfRecord(ctx context.Context, id uuid.UUID, occurredAt time.Time) (storekit.Leaf, error) {
-	return s.leafOf(ctx, id, "SELECT l.seq, $1::uuid, l.salt, l.commitment FROM "+s.sql.TreeLeaves+" l WHERE l.seq = ANY (ARRAY(SELECT seq FROM "+
-		s.sql.Seals+" WHERE event_id = $1 AND event_time = $2 LIMIT 1000))", id.String(), micro(occurredAt))
+	return s.leafOf(ctx, id, "SELECT "+leafCols("k", "$1::uuid")+" FROM unnest(ARRAY(SELECT seq FROM "+
+		s.sql.Seals+" WHERE event_id = $1 AND event_time = $2 LIMIT 1000)) AS k, "+s.runOf("k")+" WHERE k < r.seq + r.n", id.String(), micro(occurredAt))
 }
 
 // leafOf returns the newest of the leaves query reads.
@@ -251,7 +307,7 @@ func (s *Store) TreeCheckpoint(ctx context.Context, size int64) (storekit.TreeCh
 // is ignored. It needs the sealer's INSERT on the checkpoints' table.
 func (s *Store) AppendTreeCheckpoint(ctx context.Context, c storekit.TreeCheckpoint) error {
 	res, err := s.db.ExecContext(ctx, "INSERT INTO "+s.sql.TreeCheckpoints+" (size, note) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM "+
-		s.sql.TreeLeaves+" WHERE seq = $1) ON CONFLICT (size) DO NOTHING", c.Size, string(c.Note))
+		s.sql.TreeLeaves+" WHERE seq <= $1 AND seq > $1::bigint - "+strconv.Itoa(maxRun)+" AND seq + n > $1) ON CONFLICT (size) DO NOTHING", c.Size, string(c.Note))
 	if err != nil {
 		return fmt.Errorf("audit: postgres: tree checkpoint at %d: %w", c.Size, err)
 	}
