@@ -183,7 +183,9 @@ type SealerOptions struct {
 	PublicKeys map[string]ed25519.PublicKey
 	// Interval is how often Run looks for records to seal. Default 1s.
 	Interval time.Duration
-	// BatchSize is the most records sealed in one step. Default 1000.
+	// BatchSize is the most records sealed in one step. Default 1000, or
+	// what the store advises (storekit.SealBatchSizer): 5000 for
+	// PostgreSQL. A step holds its records in memory.
 	BatchSize int
 	// CheckpointEvery is how often Run writes a checkpoint, when records
 	// were sealed since the last one. Default 1m.
@@ -303,6 +305,9 @@ func NewSealer(store storekit.SealStore, key HMACKey, opts *SealerOptions) (*Sea
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
+		if b, ok := unwrap(store).(storekit.SealBatchSizer); ok && b.SealBatchSize() > 0 {
+			cfg.BatchSize = b.SealBatchSize()
+		}
 	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = time.Minute

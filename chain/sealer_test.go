@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -672,5 +673,54 @@ func TestRetentionReadsChainOnce(t *testing.T) {
 	}
 	if int64(archived) != res.Purged || sealed != archived || res.Purged == 0 {
 		t.Errorf("archived %d (%d with their seals), purged %d: want all purged records archived with seals", archived, sealed, res.Purged)
+	}
+}
+
+// sizedStore advises a sealing step of size records and records the
+// largest step asked of it.
+type sizedStore struct {
+	*memory.Store
+	size int
+	mu   sync.Mutex
+	asks []int
+}
+
+func (s *sizedStore) SealBatchSize() int { return s.size }
+
+func (s *sizedStore) SealNext(ctx context.Context, max int, fn func(storekit.Seal, []audit.Record) ([]storekit.Seal, error)) (int, error) {
+	if max > 0 { // 0 reads the newest seal
+		s.mu.Lock()
+		s.asks = append(s.asks, max)
+		s.mu.Unlock()
+	}
+	return s.Store.SealNext(ctx, max, fn)
+}
+
+// TestBatchSizeFromStore: without BatchSize, a Sealer takes the steps its
+// store advises (storekit.SealBatchSizer), or 1000; BatchSize overrides
+// both.
+func TestBatchSizeFromStore(t *testing.T) {
+	for _, tt := range []struct {
+		advise, batch int
+		want          []int
+	}{
+		{advise: 3, want: []int{3, 3, 3, 3}}, // 10 records: 3 + 3 + 3 + 1
+		{advise: 0, want: []int{1000}},
+		{advise: 3, batch: 4, want: []int{4, 4, 4}},
+	} {
+		s := &sizedStore{Store: memory.New(nil), size: tt.advise}
+		if err := s.Append(context.Background(), storetest.Records(0, 10)...); err != nil {
+			t.Fatal(err)
+		}
+		sl, err := chain.NewSealer(s, testKey, &chain.SealerOptions{BatchSize: tt.batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := sl.SealOnce(context.Background()); err != nil || n != 10 {
+			t.Fatalf("SealOnce = %d, %v; want 10", n, err)
+		}
+		if !slices.Equal(s.asks, tt.want) {
+			t.Errorf("store advises %d, BatchSize %d: steps of %v, want %v", tt.advise, tt.batch, s.asks, tt.want)
+		}
 	}
 }

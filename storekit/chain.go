@@ -108,6 +108,18 @@ type SealStore interface {
 	Checkpoints(ctx context.Context) ([]Checkpoint, error)
 }
 
+// SealBatchSizer is a SealStore that advises the default size of a
+// sealing step (chain.SealerOptions.BatchSize). Each step has fixed costs
+// (round trips, a commit), so bigger steps seal faster; a store whose
+// sealing step holds back no writer (PostgreSQL) advises a bigger one than
+// the Sealer's default, which suits a store whose step holds its only
+// writer's lock (SQLite).
+type SealBatchSizer interface {
+	// SealBatchSize returns the number of records a sealing step takes
+	// by default.
+	SealBatchSize() int
+}
+
 // ChainPurger is a SealStore that can remove the oldest seals once a
 // checkpoint covers them. Only retention calls it.
 type ChainPurger interface {
