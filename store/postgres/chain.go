@@ -54,6 +54,13 @@ func (s *Store) SealBatchSize() int { return 5000 }
 // So a record waits to be sealed at most the sealer's interval plus the
 // longest writing transaction running when it committed. Read-only
 // transactions hold nothing back.
+//
+// When a step is full (more records are likely waiting), the store reads
+// the next step's records on another connection while this step computes
+// and writes its seals (see readAhead): a sealer that is behind keeps
+// both the client and the server busy. The next step uses them only if
+// they follow the newest seal it finds; a Store holds at most one such
+// batch, until the next step or Close.
 func (s *Store) SealNext(ctx context.Context, max int, fn func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error)) (int, error) {
 	n, err := s.sealNext(ctx, max, fn)
 	if err != nil {
@@ -92,12 +99,18 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last storekit.Sea
 		_, err := fn(last, nil)
 		return 0, err
 	}
-	recs, xids, err := s.readToSeal(ctx, tx, xid, id, max)
-	if err != nil {
-		return 0, err
+	recs, xids, ahead := s.takeReadAhead(ctx, xid, id, max)
+	if !ahead {
+		if recs, xids, err = s.readToSeal(ctx, tx, xid, id, max); err != nil {
+			return 0, err
+		}
 	}
 	if len(recs) == 0 {
 		return 0, nil
+	}
+	if len(recs) == max {
+		// more are likely waiting: read them while this step seals
+		s.startReadAhead(xids[len(xids)-1], recs[len(recs)-1].ID.String(), max)
 	}
 	seals, err := storekit.RunSealer(fn, last, recs)
 	if err != nil {

@@ -56,6 +56,8 @@ type Store struct {
 	// (see Options.MaxReads); nil for no limit
 	reads chan struct{}
 
+	ahead readAhead // the next sealing step's records
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -277,6 +279,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // closing). It is safe to call more than once.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.closeReadAhead()
 		s.prepared.close()
 		if s.owned {
 			s.closeErr = closeWithin(ctx, s.db.Close)
