@@ -273,16 +273,20 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 // Tx or to tune the pool.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Close closes the Store's prepared statements, and the connection pool
-// if Open made it: a pool given to New stays open. Closing waits for the
-// queries in progress to end, or for ctx to end (the pool goes on
-// closing). It is safe to call more than once.
+// Close stops a read of records ahead for sealing (see SealNext), closes
+// the Store's prepared statements, and the connection pool if Open made
+// it: a pool given to New stays open. Closing waits for the queries in
+// progress to end, or for ctx to end (the pool goes on closing). It is
+// safe to call more than once.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		s.closeReadAhead()
+		ahead := s.closeReadAhead(ctx)
 		s.prepared.close()
 		if s.owned {
 			s.closeErr = closeWithin(ctx, s.db.Close)
+		}
+		if s.closeErr == nil {
+			s.closeErr = ahead
 		}
 	})
 	return s.closeErr

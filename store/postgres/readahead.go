@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/trailmark/audit"
 )
@@ -35,6 +37,7 @@ type batch struct {
 	xid, id string
 	max     int
 	done    chan struct{} // closed once recs, xids and err are set
+	cancel  context.CancelFunc
 	recs    []audit.Record
 	xids    []string
 	err     error
@@ -52,10 +55,14 @@ func (s *Store) startReadAhead(xid, id string, max int) {
 	if ra.ctx == nil {
 		ra.ctx, ra.cancel = context.WithCancel(context.Background())
 	}
-	b := &batch{xid: xid, id: id, max: max, done: make(chan struct{})}
+	if ra.next != nil {
+		ra.next.cancel() // not taken: a step failed, or another sealer's came first
+	}
+	ctx, cancel := context.WithCancel(ra.ctx)
+	b := &batch{xid: xid, id: id, max: max, done: make(chan struct{}), cancel: cancel}
 	ra.next = b
-	ctx := ra.ctx
 	ra.running.Go(func() {
+		defer cancel()
 		defer close(b.done)
 		b.recs, b.xids, b.err = s.readOutside(ctx, xid, id, max)
 	})
@@ -83,9 +90,17 @@ func (s *Store) takeReadAhead(ctx context.Context, xid, id string, max int) ([]a
 	if b == nil || b.xid != xid || b.id != id || b.max > max {
 		return nil, nil, false
 	}
+	// The step waits holding the sealing lock: not for a read that cannot
+	// get a connection, say, when its own connection could read now.
+	t := time.NewTimer(readAheadWait)
+	defer t.Stop()
 	select {
 	case <-b.done:
+	case <-t.C:
+		b.cancel()
+		return nil, nil, false
 	case <-ctx.Done():
+		b.cancel()
 		return nil, nil, false
 	}
 	if b.err != nil || len(b.recs) == 0 {
@@ -94,8 +109,15 @@ func (s *Store) takeReadAhead(ctx context.Context, xid, id string, max int) ([]a
 	return b.recs, b.xids, true
 }
 
-// closeReadAhead stops a read in progress and waits for it.
-func (s *Store) closeReadAhead() {
+// readAheadWait is how long a step waits for the records read ahead for
+// it before it reads them itself: a read ahead starts while the step
+// before computes and writes its seals, and is done by the next step in
+// all but a stalled connection.
+const readAheadWait = time.Second
+
+// closeReadAhead stops a read in progress and waits for it, until ctx
+// ends.
+func (s *Store) closeReadAhead(ctx context.Context) error {
 	ra := &s.ahead
 	ra.mu.Lock()
 	ra.closed, ra.next = true, nil
@@ -103,5 +125,15 @@ func (s *Store) closeReadAhead() {
 		ra.cancel()
 	}
 	ra.mu.Unlock()
-	ra.running.Wait()
+	done := make(chan struct{})
+	go func() {
+		ra.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: postgres: close: a read of records to seal is still running: %w", ctx.Err())
+	}
 }
