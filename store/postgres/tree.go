@@ -206,10 +206,11 @@ func scanLeaf(row interface{ Scan(...any) error }) (storekit.Leaf, error) {
 
 // Leaves returns the leaves with Seq in [from, from+n).
 func (s *Store) Leaves(ctx context.Context, from uint64, n int) ([]storekit.Leaf, error) {
-	// the runs that hold the range, each spread into its leaves; of two
-	// runs that claim a leaf (rows no sealer wrote), the one runOf reads
+	// the runs that hold the range, each spread into its leaves (no more
+	// than a run holds, whatever a changed row says); of two runs that
+	// claim a leaf (rows no sealer wrote), the one runOf reads
 	rows, err := s.db.QueryContext(ctx, "SELECT "+leafCols("k", "s.event_id")+" FROM "+s.sql.TreeLeaves+
-		" r CROSS JOIN LATERAL generate_series(r.seq, r.seq + r.n - 1) AS k LEFT JOIN "+s.sql.Seals+" s ON s.seq = k"+
+		" r CROSS JOIN LATERAL generate_series(r.seq, r.seq + LEAST(r.n, "+strconv.Itoa(maxRun)+") - 1) AS k LEFT JOIN "+s.sql.Seals+" s ON s.seq = k"+
 		" WHERE r.seq > $1::bigint - "+strconv.Itoa(maxRun)+" AND r.seq < $2 AND k >= $1 AND k < $2 ORDER BY k, r.seq DESC",
 		int64(min(from, 1<<62)), int64(min(from+uint64(max(n, 0)), 1<<62)))
 	if err != nil {
