@@ -79,7 +79,10 @@ type SealStore interface {
 	// SealNext runs one sealing step as the only sealer: within the
 	// store's sealing lock it calls fn with the newest seal (its Seq,
 	// Hash and KeyID at least; Seq 0 if none) and up to max committed
-	// records that have no seal yet, in the order they must be sealed,
+	// records that have no seal yet (more only to keep together records
+	// the store cannot tell apart where sealing continues, as PostgreSQL
+	// does records of one ID and one transaction), in the order they must
+	// be sealed,
 	// and stores the seals fn returns, all or nothing. It returns how
 	// many it stored; 0, without calling fn, when nothing is waiting or
 	// another sealer holds the lock. When the seals carry leaves

@@ -55,6 +55,11 @@ func (s *Store) SealBatchSize() int { return 5000 }
 // longest writing transaction running when it committed. Read-only
 // transactions hold nothing back.
 //
+// A step may take more than max records: all those of one ID written by
+// one transaction (records are keyed by ID and time, so two may share an
+// ID), which a step takes together, since the next continues after the
+// newest seal's transaction and ID.
+//
 // When a step is full (more records are likely waiting), the store reads
 // the next step's records on another connection while this step computes
 // and writes its seals (see readAhead): a sealer that is behind keeps
@@ -157,13 +162,47 @@ func (s *Store) readToSeal(ctx context.Context, tx *sqlx.Tx, xid, id string, max
 	if err := tx.QueryRowContext(ctx, sealPlanSettings).Scan(&horizon); err != nil {
 		return nil, nil, err
 	}
-	rows, err := tx.QueryContext(ctx, s.toSealQuery(), horizon, xid, id, max)
+	// one more than max: whether the batch ends inside a group
+	rows, err := tx.QueryContext(ctx, s.toSealQuery(), horizon, xid, id, max+1)
 	if err != nil {
 		return nil, nil, err
 	}
+	recs, xids, err := scanToSeal(rows, max+1)
+	if err != nil || len(recs) <= max {
+		return recs, xids, err
+	}
+	// A step continues after the newest seal's (xid, id), so it must not
+	// end inside a group of records of one ID written by one transaction
+	// (two records may share an ID at two times): the rest of the group
+	// would be passed over for ever. The step takes the whole group,
+	// beyond max.
+	same := func(i, j int) bool { return xids[i] == xids[j] && recs[i].ID == recs[j].ID }
+	if !same(max-1, max) {
+		return recs[:max], xids[:max], nil
+	}
+	g := max - 1
+	for g > 0 && same(g-1, max-1) {
+		g--
+	}
+	if rows, err = tx.QueryContext(ctx, "SELECT e.xid::text AS xid_text, "+selectList+" FROM "+s.sql.Table+
+		" e WHERE e.xid = $1::xid8 AND e.id = $2::uuid", xids[g], recs[g].ID.String()); err != nil {
+		return nil, nil, err
+	}
+	group, gx, err := scanToSeal(rows, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(recs[:g], group...), append(xids[:g], gx...), nil
+}
+
+// scanToSeal reads the rows of toSealQuery, n of them expected.
+func scanToSeal(rows *sql.Rows, n int) ([]audit.Record, []string, error) {
 	defer rows.Close()
-	recs, xids := make([]audit.Record, 0, min(max, 8192)), make([]string, 0, min(max, 8192))
-	var x string
+	var (
+		recs = make([]audit.Record, 0, min(n, 8192))
+		xids = make([]string, 0, min(n, 8192))
+		x    string
+	)
 	scan := newRowScanner(false, &x)
 	for rows.Next() {
 		r, err := scan.scan(rows)
@@ -180,7 +219,8 @@ func (s *Store) readToSeal(ctx context.Context, tx *sqlx.Tx, xid, id string, max
 
 // toSealQuery reads the records to seal: those of transactions older than
 // $1 after ($2, $3) in (xid, id) order, at most $4. Run it after
-// sealPlanSettings.
+// sealPlanSettings. Records of one (xid, id) come in no set order: a step
+// takes all of them or none (readToSeal).
 func (s *Store) toSealQuery() string {
 	// (the text form of xid gets another name: ORDER BY xid would sort by it)
 	return "SELECT e.xid::text AS xid_text, " + selectList + " FROM " + s.sql.Table +
