@@ -186,7 +186,8 @@ func TestLeafRuns(t *testing.T) {
 }
 
 // TestLeafRunsRefused: the table refuses a run that crosses a multiple
-// of 16 leaves or whose salts and commitments are not 32 bytes a leaf.
+// of 16 leaves or whose salts and commitments are not 32 bytes a leaf,
+// and a row that does not say how many leaves it holds.
 func TestLeafRunsRefused(t *testing.T) {
 	dsn(t)
 	t.Parallel()
@@ -202,6 +203,11 @@ func TestLeafRunsRefused(t *testing.T) {
 		if _, err := testDB(t).ExecContext(testCtx(t), "INSERT INTO "+schema+".audit_logs_tree_leaves (seq, n, salt, commitment, hashes) VALUES "+q); pqCode(err) != "23514" {
 			t.Errorf("%.40s: got %v, want a check violation", q, err)
 		}
+	}
+	// a sealer of an earlier version writes rows without n
+	if _, err := testDB(t).ExecContext(testCtx(t), "INSERT INTO "+schema+".audit_logs_tree_leaves (seq, salt, commitment, hashes) VALUES "+
+		fmt.Sprintf("(1, %s, %s, %s)", b32(1), b32(1), b32(1))); pqCode(err) != "23502" {
+		t.Errorf("a row without n: got %v, want a not-null violation", err)
 	}
 	if _, err := testDB(t).ExecContext(testCtx(t), "INSERT INTO "+schema+".audit_logs_tree_leaves (seq, n, salt, commitment, hashes) VALUES "+
 		fmt.Sprintf("(1, 16, %s, %s, %s)", b32(16), b32(16), b32(16))); err != nil {
