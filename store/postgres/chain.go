@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -113,7 +114,7 @@ func (s *Store) sealNext(ctx context.Context, max int, fn func(last storekit.Sea
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	if len(recs) == max {
+	if len(recs) >= max {
 		// more are likely waiting: read them while this step seals
 		s.startReadAhead(xids[len(xids)-1], recs[len(recs)-1].ID.String(), max)
 	}
@@ -163,11 +164,15 @@ func (s *Store) readToSeal(ctx context.Context, tx *sqlx.Tx, xid, id string, max
 		return nil, nil, err
 	}
 	// one more than max: whether the batch ends inside a group
-	rows, err := tx.QueryContext(ctx, s.toSealQuery(), horizon, xid, id, max+1)
+	limit := int64(max)
+	if limit < math.MaxInt64 {
+		limit++
+	}
+	rows, err := tx.QueryContext(ctx, s.toSealQuery(), horizon, xid, id, limit)
 	if err != nil {
 		return nil, nil, err
 	}
-	recs, xids, err := scanToSeal(rows, max+1)
+	recs, xids, err := scanToSeal(rows, max)
 	if err != nil || len(recs) <= max {
 		return recs, xids, err
 	}

@@ -276,8 +276,10 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // Close stops a read of records ahead for sealing (see SealNext), closes
 // the Store's prepared statements, and the connection pool if Open made
 // it: a pool given to New stays open. Closing waits for the queries in
-// progress to end, or for ctx to end (the pool goes on closing). It is
-// safe to call more than once.
+// progress to end, or for ctx to end (the pool goes on closing; a read
+// ahead still setting up its connection, which lib/pq cannot interrupt,
+// ends when the server answers or the connection drops). It is safe to
+// call more than once.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		ahead := s.closeReadAhead(ctx)

@@ -23,19 +23,26 @@ import (
 // follow the newest seal it reads under the sealing lock (so not after a
 // step that failed, nor after another sealer's); otherwise, or on any
 // error, it reads its records as it always does.
+//
+// One read runs at a time. A step waits for the read meant for it only if
+// that read has its connection: one still waiting for a connection (a
+// server that accepts and never answers, say) is cancelled, and the step
+// reads on its own, so that it does not hold the sealing lock for it.
 type readAhead struct {
 	mu      sync.Mutex
-	next    *batch // nil when none is being read
+	next    *batch // the read not taken yet, if any
+	running *batch // the read in progress, if any
 	closed  bool
 	ctx     context.Context // ended by Close
 	cancel  context.CancelFunc
-	running sync.WaitGroup
+	idle    chan struct{} // closed when no read runs after Close
 }
 
 // batch is one read ahead: up to max records after (xid, id).
 type batch struct {
 	xid, id string
 	max     int
+	started chan struct{} // closed once the read has its connection
 	done    chan struct{} // closed once recs, xids and err are set
 	cancel  context.CancelFunc
 	recs    []audit.Record
@@ -43,63 +50,89 @@ type batch struct {
 	err     error
 }
 
+// readAheadConnect bounds the wait of a read ahead for a connection of
+// the pool, and readAheadTimeout the whole read. lib/pq heeds neither a
+// cancellation nor a deadline while it sets a new connection up (unless
+// connect_timeout is set): a read stuck there stays until the server
+// answers or the connection drops, which is why one read runs at a time.
+const (
+	readAheadConnect = time.Second
+	readAheadTimeout = time.Minute
+)
+
 // startReadAhead reads up to max records after (xid, id) in the
-// background, unless the store is closed; it replaces a read not taken.
+// background, unless the store is closed or a read is still running.
 func (s *Store) startReadAhead(xid, id string, max int) {
 	ra := &s.ahead
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	if ra.closed {
+	if ra.closed || ra.running != nil {
 		return
 	}
 	if ra.ctx == nil {
 		ra.ctx, ra.cancel = context.WithCancel(context.Background())
 	}
-	if ra.next != nil {
-		ra.next.cancel() // not taken: a step failed, or another sealer's came first
-	}
-	ctx, cancel := context.WithCancel(ra.ctx)
-	b := &batch{xid: xid, id: id, max: max, done: make(chan struct{}), cancel: cancel}
-	ra.next = b
-	ra.running.Go(func() {
-		defer cancel()
-		defer close(b.done)
-		b.recs, b.xids, b.err = s.readOutside(ctx, xid, id, max)
-	})
+	ctx, cancel := context.WithTimeout(ra.ctx, readAheadTimeout)
+	b := &batch{xid: xid, id: id, max: max, started: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	ra.next, ra.running = b, b
+	go func() {
+		b.recs, b.xids, b.err = s.readOutside(ctx, b)
+		cancel()
+		close(b.done)
+		ra.mu.Lock()
+		ra.running = nil
+		if ra.closed && ra.idle != nil {
+			close(ra.idle)
+		}
+		ra.mu.Unlock()
+	}()
 }
 
-// readOutside reads up to max records to seal after (xid, id) in a
-// read-only transaction of its own.
-func (s *Store) readOutside(ctx context.Context, xid, id string, max int) ([]audit.Record, []string, error) {
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+// readOutside reads b's records in a read-only transaction of its own.
+func (s *Store) readOutside(ctx context.Context, b *batch) ([]audit.Record, []string, error) {
+	cctx, cancel := context.WithTimeout(ctx, readAheadConnect)
+	conn, err := s.db.Connx(cctx)
+	cancel()
+	if err != nil {
+		close(b.started)
+		return nil, nil, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	close(b.started)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer tx.Rollback()
-	return s.readToSeal(ctx, tx, xid, id, max)
+	return s.readToSeal(ctx, tx, b.xid, b.id, b.max)
 }
 
 // takeReadAhead returns the records read ahead after (xid, id), at most
-// max, and whether there are any; it waits for a read in progress.
+// max, and whether there are any. It waits for a read that has its
+// connection, until ctx ends.
 func (s *Store) takeReadAhead(ctx context.Context, xid, id string, max int) ([]audit.Record, []string, bool) {
 	ra := &s.ahead
 	ra.mu.Lock()
 	b := ra.next
 	ra.next = nil
 	ra.mu.Unlock()
-	if b == nil || b.xid != xid || b.id != id || b.max > max {
+	if b == nil {
 		return nil, nil, false
 	}
-	// The step waits holding the sealing lock: not for a read that cannot
-	// get a connection, say, when its own connection could read now.
-	t := time.NewTimer(readAheadWait)
-	defer t.Stop()
+	if b.xid != xid || b.id != id || b.max > max {
+		b.cancel() // a step failed, or another sealer's came first
+		return nil, nil, false
+	}
 	select {
 	case <-b.done:
-	case <-t.C:
-		b.cancel()
-		return nil, nil, false
-	case <-ctx.Done():
+	case <-b.started:
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			b.cancel()
+			return nil, nil, false
+		}
+	default:
 		b.cancel()
 		return nil, nil, false
 	}
@@ -108,12 +141,6 @@ func (s *Store) takeReadAhead(ctx context.Context, xid, id string, max int) ([]a
 	}
 	return b.recs, b.xids, true
 }
-
-// readAheadWait is how long a step waits for the records read ahead for
-// it before it reads them itself: a read ahead starts while the step
-// before computes and writes its seals, and is done by the next step in
-// all but a stalled connection.
-const readAheadWait = time.Second
 
 // closeReadAhead stops a read in progress and waits for it, until ctx
 // ends.
@@ -124,14 +151,15 @@ func (s *Store) closeReadAhead(ctx context.Context) error {
 	if ra.cancel != nil {
 		ra.cancel()
 	}
+	if ra.running == nil {
+		ra.mu.Unlock()
+		return nil
+	}
+	ra.idle = make(chan struct{})
+	idle := ra.idle
 	ra.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		ra.running.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("audit: postgres: close: a read of records to seal is still running: %w", ctx.Err())

@@ -11,19 +11,19 @@ import (
 	"github.com/trailmark/audit/store/postgres"
 )
 
-// TestReadAheadStalledKeepsNoLock: the step after a full one
-// takes the sealing lock, then waits for the read ahead with no bound but
-// the caller's context (Sealer.Run's lives as long as the process). When
-// the read ahead cannot get a connection (new connections stall; the
-// step's own connection works), the step holds the lock all that time:
-// no sealer anywhere seals, though records wait and every working
-// connection could seal them.
+// TestReadAheadStalledKeepsNoLock: the step after a full one takes the
+// sealing lock, then looks for the read ahead. When that read cannot get
+// a connection (new connections stall; the step's own works), the step
+// must not wait for it holding the lock, as a first version did until
+// the caller's context ended (Sealer.Run's lives as long as the
+// process): no sealer anywhere sealed, though records waited and every
+// working connection could seal them.
 func TestReadAheadStalledKeepsNoLock(t *testing.T) {
 	dsn(t)
 	t.Parallel()
 	seed, schema := newChainStore(t)
 	p := newProxy(t, serverAddr(t))
-	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_review_")))
+	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
 	if err != nil {
 		t.Fatal(err)
 	}
