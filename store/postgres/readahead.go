@@ -42,12 +42,14 @@ type readAhead struct {
 type batch struct {
 	xid, id string
 	max     int
-	started chan struct{} // closed once the read has its connection
-	done    chan struct{} // closed once recs, xids and err are set
+	started chan struct{}   // closed once the read has its connection
+	done    chan struct{}   // closed once recs, xids and err are set
+	ctx     context.Context // the read's: ended by its timeout, a cancel or Close
 	cancel  context.CancelFunc
 	recs    []audit.Record
 	xids    []string
 	err     error
+	read    time.Time // when the read ended
 }
 
 // readAheadConnect bounds the wait of a read ahead for a connection of
@@ -59,6 +61,10 @@ const (
 	readAheadConnect = time.Second
 	readAheadTimeout = time.Minute
 )
+
+// readAheadFresh is how long records read ahead stay good for a step: a
+// sealer that is behind takes them at once.
+const readAheadFresh = 10 * time.Second
 
 // startReadAhead reads up to max records after (xid, id) in the
 // background, unless the store is closed or a read is still running.
@@ -73,12 +79,13 @@ func (s *Store) startReadAhead(xid, id string, max int) {
 		ra.ctx, ra.cancel = context.WithCancel(context.Background())
 	}
 	ctx, cancel := context.WithTimeout(ra.ctx, readAheadTimeout)
-	b := &batch{xid: xid, id: id, max: max, started: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	b := &batch{xid: xid, id: id, max: max, started: make(chan struct{}), done: make(chan struct{}), ctx: ctx, cancel: cancel}
 	ra.next, ra.running = b, b
 	go func() {
 		b.recs, b.xids, b.err = s.readOutside(ctx, b)
+		b.read = time.Now()
+		close(b.done) // before cancel: takeReadAhead tells a read done from one cut short
 		cancel()
-		close(b.done)
 		ra.mu.Lock()
 		ra.running = nil
 		if ra.closed && ra.idle != nil {
@@ -126,8 +133,17 @@ func (s *Store) takeReadAhead(ctx context.Context, xid, id string, max int) ([]a
 	select {
 	case <-b.done:
 	case <-b.started:
+		// its query may not end when it is cancelled (lib/pq asks the
+		// server on another connection and waits on this one): the step
+		// stops waiting then, and reads itself
 		select {
 		case <-b.done:
+		case <-b.ctx.Done():
+			select {
+			case <-b.done:
+			default:
+				return nil, nil, false
+			}
 		case <-ctx.Done():
 			b.cancel()
 			return nil, nil, false
@@ -136,7 +152,9 @@ func (s *Store) takeReadAhead(ctx context.Context, xid, id string, max int) ([]a
 		b.cancel()
 		return nil, nil, false
 	}
-	if b.err != nil || len(b.recs) == 0 {
+	// a batch left over (by a step that failed, then a pause) may hold
+	// records retention has removed since: those are read again
+	if b.err != nil || len(b.recs) == 0 || time.Since(b.read) > readAheadFresh {
 		return nil, nil, false
 	}
 	return b.recs, b.xids, true

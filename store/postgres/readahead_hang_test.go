@@ -1,0 +1,199 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trailmark/audit"
+	"github.com/trailmark/audit/store/postgres"
+	"github.com/trailmark/audit/storekit"
+)
+
+// freezeProxy forwards to target; on a connection that began a READ ONLY
+// transaction (the read ahead's, never a sealing step's), it stops passing
+// the server's answers once the client sends its next query: the
+// connection stays open and its query never returns (a half-open TCP
+// connection, a stuck pooler or load balancer). Every other connection,
+// the cancel requests' too, works.
+type freezeProxy struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+	frozen chan struct{}
+	once   sync.Once
+}
+
+func newFreezeProxy(t *testing.T, target string) *freezeProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezeProxy{ln: ln, target: target, frozen: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			var readOnly, freeze atomic.Bool
+			p.wg.Add(2)
+			go func() {
+				defer p.wg.Done()
+				defer s.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if readOnly.Load() && !freeze.Load() {
+							freeze.Store(true)
+							p.once.Do(func() { close(p.frozen) })
+						}
+						if bytes.Contains(buf[:n], []byte("BEGIN READ ONLY")) {
+							readOnly.Store(true)
+						}
+						if _, err := s.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer p.wg.Done()
+				defer c.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := s.Read(buf)
+					if n > 0 && !freeze.Load() {
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *freezeProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *freezeProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// plainSeals returns seals that continue the chain from last (no HMAC:
+// the store does not check them).
+func plainSeals(last storekit.Seal, recs []audit.Record) []storekit.Seal {
+	seals := make([]storekit.Seal, len(recs))
+	for i, r := range recs {
+		seals[i] = storekit.Seal{Seq: last.Seq + uint64(i) + 1, EventID: r.ID, EventTime: r.OccurredAt,
+			Digest: make([]byte, 32), KeyID: "k", Hash: make([]byte, 32), SealedAt: time.Now()}
+	}
+	return seals
+}
+
+// TestStepStopsWaitingForCancelledRead: a step waits for a read ahead
+// that has its connection, but no longer once the read is cancelled
+// (readAheadTimeout, or Close). lib/pq answers a cancellation with a
+// cancel request and keeps reading the connection, so a read whose
+// connection stops answering never returns: a first version went on
+// waiting, on its own working connection and holding the sealing lock,
+// for as long as that connection hung.
+func TestStepStopsWaitingForCancelledRead(t *testing.T) {
+	dsn(t)
+	t.Parallel()
+	seed, schema := newChainStore(t)
+	appendRecords(t, seed, 20)
+	ctx := testCtx(t)
+	for {
+		lag, err := seed.SealLag(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lag.Waiting == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p := newFreezeProxy(t, serverAddr(t))
+	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := postgres.New(db, &postgres.Options{Schema: schema, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// step 1: full; its read ahead begins, then its connection hangs
+	n, err := a.SealNext(ctx, 5, func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error) {
+		select {
+		case <-p.frozen:
+		case <-time.After(10 * time.Second):
+			t.Error("the read ahead did not begin within 10 s")
+		}
+		return plainSeals(last, recs), nil
+	})
+	if err != nil || n != 5 {
+		t.Fatalf("step 1: %d, %v", n, err)
+	}
+	// step 2, with a context without deadline (a sealer's Run)
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.SealNext(context.Background(), 5, func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error) {
+			return plainSeals(last, recs), nil
+		})
+		done <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	// cancel the read, as readAheadTimeout would after a minute
+	cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer ccancel()
+	cerr := a.Close(cctx)
+	t.Logf("Close: %v", cerr)
+	select {
+	case err := <-done:
+		t.Logf("step 2 returned after the read was cancelled: %v", err)
+	case <-time.After(10 * time.Second):
+		// another sealer finds the lock taken
+		k, err := seed.SealNext(ctx, 5, func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error) {
+			return plainSeals(last, recs), nil
+		})
+		t.Logf("another store's step meanwhile: sealed %d, %v", k, err)
+		t.Errorf("step 2 still waits, holding the sealing lock on its own working connection, 10 s after its read ahead was cancelled: cancelling the read (readAheadTimeout or Close) does not end the wait")
+		p.close() // let the read fail
+		<-done
+	}
+}
