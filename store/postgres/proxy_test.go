@@ -40,6 +40,29 @@ type proxy struct {
 	// connection instead of passing the confirmation back. lostCommits
 	// counts the COMMITs the server confirmed and the client never saw.
 	loseCommits, lostCommits atomic.Int32
+
+	// hooks, set with setHooks before the connections they are for
+	hooks proxyHooks
+}
+
+// proxyHooks watch and shape forwarded connections.
+type proxyHooks struct {
+	// up sees each frontend message (its type, 0 for the startup
+	// packet, and body) before it is passed on.
+	up func(l *proxyLink, typ byte, body []byte)
+	// down sees each chunk of the server's bytes before it is passed on
+	// (it may sleep: a slow link), and drops it if it returns false.
+	down func(l *proxyLink, chunk []byte) bool
+}
+
+// proxyLink is what the hooks may keep of one forwarded connection.
+type proxyLink struct{ marked, frozen atomic.Bool }
+
+// setHooks sets the hooks of the connections forwarded from now on.
+func (p *proxy) setHooks(h proxyHooks) {
+	p.mu.Lock()
+	p.hooks = h
+	p.mu.Unlock()
 }
 
 // newProxy starts a proxy to target, closed when t ends.
@@ -96,15 +119,17 @@ func (p *proxy) forward(c net.Conn) {
 	}
 	p.mu.Lock()
 	p.conns[s] = struct{}{}
+	h := p.hooks
 	p.mu.Unlock()
 	var hold atomic.Bool // a COMMIT is to be lost on this connection
+	l := new(proxyLink)
 	done := make(chan struct{}, 2)
 	go func() { // client to server, message by message
-		p.clientToServer(s, c, &hold)
+		p.clientToServer(s, c, &hold, h, l)
 		done <- struct{}{}
 	}()
 	go func() {
-		p.serverToClient(c, s, &hold)
+		p.serverToClient(c, s, &hold, h, l)
 		done <- struct{}{}
 	}()
 	<-done
@@ -121,17 +146,24 @@ var commitDone = []byte("C\x00\x00\x00\x0bCOMMIT\x00")
 
 // clientToServer copies the frontend messages of the PostgreSQL protocol
 // and arms hold when it passes a COMMIT that is to be lost.
-func (p *proxy) clientToServer(dst, src net.Conn, hold *atomic.Bool) {
+func (p *proxy) clientToServer(dst, src net.Conn, hold *atomic.Bool, h proxyHooks, l *proxyLink) {
 	var head [5]byte
 	// the startup packet has no type byte
 	if _, err := io.ReadFull(src, head[1:]); err != nil {
 		return
 	}
 	n := binary.BigEndian.Uint32(head[1:])
-	if _, err := dst.Write(head[1:]); err != nil || n < 4 {
+	if n < 4 {
 		return
 	}
-	if _, err := io.CopyN(dst, src, int64(n-4)); err != nil {
+	startup := make([]byte, n-4)
+	if _, err := io.ReadFull(src, startup); err != nil {
+		return
+	}
+	if h.up != nil {
+		h.up(l, 0, startup)
+	}
+	if _, err := dst.Write(append(head[1:], startup...)); err != nil {
 		return
 	}
 	for {
@@ -145,6 +177,9 @@ func (p *proxy) clientToServer(dst, src net.Conn, hold *atomic.Bool) {
 		body := make([]byte, n-4)
 		if _, err := io.ReadFull(src, body); err != nil {
 			return
+		}
+		if h.up != nil {
+			h.up(l, head[0], body)
 		}
 		if head[0] == 'Q' && bytes.Equal(body, commitQuery) {
 			for {
@@ -163,12 +198,12 @@ func (p *proxy) clientToServer(dst, src net.Conn, hold *atomic.Bool) {
 
 // serverToClient copies the server's bytes, unless hold is armed: then it
 // waits for the confirmation of the COMMIT and cuts the connection.
-func (p *proxy) serverToClient(dst, src net.Conn, hold *atomic.Bool) {
+func (p *proxy) serverToClient(dst, src net.Conn, hold *atomic.Bool, h proxyHooks, l *proxyLink) {
 	buf := make([]byte, 32<<10)
 	var held []byte
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && (h.down == nil || h.down(l, buf[:n])) {
 			if hold.Load() {
 				held = append(held, buf[:n]...)
 				if bytes.Contains(held, commitDone) {

@@ -3,9 +3,7 @@ package postgres_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,103 +13,6 @@ import (
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storekit"
 )
-
-// freezeProxy forwards to target; on a connection that began a READ ONLY
-// transaction (the read ahead's, never a sealing step's), it stops passing
-// the server's answers once the client sends its next query: the
-// connection stays open and its query never returns (a half-open TCP
-// connection, a stuck pooler or load balancer). Every other connection,
-// the cancel requests' too, works.
-type freezeProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-	frozen chan struct{}
-	once   sync.Once
-}
-
-func newFreezeProxy(t *testing.T, target string) *freezeProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &freezeProxy{ln: ln, target: target, frozen: make(chan struct{})}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			var readOnly, freeze atomic.Bool
-			p.wg.Add(2)
-			go func() {
-				defer p.wg.Done()
-				defer s.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if readOnly.Load() && !freeze.Load() {
-							freeze.Store(true)
-							p.once.Do(func() { close(p.frozen) })
-						}
-						if bytes.Contains(buf[:n], []byte("BEGIN READ ONLY")) {
-							readOnly.Store(true)
-						}
-						if _, err := s.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-			go func() {
-				defer p.wg.Done()
-				defer c.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 && !freeze.Load() {
-						if _, err := c.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *freezeProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *freezeProxy) close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
 
 // plainSeals returns seals that continue the chain from last (no HMAC:
 // the store does not check them).
@@ -147,7 +48,26 @@ func TestStepStopsWaitingForCancelledRead(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	p := newFreezeProxy(t, serverAddr(t))
+	// the connection that began a READ ONLY transaction (the read ahead's,
+	// never a sealing step's) stops passing the server's answers once the
+	// client sends its next query: it stays open and its query never
+	// returns (a half-open TCP connection, a stuck pooler or load
+	// balancer); every other connection, the cancel requests' too, works
+	frozen := make(chan struct{})
+	var once sync.Once
+	p := newProxy(t, serverAddr(t))
+	p.setHooks(proxyHooks{
+		up: func(l *proxyLink, _ byte, body []byte) {
+			if l.marked.Load() && !l.frozen.Load() {
+				l.frozen.Store(true)
+				once.Do(func() { close(frozen) })
+			}
+			if bytes.Contains(body, []byte("BEGIN READ ONLY")) {
+				l.marked.Store(true)
+			}
+		},
+		down: func(l *proxyLink, _ []byte) bool { return !l.frozen.Load() },
+	})
 	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +80,7 @@ func TestStepStopsWaitingForCancelledRead(t *testing.T) {
 	// step 1: full; its read ahead begins, then its connection hangs
 	n, err := a.SealNext(ctx, 5, func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error) {
 		select {
-		case <-p.frozen:
+		case <-frozen:
 		case <-time.After(10 * time.Second):
 			t.Error("the read ahead did not begin within 10 s")
 		}
@@ -193,7 +113,7 @@ func TestStepStopsWaitingForCancelledRead(t *testing.T) {
 		})
 		t.Logf("another store's step meanwhile: sealed %d, %v", k, err)
 		t.Errorf("step 2 still waits, holding the sealing lock on its own working connection, 10 s after its read ahead was cancelled: cancelling the read (readAheadTimeout or Close) does not end the wait")
-		p.close() // let the read fail
+		p.Close() // let the read fail
 		<-done
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,104 +16,8 @@ import (
 	"github.com/trailmark/audit/store/postgres"
 )
 
-// slowProxy forwards to target, passing the server's bytes on at bps
-// bytes a second on each connection (a slow link), and counts the reads
-// of records to seal the clients send.
-type slowProxy struct {
-	ln     net.Listener
-	target string
-	bps    int
-	reads  atomic.Int32
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-var debugSlow = false
-
+// toSealMark is in the reads of records to seal (toSealQuery).
 var toSealMark = []byte("ORDER BY e.xid, e.id LIMIT")
-
-func newSlowProxy(t *testing.T, target string, bps int) *slowProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &slowProxy{ln: ln, target: target, bps: bps}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { // client to server, counting the reads
-				defer p.wg.Done()
-				defer s.Close()
-				var carry []byte
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						w := append(carry, buf[:n]...)
-						if k := bytes.Count(w, toSealMark); k > 0 {
-							p.reads.Add(int32(k))
-							if debugSlow {
-								i := bytes.Index(w, toSealMark)
-								println("read on", c.RemoteAddr().String(), k, time.Now().Format("05.000"), string(w[max(0, i-60):min(len(w), i+40)]))
-							}
-						}
-						carry = append([]byte(nil), w[max(0, len(w)-len(toSealMark)+1):]...)
-						if _, err := s.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-			go func() { // server to client, throttled
-				defer p.wg.Done()
-				defer c.Close()
-				buf := make([]byte, 16<<10)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 {
-						time.Sleep(time.Duration(n) * time.Second / time.Duration(p.bps))
-						if _, err := c.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *slowProxy) addr() string { return p.ln.Addr().String() }
 
 // TestSlowReadAheadUsed: on a slow link (or with large records),
 // reading a step's records takes longer than sealing the step before.
@@ -138,7 +40,20 @@ func TestSlowReadAheadUsed(t *testing.T) {
 	if err := seed.Append(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
-	p := newSlowProxy(t, serverAddr(t), 500_000)
+	// a link passing the server's bytes at 500 kB/s, counting the reads of records to seal
+	var reads atomic.Int32
+	p := newProxy(t, serverAddr(t))
+	p.setHooks(proxyHooks{
+		up: func(_ *proxyLink, typ byte, body []byte) {
+			if typ == 'P' && bytes.Contains(body, toSealMark) {
+				reads.Add(1)
+			}
+		},
+		down: func(_ *proxyLink, chunk []byte) bool {
+			time.Sleep(time.Duration(len(chunk)) * time.Second / 500_000)
+			return true
+		},
+	})
 	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
 	if err != nil {
 		t.Fatal(err)
@@ -165,18 +80,18 @@ func TestSlowReadAheadUsed(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	p.reads.Store(0)
+	reads.Store(0)
 	begin := time.Now()
 	n, err := sl.SealOnce(ctx)
 	if err != nil || n != 150 {
 		t.Fatalf("SealOnce: %d, %v; want 150", n, err)
 	}
 	took := time.Since(begin)
-	reads := p.reads.Load()
-	t.Logf("sealed 150 records in steps of 40 in %v with %d reads of records to seal", took.Round(time.Millisecond), reads)
+	got := reads.Load()
+	t.Logf("sealed 150 records in steps of 40 in %v with %d reads of records to seal", took.Round(time.Millisecond), got)
 	// 4 steps: the first reads its records, the three others take the
 	// records read ahead during the step before
-	if reads > 4 {
-		t.Errorf("%d reads of records to seal for 4 steps (want 4): reads ahead that were done soon after were dropped and read again; sealing took %v", reads, took.Round(time.Millisecond))
+	if got > 4 {
+		t.Errorf("%d reads of records to seal for 4 steps (want 4): reads ahead that were done soon after were dropped and read again; sealing took %v", got, took.Round(time.Millisecond))
 	}
 }
