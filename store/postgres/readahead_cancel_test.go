@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/trailmark/audit/chain"
-	"github.com/trailmark/audit/store/postgres"
 )
 
 // TestCancelledReadAheadStops: when new connections stall, the read
@@ -24,19 +21,8 @@ func TestCancelledReadAheadStops(t *testing.T) {
 	t.Parallel()
 	seed, schema := newChainStore(t)
 	p := newProxy(t, serverAddr(t))
-	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	a := storeThroughProxy(t, p, schema, true) // one working connection
 	ctx := testCtx(t)
-	if err := db.PingContext(ctx); err != nil { // one working connection
-		t.Fatal(err)
-	}
-	a, err := postgres.New(db, &postgres.Options{Schema: schema, OnError: func(error) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sl, err := chain.NewSealer(a, chainKey, &chain.SealerOptions{SigningKey: &benchSigner, BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)

@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/trailmark/audit"
-	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storekit"
 )
 
@@ -68,15 +65,7 @@ func TestStepStopsWaitingForCancelledRead(t *testing.T) {
 		},
 		down: func(l *proxyLink, _ []byte) bool { return !l.frozen.Load() },
 	})
-	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	a, err := postgres.New(db, &postgres.Options{Schema: schema, OnError: func(error) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := storeThroughProxy(t, p, schema, false)
 	// step 1: full; its read ahead begins, then its connection hangs
 	n, err := a.SealNext(ctx, 5, func(last storekit.Seal, recs []audit.Record) ([]storekit.Seal, error) {
 		select {

@@ -9,11 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
-	"github.com/trailmark/audit/store/postgres"
 )
 
 // toSealMark is in the reads of records to seal (toSealQuery).
@@ -54,15 +51,7 @@ func TestSlowReadAheadUsed(t *testing.T) {
 			return true
 		},
 	})
-	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	a, err := postgres.New(db, &postgres.Options{Schema: schema, OnError: func(error) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := storeThroughProxy(t, p, schema, false)
 	defer a.Close(context.Background())
 	sl, err := chain.NewSealer(a, chainKey, &chain.SealerOptions{SigningKey: &benchSigner, BatchSize: 40})
 	if err != nil {

@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/trailmark/audit/chain"
-	"github.com/trailmark/audit/store/postgres"
 )
 
 // TestReadAheadStalledKeepsNoLock: the step after a full one takes the
@@ -23,19 +20,8 @@ func TestReadAheadStalledKeepsNoLock(t *testing.T) {
 	t.Parallel()
 	seed, schema := newChainStore(t)
 	p := newProxy(t, serverAddr(t))
-	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	a := storeThroughProxy(t, p, schema, true) // one connection, kept idle
 	ctx := testCtx(t)
-	if err := db.PingContext(ctx); err != nil { // one connection, kept idle
-		t.Fatal(err)
-	}
-	a, err := postgres.New(db, &postgres.Options{Schema: schema, OnError: func(error) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sa, err := chain.NewSealer(a, chainKey, &chain.SealerOptions{SigningKey: &benchSigner, BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)

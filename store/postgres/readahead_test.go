@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/chain"
 	"github.com/trailmark/audit/store/postgres"
@@ -106,4 +108,26 @@ func TestReadAheadTwoSealers(t *testing.T) {
 		}
 	}
 	checkTree(t, a, got)
+}
+
+// storeThroughProxy returns a Store of schema on a pool of its own that
+// connects through p, closed when t ends; with ping, the pool holds one
+// working connection at once.
+func storeThroughProxy(t *testing.T, p *proxy, schema string, ping bool) *postgres.Store {
+	t.Helper()
+	db, err := sqlx.Open("postgres", proxyDSN(t, p.addr(), randomName("trailmark_test_")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if ping {
+		if err := db.PingContext(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := postgres.New(db, &postgres.Options{Schema: schema, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
