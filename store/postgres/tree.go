@@ -26,10 +26,6 @@ var (
 // 8): a run of leaves never crosses a multiple of it.
 const maxRun = 16
 
-// zeroSalt stands for a placeholder's salt in the parameter of a step's
-// salts, which the row of placeholders leaves out (NULL).
-var zeroSalt [32]byte
-
 // treeSize returns the number of leaves of the tree.
 func (s *Store) treeSize(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
 	var n int64
@@ -66,7 +62,8 @@ func (s *Store) addLeaves(ctx context.Context, tx *sqlx.Tx, size int64, leaves [
 			if salt {
 				salts = append(salts, l.Salt...)
 			} else {
-				salts = append(salts, zeroSalt[:]...)
+				// zeros stand for a placeholder's salt: its run stores NULL
+				salts = append(salts, make([]byte, 32)...)
 			}
 			commitments = append(commitments, l.Commitment...)
 			for _, h := range l.Hashes {
