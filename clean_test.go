@@ -463,3 +463,34 @@ func TestSortPairsOrdersAsCmpPair(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintableEveryByte holds printable's eight-bytes-at-a-time check to
+// the byte-by-byte definition: every byte value, at every position of
+// strings of 1 to 17 bytes, among printable neighbours at both ends of
+// the range.
+func TestPrintableEveryByte(t *testing.T) {
+	want := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x20 || s[i] > 0x7e {
+				return false
+			}
+		}
+		return true
+	}
+	for _, fill := range []byte{' ', 'a', '~'} {
+		for n := 1; n <= 17; n++ {
+			for at := range n {
+				for c := range 256 {
+					b := bytes.Repeat([]byte{fill}, n)
+					b[at] = byte(c)
+					if s := string(b); printable(s) != want(s) {
+						t.Fatalf("printable(%q) = %v", s, !want(s))
+					}
+				}
+			}
+		}
+	}
+	if !printable("") {
+		t.Error(`printable("") = false`)
+	}
+}
