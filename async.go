@@ -229,6 +229,9 @@ func (l *Logger) run() {
 // writeQueued writes everything queued now, in batches.
 func (l *Logger) writeQueued() {
 	rs := l.q.take()
+	for i := range rs {
+		l.ownID(&rs[i])
+	}
 	for i := 0; i < len(rs); i += l.cfg.BatchSize {
 		b := rs[i:min(i+l.cfg.BatchSize, len(rs))]
 		l.deliver(b)

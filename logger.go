@@ -240,7 +240,8 @@ type Options struct {
 	Redaction Redaction
 	// Limits sets size limits on events.
 	Limits Limits
-	// Now is the clock that stamps OccurredAt. Default time.Now.
+	// Now is the clock that stamps OccurredAt. Default: the system's wall
+	// clock, as time.Now reads it.
 	Now func() time.Time
 	// NewID is the source of event IDs. Default: UUIDv7 (RFC 9562), from
 	// the wall clock, not Now, whose IDs increase in the order the Logger
@@ -314,7 +315,7 @@ type Logger struct {
 	redaction Redaction
 	limits    Limits
 	lifecycle bool
-	wallClock bool // now is time.Now: its reading also times a UUIDv7
+	wallClock bool // now is wallNow: its reading also times a UUIDv7
 	instance  uuid.UUID
 	obs       Observer
 	traceFrom TraceFunc
@@ -388,7 +389,7 @@ func New(store Store, opts *Options) (*Logger, error) {
 		lifecycle: !o.NoLifecycleEvents, obs: o.Observer, traceFrom: o.TraceFrom,
 	}
 	if l.now == nil {
-		l.now, l.wallClock = time.Now, true
+		l.now, l.wallClock = wallNow, true
 	}
 	l.cfg = l.cfg.withDefaults()
 	if err := l.cfg.validate(); err != nil {
@@ -531,11 +532,12 @@ func (l *Logger) DeliveryFor(a Action) Delivery {
 // Log returns ErrClosed after Close. The cancellation of ctx does not stop
 // a write.
 func (l *Logger) Log(ctx context.Context, ev Event) error {
-	rec, err := l.prepare(ctx, &ev, DefaultDelivery)
+	d := l.DeliveryFor(ev.Action) // an invalid action is refused below
+	rec, err := l.prepare(ctx, &ev, d)
 	if err != nil {
 		return err
 	}
-	if l.DeliveryFor(rec.Action) == Sync {
+	if d == Sync {
 		return l.writeSync(ctx, rec)
 	}
 	return l.enqueue(&rec)
@@ -591,9 +593,10 @@ func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
 
 func (l *Logger) isClosed() bool { return l.q.isClosed() }
 
-// prepare fills, validates and cleans ev. d is the delivery an invalid
-// event is counted under: DefaultDelivery for the Policy's (Log), Sync
-// for LogTo.
+// prepare fills, validates and cleans ev, to be delivered as d. The ID
+// of an Async record whose time it reads from the wall clock is left
+// zero, unless a spool needs it now: the batcher makes it, from that
+// time, when it takes the record (ownID), which costs Log nothing.
 func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (Record, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -611,16 +614,13 @@ func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (Record, er
 			now = ev.OccurredAt
 		}
 	}
-	if ev.ID == (uuid.UUID{}) {
+	if ev.ID == (uuid.UUID{}) && (now.IsZero() || d != Async || l.newID != nil || l.cfg.Spool != nil) {
 		ev.ID = l.nextID(now)
 	}
 	rec, err := l.clean.clean(ev)
 	if err != nil {
 		l.invalid.Add(1)
 		if l.obs != nil {
-			if d == DefaultDelivery {
-				d = l.DeliveryFor(ev.Action)
-			}
 			l.obs.Events(OutcomeInvalid, d, ev.Action, 1)
 		}
 		return Record{}, err
@@ -704,6 +704,7 @@ func (l *Logger) enqueue(rec *Record) error {
 		l.observe(OutcomeAccepted, Async, rec.Action, 1)
 	}
 	if err == ErrQueueFull {
+		l.ownID(rec)
 		l.queueFull.Add(1)
 		l.observe(OutcomeQueueFull, Async, rec.Action, 1)
 		l.onError(&DeliveryError{Reason: ReasonQueueFull, Records: []Record{*rec}, Err: ErrQueueFull})
@@ -867,6 +868,14 @@ func (l *Logger) drop(batch []Record, reason DropReason, err error) {
 	}
 	l.observeRecords(o, Async, batch)
 	l.onError(&DeliveryError{Reason: reason, Records: append([]Record(nil), batch...), Err: err})
+}
+
+// ownID gives a record that Log left without an ID (see prepare) its
+// own: a UUIDv7 of its OccurredAt.
+func (l *Logger) ownID(r *Record) {
+	if r.ID == (uuid.UUID{}) {
+		r.ID = l.newV7(r.OccurredAt)
+	}
 }
 
 // jitter returns a random duration in [d/2, d].

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -791,6 +793,79 @@ func TestUUIDsIncrease(t *testing.T) {
 	if sec, nsec := rs[0].ID.Time().UnixTime(); time.Since(time.Unix(sec, nsec)).Abs() > time.Minute {
 		t.Errorf("the last ID's time is %v, want about now", time.Unix(sec, nsec))
 	}
+}
+
+// TestAsyncIDs checks the IDs of Async events, which the batcher makes
+// (Log leaves them to it): each a UUIDv7 of its record's time, and
+// increasing in the order the events were logged, as those of the Sync
+// events among them do; and an event refused for a full queue is
+// reported with its ID.
+func TestAsyncIDs(t *testing.T) {
+	s := newFake(nil)
+	s.block = make(chan struct{}) // until the queue is full
+	var e errs
+	l := newLogger(t, s, &audit.Options{OnError: e.handle, Async: audit.AsyncOptions{FlushInterval: time.Millisecond, QueueSize: 64, Overflow: audit.OverflowDrop},
+		Policy: audit.Policy{Actions: map[audit.Action]audit.Delivery{"sync.one": audit.Sync}}})
+	const n = 3000
+	for i := range n {
+		switch {
+		case i == 200:
+			close(s.block)
+			fallthrough
+		case i > 200 && i%50 == 0:
+			if err := l.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := ev(audit.ActionResourceRead)
+		if i%100 == 99 && i > 200 {
+			e.Action = "sync.one"
+		}
+		e.ResourceID = strconv.Itoa(i)
+		if err := l.Log(context.Background(), e); errors.Is(err, audit.ErrQueueFull) {
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	written := all(t, s)
+	dropped := e.deliveryErrors()[audit.ReasonQueueFull]
+	refused := map[uuid.UUID]bool{}
+	for _, r := range dropped {
+		refused[r.ID] = true
+	}
+	byLog := make([]audit.Record, n)
+	for _, r := range slices.Concat(written, dropped) {
+		i, err := strconv.Atoi(r.ResourceID)
+		if err != nil || byLog[i].ID != (uuid.UUID{}) {
+			t.Fatalf("record %q twice or unknown", r.ResourceID)
+		}
+		byLog[i] = r
+	}
+	prev := map[audit.Action]uuid.UUID{}
+	for i, r := range byLog {
+		if r.ID.Version() != 7 || r.ID.Variant() != uuid.RFC4122 {
+			t.Fatalf("event %d: ID %v is not a UUIDv7", i, r.ID)
+		}
+		sec, nsec := r.ID.Time().UnixTime()
+		if at := time.Unix(sec, nsec); at.Before(r.OccurredAt.Truncate(time.Millisecond)) || at.Sub(r.OccurredAt) > time.Minute {
+			t.Errorf("event %d: ID time %v, want its OccurredAt's, %v", i, at, r.OccurredAt)
+		}
+		if refused[r.ID] {
+			continue // made when it was refused, not in order
+		}
+		if p := prev[r.Action]; storekit.CompareIDs(p, r.ID) >= 0 {
+			t.Fatalf("event %d (%s): ID %v not above the one before, %v", i, r.Action, r.ID, p)
+		}
+		prev[r.Action] = r.ID
+	}
+	if len(dropped) == 0 || len(written) < n/2 {
+		t.Errorf("%d written, %d refused for a full queue: want both", len(written), len(dropped))
+	}
+	t.Logf("%d written, %d refused for a full queue", len(written), len(dropped))
 }
 
 // TestStatsWhileWriting checks the Stats invariant while a batch is being
