@@ -463,9 +463,12 @@ func (e *encoder) release() {
 	if cap(e.kn.runes) > 64<<10 { // a huge key's scratch is not kept
 		e.kn = keyNorm{}
 	}
-	clear(e.members[:cap(e.members)])
-	clear(e.strs[:cap(e.strs)])
-	clear(e.changes[:cap(e.changes)])
+	// the members' stacks clear what they pop (encodeTop, writeObject):
+	// only what a panic left is cleared here, not their whole capacity,
+	// which the largest object ever logged set
+	clear(e.members)
+	clear(e.strs)
+	clear(e.changes)
 	clear(e.path[:cap(e.path)])
 	clear(e.visiting[:cap(e.visiting)])
 	e.notes, e.omitted = nil, nil

@@ -94,3 +94,77 @@ func TestJSONKeysSameOnceRepairedAreDeterministic(t *testing.T) {
 		t.Errorf("got %s, want %s (the least key as given, NUL, is kept)", got, want)
 	}
 }
+
+// appendStringBytewise is AppendString as it was before plain8: one byte
+// at a time. TestAppendStringEveryByte holds AppendString to it.
+func appendStringBytewise(buf []byte, s string) ([]byte, bool) {
+	buf = append(buf, '"')
+	repaired := false
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				buf = append(buf, s[start:i]...)
+				buf = append(buf, "\uFFFD"...)
+				repaired = true
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if b >= 0x20 && b != '"' && b != '\\' {
+			i++
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		switch b {
+		case '"', '\\':
+			buf = append(buf, '\\', b)
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		case 0:
+			buf = append(buf, "\uFFFD"...)
+			repaired = true
+		default:
+			buf = append(buf, '\\', 'u', '0', '0', hexDigit[b>>4], hexDigit[b&0xF])
+		}
+		i++
+		start = i
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"'), repaired
+}
+
+// TestAppendStringEveryByte checks AppendString, which skips eight plain
+// bytes at a time, against the byte-by-byte definition: every byte value
+// and some UTF-8 sequences, valid and not, at every position of strings
+// of 1 to 24 bytes.
+func TestAppendStringEveryByte(t *testing.T) {
+	var inserts []string
+	for c := range 256 {
+		inserts = append(inserts, string([]byte{byte(c)}))
+	}
+	inserts = append(inserts, "é", "€", "😀", "\xe2\x82", "\xf0\x9f\x98", "\xed\xa0\x80", `\"`, "\u2028")
+	for _, fill := range []byte{' ', 'a', '~', '!', '#', '[', ']'} {
+		for n := 1; n <= 24; n++ {
+			for at := range n {
+				for _, ins := range inserts {
+					s := strings.Repeat(string(fill), at) + ins + strings.Repeat(string(fill), n-at)
+					got, gotRep := AppendString([]byte("x"), s)
+					want, wantRep := appendStringBytewise([]byte("x"), s)
+					if !bytes.Equal(got, want) || gotRep != wantRep {
+						t.Fatalf("AppendString(%q) = %q, %v; want %q, %v", s, got, gotRep, want, wantRep)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package canonical
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxNumberText is the longest number, in characters of plain decimal
@@ -13,6 +15,23 @@ const MaxNumberText = 400
 
 const hexDigit = "0123456789abcdef"
 
+// plain8 reports whether the first eight bytes of s (it has as many) are
+// written as they are: ASCII, none below 0x20, no '"' and no '\\'. A byte
+// below 0x20 borrows when 0x20 is taken from each byte, and a byte equal
+// to '"' or '\\' is zero in s XOR that byte and borrows when 1 is taken;
+// the first borrow starts at such a byte, so the answer is exact.
+func plain8(s string) bool {
+	const (
+		ones   = 0x0101010101010101
+		tops   = 0x8080808080808080
+		quote  = '"' * ones
+		bslash = '\\' * ones
+	)
+	w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+	q, b := w^quote, w^bslash
+	return ((w-0x20*ones)&^w|(q-ones)&^q|(b-ones)&^b|w)&tops == 0
+}
+
 // AppendString appends s as a JSON string, replacing invalid UTF-8 and NUL
 // bytes with U+FFFD, and reports whether it replaced any.
 func AppendString(buf []byte, s string) ([]byte, bool) {
@@ -20,6 +39,10 @@ func AppendString(buf []byte, s string) ([]byte, bool) {
 	repaired := false
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(s[i:]) {
+			i += 8
+			continue
+		}
 		b := s[i]
 		if b >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
