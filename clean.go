@@ -189,28 +189,59 @@ const (
 	maxMemoKeys = 256
 )
 
+// memoSlots is the size of the encoder's first memo of secret: a table
+// of the last keys seen, one a slot, in front of the map.
+const memoSlots = 32
+
+// memoEntry is a key of the first memo, a copy, and its answer.
+type memoEntry struct {
+	k      string
+	secret bool
+}
+
+// memoSlot returns the slot of the first memo for a key of 1 to
+// maxMemoKey bytes: from its length and its last two bytes, which tell
+// apart the few keys of one application's events without hashing them.
+func memoSlot(k string) int {
+	return (len(k)*7 ^ int(k[len(k)-1])*3 ^ int(k[(len(k)-1)/2])) % memoSlots
+}
+
 // secret reports whether the key k names a secret. Applications log the
 // same few keys over and over: the answer for a short key is kept in the
 // encoder, with a copy of the key (the caller's string may share memory
-// that it changes later).
+// that it changes later), in a small table of the last keys seen, where
+// a key is found with one comparison, and in a map of up to maxMemoKeys.
 func (c *cleaner) secret(e *encoder, k string) bool {
 	if !c.hasFrags {
 		return false
 	}
-	if len(k) > maxMemoKey {
+	if len(k) > maxMemoKey || k == "" {
 		return c.match(e, k)
 	}
-	if s, ok := e.secrets[k]; ok {
-		return s
+	slot := &e.memo[memoSlot(k)]
+	if slot.k == k {
+		return slot.secret
+	}
+	kept, s := c.memoized(e, k)
+	*slot = memoEntry{kept, s}
+	return s
+}
+
+// memoized returns the answer of secret for k from the encoder's map,
+// matching k when it is not there, and the copy of k that the map keeps.
+func (c *cleaner) memoized(e *encoder, k string) (string, bool) {
+	if m, ok := e.secrets[k]; ok {
+		return m.k, m.secret
 	}
 	s := c.match(e, k)
 	if e.secrets == nil {
-		e.secrets = make(map[string]bool)
+		e.secrets = make(map[string]memoEntry)
 	} else if len(e.secrets) >= maxMemoKeys {
 		clear(e.secrets)
 	}
-	e.secrets[strings.Clone(k)] = s
-	return s
+	kept := strings.Clone(k)
+	e.secrets[kept] = memoEntry{kept, s}
+	return kept, s
 }
 
 // match reports whether the key k names a secret, by normalizing it.
@@ -435,7 +466,8 @@ type encoder struct {
 	visiting []unsafe.Pointer
 	scratch  []byte
 	kn       keyNorm
-	secrets  map[string]bool // memo of cleaner.secret
+	secrets  map[string]memoEntry // memo of cleaner.secret, by key
+	memo     [memoSlots]memoEntry // its last keys, by memoSlot
 	notes    []string
 	omitted  []string
 	root     string

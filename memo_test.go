@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -29,9 +30,29 @@ func TestSecretMemo(t *testing.T) {
 		t.Fatalf("%q is not a secret", shared)
 	}
 	copy(buf, "username")
-	for k, secret := range e.secrets {
-		if k == "username" && secret {
-			t.Errorf(`the memo holds "username" as a secret: it kept the caller's memory of "password"`)
+	for k, m := range e.secrets {
+		if k == "username" && m.secret || m.k != k {
+			t.Errorf(`the memo holds %q as %+v: it kept the caller's memory of "password"`, k, m)
+		}
+	}
+	for _, m := range e.memo {
+		if m.k == "username" && m.secret {
+			t.Errorf(`the memo's table holds "username" as a secret: it kept the caller's memory of "password"`)
+		}
+	}
+	if c.secret(e, shared) {
+		t.Errorf(`"username" is a secret`)
+	}
+	// two keys of one slot of the table, a secret and not, in turn
+	var other string
+	for i := 0; other == ""; i++ {
+		if k := "note" + strconv.Itoa(i); memoSlot(k) == memoSlot("token") {
+			other = k
+		}
+	}
+	for range 4 {
+		if !c.secret(e, "token") || c.secret(e, other) {
+			t.Fatalf(`"token" and %q share a slot: want a secret and not`, other)
 		}
 	}
 	for i := range 3 * maxMemoKeys {
