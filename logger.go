@@ -528,6 +528,8 @@ func (l *Logger) DeliveryFor(a Action) Delivery {
 //   - Sync: the record is written before Log returns, retrying transient
 //     errors up to Policy.SyncTimeout; Log returns the store's error.
 //   - Async: the record is queued; Log returns ErrQueueFull if it cannot be.
+//     Unless a spool keeps it first, its ID is made when its batch is
+//     taken (or when the queue refuses it), from its OccurredAt.
 //
 // Log returns ErrClosed after Close. The cancellation of ctx does not stop
 // a write.
