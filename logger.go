@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/trailmark/audit/internal/wallclock"
 )
 
 // Delivery is how the Logger writes an event: before Log returns, or later
@@ -315,7 +317,7 @@ type Logger struct {
 	redaction Redaction
 	limits    Limits
 	lifecycle bool
-	wallClock bool // now is wallNow: its reading also times a UUIDv7
+	wallClock bool // now is wallclock.Now: its reading also times a UUIDv7
 	instance  uuid.UUID
 	obs       Observer
 	traceFrom TraceFunc
@@ -389,7 +391,7 @@ func New(store Store, opts *Options) (*Logger, error) {
 		lifecycle: !o.NoLifecycleEvents, obs: o.Observer, traceFrom: o.TraceFrom,
 	}
 	if l.now == nil {
-		l.now, l.wallClock = wallNow, true
+		l.now, l.wallClock = wallclock.Now, true
 	}
 	l.cfg = l.cfg.withDefaults()
 	if err := l.cfg.validate(); err != nil {

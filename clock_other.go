@@ -1,9 +1,0 @@
-//go:build !(linux && amd64)
-
-package audit
-
-import "time"
-
-// wallNow returns the wall clock's time, in UTC. (On linux/amd64 it reads
-// the clock once, to the microsecond, with gettimeofday(2).)
-func wallNow() time.Time { return time.Now().UTC() }
