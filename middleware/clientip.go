@@ -271,7 +271,13 @@ func validHeaderName(s string) bool {
 }
 
 func trimOWS(s string) string {
-	return strings.Trim(s, " \t")
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // parsePeer parses http.Request.RemoteAddr: "ip:port", "[ip]:port", or a

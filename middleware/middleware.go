@@ -142,6 +142,7 @@ type mw struct {
 	Options // a copy, defaults applied
 	logger  *audit.Logger
 	ip      *ipResolver
+	ids     idSource
 }
 
 // New returns middleware configured by opts (nil means the defaults),
@@ -200,8 +201,9 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
+	id, hdr := m.requestID(r)
 	ri := audit.RequestInfo{
-		RequestID: m.requestID(r),
+		RequestID: id,
 		IPAddress: m.ip.resolve(r.RemoteAddr, r.Header),
 		UserAgent: m.userAgent(r),
 	}
@@ -214,7 +216,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		actor = audit.ActorFrom(r.Context()) // what an outer layer set, if anything
 	}
 	ctx := audit.WithRequest(r.Context(), ri, actor)
-	w.Header()[m.RequestIDHeader] = []string{ri.RequestID}
+	if hdr == nil {
+		hdr = []string{id}
+	}
+	w.Header()[m.RequestIDHeader] = hdr
 	r = r.WithContext(ctx)
 	if !m.records(r) {
 		h.next.ServeHTTP(w, r)
@@ -223,18 +228,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serveRecorded(w, r)
 }
 
-func (m *mw) requestID(r *http.Request) string {
+// requestID returns the request's id, and a header value of it when it
+// has one at hand (nil otherwise).
+func (m *mw) requestID(r *http.Request) (string, []string) {
 	if !m.IgnoreClientRequestID {
 		if v := r.Header[m.RequestIDHeader]; len(v) == 1 && ValidRequestID(v[0]) {
-			return v[0]
+			return v[0], nil
 		}
 	}
 	if m.NewRequestID != nil {
 		if id := m.NewRequestID(); id != "" && audit.CheckID(id) == nil {
-			return id
+			return id, nil
 		}
 	}
-	return newRequestID()
+	return m.ids.next()
 }
 
 func (m *mw) userAgent(r *http.Request) string {

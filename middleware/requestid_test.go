@@ -47,8 +47,20 @@ func TestNewRequestID(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	seen := map[string]bool{}
+	var ids idSource
+	var prev string
 	for range 1000 {
-		id := newRequestID()
+		id, hdr := ids.next()
+		if len(hdr) != 1 || hdr[0] != id {
+			t.Fatalf("header value %q for id %q", hdr, id)
+		}
+		if u := uuid.MustParse(id); u.String() != id {
+			t.Fatalf("id %q is not in the canonical form %q", id, u)
+		}
+		if id <= prev && id[:14] != prev[:14] { // ids of one millisecond need not increase
+			t.Fatalf("id %q after %q: ids of later milliseconds must sort later", id, prev)
+		}
+		prev = id
 		if !ValidRequestID(id) {
 			t.Fatalf("generated id %q is not valid", id)
 		}
@@ -79,7 +91,7 @@ func FuzzRequestID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		r := httptestRequest()
 		r.Header["X-Request-Id"] = []string{in}
-		got := m.requestID(r)
+		got, _ := m.requestID(r)
 		if !ValidRequestID(got) {
 			t.Fatalf("request id %q from %q is not valid", got, in)
 		}
