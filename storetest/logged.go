@@ -187,4 +187,21 @@ func testCanonicalJSON(t *testing.T, newStore Factory) {
 			t.Fatal(err)
 		}
 	}
+	// a batch in which some records' JSON is canonical as given and some
+	// is not, in either field
+	batch := Records(10, 15)
+	batch[1].Changes = json.RawMessage(`{"size": {"before": 1, "after": 2}}`)
+	batch[2].Details = json.RawMessage(`{"b": 2, "a": 1}`)
+	mustAppend(t, s, batch...)
+	if gt, ok := s.(audit.Getter); ok {
+		for i, r := range batch {
+			g, err := gt.Get(ctx(t), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameJSON(g.Details, r.Details) || !sameJSON(g.Changes, r.Changes) {
+				t.Errorf("batch record %d: got details %s changes %s; want the canonical %s and %s", i, g.Details, g.Changes, canonicalOrNil(r.Details), canonicalOrNil(r.Changes))
+			}
+		}
+	}
 }

@@ -139,7 +139,7 @@ func (s *Store) prev(p pos) (pos, bool) {
 // keep copies b into the arena, so that small records cost no allocation
 // of their own.
 func (s *Store) keep(b []byte) []byte {
-	if b == nil {
+	if len(b) == 0 {
 		return nil
 	}
 	if len(b) > 4<<10 {
@@ -167,21 +167,34 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 	}
 	// Details and Changes are kept in canonical form, as every store
 	// returns them; null is kept as absent. keep copies them: the canonical
-	// form may be the caller's bytes.
+	// form may be the caller's bytes. js holds the forms of a batch in
+	// which one differs from the JSON given; it is not made for a batch
+	// already canonical, as a Logger's is.
+	var js [][2]json.RawMessage
 	var one [1][2]json.RawMessage // a lone record's, without allocating
-	js := one[:]
-	if len(records) > 1 {
-		js = make([][2]json.RawMessage, len(records))
-	}
 	for i := range records {
-		for j, raw := range [2]json.RawMessage{records[i].Details, records[i].Changes} {
+		given := [2]json.RawMessage{records[i].Details, records[i].Changes}
+		for j, raw := range given {
 			c, err := canonical.Bytes(raw)
 			if err != nil {
 				return storekit.Permanent(fmt.Errorf("audit: memory: record %s: %w", records[i].ID, err))
 			}
-			if string(c) != "null" {
-				js[i][j] = c
+			if string(c) == "null" {
+				c = nil
 			}
+			if js == nil && sameBytes(c, raw) {
+				continue
+			}
+			if js == nil {
+				if js = one[:]; len(records) > 1 {
+					js = make([][2]json.RawMessage, len(records))
+				}
+				for k := range i {
+					js[k] = [2]json.RawMessage{records[k].Details, records[k].Changes}
+				}
+				js[i] = given
+			}
+			js[i][j] = c
 		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -192,7 +205,10 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		if _, dup := s.byID[r.ID]; dup {
 			continue
 		}
-		r.Details, r.Changes = s.keep(js[i][0]), s.keep(js[i][1])
+		if js != nil {
+			r.Details, r.Changes = js[i][0], js[i][1]
+		}
+		r.Details, r.Changes = s.keep(r.Details), s.keep(r.Changes)
 		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
 		r.RecordedAt = now
 		s.appended++
@@ -201,6 +217,12 @@ func (s *Store) Append(ctx context.Context, records ...audit.Record) error {
 		s.insert(r)
 	}
 	return nil
+}
+
+// sameBytes reports whether a and b are the same bytes in memory, or both
+// empty.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func (s *Store) insert(r audit.Record) {
