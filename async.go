@@ -28,8 +28,10 @@ type queue struct {
 
 	mu       sync.Mutex
 	buf      []Record
+	halves   []bool        // for each record of buf, whether its ID is half made (Logger.prepare)
 	first    time.Time     // when the oldest record in buf was queued
 	spare    []Record      // a taken buffer, given back for reuse
+	spareH   []bool        // and its halves
 	space    chan struct{} // closed when the batcher takes records or releases bytes
 	closed   bool
 	accepted uint64
@@ -42,11 +44,11 @@ func newQueue(max, batch int, maxBytes int64) *queue {
 	return &queue{max: max, batch: batch, maxBytes: maxBytes, wake: make(chan struct{}, 1), space: make(chan struct{})}
 }
 
-// push appends r. When the queue is full, by count or by bytes, it waits
+// push appends r, whose ID is half made if half is set. When the queue is full, by count or by bytes, it waits
 // for room up to timeout if block is set, then returns ErrQueueFull. A
 // record larger than the byte bound is let in when no other is held, so
 // that it is not refused for ever.
-func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
+func (q *queue) push(r *Record, half, block bool, timeout time.Duration) error {
 	size := recordBytes(r)
 	var timer *time.Timer
 	for {
@@ -63,6 +65,7 @@ func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
 				q.first = time.Now()
 			}
 			q.buf = append(q.buf, *r)
+			q.halves = append(q.halves, half)
 			q.accepted++
 			q.bytes += size
 			n := len(q.buf)
@@ -96,16 +99,18 @@ func (q *queue) push(r *Record, block bool, timeout time.Duration) error {
 	}
 }
 
-// take returns everything queued and empties the queue. Give the slice
-// back with give once its records are handled.
-func (q *queue) take() []Record {
+// take returns everything queued and empties the queue: the records,
+// and for each whether its ID is half made. Give the slices back with
+// give once the records are handled.
+func (q *queue) take() ([]Record, []bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	b := q.buf
+	b, h := q.buf, q.halves
 	q.buf, q.spare = q.spare[:0], nil
+	q.halves, q.spareH = q.spareH[:0], nil
 	q.inflight.Add(int64(len(b)))
 	q.signal()
-	return b
+	return b, h
 }
 
 // signal wakes the producers waiting for room. q.mu must be held.
@@ -116,12 +121,12 @@ func (q *queue) signal() {
 
 // give takes back a buffer whose records have all been handled (each
 // batch's count was released with done).
-func (q *queue) give(b []Record) {
+func (q *queue) give(b []Record, h []bool) {
 	clear(b)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.spare == nil {
-		q.spare = b[:0]
+		q.spare, q.spareH = b[:0], h[:0]
 	}
 }
 
@@ -228,14 +233,16 @@ func (l *Logger) run() {
 
 // writeQueued writes everything queued now, in batches.
 func (l *Logger) writeQueued() {
-	rs := l.q.take()
-	for i := range rs {
-		l.ownID(&rs[i])
+	rs, halves := l.q.take()
+	for i, half := range halves {
+		if half {
+			l.fillV7(&rs[i].ID)
+		}
 	}
 	for i := 0; i < len(rs); i += l.cfg.BatchSize {
 		b := rs[i:min(i+l.cfg.BatchSize, len(rs))]
 		l.deliver(b)
 		l.q.done(b)
 	}
-	l.q.give(rs)
+	l.q.give(rs, halves)
 }

@@ -351,6 +351,15 @@ type Logger struct {
 // in one millisecond borrow from the next. It neither locks nor
 // allocates, where uuid.NewV7 reads crypto/rand and allocates for each ID.
 func (l *Logger) newV7(now time.Time) uuid.UUID {
+	u := l.reserveV7(now)
+	l.fillV7(&u)
+	return u
+}
+
+// reserveV7 returns the first half of a new UUIDv7: its time, version
+// and counter, which order it among the Logger's IDs. fillV7 completes
+// it.
+func (l *Logger) reserveV7(now time.Time) uuid.UUID {
 	ms := uint64(max(now.UnixMilli(), 0))
 	var next uint64
 	for {
@@ -360,13 +369,18 @@ func (l *Logger) newV7(now time.Time) uuid.UUID {
 			break
 		}
 	}
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[0:8], next>>12<<16|0x7000|next&0x0fff)
+	return u
+}
+
+// fillV7 writes the variant and the random bits of a UUIDv7 that
+// reserveV7 began.
+func (l *Logger) fillV7(u *uuid.UUID) {
 	r := l.rng.Get().(*mrand.ChaCha8)
 	lo := r.Uint64()
 	l.rng.Put(r)
-	var u uuid.UUID
-	binary.BigEndian.PutUint64(u[0:8], next>>12<<16|0x7000|next&0x0fff)
 	binary.BigEndian.PutUint64(u[8:16], lo&^(3<<62)|1<<63)
-	return u
 }
 
 type prefixRule struct {
@@ -530,21 +544,22 @@ func (l *Logger) DeliveryFor(a Action) Delivery {
 //   - Sync: the record is written before Log returns, retrying transient
 //     errors up to Policy.SyncTimeout; Log returns the store's error.
 //   - Async: the record is queued; Log returns ErrQueueFull if it cannot be.
-//     Unless a spool keeps it first, its ID is made when its batch is
-//     taken (or when the queue refuses it), from its OccurredAt.
+//     Its ID's time and counter are taken when it is logged, so that
+//     IDs increase in the order events are logged, Sync and Async alike;
+//     its random bits may be drawn later, when its batch is taken.
 //
 // Log returns ErrClosed after Close. The cancellation of ctx does not stop
 // a write.
 func (l *Logger) Log(ctx context.Context, ev Event) error {
 	d := l.DeliveryFor(ev.Action) // an invalid action is refused below
-	rec, err := l.prepare(ctx, &ev, d)
+	rec, half, err := l.prepare(ctx, &ev, d)
 	if err != nil {
 		return err
 	}
 	if d == Sync {
 		return l.writeSync(ctx, rec)
 	}
-	return l.enqueue(&rec)
+	return l.enqueue(&rec, half)
 }
 
 // LogUserAction records action taken by the user userID on their own
@@ -583,7 +598,7 @@ func (l *Logger) LogResourceChange(ctx context.Context, action Action, resourceT
 // rolls back with the business change. Validation, cleaning and redaction
 // apply as in Log; the Policy does not.
 func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
-	rec, err := l.prepare(ctx, &ev, Sync)
+	rec, _, err := l.prepare(ctx, &ev, Sync)
 	if err != nil {
 		return err
 	}
@@ -597,11 +612,12 @@ func (l *Logger) LogTo(ctx context.Context, s Store, ev Event) error {
 
 func (l *Logger) isClosed() bool { return l.q.isClosed() }
 
-// prepare fills, validates and cleans ev, to be delivered as d. The ID
-// of an Async record whose time it reads from the wall clock is left
-// zero, unless a spool needs it now: the batcher makes it, from that
-// time, when it takes the record (ownID), which costs Log nothing.
-func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (Record, error) {
+// prepare fills, validates and cleans ev, to be delivered as d. An
+// Async record whose time it reads from the wall clock gets the first
+// half of its ID only (reserveV7), which orders it among the Logger's
+// IDs as it is logged; unless a spool needs the whole ID now, the batcher
+// draws the random half when it takes the record, and half says so.
+func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (rec Record, half bool, err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -618,18 +634,22 @@ func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (Record, er
 			now = ev.OccurredAt
 		}
 	}
-	if ev.ID == (uuid.UUID{}) && (now.IsZero() || d != Async || l.newID != nil || l.cfg.Spool != nil) {
-		ev.ID = l.nextID(now)
+	if ev.ID == (uuid.UUID{}) {
+		if half = !now.IsZero() && d == Async && l.newID == nil && l.cfg.Spool == nil; half {
+			ev.ID = l.reserveV7(now)
+		} else {
+			ev.ID = l.nextID(now)
+		}
 	}
-	rec, err := l.clean.clean(ev)
+	rec, err = l.clean.clean(ev)
 	if err != nil {
 		l.invalid.Add(1)
 		if l.obs != nil {
 			l.obs.Events(OutcomeInvalid, d, ev.Action, 1)
 		}
-		return Record{}, err
+		return Record{}, false, err
 	}
-	return rec, nil
+	return rec, half, nil
 }
 
 func (l *Logger) writeSync(ctx context.Context, rec Record) error {
@@ -689,13 +709,14 @@ func (l *Logger) countSync(rec *Record, write func() error) error {
 	return nil
 }
 
-func (l *Logger) enqueue(rec *Record) error {
+// enqueue queues rec; half says its ID is half made (see prepare).
+func (l *Logger) enqueue(rec *Record, half bool) error {
 	var err error
 	if l.cfg.Spool != nil {
 		err = l.spoolAppend(rec)
 	}
 	if err == nil {
-		err = l.q.push(rec, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
+		err = l.q.push(rec, half, l.cfg.Overflow == OverflowBlock, l.cfg.BlockTimeout)
 		if err != nil && l.cfg.Spool != nil {
 			if u, ok := l.cfg.Spool.(spoolUnappender); ok {
 				u.Unappend(*rec) // not an earlier record of its ID
@@ -708,7 +729,9 @@ func (l *Logger) enqueue(rec *Record) error {
 		l.observe(OutcomeAccepted, Async, rec.Action, 1)
 	}
 	if err == ErrQueueFull {
-		l.ownID(rec)
+		if half {
+			l.fillV7(&rec.ID)
+		}
 		l.queueFull.Add(1)
 		l.observe(OutcomeQueueFull, Async, rec.Action, 1)
 		l.onError(&DeliveryError{Reason: ReasonQueueFull, Records: []Record{*rec}, Err: ErrQueueFull})
@@ -872,14 +895,6 @@ func (l *Logger) drop(batch []Record, reason DropReason, err error) {
 	}
 	l.observeRecords(o, Async, batch)
 	l.onError(&DeliveryError{Reason: reason, Records: append([]Record(nil), batch...), Err: err})
-}
-
-// ownID gives a record that Log left without an ID (see prepare) its
-// own: a UUIDv7 of its OccurredAt.
-func (l *Logger) ownID(r *Record) {
-	if r.ID == (uuid.UUID{}) {
-		r.ID = l.newV7(r.OccurredAt)
-	}
 }
 
 // jitter returns a random duration in [d/2, d].

@@ -795,11 +795,10 @@ func TestUUIDsIncrease(t *testing.T) {
 	}
 }
 
-// TestAsyncIDs checks the IDs of Async events, which the batcher makes
-// (Log leaves them to it): each a UUIDv7 of its record's time, and
-// increasing in the order the events were logged, as those of the Sync
-// events among them do; and an event refused for a full queue is
-// reported with its ID.
+// TestAsyncIDs checks the IDs of Async events, whose random bits the
+// batcher draws: each a UUIDv7 of its record's time, and increasing in
+// the order the events were logged, the Sync ones among them included;
+// and an event refused for a full queue is reported with its whole ID.
 func TestAsyncIDs(t *testing.T) {
 	s := newFake(nil)
 	s.block = make(chan struct{}) // until the queue is full
@@ -845,27 +844,59 @@ func TestAsyncIDs(t *testing.T) {
 		}
 		byLog[i] = r
 	}
-	prev := map[audit.Action]uuid.UUID{}
+	var prev uuid.UUID
 	for i, r := range byLog {
 		if r.ID.Version() != 7 || r.ID.Variant() != uuid.RFC4122 {
 			t.Fatalf("event %d: ID %v is not a UUIDv7", i, r.ID)
 		}
 		sec, nsec := r.ID.Time().UnixTime()
-		if at := time.Unix(sec, nsec); at.Before(r.OccurredAt.Truncate(time.Millisecond)) || at.Sub(r.OccurredAt) > time.Minute {
+		if at := time.Unix(sec, nsec); at.Before(r.OccurredAt.Truncate(time.Millisecond)) || at.Sub(r.OccurredAt) > 10*time.Millisecond {
 			t.Errorf("event %d: ID time %v, want its OccurredAt's, %v", i, at, r.OccurredAt)
 		}
-		if refused[r.ID] {
-			continue // made when it was refused, not in order
+		if storekit.CompareIDs(prev, r.ID) >= 0 {
+			t.Fatalf("event %d (%s): ID %v not above the one logged before, %v", i, r.Action, r.ID, prev)
 		}
-		if p := prev[r.Action]; storekit.CompareIDs(p, r.ID) >= 0 {
-			t.Fatalf("event %d (%s): ID %v not above the one before, %v", i, r.Action, r.ID, p)
-		}
-		prev[r.Action] = r.ID
+		prev = r.ID
 	}
 	if len(dropped) == 0 || len(written) < n/2 {
 		t.Errorf("%d written, %d refused for a full queue: want both", len(written), len(dropped))
 	}
 	t.Logf("%d written, %d refused for a full queue", len(written), len(dropped))
+}
+
+// TestAsyncIDBeforeLaterSync checks that an Async event waiting in the
+// queue keeps the place of its ID among the Logger's IDs: a Sync event
+// logged after it has a greater ID, and its own ID keeps its time.
+func TestAsyncIDBeforeLaterSync(t *testing.T) {
+	s := newFake(nil)
+	l := newLogger(t, s, &audit.Options{Async: audit.AsyncOptions{FlushInterval: time.Hour},
+		Policy: audit.Policy{Actions: map[audit.Action]audit.Delivery{"sync.one": audit.Sync}}})
+	first := ev(audit.ActionResourceRead)
+	first.ResourceID = "first"
+	if err := l.Log(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	second := ev("sync.one")
+	second.ResourceID = "second"
+	if err := l.Log(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]audit.Record{}
+	for _, r := range all(t, s) {
+		got[r.ResourceID] = r
+	}
+	a, b := got["first"], got["second"]
+	if storekit.CompareIDs(a.ID, b.ID) >= 0 {
+		t.Errorf("the Async event logged first has ID %v, not below the later Sync event's %v", a.ID, b.ID)
+	}
+	sec, nsec := a.ID.Time().UnixTime()
+	if at := time.Unix(sec, nsec); at.Sub(a.OccurredAt.Truncate(time.Millisecond)).Abs() > 5*time.Millisecond {
+		t.Errorf("the Async event's ID has time %v, not its OccurredAt's, %v", at, a.OccurredAt)
+	}
 }
 
 // TestStatsWhileWriting checks the Stats invariant while a batch is being
