@@ -15,7 +15,8 @@ import (
 )
 
 // Append stores records, ignoring those whose (OccurredAt, ID) is already
-// stored. One record is inserted with one statement. More are copied with
+// stored. One record is inserted with one statement, prepared unless the
+// Store is Unprepared. More are copied with
 // COPY straight into the table, in one transaction; if that meets a record
 // already stored (what a retried batch does) or a deadlock, it is rolled
 // back and the batch goes again through a staging table, from which
@@ -53,7 +54,7 @@ func (s *Store) append(ctx context.Context, tx Transaction, records []audit.Reco
 		s.ensurePartitions(ctx, need)
 	}
 	if len(records) == 1 {
-		return s.insertOne(ctx, s.db, records)
+		return s.insertOne(ctx, nil, records)
 	}
 	err := s.inTx(ctx, records, func(tx *sqlx.Tx) error {
 		return s.copyRows(ctx, tx, s.sql.copyTable, records)
@@ -64,9 +65,18 @@ func (s *Store) append(ctx context.Context, tx Transaction, records []audit.Reco
 	return s.inTx(ctx, records, func(tx *sqlx.Tx) error { return s.viaStaging(ctx, tx, records) })
 }
 
-func (s *Store) insertOne(ctx context.Context, ex sqlx.ExecerContext, records []audit.Record) error {
-	args := make([]any, len(columns))
-	if _, err := ex.ExecContext(ctx, s.sql.insertOne, rowArgs(args, &records[0])...); err != nil {
+// insertOne inserts the one record of records in tx, or in a transaction
+// of its own when tx is nil: then as a prepared statement, one round trip
+// to the server where a plain one takes two.
+func (s *Store) insertOne(ctx context.Context, tx Transaction, records []audit.Record) error {
+	args := rowArgs(make([]any, len(columns)), &records[0])
+	var err error
+	if tx != nil {
+		_, err = tx.ExecContext(ctx, s.sql.insertOne, args...)
+	} else {
+		_, err = s.exec(ctx, s.sql.insertOne, args...)
+	}
+	if err != nil {
 		return appendErr(err, records, records)
 	}
 	return nil

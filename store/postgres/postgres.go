@@ -114,9 +114,10 @@ type Options struct {
 	// Query that look up a user, a tenant, a request, a trace or a
 	// resource, or no value): PostgreSQL then plans them once rather than
 	// at every call, which on the partitioned table is most of a page's
-	// cost. Set it behind a connection pooler that does not keep prepared
-	// statements across transactions (PgBouncer in transaction mode before
-	// version 1.21).
+	// cost. It also prepares the insert of a lone record (Append of one),
+	// one round trip instead of two. Set it behind a connection pooler
+	// that does not keep prepared statements across transactions
+	// (PgBouncer in transaction mode before version 1.21).
 	Unprepared bool
 	// MaxReads is how many reads (Query's pages, Get) run at once; the
 	// others wait their turn in the order they came. database/sql hands

@@ -83,6 +83,22 @@ func (s *Store) query(ctx context.Context, prepare bool, q string, args ...any) 
 	return st.QueryContext(ctx, args...)
 }
 
+// exec runs the statement q with args, prepared on the Store's pool
+// unless the Store is Unprepared (or keeps maxPrepared statements
+// already).
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if !s.cfg.unprepared {
+		st, err := s.stmt(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
+			return st.ExecContext(ctx, args...)
+		}
+	}
+	return s.db.ExecContext(ctx, q, args...)
+}
+
 // stmt returns the prepared statement of q, preparing it if needed, or
 // nil when the Store keeps maxPrepared statements already or is closed.
 func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {

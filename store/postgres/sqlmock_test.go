@@ -120,12 +120,20 @@ func TestAppendOneSQL(t *testing.T) {
 	r := storetest.Record(1)
 	r.IPAddress, r.Details, r.ErrorMessage = netip.Addr{}, nil, ""
 	expectEnsure(mock, `{"2026-03-01"}`)
-	mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 1))
+	one := mock.ExpectPrepare(sqlInsertOne) // once, for every lone record
+	one.ExpectExec().WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 1))
 	if err := s.Append(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	// known partitions are not created again
-	mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 0))
+	one.ExpectExec().WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 0))
+	if err := s.Append(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	// an Unprepared store sends the plain statement
+	s, mock = newMock(t, &postgres.Options{Unprepared: true})
+	expectEnsure(mock, `{"2026-03-01"}`)
+	mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 1))
 	if err := s.Append(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +306,7 @@ func TestAppendOneErrors(t *testing.T) {
 			s, mock := newMock(t, &postgres.Options{Now: func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }})
 			r := storetest.Record(1)
 			expectEnsure(mock, `{"2026-03-01"}`)
-			mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnError(f.err)
+			mock.ExpectPrepare(sqlInsertOne).ExpectExec().WithArgs(args(r)...).WillReturnError(f.err)
 			checkFailure(t, s.Append(context.Background(), r), f)
 		})
 	}
@@ -471,7 +479,8 @@ func TestEnsureIsBestEffort(t *testing.T) {
 	mock.ExpectExec("SET LOCAL lock_timeout = 2000").WillReturnResult(sqlmock.NewResult(0, 0))
 	mock.ExpectExec(sqlEnsure).WithArgs(`{"2026-03-01"}`).WillReturnError(refused)
 	mock.ExpectRollback()
-	mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 1))
+	one := mock.ExpectPrepare(sqlInsertOne)
+	one.ExpectExec().WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 1))
 	if err := s.Append(context.Background(), r); err != nil {
 		t.Fatalf("Append after a failed partition creation: %v", err)
 	}
@@ -479,13 +488,13 @@ func TestEnsureIsBestEffort(t *testing.T) {
 		t.Fatalf("error handler got %v, want one error wrapping %v", reported, refused)
 	}
 	// backing off: no new attempt for a while
-	mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 0))
+	one.ExpectExec().WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 0))
 	if err := s.Append(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Minute)
 	expectEnsure(mock, `{"2026-03-01"}`)
-	mock.ExpectExec(sqlInsertOne).WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 0))
+	one.ExpectExec().WithArgs(args(r)...).WillReturnResult(sqlmock.NewResult(0, 0))
 	if err := s.Append(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
