@@ -28,7 +28,7 @@ type queue struct {
 
 	mu       sync.Mutex
 	buf      []Record
-	halves   []bool        // for each record of buf, whether its ID is half made (Logger.prepare)
+	halves   []bool        // for each record of buf, whether its ID is half made
 	first    time.Time     // when the oldest record in buf was queued
 	spare    []Record      // a taken buffer, given back for reuse
 	spareH   []bool        // and its halves
@@ -44,7 +44,8 @@ func newQueue(max, batch int, maxBytes int64) *queue {
 	return &queue{max: max, batch: batch, maxBytes: maxBytes, wake: make(chan struct{}, 1), space: make(chan struct{})}
 }
 
-// push appends r, whose ID is half made if half is set. When the queue is full, by count or by bytes, it waits
+// push appends r, whose ID is half made if half is set (see
+// Logger.prepare). When the queue is full, by count or by bytes, it waits
 // for room up to timeout if block is set, then returns ErrQueueFull. A
 // record larger than the byte bound is let in when no other is held, so
 // that it is not refused for ever.
