@@ -266,3 +266,33 @@ func containsAddr(s string, a netip.Addr) bool {
 	}
 	return false
 }
+
+// parsePeerStd is parsePeer as it was, with netip.ParseAddrPort:
+// FuzzParsePeer holds parsePeer to it.
+func parsePeerStd(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return normalizeAddr(ap.Addr())
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return normalizeAddr(a)
+	}
+	return netip.Addr{}
+}
+
+// FuzzParsePeer checks that parsePeer, which checks a port without
+// parsing it, reads every RemoteAddr as netip.ParseAddrPort and
+// netip.ParseAddr do.
+func FuzzParsePeer(f *testing.F) {
+	for _, s := range []string{
+		"10.0.0.2:4000", "[2001:db8::1]:443", "[fe80::1%eth0]:80", "[::ffff:10.0.0.1]:1", "192.0.2.1", "2001:db8::1",
+		"::1:80", "[1.2.3.4]:80", "1.2.3.4:", ":80", "1.2.3.4:65535", "1.2.3.4:65536", "1.2.3.4:000000080", "1.2.3.4:+80",
+		"::ffff:1.2.3.4", "[::1]", "[::1]:", "@", "", "::1:abc", "1.2.3.4:80:90", "[::1]:80]", "[[::1]]:80",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := parsePeer(s), parsePeerStd(s); got != want {
+			t.Fatalf("parsePeer(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
