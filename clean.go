@@ -200,8 +200,9 @@ type memoEntry struct {
 }
 
 // memoSlot returns the slot of the first memo for a key of 1 to
-// maxMemoKey bytes: from its length and its last two bytes, which tell
-// apart the few keys of one application's events without hashing them.
+// maxMemoKey bytes: from its length, its middle byte and its last one,
+// which tell apart the few keys of one application's events without
+// hashing them.
 func memoSlot(k string) int {
 	return (len(k)*7 ^ int(k[len(k)-1])*3 ^ int(k[(len(k)-1)/2])) % memoSlots
 }
