@@ -16,10 +16,10 @@ import (
 
 // Append stores records, ignoring those whose (OccurredAt, ID) is already
 // stored. One record is inserted with one statement, prepared unless the
-// Store is Unprepared. More are copied with
-// COPY straight into the table, in one transaction; if that meets a record
-// already stored (what a retried batch does) or a deadlock, it is rolled
-// back and the batch goes again through a staging table, from which
+// Store is Unprepared. More are copied with COPY straight into the table,
+// in one transaction; if that meets a record already stored (what a
+// retried batch does) or a deadlock, it is rolled back and the batch goes
+// again through a staging table, from which
 // INSERT … ON CONFLICT DO NOTHING moves only the new records. Either way
 // the batch is stored all or nothing, and a batch retried after any
 // failure, even a lost connection during COMMIT, stores each record once.
