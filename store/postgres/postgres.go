@@ -115,9 +115,12 @@ type Options struct {
 	// resource, or no value): PostgreSQL then plans them once rather than
 	// at every call, which on the partitioned table is most of a page's
 	// cost. It also prepares the insert of a lone record (Append of one),
-	// one round trip instead of two. Set it behind a connection pooler
-	// that does not keep prepared statements across transactions
-	// (PgBouncer in transaction mode before version 1.21).
+	// one round trip instead of two. A statement the server has lost (a
+	// DISCARD ALL by other code on the pool) is run plain once and
+	// prepared again. Set Unprepared behind a connection pooler that does
+	// not keep prepared statements across transactions (PgBouncer in
+	// transaction mode before version 1.21): there every prepared call
+	// would fail once and run again.
 	Unprepared bool
 	// MaxReads is how many reads (Query's pages, Get) run at once; the
 	// others wait their turn in the order they came. database/sql hands

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"sync"
 
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
 	"github.com/trailmark/audit"
 )
 
@@ -80,7 +83,11 @@ func (s *Store) query(ctx context.Context, prepare bool, q string, args ...any) 
 	if st == nil {
 		return s.db.QueryContext(ctx, q, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	if s.lost(q, st, err) {
+		return s.db.QueryContext(ctx, q, args...)
+	}
+	return rows, err
 }
 
 // exec runs the statement q with args, prepared on the Store's pool
@@ -93,10 +100,42 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 			return nil, err
 		}
 		if st != nil {
-			return st.ExecContext(ctx, args...)
+			res, err := st.ExecContext(ctx, args...)
+			if !s.lost(q, st, err) {
+				return res, err
+			}
 		}
 	}
 	return s.db.ExecContext(ctx, q, args...)
+}
+
+// lost reports whether the statement st of q failed with err because it
+// is no longer usable, and the caller should run q plain instead (only
+// queries, and statements that may run twice, come here):
+//
+//   - the server no longer knows st on the connection it ran on (SQLSTATE
+//     26000: a DISCARD ALL or DEALLOCATE by other code on a pool given to
+//     New, or a pooler that does not keep prepared statements). It ran
+//     nothing then. st is forgotten and closed, so that the next call
+//     prepares q again rather than failing on that connection for good;
+//   - another caller forgot st so meanwhile, or the Store was closed:
+//     st may have been closed under this call.
+func (s *Store) lost(q string, st *sql.Stmt, err error) bool {
+	if err == nil {
+		return false
+	}
+	discarded := pq.As(err, pqerror.InvalidSQLStatementName) != nil
+	p := &s.prepared
+	p.mu.Lock()
+	current := p.stmts[q] == st
+	if discarded && current {
+		delete(p.stmts, q)
+	}
+	p.mu.Unlock()
+	if discarded && current {
+		st.Close()
+	}
+	return discarded || !current
 }
 
 // stmt returns the prepared statement of q, preparing it if needed, or

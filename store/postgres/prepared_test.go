@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/store/postgres"
 	"github.com/trailmark/audit/storetest"
@@ -121,5 +123,58 @@ func TestPreparedQueries(t *testing.T) {
 	}
 	if got := walk(s, audit.Filter{UserID: "bob", Limit: 4}); len(got) != 20 {
 		t.Errorf("after Close: got %d records of bob, want 20", len(got))
+	}
+}
+
+// TestDiscardedStatements: when other code on the Store's pool discards
+// the connection's prepared statements (DISCARD ALL, DEALLOCATE ALL, as a
+// pooler's reset does), appends of one record and prepared pages still
+// succeed, and the statements are prepared again, on a pool of one
+// connection where every call meets the discarded statements.
+func TestDiscardedStatements(t *testing.T) {
+	t.Parallel()
+	base := newStore(t, nil)
+	db, err := sqlx.Open("postgres", dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	s, err := postgres.New(db, &postgres.Options{Schema: schemaOf(t, base)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	rs := storetest.Records(0, 8)
+	prepared := func() int {
+		t.Helper()
+		var n int
+		if err := db.GetContext(ctx, &n, "SELECT count(*) FROM pg_prepared_statements"); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i, reset := range []string{"DISCARD ALL", "DEALLOCATE ALL", "DISCARD ALL"} {
+		if err := s.Append(ctx, rs[2*i]); err != nil {
+			t.Fatalf("append before %s: %v", reset, err)
+		}
+		if _, err := s.Query(ctx, audit.Filter{UserID: rs[0].UserID, Limit: 5}); err != nil {
+			t.Fatalf("page before %s: %v", reset, err)
+		}
+		if n := prepared(); n < 2 {
+			t.Fatalf("%d statements prepared on the connection, want the insert and the page", n)
+		}
+		if _, err := db.ExecContext(ctx, reset); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(ctx, rs[2*i+1]); err != nil {
+			t.Fatalf("append after %s: %v", reset, err)
+		}
+		if _, err := s.Query(ctx, audit.Filter{UserID: rs[0].UserID, Limit: 5}); err != nil {
+			t.Fatalf("page after %s: %v", reset, err)
+		}
+	}
+	if got := len(storetest.QueryAll(t, s, audit.Filter{Limit: audit.MaxLimit})); got != 6 {
+		t.Errorf("%d records stored, want 6", got)
 	}
 }

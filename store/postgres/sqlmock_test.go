@@ -309,6 +309,13 @@ func TestAppendOneErrors(t *testing.T) {
 			mock.ExpectPrepare(sqlInsertOne).ExpectExec().WithArgs(args(r)...).WillReturnError(f.err)
 			checkFailure(t, s.Append(context.Background(), r), f)
 		})
+		t.Run(f.name+" preparing", func(t *testing.T) {
+			s, mock := newMock(t, &postgres.Options{Now: func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }})
+			r := storetest.Record(1)
+			expectEnsure(mock, `{"2026-03-01"}`)
+			mock.ExpectPrepare(sqlInsertOne).WillReturnError(f.err)
+			checkFailure(t, s.Append(context.Background(), r), f)
+		})
 	}
 }
 
