@@ -283,8 +283,8 @@ func trimOWS(s string) string {
 // parsePeer parses http.Request.RemoteAddr: "ip:port", "[ip]:port", or a
 // bare address. Anything else (a Unix socket) is the zero Addr.
 //
-// The port is checked, not parsed (netip.ParseAddrPort parses it, a
-// tenth of the middleware's time for every request).
+// The port is checked, not parsed: netip.ParseAddrPort parses it with
+// strconv.ParseUint, 20 to 50 ns of every request that nothing uses.
 func parsePeer(s string) netip.Addr {
 	host := s
 	if i := strings.LastIndexByte(s, ':'); i >= 0 && validPort(s[i+1:]) {
