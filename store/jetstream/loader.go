@@ -456,17 +456,28 @@ func (l *Loader) readLag(ctx context.Context, st js.Stream, cons js.Consumer) {
 		return
 	}
 	var age time.Duration
+	ageKnown := true
 	if info.NumPending > 0 || info.NumAckPending > 0 {
 		// The oldest record not acknowledged is the first one after the
-		// ack floor.
-		if m, err := st.GetMsg(ctx, info.AckFloor.Stream+1); err == nil {
+		// ack floor. When it cannot be read, the age read last stands,
+		// rather than an age of 0 with records waiting.
+		m, err := st.GetMsg(ctx, info.AckFloor.Stream+1)
+		switch {
+		case err == nil:
 			age = max(l.opts.Now().Sub(m.Time), 0)
+		case ctx.Err() != nil:
+			return // stopping: the lag read last stands
+		default:
+			l.opts.OnError(fmt.Errorf("audit: jetstream: loader: reading lag: the record at %s seq %d: %w", l.opts.Stream, info.AckFloor.Stream+1, err))
+			ageKnown = false
 		}
 	}
 	l.mu.Lock()
 	l.lag.Pending = info.NumPending
 	l.lag.AckPending = info.NumAckPending
-	l.lag.OldestPendingAge = age
+	if ageKnown {
+		l.lag.OldestPendingAge = age
+	}
 	l.lag.LagAt = l.opts.Now()
 	l.mu.Unlock()
 }
