@@ -38,6 +38,8 @@ type queue struct {
 	bytes    int64 // of the records queued and in flight
 
 	inflight atomic.Int64 // records taken and not yet handled
+
+	mem slabs // where Log puts the encoded JSON of Async records
 }
 
 func newQueue(max, batch int, maxBytes int64) *queue {
@@ -235,6 +237,7 @@ func (l *Logger) run() {
 // writeQueued writes everything queued now, in batches.
 func (l *Logger) writeQueued() {
 	rs, halves := l.q.take()
+	l.q.mem.refill()
 	for i, half := range halves {
 		if half {
 			l.fillV7(&rs[i].ID)
@@ -246,4 +249,81 @@ func (l *Logger) writeQueued() {
 		l.q.done(b)
 	}
 	l.q.give(rs, halves)
+}
+
+// Sizes of the slabs Log copies the encoded JSON of Async records into,
+// and the largest encoding carved from one (a larger one is allocated
+// alone).
+const (
+	slabMin = 32 << 10
+	slabCap = 1 << 20
+	slabMax = 2 << 10
+)
+
+// slabs is memory for the encoded Details and Changes of Async records,
+// which the batcher allocates so that Log does not. A Log that allocated
+// them would pay, on the caller's goroutine, the garbage collector's
+// assist for their bytes and the kernel's first mapping of the memory.
+//
+// Log carves its bytes from the current slab with one atomic addition.
+// Each time it takes the queue, the batcher puts in a new slab when the
+// current one is half used, or when a Log found none (that Log, and any
+// that finds no room, allocates its bytes itself). The new slab holds
+// twice what was asked of the old one, between slabMin and slabCap, so
+// that it lasts until the batcher's next turn.
+//
+// A slab is never reused: what is carved from it is the record's for as
+// long as anything (a store, an OnError) holds it, and the collector frees
+// the slab with the last such record. A Logger whose events have no
+// Details or Changes never gets a slab.
+type slabs struct {
+	cur  atomic.Pointer[slab]
+	want atomic.Bool // a Log found no slab
+}
+
+type slab struct {
+	buf []byte
+	off atomic.Int64 // bytes asked for: carved, and those that did not fit
+}
+
+// alloc returns n bytes, of the current slab if it has room; s may be nil
+// (then the bytes are allocated).
+func (s *slabs) alloc(n int) []byte {
+	if s == nil || n > slabMax {
+		return make([]byte, n)
+	}
+	if c := s.cur.Load(); c != nil {
+		if end := c.off.Add(int64(n)); end <= int64(len(c.buf)) {
+			return c.buf[end-int64(n) : end : end]
+		}
+	} else if !s.want.Load() {
+		s.want.Store(true)
+	}
+	return make([]byte, n)
+}
+
+// refill puts in a new slab when the current one is half used or a Log
+// found none. Only the batcher calls it.
+func (s *slabs) refill() {
+	c := s.cur.Load()
+	var asked int64
+	switch {
+	case c != nil:
+		if asked = c.off.Load(); asked < int64(len(c.buf))/2 {
+			return
+		}
+	case !s.want.Load():
+		return
+	}
+	size := min(max(2*asked, slabMin), slabCap)
+	size = (size + 4<<10 - 1) &^ (4<<10 - 1)
+	buf := make([]byte, size)
+	// touch every page here, so that the kernel maps memory the runtime
+	// may just have taken from it on the batcher's time, not on the first
+	// Log that copies into it
+	for i := 0; i < len(buf); i += 4 << 10 {
+		buf[i] = 0
+	}
+	s.cur.Store(&slab{buf: buf})
+	s.want.Store(false)
 }

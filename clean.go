@@ -278,8 +278,9 @@ func (c *cleaner) match(e *encoder, k string) bool {
 }
 
 // clean validates ev and turns it into a Record. It never keeps a
-// reference to ev.Details or ev.Changes.
-func (c *cleaner) clean(ev *Event) (Record, error) {
+// reference to ev.Details or ev.Changes. The Record's encoded Details and
+// Changes are carved from mem (see slabs), or allocated when mem is nil.
+func (c *cleaner) clean(ev *Event, mem *slabs) (Record, error) {
 	if strings.TrimSpace(string(ev.Action)) == "" {
 		return Record{}, eventError("action", "is required")
 	}
@@ -351,7 +352,7 @@ func (c *cleaner) clean(ev *Event) (Record, error) {
 		e.root = "details"
 		encodeTop(e, ev.Details, true, (*encoder).encodeMember, &e.members)
 	}
-	out := make([]byte, len(e.buf))
+	out := mem.alloc(len(e.buf))
 	copy(out, e.buf)
 	if nc > 0 {
 		r.Changes = out[:nc:nc]

@@ -25,7 +25,7 @@ func validEvent() Event {
 
 func mustClean(t *testing.T, c *cleaner, ev Event) Record {
 	t.Helper()
-	r, err := c.clean(&ev)
+	r, err := c.clean(&ev, nil)
 	if err != nil {
 		t.Fatalf("clean: %v", err)
 	}
@@ -53,7 +53,7 @@ func TestCleanRequiredFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := validEvent()
 			tt.edit(&ev)
-			_, err := c.clean(&ev)
+			_, err := c.clean(&ev, nil)
 			var fe *FieldError
 			if !errors.Is(err, ErrInvalidEvent) || !errors.As(err, &fe) || fe.Field != tt.field {
 				t.Fatalf("got %v, want ErrInvalidEvent naming %q", err, tt.field)
@@ -243,7 +243,7 @@ func TestUnencodableValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := validEvent()
 			ev.Details = map[string]any{tt.key: tt.v, "ok": "kept"}
-			r, err := c.clean(&ev)
+			r, err := c.clean(&ev, nil)
 			if err != nil {
 				t.Fatalf("clean: %v (an unencodable value must not lose the event)", err)
 			}
@@ -370,7 +370,7 @@ func TestCleanAllocs(t *testing.T) {
 	ev.Details = map[string]any{"title": "x", "size": 3, "tags": []string{"a"}}
 	ev.Changes = map[string]Change{"title": {Before: "a", After: "b"}}
 	allocs := testing.AllocsPerRun(1000, func() {
-		if _, err := c.clean(&ev); err != nil {
+		if _, err := c.clean(&ev, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -378,7 +378,7 @@ func TestCleanAllocs(t *testing.T) {
 		t.Errorf("clean allocates %v times per event, want at most 1", allocs)
 	}
 	ev.Details, ev.Changes = nil, nil
-	if allocs := testing.AllocsPerRun(1000, func() { c.clean(&ev) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(1000, func() { c.clean(&ev, nil) }); allocs != 0 {
 		t.Errorf("clean of an event without details allocates %v times, want 0", allocs)
 	}
 }

@@ -101,14 +101,14 @@ func FuzzCleanDetails(f *testing.F) {
 			m["nested"] = map[string]any{"api_key": planted, key + "Token": []any{planted}}
 			ev := Event{Action: "a", ResourceType: "r", Status: StatusSuccess, Details: m, UserID: key,
 				Changes: map[string]Change{key: {Before: m, After: nil}, "secret": {Before: planted}}}
-			r, err := c.clean(&ev)
+			r, err := c.clean(&ev, nil)
 			if idProblem(key) != "" { // not an identity: refused, never repaired
 				var fe *FieldError
 				if !errors.As(err, &fe) || fe.Field != "user_id" {
 					t.Fatalf("clean with user id %q: %v, want a FieldError for user_id", key, err)
 				}
 				ev.UserID = ""
-				r, err = c.clean(&ev)
+				r, err = c.clean(&ev, nil)
 			}
 			if err != nil {
 				t.Fatalf("clean: %v", err)

@@ -641,7 +641,11 @@ func (l *Logger) prepare(ctx context.Context, ev *Event, d Delivery) (rec Record
 			ev.ID = l.nextID(now)
 		}
 	}
-	rec, err = l.clean.clean(ev)
+	var mem *slabs
+	if d == Async {
+		mem = &l.q.mem
+	}
+	rec, err = l.clean.clean(ev, mem)
 	if err != nil {
 		l.invalid.Add(1)
 		if l.obs != nil {

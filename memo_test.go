@@ -17,7 +17,7 @@ func TestSecretMemo(t *testing.T) {
 		t.Helper()
 		ev := validEvent()
 		ev.Details = map[string]any{key: "v"}
-		r, err := c.clean(&ev)
+		r, err := c.clean(&ev, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

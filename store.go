@@ -103,6 +103,13 @@ func cloneBytes(b json.RawMessage) json.RawMessage {
 // partial failure a retry of the whole batch must be safe (it is, by
 // idempotency).
 //
+// The records Append is given may share memory with one another: the
+// Details and Changes of a Logger's Async records are carved from blocks
+// of memory the batcher allocates for many records at once, each slice
+// with a capacity of its own length. A store that keeps a record's Details
+// or Changes after Append returns should copy them (the memory store
+// does), or the slice it keeps holds its whole block in memory.
+//
 // A Store reports errors that retrying cannot fix (a record the backend
 // refuses) by wrapping them with Permanent; any other error is taken as
 // transient and retried. Append must be safe for concurrent use.
