@@ -4,6 +4,7 @@
 package safetext
 
 import (
+	"encoding/binary"
 	"io"
 	"strconv"
 	"unicode/utf8"
@@ -36,8 +37,12 @@ func escapedInJSON(r rune) bool {
 // strings, where the escape means the same character. Valid JSON written
 // through AppendJSON therefore holds no raw control character at all.
 func AppendJSON(dst, src []byte) []byte {
+	i := plainPrefix(src)
+	if i == len(src) {
+		return append(dst, src...)
+	}
 	start := 0
-	for i := 0; i < len(src); {
+	for i < len(src) {
 		if src[i] < utf8.RuneSelf && src[i] != 0x7F {
 			i++
 			continue
@@ -52,6 +57,34 @@ func AppendJSON(dst, src []byte) []byte {
 		i += size
 	}
 	return append(dst, src[start:]...)
+}
+
+// JSON returns the JSON text src as AppendJSON writes it: src itself when
+// it holds nothing to escape, as nearly all JSON does, else a new slice.
+func JSON(src []byte) []byte {
+	if plainPrefix(src) == len(src) {
+		return src
+	}
+	return AppendJSON(nil, src)
+}
+
+// plainPrefix returns the length of the longest prefix of src where every
+// byte is ASCII other than DEL: none begins a character AppendJSON
+// escapes. It reads eight bytes at a time: adding 1 to each byte sets the
+// top bit of DEL's and of no other ASCII byte's, without a carry between
+// bytes.
+func plainPrefix(src []byte) int {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		if w := binary.LittleEndian.Uint64(src[i:]); (w|(w+ones))&tops != 0 {
+			break
+		}
+	}
+	for i < len(src) && src[i] < 0x7F {
+		i++
+	}
+	return i
 }
 
 const hex = "0123456789abcdef"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestAppendJSON(t *testing.T) {
@@ -76,6 +77,60 @@ func TestLine(t *testing.T) {
 		}
 		if strings.ContainsAny(Line(tt.in), "\n\r\x1b\x7f\u009b\u202e\u200e\u200f\u061c") {
 			t.Errorf("Line(%q) keeps a control character", tt.in)
+		}
+	}
+}
+
+// appendJSONBytewise is AppendJSON as it was before plainPrefix.
+func appendJSONBytewise(dst, src []byte) []byte {
+	start := 0
+	for i := 0; i < len(src); {
+		if src[i] < utf8.RuneSelf && src[i] != 0x7F {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(src[i:])
+		if escapedInJSON(r) {
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u')
+			dst = append(dst, hex[r>>12&0xF], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
+			start = i + size
+		}
+		i += size
+	}
+	return append(dst, src[start:]...)
+}
+
+// TestAppendJSONEveryByte tries every byte value, and every character
+// AppendJSON escapes, at every position of texts up to 17 bytes long,
+// across plainPrefix's steps of eight, against the byte-by-byte version;
+// and JSON returns its argument itself when it is ASCII without DEL.
+func TestAppendJSONEveryByte(t *testing.T) {
+	var fills [][]byte
+	for c := range 256 {
+		fills = append(fills, []byte{byte(c)})
+	}
+	for _, r := range []rune{0x7F, 0x85, 0x9B, 0x9F, 0xA0, 0x61C, 0x200E, 0x2028, 0x2029, 0x202E, 0x2066, 0x2069, 0x206A} {
+		fills = append(fills, utf8.AppendRune(nil, r))
+	}
+	for _, fill := range fills {
+		for n := 1; n <= 17; n++ {
+			for at := 0; at+len(fill) <= n; at++ {
+				src := bytes.Repeat([]byte{'a'}, n)
+				copy(src[at:], fill)
+				want := appendJSONBytewise([]byte("x"), src)
+				if got := AppendJSON([]byte("x"), src); !bytes.Equal(got, want) {
+					t.Fatalf("AppendJSON(%q) = %q, want %q", src, got, want)
+				}
+				got := JSON(src)
+				if !bytes.Equal(got, want[1:]) {
+					t.Fatalf("JSON(%q) = %q, want %q", src, got, want[1:])
+				}
+				ascii := !bytes.ContainsFunc(src, func(r rune) bool { return r >= 0x7F })
+				if same := &got[0] == &src[0]; same != ascii {
+					t.Fatalf("JSON(%q) returned its argument: %v, want %v", src, same, ascii)
+				}
+			}
 		}
 	}
 }
