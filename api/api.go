@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -473,7 +472,7 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, a Caller, q
 	for i := range page.Records {
 		readable(&page.Records[i])
 	}
-	body, err := json.Marshal(page)
+	body, err := appendPage(make([]byte, 0, 1024+700*len(page.Records)), &page)
 	if err != nil {
 		h.failed(w, r, a, audit.ActionAuditLogRead, q, fmt.Errorf("encoding: %w", err))
 		return
@@ -498,7 +497,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	}
 	action := audit.ActionAuditLogRead
 	readable(&rec)
-	body, err := json.Marshal(rec)
+	body, err := appendRecord(make([]byte, 0, 1024), &rec)
 	if err != nil {
 		h.failed(w, r, a, action, nil, fmt.Errorf("encoding: %w", err))
 		return

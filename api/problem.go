@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/internal/safetext"
@@ -43,9 +44,13 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, pa
 	json.NewEncoder(w).Encode(p)
 }
 
-// writeJSON writes a 200 response with an encoded JSON body.
+// writeJSON writes a 200 response with an encoded JSON body, of a known
+// length: net/http sends it whole rather than in chunks.
 func writeJSON(w http.ResponseWriter, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	body = safetext.JSON(body)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(safetext.AppendJSON(nil, body))
+	w.Write(body)
 }
