@@ -195,6 +195,7 @@ func (q *queue) stats() (depth int, bytes int64, accepted uint64) {
 // load it neither sleeps nor arms a timer.
 func (l *Logger) run() {
 	defer close(l.done)
+	defer l.q.mem.cur.Store(nil) // a Log after Close allocates its own bytes
 	if l.cfg.Spool != nil {
 		l.replay()
 	}
@@ -256,7 +257,7 @@ func (l *Logger) writeQueued() {
 // alone).
 const (
 	slabMin = 32 << 10
-	slabCap = 1 << 20
+	slabCap = 256 << 10
 	slabMax = 2 << 10
 )
 
@@ -266,16 +267,18 @@ const (
 // assist for their bytes and the kernel's first mapping of the memory.
 //
 // Log carves its bytes from the current slab with one atomic addition.
-// Each time it takes the queue, the batcher puts in a new slab when the
-// current one is half used, or when a Log found none (that Log, and any
-// that finds no room, allocates its bytes itself). The new slab holds
-// twice what was asked of the old one, between slabMin and slabCap, so
-// that it lasts until the batcher's next turn.
+// Each time it takes the queue, the batcher puts in a new slab when three
+// quarters of the current one were asked for, or when a Log found none
+// (that Log, and any that finds no room, allocates its bytes itself). The
+// new slab holds twice what was asked of the old one, between slabMin and
+// slabCap, so that it lasts until the batcher's next turn. It drops the
+// slab when it stops.
 //
 // A slab is never reused: what is carved from it is the record's for as
-// long as anything (a store, an OnError) holds it, and the collector frees
-// the slab with the last such record. A Logger whose events have no
-// Details or Changes never gets a slab.
+// long as a store holds it, and the collector frees the slab with the
+// last such record (see Store on keeping records). Records handed to an
+// OnError are copies. A Logger whose events have no Details or Changes
+// never gets a slab.
 type slabs struct {
 	cur  atomic.Pointer[slab]
 	want atomic.Bool // a Log found no slab
@@ -289,6 +292,9 @@ type slab struct {
 // alloc returns n bytes, of the current slab if it has room; s may be nil
 // (then the bytes are allocated).
 func (s *slabs) alloc(n int) []byte {
+	if n == 0 {
+		return nil
+	}
 	if s == nil || n > slabMax {
 		return make([]byte, n)
 	}
@@ -302,14 +308,14 @@ func (s *slabs) alloc(n int) []byte {
 	return make([]byte, n)
 }
 
-// refill puts in a new slab when the current one is half used or a Log
-// found none. Only the batcher calls it.
+// refill puts in a new slab when three quarters of the current one were
+// asked for or a Log found none. Only the batcher calls it.
 func (s *slabs) refill() {
 	c := s.cur.Load()
 	var asked int64
 	switch {
 	case c != nil:
-		if asked = c.off.Load(); asked < int64(len(c.buf))/2 {
+		if asked = c.off.Load(); asked < int64(len(c.buf))/4*3 {
 			return
 		}
 	case !s.want.Load():

@@ -352,7 +352,12 @@ func (c *cleaner) clean(ev *Event, mem *slabs) (Record, error) {
 		e.root = "details"
 		encodeTop(e, ev.Details, true, (*encoder).encodeMember, &e.members)
 	}
-	out := mem.alloc(len(e.buf))
+	annotated := len(e.notes) > 0 || len(e.omitted) > 0
+	n := len(e.buf)
+	if annotated {
+		n = nc // annotate makes the details anew
+	}
+	out := mem.alloc(n)
 	copy(out, e.buf)
 	if nc > 0 {
 		r.Changes = out[:nc:nc]
@@ -360,8 +365,8 @@ func (c *cleaner) clean(ev *Event, mem *slabs) (Record, error) {
 	if len(out) > nc {
 		r.Details = out[nc:]
 	}
-	if len(e.notes) > 0 || len(e.omitted) > 0 {
-		d, err := e.annotate(r.Details)
+	if annotated {
+		d, err := e.annotate(e.buf[nc:])
 		if err != nil {
 			return Record{}, err
 		}

@@ -738,7 +738,9 @@ func (l *Logger) enqueue(rec *Record, half bool) error {
 		}
 		l.queueFull.Add(1)
 		l.observe(OutcomeQueueFull, Async, rec.Action, 1)
-		l.onError(&DeliveryError{Reason: ReasonQueueFull, Records: []Record{*rec}, Err: ErrQueueFull})
+		// a copy: rec's JSON may be carved from a slab (see slabs), which
+		// an OnError that keeps the record would hold whole
+		l.onError(&DeliveryError{Reason: ReasonQueueFull, Records: []Record{rec.Clone()}, Err: ErrQueueFull})
 	}
 	return err
 }
@@ -898,7 +900,12 @@ func (l *Logger) drop(batch []Record, reason DropReason, err error) {
 		o = OutcomeRetriesExhausted
 	}
 	l.observeRecords(o, Async, batch)
-	l.onError(&DeliveryError{Reason: reason, Records: append([]Record(nil), batch...), Err: err})
+	// copies, that share no slab (see slabs) with the records written
+	rs := make([]Record, len(batch))
+	for i := range batch {
+		rs[i] = batch[i].Clone()
+	}
+	l.onError(&DeliveryError{Reason: reason, Records: rs, Err: err})
 }
 
 // jitter returns a random duration in [d/2, d].

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ func TestSlabsAlloc(t *testing.T) {
 	}
 
 	var s slabs
+	if b := s.alloc(0); b != nil || s.want.Load() {
+		t.Fatal("alloc(0) returned bytes, or asked for a slab")
+	}
 	if b := s.alloc(10); len(b) != 10 || !s.want.Load() {
 		t.Fatalf("no slab yet: got %d bytes, want %v; want 10 bytes and want set", len(b), s.want.Load())
 	}
@@ -72,12 +76,12 @@ func TestSlabsRefill(t *testing.T) {
 	s.refill()
 	c := s.cur.Load()
 
-	for range slabMin/2/1024 - 1 {
+	for range slabMin/4*3/1024 - 1 {
 		s.alloc(1024)
 	}
 	s.refill()
 	if s.cur.Load() != c {
-		t.Fatal("refill replaced a slab less than half used")
+		t.Fatal("refill replaced a slab less than three quarters used")
 	}
 
 	// 3 × slabMin asked of a slabMin slab: the next holds twice that
@@ -89,8 +93,8 @@ func TestSlabsRefill(t *testing.T) {
 	if c2 == c {
 		t.Fatal("refill kept a used slab")
 	}
-	// asked: slabMin/2 - 1024 + 3*slabMin, twice that rounded up to 4 KiB
-	if want := (2*(slabMin/2-1024+3*slabMin) + 4095) &^ 4095; len(c2.buf) != want {
+	// asked: slabMin/4*3 - 1024 + 3*slabMin, twice that rounded up to 4 KiB
+	if want := (2*(slabMin/4*3-1024+3*slabMin) + 4095) &^ 4095; len(c2.buf) != want {
 		t.Fatalf("new slab of %d bytes, want %d (twice what was asked, in pages)", len(c2.buf), want)
 	}
 
@@ -172,6 +176,110 @@ func TestAsyncDetailsShared(t *testing.T) {
 		}
 		if !bytes.Equal(r.Changes, wantCh) {
 			t.Fatalf("record %s: changes %.80s…, want %.80s…", r.ResourceID, r.Changes, wantCh)
+		}
+	}
+}
+
+// failingStore refuses every record, once gate (if set) lets it.
+type failingStore struct {
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+type refused struct{}
+
+func (refused) Error() string   { return "refused" }
+func (refused) Permanent() bool { return true }
+
+func (s *failingStore) Append(context.Context, ...Record) error {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return refused{}
+}
+
+// TestSlabsKeptFromUsers: the records an OnError gets share no memory with
+// a slab (one it kept would hold the whole slab); an event whose details
+// are annotated, or that has only a note, carves nothing; the batcher
+// drops its slab when the Logger closes.
+func TestSlabsKeptFromUsers(t *testing.T) {
+	var mu sync.Mutex
+	var failed []Record
+	fs := &failingStore{}
+	l, err := New(fs, &Options{NoLifecycleEvents: true,
+		Async: AsyncOptions{QueueSize: 8, BatchSize: 8, FlushInterval: time.Hour},
+		OnError: func(err error) {
+			var de *DeliveryError
+			if errors.As(err, &de) {
+				mu.Lock()
+				failed = append(failed, de.Records...)
+				mu.Unlock()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ev := Event{Action: ActionResourceUpdate, ResourceType: "doc", Status: StatusSuccess, Details: map[string]any{"a": 1}}
+	l.Log(ctx, ev) // no slab yet: this one asks for it
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := l.q.mem.cur.Load()
+	if c == nil {
+		t.Fatal("no slab after a Log with details and a Flush")
+	}
+
+	noted := ev
+	noted.TraceID = "not-a-trace-id" // dropped, with a note in the details
+	l.Log(ctx, noted)
+	bare := Event{Action: ActionResourceUpdate, ResourceType: "doc", Status: StatusSuccess, TraceID: "not-a-trace-id"}
+	l.Log(ctx, bare)
+	if off := c.off.Load(); off != 0 {
+		t.Errorf("annotated events carved %d bytes from the slab, want 0", off)
+	}
+
+	// the batcher takes a full batch and waits in the store; the queue
+	// fills behind it, and the next event is refused and reported at once
+	gate := make(chan struct{})
+	fs.mu.Lock()
+	fs.gate = gate
+	fs.mu.Unlock()
+	for range 6 + 8 {
+		if err := l.Log(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		for l.q.len() == 8 && l.q.inflight.Load() == 0 {
+			time.Sleep(time.Millisecond) // until the batcher took the first 8
+		}
+	}
+	if err := l.Log(ctx, ev); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("Log on a full queue: %v, want ErrQueueFull", err)
+	}
+	close(gate)
+	if c.off.Load() == 0 {
+		t.Fatal("no event carved its details from the slab")
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.q.mem.cur.Load() != nil {
+		t.Error("the Logger kept its slab after Close")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) != 18 {
+		t.Fatalf("OnError got %d records, want 18", len(failed))
+	}
+	for _, r := range failed {
+		if inSlab(c, r.Details) || inSlab(c, r.Changes) {
+			t.Fatalf("a record handed to OnError shares the slab: %s", r.Details)
 		}
 	}
 }
