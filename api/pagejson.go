@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"unicode/utf8"
 	"unsafe"
 
@@ -19,7 +20,7 @@ import (
 // appendPage appends the JSON of p to dst, byte for byte what
 // json.Marshal(p) returns. It returns an error where json.Marshal would:
 // for a time json.Marshal cannot write, or Details or Changes that are not
-// valid JSON.
+// valid JSON; the error names the record and the field.
 func appendPage(dst []byte, p *audit.Page) ([]byte, error) {
 	dst = append(dst, `{"items":`...)
 	if p.Records == nil {
@@ -54,11 +55,11 @@ func appendRecord(dst []byte, r *audit.Record) ([]byte, error) {
 	dst = appendUUID(dst, r.ID)
 	dst = append(dst, `,"timestamp":"`...)
 	if dst, err = r.OccurredAt.AppendText(dst); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record %s: timestamp: %w", r.ID, err)
 	}
 	dst = append(dst, `","recorded_at":"`...)
 	if dst, err = r.RecordedAt.AppendText(dst); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record %s: recorded_at: %w", r.ID, err)
 	}
 	dst = append(dst, `","user_id":`...)
 	dst = appendString(dst, r.UserID)
@@ -78,11 +79,11 @@ func appendRecord(dst []byte, r *audit.Record) ([]byte, error) {
 	dst = appendString(dst, r.ResourceID)
 	dst = append(dst, `,"details":`...)
 	if dst, err = appendRaw(dst, r.Details); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record %s: details: %w", r.ID, err)
 	}
 	dst = append(dst, `,"changes":`...)
 	if dst, err = appendRaw(dst, r.Changes); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record %s: changes: %w", r.ID, err)
 	}
 	dst = append(dst, `,"request_id":`...)
 	dst = appendString(dst, r.RequestID)

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/trailmark/audit"
 	"github.com/trailmark/audit/internal/safetext"
@@ -44,13 +43,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, pa
 	json.NewEncoder(w).Encode(p)
 }
 
-// writeJSON writes a 200 response with an encoded JSON body, of a known
-// length: net/http sends it whole rather than in chunks.
+// writeJSON writes a 200 response with an encoded JSON body. It sets no
+// Content-Length: a middleware that rewrites the body (compression) and
+// leaves the header would send a wrong one.
 func writeJSON(w http.ResponseWriter, body []byte) {
-	body = safetext.JSON(body)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	w.Write(safetext.JSON(body))
 }
