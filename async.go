@@ -276,8 +276,8 @@ const (
 //
 // A slab is never reused: what is carved from it is the record's for as
 // long as a store holds it, and the collector frees the slab with the
-// last such record (see Store on keeping records). Records handed to an
-// OnError are copies. A Logger whose events have no Details or Changes
+// last such record (see Store, and Spool's Append, on keeping records).
+// Records handed to an OnError are copies. A Logger whose events have no Details or Changes
 // never gets a slab.
 type slabs struct {
 	cur  atomic.Pointer[slab]

@@ -30,9 +30,12 @@ import (
 // full queue refused, where Release would forget an older one of the
 // same ID still waiting to be stored (package spool does).
 type Spool interface {
-	// Append keeps rec until it is released. When the spool is full, it
-	// waits up to wait for room (0: not at all), then returns an error
-	// wrapping ErrQueueFull. The Logger passes AsyncOptions.BlockTimeout
+	// Append keeps rec until it is released. Its Details and Changes may
+	// share memory with other records' (see Store): a spool that keeps
+	// them in memory, rather than writing them out, should keep a copy
+	// (Record.Clone), or it holds the whole block. When the spool is
+	// full, it waits up to wait for room (0: not at all), then returns an
+	// error wrapping ErrQueueFull. The Logger passes AsyncOptions.BlockTimeout
 	// with OverflowBlock and 0 with OverflowDrop, so the spool's bound
 	// behaves as the queue's. On any other error the Logger queues the
 	// record all the same, without the spool's protection, and reports

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"unicode/utf8"
 	"unsafe"
@@ -195,8 +197,11 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 		return append(dst, "null"...), nil
 	}
 	if !json.Valid(raw) {
-		_, err := json.Marshal(raw) // its error, as json.Marshal of the page would
-		return nil, err
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		return nil, errors.New("invalid JSON")
 	}
 	start, inString := 0, false
 	for i := 0; i < len(raw); i++ {

@@ -121,6 +121,14 @@ func TestAppendPageMatchesMarshal(t *testing.T) {
 	r := base
 	r.Details, r.Changes = nil, nil
 	checkPage(t, audit.Page{Records: []audit.Record{r}})
+
+	// an error names the record and the field, and says what is wrong
+	r = base
+	r.Changes = json.RawMessage(`{"secret":"s3cr`)
+	_, err := appendRecord(nil, &r)
+	if want := "record " + r.ID.String() + ": changes: invalid JSON: unexpected end of JSON input"; err == nil || err.Error() != want {
+		t.Errorf("appendRecord error %v, want %q", err, want)
+	}
 }
 
 // FuzzAppendPage holds appendPage to json.Marshal on any strings and any
