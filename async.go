@@ -277,8 +277,8 @@ const (
 // A slab is never reused: what is carved from it is the record's for as
 // long as a store holds it, and the collector frees the slab with the
 // last such record (see Store, and Spool's Append, on keeping records).
-// Records handed to an OnError are copies. A Logger whose events have no Details or Changes
-// never gets a slab.
+// Records handed to an OnError are copies. A Logger whose events have no
+// Details or Changes never gets a slab.
 type slabs struct {
 	cur  atomic.Pointer[slab]
 	want atomic.Bool // a Log found no slab
