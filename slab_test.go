@@ -210,7 +210,7 @@ func TestSlabsKeptFromUsers(t *testing.T) {
 	var failed []Record
 	fs := &failingStore{}
 	l, err := New(fs, &Options{NoLifecycleEvents: true,
-		Async: AsyncOptions{QueueSize: 8, BatchSize: 8, FlushInterval: time.Hour},
+		Async: AsyncOptions{QueueSize: 8, BatchSize: 8, FlushInterval: time.Hour, Overflow: OverflowDrop},
 		OnError: func(err error) {
 			var de *DeliveryError
 			if errors.As(err, &de) {
@@ -252,7 +252,10 @@ func TestSlabsKeptFromUsers(t *testing.T) {
 		if err := l.Log(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
-		for l.q.len() == 8 && l.q.inflight.Load() == 0 {
+		for start := time.Now(); l.q.len() == 8 && l.q.inflight.Load() == 0; {
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("the batcher did not take a full batch")
+			}
 			time.Sleep(time.Millisecond) // until the batcher took the first 8
 		}
 	}
